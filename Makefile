@@ -1,0 +1,56 @@
+# Wackamole build targets. `make test` is what CI runs (see .ci/run).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+CARGO ?= cargo
+BIN := target/release/wackamole
+STATIC_DIR := dist
+
+.PHONY: all test static install lint bench clean
+
+all:
+	$(CARGO) build --release
+
+# The whole suite, including the root-only network-namespace tests.
+test:
+	$(CARGO) build --release
+	$(CARGO) test --release -- --test-threads=2
+
+# A fully static x86-64 binary: musl when that target is installed,
+# otherwise glibc with crt-static.
+static:
+	@mkdir -p $(STATIC_DIR)
+	@if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then \
+		echo "static: using musl (x86_64-unknown-linux-musl)"; \
+		$(CARGO) build --release --target x86_64-unknown-linux-musl && \
+		cp target/x86_64-unknown-linux-musl/release/wackamole $(STATIC_DIR)/wackamole; \
+	else \
+		echo "static: musl target not installed, using glibc with crt-static"; \
+		RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target x86_64-unknown-linux-gnu && \
+		cp target/x86_64-unknown-linux-gnu/release/wackamole $(STATIC_DIR)/wackamole; \
+	fi
+	@ldd $(STATIC_DIR)/wackamole 2>&1 | sed 's/^/ldd: /'
+	@echo "static: $(STATIC_DIR)/wackamole is $$(stat -c %s $(STATIC_DIR)/wackamole) bytes"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/wackamole
+	ln -sf wackamole $(DESTDIR)$(PREFIX)/sbin/wackatrl
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wackamole.conf ]; then \
+		install -m 0644 etc/wackamole.conf $(DESTDIR)$(SYSCONFDIR)/wackamole.conf.sample; \
+	else \
+		install -m 0644 etc/wackamole.conf $(DESTDIR)$(SYSCONFDIR)/wackamole.conf; \
+	fi
+	install -m 0755 etc/init.d/wackamole $(DESTDIR)$(SYSCONFDIR)/init.d/wackamole
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench:
+	$(CARGO) bench
+
+clean:
+	$(CARGO) clean
+	rm -rf $(STATIC_DIR)

@@ -1,0 +1,5 @@
+//! The configuration language of `wackamole.conf`.
+
+mod model;
+
+pub use model::*;

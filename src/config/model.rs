@@ -1,0 +1,290 @@
+//! The typed, validated configuration: what a `wackamole.conf` means once
+//! it has been parsed. Every other layer reads these types; none of them
+//! sees configuration text.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Linux's limit on interface names (IFNAMSIZ - 1).
+pub const MAX_INTERFACE_NAME: usize = 15;
+
+/// Where the Spread daemon listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpreadAddress {
+    /// `4803`: the local daemon, reached through its Unix socket
+    /// `/tmp/<port>` as the Spread library does.
+    Local { port: u16 },
+    /// `4803@host`: TCP to `host:port`.
+    Tcp { port: u16, host: String },
+    /// A Unix socket path given directly (ours).
+    Unix(PathBuf),
+}
+
+impl Default for SpreadAddress {
+    fn default() -> Self {
+        SpreadAddress::Local { port: 4803 }
+    }
+}
+
+/// An IPv4 address with its prefix, as written `A.B.C.D[/BITS][nNET]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Block {
+    pub addr: Ipv4Addr,
+    /// `/BITS`: the netmask length (default 32).
+    pub prefix_len: u8,
+}
+
+impl Ipv4Block {
+    /// The netmask as an address (`/24` -> 255.255.255.0).
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(prefix_mask(self.prefix_len))
+    }
+
+    /// Whether `other` lies inside this block.
+    pub fn contains(&self, other: Ipv4Addr) -> bool {
+        let mask = prefix_mask(self.prefix_len);
+        u32::from(self.addr) & mask == u32::from(other) & mask
+    }
+}
+
+/// The mask of a prefix length (0..=32) as a host-order integer.
+pub fn prefix_mask(len: u8) -> u32 {
+    match len {
+        0 => 0,
+        l if l >= 32 => u32::MAX,
+        l => u32::MAX << (32 - u32::from(l)),
+    }
+}
+
+/// One address of a VIF: `IF:A.B.C.D/BITS[nNET]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VifAddress {
+    /// Interface name, at most 15 bytes.
+    pub interface: String,
+    pub addr: Ipv4Addr,
+    /// `/BITS`: netmask of the address on the interface (default 32).
+    pub prefix_len: u8,
+    /// `nNET`: length of the directly attached network used to decide whom
+    /// ARP notifications may reach (default 24).
+    pub network_len: u8,
+}
+
+impl VifAddress {
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(prefix_mask(self.prefix_len))
+    }
+
+    /// Broadcast address of the address's subnet on the interface.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !prefix_mask(self.prefix_len))
+    }
+
+    /// The directly attached network (`nNET`) as a block.
+    pub fn attached_network(&self) -> Ipv4Block {
+        Ipv4Block {
+            addr: Ipv4Addr::from(u32::from(self.addr) & prefix_mask(self.network_len)),
+            prefix_len: self.network_len,
+        }
+    }
+}
+
+/// A virtual interface: addresses that always move together. The first is
+/// the primary, which identifies the VIF on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vif {
+    /// Never empty: the parser refuses an empty set.
+    pub addresses: Vec<VifAddress>,
+}
+
+impl Vif {
+    pub fn primary(&self) -> &VifAddress {
+        &self.addresses[0]
+    }
+}
+
+/// What this node prefers to hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// No `Prefer` line at all: STATE carries no preferred address.
+    #[default]
+    Unspecified,
+    /// `Prefer None`: STATE carries the single address 0.0.0.0, as C
+    /// nodes send it.
+    None,
+    /// `Prefer ADDRESS` / `Prefer { ... }`: a block with BITS below 32
+    /// prefers every VIF whose primary lies inside it.
+    Blocks(Vec<Ipv4Block>),
+}
+
+/// One entry of the `Notify` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// `IF:NET/LEN [throttle T] [ping]`.
+    Network {
+        interface: String,
+        block: Ipv4Block,
+        /// At most this many destinations per second (None: no limit).
+        throttle: Option<u32>,
+        ping: bool,
+    },
+    /// `arp-cache [ping]`: every entry of the cluster-wide ARP cache.
+    ArpCache { ping: bool },
+}
+
+/// `AcquisitionsPerRound`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquisitionsPerRound {
+    /// Move at most this many VIFs per balance round.
+    Limited(u32),
+    /// Balance everything at once, once per transition to RUN.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub acquisitions_per_round: AcquisitionsPerRound,
+    pub interval: Duration,
+}
+
+impl Default for Balance {
+    fn default() -> Self {
+        Balance {
+            acquisitions_per_round: AcquisitionsPerRound::Limited(1),
+            interval: Duration::from_secs(4),
+        }
+    }
+}
+
+/// When a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookEvent {
+    /// After each VIF is brought up.
+    OnUp,
+    /// After each VIF is taken down.
+    OnDown,
+    /// Once after a round in which anything was acquired.
+    PostUp,
+    /// Once after a round in which anything was released.
+    PostDown,
+}
+
+impl HookEvent {
+    /// The event as written in the configuration (`on up`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookEvent::OnUp => "on up",
+            HookEvent::OnDown => "on down",
+            HookEvent::PostUp => "post up",
+            HookEvent::PostDown => "post down",
+        }
+    }
+}
+
+/// `Run "COMMAND" EVENT` (ours; `Exec` is a synonym).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    pub command: String,
+    pub event: HookEvent,
+}
+
+/// The syslog facility named by `LogFacility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFacility {
+    Kern,
+    User,
+    Mail,
+    #[default]
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    AuthPriv,
+    Ftp,
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
+}
+
+/// A whole, validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub spread: SpreadAddress,
+    pub spread_retry_interval: Duration,
+    pub group: String,
+    /// `Control = PATH`: the control socket, if any.
+    pub control: Option<PathBuf>,
+    pub log_facility: LogFacility,
+    pub mature: Duration,
+    pub arp_cache: Duration,
+    pub balance: Balance,
+    pub prefer: Prefer,
+    pub notify: Vec<NotifyTarget>,
+    /// Never empty.
+    pub vifs: Vec<Vif>,
+    pub hooks: Vec<Hook>,
+    /// The real address identifying this node to its peers, if set
+    /// explicitly (ours); otherwise the daemon derives it at start.
+    pub identity: Option<Ipv4Addr>,
+}
+
+impl Default for Config {
+    /// The defaults of the manual page; `vifs` is empty, which the parser
+    /// never lets through.
+    fn default() -> Self {
+        Config {
+            spread: SpreadAddress::default(),
+            spread_retry_interval: Duration::from_secs(5),
+            group: "wack1".to_string(),
+            control: None,
+            log_facility: LogFacility::default(),
+            mature: Duration::from_secs(5),
+            arp_cache: Duration::from_secs(60),
+            balance: Balance::default(),
+            prefer: Prefer::default(),
+            notify: Vec::new(),
+            vifs: Vec::new(),
+            hooks: Vec::new(),
+            identity: None,
+        }
+    }
+}
+
+impl Config {
+    /// The addresses this node sends as preferred in its STATE message:
+    /// nothing for no `Prefer` line, 0.0.0.0 for `Prefer None`, otherwise
+    /// the primary of every VIF inside a preferred block (a /32 block that
+    /// matches no VIF is still sent, so peers see what we asked for).
+    pub fn preferred_addresses(&self) -> Vec<Ipv4Addr> {
+        match &self.prefer {
+            Prefer::Unspecified => Vec::new(),
+            Prefer::None => vec![Ipv4Addr::UNSPECIFIED],
+            Prefer::Blocks(blocks) => {
+                let mut out = Vec::new();
+                for block in blocks {
+                    if block.prefix_len >= 32 {
+                        if !out.contains(&block.addr) {
+                            out.push(block.addr);
+                        }
+                        continue;
+                    }
+                    for vif in &self.vifs {
+                        let primary = vif.primary().addr;
+                        if block.contains(primary) && !out.contains(&primary) {
+                            out.push(primary);
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
