@@ -3,9 +3,14 @@
 //! Layers (see README.md): `config` reads `wackamole.conf` into a typed
 //! [`config::Config`]; `engine` is the pure allocation state machine;
 //! `spread` speaks the Spread client protocol; `net` puts addresses on
-//! interfaces and sends ARP.
+//! interfaces and sends ARP; `control`, `hooks` and `log` are the daemon's
+//! plumbing; `cli` parses the command lines of both faces of the binary.
 
+pub mod cli;
 pub mod config;
+pub mod control;
 pub mod engine;
+pub mod hooks;
+pub mod log;
 pub mod net;
 pub mod spread;
