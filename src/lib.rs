@@ -14,3 +14,6 @@ pub mod hooks;
 pub mod log;
 pub mod net;
 pub mod spread;
+
+#[cfg(test)]
+mod testutil;
