@@ -13,4 +13,8 @@ pub mod engine;
 pub mod hooks;
 pub mod log;
 pub mod net;
+pub mod process;
 pub mod spread;
+
+#[cfg(test)]
+mod testutil;

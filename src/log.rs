@@ -1,1 +1,391 @@
-//! log.
+//! The daemon's one logging facade: syslog when detached (facility from
+//! the configuration, changeable on reload), timestamped stderr lines in
+//! the foreground. Usable from any thread through the `log_*!` macros.
+//!
+//! Until [`init`] is called, records go to stderr at the default level, so
+//! errors met while starting up are never lost.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+use crate::config::LogFacility;
+
+/// Severity of a record, most severe first (syslog's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error = 0,
+    Warning = 1,
+    Notice = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
+            Level::Debug => "debug",
+        }
+    }
+
+    fn from_u8(value: u8) -> Level {
+        match value {
+            0 => Level::Error,
+            1 => Level::Warning,
+            2 => Level::Notice,
+            3 => Level::Info,
+            _ => Level::Debug,
+        }
+    }
+}
+
+/// Where records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Timestamped lines on stderr (`-d`).
+    Stderr,
+    /// The local syslog daemon, with this facility.
+    Syslog(LogFacility),
+}
+
+/// Logging could not be set up.
+#[derive(Debug)]
+pub enum LogError {
+    /// No syslog daemon answered on its socket.
+    SyslogUnavailable { socket: String, reason: String },
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::SyslogUnavailable { socket, reason } => {
+                write!(f, "cannot reach syslog at {socket}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+const PROCESS_NAME: &str = "wackamole";
+
+/// A connection to syslog that remembers how to reconnect: syslogd may be
+/// restarted under a long-running daemon.
+struct SyslogSink {
+    /// `None`: the system's default socket (`/dev/log`).
+    socket: Option<PathBuf>,
+    facility: LogFacility,
+    logger: Logger<LoggerBackend, Formatter3164>,
+}
+
+impl SyslogSink {
+    fn connect(facility: LogFacility, socket: Option<&Path>) -> Result<SyslogSink, LogError> {
+        let formatter = Formatter3164 {
+            facility: syslog_facility(facility),
+            hostname: None,
+            process: PROCESS_NAME.to_string(),
+            pid: std::process::id(),
+        };
+        let logger = match socket {
+            Some(path) => syslog::unix_custom(formatter, path),
+            None => syslog::unix(formatter),
+        }
+        .map_err(|e| LogError::SyslogUnavailable {
+            socket: socket.map_or_else(|| "/dev/log".to_string(), |p| p.display().to_string()),
+            reason: e.to_string(),
+        })?;
+        Ok(SyslogSink {
+            socket: socket.map(Path::to_path_buf),
+            facility,
+            logger,
+        })
+    }
+
+    fn send(&mut self, level: Level, message: &str) -> syslog::Result<()> {
+        match level {
+            Level::Error => self.logger.err(message),
+            Level::Warning => self.logger.warning(message),
+            Level::Notice => self.logger.notice(message),
+            Level::Info => self.logger.info(message),
+            Level::Debug => self.logger.debug(message),
+        }
+    }
+
+    /// Sends, reconnecting once if the socket went away. A record that
+    /// still cannot be delivered is dropped: there is nowhere left to
+    /// report it (stderr is /dev/null once detached).
+    fn write(&mut self, level: Level, message: &str) {
+        if self.send(level, message).is_ok() {
+            return;
+        }
+        if let Ok(fresh) = SyslogSink::connect(self.facility, self.socket.as_deref()) {
+            *self = fresh;
+            let _ = self.send(level, message);
+        }
+    }
+}
+
+enum Sink {
+    Stderr,
+    Syslog(SyslogSink),
+}
+
+static SINK: Mutex<Sink> = Mutex::new(Sink::Stderr);
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+fn sink() -> MutexGuard<'static, Sink> {
+    // A thread that panicked while logging leaves a usable sink behind.
+    SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Directs every later record to `target`, showing records up to `max`
+/// (`Level::Debug` under `-d`).
+pub fn init(target: Target, max: Level) -> Result<(), LogError> {
+    let new_sink = match target {
+        Target::Stderr => Sink::Stderr,
+        Target::Syslog(facility) => Sink::Syslog(SyslogSink::connect(facility, None)?),
+    };
+    install(new_sink, max);
+    Ok(())
+}
+
+fn install(new_sink: Sink, max: Level) {
+    *sink() = new_sink;
+    set_max_level(max);
+}
+
+/// Changes the most verbose level shown.
+pub fn set_max_level(max: Level) {
+    MAX_LEVEL.store(max as u8, Ordering::Relaxed);
+}
+
+pub fn max_level() -> Level {
+    Level::from_u8(MAX_LEVEL.load(Ordering::Relaxed))
+}
+
+/// Switches the syslog facility (a reloaded configuration). Does nothing
+/// when logging to stderr. On failure the previous connection stays.
+pub fn set_facility(facility: LogFacility) -> Result<(), LogError> {
+    let mut guard = sink();
+    if let Sink::Syslog(current) = &mut *guard {
+        if current.facility != facility {
+            *current = SyslogSink::connect(facility, current.socket.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes one record; what the `log_*!` macros expand to.
+pub fn emit(level: Level, args: fmt::Arguments<'_>) {
+    if level > max_level() {
+        return;
+    }
+    let mut guard = sink();
+    match &mut *guard {
+        Sink::Stderr => {
+            let line = stderr_line(SystemTime::now(), level, args);
+            // One write per line keeps lines from different threads whole.
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+        Sink::Syslog(syslog) => syslog.write(level, &args.to_string()),
+    }
+}
+
+/// `2024-05-01T12:34:56.789Z notice: message\n` (UTC).
+fn stderr_line(now: SystemTime, level: Level, args: fmt::Arguments<'_>) -> String {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let of_day = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z {}: {args}\n",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since_epoch.subsec_millis(),
+        level.as_str(),
+    )
+}
+
+/// Proleptic Gregorian date of a count of days since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn syslog_facility(facility: LogFacility) -> Facility {
+    match facility {
+        LogFacility::Kern => Facility::LOG_KERN,
+        LogFacility::User => Facility::LOG_USER,
+        LogFacility::Mail => Facility::LOG_MAIL,
+        LogFacility::Daemon => Facility::LOG_DAEMON,
+        LogFacility::Auth => Facility::LOG_AUTH,
+        LogFacility::Syslog => Facility::LOG_SYSLOG,
+        LogFacility::Lpr => Facility::LOG_LPR,
+        LogFacility::News => Facility::LOG_NEWS,
+        LogFacility::Uucp => Facility::LOG_UUCP,
+        LogFacility::Cron => Facility::LOG_CRON,
+        LogFacility::AuthPriv => Facility::LOG_AUTHPRIV,
+        LogFacility::Ftp => Facility::LOG_FTP,
+        LogFacility::Local0 => Facility::LOG_LOCAL0,
+        LogFacility::Local1 => Facility::LOG_LOCAL1,
+        LogFacility::Local2 => Facility::LOG_LOCAL2,
+        LogFacility::Local3 => Facility::LOG_LOCAL3,
+        LogFacility::Local4 => Facility::LOG_LOCAL4,
+        LogFacility::Local5 => Facility::LOG_LOCAL5,
+        LogFacility::Local6 => Facility::LOG_LOCAL6,
+        LogFacility::Local7 => Facility::LOG_LOCAL7,
+    }
+}
+
+#[macro_export]
+macro_rules! log_error {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Error, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_warning {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Warning, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_notice {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Notice, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_info {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Info, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_debug {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Debug, format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Duration;
+
+    fn receive(socket: &UnixDatagram) -> String {
+        let mut buf = [0u8; 2048];
+        let n = socket
+            .recv(&mut buf)
+            .expect("a syslog record within the time-out");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[test]
+    fn stderr_lines_carry_a_utc_millisecond_timestamp() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_714_566_896_789);
+        let line = stderr_line(
+            at,
+            Level::Notice,
+            format_args!("UP: {}", "eth0:10.0.0.5/24"),
+        );
+        assert_eq!(
+            line,
+            "2024-05-01T12:34:56.789Z notice: UP: eth0:10.0.0.5/24\n"
+        );
+    }
+
+    #[test]
+    fn calendar_dates_are_right_across_leap_days_and_centuries() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(47_541), (2100, 3, 1));
+    }
+
+    #[test]
+    fn syslog_records_carry_facility_severity_and_process() {
+        let dir = TempDir::new("log-sink");
+        let path = dir.path().join("log");
+        let server = UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut sink = SyslogSink::connect(LogFacility::Local3, Some(&path)).unwrap();
+        sink.write(Level::Warning, "VIF eth0:10.0.0.5 released");
+        let record = receive(&server);
+        // local3 = 19, warning = 4: 19 * 8 + 4.
+        assert!(record.starts_with("<156>"), "{record}");
+        let tail = format!(
+            "wackamole[{}]: VIF eth0:10.0.0.5 released",
+            std::process::id()
+        );
+        assert!(record.ends_with(&tail), "{record}");
+    }
+
+    #[test]
+    fn an_absent_syslog_is_a_clear_error() {
+        let dir = TempDir::new("log-absent");
+        let path = dir.path().join("nobody-here");
+        let err = SyslogSink::connect(LogFacility::Daemon, Some(&path))
+            .err()
+            .expect("connecting to a missing socket fails");
+        assert!(err.to_string().contains("nobody-here"), "{err}");
+    }
+
+    // The only test touching the process-wide sink.
+    #[test]
+    fn global_facade_filters_levels_serves_threads_and_reloads_facility() {
+        let dir = TempDir::new("log-global");
+        let path = dir.path().join("log");
+        let server = UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let sink = SyslogSink::connect(LogFacility::Daemon, Some(&path)).unwrap();
+        install(Sink::Syslog(sink), Level::Info);
+
+        log_debug!("hidden below the level");
+        let threads: Vec<_> = (0..4)
+            .map(|i| std::thread::spawn(move || log_error!("from thread {i}")))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut seen: Vec<String> = (0..4).map(|_| receive(&server)).collect();
+        seen.sort();
+        for (i, record) in seen.iter().enumerate() {
+            // daemon = 3, err = 3.
+            assert!(record.starts_with("<27>"), "{record}");
+            assert!(record.ends_with(&format!("from thread {i}")), "{record}");
+        }
+
+        set_facility(LogFacility::Local0).unwrap();
+        log_notice!("after reload");
+        let record = receive(&server);
+        // local0 = 16, notice = 5.
+        assert!(record.starts_with("<133>"), "{record}");
+
+        set_max_level(Level::Debug);
+        log_debug!("now shown");
+        assert!(receive(&server).ends_with("now shown"));
+
+        install(Sink::Stderr, Level::Info);
+    }
+}

@@ -1,0 +1,67 @@
+//! The JSON status document (request byte 3); its fields are described
+//! in [`super::status`].
+
+// The code nanoserde's DeJson derive generates trips this lint.
+#![allow(clippy::question_mark)]
+
+use nanoserde::{DeJson, SerJson};
+
+use crate::config::VifAddress;
+
+/// The JSON document; field meanings in the module documentation.
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonStatus {
+    pub state: String,
+    pub mature: bool,
+    pub identity: Option<String>,
+    pub view_id: Option<Vec<u32>>,
+    pub member_count: usize,
+    pub vif_count: usize,
+    pub acquired_count: usize,
+    pub held_count: usize,
+    pub members: Vec<JsonMember>,
+    pub vifs: Vec<JsonVif>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonMember {
+    pub index: usize,
+    pub name: String,
+    pub address: Option<String>,
+    pub held: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonVif {
+    pub index: usize,
+    pub owner: Option<String>,
+    pub priority: i32,
+    pub priority_name: String,
+    pub addresses: Vec<JsonAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+pub struct JsonAddress {
+    pub interface: String,
+    pub address: String,
+    pub prefix_len: u8,
+    pub network_len: u8,
+    pub netmask: String,
+    pub broadcast: String,
+}
+
+impl From<&VifAddress> for JsonAddress {
+    fn from(a: &VifAddress) -> JsonAddress {
+        JsonAddress {
+            interface: a.interface.clone(),
+            address: a.addr.to_string(),
+            prefix_len: a.prefix_len,
+            network_len: a.network_len,
+            netmask: a.netmask().to_string(),
+            broadcast: a.broadcast().to_string(),
+        }
+    }
+}
