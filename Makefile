@@ -6,6 +6,8 @@ SYSCONFDIR ?= /etc
 CARGO ?= cargo
 BIN := target/release/wackamole
 STATIC_DIR := dist
+# The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
+export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
 .PHONY: all test static install lint bench clean
 
