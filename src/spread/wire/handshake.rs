@@ -152,10 +152,10 @@ impl ConnectRequest {
         (self.flags as i8) / 16
     }
 
-    /// The request bytes. The name must be legal (see
-    /// [`super::is_legal_private_name`]).
+    /// The request bytes. Only the name's length is checked: whether its
+    /// characters are legal is the daemon's call (see [`Self::parse`]).
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        if !is_legal_private_name(self.name.as_bytes()) {
+        if self.name.len() > MAX_PRIVATE_NAME {
             return Err(EncodeError::BadName {
                 field: "private name",
                 name: self.name.clone(),
