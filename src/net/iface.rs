@@ -162,9 +162,14 @@ fn add_labelled(
             label,
             Ipv4Addr::from(prefix_mask(prefix_len)),
         )?;
-        if prefix_len < 31 {
-            ifreq::set_inet(sock, libc::SIOCSIFBRDADDR, label, broadcast)?;
-        }
+        // The kernel keeps the classful broadcast for /31 and /32; those
+        // have none.
+        let broadcast = if prefix_len < 31 {
+            broadcast
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
+        ifreq::set_inet(sock, libc::SIOCSIFBRDADDR, label, broadcast)?;
         let device = ifreq::flags(sock, interface)?;
         ifreq::set_alias_flags(sock, label, device | libc::IFF_UP as libc::c_short)
     };
