@@ -1,0 +1,46 @@
+//! The engine's snapshot as the control socket reports it.
+
+use std::net::Ipv4Addr;
+
+use crate::config::Config;
+use crate::control::{MemberStatus, Status, VifStatus};
+use crate::engine::{Phase, Snapshot};
+
+/// What `wackatrl` shows. `connected` is false while the daemon is away
+/// from Spread (daemon gone, or a simulated failure).
+pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Status {
+    let state = match snapshot.phase {
+        Phase::Disconnected => "DISCONNECTED",
+        Phase::Boot => "BOOT",
+        Phase::Gather => "GATHER",
+        Phase::Run => "RUN",
+    };
+    let members = snapshot
+        .view
+        .iter()
+        .flat_map(|view| view.members.iter())
+        .map(|member| MemberStatus {
+            name: member.name.clone(),
+            address: member.identity,
+            held: u32::try_from(member.owned).unwrap_or(u32::MAX),
+        })
+        .collect();
+    let vifs = snapshot
+        .vifs
+        .iter()
+        .zip(&config.vifs)
+        .map(|(vif, configured)| VifStatus {
+            priority: vif.priority as i32,
+            owner: vif.owner_identity,
+            addresses: configured.addresses.clone(),
+        })
+        .collect();
+    Status {
+        state: state.to_string(),
+        mature: snapshot.mature,
+        identity: Some(identity),
+        view_id: snapshot.view.as_ref().map(|view| view.group_id),
+        members,
+        vifs,
+    }
+}

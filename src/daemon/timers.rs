@@ -1,0 +1,88 @@
+//! Deadlines of the engine loop: armed by name, fired when due.
+
+use std::time::{Duration, Instant};
+
+/// A set of named one-shot deadlines. Arming a name again replaces its
+/// deadline, as the engine's timers expect.
+#[derive(Debug)]
+pub struct Timers<K> {
+    armed: Vec<(K, Instant)>,
+}
+
+impl<K: Copy + PartialEq> Timers<K> {
+    pub fn new() -> Self {
+        Timers { armed: Vec::new() }
+    }
+
+    pub fn arm(&mut self, key: K, at: Instant) {
+        self.disarm(key);
+        self.armed.push((key, at));
+    }
+
+    pub fn disarm(&mut self, key: K) {
+        self.armed.retain(|(k, _)| *k != key);
+    }
+
+    pub fn is_armed(&self, key: K) -> bool {
+        self.armed.iter().any(|(k, _)| *k == key)
+    }
+
+    /// How long the loop may sleep before the next deadline (`max` when
+    /// nothing is armed).
+    pub fn wait(&self, now: Instant, max: Duration) -> Duration {
+        self.armed
+            .iter()
+            .map(|(_, at)| at.saturating_duration_since(now))
+            .min()
+            .map_or(max, |d| d.min(max))
+    }
+
+    /// Removes and returns every timer due at `now`, earliest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<K> {
+        let mut due: Vec<(K, Instant)> = Vec::new();
+        self.armed.retain(|&(k, at)| {
+            if at <= now {
+                due.push((k, at));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|&(_, at)| at);
+        due.into_iter().map(|(k, _)| k).collect()
+    }
+}
+
+impl<K: Copy + PartialEq> Default for Timers<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rearming_replaces_and_due_timers_come_out_in_order() {
+        let t0 = Instant::now();
+        let mut timers = Timers::new();
+        timers.arm('a', t0 + Duration::from_secs(5));
+        timers.arm('b', t0 + Duration::from_secs(2));
+        timers.arm('a', t0 + Duration::from_secs(1));
+        assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(1));
+        assert!(timers.take_due(t0).is_empty());
+        assert_eq!(timers.take_due(t0 + Duration::from_secs(3)), vec!['a', 'b']);
+        assert!(!timers.is_armed('a'));
+        assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn disarm_forgets_a_timer() {
+        let t0 = Instant::now();
+        let mut timers = Timers::new();
+        timers.arm(1u8, t0);
+        timers.disarm(1);
+        assert!(timers.take_due(t0 + Duration::from_secs(1)).is_empty());
+    }
+}
