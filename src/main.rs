@@ -1,3 +1,72 @@
-fn main() {
-    std::process::exit(1);
+//! `wackamole` and `wackatrl`: one binary, two faces (see `cli`).
+
+mod app;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use wackamole::cli::{self, Invocation};
+use wackamole::config::{self, Config};
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    match cli::parse_invocation(&argv) {
+        Ok(Invocation::Daemon(opts)) => {
+            if opts.version {
+                println!("wackamole {}", cli::VERSION);
+                return ExitCode::SUCCESS;
+            }
+            let Some(mut config) = load_config(opts.config.as_deref()) else {
+                return ExitCode::FAILURE;
+            };
+            if let Some(spread) = &opts.spread {
+                config.spread = spread.clone();
+            }
+            if let Some(identity) = opts.identity {
+                config.identity = Some(identity);
+            }
+            if opts.test {
+                print!("{}", config::summary(&config));
+                return ExitCode::SUCCESS;
+            }
+            app::run_daemon(opts, config)
+        }
+        Ok(Invocation::Ctl(opts)) => match load_config(opts.config.as_deref()) {
+            Some(config) => app::run_ctl(opts, config),
+            None => ExitCode::FAILURE,
+        },
+        Err(exit) if exit.success => {
+            println!("{}", exit.output);
+            ExitCode::SUCCESS
+        }
+        Err(exit) => {
+            eprintln!("{}", exit.output);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Finds and loads the configuration, printing warnings, or prints the one
+/// line that says why it cannot be used.
+fn load_config(explicit: Option<&Path>) -> Option<Config> {
+    let candidates = cli::default_config_candidates();
+    let path = match cli::resolve_config_path(explicit, &candidates) {
+        Ok(path) => path,
+        Err(message) => {
+            eprintln!("wackamole: {message}");
+            return None;
+        }
+    };
+    match config::load(&path) {
+        Ok((config, warnings)) => {
+            for warning in warnings {
+                eprintln!("wackamole: {warning}");
+            }
+            Some(config)
+        }
+        Err(err) => {
+            eprintln!("wackamole: {err}");
+            None
+        }
+    }
 }

@@ -1,0 +1,217 @@
+//! The address notation `[IF:]A.B.C.D[/BITS][nNET]`.
+
+use std::net::Ipv4Addr;
+
+use super::error::ErrorKind;
+use super::MAX_INTERFACE_NAME;
+
+/// An address as written, before the directive decides which parts it
+/// needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenAddress {
+    pub interface: Option<String>,
+    pub addr: Ipv4Addr,
+    pub bits: Option<u8>,
+    pub net: Option<u8>,
+}
+
+/// An error inside an address: `offset` counts characters from the start
+/// of the token, so the message can point at the offending part.
+#[derive(Debug)]
+pub struct AddressError {
+    pub offset: usize,
+    pub kind: ErrorKind,
+}
+
+fn bad(offset: usize, found: String, expected: &str) -> AddressError {
+    AddressError {
+        offset,
+        kind: ErrorKind::BadValue {
+            found,
+            expected: expected.to_string(),
+        },
+    }
+}
+
+pub fn parse_address(text: &str) -> Result<WrittenAddress, AddressError> {
+    let (interface, rest, rest_offset) = match text.split_once(':') {
+        Some((name, rest)) => {
+            check_interface_name(name)?;
+            (Some(name.to_string()), rest, name.chars().count() + 1)
+        }
+        None => (None, text, 0),
+    };
+    let mut cursor = Cursor {
+        text: rest,
+        offset: rest_offset,
+        whole: text,
+    };
+    let mut octets = [0u8; 4];
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            cursor.expect_char('.', "`.` between the four octets of an IPv4 address")?;
+        }
+        *octet = cursor.number(255, "an octet of 0 to 255")?;
+    }
+    let bits = if cursor.eat('/') {
+        Some(cursor.number(32, "a prefix length of 0 to 32 after `/`")?)
+    } else {
+        None
+    };
+    let net = if cursor.eat('n') {
+        Some(cursor.number(32, "a network length of 0 to 32 after `n`")?)
+    } else {
+        None
+    };
+    if let Some(c) = cursor.text.chars().next() {
+        return Err(bad(
+            cursor.offset,
+            format!("`{c}` in `{text}`"),
+            "the address to end, or `/BITS` or `nNET` (as in eth0:10.0.0.5/24n24)",
+        ));
+    }
+    Ok(WrittenAddress {
+        interface,
+        addr: Ipv4Addr::from(octets),
+        bits,
+        net,
+    })
+}
+
+/// Linux accepts any bytes in an interface name except `/`, `:`, white
+/// space and NUL, up to 15 bytes.
+fn check_interface_name(name: &str) -> Result<(), AddressError> {
+    if name.is_empty() {
+        return Err(bad(
+            0,
+            "`:` with no interface name before it".to_string(),
+            "an interface name such as eth0 before `:`",
+        ));
+    }
+    if let Some((index, c)) = name
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c == '/' || c == '\0' || c.is_whitespace())
+    {
+        return Err(bad(
+            index,
+            format!("`{}` in interface name `{name}`", c.escape_default()),
+            "an interface name without `/`",
+        ));
+    }
+    if name.len() > MAX_INTERFACE_NAME {
+        return Err(AddressError {
+            offset: 0,
+            kind: ErrorKind::InterfaceNameTooLong {
+                name: name.to_string(),
+            },
+        });
+    }
+    Ok(())
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    offset: usize,
+    whole: &'a str,
+}
+
+impl Cursor<'_> {
+    fn eat(&mut self, c: char) -> bool {
+        match self.text.strip_prefix(c) {
+            Some(rest) => {
+                self.text = rest;
+                self.offset += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn expect_char(&mut self, c: char, expected: &str) -> Result<(), AddressError> {
+        if self.eat(c) {
+            return Ok(());
+        }
+        Err(bad(self.offset, self.found(), expected))
+    }
+
+    fn found(&self) -> String {
+        match self.text.chars().next() {
+            Some(c) => format!("`{c}` in `{}`", self.whole),
+            None => format!("the end of `{}`", self.whole),
+        }
+    }
+
+    /// Decimal digits with a value of at most `max`.
+    fn number(&mut self, max: u32, expected: &str) -> Result<u8, AddressError> {
+        let digits = self.text.len()
+            - self
+                .text
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        if digits == 0 {
+            return Err(bad(self.offset, self.found(), expected));
+        }
+        let (number, rest) = self.text.split_at(digits);
+        let value = number
+            .parse::<u32>()
+            .ok()
+            .filter(|&v| v <= max)
+            .and_then(|v| u8::try_from(v).ok())
+            .ok_or_else(|| {
+                bad(
+                    self.offset,
+                    format!("{number} in `{}`", self.whole),
+                    expected,
+                )
+            })?;
+        self.text = rest;
+        self.offset += digits;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_notation() {
+        assert_eq!(
+            parse_address("fxp0:192.168.10.2/32n23").expect("parses"),
+            WrittenAddress {
+                interface: Some("fxp0".to_string()),
+                addr: Ipv4Addr::new(192, 168, 10, 2),
+                bits: Some(32),
+                net: Some(23),
+            }
+        );
+    }
+
+    #[test]
+    fn bare_address() {
+        let written = parse_address("10.0.0.1").expect("parses");
+        assert_eq!(written.interface, None);
+        assert_eq!(written.addr, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!((written.bits, written.net), (None, None));
+    }
+
+    #[test]
+    fn errors_point_into_the_token() {
+        let offset = |text: &str| parse_address(text).unwrap_err().offset;
+        assert_eq!(offset("eth0:10.0.300.1"), 10);
+        assert_eq!(offset("eth0:10.0.0.1/33"), 14);
+        assert_eq!(offset("10.0.0.1n40"), 9);
+        assert_eq!(offset("10.0.0"), 6);
+        assert_eq!(offset("10.0.0.1x"), 8);
+        assert_eq!(offset(":10.0.0.1"), 0);
+        assert_eq!(offset("a/b:10.0.0.1"), 1);
+    }
+
+    #[test]
+    fn long_interface_name_is_its_own_error() {
+        let err = parse_address("abcdefghijklmnop:10.0.0.1").unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::InterfaceNameTooLong { .. }));
+        assert!(parse_address("abcdefghijklmno:10.0.0.1").is_ok());
+    }
+}

@@ -1,0 +1,164 @@
+//! Errors and warnings of configuration loading, each tied to the place in
+//! the file that caused it.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A place in a configuration file: 1-based line and column (columns count
+/// characters, a tab counts as one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Position {
+    pub fn new(line: usize, column: usize) -> Self {
+        Position { line, column }
+    }
+
+    /// The position `chars` characters further on the same line.
+    pub fn advanced(self, chars: usize) -> Self {
+        Position::new(self.line, self.column + chars)
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// What went wrong.
+#[derive(Debug)]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Read(std::io::Error),
+    /// The token at the position does not fit the grammar.
+    Syntax { found: String, expected: String },
+    /// The token fits the grammar but its value is not acceptable.
+    BadValue { found: String, expected: String },
+    /// A directive of the original that loaded code (shared objects or
+    /// embedded Perl), which a static binary cannot do.
+    Unsupported { directive: String, instead: String },
+    /// An interface name longer than Linux allows.
+    InterfaceNameTooLong { name: String },
+    /// The same address appears in two VIFs, or twice in one.
+    DuplicateVifAddress { address: Ipv4Addr, first: Position },
+    /// The file lists no VIF at all.
+    NoVirtualInterfaces,
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug)]
+pub struct Error {
+    /// The file as named by the caller.
+    pub file: String,
+    /// Absent only for [`ErrorKind::Read`].
+    pub position: Option<Position>,
+    pub kind: ErrorKind,
+}
+
+impl Error {
+    pub(crate) fn at(file: &str, position: Position, kind: ErrorKind) -> Self {
+        Error {
+            file: file.to_string(),
+            position: Some(position),
+            kind,
+        }
+    }
+
+    pub fn line(&self) -> Option<usize> {
+        self.position.map(|p| p.line)
+    }
+
+    pub fn column(&self) -> Option<usize> {
+        self.position.map(|p| p.column)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some(position) => write!(f, "{}:{}: ", self.file, position)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        match &self.kind {
+            ErrorKind::Read(err) => write!(f, "cannot read the configuration: {err}"),
+            ErrorKind::Syntax { found, expected } | ErrorKind::BadValue { found, expected } => {
+                write!(f, "found {found}, expected {expected}")
+            }
+            ErrorKind::Unsupported { directive, instead } => write!(
+                f,
+                "found `{directive}`, which loaded code into the original daemon and is not \
+                 supported; expected {instead} (runs COMMAND through /bin/sh)"
+            ),
+            ErrorKind::InterfaceNameTooLong { name } => write!(
+                f,
+                "found interface name `{name}` ({} bytes), expected at most {} bytes",
+                name.len(),
+                super::MAX_INTERFACE_NAME
+            ),
+            ErrorKind::DuplicateVifAddress { address, first } => write!(
+                f,
+                "found {address} again, expected each VIF address only once (first listed at \
+                 line {}, column {})",
+                first.line, first.column
+            ),
+            ErrorKind::NoVirtualInterfaces => write!(
+                f,
+                "found no VIF, expected a VirtualInterfaces block with at least one address"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Read(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Something accepted but worth telling the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarningKind {
+    /// `ModuleDir` only mattered for `RunDynamic`.
+    ModuleDirIgnored,
+    /// A `Prefer` block that contains no VIF's primary address.
+    PreferMatchesNoVif { block: String },
+    /// `nNET` written where only the address and prefix matter.
+    NetworkLengthIgnored { directive: &'static str },
+}
+
+/// A warning: the configuration loads, the caller logs these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: String,
+    pub position: Position,
+    pub kind: WarningKind,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: warning: ", self.file, self.position)?;
+        match &self.kind {
+            WarningKind::ModuleDirIgnored => write!(
+                f,
+                "ModuleDir is ignored: there are no modules to load (use `Run \"COMMAND\" EVENT`)"
+            ),
+            WarningKind::PreferMatchesNoVif { block } => write!(
+                f,
+                "Prefer {block} matches no VIF's primary address, so it prefers nothing here"
+            ),
+            WarningKind::NetworkLengthIgnored { directive } => {
+                write!(
+                    f,
+                    "the nNET suffix has no meaning in {directive} and is ignored"
+                )
+            }
+        }
+    }
+}

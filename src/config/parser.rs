@@ -1,0 +1,564 @@
+//! Recursive-descent parser: tokens to a `Config`, remembering where each
+//! VIF address and Prefer entry was written so validation can point at it.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use super::address::{parse_address, WrittenAddress};
+use super::error::{ErrorKind, Position, WarningKind};
+use super::lexer::{Token, TokenKind};
+use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED};
+use super::{
+    AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, NotifyTarget, Prefer, Vif, VifAddress,
+};
+
+pub type Located<T> = Result<T, (Position, ErrorKind)>;
+
+/// Where the parts that validation looks at were written.
+#[derive(Debug, Default)]
+pub struct Spans {
+    /// One per VIF address, in the order of `Config::vifs` flattened.
+    pub vif_addresses: Vec<Position>,
+    /// One per block of `Prefer::Blocks`.
+    pub prefer: Vec<Position>,
+}
+
+pub struct Parsed {
+    pub config: Config,
+    pub spans: Spans,
+    pub warnings: Vec<(Position, WarningKind)>,
+}
+
+const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
+     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, VirtualInterfaces, Run, Identity)";
+const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] (as in eth0:10.0.0.5/24)";
+const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET] or `{` with several";
+const BALANCE_PARAMETER: &str = "AcquisitionsPerRound or Interval inside Balance";
+const EVENT_EXPECTED: &str = "an event: on up, on down, post up or post down";
+
+/// Longest Spread group name (MAX_GROUP_NAME 32 with its NUL).
+const MAX_GROUP_NAME: usize = 31;
+/// Longest Unix socket path (sun_path 108 with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+pub fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
+    let mut parser = Parser {
+        tokens,
+        next: 0,
+        end,
+        config: Config::default(),
+        spans: Spans::default(),
+        warnings: Vec::new(),
+    };
+    while parser.peek().is_some() {
+        parser.directive()?;
+    }
+    Ok(Parsed {
+        config: parser.config,
+        spans: parser.spans,
+        warnings: parser.warnings,
+    })
+}
+
+struct Parser<'a> {
+    tokens: &'a [Token],
+    next: usize,
+    end: Position,
+    config: Config,
+    spans: Spans,
+    warnings: Vec<(Position, WarningKind)>,
+}
+
+fn syntax(position: Position, found: String, expected: impl Into<String>) -> (Position, ErrorKind) {
+    (
+        position,
+        ErrorKind::Syntax {
+            found,
+            expected: expected.into(),
+        },
+    )
+}
+
+fn bad_value(
+    position: Position,
+    found: String,
+    expected: impl Into<String>,
+) -> (Position, ErrorKind) {
+    (
+        position,
+        ErrorKind::BadValue {
+            found,
+            expected: expected.into(),
+        },
+    )
+}
+
+fn is_keyword(token: &Token, keyword: &str) -> bool {
+    matches!(&token.kind, TokenKind::Word(w) if w.eq_ignore_ascii_case(keyword))
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<&'a Token> {
+        self.tokens.get(self.next)
+    }
+
+    fn peek_is(&self, keyword: &str) -> bool {
+        self.peek().is_some_and(|t| is_keyword(t, keyword))
+    }
+
+    /// An error about the next token (or the end of the file).
+    fn unexpected(&self, expected: impl Into<String>) -> (Position, ErrorKind) {
+        match self.peek() {
+            Some(token) => syntax(token.position, token.describe(), expected),
+            None => syntax(self.end, "the end of the file".to_string(), expected),
+        }
+    }
+
+    fn expect(&mut self, kind: TokenKind, expected: &str) -> Located<&'a Token> {
+        match self.peek() {
+            Some(token) if token.kind == kind => {
+                self.next += 1;
+                Ok(token)
+            }
+            _ => Err(self.unexpected(expected)),
+        }
+    }
+
+    fn expect_equals(&mut self, directive: &str) -> Located<()> {
+        self.expect(TokenKind::Equals, &format!("`=` after {directive}"))
+            .map(|_| ())
+    }
+
+    /// A bare word (keyword, number, interval or address).
+    fn word(&mut self, expected: &str) -> Located<(&'a str, Position)> {
+        match self.peek() {
+            Some(Token {
+                kind: TokenKind::Word(word),
+                position,
+            }) => {
+                self.next += 1;
+                Ok((word.as_str(), *position))
+            }
+            _ => Err(self.unexpected(expected)),
+        }
+    }
+
+    /// A string value, quoted or not.
+    fn string(&mut self, expected: &str) -> Located<(&'a str, Position)> {
+        match self.peek() {
+            Some(Token {
+                kind: TokenKind::Word(text) | TokenKind::Quoted(text),
+                position,
+            }) => {
+                self.next += 1;
+                Ok((text.as_str(), *position))
+            }
+            _ => Err(self.unexpected(expected)),
+        }
+    }
+
+    /// Consumes the `}` closing a block, if it comes next.
+    fn close_brace_at(&mut self) -> bool {
+        if matches!(self.peek(), Some(t) if t.kind == TokenKind::CloseBrace) {
+            self.next += 1;
+            return true;
+        }
+        false
+    }
+
+    /// Parses items until the `}` closing the block opened at `open`. An
+    /// empty block is refused with `required` as what was expected.
+    fn braced(
+        &mut self,
+        open: Position,
+        item: &str,
+        required: Option<&str>,
+        mut parse_item: impl FnMut(&mut Self) -> Located<()>,
+    ) -> Located<()> {
+        let mut count = 0;
+        while !self.close_brace_at() {
+            if self.peek().is_none() {
+                return Err(self.unexpected(format!(
+                    "{item} or `}}` closing the block opened at line {}, column {}",
+                    open.line, open.column
+                )));
+            }
+            parse_item(self)?;
+            count += 1;
+        }
+        match required {
+            Some(expected) if count == 0 => {
+                let close = self.tokens[self.next - 1].position;
+                Err(syntax(close, "`}`".to_string(), expected))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn directive(&mut self) -> Located<()> {
+        let (keyword, position) = self.word(DIRECTIVE_EXPECTED)?;
+        match keyword.to_ascii_lowercase().as_str() {
+            "spread" => {
+                self.expect_equals("Spread")?;
+                let (text, at) = self.string(SPREAD_EXPECTED)?;
+                self.config.spread = values::parse_spread_address(text)
+                    .map_err(|expected| bad_value(at, format!("`{text}`"), expected))?;
+            }
+            "spreadretryinterval" => {
+                self.config.spread_retry_interval = self.positive_interval("SpreadRetryInterval")?
+            }
+            "group" => self.group()?,
+            "control" => self.control()?,
+            "logfacility" => {
+                self.expect_equals("LogFacility")?;
+                let (name, at) = self.string(FACILITY_EXPECTED)?;
+                self.config.log_facility = values::parse_log_facility(name)
+                    .ok_or_else(|| bad_value(at, format!("`{name}`"), FACILITY_EXPECTED))?;
+            }
+            "mature" => {
+                self.expect_equals("Mature")?;
+                self.config.mature = self.interval()?;
+            }
+            "arp-cache" => self.config.arp_cache = self.positive_interval("Arp-Cache")?,
+            "balance" => self.balance()?,
+            "prefer" => self.prefer()?,
+            "notify" => self.notify()?,
+            "virtualinterfaces" | "vifs" | "vips" => self.virtual_interfaces()?,
+            "run" | "exec" => self.hook(keyword)?,
+            "identity" => self.identity()?,
+            "moduledir" => {
+                self.expect_equals("ModuleDir")?;
+                self.string("a directory")?;
+                self.warnings
+                    .push((position, WarningKind::ModuleDirIgnored));
+            }
+            "rundynamic" | "perluse" | "perluselib" => {
+                let event = self.rundynamic_event();
+                return Err((
+                    position,
+                    ErrorKind::Unsupported {
+                        directive: keyword.to_string(),
+                        instead: format!("`Run \"COMMAND\" {}`", event.as_str()),
+                    },
+                ));
+            }
+            _ => return Err(syntax(position, format!("`{keyword}`"), DIRECTIVE_EXPECTED)),
+        }
+        Ok(())
+    }
+
+    /// The event of a `RunDynamic MODULE:FUNC EVENT` line, so the
+    /// suggested replacement keeps it; `on up` when it cannot be read.
+    fn rundynamic_event(&mut self) -> HookEvent {
+        self.next += 1;
+        self.event().unwrap_or(HookEvent::OnUp)
+    }
+
+    fn interval(&mut self) -> Located<std::time::Duration> {
+        let (text, at) = self.word(INTERVAL_EXPECTED)?;
+        values::parse_interval(text)
+            .map_err(|expected| bad_value(at, format!("`{text}`"), expected))
+    }
+
+    fn positive_interval(&mut self, directive: &str) -> Located<std::time::Duration> {
+        self.expect_equals(directive)?;
+        let at = self.peek().map(|t| t.position);
+        let interval = self.interval()?;
+        if interval.is_zero() {
+            return Err(bad_value(
+                at.unwrap_or(self.end),
+                "an interval of zero".to_string(),
+                format!("an interval above zero for {directive}"),
+            ));
+        }
+        Ok(interval)
+    }
+
+    fn group(&mut self) -> Located<()> {
+        const EXPECTED: &str = "a Spread group name of 1 to 31 printable characters without `#`";
+        self.expect_equals("Group")?;
+        let (name, at) = self.string(EXPECTED)?;
+        let printable = name.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        if name.is_empty() || name.len() > MAX_GROUP_NAME || !printable {
+            return Err(bad_value(at, format!("group name \"{name}\""), EXPECTED));
+        }
+        self.config.group = name.to_string();
+        Ok(())
+    }
+
+    fn control(&mut self) -> Located<()> {
+        const EXPECTED: &str = "a Unix socket path of 1 to 107 bytes";
+        self.expect_equals("Control")?;
+        let (path, at) = self.string(EXPECTED)?;
+        if path.is_empty() || path.len() > MAX_SOCKET_PATH {
+            return Err(bad_value(at, format!("path \"{path}\""), EXPECTED));
+        }
+        self.config.control = Some(PathBuf::from(path));
+        Ok(())
+    }
+
+    fn balance(&mut self) -> Located<()> {
+        let open = self
+            .expect(TokenKind::OpenBrace, "`{` after Balance")?
+            .position;
+        self.braced(
+            open,
+            BALANCE_PARAMETER,
+            Some("at least one parameter (AcquisitionsPerRound or Interval) inside Balance"),
+            Self::balance_parameter,
+        )
+    }
+
+    fn balance_parameter(&mut self) -> Located<()> {
+        const COUNT: &str = "a number of VIFs or `all`";
+        let (name, at) = self.word(BALANCE_PARAMETER)?;
+        if name.eq_ignore_ascii_case("AcquisitionsPerRound") {
+            self.expect_equals("AcquisitionsPerRound")?;
+            let (count, count_at) = self.word(COUNT)?;
+            self.config.balance.acquisitions_per_round = if count.eq_ignore_ascii_case("all") {
+                AcquisitionsPerRound::All
+            } else {
+                let n = values::parse_number(count)
+                    .ok_or_else(|| bad_value(count_at, format!("`{count}`"), COUNT))?;
+                AcquisitionsPerRound::Limited(n)
+            };
+        } else if name.eq_ignore_ascii_case("Interval") {
+            self.config.balance.interval = self.positive_interval("Interval")?;
+        } else {
+            return Err(syntax(at, format!("`{name}`"), BALANCE_PARAMETER));
+        }
+        Ok(())
+    }
+
+    fn prefer(&mut self) -> Located<()> {
+        const EXPECTED: &str = "None, an address A.B.C.D[/BITS] or `{`";
+        match self.peek() {
+            Some(t) if is_keyword(t, "none") => {
+                self.next += 1;
+                if self.config.prefer == Prefer::Unspecified {
+                    self.config.prefer = Prefer::None;
+                }
+            }
+            Some(t) if t.kind == TokenKind::OpenBrace => {
+                self.next += 1;
+                self.braced(
+                    t.position,
+                    "an address",
+                    Some("at least one address inside Prefer"),
+                    Self::prefer_block,
+                )?;
+            }
+            Some(Token {
+                kind: TokenKind::Word(_),
+                ..
+            }) => self.prefer_block()?,
+            _ => return Err(self.unexpected(EXPECTED)),
+        }
+        Ok(())
+    }
+
+    fn prefer_block(&mut self) -> Located<()> {
+        let (written, at) = self.address("an address A.B.C.D[/BITS] to prefer")?;
+        if written.net.is_some() {
+            self.warnings.push((
+                at,
+                WarningKind::NetworkLengthIgnored {
+                    directive: "Prefer",
+                },
+            ));
+        }
+        let block = Ipv4Block {
+            addr: written.addr,
+            prefix_len: written.bits.unwrap_or(32),
+        };
+        match &mut self.config.prefer {
+            Prefer::Blocks(blocks) => blocks.push(block),
+            prefer => *prefer = Prefer::Blocks(vec![block]),
+        }
+        self.spans.prefer.push(at);
+        Ok(())
+    }
+
+    fn notify(&mut self) -> Located<()> {
+        match self.peek() {
+            Some(t) if is_keyword(t, "none") => self.next += 1,
+            Some(t) if t.kind == TokenKind::OpenBrace => {
+                self.next += 1;
+                self.braced(t.position, "a Notify entry", None, Self::notify_entry)?;
+            }
+            _ => self.notify_entry()?,
+        }
+        Ok(())
+    }
+
+    fn notify_entry(&mut self) -> Located<()> {
+        const ENTRY: &str = "a Notify entry: IF:A.B.C.D[/BITS] or arp-cache";
+        if self.peek_is("arp-cache") {
+            self.next += 1;
+            let ping = self.ping_flag();
+            self.config.notify.push(NotifyTarget::ArpCache { ping });
+            return Ok(());
+        }
+        let (written, at) = self.address(ENTRY)?;
+        let interface = written.interface.ok_or_else(|| {
+            bad_value(
+                at,
+                format!("`{}` without an interface", written.addr),
+                "IF:A.B.C.D[/BITS] in Notify (as in eth0:10.0.0.0/24)",
+            )
+        })?;
+        if written.net.is_some() {
+            self.warnings.push((
+                at,
+                WarningKind::NetworkLengthIgnored {
+                    directive: "Notify",
+                },
+            ));
+        }
+        let mut throttle = None;
+        let mut ping = false;
+        loop {
+            if !ping && self.ping_flag() {
+                ping = true;
+            } else if throttle.is_none() && self.peek_is("throttle") {
+                self.next += 1;
+                const RATE: &str = "a number of destinations per second after throttle";
+                let (rate, rate_at) = self.word(RATE)?;
+                let rate = values::parse_number(rate)
+                    .ok_or_else(|| bad_value(rate_at, format!("`{rate}`"), RATE))?;
+                // The original reads `throttle 0` as no limit.
+                throttle = Some((rate > 0).then_some(rate));
+            } else {
+                break;
+            }
+        }
+        self.config.notify.push(NotifyTarget::Network {
+            interface,
+            block: Ipv4Block {
+                addr: written.addr,
+                prefix_len: written.bits.unwrap_or(32),
+            },
+            throttle: throttle.flatten(),
+            ping,
+        });
+        Ok(())
+    }
+
+    fn ping_flag(&mut self) -> bool {
+        let ping = self.peek_is("ping");
+        if ping {
+            self.next += 1;
+        }
+        ping
+    }
+
+    fn virtual_interfaces(&mut self) -> Located<()> {
+        let open = self
+            .expect(TokenKind::OpenBrace, "`{` after VirtualInterfaces")?
+            .position;
+        self.braced(
+            open,
+            VIF_EXPECTED,
+            Some(&format!("at least one VIF ({VIF_EXPECTED})")),
+            Self::vif,
+        )
+    }
+
+    /// One address, or a braced set of addresses that move together.
+    fn vif(&mut self) -> Located<()> {
+        let mut addresses = Vec::new();
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::OpenBrace => {
+                self.next += 1;
+                self.braced(
+                    t.position,
+                    "a VIF address",
+                    Some(VIF_ADDRESS_EXPECTED),
+                    |p| {
+                        addresses.push(p.vif_address()?);
+                        Ok(())
+                    },
+                )?;
+            }
+            _ => addresses.push(self.vif_address()?),
+        }
+        self.config.vifs.push(Vif { addresses });
+        Ok(())
+    }
+
+    fn vif_address(&mut self) -> Located<VifAddress> {
+        let (written, at) = self.address(VIF_ADDRESS_EXPECTED)?;
+        let interface = written.interface.ok_or_else(|| {
+            bad_value(
+                at,
+                format!("`{}` without an interface", written.addr),
+                VIF_ADDRESS_EXPECTED,
+            )
+        })?;
+        self.spans.vif_addresses.push(at);
+        Ok(VifAddress {
+            interface,
+            addr: written.addr,
+            prefix_len: written.bits.unwrap_or(32),
+            network_len: written.net.unwrap_or(24),
+        })
+    }
+
+    fn address(&mut self, expected: &str) -> Located<(WrittenAddress, Position)> {
+        let (text, at) = self.word(expected)?;
+        let written = parse_address(text).map_err(|err| (at.advanced(err.offset), err.kind))?;
+        Ok((written, at))
+    }
+
+    fn hook(&mut self, keyword: &str) -> Located<()> {
+        let expected = format!("a command after {keyword}, quoted (as in \"logger up\")");
+        let (command, at) = self.string(&expected)?;
+        if command.trim().is_empty() {
+            return Err(bad_value(at, "an empty command".to_string(), expected));
+        }
+        let event = self.event()?;
+        self.config.hooks.push(Hook {
+            command: command.to_string(),
+            event,
+        });
+        Ok(())
+    }
+
+    fn event(&mut self) -> Located<HookEvent> {
+        let start = self.next;
+        let (when, _) = self.word(EVENT_EXPECTED)?;
+        let when = when.to_ascii_lowercase();
+        if when != "on" && when != "post" {
+            self.next = start;
+            return Err(self.unexpected(EVENT_EXPECTED));
+        }
+        let (what, what_at) = self.word(EVENT_EXPECTED)?;
+        match (when.as_str(), what.to_ascii_lowercase().as_str()) {
+            ("on", "up") => Ok(HookEvent::OnUp),
+            ("on", "down") => Ok(HookEvent::OnDown),
+            ("post", "up") => Ok(HookEvent::PostUp),
+            ("post", "down") => Ok(HookEvent::PostDown),
+            _ => Err(syntax(what_at, format!("`{what}`"), "up or down")),
+        }
+    }
+
+    fn identity(&mut self) -> Located<()> {
+        const EXPECTED: &str = "this node's own address A.B.C.D (no interface, no /BITS)";
+        self.expect_equals("Identity")?;
+        let (written, at) = self.address(EXPECTED)?;
+        if written.interface.is_some() || written.bits.is_some() || written.net.is_some() {
+            let text = self.tokens[self.next - 1].describe();
+            return Err(bad_value(at, text, EXPECTED));
+        }
+        let addr: Ipv4Addr = written.addr;
+        if let Err(problem) = values::check_identity(addr) {
+            return Err(bad_value(
+                at,
+                format!("{addr}, {problem}"),
+                values::IDENTITY_EXPECTED,
+            ));
+        }
+        self.config.identity = Some(addr);
+        Ok(())
+    }
+}

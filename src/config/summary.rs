@@ -1,0 +1,125 @@
+//! The normalized summary `wackamole -t` prints: what was understood, in
+//! one canonical spelling, so an operator can check it at a glance.
+
+use std::fmt::Write;
+
+use super::values::{format_interval, log_facility_name};
+use super::{AcquisitionsPerRound, Config, Ipv4Block, NotifyTarget, Prefer, SpreadAddress};
+
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_summary(&mut out, config);
+    out
+}
+
+fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
+    let spread = match &config.spread {
+        SpreadAddress::Local { port } => format!("{port} (local daemon)"),
+        SpreadAddress::Tcp { port, host } => format!("{port}@{host}"),
+        SpreadAddress::Unix(path) => format!("{} (Unix socket)", path.display()),
+    };
+    writeln!(out, "spread: {spread}")?;
+    writeln!(
+        out,
+        "spread retry interval: {}",
+        format_interval(config.spread_retry_interval)
+    )?;
+    writeln!(out, "group: {}", config.group)?;
+    match &config.control {
+        Some(path) => writeln!(out, "control: {}", path.display())?,
+        None => writeln!(out, "control: none")?,
+    }
+    writeln!(
+        out,
+        "log facility: {}",
+        log_facility_name(config.log_facility)
+    )?;
+    match config.identity {
+        Some(addr) => writeln!(out, "identity: {addr}")?,
+        None => writeln!(out, "identity: derived at start")?,
+    }
+    writeln!(out, "mature: {}", format_interval(config.mature))?;
+    writeln!(out, "arp-cache: {}", format_interval(config.arp_cache))?;
+    let per_round = match config.balance.acquisitions_per_round {
+        AcquisitionsPerRound::All => "all".to_string(),
+        AcquisitionsPerRound::Limited(n) => n.to_string(),
+    };
+    writeln!(
+        out,
+        "balance: acquisitions per round {per_round}, interval {}",
+        format_interval(config.balance.interval)
+    )?;
+    match &config.prefer {
+        Prefer::Unspecified => writeln!(out, "prefer: unspecified")?,
+        Prefer::None => writeln!(out, "prefer: none")?,
+        Prefer::Blocks(blocks) => {
+            let blocks: Vec<String> = blocks.iter().map(block).collect();
+            let primaries: Vec<String> = config
+                .preferred_addresses()
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            writeln!(
+                out,
+                "prefer: {} (preferred primaries: {})",
+                blocks.join(" "),
+                primaries.join(" ")
+            )?;
+        }
+    }
+    if config.notify.is_empty() {
+        writeln!(out, "notify: none")?;
+    } else {
+        writeln!(out, "notify:")?;
+        for target in &config.notify {
+            match target {
+                NotifyTarget::Network {
+                    interface,
+                    block: b,
+                    throttle,
+                    ping,
+                } => {
+                    write!(out, "  {interface}:{}", block(b))?;
+                    if let Some(rate) = throttle {
+                        write!(out, " throttle {rate}")?;
+                    }
+                    if *ping {
+                        write!(out, " ping")?;
+                    }
+                    writeln!(out)?;
+                }
+                NotifyTarget::ArpCache { ping } => {
+                    writeln!(out, "  arp-cache{}", if *ping { " ping" } else { "" })?
+                }
+            }
+        }
+    }
+    writeln!(out, "vifs: {}", config.vifs.len())?;
+    for (index, vif) in config.vifs.iter().enumerate() {
+        let addresses: Vec<String> = vif
+            .addresses
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}/{}n{}",
+                    a.interface, a.addr, a.prefix_len, a.network_len
+                )
+            })
+            .collect();
+        writeln!(out, "  {}: {}", index + 1, addresses.join(" "))?;
+    }
+    if config.hooks.is_empty() {
+        writeln!(out, "hooks: none")?;
+    } else {
+        writeln!(out, "hooks:")?;
+        for hook in &config.hooks {
+            writeln!(out, "  {}: {}", hook.event.as_str(), hook.command)?;
+        }
+    }
+    Ok(())
+}
+
+fn block(block: &Ipv4Block) -> String {
+    format!("{}/{}", block.addr, block.prefix_len)
+}

@@ -1,0 +1,53 @@
+//! Checks that need the whole file: duplicate VIF addresses (also across
+//! sets), at least one VIF, and Prefer entries that match nothing.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use super::error::{ErrorKind, Position, WarningKind};
+use super::parser::{Located, Spans};
+use super::{Config, Prefer};
+
+/// Refuses what cannot run; returns warnings about what can but may not be
+/// what the operator meant.
+pub fn validate(
+    config: &Config,
+    spans: &Spans,
+    end: Position,
+) -> Located<Vec<(Position, WarningKind)>> {
+    if config.vifs.is_empty() {
+        return Err((end, ErrorKind::NoVirtualInterfaces));
+    }
+    let addresses = config.vifs.iter().flat_map(|vif| &vif.addresses);
+    let mut first_seen: HashMap<Ipv4Addr, Position> = HashMap::new();
+    for (address, &position) in addresses.zip(&spans.vif_addresses) {
+        if let Some(&first) = first_seen.get(&address.addr) {
+            return Err((
+                position,
+                ErrorKind::DuplicateVifAddress {
+                    address: address.addr,
+                    first,
+                },
+            ));
+        }
+        first_seen.insert(address.addr, position);
+    }
+    let mut warnings = Vec::new();
+    if let Prefer::Blocks(blocks) = &config.prefer {
+        for (block, &position) in blocks.iter().zip(&spans.prefer) {
+            if !config
+                .vifs
+                .iter()
+                .any(|vif| block.contains(vif.primary().addr))
+            {
+                let written = if block.prefix_len == 32 {
+                    block.addr.to_string()
+                } else {
+                    format!("{}/{}", block.addr, block.prefix_len)
+                };
+                warnings.push((position, WarningKind::PreferMatchesNoVif { block: written }));
+            }
+        }
+    }
+    Ok(warnings)
+}

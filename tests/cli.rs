@@ -1,0 +1,322 @@
+//! The binary as a user runs it: `wackamole -t`, the usage errors of both
+//! faces, the configuration lookup, and the init script.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wackamole");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/wackamole.conf");
+const INIT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/init.d/wackamole");
+
+/// A scratch directory removed when the test ends, however it ends.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("wackamole-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create scratch directory");
+        ScratchDir(path)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write scratch file");
+        path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run wackamole")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_lines(output: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(output.lines().any(|l| l == *line), "{line:?} in\n{output}");
+    }
+}
+
+#[test]
+fn test_mode_prints_the_shipped_example_normalized() {
+    let out = run(&["-t", "-c", EXAMPLE]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_lines(
+        &text(&out.stdout),
+        &[
+            "spread: 4803 (local daemon)",
+            "spread retry interval: 5s",
+            "group: wack1",
+            "control: /var/run/wackamole.sock",
+            "log facility: daemon",
+            "identity: derived at start",
+            "mature: 5s",
+            "arp-cache: 90s",
+            "balance: acquisitions per round 1, interval 4s",
+            "prefer: 192.168.10.80/32 (preferred primaries: 192.168.10.80)",
+            "notify:",
+            "  eth0:192.168.10.0/24 throttle 50",
+            "  arp-cache",
+            "vifs: 2",
+            "  1: eth0:192.168.10.80/32n24",
+            "  2: eth0:192.168.10.1/24n24 eth1:203.0.113.1/29n29",
+            "hooks:",
+            "  on up: logger -t wackamole acquired an address",
+            "  on down: logger -t wackamole released an address",
+            "  post up: /etc/wackamole/reload-services",
+        ],
+    );
+}
+
+#[test]
+fn test_mode_with_a_missing_file_fails_with_one_line() {
+    let dir = ScratchDir::new("missing");
+    let path = dir.0.join("nowhere.conf");
+    let out = run(&["-t", "-c", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "wackamole: {}: cannot read the configuration",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn test_mode_with_a_bad_file_names_line_and_column() {
+    let dir = ScratchDir::new("bad");
+    let path = dir.write(
+        "bad.conf",
+        "Group = wack1\nVirtualInterfaces {\n  eth0:10.0.0.256/24\n}\n",
+    );
+    let out = run(&["-t", "-c", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "wackamole: {}:3:15: found 256 in `eth0:10.0.0.256/24`, expected an octet of 0 to 255\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn test_mode_reports_warnings_and_still_succeeds() {
+    let dir = ScratchDir::new("warn");
+    let path = dir.write(
+        "warn.conf",
+        "VIFs { eth0:10.0.0.5 }\nModuleDir = /usr/lib/wackamole\n",
+    );
+    let out = run(&["-t", "-c", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "wackamole: {}:2:1: warning: ModuleDir",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert_lines(&text(&out.stdout), &["vifs: 1", "  1: eth0:10.0.0.5/32n24"]);
+}
+
+#[test]
+fn command_line_overrides_the_file() {
+    let out = run(&["-t", "-c", EXAMPLE, "-s", "4900@10.1.1.1", "-i", "10.0.0.9"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_lines(
+        &text(&out.stdout),
+        &["spread: 4900@10.1.1.1", "identity: 10.0.0.9"],
+    );
+    let unix = run(&["-t", "-c", EXAMPLE, "-s", "/run/spread.sock"]);
+    assert_lines(
+        &text(&unix.stdout),
+        &["spread: /run/spread.sock (Unix socket)"],
+    );
+}
+
+#[test]
+fn version_needs_no_configuration() {
+    let out = run(&["-v", "-c", "/nonexistent/wackamole.conf"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!("wackamole {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_daemon_options_are_usage_errors() {
+    for (args, gist) in [
+        (&["-s", "fast"][..], "expected a Spread daemon"),
+        (&["-i", "127.0.0.1"], "loopback"),
+        (&["-u", "much-too-long"], "1 to 10 printable"),
+        (&["--frobnicate"], "Unrecognized argument: --frobnicate"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(gist),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).starts_with("Usage: wackamole"));
+}
+
+#[test]
+fn ctl_face_needs_exactly_one_action() {
+    let none = run(&["ctl"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(
+        text(&none.stderr),
+        "wackamole ctl: give one of -l, -f or -s (see wackamole ctl --help)\n"
+    );
+    let two = run(&["ctl", "-l", "-f", "--json"]);
+    assert_eq!(two.status.code(), Some(1));
+    assert!(text(&two.stderr).contains("give only one of -l, -f or -s"));
+    let unknown = run(&["ctl", "-x"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("-x"));
+    let help = run(&["ctl", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).starts_with("Usage: wackamole ctl"));
+}
+
+#[test]
+fn invoked_as_wackatrl_it_is_the_control_tool() {
+    let dir = ScratchDir::new("wackatrl");
+    let link = dir.0.join("wackatrl");
+    std::os::unix::fs::symlink(BIN, &link).expect("symlink");
+    let out = Command::new(&link)
+        .args(["-l", "-s"])
+        .output()
+        .expect("run wackatrl");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "wackatrl: give only one of -l, -f or -s (see wackatrl --help)\n"
+    );
+    let help = Command::new(&link).arg("--help").output().expect("run");
+    assert!(text(&help.stdout).contains("--json"));
+}
+
+#[test]
+fn without_c_the_system_file_comes_before_the_working_directory() {
+    let dir = ScratchDir::new("lookup");
+    dir.write(
+        "wackamole.conf",
+        "Group = from-cwd\nVIFs { eth0:10.0.0.5 }\n",
+    );
+    let out = Command::new(BIN)
+        .arg("-t")
+        .current_dir(&dir.0)
+        .output()
+        .expect("run");
+    let empty = ScratchDir::new("lookup-empty");
+    let out_empty = Command::new(BIN)
+        .arg("-t")
+        .current_dir(&empty.0)
+        .output()
+        .expect("run");
+    let system = Path::new(wackamole::cli::sysconfdir()).join("wackamole.conf");
+    let stdout = text(&out.stdout);
+    if system.exists() {
+        // This machine has a system file: it wins over the working
+        // directory, and there is always a file to read.
+        assert!(!stdout.contains("group: from-cwd"), "{stdout}");
+        assert!(!text(&out_empty.stderr).contains("no configuration file"));
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_lines(&stdout, &["group: from-cwd"]);
+        assert_eq!(out_empty.status.code(), Some(1));
+        assert_eq!(
+            text(&out_empty.stderr),
+            format!(
+                "wackamole: no configuration file: tried {} and ./wackamole.conf (name one with -c FILE)\n",
+                system.display()
+            )
+        );
+    }
+}
+
+fn init_script(dir: &ScratchDir, action: &str, config: &Path) -> Output {
+    Command::new("sh")
+        .arg(INIT_SCRIPT)
+        .arg(action)
+        .env("DAEMON", BIN)
+        .env("CONFIG", config)
+        .env("PIDFILE", dir.0.join("wackamole.pid"))
+        .output()
+        .expect("run the init script")
+}
+
+#[test]
+fn init_script_is_valid_posix_sh() {
+    let out = Command::new("sh")
+        .args(["-n", INIT_SCRIPT])
+        .output()
+        .expect("run sh -n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn init_script_status_follows_the_pid_file() {
+    let dir = ScratchDir::new("init-status");
+    let config = Path::new(EXAMPLE);
+    let absent = init_script(&dir, "status", config);
+    assert_eq!(absent.status.code(), Some(3));
+    assert_eq!(text(&absent.stdout), "wackamole is not running\n");
+
+    let me = std::process::id();
+    dir.write("wackamole.pid", &format!("{me}\n"));
+    let running = init_script(&dir, "status", config);
+    assert_eq!(running.status.code(), Some(0));
+    assert_eq!(
+        text(&running.stdout),
+        format!("wackamole is running (pid {me})\n")
+    );
+
+    let mut gone = Command::new("true").spawn().expect("spawn");
+    gone.wait().expect("wait");
+    dir.write("wackamole.pid", &format!("{}\n", gone.id()));
+    let stale = init_script(&dir, "status", config);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(text(&stale.stdout).contains("not running, but"));
+}
+
+#[test]
+fn init_script_refuses_to_start_with_a_bad_configuration() {
+    let dir = ScratchDir::new("init-start");
+    let bad = dir.write("bad.conf", "Group wack1\n");
+    let out = init_script(&dir, "start", &bad);
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "wackamole: {}:1:7: found `wack1`, expected `=` after Group\n",
+            bad.display()
+        )
+    );
+    assert!(!dir.0.join("wackamole.pid").exists());
+}

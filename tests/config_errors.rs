@@ -1,0 +1,485 @@
+//! Malformed configurations: each is refused whole, with the exact line and
+//! column of the mistake and a message saying what was found and what was
+//! expected.
+
+use wackamole::config::{self, ErrorKind};
+
+const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
+
+struct Case {
+    text: &'static str,
+    /// Appends a valid VIF list, so the case fails only for its own reason.
+    with_vif: bool,
+    line: usize,
+    column: usize,
+    /// Fragments the message must contain.
+    gist: &'static [&'static str],
+}
+
+const fn case(
+    text: &'static str,
+    with_vif: bool,
+    line: usize,
+    column: usize,
+    gist: &'static [&'static str],
+) -> Case {
+    Case {
+        text,
+        with_vif,
+        line,
+        column,
+        gist,
+    }
+}
+
+const CASES: &[Case] = &[
+    // Unknown keywords and stray tokens.
+    case(
+        "Spred = 4803",
+        true,
+        1,
+        1,
+        &["found `Spred`", "expected a directive"],
+    ),
+    case("= 5", true, 1, 1, &["found `=`", "expected a directive"]),
+    case(
+        "\"Group\" = x",
+        true,
+        1,
+        1,
+        &["found \"Group\"", "expected a directive"],
+    ),
+    case(
+        "VirtualInterfaces { eth0:10.0.0.5 }\n}",
+        false,
+        2,
+        1,
+        &["found `}`", "expected a directive"],
+    ),
+    // Missing `=` or value.
+    case(
+        "Group wack1",
+        true,
+        1,
+        7,
+        &["found `wack1`", "expected `=` after Group"],
+    ),
+    case(
+        "Mature 5s",
+        true,
+        1,
+        8,
+        &["found `5s`", "expected `=` after Mature"],
+    ),
+    case(
+        "Group =",
+        false,
+        1,
+        8,
+        &["found the end of the file", "expected a Spread group name"],
+    ),
+    // Unbalanced braces.
+    case(
+        "VirtualInterfaces {\n  eth0:10.0.0.5\n",
+        false,
+        3,
+        1,
+        &[
+            "found the end of the file",
+            "block opened at line 1, column 19",
+        ],
+    ),
+    case(
+        "VirtualInterfaces {\n  { eth0:10.0.0.5 eth1:10.1.0.5\n}\n",
+        false,
+        4,
+        1,
+        &[
+            "found the end of the file",
+            "block opened at line 1, column 19",
+        ],
+    ),
+    case(
+        "VirtualInterfaces eth0:10.0.0.5",
+        false,
+        1,
+        19,
+        &[
+            "found `eth0:10.0.0.5`",
+            "expected `{` after VirtualInterfaces",
+        ],
+    ),
+    case(
+        "Balance AcquisitionsPerRound = 2",
+        true,
+        1,
+        9,
+        &["found `AcquisitionsPerRound`", "expected `{` after Balance"],
+    ),
+    // Bad addresses.
+    case(
+        "VirtualInterfaces {\n  eth0:10.0.300.5\n}",
+        false,
+        2,
+        13,
+        &["found 300 in `eth0:10.0.300.5`", "an octet of 0 to 255"],
+    ),
+    case(
+        "VIFs { eth0:10.0.0.5/33 }",
+        false,
+        1,
+        22,
+        &["found 33", "a prefix length of 0 to 32"],
+    ),
+    case(
+        "VIFs { eth0:10.0.0.5/32n33 }",
+        false,
+        1,
+        25,
+        &["found 33", "a network length of 0 to 32"],
+    ),
+    case(
+        "VIFs { eth0:10.0.0 }",
+        false,
+        1,
+        19,
+        &["found the end of `eth0:10.0.0`", "expected `.`"],
+    ),
+    case(
+        "VIFs { eth0:10.0.0.5/24x }",
+        false,
+        1,
+        24,
+        &["found `x` in `eth0:10.0.0.5/24x`", "`/BITS` or `nNET`"],
+    ),
+    case(
+        "VIFs { abcdefghijklmnop:10.0.0.5 }",
+        false,
+        1,
+        8,
+        &[
+            "interface name `abcdefghijklmnop` (16 bytes)",
+            "at most 15 bytes",
+        ],
+    ),
+    case(
+        "VIFs { :10.0.0.5 }",
+        false,
+        1,
+        8,
+        &["no interface name", "expected an interface name"],
+    ),
+    case(
+        "VIFs { 10.0.0.5 }",
+        false,
+        1,
+        8,
+        &["`10.0.0.5` without an interface", "IF:A.B.C.D"],
+    ),
+    case(
+        "Prefer www.example.com",
+        true,
+        1,
+        8,
+        &["found `w` in `www.example.com`", "an octet"],
+    ),
+    // Empty blocks and duplicate VIFs.
+    case(
+        "VirtualInterfaces { }",
+        false,
+        1,
+        21,
+        &["found `}`", "at least one VIF"],
+    ),
+    case(
+        "VIFs { { } }",
+        false,
+        1,
+        10,
+        &["found `}`", "expected a VIF address"],
+    ),
+    case(
+        "Group = wack1\n",
+        false,
+        2,
+        1,
+        &["found no VIF", "VirtualInterfaces block"],
+    ),
+    case(
+        "VIFs {\n eth0:10.0.0.5\n eth0:10.0.0.5/24\n}",
+        false,
+        3,
+        2,
+        &["found 10.0.0.5 again", "first listed at line 2, column 2"],
+    ),
+    case(
+        "VIFs {\n { eth0:10.0.0.5 eth1:192.0.2.1 }\n { eth0:10.0.0.6 eth1:192.0.2.1 }\n}",
+        false,
+        3,
+        18,
+        &["found 192.0.2.1 again", "first listed at line 2, column 18"],
+    ),
+    case(
+        "Balance { }",
+        true,
+        1,
+        11,
+        &["found `}`", "at least one parameter"],
+    ),
+    case(
+        "Balance {\n  Rate = 2\n}",
+        true,
+        2,
+        3,
+        &["found `Rate`", "AcquisitionsPerRound or Interval"],
+    ),
+    case(
+        "Balance { AcquisitionsPerRound = many }",
+        true,
+        1,
+        34,
+        &["found `many`", "a number of VIFs or `all`"],
+    ),
+    case(
+        "Prefer { }",
+        true,
+        1,
+        10,
+        &["found `}`", "at least one address inside Prefer"],
+    ),
+    // Bad values.
+    case(
+        "Mature = 5x",
+        true,
+        1,
+        10,
+        &["found `5x`", "an interval: digits and a unit"],
+    ),
+    case(
+        "SpreadRetryInterval = 5",
+        true,
+        1,
+        23,
+        &["found `5`", "an interval"],
+    ),
+    case(
+        "Arp-Cache = 0s",
+        true,
+        1,
+        13,
+        &["an interval of zero", "above zero for Arp-Cache"],
+    ),
+    case(
+        "Spread = 4803@",
+        true,
+        1,
+        10,
+        &["found `4803@`", "expected a Spread daemon"],
+    ),
+    case(
+        "Spread = 70000",
+        true,
+        1,
+        10,
+        &["found `70000`", "PORT@HOST"],
+    ),
+    case(
+        "LogFacility = local8",
+        true,
+        1,
+        15,
+        &["found `local8`", "expected a syslog facility"],
+    ),
+    case(
+        "Group = abcdefghijklmnopqrstuvwxyz0123456",
+        true,
+        1,
+        9,
+        &["group name", "1 to 31 printable characters"],
+    ),
+    case(
+        "Notify { 10.0.0.0/24 }",
+        true,
+        1,
+        10,
+        &[
+            "`10.0.0.0` without an interface",
+            "IF:A.B.C.D[/BITS] in Notify",
+        ],
+    ),
+    case(
+        "Notify { eth0:10.0.0.0/24 throttle fast }",
+        true,
+        1,
+        36,
+        &["found `fast`", "destinations per second"],
+    ),
+    case(
+        "Identity = 127.0.0.1",
+        true,
+        1,
+        12,
+        &[
+            "127.0.0.1, a loopback address",
+            "expected a unicast address",
+        ],
+    ),
+    case(
+        "Identity = 0.0.0.0",
+        true,
+        1,
+        12,
+        &["0.0.0.0, the unspecified address"],
+    ),
+    case(
+        "Identity = eth0:10.0.0.1",
+        true,
+        1,
+        12,
+        &["found `eth0:10.0.0.1`", "no interface, no /BITS"],
+    ),
+    // Hooks and what replaced loaded code.
+    case(
+        "Run \"logger up\"",
+        false,
+        1,
+        16,
+        &["found the end of the file", "expected an event"],
+    ),
+    case(
+        "Run \"x\" on sideways",
+        true,
+        1,
+        12,
+        &["found `sideways`", "expected up or down"],
+    ),
+    case(
+        "Exec \"x\" before up",
+        true,
+        1,
+        10,
+        &["found `before`", "on up, on down, post up or post down"],
+    ),
+    case(
+        "Run \"\" on up",
+        true,
+        1,
+        5,
+        &["an empty command", "a command after Run"],
+    ),
+    case(
+        "Run \"logger up\non up",
+        true,
+        1,
+        5,
+        &["unterminated string", "closing \" on the same line"],
+    ),
+    case(
+        "RunDynamic mymod:go on down",
+        true,
+        1,
+        1,
+        &[
+            "found `RunDynamic`",
+            "not supported",
+            "expected `Run \"COMMAND\" on down`",
+        ],
+    ),
+    case(
+        "PerlUse Foo::Bar",
+        true,
+        1,
+        1,
+        &["found `PerlUse`", "expected `Run \"COMMAND\" on up`"],
+    ),
+    case(
+        "\n  PerlUseLib /usr/lib/perl",
+        true,
+        2,
+        3,
+        &["found `PerlUseLib`", "`Run \"COMMAND\""],
+    ),
+];
+
+#[test]
+fn malformed_configurations_are_refused_with_their_position() {
+    assert!(CASES.len() >= 30);
+    let mut failures = Vec::new();
+    for case in CASES {
+        let text = if case.with_vif {
+            format!("{}\n{ONE_VIF}", case.text)
+        } else {
+            case.text.to_string()
+        };
+        let err = match config::parse(&text, "bad.conf") {
+            Ok((config, _)) => {
+                failures.push(format!("{:?}: accepted as {config:?}", case.text));
+                continue;
+            }
+            Err(err) => err,
+        };
+        let message = err.to_string();
+        let prefix = format!("bad.conf:{}:{}: ", case.line, case.column);
+        let position_ok = err.line() == Some(case.line)
+            && err.column() == Some(case.column)
+            && message.starts_with(&prefix);
+        let missing: Vec<&&str> = case
+            .gist
+            .iter()
+            .filter(|g| !message.contains(**g))
+            .collect();
+        if !position_ok || !missing.is_empty() {
+            failures.push(format!(
+                "{:?}: expected {prefix}... with {missing:?}, got {message}",
+                case.text
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_message_is_one_line() {
+    for case in CASES {
+        let text = format!("{}\n{ONE_VIF}", case.text);
+        if let Err(err) = config::parse(&text, "bad.conf") {
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+    }
+}
+
+#[test]
+fn error_kinds_are_typed() {
+    let kind = |text: &str| config::parse(text, "f").unwrap_err().kind;
+    assert!(matches!(
+        kind("VIFs { eth0:10.0.0.5 eth0:10.0.0.5 }"),
+        ErrorKind::DuplicateVifAddress { .. }
+    ));
+    assert!(matches!(kind("Group = g"), ErrorKind::NoVirtualInterfaces));
+    assert!(matches!(
+        kind("VIFs { abcdefghijklmnop:10.0.0.5 }"),
+        ErrorKind::InterfaceNameTooLong { .. }
+    ));
+    assert!(matches!(
+        kind("RunDynamic a:b on up"),
+        ErrorKind::Unsupported { .. }
+    ));
+    assert!(matches!(kind("Mature = 5"), ErrorKind::BadValue { .. }));
+    assert!(matches!(kind("Mature 5s"), ErrorKind::Syntax { .. }));
+}
+
+#[test]
+fn a_missing_file_names_itself_without_a_position() {
+    let path = std::env::temp_dir().join(format!("wackamole-absent-{}.conf", std::process::id()));
+    let err = config::load(&path).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Read(_)));
+    assert_eq!(err.position, None);
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: cannot read the configuration",
+            path.display()
+        )),
+        "{message}"
+    );
+}

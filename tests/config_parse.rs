@@ -1,0 +1,462 @@
+//! Configurations that must load, and exactly what they must mean: the
+//! sample shipped with the original and every example of the language.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wackamole::config::{
+    self, AcquisitionsPerRound, Balance, Config, Hook, HookEvent, Ipv4Block, LogFacility,
+    NotifyTarget, Prefer, SpreadAddress, Vif, VifAddress, Warning, WarningKind,
+};
+
+const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
+
+fn parse(text: &str) -> (Config, Vec<Warning>) {
+    config::parse(text, "test.conf").unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Parses `snippet` with one VIF added, and expects no warning.
+fn parse_snippet(snippet: &str) -> Config {
+    let (config, warnings) = parse(&format!("{snippet}\n{ONE_VIF}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    config
+}
+
+fn vif_address(interface: &str, addr: [u8; 4], prefix_len: u8, network_len: u8) -> VifAddress {
+    VifAddress {
+        interface: interface.to_string(),
+        addr: Ipv4Addr::from(addr),
+        prefix_len,
+        network_len,
+    }
+}
+
+fn block(addr: [u8; 4], prefix_len: u8) -> Ipv4Block {
+    Ipv4Block {
+        addr: Ipv4Addr::from(addr),
+        prefix_len,
+    }
+}
+
+fn network(interface: &str, addr: [u8; 4], prefix_len: u8) -> NotifyTarget {
+    NotifyTarget::Network {
+        interface: interface.to_string(),
+        block: block(addr, prefix_len),
+        throttle: None,
+        ping: false,
+    }
+}
+
+const ORIGINAL_SAMPLE: &str = "Spread = 4803@127.0.0.1
+SpreadRetryInterval = 5s
+Group = wack1
+Control = 127.0.0.1:2413
+Prefer None
+VirtualInterfaces {
+\t{ brlan0:10.80.116.41/23 }
+}
+Arp-Cache = 90s
+Notify {
+\tbrlan0:10.80.116.41/23
+\tarp-cache
+}
+balance {
+\tAcquisitionsPerRound = all
+\tinterval = 4s
+}
+mature = 5s
+";
+
+#[test]
+fn the_original_sample_means_what_it_says() {
+    let (config, warnings) = parse(ORIGINAL_SAMPLE);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let expected = Config {
+        spread: SpreadAddress::Tcp {
+            port: 4803,
+            host: "127.0.0.1".to_string(),
+        },
+        spread_retry_interval: Duration::from_secs(5),
+        group: "wack1".to_string(),
+        control: Some(PathBuf::from("127.0.0.1:2413")),
+        log_facility: LogFacility::Daemon,
+        mature: Duration::from_secs(5),
+        arp_cache: Duration::from_secs(90),
+        balance: Balance {
+            acquisitions_per_round: AcquisitionsPerRound::All,
+            interval: Duration::from_secs(4),
+        },
+        prefer: Prefer::None,
+        notify: vec![
+            network("brlan0", [10, 80, 116, 41], 23),
+            NotifyTarget::ArpCache { ping: false },
+        ],
+        vifs: vec![Vif {
+            addresses: vec![vif_address("brlan0", [10, 80, 116, 41], 23, 24)],
+        }],
+        hooks: vec![],
+        identity: None,
+    };
+    assert_eq!(config, expected);
+    assert_eq!(config.preferred_addresses(), vec![Ipv4Addr::UNSPECIFIED]);
+}
+
+#[test]
+fn the_shipped_example_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/wackamole.conf");
+    let (config, warnings) = config::load(path.as_ref()).unwrap_or_else(|err| panic!("{err}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
+    assert_eq!(config.vifs.len(), 2);
+    assert_eq!(
+        config.vifs[1].addresses,
+        vec![
+            vif_address("eth0", [192, 168, 10, 1], 24, 24),
+            vif_address("eth1", [203, 0, 113, 1], 29, 29),
+        ]
+    );
+    assert_eq!(
+        config.preferred_addresses(),
+        vec![Ipv4Addr::new(192, 168, 10, 80)]
+    );
+    assert_eq!(config.hooks.len(), 3);
+    assert_eq!(config.hooks[2].event, HookEvent::PostUp);
+}
+
+#[test]
+fn defaults_are_those_of_the_manual() {
+    let config = parse_snippet("");
+    assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
+    assert_eq!(config.spread_retry_interval, Duration::from_secs(5));
+    assert_eq!(config.mature, Duration::from_secs(5));
+    assert_eq!(config.arp_cache, Duration::from_secs(60));
+    assert_eq!(
+        config.balance,
+        Balance {
+            acquisitions_per_round: AcquisitionsPerRound::Limited(1),
+            interval: Duration::from_secs(4),
+        }
+    );
+    assert_eq!(config.prefer, Prefer::Unspecified);
+    assert!(config.preferred_addresses().is_empty());
+    assert_eq!(config.control, None);
+    assert_eq!(config.log_facility, LogFacility::Daemon);
+    assert!(config.notify.is_empty() && config.hooks.is_empty());
+}
+
+#[test]
+fn address_notation_examples() {
+    let config = parse_snippet(
+        "VirtualInterfaces { eth0:10.2.3.4/24 fxp0:192.168.10.2/32n23 { eth1:10.9.0.1 } }",
+    );
+    let addresses: Vec<&VifAddress> = config.vifs[..3].iter().map(|v| v.primary()).collect();
+    assert_eq!(
+        addresses,
+        vec![
+            &vif_address("eth0", [10, 2, 3, 4], 24, 24),
+            &vif_address("fxp0", [192, 168, 10, 2], 32, 23),
+            &vif_address("eth1", [10, 9, 0, 1], 32, 24),
+        ]
+    );
+}
+
+#[test]
+fn interval_units() {
+    let config = parse_snippet(
+        "SpreadRetryInterval = 90s\nMature = 500ms\nArp-Cache = 2m\nBalance { Interval = 1h }",
+    );
+    assert_eq!(config.spread_retry_interval, Duration::from_secs(90));
+    assert_eq!(config.mature, Duration::from_millis(500));
+    assert_eq!(config.arp_cache, Duration::from_secs(120));
+    assert_eq!(config.balance.interval, Duration::from_secs(3600));
+}
+
+#[test]
+fn spread_forms() {
+    assert_eq!(
+        parse_snippet("Spread = 4803").spread,
+        SpreadAddress::Local { port: 4803 }
+    );
+    assert_eq!(
+        parse_snippet("Spread = 4803@10.0.0.1").spread,
+        SpreadAddress::Tcp {
+            port: 4803,
+            host: "10.0.0.1".to_string()
+        }
+    );
+    assert_eq!(
+        parse_snippet("Spread = \"/var/run/spread/4803\"").spread,
+        SpreadAddress::Unix(PathBuf::from("/var/run/spread/4803"))
+    );
+}
+
+#[test]
+fn scalar_directives_of_the_table() {
+    let config = parse_snippet(
+        "Group = web-cluster\nControl = /var/run/wack.it\nLogFacility = local3\nMature = 5s\nArp-Cache = 90s",
+    );
+    assert_eq!(config.group, "web-cluster");
+    assert_eq!(config.control, Some(PathBuf::from("/var/run/wack.it")));
+    assert_eq!(config.log_facility, LogFacility::Local3);
+    assert_eq!(config.mature, Duration::from_secs(5));
+    assert_eq!(config.arp_cache, Duration::from_secs(90));
+}
+
+#[test]
+fn balance_block_on_one_line() {
+    let config = parse_snippet("Balance { AcquisitionsPerRound = 3  Interval = 10s }");
+    assert_eq!(
+        config.balance,
+        Balance {
+            acquisitions_per_round: AcquisitionsPerRound::Limited(3),
+            interval: Duration::from_secs(10),
+        }
+    );
+    let only_rate = parse_snippet("Balance { AcquisitionsPerRound = all }");
+    assert_eq!(
+        only_rate.balance.acquisitions_per_round,
+        AcquisitionsPerRound::All
+    );
+    assert_eq!(only_rate.balance.interval, Duration::from_secs(4));
+}
+
+#[test]
+fn prefer_forms() {
+    let vifs = "VirtualInterfaces { eth0:10.0.0.5/24 eth0:10.0.0.6/24 eth0:10.1.0.7/24 }";
+    let (single, _) = parse(&format!("Prefer 10.0.0.6\n{vifs}"));
+    assert_eq!(
+        single.prefer,
+        Prefer::Blocks(vec![block([10, 0, 0, 6], 32)])
+    );
+    assert_eq!(
+        single.preferred_addresses(),
+        vec![Ipv4Addr::new(10, 0, 0, 6)]
+    );
+
+    let (range, _) = parse(&format!("Prefer 10.0.0.0/24\n{vifs}"));
+    assert_eq!(
+        range.preferred_addresses(),
+        vec![Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 6)]
+    );
+
+    let (list, _) = parse(&format!("Prefer {{ 10.1.0.7 10.0.0.5 }}\n{vifs}"));
+    assert_eq!(
+        list.prefer,
+        Prefer::Blocks(vec![block([10, 1, 0, 7], 32), block([10, 0, 0, 5], 32)])
+    );
+}
+
+#[test]
+fn repeated_prefer_and_notify_add_repeated_scalars_replace() {
+    let config = parse_snippet(
+        "Prefer None\nPrefer 10.0.0.5\nPrefer { 10.0.0.0/24 }\nNotify arp-cache\nNotify { eth0:10.0.0.0/24 }\nNotify None\nGroup = a\nGroup = b\nMature = 1s\nMature = 2s",
+    );
+    assert_eq!(
+        config.prefer,
+        Prefer::Blocks(vec![block([10, 0, 0, 5], 32), block([10, 0, 0, 0], 24)])
+    );
+    assert_eq!(
+        config.notify,
+        vec![
+            NotifyTarget::ArpCache { ping: false },
+            network("eth0", [10, 0, 0, 0], 24),
+        ]
+    );
+    assert_eq!(config.group, "b");
+    assert_eq!(config.mature, Duration::from_secs(2));
+}
+
+#[test]
+fn notify_entries_with_throttle_and_ping() {
+    let config = parse_snippet(
+        "Notify {\n eth0:10.0.0.0/24 throttle 20\n eth1:192.0.2.0/28 throttle 5 ping\n eth0:10.0.1.9 ping\n arp-cache ping\n eth2:10.3.0.0/16 throttle 0\n}",
+    );
+    assert_eq!(
+        config.notify,
+        vec![
+            NotifyTarget::Network {
+                interface: "eth0".to_string(),
+                block: block([10, 0, 0, 0], 24),
+                throttle: Some(20),
+                ping: false,
+            },
+            NotifyTarget::Network {
+                interface: "eth1".to_string(),
+                block: block([192, 0, 2, 0], 28),
+                throttle: Some(5),
+                ping: true,
+            },
+            NotifyTarget::Network {
+                interface: "eth0".to_string(),
+                block: block([10, 0, 1, 9], 32),
+                throttle: None,
+                ping: true,
+            },
+            NotifyTarget::ArpCache { ping: true },
+            // The original reads `throttle 0` as no limit.
+            network("eth2", [10, 3, 0, 0], 16),
+        ]
+    );
+    assert!(parse_snippet("Notify None").notify.is_empty());
+}
+
+#[test]
+fn vif_sets_move_together_and_keep_their_order() {
+    let (config, _) = parse(
+        "VIPs {\n  { eth0:10.0.0.5/24 eth1:192.0.2.5/32n29 }\n  eth0:10.0.0.6/24\n}\nVIFs { eth3:10.3.0.1 }",
+    );
+    assert_eq!(
+        config.vifs,
+        vec![
+            Vif {
+                addresses: vec![
+                    vif_address("eth0", [10, 0, 0, 5], 24, 24),
+                    vif_address("eth1", [192, 0, 2, 5], 32, 29),
+                ]
+            },
+            Vif {
+                addresses: vec![vif_address("eth0", [10, 0, 0, 6], 24, 24)]
+            },
+            Vif {
+                addresses: vec![vif_address("eth3", [10, 3, 0, 1], 32, 24)]
+            },
+        ]
+    );
+}
+
+#[test]
+fn keywords_are_case_insensitive() {
+    let config = parse_snippet(
+        "SPREAD = 4804\ngroup = g\nlogfacility = AUTHPRIV\nARP-CACHE = 30S\nBALANCE { acquisitionsperround = ALL INTERVAL = 2s }\nprefer NONE\nnotify { ARP-CACHE PING }\nrun \"true\" ON UP\nexec \"false\" Post Down",
+    );
+    assert_eq!(config.spread, SpreadAddress::Local { port: 4804 });
+    assert_eq!(config.log_facility, LogFacility::AuthPriv);
+    assert_eq!(config.arp_cache, Duration::from_secs(30));
+    assert_eq!(
+        config.balance.acquisitions_per_round,
+        AcquisitionsPerRound::All
+    );
+    assert_eq!(config.prefer, Prefer::None);
+    assert_eq!(config.notify, vec![NotifyTarget::ArpCache { ping: true }]);
+    assert_eq!(
+        config.hooks,
+        vec![
+            Hook {
+                command: "true".to_string(),
+                event: HookEvent::OnUp
+            },
+            Hook {
+                command: "false".to_string(),
+                event: HookEvent::PostDown
+            },
+        ]
+    );
+}
+
+#[test]
+fn run_hooks_for_every_event() {
+    let config = parse_snippet(
+        "Run \"logger 'up'\" on up\nRun 'echo \"down\" >&2' on down\nExec /usr/local/bin/after post up\nRun \"x # not a comment\" post down",
+    );
+    let hooks: Vec<(&str, HookEvent)> = config
+        .hooks
+        .iter()
+        .map(|h| (h.command.as_str(), h.event))
+        .collect();
+    assert_eq!(
+        hooks,
+        vec![
+            ("logger 'up'", HookEvent::OnUp),
+            ("echo \"down\" >&2", HookEvent::OnDown),
+            ("/usr/local/bin/after", HookEvent::PostUp),
+            ("x # not a comment", HookEvent::PostDown),
+        ]
+    );
+}
+
+#[test]
+fn identity_sets_the_node_address() {
+    let config = parse_snippet("Identity = 192.168.10.11");
+    assert_eq!(config.identity, Some(Ipv4Addr::new(192, 168, 10, 11)));
+}
+
+#[test]
+fn comments_and_layout_do_not_matter() {
+    let (config, _) = parse(
+        "# leading comment\r\nGroup=tight#comment right after\r\nVirtualInterfaces{eth0:10.0.0.5/24}\r\n",
+    );
+    assert_eq!(config.group, "tight");
+    assert_eq!(config.vifs.len(), 1);
+}
+
+#[test]
+fn module_dir_loads_with_a_warning() {
+    let (config, warnings) = parse(&format!("{ONE_VIF}ModuleDir = /usr/lib/wackamole\n"));
+    assert_eq!(config.vifs.len(), 1);
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].kind, WarningKind::ModuleDirIgnored);
+    assert_eq!(
+        (warnings[0].position.line, warnings[0].position.column),
+        (2, 1)
+    );
+    let text = warnings[0].to_string();
+    assert!(
+        text.starts_with("test.conf:2:1: warning: ModuleDir"),
+        "{text}"
+    );
+}
+
+#[test]
+fn prefer_matching_no_vif_is_a_warning() {
+    let (config, warnings) = parse(&format!("{ONE_VIF}Prefer {{ 10.0.0.5 10.9.9.9 }}\n"));
+    assert_eq!(
+        config.prefer,
+        Prefer::Blocks(vec![block([10, 0, 0, 5], 32), block([10, 9, 9, 9], 32)])
+    );
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(
+        warnings[0].kind,
+        WarningKind::PreferMatchesNoVif {
+            block: "10.9.9.9".to_string()
+        }
+    );
+    assert_eq!(
+        (warnings[0].position.line, warnings[0].position.column),
+        (2, 19)
+    );
+}
+
+#[test]
+fn network_length_where_it_means_nothing_is_a_warning() {
+    let (config, warnings) = parse(&format!("{ONE_VIF}Notify {{ eth0:10.0.0.0/24n16 }}\n"));
+    assert_eq!(config.notify, vec![network("eth0", [10, 0, 0, 0], 24)]);
+    assert_eq!(
+        warnings.iter().map(|w| w.kind.clone()).collect::<Vec<_>>(),
+        vec![WarningKind::NetworkLengthIgnored {
+            directive: "Notify"
+        }]
+    );
+}
+
+#[test]
+fn summary_lists_every_address_and_setting() {
+    let (config, _) = parse(ORIGINAL_SAMPLE);
+    let summary = config::summary(&config);
+    for line in [
+        "spread: 4803@127.0.0.1",
+        "group: wack1",
+        "control: 127.0.0.1:2413",
+        "mature: 5s",
+        "arp-cache: 90s",
+        "balance: acquisitions per round all, interval 4s",
+        "prefer: none",
+        "  brlan0:10.80.116.41/23",
+        "  arp-cache",
+        "vifs: 1",
+        "  1: brlan0:10.80.116.41/23n24",
+        "hooks: none",
+    ] {
+        assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
+    }
+}
