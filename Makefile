@@ -20,16 +20,18 @@ test:
 	$(CARGO) test --release -- --test-threads=2
 
 # A fully static x86-64 binary: musl when that target is installed,
-# otherwise glibc with crt-static.
+# otherwise glibc with crt-static. relocation-model=static gives a plain
+# static executable rather than a static PIE (both targets' default), which
+# ldd calls "statically linked" instead of "not a dynamic executable".
 static:
 	@mkdir -p $(STATIC_DIR)
 	@if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then \
 		echo "static: using musl (x86_64-unknown-linux-musl)"; \
-		$(CARGO) build --release --target x86_64-unknown-linux-musl && \
+		RUSTFLAGS="-C relocation-model=static" $(CARGO) build --release --target x86_64-unknown-linux-musl && \
 		cp target/x86_64-unknown-linux-musl/release/wackamole $(STATIC_DIR)/wackamole; \
 	else \
 		echo "static: musl target not installed, using glibc with crt-static"; \
-		RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target x86_64-unknown-linux-gnu && \
+		RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --release --target x86_64-unknown-linux-gnu && \
 		cp target/x86_64-unknown-linux-gnu/release/wackamole $(STATIC_DIR)/wackamole; \
 	fi
 	@ldd $(STATIC_DIR)/wackamole 2>&1 | sed 's/^/ldd: /'
