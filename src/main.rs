@@ -2,7 +2,7 @@
 
 mod app;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use wackamole::cli::{self, Invocation};
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
                 println!("wackamole {}", cli::VERSION);
                 return ExitCode::SUCCESS;
             }
-            let Some(mut config) = load_config(opts.config.as_deref()) else {
+            let Some((mut config, path)) = load_config(opts.config.as_deref()) else {
                 return ExitCode::FAILURE;
             };
             if let Some(spread) = &opts.spread {
@@ -29,10 +29,10 @@ fn main() -> ExitCode {
                 print!("{}", config::summary(&config));
                 return ExitCode::SUCCESS;
             }
-            app::run_daemon(opts, config)
+            app::run_daemon(opts, config, path)
         }
         Ok(Invocation::Ctl(opts)) => match load_config(opts.config.as_deref()) {
-            Some(config) => app::run_ctl(opts, config),
+            Some((config, _)) => app::run_ctl(opts, config),
             None => ExitCode::FAILURE,
         },
         Err(exit) if exit.success => {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 
 /// Finds and loads the configuration, printing warnings, or prints the one
 /// line that says why it cannot be used.
-fn load_config(explicit: Option<&Path>) -> Option<Config> {
+fn load_config(explicit: Option<&Path>) -> Option<(Config, PathBuf)> {
     let candidates = cli::default_config_candidates();
     let path = match cli::resolve_config_path(explicit, &candidates) {
         Ok(path) => path,
@@ -62,7 +62,7 @@ fn load_config(explicit: Option<&Path>) -> Option<Config> {
             for warning in warnings {
                 eprintln!("wackamole: {warning}");
             }
-            Some(config)
+            Some((config, path))
         }
         Err(err) => {
             eprintln!("wackamole: {err}");

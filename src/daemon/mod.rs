@@ -15,7 +15,7 @@ mod timers;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -619,13 +619,6 @@ fn log_level(level: engine::Level) -> Level {
         engine::Level::Info => Level::Info,
         engine::Level::Debug => Level::Debug,
     }
-}
-
-/// The path a relative pid file or config path is read from, for logs.
-pub fn absolute(path: &Path) -> PathBuf {
-    std::env::current_dir()
-        .map(|dir| dir.join(path))
-        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

@@ -23,10 +23,6 @@ impl<K: Copy + PartialEq> Timers<K> {
         self.armed.retain(|(k, _)| *k != key);
     }
 
-    pub fn is_armed(&self, key: K) -> bool {
-        self.armed.iter().any(|(k, _)| *k == key)
-    }
-
     /// How long the loop may sleep before the next deadline (`max` when
     /// nothing is armed).
     pub fn wait(&self, now: Instant, max: Duration) -> Duration {
@@ -73,7 +69,6 @@ mod tests {
         assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(1));
         assert!(timers.take_due(t0).is_empty());
         assert_eq!(timers.take_due(t0 + Duration::from_secs(3)), vec!['a', 'b']);
-        assert!(!timers.is_armed('a'));
         assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(60));
     }
 

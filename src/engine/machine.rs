@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use super::codec::{self, mess_type, ArpEntry, ClaimPriority, GroupId, Move, StateBody};
 use super::event::{Delivery, Input, Level, Message, Output, Timer, View};
 use super::settings::{Settings, SILENT_WARNING_REPEAT};
 use super::snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};
 use super::table::{ClaimResult, Table};
-use crate::config::{AcquisitionsPerRound, HookEvent};
+use crate::config::{AcquisitionsPerRound, Balance, HookEvent};
 
 struct Member {
     name: String,
@@ -92,6 +93,14 @@ impl Engine {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Takes new timer settings (a re-read configuration). Timers already
+    /// running keep their deadline; the next arming uses the new values.
+    pub fn retune(&mut self, mature: Duration, balance: Balance, arp_share: Duration) {
+        self.settings.mature = mature;
+        self.settings.balance = balance;
+        self.settings.arp_share = arp_share;
     }
 
     pub fn phase(&self) -> Phase {
