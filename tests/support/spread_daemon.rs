@@ -24,12 +24,15 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wackamole::config::SpreadAddress;
-use wackamole::spread::wire::handshake::{decode_auth_choice, encode_auth_list, AUTH_CHOICE_LEN, NULL_AUTH};
+use wackamole::spread::wire::handshake::{
+    decode_auth_choice, encode_auth_list, AUTH_CHOICE_LEN, NULL_AUTH,
+};
 use wackamole::spread::wire::membership::encode_regular_body;
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
-    decode_header, decode_payload, encode_frame, Accept, ByteOrder, ConnectRequest, Frame, GroupId, Outgoing,
-    Parse, RejectCode, Version, HEADER_LEN, MAX_GROUPS_PER_REQUEST, MAX_GROUP_NAME, MAX_MESSAGE_BODY_LEN,
+    decode_header, decode_payload, encode_frame, Accept, ByteOrder, ConnectRequest, Frame, GroupId,
+    Outgoing, Parse, RejectCode, Version, HEADER_LEN, MAX_GROUPS_PER_REQUEST, MAX_GROUP_NAME,
+    MAX_MESSAGE_BODY_LEN,
 };
 
 /// How long the daemon waits for a connect request or auth choice.
@@ -151,13 +154,19 @@ fn strs(names: &[String]) -> Vec<&str> {
 
 impl State {
     fn next_time(&mut self) -> u32 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
         self.last_time = now.max(self.last_time + 1);
         self.last_time
     }
 
     fn gid(&self, comp: usize, view: &View) -> GroupId {
-        GroupId { proc_id: self.proc_id, time: self.components[comp].time, index: view.index }
+        GroupId {
+            proc_id: self.proc_id,
+            time: self.components[comp].time,
+            index: view.index,
+        }
     }
 
     fn send(&self, to: &str, bytes: Vec<u8>) {
@@ -172,8 +181,16 @@ impl State {
         }
     }
 
-    fn regular_frame(group: &str, cause: u32, members: &[String], gid: GroupId, sets: &[Vec<String>], mine: usize) -> Vec<u8> {
-        let body = encode_regular_body(ByteOrder::native(), gid, sets, mine).expect("valid vs-sets");
+    fn regular_frame(
+        group: &str,
+        cause: u32,
+        members: &[String],
+        gid: GroupId,
+        sets: &[Vec<String>],
+        mine: usize,
+    ) -> Vec<u8> {
+        let body =
+            encode_regular_body(ByteOrder::native(), gid, sets, mine).expect("valid vs-sets");
         native_frame(&Outgoing {
             service_type: bits::REG_MEMB | cause,
             sender: group,
@@ -187,8 +204,17 @@ impl State {
     /// A join, leave or disconnect: the light form, whose one vs-set holds
     /// just the member that changed.
     fn announce(&self, comp: usize, group: &str, cause: u32, changed: &str) {
-        let Some(view) = self.components[comp].groups.get(group) else { return };
-        let frame = Self::regular_frame(group, cause, &view.members, self.gid(comp, view), &[vec![changed.to_string()]], 0);
+        let Some(view) = self.components[comp].groups.get(group) else {
+            return;
+        };
+        let frame = Self::regular_frame(
+            group,
+            cause,
+            &view.members,
+            self.gid(comp, view),
+            &[vec![changed.to_string()]],
+            0,
+        );
         for member in &view.members {
             self.send_membership(member, frame.clone());
         }
@@ -196,7 +222,10 @@ impl State {
 
     fn join(&mut self, who: &str, group: &str) {
         let comp = self.clients[who].component;
-        let view = self.components[comp].groups.entry(group.to_string()).or_default();
+        let view = self.components[comp]
+            .groups
+            .entry(group.to_string())
+            .or_default();
         if view.members.iter().any(|m| m == who) {
             return;
         }
@@ -209,8 +238,12 @@ impl State {
     fn remove(&mut self, who: &str, group: &str, cause: u32) -> bool {
         let comp = self.clients[who].component;
         let groups = &mut self.components[comp].groups;
-        let Some(view) = groups.get_mut(group) else { return false };
-        let Some(pos) = view.members.iter().position(|m| m == who) else { return false };
+        let Some(view) = groups.get_mut(group) else {
+            return false;
+        };
+        let Some(pos) = view.members.iter().position(|m| m == who) else {
+            return false;
+        };
         view.members.remove(pos);
         view.index += 1;
         if view.members.is_empty() {
@@ -236,7 +269,9 @@ impl State {
     }
 
     fn disconnect(&mut self, who: &str) {
-        let Some(comp) = self.clients.get(who).map(|c| c.component) else { return };
+        let Some(comp) = self.clients.get(who).map(|c| c.component) else {
+            return;
+        };
         let groups: Vec<String> = self.components[comp]
             .groups
             .iter()
@@ -283,17 +318,34 @@ impl State {
         let placed: BTreeMap<String, usize> = self
             .clients
             .iter()
-            .map(|(pg, c)| (pg.clone(), self.assignment.get(&c.name).copied().filter(|&i| i < count).unwrap_or(0)))
+            .map(|(pg, c)| {
+                (
+                    pg.clone(),
+                    self.assignment
+                        .get(&c.name)
+                        .copied()
+                        .filter(|&i| i < count)
+                        .unwrap_or(0),
+                )
+            })
             .collect();
         let old = std::mem::take(&mut self.components);
         let mut transitional = Vec::new();
         let mut regular = Vec::new();
         let mut new = Vec::with_capacity(count);
         for c in 0..count {
-            let sessions: BTreeSet<&String> = placed.iter().filter(|(_, &k)| k == c).map(|(pg, _)| pg).collect();
+            let sessions: BTreeSet<&String> = placed
+                .iter()
+                .filter(|(_, &k)| k == c)
+                .map(|(pg, _)| pg)
+                .collect();
             let unchanged = old.iter().enumerate().find(|(k, _)| {
-                let before: BTreeSet<&String> =
-                    self.clients.iter().filter(|(_, cl)| cl.component == *k).map(|(pg, _)| pg).collect();
+                let before: BTreeSet<&String> = self
+                    .clients
+                    .iter()
+                    .filter(|(_, cl)| cl.component == *k)
+                    .map(|(pg, _)| pg)
+                    .collect();
                 !before.is_empty() && before == sessions
             });
             if let Some((_, comp)) = unchanged {
@@ -304,11 +356,20 @@ impl State {
             let mut groups: BTreeMap<String, Vec<(GroupId, Vec<String>)>> = BTreeMap::new();
             for (k, comp) in old.iter().enumerate() {
                 for (g, view) in &comp.groups {
-                    let kept: Vec<String> = view.members.iter().filter(|m| sessions.contains(m)).cloned().collect();
+                    let kept: Vec<String> = view
+                        .members
+                        .iter()
+                        .filter(|m| sessions.contains(m))
+                        .cloned()
+                        .collect();
                     if kept.is_empty() {
                         continue;
                     }
-                    let old_gid = GroupId { proc_id: self.proc_id, time: comp.time, index: view.index };
+                    let old_gid = GroupId {
+                        proc_id: self.proc_id,
+                        time: comp.time,
+                        index: view.index,
+                    };
                     if kept.len() < view.members.len() {
                         for m in &kept {
                             transitional.push((m.clone(), g.clone(), old_gid));
@@ -321,17 +382,28 @@ impl State {
             let mut views = BTreeMap::new();
             for (g, mut sets) in groups {
                 sets.sort();
-                let mut members: Vec<String> = sets.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+                let mut members: Vec<String> =
+                    sets.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
                 members.sort();
-                let gid = GroupId { proc_id: self.proc_id, time, index: 1 };
+                let gid = GroupId {
+                    proc_id: self.proc_id,
+                    time,
+                    index: 1,
+                };
                 let vs: Vec<Vec<String>> = sets.into_iter().map(|(_, s)| s).collect();
                 for m in &members {
                     let mine = vs.iter().position(|s| s.contains(m)).unwrap_or(0);
-                    regular.push((m.clone(), Self::regular_frame(&g, bits::CAUSED_BY_NETWORK, &members, gid, &vs, mine)));
+                    regular.push((
+                        m.clone(),
+                        Self::regular_frame(&g, bits::CAUSED_BY_NETWORK, &members, gid, &vs, mine),
+                    ));
                 }
                 views.insert(g, View { members, index: 1 });
             }
-            new.push(Component { time, groups: views });
+            new.push(Component {
+                time,
+                groups: views,
+            });
         }
         self.components = new;
         for (pg, k) in placed {
@@ -364,9 +436,16 @@ impl TestDaemon {
     }
 
     /// Starts a daemon whose group ids carry `address` as their creator.
-    pub fn start_as(listen: Listen, daemon_name: &str, address: Ipv4Addr) -> io::Result<TestDaemon> {
+    pub fn start_as(
+        listen: Listen,
+        daemon_name: &str,
+        address: Ipv4Addr,
+    ) -> io::Result<TestDaemon> {
         if daemon_name.is_empty() || daemon_name.len() + 12 > MAX_GROUP_NAME {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "daemon name must be 1 to 19 bytes"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "daemon name must be 1 to 19 bytes",
+            ));
         }
         let (listener, bound) = match &listen {
             Listen::Unix(path) => {
@@ -400,22 +479,46 @@ impl TestDaemon {
             let shared = shared.clone();
             thread::spawn(move || accept_loop(&shared, listener))
         };
-        Ok(TestDaemon { shared, acceptor: Some(acceptor), bound })
+        Ok(TestDaemon {
+            shared,
+            acceptor: Some(acceptor),
+            bound,
+        })
     }
 
     /// Where clients reach this daemon.
     pub fn address(&self) -> SpreadAddress {
         match &self.bound {
             Listen::Unix(path) => SpreadAddress::Unix(path.clone()),
-            Listen::Tcp(addr) => SpreadAddress::Tcp { port: addr.port(), host: addr.ip().to_string() },
+            Listen::Tcp(addr) => SpreadAddress::Tcp {
+                port: addr.port(),
+                host: addr.ip().to_string(),
+            },
         }
     }
 
     /// Private names of the connected sessions, sorted.
     pub fn sessions(&self) -> Vec<String> {
-        let mut names: Vec<String> = lock(&self.shared.state).clients.values().map(|c| c.name.clone()).collect();
+        let mut names: Vec<String> = lock(&self.shared.state)
+            .clients
+            .values()
+            .map(|c| c.name.clone())
+            .collect();
         names.sort();
         names
+    }
+
+    /// Private groups of `group`'s members, over all components, sorted.
+    pub fn members(&self, group: &str) -> Vec<String> {
+        let state = lock(&self.shared.state);
+        let mut members: Vec<String> = state
+            .components
+            .iter()
+            .filter_map(|c| c.groups.get(group))
+            .flat_map(|v| v.members.clone())
+            .collect();
+        members.sort();
+        members
     }
 
     /// Splits the sessions, by private name, into these components.
@@ -436,7 +539,9 @@ impl TestDaemon {
     /// Closes the listener and every connection: the daemon disappears.
     /// A new daemon may then start on the same address.
     pub fn stop(&mut self) {
-        let Some(acceptor) = self.acceptor.take() else { return };
+        let Some(acceptor) = self.acceptor.take() else {
+            return;
+        };
         self.shared.stopping.store(true, Ordering::SeqCst);
         // Wake the acceptor so it sees the flag and drops the listener.
         let _ = match &self.bound {
@@ -507,13 +612,16 @@ fn refuse(conn: &Conn, code: RejectCode) {
 }
 
 fn random_name(fd: i32) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!("r{}-{fd}", nanos % 9999)
 }
 
-/// The daemon side of the handshake; returns the request and the private
-/// group, or None when the session was refused or the client went away.
-fn handshake(shared: &Shared, conn: &Conn) -> Option<(ConnectRequest, String)> {
+/// The daemon side of the handshake up to the accept; returns the
+/// request, the private group and the accept bytes, or None when the
+/// session was refused or the client went away.
+fn handshake(shared: &Shared, conn: &Conn) -> Option<(ConnectRequest, String, Vec<u8>)> {
     conn.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).ok()?;
     let mut buf = Vec::new();
     let request = loop {
@@ -531,7 +639,11 @@ fn handshake(shared: &Shared, conn: &Conn) -> Option<(ConnectRequest, String)> {
             }
         }
     };
-    let name = if request.name.is_empty() { random_name(conn.fd()) } else { request.name.clone() };
+    let name = if request.name.is_empty() {
+        random_name(conn.fd())
+    } else {
+        request.name.clone()
+    };
     let group = format!("#{name}#{}", shared.daemon_name);
     if lock(&shared.state).clients.contains_key(&group) {
         refuse(conn, RejectCode::NotUnique);
@@ -547,10 +659,13 @@ fn handshake(shared: &Shared, conn: &Conn) -> Option<(ConnectRequest, String)> {
             return None;
         }
     }
-    let accept = Accept { daemon_version: Version::SPREAD_4_4, private_group: group.clone() };
-    conn.write_all(&accept.encode(request.version).ok()?).ok()?;
+    let accept = Accept {
+        daemon_version: Version::SPREAD_4_4,
+        private_group: group.clone(),
+    };
+    let accept = accept.encode(request.version).ok()?;
     conn.set_read_timeout(None).ok()?;
-    Some((ConnectRequest { name, ..request }, group))
+    Some((ConnectRequest { name, ..request }, group, accept))
 }
 
 /// What the 4.4 daemon accepts from a client; anything else kills the
@@ -559,7 +674,12 @@ fn is_valid_request(frame: &Frame, me: &str) -> bool {
     let t = frame.header.service_type;
     let regular = t & bits::REGULAR;
     let control = t & (bits::JOIN | bits::LEAVE | bits::KILL | bits::GROUPS);
-    let other = t & !(bits::REGULAR | bits::SELF_DISCARD | bits::JOIN | bits::LEAVE | bits::KILL | bits::GROUPS);
+    let other = t & !(bits::REGULAR
+        | bits::SELF_DISCARD
+        | bits::JOIN
+        | bits::LEAVE
+        | bits::KILL
+        | bits::GROUPS);
     let type_ok = other == 0
         && ((regular.count_ones() == 1 && control == 0)
             || (regular == 0 && control.count_ones() == 1 && t & bits::SELF_DISCARD == 0));
@@ -580,7 +700,9 @@ fn read_request(conn: &Conn) -> Option<Frame> {
 }
 
 fn serve(shared: &Shared, conn: &Conn) {
-    let Some((request, group)) = handshake(shared, conn) else { return };
+    let Some((request, group, accept)) = handshake(shared, conn) else {
+        return;
+    };
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let Ok(out) = conn.try_clone() else { return };
     let writer = thread::spawn(move || {
@@ -596,8 +718,21 @@ fn serve(shared: &Shared, conn: &Conn) {
         if state.clients.contains_key(&group) || shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let component = state.assignment.get(&request.name).copied().filter(|&i| i < state.components.len()).unwrap_or(0);
-        let client = Client { name: request.name.clone(), membership: request.membership(), component, out: tx };
+        let component = state
+            .assignment
+            .get(&request.name)
+            .copied()
+            .filter(|&i| i < state.components.len())
+            .unwrap_or(0);
+        // The accept goes first through the queue: the session is known
+        // (and may be sent to) from the moment the client is accepted.
+        let _ = tx.send(accept);
+        let client = Client {
+            name: request.name.clone(),
+            membership: request.membership(),
+            component,
+            out: tx,
+        };
         state.clients.insert(group.clone(), client);
     }
     while let Some(frame) = read_request(conn) {
