@@ -242,12 +242,43 @@ fn plan(
 /// even during a long unthrottled walk.
 const TURN: u32 = 32;
 
+/// Packet senders by interface, opened on first use and kept for later
+/// announcements: closing an AF_PACKET socket waits for an RCU grace
+/// period (milliseconds), which must not delay the next acquisition.
+#[derive(Default)]
+struct Senders(HashMap<String, PacketSender>);
+
+impl Senders {
+    /// Our MAC on `vip`'s interface; errors name `vip`.
+    fn mac(&mut self, vip: &VifAddress) -> Result<Mac> {
+        if let Some(sender) = self.0.get(&vip.interface) {
+            return Ok(sender.mac());
+        }
+        let sender = PacketSender::open(&vip.interface).map_err(|e| Error {
+            address: Some(vip.addr),
+            ..e
+        })?;
+        let mac = sender.mac();
+        self.0.insert(vip.interface.clone(), sender);
+        Ok(mac)
+    }
+
+    /// Sends `frame` about `vip`. A sender that failed is dropped, so a
+    /// re-created interface gets a fresh one next time.
+    fn send(&mut self, vip: &VifAddress, frame: &[u8]) -> Result<()> {
+        self.mac(vip)?;
+        let result = self.0[&vip.interface].send(frame, vip.addr);
+        if result.is_err() {
+            self.0.remove(&vip.interface);
+        }
+        result
+    }
+}
+
 /// One VIF's announcement in progress.
 struct Job {
     vif_index: usize,
     addresses: Vec<VifAddress>,
-    /// One sender per interface, opened on first use.
-    senders: HashMap<String, PacketSender>,
     started: Instant,
     gratuitous_sent: u32,
     walk: Vec<Segment>,
@@ -266,7 +297,6 @@ impl Job {
         Job {
             vif_index: request.vif_index,
             addresses: request.addresses,
-            senders: HashMap::new(),
             started: now,
             gratuitous_sent: 0,
             walk,
@@ -278,25 +308,21 @@ impl Job {
         }
     }
 
-    fn sender(&mut self, interface: &str) -> Result<&PacketSender> {
-        if !self.senders.contains_key(interface) {
-            let sender = PacketSender::open(interface)?;
-            self.senders.insert(interface.to_string(), sender);
-        }
-        Ok(&self.senders[interface])
-    }
-
     /// Sends what is due at `now`; returns when it next has work, or
     /// `None` once everything has been sent.
-    fn step(&mut self, now: Instant, settings: &AnnounceSettings) -> Result<Option<Instant>> {
+    fn step(
+        &mut self,
+        now: Instant,
+        settings: &AnnounceSettings,
+        senders: &mut Senders,
+    ) -> Result<Option<Instant>> {
         let mut next_gratuitous = None;
         if self.gratuitous_sent < settings.gratuitous_count {
             let at = self.started + settings.gratuitous_interval * self.gratuitous_sent;
             if at <= now {
-                for i in 0..self.addresses.len() {
-                    let vip = self.addresses[i].clone();
-                    let sender = self.sender(&vip.interface)?;
-                    sender.send(&arp::gratuitous(sender.mac(), vip.addr), vip.addr)?;
+                for vip in &self.addresses {
+                    let frame = arp::gratuitous(senders.mac(vip)?, vip.addr);
+                    senders.send(vip, &frame)?;
                 }
                 self.gratuitous_sent += 1;
             }
@@ -305,7 +331,7 @@ impl Job {
                     Some(self.started + settings.gratuitous_interval * self.gratuitous_sent);
             }
         }
-        let next_walk = self.walk_turn(now)?;
+        let next_walk = self.walk_turn(now, senders)?;
         Ok(match (next_gratuitous, next_walk) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -313,7 +339,7 @@ impl Job {
     }
 
     /// Walks up to [`TURN`] destinations, respecting throttles.
-    fn walk_turn(&mut self, now: Instant) -> Result<Option<Instant>> {
+    fn walk_turn(&mut self, now: Instant, senders: &mut Senders) -> Result<Option<Instant>> {
         for _ in 0..TURN {
             let Some(segment) = self.walk.get(self.segment) else {
                 return Ok(None);
@@ -334,7 +360,7 @@ impl Job {
                     Some(_) => {}
                 }
             }
-            self.notify(address, destination, mac, ping)?;
+            self.notify(senders, address, destination, mac, ping)?;
             if let Some((_, sent)) = &mut self.batch {
                 *sent += 1;
             }
@@ -353,23 +379,23 @@ impl Job {
     /// echo request with `ping`.
     fn notify(
         &mut self,
+        senders: &mut Senders,
         address: usize,
         destination: Ipv4Addr,
         mac: Option<Mac>,
         ping: bool,
     ) -> Result<()> {
-        let vip = self.addresses[address].clone();
+        let vip = &self.addresses[address];
         self.echo_sequence = self.echo_sequence.wrapping_add(1);
         let sequence = self.echo_sequence;
-        let sender = self.sender(&vip.interface)?;
-        let ours = sender.mac();
+        let ours = senders.mac(vip)?;
         let broadcast = arp::notification(ours, vip.addr, destination, BROADCAST_MAC);
-        sender.send(&broadcast, vip.addr)?;
-        sender.send(&broadcast, vip.addr)?;
+        senders.send(vip, &broadcast)?;
+        senders.send(vip, &broadcast)?;
         if let Some(mac) = mac {
             let unicast = arp::notification(ours, vip.addr, destination, mac);
-            sender.send(&unicast, vip.addr)?;
-            sender.send(&unicast, vip.addr)?;
+            senders.send(vip, &unicast)?;
+            senders.send(vip, &unicast)?;
         }
         if ping {
             let echo = arp::echo_request(
@@ -379,7 +405,7 @@ impl Job {
                 mac.unwrap_or(BROADCAST_MAC),
                 sequence,
             );
-            sender.send(&echo, vip.addr)?;
+            senders.send(vip, &echo)?;
         }
         Ok(())
     }
@@ -389,6 +415,7 @@ struct Worker {
     settings: AnnounceSettings,
     report: Box<dyn FnMut(Report) + Send>,
     jobs: Vec<Job>,
+    senders: Senders,
 }
 
 impl Worker {
@@ -397,6 +424,7 @@ impl Worker {
             settings,
             report,
             jobs: Vec::new(),
+            senders: Senders::default(),
         }
     }
 
@@ -416,11 +444,12 @@ impl Worker {
         let now = Instant::now();
         let settings = self.settings;
         let mut reports = Vec::new();
+        let senders = &mut self.senders;
         self.jobs.retain_mut(|job| {
             if job.due > now {
                 return true;
             }
-            match job.step(now, &settings) {
+            match job.step(now, &settings, senders) {
                 Ok(Some(due)) => {
                     job.due = due;
                     true

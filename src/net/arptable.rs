@@ -6,7 +6,10 @@ use std::net::Ipv4Addr;
 use super::arp::Mac;
 use super::error::{Action, Error, Result};
 
-pub const PATH: &str = "/proc/net/arp";
+/// `/proc/net` shows the namespace of the process's main thread; this
+/// shows the calling thread's, which is the one every other call here
+/// acts in.
+pub const PATH: &str = "/proc/thread-self/net/arp";
 
 /// `ATF_COM`: the entry is complete (has a MAC).
 const COMPLETE: u32 = 0x2;
@@ -19,7 +22,7 @@ pub struct ArpEntry {
     pub interface: String,
 }
 
-/// Reads the ARP table of the caller's network namespace.
+/// Reads the ARP table of the calling thread's network namespace.
 pub fn read() -> Result<Vec<ArpEntry>> {
     std::fs::read_to_string(PATH)
         .map(|text| parse(&text))

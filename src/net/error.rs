@@ -28,7 +28,7 @@ impl Action {
             Action::ListAddresses => "cannot list addresses",
             Action::OpenPacketSocket => "cannot open a packet socket",
             Action::SendFrame => "cannot send a frame",
-            Action::ReadArpTable => "cannot read the ARP table /proc/net/arp",
+            Action::ReadArpTable => "cannot read the ARP table /proc/thread-self/net/arp",
         }
     }
 }
@@ -168,7 +168,7 @@ mod tests {
         );
         let text = err.to_string();
         assert!(
-            text.starts_with("cannot read the ARP table /proc/net/arp: "),
+            text.starts_with("cannot read the ARP table /proc/thread-self/net/arp: "),
             "{text}"
         );
     }

@@ -54,7 +54,10 @@ impl Frame {
         if self.ethertype() != 0x0800 || b.len() < 28 || b[9] != 1 || b[20] != 8 {
             return None;
         }
-        Some((Ipv4Addr::new(b[12], b[13], b[14], b[15]), Ipv4Addr::new(b[16], b[17], b[18], b[19])))
+        Some((
+            Ipv4Addr::new(b[12], b[13], b[14], b[15]),
+            Ipv4Addr::new(b[16], b[17], b[18], b[19]),
+        ))
     }
 }
 
@@ -80,8 +83,12 @@ impl Sniffer {
     /// namespace).
     pub fn open(interface: &str) -> Sniffer {
         let all = (libc::ETH_P_ALL as u16).to_be();
-        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(i32::from(all))))
-            .expect("AF_PACKET socket (needs root)");
+        let socket = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from(all))),
+        )
+        .expect("AF_PACKET socket (needs root)");
         let index = std::ffi::CString::new(interface).unwrap();
         // SAFETY: a NUL-terminated name.
         let ifindex = unsafe { libc::if_nametoindex(index.as_ptr()) };
@@ -130,10 +137,15 @@ impl Sniffer {
                 Ok(n) => {
                     let at = Instant::now();
                     // SAFETY: recv initialised the first n bytes.
-                    let bytes = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                    let bytes = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
                     return Some(Frame { at, bytes });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => panic!("sniffer recv: {e}"),
             }
