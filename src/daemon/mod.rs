@@ -302,7 +302,7 @@ impl Daemon {
                 }
             }
             spread::Event::Message(message) => {
-                if message.groups.iter().any(|g| *g == self.config.group) {
+                if message.groups.contains(&self.config.group) {
                     self.feed(Input::Message(engine::Message {
                         sender: message.sender,
                         mess_type: message.mess_type,
