@@ -1,0 +1,195 @@
+//! The `struct ifreq` ioctls the other modules use, behind safe functions.
+//! Each takes the socket to issue them on: the socket decides the network
+//! namespace, so callers create it in the namespace they mean.
+
+use std::io;
+use std::mem;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Socket, Type};
+
+/// `IFNAMSIZ`: names and labels hold at most 15 bytes plus the NUL.
+pub const IFNAMSIZ: usize = 16;
+
+/// `struct ifreq`: the name, then a 24-byte union whose meaning depends on
+/// the request (a `sockaddr`, flags, an index).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IfReq {
+    name: [u8; IFNAMSIZ],
+    data: [u8; 24],
+}
+
+impl IfReq {
+    /// A request about `name`; the caller has checked it fits.
+    fn new(name: &str) -> io::Result<Self> {
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() >= IFNAMSIZ || bytes.contains(&0) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut req = IfReq {
+            name: [0; IFNAMSIZ],
+            data: [0; 24],
+        };
+        req.name[..bytes.len()].copy_from_slice(bytes);
+        Ok(req)
+    }
+
+    fn with_inet(name: &str, addr: Ipv4Addr) -> io::Result<Self> {
+        let mut req = IfReq::new(name)?;
+        req.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        req.data[4..8].copy_from_slice(&addr.octets());
+        Ok(req)
+    }
+
+    /// The name (an interface name or an address label) up to its NUL.
+    pub fn name(&self) -> String {
+        let end = self.name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
+        String::from_utf8_lossy(&self.name[..end]).into_owned()
+    }
+
+    /// The IPv4 address of a `sockaddr_in` in the union.
+    pub fn inet(&self) -> Option<Ipv4Addr> {
+        let family = u16::from_ne_bytes([self.data[0], self.data[1]]);
+        (i32::from(family) == libc::AF_INET)
+            .then(|| Ipv4Addr::new(self.data[4], self.data[5], self.data[6], self.data[7]))
+    }
+
+    fn flags(&self) -> libc::c_short {
+        libc::c_short::from_ne_bytes([self.data[0], self.data[1]])
+    }
+
+    fn set_flags(&mut self, flags: libc::c_short) {
+        self.data[..2].copy_from_slice(&flags.to_ne_bytes());
+    }
+}
+
+/// A throw-away socket to issue ioctls on.
+pub fn control_socket() -> io::Result<Socket> {
+    Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)
+}
+
+fn ioctl(fd: RawFd, request: libc::c_ulong, req: &mut IfReq) -> io::Result<()> {
+    // SAFETY: every request used here reads or writes one `struct ifreq`,
+    // which `IfReq` lays out exactly and which lives for the call.
+    let rc = unsafe { libc::ioctl(fd, request as libc::Ioctl, req as *mut IfReq) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Every IPv4 address of the namespace as (label, address), from
+/// SIOCGIFCONF. The kernel lists all of them, whatever the interface state.
+pub fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
+    #[repr(C)]
+    struct IfConf {
+        len: libc::c_int,
+        buf: *mut IfReq,
+    }
+    let mut capacity = 16usize;
+    loop {
+        let mut reqs = vec![
+            IfReq {
+                name: [0; IFNAMSIZ],
+                data: [0; 24]
+            };
+            capacity
+        ];
+        let bytes = capacity * mem::size_of::<IfReq>();
+        let mut conf = IfConf {
+            len: libc::c_int::try_from(bytes)
+                .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?,
+            buf: reqs.as_mut_ptr(),
+        };
+        // SAFETY: `conf` describes `reqs`, a buffer of `len` bytes that
+        // outlives the call; the kernel writes at most `len` bytes.
+        let rc = unsafe {
+            libc::ioctl(
+                sock.as_raw_fd(),
+                libc::SIOCGIFCONF as libc::Ioctl,
+                &mut conf as *mut IfConf,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let used = usize::try_from(conf.len).unwrap_or(0) / mem::size_of::<IfReq>();
+        // A full buffer may mean a truncated list: try again, larger.
+        if used < capacity {
+            return Ok(reqs[..used]
+                .iter()
+                .filter_map(|r| r.inet().map(|a| (r.name(), a)))
+                .collect());
+        }
+        capacity *= 4;
+    }
+}
+
+/// The netmask and broadcast of the address `addr` labelled `label`. The
+/// kernel matches on label and address together when the request carries
+/// an AF_INET address, so a shared label still finds the right one.
+pub fn mask_and_broadcast(
+    sock: &Socket,
+    label: &str,
+    addr: Ipv4Addr,
+) -> io::Result<(Ipv4Addr, Ipv4Addr)> {
+    let mut req = IfReq::with_inet(label, addr)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFNETMASK, &mut req)?;
+    let mask = req.inet().unwrap_or(Ipv4Addr::BROADCAST);
+    let mut req = IfReq::with_inet(label, addr)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFBRDADDR, &mut req)?;
+    let broadcast = req.inet().unwrap_or(Ipv4Addr::UNSPECIFIED);
+    Ok((mask, broadcast))
+}
+
+/// The flags of the device `name` (or of the device a label belongs to).
+pub fn flags(sock: &Socket, name: &str) -> io::Result<libc::c_short> {
+    let mut req = IfReq::new(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req)?;
+    Ok(req.flags())
+}
+
+/// SIOCSIFFLAGS. On an alias label (`IF:N`) the kernel looks only at
+/// IFF_UP: without it, the labelled address is deleted; the device itself
+/// is never touched. Callers never pass a plain interface name here.
+pub fn set_alias_flags(sock: &Socket, label: &str, flags: libc::c_short) -> io::Result<()> {
+    debug_assert!(label.contains(':'));
+    let mut req = IfReq::new(label)?;
+    req.set_flags(flags);
+    ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// SIOCSIFADDR, SIOCSIFNETMASK or SIOCSIFBRDADDR on `label`.
+pub fn set_inet(
+    sock: &Socket,
+    request: libc::c_ulong,
+    label: &str,
+    addr: Ipv4Addr,
+) -> io::Result<()> {
+    let mut req = IfReq::with_inet(label, addr)?;
+    ioctl(sock.as_raw_fd(), request, &mut req)
+}
+
+/// The interface index of `name`.
+pub fn index(sock: &Socket, name: &str) -> io::Result<i32> {
+    let mut req = IfReq::new(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req)?;
+    Ok(i32::from_ne_bytes([
+        req.data[0],
+        req.data[1],
+        req.data[2],
+        req.data[3],
+    ]))
+}
+
+/// The hardware (MAC) address of `name`: a `sockaddr` whose data holds it.
+pub fn hardware_address(sock: &Socket, name: &str) -> io::Result<[u8; 6]> {
+    let mut req = IfReq::new(name)?;
+    ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req)?;
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&req.data[2..8]);
+    Ok(mac)
+}

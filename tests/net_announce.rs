@@ -1,0 +1,433 @@
+//! The announcer on the wire: a sniffer on the peer end of a veth, in
+//! namespaces the tests create, captures what it sends (root only).
+
+#[path = "support/netns.rs"]
+mod netns;
+#[path = "support/sniffer.rs"]
+mod sniffer;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use netns::Netns;
+use sniffer::{Frame, Sniffer};
+use wackamole::config::{Ipv4Block, NotifyTarget, VifAddress};
+use wackamole::net::announce::{AnnounceSettings, Announcer, Report};
+use wackamole::net::iface;
+
+const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// A node namespace (veth `va`) wired to a peer namespace (veth `vb`)
+/// where the sniffer listens, and an announcer spawned in the node.
+struct Lan {
+    node: Netns,
+    _peer: Netns,
+    node_mac: [u8; 6],
+    peer_mac: [u8; 6],
+    sniffer: Sniffer,
+    announcer: Announcer,
+    reports: mpsc::Receiver<Report>,
+}
+
+fn lan(tag: &str, settings: AnnounceSettings) -> Lan {
+    let node = Netns::new(tag);
+    let peer = Netns::new(&format!("{tag}p"));
+    netns::veth(&node, "va", &peer, "vb");
+    // Quiet link: no IPv6 chatter on the wire under test.
+    for (ns, dev) in [(&node, "va"), (&peer, "vb")] {
+        ns.exec(
+            "sysctl",
+            &["-q", "-w", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
+        );
+    }
+    let sniffer = peer.run(|| Sniffer::open("vb"));
+    let (tx, reports) = mpsc::channel();
+    let announcer = node.run(|| {
+        Announcer::spawn(settings, move |report| {
+            let _ = tx.send(report);
+        })
+        .expect("spawn announcer")
+    });
+    Lan {
+        node_mac: netns::mac_of(&node, "va"),
+        peer_mac: netns::mac_of(&peer, "vb"),
+        node,
+        _peer: peer,
+        sniffer,
+        announcer,
+        reports,
+    }
+}
+
+fn vip(addr: [u8; 4], network_len: u8) -> VifAddress {
+    VifAddress {
+        interface: "va".into(),
+        addr: Ipv4Addr::from(addr),
+        prefix_len: 32,
+        network_len,
+    }
+}
+
+fn network(
+    interface: &str,
+    addr: [u8; 4],
+    prefix_len: u8,
+    throttle: Option<u32>,
+    ping: bool,
+) -> NotifyTarget {
+    NotifyTarget::Network {
+        interface: interface.into(),
+        block: Ipv4Block {
+            addr: Ipv4Addr::from(addr),
+            prefix_len,
+        },
+        throttle,
+        ping,
+    }
+}
+
+impl Lan {
+    fn bring_up(&self, addresses: &[VifAddress]) {
+        self.node.run(|| {
+            for a in addresses {
+                iface::bring_up(a).expect("bring up");
+            }
+        });
+    }
+
+    /// Waits for the report of VIF `vif_index`; fails on a failure report.
+    fn wait_done(&self, vif_index: usize, within: Duration) {
+        match self.reports.recv_timeout(within) {
+            Ok(Report::Done { vif_index: done }) => assert_eq!(done, vif_index),
+            Ok(Report::Failed { error, .. }) => panic!("announcement failed: {error}"),
+            Err(_) => panic!("no report within {within:?}"),
+        }
+    }
+
+    /// Everything from our MAC until the announcement of `vif_index` is
+    /// done, plus a short grace for frames still in flight.
+    fn capture_announcement(&self, vif_index: usize, within: Duration) -> Vec<Frame> {
+        let deadline = Instant::now() + within;
+        let mut frames = Vec::new();
+        loop {
+            frames.extend(self.sniffer.capture_from(
+                self.node_mac,
+                Instant::now() + Duration::from_millis(50),
+                |_| false,
+            ));
+            match self.reports.try_recv() {
+                Ok(Report::Done { vif_index: done }) => {
+                    assert_eq!(done, vif_index);
+                    break;
+                }
+                Ok(Report::Failed { error, .. }) => panic!("announcement failed: {error}"),
+                Err(_) => assert!(
+                    Instant::now() < deadline,
+                    "announcement not done within {within:?}"
+                ),
+            }
+        }
+        frames.extend(self.sniffer.capture_from(
+            self.node_mac,
+            Instant::now() + Duration::from_millis(200),
+            |_| false,
+        ));
+        frames
+    }
+}
+
+/// Checks the fields every frame of ours shares (size, padding, Ethernet
+/// header, ARP header, sender MAC) and returns the ARP packet.
+fn check_arp(frame: &Frame, node_mac: [u8; 6], ethernet_destination: [u8; 6]) -> sniffer::Arp {
+    assert_eq!(frame.bytes.len(), 60, "padded to 60 bytes");
+    assert!(frame.bytes[42..].iter().all(|b| *b == 0), "zero padding");
+    assert_eq!(frame.destination(), ethernet_destination);
+    assert_eq!(frame.source(), node_mac);
+    assert_eq!(frame.ethertype(), 0x0806);
+    let arp = frame.arp().expect("an ARP frame");
+    let header = (
+        arp.hardware,
+        arp.protocol,
+        arp.hardware_len,
+        arp.protocol_len,
+    );
+    assert_eq!(header, (1, 0x0800, 6, 4), "Ethernet/IPv4");
+    assert_eq!(arp.sender_mac, node_mac);
+    arp
+}
+
+/// Checks every field of a notification reply and returns its target.
+fn check_notification(
+    frame: &Frame,
+    node_mac: [u8; 6],
+    vip: Ipv4Addr,
+    ethernet_destination: [u8; 6],
+) -> Ipv4Addr {
+    let arp = check_arp(frame, node_mac, ethernet_destination);
+    assert_eq!(arp.operation, 2, "a reply");
+    assert_eq!(arp.sender_ip, vip);
+    assert_eq!(arp.target_mac, BROADCAST);
+    arp.target_ip
+}
+
+fn is_gratuitous(frame: &Frame) -> bool {
+    frame
+        .arp()
+        .is_some_and(|a| a.operation == 1 && a.sender_ip == a.target_ip)
+}
+
+#[test]
+fn gratuitous_arps_every_field_and_the_repeat_schedule() {
+    let settings = AnnounceSettings {
+        gratuitous_count: 4,
+        gratuitous_interval: Duration::from_millis(150),
+    };
+    let lan = lan("garp", settings);
+    let vips = [vip([10, 30, 0, 5], 24), vip([10, 30, 1, 6], 24)];
+    lan.bring_up(&vips);
+    lan.announcer.announce(0, vips.to_vec(), vec![], vec![]);
+    let frames = lan.capture_announcement(0, Duration::from_secs(5));
+    assert_eq!(frames.len(), 8, "4 per address, nothing else: {frames:?}");
+    for vip in &vips {
+        let sent: Vec<&Frame> = frames
+            .iter()
+            .filter(|f| f.arp().is_some_and(|a| a.sender_ip == vip.addr))
+            .collect();
+        assert_eq!(sent.len(), 4);
+        for frame in &sent {
+            let arp = check_arp(frame, lan.node_mac, BROADCAST);
+            assert_eq!(arp.operation, 1, "an announcement is a request");
+            assert_eq!(arp.sender_ip, vip.addr);
+            assert_eq!((arp.target_mac, arp.target_ip), ([0; 6], vip.addr));
+        }
+        // Repeats are spaced by the interval (late is possible, early not).
+        for pair in sent.windows(2) {
+            let gap = pair[1].at - pair[0].at;
+            assert!(gap >= Duration::from_millis(120), "repeat after {gap:?}");
+        }
+    }
+}
+
+#[test]
+fn default_settings_send_three_within_the_first_second() {
+    let settings = AnnounceSettings::default();
+    assert_eq!(settings.gratuitous_count, 3);
+    assert!(settings.gratuitous_interval * 2 < Duration::from_secs(1));
+}
+
+#[test]
+fn throttled_network_walk_covers_every_target_at_a_bounded_rate() {
+    let settings = AnnounceSettings {
+        gratuitous_count: 1,
+        gratuitous_interval: Duration::from_millis(100),
+    };
+    let lan = lan("thr", settings);
+    let address = vip([10, 30, 0, 5], 24);
+    lan.bring_up(std::slice::from_ref(&address));
+    let notify = vec![
+        network("va", [10, 30, 0, 16], 28, Some(4), false),
+        network("vb", [10, 30, 0, 0], 24, None, false), // another interface
+        network("va", [10, 31, 0, 0], 24, None, false), // outside the attached /24
+    ];
+    lan.announcer
+        .announce(3, vec![address.clone()], notify, vec![]);
+    let frames = lan.capture_announcement(3, Duration::from_secs(10));
+    let replies: Vec<&Frame> = frames.iter().filter(|f| !is_gratuitous(f)).collect();
+    let mut per_target: BTreeMap<Ipv4Addr, Vec<Instant>> = BTreeMap::new();
+    for frame in &replies {
+        let target = check_notification(frame, lan.node_mac, address.addr, BROADCAST);
+        per_target.entry(target).or_default().push(frame.at);
+    }
+    let expected: Vec<Ipv4Addr> = (16..32).map(|i| Ipv4Addr::new(10, 30, 0, i)).collect();
+    assert_eq!(
+        per_target.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "exactly the /28"
+    );
+    assert!(
+        per_target.values().all(|times| times.len() == 2),
+        "two replies each"
+    );
+
+    // 16 targets at 4 per second: four batches a second apart. Counted
+    // loosely in one-second windows from the first reply.
+    let first = replies[0].at;
+    let last = replies[replies.len() - 1].at;
+    assert!(
+        last - first >= Duration::from_millis(2500),
+        "walk took only {:?}",
+        last - first
+    );
+    let mut windows: BTreeMap<u64, usize> = BTreeMap::new();
+    for times in per_target.values() {
+        *windows.entry((times[0] - first).as_secs()).or_default() += 1;
+    }
+    assert!(
+        windows.values().all(|n| *n <= 8),
+        "targets per second: {windows:?}"
+    );
+}
+
+#[test]
+fn arp_cache_walk_sends_broadcast_and_unicast_replies_and_pings() {
+    let lan = lan(
+        "cache",
+        AnnounceSettings {
+            gratuitous_count: 1,
+            gratuitous_interval: Duration::from_millis(100),
+        },
+    );
+    let address = vip([10, 30, 0, 5], 24);
+    lan.bring_up(std::slice::from_ref(&address));
+    let other_mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+    let cache = vec![
+        (Ipv4Addr::new(10, 30, 0, 50), lan.peer_mac),
+        (Ipv4Addr::new(10, 30, 0, 51), other_mac),
+        (Ipv4Addr::new(10, 99, 0, 1), other_mac), // outside the attached network
+    ];
+    lan.announcer.announce(
+        1,
+        vec![address.clone()],
+        vec![NotifyTarget::ArpCache { ping: true }],
+        cache,
+    );
+    let frames = lan.capture_announcement(1, Duration::from_secs(5));
+    let walk: Vec<&Frame> = frames.iter().filter(|f| !is_gratuitous(f)).collect();
+    assert_eq!(
+        walk.len(),
+        10,
+        "per entry: 2 broadcast, 2 unicast, 1 echo: {walk:?}"
+    );
+    for (chunk, (target, mac)) in walk.chunks(5).zip([
+        (Ipv4Addr::new(10, 30, 0, 50), lan.peer_mac),
+        (Ipv4Addr::new(10, 30, 0, 51), other_mac),
+    ]) {
+        for frame in &chunk[..2] {
+            assert_eq!(
+                check_notification(frame, lan.node_mac, address.addr, BROADCAST),
+                target
+            );
+        }
+        for frame in &chunk[2..4] {
+            assert_eq!(
+                check_notification(frame, lan.node_mac, address.addr, mac),
+                target
+            );
+        }
+        let echo = chunk[4];
+        assert_eq!(echo.destination(), mac);
+        assert_eq!(echo.source(), lan.node_mac);
+        assert_eq!(echo.echo_request(), Some((address.addr, target)));
+        let ip = &echo.bytes[14..34];
+        assert_eq!(
+            wackamole::net::arp::internet_checksum(ip),
+            0,
+            "IP header checksum"
+        );
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        assert_eq!(
+            wackamole::net::arp::internet_checksum(&echo.bytes[34..14 + total]),
+            0,
+            "ICMP checksum"
+        );
+    }
+}
+
+#[test]
+fn release_cancels_the_rest_of_the_walk() {
+    let lan = lan(
+        "cancel",
+        AnnounceSettings {
+            gratuitous_count: 1,
+            gratuitous_interval: Duration::from_millis(100),
+        },
+    );
+    let address = vip([10, 30, 0, 5], 24);
+    lan.bring_up(std::slice::from_ref(&address));
+    // 256 targets at 8 per second would take 32 s.
+    lan.announcer.announce(
+        2,
+        vec![address.clone()],
+        vec![network("va", [10, 30, 0, 0], 24, Some(8), false)],
+        vec![],
+    );
+    let mut targets = std::collections::BTreeSet::new();
+    let started = lan.sniffer.capture_from(
+        lan.node_mac,
+        Instant::now() + Duration::from_secs(5),
+        |frames| {
+            frames
+                .iter()
+                .filter_map(|f| f.arp())
+                .filter(|a| a.operation == 2)
+                .map(|a| a.target_ip)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 8
+        },
+    );
+    targets.extend(
+        started
+            .iter()
+            .filter_map(|f| f.arp())
+            .filter(|a| a.operation == 2)
+            .map(|a| a.target_ip),
+    );
+    assert!(targets.len() > 8, "the second batch started");
+    lan.announcer.cancel(2);
+    lan.node
+        .run(|| iface::take_down(&address).expect("take down"));
+    // Let frames already on their way arrive, then expect silence.
+    let in_flight = lan.sniffer.capture_from(
+        lan.node_mac,
+        Instant::now() + Duration::from_millis(300),
+        |_| false,
+    );
+    assert!(
+        in_flight.len() <= 32,
+        "{} frames after cancel",
+        in_flight.len()
+    );
+    let late = lan.sniffer.capture_from(
+        lan.node_mac,
+        Instant::now() + Duration::from_millis(1500),
+        |_| false,
+    );
+    assert!(late.is_empty(), "frames after cancellation: {late:?}");
+    assert!(
+        lan.reports.try_recv().is_err(),
+        "a cancelled announcement reports nothing"
+    );
+}
+
+#[test]
+fn failures_are_reported_with_interface_and_address() {
+    let lan = lan("fail", AnnounceSettings::default());
+    lan.announcer.announce(
+        5,
+        vec![VifAddress {
+            interface: "nosuch0".into(),
+            ..vip([10, 30, 0, 5], 24)
+        }],
+        vec![],
+        vec![],
+    );
+    match lan.reports.recv_timeout(Duration::from_secs(5)) {
+        Ok(Report::Failed { vif_index, error }) => {
+            assert_eq!(vif_index, 5);
+            assert!(
+                error.to_string().contains("10.30.0.5 on nosuch0"),
+                "{error}"
+            );
+            assert!(error.to_string().contains("no such interface"), "{error}");
+        }
+        other => panic!("expected a failure report, got {other:?}"),
+    }
+    // The worker carries on with the next announcement.
+    let address = vip([10, 30, 0, 6], 24);
+    lan.bring_up(std::slice::from_ref(&address));
+    lan.announcer.announce(6, vec![address], vec![], vec![]);
+    lan.wait_done(6, Duration::from_secs(5));
+}

@@ -1,0 +1,173 @@
+//! A frame sniffer for root-only tests: an AF_PACKET socket that captures
+//! every frame arriving on one interface, with the time it was read, and a
+//! decoder for the ARP and ICMP frames the announcer sends.
+//!
+//! Include with `#[path = "support/sniffer.rs"] mod sniffer;`, and open it
+//! inside the namespace of the interface (e.g. in `Netns::run`).
+#![allow(dead_code)]
+
+use std::mem;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// One captured frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub at: Instant,
+    pub bytes: Vec<u8>,
+}
+
+impl Frame {
+    pub fn destination(&self) -> [u8; 6] {
+        self.bytes[0..6].try_into().unwrap()
+    }
+    pub fn source(&self) -> [u8; 6] {
+        self.bytes[6..12].try_into().unwrap()
+    }
+    pub fn ethertype(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[12], self.bytes[13]])
+    }
+    /// The ARP packet, if this is one.
+    pub fn arp(&self) -> Option<Arp> {
+        if self.ethertype() != 0x0806 || self.bytes.len() < 42 {
+            return None;
+        }
+        let b = &self.bytes[14..];
+        Some(Arp {
+            hardware: u16::from_be_bytes([b[0], b[1]]),
+            protocol: u16::from_be_bytes([b[2], b[3]]),
+            hardware_len: b[4],
+            protocol_len: b[5],
+            operation: u16::from_be_bytes([b[6], b[7]]),
+            sender_mac: b[8..14].try_into().unwrap(),
+            sender_ip: Ipv4Addr::new(b[14], b[15], b[16], b[17]),
+            target_mac: b[18..24].try_into().unwrap(),
+            target_ip: Ipv4Addr::new(b[24], b[25], b[26], b[27]),
+        })
+    }
+    /// (source, destination) of an IPv4 ICMP echo request.
+    pub fn echo_request(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        let b = self.bytes.get(14..)?;
+        if self.ethertype() != 0x0800 || b.len() < 28 || b[9] != 1 || b[20] != 8 {
+            return None;
+        }
+        Some((
+            Ipv4Addr::new(b[12], b[13], b[14], b[15]),
+            Ipv4Addr::new(b[16], b[17], b[18], b[19]),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arp {
+    pub hardware: u16,
+    pub protocol: u16,
+    pub hardware_len: u8,
+    pub protocol_len: u8,
+    pub operation: u16,
+    pub sender_mac: [u8; 6],
+    pub sender_ip: Ipv4Addr,
+    pub target_mac: [u8; 6],
+    pub target_ip: Ipv4Addr,
+}
+
+pub struct Sniffer {
+    socket: Socket,
+}
+
+impl Sniffer {
+    /// Captures everything arriving on `interface` (call inside its
+    /// namespace).
+    pub fn open(interface: &str) -> Sniffer {
+        let all = (libc::ETH_P_ALL as u16).to_be();
+        let socket = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from(all))),
+        )
+        .expect("AF_PACKET socket (needs root)");
+        let index = std::ffi::CString::new(interface).unwrap();
+        // SAFETY: a NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(index.as_ptr()) };
+        assert!(ifindex > 0, "no interface {interface} here");
+        // SAFETY: all-zero is a valid sockaddr_ll; fields set below.
+        let mut link: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        link.sll_family = libc::AF_PACKET as u16;
+        link.sll_protocol = all;
+        link.sll_ifindex = ifindex as i32;
+        // SAFETY: `link` is a sockaddr_ll of the size given.
+        let rc = unsafe {
+            libc::bind(
+                socket.as_raw_fd(),
+                &link as *const libc::sockaddr_ll as *const libc::sockaddr,
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "bind sniffer: {}", std::io::Error::last_os_error());
+        // Room for long bursts (a /24 walk) without drops.
+        let size: libc::c_int = 16 << 20;
+        // SAFETY: an int option of the right size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &size as *const libc::c_int as *const libc::c_void,
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        Sniffer { socket }
+    }
+
+    /// The next frame, or None when `deadline` passes first.
+    pub fn next(&self, deadline: Instant) -> Option<Frame> {
+        let mut buf = [mem::MaybeUninit::<u8>::uninit(); 2048];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.socket
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .expect("set timeout");
+            match self.socket.recv(&mut buf) {
+                Ok(n) => {
+                    let at = Instant::now();
+                    // SAFETY: recv initialised the first n bytes.
+                    let bytes = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    return Some(Frame { at, bytes });
+                }
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("sniffer recv: {e}"),
+            }
+        }
+    }
+
+    /// Frames from `source` until `deadline`, or until `enough` says so.
+    pub fn capture_from(
+        &self,
+        source: [u8; 6],
+        deadline: Instant,
+        mut enough: impl FnMut(&[Frame]) -> bool,
+    ) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next(deadline) {
+            if frame.bytes.len() >= 14 && frame.source() == source {
+                frames.push(frame);
+                if enough(&frames) {
+                    break;
+                }
+            }
+        }
+        frames
+    }
+}
