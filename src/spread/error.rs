@@ -1,0 +1,132 @@
+//! The Spread layer's error: every failure a caller can meet, with a
+//! message that says what to do about it.
+
+use super::wire::{
+    DecodeError, RejectCode, Version, MAX_GROUPS_PER_REQUEST, MAX_GROUP_NAME, MAX_PRIVATE_NAME,
+};
+use std::fmt;
+use std::io;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The private name is too long or has a character outside `$`..`~`.
+    IllegalPrivateName { name: String },
+    /// Priority other than 0 or 1.
+    IllegalPriority(u8),
+    /// A group name the daemon would refuse.
+    IllegalGroup { group: String },
+    /// A multicast to no group, or to more than 100.
+    GroupCount { count: usize },
+    /// Body plus group list above Spread's message limit.
+    MessageTooLong { len: usize, max: usize },
+    /// The daemon's host name does not resolve.
+    Resolve { address: String, source: io::Error },
+    /// No connection to the daemon.
+    CouldNotConnect { address: String, source: io::Error },
+    /// The daemon did not complete the handshake in time.
+    Timeout { address: String },
+    /// The daemon does not offer the NULL authentication method.
+    NoNullAuth { offered: Vec<String> },
+    /// The daemon refused the session.
+    Rejected { address: String, code: RejectCode },
+    /// The daemon is older than this protocol supports.
+    DaemonTooOld { version: Version },
+    /// The daemon closed the connection (or it was shut down locally).
+    ConnectionClosed,
+    /// A socket error after the connection was made.
+    Io {
+        context: &'static str,
+        source: io::Error,
+    },
+    /// The daemon sent bytes that are not a valid message: the session
+    /// cannot be trusted any more.
+    Protocol(DecodeError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::IllegalPrivateName { name } => write!(
+                f,
+                "Spread private name {name:?} is illegal: use at most {MAX_PRIVATE_NAME} characters from '$' to '~'"
+            ),
+            Error::IllegalPriority(p) => write!(f, "Spread priority {p} is illegal: use 0 or 1"),
+            Error::IllegalGroup { group } => write!(
+                f,
+                "Spread group name {group:?} is illegal: use 1 to {MAX_GROUP_NAME} characters from '$' to '~'"
+            ),
+            Error::GroupCount { count } => write!(
+                f,
+                "a Spread message goes to 1 to {MAX_GROUPS_PER_REQUEST} groups, not {count}"
+            ),
+            Error::MessageTooLong { len, max } => write!(
+                f,
+                "Spread message of {len} bytes (body plus 32 per group) is over the limit of {max}: send less"
+            ),
+            Error::Resolve { address, source } => {
+                write!(f, "cannot resolve the Spread daemon's host {address}: {source}; check the Spread setting")
+            }
+            Error::CouldNotConnect { address, source } => write!(
+                f,
+                "cannot connect to the Spread daemon at {address}: {source}; is the daemon running there?"
+            ),
+            Error::Timeout { address } => write!(
+                f,
+                "the Spread daemon at {address} did not complete the connection in time; check that it is healthy"
+            ),
+            Error::NoNullAuth { offered } => write!(
+                f,
+                "the Spread daemon offers only the authentication methods {offered:?}; allow NULL in its configuration"
+            ),
+            Error::Rejected { address, code } => {
+                write!(f, "the Spread daemon at {address} refused the session: ")?;
+                match code {
+                    RejectCode::NotUnique => {
+                        write!(f, "the private name is already connected; choose another name or stop the other client")
+                    }
+                    RejectCode::IllegalName => {
+                        write!(f, "illegal private name; use at most 10 characters from '$' to '~'")
+                    }
+                    RejectCode::Version => write!(f, "it does not accept this client version; upgrade the daemon"),
+                    RejectCode::Auth => {
+                        write!(f, "authentication or access control refused; check the daemon's access rules")
+                    }
+                    RejectCode::Quota => write!(f, "its session table is full; disconnect other clients"),
+                    RejectCode::NoName => write!(f, "no private name was given; give one"),
+                    RejectCode::Other(c) => write!(f, "unknown reject code {c}"),
+                }
+            }
+            Error::DaemonTooOld { version } => {
+                write!(f, "the Spread daemon is version {version}; 3.1.0 or later is needed (3.8.0 for priority 1)")
+            }
+            Error::ConnectionClosed => {
+                write!(f, "the connection to the Spread daemon is closed; reconnect")
+            }
+            Error::Io { context, source } => {
+                write!(f, "Spread connection failed while {context}: {source}; reconnect")
+            }
+            Error::Protocol(e) => write!(
+                f,
+                "the Spread daemon sent an invalid message ({e}); disconnect and reconnect"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Resolve { source, .. }
+            | Error::CouldNotConnect { source, .. }
+            | Error::Io { source, .. } => Some(source),
+            Error::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Error {
+        Error::Protocol(e)
+    }
+}
