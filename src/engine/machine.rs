@@ -746,6 +746,13 @@ mod tests {
         Ipv4Addr::new(192, 168, 0, m as u8 + 1)
     }
 
+    fn multicast_body(out: &[Output]) -> Option<Vec<u8>> {
+        out.iter().find_map(|o| match o {
+            Output::Multicast { body, .. } => Some(body.clone()),
+            _ => None,
+        })
+    }
+
     fn logs(out: &[Output], level: Level) -> Vec<&str> {
         out.iter()
             .filter_map(|o| match o {
@@ -902,13 +909,7 @@ mod tests {
         e.handle(state(0, ip(0), &all));
         e.handle(state(1, ip(1), &[]));
         let out = e.handle(Input::TimerFired(Timer::Balance));
-        let body = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Multicast { body, .. } => Some(body.clone()),
-                _ => None,
-            })
-            .expect("4 vs 0 needs a move");
+        let body = multicast_body(&out).expect("4 vs 0 needs a move");
         let moves = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
         assert_eq!(moves.len(), 1, "AcquisitionsPerRound 1");
         // No second round planned before the first comes back.
@@ -920,13 +921,7 @@ mod tests {
         // Once balanced, the leader stops planning rounds.
         e.handle(msg(0, mess_type::BALANCE, body));
         let out = e.handle(Input::TimerFired(Timer::Balance));
-        let body = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Multicast { body, .. } => Some(body.clone()),
-                _ => None,
-            })
-            .expect("3 vs 1 needs a move");
+        let body = multicast_body(&out).expect("3 vs 1 needs a move");
         e.handle(msg(0, mess_type::BALANCE, body));
         assert!(e.handle(Input::TimerFired(Timer::Balance)).is_empty());
         assert_eq!(e.snapshot().view.expect("view").members[1].owned, 2);
