@@ -1,1 +1,73 @@
-//! engine layer.
+//! The Wackamole allocation state machine, without I/O.
+//!
+//! [`Engine::handle`] takes one [`Input`] (we joined or left the group, a
+//! view, a delivered message, a timer expiry, the kernel's ARP table) and
+//! returns the [`Output`]s the driver must carry out in order: multicasts
+//! (with the [`Delivery`] they need), acquire / release of a VIF (by its
+//! index in the configuration), hooks, timer arm / disarm, a request to
+//! read the ARP table, and log records. The engine reads no clock: timers
+//! are relative durations the driver arms and reports back as
+//! [`Input::TimerFired`]. [`Engine::snapshot`] is the picture the control
+//! socket shows; [`Engine::arp_cache`] is the cluster-wide ARP cache the
+//! announcer walks.
+//!
+//! The rules are those of the original C nodes (shared/ALGORITHM.md), and
+//! the [`codec`] bodies are byte-compatible with theirs. Where we differ:
+//!
+//! - **Acquire and release are bookkept.** The engine keeps what it holds;
+//!   it never emits `Acquire` for a VIF it holds nor `Release` for one it
+//!   does not. When a state exchange settles, what we hold is made to
+//!   match the table exactly (the original only touched VIFs the claim
+//!   rules named, which left stale holdings in some merge orders).
+//! - **Counts are recounted from the table** when a state exchange
+//!   settles, rather than carried over from the STATE counts. Every member
+//!   computes them from the same table, so they agree; a C node in the
+//!   same view counts its own way, which can differ after conflicting
+//!   claims.
+//! - **Balancing**: the fullest member that still holds a movable (below
+//!   PREFER) VIF gives one to the emptiest while they differ by more than
+//!   one; a fullest member holding only preferred VIFs no longer ends the
+//!   round, and a BALANCE carries exactly the moves it announces. Only the
+//!   leader plans moves and everyone applies the same BALANCE, so this is
+//!   safe next to C nodes. The leader plans no new round while its last
+//!   BALANCE has not come back, and stops re-arming once nothing moves.
+//!   A move to the current owner does nothing.
+//! - **Leader** is the lowest-index member that took part in the table
+//!   (index 0 whenever every member sent its STATE, as in the original).
+//! - **STATE** is only taken during the state exchange of its view; a
+//!   member's second STATE in one view is ignored, as is a member claiming
+//!   a VIF twice.
+//! - **Duplicate identities**: a STATE whose real address another member
+//!   of the view already reported is left out of the table (logged as an
+//!   error by every member; the node it came from holds nothing until the
+//!   next membership). Every member sees the STATEs in the same order, so
+//!   every member leaves out the same one.
+//! - **Silent members** (a view member that never sends STATE, such as a
+//!   foreign client joined to the group; the original waits forever):
+//!   after `Settings::state_wait` the engine logs a warning naming them,
+//!   repeated every few seconds while the exchange stays stuck, and
+//!   multicasts PROCEED (mess_type 6, AGREED, body: the view's group id).
+//!   The first PROCEED for the current view that any member delivers
+//!   finishes the exchange without the members whose STATE has not
+//!   arrived by then: they are marked silent and hold nothing in this
+//!   view's table. Because PROCEED is an agreed message, every member sees
+//!   it after the same STATEs, so every member leaves out the same members
+//!   and computes the same table; a STATE arriving after it is ignored. A
+//!   C node ignores PROCEED and keeps waiting, as it would have anyway.
+//! - **Malformed bodies** are logged with what is wrong and ignored; no
+//!   state changes.
+//! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
+//!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
+
+pub mod codec;
+mod event;
+mod machine;
+mod settings;
+mod snapshot;
+mod table;
+
+pub use codec::{ArpEntry, ClaimPriority, CodecError, GroupId};
+pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
+pub use machine::Engine;
+pub use settings::{Settings, DEFAULT_STATE_WAIT, SILENT_WARNING_REPEAT};
+pub use snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};

@@ -1,0 +1,548 @@
+//! Bodies of the messages Wackamole members exchange, byte-for-byte as the
+//! C nodes write them.
+//!
+//! Integers are written in this host's byte order (the group service marks
+//! the message with the sender's order, and a receiver of the other order
+//! is told so). On such an endian mismatch every int32 of STATE, BALANCE
+//! and PROCEED is byte-swapped, address fields included, as the C nodes
+//! do: the addresses then read "wrong", but every member of a mixed
+//! cluster reads them the same way, and the allocation only needs that.
+//! ARPCACHE carries no host-order integer (its count is implied by the
+//! length, its addresses are in network order), so it is never swapped.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Wackamole message types (the group service's `mess_type`).
+pub mod mess_type {
+    pub const STATE: i16 = 1;
+    pub const MATURING: i16 = 2;
+    pub const BALANCE: i16 = 3;
+    /// Defined by the C nodes, never sent, ignored on receipt.
+    pub const OPERATOR: i16 = 4;
+    pub const ARPCACHE: i16 = 5;
+    /// Ours: "finish the state exchange of this view without the members
+    /// whose STATE has not arrived" (see the engine's module docs).
+    pub const PROCEED: i16 = 6;
+}
+
+/// How strongly a member holds (or wants) a VIF. The order matters: the
+/// claim rules compare priorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClaimPriority {
+    Unclaimed = 0,
+    /// Defined by the C nodes, never produced.
+    ClaimedBoot = 1,
+    Claimed = 2,
+    /// Defined by the C nodes, never produced.
+    PreferBoot = 3,
+    Prefer = 4,
+    PreferClaimed = 5,
+}
+
+impl ClaimPriority {
+    pub fn from_wire(value: i32) -> Option<ClaimPriority> {
+        Some(match value {
+            0 => ClaimPriority::Unclaimed,
+            1 => ClaimPriority::ClaimedBoot,
+            2 => ClaimPriority::Claimed,
+            3 => ClaimPriority::PreferBoot,
+            4 => ClaimPriority::Prefer,
+            5 => ClaimPriority::PreferClaimed,
+            _ => return None,
+        })
+    }
+
+    pub fn to_wire(self) -> i32 {
+        self as i32
+    }
+
+    /// The name used in logs and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimPriority::Unclaimed => "unclaimed",
+            ClaimPriority::ClaimedBoot => "claimed-boot",
+            ClaimPriority::Claimed => "claimed",
+            ClaimPriority::PreferBoot => "prefer-boot",
+            ClaimPriority::Prefer => "prefer",
+            ClaimPriority::PreferClaimed => "prefer-claimed",
+        }
+    }
+}
+
+/// Which message a decoding error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    State,
+    Maturing,
+    Balance,
+    ArpCache,
+    Proceed,
+}
+
+impl fmt::Display for BodyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BodyKind::State => "STATE",
+            BodyKind::Maturing => "MATURING",
+            BodyKind::Balance => "BALANCE",
+            BodyKind::ArpCache => "ARPCACHE",
+            BodyKind::Proceed => "PROCEED",
+        })
+    }
+}
+
+/// A body that does not decode. Display names the message, the field and
+/// the byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// The body ends before `field`, which starts at `offset`.
+    Truncated {
+        kind: BodyKind,
+        field: &'static str,
+        offset: usize,
+        len: usize,
+    },
+    /// A count is negative or announces more entries than the body holds.
+    BadCount {
+        kind: BodyKind,
+        field: &'static str,
+        count: i32,
+        room: usize,
+    },
+    /// A claim priority outside 0..=5.
+    UnknownPriority { offset: usize, value: i32 },
+    /// Bytes left over after the last field.
+    TrailingBytes {
+        kind: BodyKind,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::Truncated {
+                kind,
+                field,
+                offset,
+                len,
+            } => write!(
+                f,
+                "{kind} body of {len} bytes ends before its {field} at byte {offset}"
+            ),
+            CodecError::BadCount {
+                kind,
+                field,
+                count,
+                room,
+            } => write!(
+                f,
+                "{kind} body announces {count} {field}, but only {room} fit in the rest of the body"
+            ),
+            CodecError::UnknownPriority { offset, value } => write!(
+                f,
+                "STATE body has claim priority {value} at byte {offset} (known: 0..=5)"
+            ),
+            CodecError::TrailingBytes { kind, offset, len } => write!(
+                f,
+                "{kind} body has {} unexpected bytes after its last field (at byte {offset})",
+                len - offset
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// The group id of a view, as the group service delivers it.
+pub type GroupId = [u32; 3];
+
+/// STATE: what a member holds and prefers, in answer to a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateBody {
+    pub group_id: GroupId,
+    pub identity: Ipv4Addr,
+    pub index: i32,
+    pub mature: bool,
+    /// (VIF primary, priority) for every VIF the sender holds.
+    pub held: Vec<(Ipv4Addr, ClaimPriority)>,
+    pub preferred: Vec<Ipv4Addr>,
+}
+
+/// One move of a BALANCE message: `vif` (a primary) goes to `owner` (a
+/// member's identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub owner: Ipv4Addr,
+    pub vif: Ipv4Addr,
+}
+
+/// One entry of a member's ARP table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ArpEntry {
+    pub addr: Ipv4Addr,
+    pub mac: [u8; 6],
+}
+
+const ARP_ENTRY_LEN: usize = 12;
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn int(&mut self, value: i32) {
+        self.0.extend_from_slice(&value.to_ne_bytes());
+    }
+
+    fn addr(&mut self, addr: Ipv4Addr) {
+        self.0.extend_from_slice(&addr.octets());
+    }
+
+    fn count(&mut self, len: usize) {
+        // Our own lists are bounded by the configuration (a few hundred
+        // VIFs at most), far below i32::MAX.
+        self.int(i32::try_from(len).unwrap_or(i32::MAX));
+    }
+}
+
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+    swap: bool,
+    kind: BodyKind,
+}
+
+impl<'a> Reader<'a> {
+    fn new(body: &'a [u8], swap: bool, kind: BodyKind) -> Self {
+        Reader {
+            body,
+            at: 0,
+            swap,
+            kind,
+        }
+    }
+
+    fn word(&mut self, field: &'static str) -> Result<[u8; 4], CodecError> {
+        let bytes = self
+            .body
+            .get(self.at..self.at + 4)
+            .ok_or(CodecError::Truncated {
+                kind: self.kind,
+                field,
+                offset: self.at,
+                len: self.body.len(),
+            })?;
+        self.at += 4;
+        let mut word = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        if self.swap {
+            word.reverse();
+        }
+        Ok(word)
+    }
+
+    fn int(&mut self, field: &'static str) -> Result<i32, CodecError> {
+        Ok(i32::from_ne_bytes(self.word(field)?))
+    }
+
+    fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, CodecError> {
+        Ok(Ipv4Addr::from(self.word(field)?))
+    }
+
+    /// A count of entries of `entry_len` bytes each, bounded by what is
+    /// left of the body.
+    fn count(&mut self, field: &'static str, entry_len: usize) -> Result<usize, CodecError> {
+        let count = self.int(field)?;
+        let room = (self.body.len() - self.at) / entry_len;
+        match usize::try_from(count) {
+            Ok(n) if n <= room => Ok(n),
+            _ => Err(CodecError::BadCount {
+                kind: self.kind,
+                field,
+                count,
+                room,
+            }),
+        }
+    }
+
+    fn finish(self) -> Result<(), CodecError> {
+        if self.at == self.body.len() {
+            Ok(())
+        } else {
+            Err(CodecError::TrailingBytes {
+                kind: self.kind,
+                offset: self.at,
+                len: self.body.len(),
+            })
+        }
+    }
+}
+
+impl StateBody {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(
+            36 + 8 * self.held.len() + 4 * self.preferred.len(),
+        ));
+        for part in self.group_id {
+            w.int(part as i32);
+        }
+        w.addr(self.identity);
+        w.int(self.index);
+        w.int(i32::from(self.mature));
+        w.count(self.held.len());
+        for &(vif, priority) in &self.held {
+            w.addr(vif);
+            w.int(priority.to_wire());
+        }
+        w.count(self.preferred.len());
+        for &addr in &self.preferred {
+            w.addr(addr);
+        }
+        w.0
+    }
+
+    pub fn decode(body: &[u8], endian_mismatch: bool) -> Result<StateBody, CodecError> {
+        let mut r = Reader::new(body, endian_mismatch, BodyKind::State);
+        let group_id = read_group_id(&mut r)?;
+        let identity = r.addr("real address")?;
+        let index = r.int("member index")?;
+        let mature = r.int("maturity")? != 0;
+        let n = r.count("held VIFs", 8)?;
+        let mut held = Vec::with_capacity(n);
+        for _ in 0..n {
+            let vif = r.addr("held VIF address")?;
+            let offset = r.at;
+            let value = r.int("claim priority")?;
+            let priority = ClaimPriority::from_wire(value)
+                .ok_or(CodecError::UnknownPriority { offset, value })?;
+            held.push((vif, priority));
+        }
+        let p = r.count("preferred addresses", 4)?;
+        let mut preferred = Vec::with_capacity(p);
+        for _ in 0..p {
+            preferred.push(r.addr("preferred address")?);
+        }
+        r.finish()?;
+        Ok(StateBody {
+            group_id,
+            identity,
+            index,
+            mature,
+            held,
+            preferred,
+        })
+    }
+}
+
+fn read_group_id(r: &mut Reader<'_>) -> Result<GroupId, CodecError> {
+    Ok([
+        r.int("group id")? as u32,
+        r.int("group id")? as u32,
+        r.int("group id")? as u32,
+    ])
+}
+
+/// MATURING has an empty body.
+pub fn decode_maturing(body: &[u8]) -> Result<(), CodecError> {
+    Reader::new(body, false, BodyKind::Maturing).finish()
+}
+
+/// BALANCE: the leader's moves.
+pub fn encode_balance(moves: &[Move]) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(4 + 8 * moves.len()));
+    w.count(moves.len());
+    for m in moves {
+        w.addr(m.owner);
+        w.addr(m.vif);
+    }
+    w.0
+}
+
+pub fn decode_balance(body: &[u8], endian_mismatch: bool) -> Result<Vec<Move>, CodecError> {
+    let mut r = Reader::new(body, endian_mismatch, BodyKind::Balance);
+    let k = r.count("moves", 8)?;
+    let mut moves = Vec::with_capacity(k);
+    for _ in 0..k {
+        let owner = r.addr("new owner")?;
+        let vif = r.addr("moved VIF")?;
+        moves.push(Move { owner, vif });
+    }
+    r.finish()?;
+    Ok(moves)
+}
+
+/// ARPCACHE: 12-byte entries (address, MAC, two bytes of padding).
+pub fn encode_arp_cache(entries: &[ArpEntry]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(ARP_ENTRY_LEN * entries.len());
+    for e in entries {
+        body.extend_from_slice(&e.addr.octets());
+        body.extend_from_slice(&e.mac);
+        body.extend_from_slice(&[0, 0]);
+    }
+    body
+}
+
+pub fn decode_arp_cache(body: &[u8]) -> Result<Vec<ArpEntry>, CodecError> {
+    if body.len() % ARP_ENTRY_LEN != 0 {
+        let whole = body.len() - body.len() % ARP_ENTRY_LEN;
+        return Err(CodecError::TrailingBytes {
+            kind: BodyKind::ArpCache,
+            offset: whole,
+            len: body.len(),
+        });
+    }
+    Ok(body
+        .chunks_exact(ARP_ENTRY_LEN)
+        .map(|c| ArpEntry {
+            addr: Ipv4Addr::new(c[0], c[1], c[2], c[3]),
+            mac: [c[4], c[5], c[6], c[7], c[8], c[9]],
+        })
+        .collect())
+}
+
+/// PROCEED (ours): the group id of the view whose state exchange is to
+/// finish without its silent members.
+pub fn encode_proceed(group_id: GroupId) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(12));
+    for part in group_id {
+        w.int(part as i32);
+    }
+    w.0
+}
+
+pub fn decode_proceed(body: &[u8], endian_mismatch: bool) -> Result<GroupId, CodecError> {
+    let mut r = Reader::new(body, endian_mismatch, BodyKind::Proceed);
+    let group_id = read_group_id(&mut r)?;
+    r.finish()?;
+    Ok(group_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_state() -> StateBody {
+        StateBody {
+            group_id: [0x0a63_0001, 1_795_562_366, 2],
+            identity: Ipv4Addr::new(10, 99, 0, 1),
+            index: 0,
+            mature: true,
+            held: vec![
+                (Ipv4Addr::new(10, 99, 0, 101), ClaimPriority::Claimed),
+                (Ipv4Addr::new(10, 99, 0, 102), ClaimPriority::PreferClaimed),
+            ],
+            preferred: vec![Ipv4Addr::new(10, 99, 0, 102)],
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let s = sample_state();
+        assert_eq!(StateBody::decode(&s.encode(), false), Ok(s));
+    }
+
+    #[test]
+    fn state_from_other_byte_order_swaps_every_word() {
+        let s = sample_state();
+        let mut foreign = s.encode();
+        for word in foreign.chunks_exact_mut(4) {
+            word.reverse();
+        }
+        let decoded = StateBody::decode(&foreign, true).expect("decodes");
+        assert_eq!(decoded, s);
+    }
+
+    #[test]
+    fn state_with_oversized_count_is_rejected() {
+        let mut body = sample_state().encode();
+        // held count lives at byte 24
+        body[24..28].copy_from_slice(&1000i32.to_ne_bytes());
+        let err = StateBody::decode(&body, false).unwrap_err();
+        assert!(matches!(err, CodecError::BadCount { count: 1000, .. }));
+        assert!(err
+            .to_string()
+            .contains("STATE body announces 1000 held VIFs"));
+    }
+
+    #[test]
+    fn state_with_negative_count_is_rejected() {
+        let mut body = sample_state().encode();
+        body[24..28].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert!(matches!(
+            StateBody::decode(&body, false),
+            Err(CodecError::BadCount { count: -1, .. })
+        ));
+    }
+
+    #[test]
+    fn state_with_unknown_priority_is_rejected() {
+        let mut body = sample_state().encode();
+        body[32..36].copy_from_slice(&9i32.to_ne_bytes());
+        assert_eq!(
+            StateBody::decode(&body, false),
+            Err(CodecError::UnknownPriority {
+                offset: 32,
+                value: 9
+            })
+        );
+    }
+
+    #[test]
+    fn truncated_and_padded_states_are_rejected() {
+        let body = sample_state().encode();
+        for cut in 0..body.len() {
+            assert!(StateBody::decode(&body[..cut], false).is_err(), "cut {cut}");
+        }
+        let mut longer = body.clone();
+        longer.push(0);
+        assert!(matches!(
+            StateBody::decode(&longer, false),
+            Err(CodecError::TrailingBytes { .. })
+        ));
+    }
+
+    #[test]
+    fn balance_round_trips_and_rejects_a_count_that_does_not_fit() {
+        let moves = vec![Move {
+            owner: Ipv4Addr::new(10, 99, 0, 2),
+            vif: Ipv4Addr::new(10, 99, 0, 101),
+        }];
+        let body = encode_balance(&moves);
+        assert_eq!(decode_balance(&body, false), Ok(moves));
+        let mut lying = body.clone();
+        lying[0..4].copy_from_slice(&2i32.to_ne_bytes());
+        let err = decode_balance(&lying, false).unwrap_err();
+        assert_eq!(
+            err,
+            CodecError::BadCount {
+                kind: BodyKind::Balance,
+                field: "moves",
+                count: 2,
+                room: 1
+            }
+        );
+        assert!(decode_balance(&[], false).is_err());
+    }
+
+    #[test]
+    fn arp_cache_round_trips_and_rejects_partial_entries() {
+        let entries = vec![ArpEntry {
+            addr: Ipv4Addr::new(10, 99, 0, 2),
+            mac: [0xee, 0x62, 0x2c, 0x35, 0xde, 0x6a],
+        }];
+        let body = encode_arp_cache(&entries);
+        assert_eq!(body.len(), 12);
+        assert_eq!(decode_arp_cache(&body), Ok(entries));
+        assert_eq!(decode_arp_cache(&[]), Ok(vec![]));
+        assert!(decode_arp_cache(&body[..11]).is_err());
+    }
+
+    #[test]
+    fn maturing_must_be_empty_and_proceed_carries_a_group_id() {
+        assert_eq!(decode_maturing(&[]), Ok(()));
+        assert!(decode_maturing(&[1]).is_err());
+        let gid = [1, 2, 3];
+        assert_eq!(decode_proceed(&encode_proceed(gid), false), Ok(gid));
+        assert!(decode_proceed(&[0; 8], false).is_err());
+    }
+}

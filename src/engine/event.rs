@@ -1,0 +1,98 @@
+//! What goes into the engine and what comes out of it.
+
+use std::time::Duration;
+
+use super::codec::{ArpEntry, GroupId};
+use crate::config::HookEvent;
+
+/// A regular membership of our group, as the group service delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub group_id: GroupId,
+    /// Opaque member names, in the group service's order (index 0 leads).
+    pub members: Vec<String>,
+    /// Our position in `members`.
+    pub my_index: usize,
+}
+
+/// A message delivered to the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The sending member's name, as in [`View::members`].
+    pub sender: String,
+    pub mess_type: i16,
+    /// The sender's byte order differs from ours.
+    pub endian_mismatch: bool,
+    pub body: Vec<u8>,
+}
+
+/// The engine's timers. Each is either armed once or not at all; arming
+/// an armed timer restarts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// Announce maturity to the group.
+    Maturity,
+    /// The leader's next balancing round.
+    Balance,
+    /// Members of the view have not sent their STATE in time.
+    StateWait,
+    /// Share our ARP table again.
+    ArpShare,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// We joined the group (a view follows).
+    Connected,
+    /// We are out of the group, by choice or not.
+    Disconnected,
+    View(View),
+    Message(Message),
+    TimerFired(Timer),
+    /// The kernel's ARP table, read because of [`Output::ReadArpTable`].
+    LocalArpTable(Vec<ArpEntry>),
+}
+
+/// Ordering a multicast needs from the group service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Totally ordered with every other agreed message and view.
+    Agreed,
+    /// Reliable, in no particular order.
+    Reliable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Multicast {
+        delivery: Delivery,
+        mess_type: i16,
+        body: Vec<u8>,
+    },
+    /// Bring up every address of VIF `i` and announce it. Never emitted
+    /// for a VIF we hold.
+    Acquire(usize),
+    /// Take down every address of VIF `i`. Never emitted for a VIF we do
+    /// not hold.
+    Release(usize),
+    /// Run the hooks of this event (`OnUp` / `OnDown`) for VIF `i`.
+    Hooks(HookEvent, usize),
+    /// Run the hooks of this event (`PostUp` / `PostDown`) once: the round
+    /// acquired or released something.
+    PostHooks(HookEvent),
+    ArmTimer(Timer, Duration),
+    DisarmTimer(Timer),
+    /// Read the kernel's ARP table and hand it back as
+    /// [`Input::LocalArpTable`].
+    ReadArpTable,
+    Log(Level, String),
+}

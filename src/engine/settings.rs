@@ -1,0 +1,43 @@
+//! What the engine needs to know about this node.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::config::{Balance, Config};
+
+/// How long a view may wait for its members' STATE before the engine
+/// warns about them and asks the group to proceed without them.
+pub const DEFAULT_STATE_WAIT: Duration = Duration::from_secs(10);
+
+/// How often the warning about silent members repeats while the state
+/// exchange stays stuck.
+pub const SILENT_WARNING_REPEAT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Our real address, as STATE and BALANCE carry it.
+    pub identity: Ipv4Addr,
+    /// The primary address of every VIF, in configuration order.
+    pub vifs: Vec<Ipv4Addr>,
+    /// Exactly what our STATE carries as preferred addresses.
+    pub preferred: Vec<Ipv4Addr>,
+    pub mature: Duration,
+    pub balance: Balance,
+    pub state_wait: Duration,
+    /// Interval of ARP table sharing (`Arp-Cache`).
+    pub arp_share: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config, identity: Ipv4Addr) -> Settings {
+        Settings {
+            identity,
+            vifs: config.vifs.iter().map(|v| v.primary().addr).collect(),
+            preferred: config.preferred_addresses(),
+            mature: config.mature,
+            balance: config.balance,
+            state_wait: DEFAULT_STATE_WAIT,
+            arp_share: config.arp_cache,
+        }
+    }
+}

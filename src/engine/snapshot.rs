@@ -1,0 +1,81 @@
+//! A read-only picture of the engine for the control socket and status.
+
+use std::net::Ipv4Addr;
+
+use super::codec::{ClaimPriority, GroupId};
+
+/// Where the engine is in its cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not in the group.
+    Disconnected,
+    /// In the group, not (yet) allowed to claim: immature, or waiting for
+    /// the first view.
+    Boot,
+    /// Exchanging STATE for the current view.
+    Gather,
+    /// The table is settled; the leader balances.
+    Run,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Disconnected => "disconnected",
+            Phase::Boot => "boot",
+            Phase::Gather => "gather",
+            Phase::Run => "run",
+        }
+    }
+}
+
+/// Where a member of the view stands in the state exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Its STATE has not arrived yet.
+    Awaited,
+    /// Its STATE arrived; it takes part in the table.
+    Reported,
+    /// Its STATE carried an identity another member had already reported:
+    /// it is left out of this view's table.
+    DuplicateIdentity,
+    /// The view went on without its STATE: left out of this view's table.
+    Silent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSnapshot {
+    pub name: String,
+    /// Its real address, once its STATE arrived.
+    pub identity: Option<Ipv4Addr>,
+    pub status: MemberStatus,
+    /// VIFs it owns in the table.
+    pub owned: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewSnapshot {
+    pub group_id: GroupId,
+    pub my_index: usize,
+    pub members: Vec<MemberSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VifSnapshot {
+    pub primary: Ipv4Addr,
+    /// Index of the owning member in the view.
+    pub owner: Option<usize>,
+    /// The owner's real address.
+    pub owner_identity: Option<Ipv4Addr>,
+    pub priority: ClaimPriority,
+    /// This node has it up.
+    pub held_here: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub phase: Phase,
+    pub mature: bool,
+    pub view: Option<ViewSnapshot>,
+    pub vifs: Vec<VifSnapshot>,
+}

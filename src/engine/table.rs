@@ -1,0 +1,324 @@
+//! The allocation table every member of a view computes identically: per
+//! VIF its owner (a member's index in the view) and claim priority, with
+//! the claim rules, the priority claim, claim unclaimed and the leader's
+//! balancing plan. Pure bookkeeping: who must release or acquire is the
+//! caller's business.
+
+use super::codec::ClaimPriority;
+
+/// One VIF's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// Index of the owning member in the view.
+    pub owner: Option<usize>,
+    pub priority: ClaimPriority,
+}
+
+const EMPTY: Slot = Slot {
+    owner: None,
+    priority: ClaimPriority::Unclaimed,
+};
+
+/// What a claim from a STATE did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimResult {
+    /// The VIF had no owner; the sender owns it now.
+    Recorded,
+    /// The existing owner keeps it; the sender must give it up.
+    Lost,
+    /// The sender takes it from this member, who must give it up.
+    Displaced(usize),
+    /// Nothing changed (the existing entry outranks the claim without
+    /// refusing it, or the sender already owns it).
+    Ignored,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    slots: Vec<Slot>,
+}
+
+impl Table {
+    pub fn new(vifs: usize) -> Table {
+        Table {
+            slots: vec![EMPTY; vifs],
+        }
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+    }
+
+    /// A STATE's claim of `vif` by `sender` with `priority`.
+    pub fn claim(&mut self, vif: usize, sender: usize, priority: ClaimPriority) -> ClaimResult {
+        let slot = &mut self.slots[vif];
+        match slot.owner {
+            None => {
+                *slot = Slot {
+                    owner: Some(sender),
+                    priority,
+                };
+                ClaimResult::Recorded
+            }
+            // A member listing a VIF twice must not lose it to itself.
+            Some(owner) if owner == sender => ClaimResult::Ignored,
+            Some(_)
+                if slot.priority == ClaimPriority::PreferClaimed || slot.priority == priority =>
+            {
+                ClaimResult::Lost
+            }
+            Some(owner)
+                if slot.priority == ClaimPriority::Claimed
+                    && priority == ClaimPriority::PreferClaimed =>
+            {
+                *slot = Slot {
+                    owner: Some(sender),
+                    priority,
+                };
+                ClaimResult::Displaced(owner)
+            }
+            Some(_) => ClaimResult::Ignored,
+        }
+    }
+
+    /// A STATE's preference for `vif`: it wins over anything below PREFER.
+    pub fn prefer(&mut self, vif: usize, sender: usize) {
+        let slot = &mut self.slots[vif];
+        if slot.priority < ClaimPriority::Prefer {
+            *slot = Slot {
+                owner: Some(sender),
+                priority: ClaimPriority::Prefer,
+            };
+        }
+    }
+
+    /// Every preferred VIF is now taken by the member that prefers it.
+    pub fn priority_claim(&mut self) {
+        for slot in &mut self.slots {
+            if slot.priority == ClaimPriority::Prefer {
+                slot.priority = ClaimPriority::PreferClaimed;
+            }
+        }
+    }
+
+    /// How many VIFs each of `members` members owns.
+    pub fn counts(&self, members: usize) -> Vec<u32> {
+        let mut counts = vec![0; members];
+        for owner in self.slots.iter().filter_map(|s| s.owner) {
+            counts[owner] += 1;
+        }
+        counts
+    }
+
+    /// Every unowned VIF, in configuration order, goes to the participant
+    /// with the fewest (lowest index on ties). `participants` is in index
+    /// order.
+    pub fn claim_unclaimed(&mut self, participants: &[usize], counts: &mut [u32]) {
+        for slot in &mut self.slots {
+            if slot.owner.is_some() {
+                continue;
+            }
+            let Some(&taker) = participants.iter().min_by_key(|&&m| (counts[m], m)) else {
+                return;
+            };
+            *slot = Slot {
+                owner: Some(taker),
+                priority: ClaimPriority::Claimed,
+            };
+            counts[taker] += 1;
+        }
+    }
+
+    /// Moves `vif` to `owner`, keeping its priority.
+    pub fn reassign(&mut self, vif: usize, owner: usize) {
+        self.slots[vif].owner = Some(owner);
+    }
+
+    /// The leader's balancing moves, at most `limit` of them (None: until
+    /// balanced): repeatedly the fullest participant that holds a movable
+    /// (below PREFER) VIF gives its first such VIF to the emptiest one,
+    /// while they differ by more than one. Unlike the original, a fullest
+    /// member holding only preferred VIFs does not stop the round: the next
+    /// fullest gives instead.
+    pub fn plan_balance(
+        &self,
+        participants: &[usize],
+        counts: &[u32],
+        limit: Option<usize>,
+    ) -> Vec<(usize, usize)> {
+        let mut owner: Vec<Option<usize>> = self.slots.iter().map(|s| s.owner).collect();
+        let movable = |s: &Slot| s.owner.is_some() && s.priority < ClaimPriority::Prefer;
+        let mut counts = counts.to_vec();
+        let mut movable_count = vec![0u32; counts.len()];
+        for s in self.slots.iter().filter(|s| movable(s)) {
+            if let Some(o) = s.owner {
+                movable_count[o] += 1;
+            }
+        }
+        let mut moves = Vec::new();
+        while limit.map_or(true, |l| moves.len() < l) {
+            let Some(&emptiest) = participants.iter().min_by_key(|&&m| (counts[m], m)) else {
+                break;
+            };
+            let donor = participants
+                .iter()
+                .copied()
+                .filter(|&m| movable_count[m] > 0)
+                .min_by_key(|&m| (std::cmp::Reverse(counts[m]), m));
+            let Some(donor) = donor else { break };
+            if counts[donor] <= counts[emptiest] + 1 {
+                break;
+            }
+            let Some(vif) = (0..owner.len()).find(|&i| {
+                owner[i] == Some(donor) && self.slots[i].priority < ClaimPriority::Prefer
+            }) else {
+                break;
+            };
+            owner[vif] = Some(emptiest);
+            counts[donor] -= 1;
+            counts[emptiest] += 1;
+            movable_count[donor] -= 1;
+            movable_count[emptiest] += 1;
+            moves.push((vif, emptiest));
+        }
+        moves
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClaimPriority::*;
+    use super::*;
+
+    fn table_with(owner: usize, priority: ClaimPriority) -> Table {
+        let mut t = Table::new(1);
+        assert_eq!(t.claim(0, owner, priority), ClaimResult::Recorded);
+        t
+    }
+
+    #[test]
+    fn first_claim_of_an_unowned_vif_is_recorded() {
+        let t = table_with(3, Claimed);
+        assert_eq!(
+            t.slots()[0],
+            Slot {
+                owner: Some(3),
+                priority: Claimed
+            }
+        );
+    }
+
+    #[test]
+    fn equal_priorities_keep_the_existing_owner() {
+        for p in [Claimed, PreferClaimed] {
+            let mut t = table_with(0, p);
+            assert_eq!(t.claim(0, 1, p), ClaimResult::Lost);
+            assert_eq!(t.slots()[0].owner, Some(0));
+        }
+    }
+
+    #[test]
+    fn prefer_claimed_owner_keeps_against_anything() {
+        let mut t = table_with(0, PreferClaimed);
+        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Lost);
+        assert_eq!(t.slots()[0].owner, Some(0));
+    }
+
+    #[test]
+    fn prefer_claimed_claim_displaces_a_claimed_owner() {
+        let mut t = table_with(0, Claimed);
+        assert_eq!(t.claim(0, 1, PreferClaimed), ClaimResult::Displaced(0));
+        assert_eq!(
+            t.slots()[0],
+            Slot {
+                owner: Some(1),
+                priority: PreferClaimed
+            }
+        );
+    }
+
+    #[test]
+    fn claims_against_a_pending_preference_change_nothing() {
+        let mut t = Table::new(1);
+        t.prefer(0, 2);
+        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Ignored);
+        assert_eq!(t.claim(0, 1, PreferClaimed), ClaimResult::Ignored);
+        assert_eq!(
+            t.slots()[0],
+            Slot {
+                owner: Some(2),
+                priority: Prefer
+            }
+        );
+    }
+
+    #[test]
+    fn a_member_never_loses_a_vif_to_itself() {
+        let mut t = table_with(1, Claimed);
+        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Ignored);
+        assert_eq!(t.slots()[0].owner, Some(1));
+    }
+
+    #[test]
+    fn preference_overrides_only_below_prefer() {
+        let mut t = table_with(0, Claimed);
+        t.prefer(0, 1);
+        assert_eq!(t.slots()[0].owner, Some(1));
+        t.prefer(0, 2);
+        assert_eq!(t.slots()[0].owner, Some(1), "first preference stays");
+        let mut t = table_with(0, PreferClaimed);
+        t.prefer(0, 1);
+        assert_eq!(t.slots()[0].owner, Some(0));
+    }
+
+    #[test]
+    fn priority_claim_turns_preferences_into_holdings() {
+        let mut t = Table::new(2);
+        t.prefer(0, 1);
+        t.priority_claim();
+        assert_eq!(t.slots()[0].priority, PreferClaimed);
+        assert_eq!(t.slots()[1].priority, Unclaimed);
+    }
+
+    #[test]
+    fn unclaimed_vifs_go_to_the_emptiest_lowest_index_first() {
+        let mut t = Table::new(5);
+        t.claim(0, 1, Claimed);
+        let mut counts = t.counts(3);
+        t.claim_unclaimed(&[0, 1, 2], &mut counts);
+        let owners: Vec<_> = t.slots().iter().map(|s| s.owner.unwrap()).collect();
+        assert_eq!(owners, vec![1, 0, 2, 0, 1]);
+        assert_eq!(counts, vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn balance_moves_first_movable_vif_of_fullest_to_emptiest() {
+        let mut t = Table::new(4);
+        for v in 0..4 {
+            t.claim(v, 0, Claimed);
+        }
+        let counts = t.counts(2);
+        assert_eq!(t.plan_balance(&[0, 1], &counts, None), vec![(0, 1), (1, 1)]);
+        assert_eq!(t.plan_balance(&[0, 1], &counts, Some(1)), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn balance_skips_a_fullest_member_holding_only_preferred_vifs() {
+        let mut t = Table::new(7);
+        for v in 0..4 {
+            t.prefer(v, 0);
+        }
+        t.priority_claim();
+        for v in 4..7 {
+            t.claim(v, 1, Claimed);
+        }
+        let counts = t.counts(3);
+        assert_eq!(counts, vec![4, 3, 0]);
+        let moves = t.plan_balance(&[0, 1, 2], &counts, None);
+        assert_eq!(moves, vec![(4, 2)]);
+    }
+}
