@@ -16,8 +16,7 @@ all:
 
 # The whole suite, including the root-only network-namespace tests.
 test:
-	$(CARGO) build --release
-	$(CARGO) test --release -- --test-threads=2
+	$(CARGO) test --profile test-opt -- --test-threads=2
 
 # A fully static x86-64 binary: musl when that target is installed,
 # otherwise glibc with crt-static. relocation-model=static gives a plain

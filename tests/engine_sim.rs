@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::{
-    ArpEntry, ClaimPriority, Engine, Input, Level, MemberStatus, Message, Output, Phase,
-    Settings, Timer, View,
+    ArpEntry, ClaimPriority, Engine, Input, Level, MemberStatus, Message, Output, Phase, Settings,
+    Timer, View,
 };
 
 const DEFAULT_SEEDS: u64 = 10_000;
@@ -119,8 +119,9 @@ impl Sim {
                 0 | 1 => Vec::new(),
                 2 => vec![Ipv4Addr::UNSPECIFIED],
                 _ => {
-                    let mut p: Vec<Ipv4Addr> =
-                        (0..rng.range(1, 3)).map(|_| vifs[rng.below(n_vifs)]).collect();
+                    let mut p: Vec<Ipv4Addr> = (0..rng.range(1, 3))
+                        .map(|_| vifs[rng.below(n_vifs)])
+                        .collect();
                     p.dedup();
                     if rng.chance(20) {
                         p.push(Ipv4Addr::new(172, 16, 0, 1));
@@ -201,7 +202,11 @@ impl Sim {
                         n.up[v] = true;
                     }
                     Output::Release(v) => {
-                        assert!(n.up[v], "{} released VIF {v}, which it does not hold", n.name);
+                        assert!(
+                            n.up[v],
+                            "{} released VIF {v}, which it does not hold",
+                            n.name
+                        );
                         n.up[v] = false;
                     }
                     Output::Multicast {
@@ -322,7 +327,10 @@ impl Sim {
             self.next_gid += 1;
             let members = self.comps[c].members.clone();
             self.note(|| format!("view {gid:?} {members:?}"));
-            let names: Vec<String> = members.iter().map(|&m| self.nodes[m].name.clone()).collect();
+            let names: Vec<String> = members
+                .iter()
+                .map(|&m| self.nodes[m].name.clone())
+                .collect();
             for (i, &m) in members.iter().enumerate() {
                 let view = View {
                     group_id: gid,
@@ -337,7 +345,9 @@ impl Sim {
 
 impl Sim {
     fn alive(&self) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|&i| self.nodes[i].alive).collect()
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive)
+            .collect()
     }
 
     fn join(&mut self, node: usize) {
@@ -346,7 +356,10 @@ impl Sim {
             self.next_label += 1;
             self.next_label
         } else {
-            *labels.iter().nth(self.rng.below(labels.len())).expect("in range")
+            *labels
+                .iter()
+                .nth(self.rng.below(labels.len()))
+                .expect("in range")
         };
         self.note(|| format!("join n{node} (label {label})"));
         let n = &mut self.nodes[node];
@@ -364,7 +377,12 @@ impl Sim {
         self.feed(node, Input::Disconnected, None);
         let n = &mut self.nodes[node];
         assert!(n.up.iter().all(|u| !u), "{} left holding VIFs", n.name);
-        assert!(n.timers.is_empty(), "{} left with timers {:?}", n.name, n.timers);
+        assert!(
+            n.timers.is_empty(),
+            "{} left with timers {:?}",
+            n.name,
+            n.timers
+        );
         n.alive = false;
         n.engine = None;
         self.membership_change();

@@ -272,11 +272,9 @@ fn connect(daemon: &TestDaemon, name: &str) -> Session {
 }
 
 fn next_view(s: &Session) -> wackamole::spread::Membership {
-    loop {
-        match s.receive().unwrap() {
-            Event::Membership(m) => return m,
-            other => panic!("expected a membership, got {other:?}"),
-        }
+    match s.receive().unwrap() {
+        Event::Membership(m) => m,
+        other => panic!("expected a membership, got {other:?}"),
     }
 }
 

@@ -684,3 +684,287 @@ impl Engine {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Balance;
+    use std::time::Duration;
+
+    const GID: GroupId = [1, 2, 3];
+
+    fn settings(identity: Ipv4Addr, vifs: usize) -> Settings {
+        Settings {
+            identity,
+            vifs: (0..vifs)
+                .map(|i| Ipv4Addr::new(10, 0, 0, i as u8 + 1))
+                .collect(),
+            preferred: Vec::new(),
+            mature: Duration::from_secs(5),
+            balance: Balance {
+                acquisitions_per_round: AcquisitionsPerRound::Limited(1),
+                interval: Duration::from_secs(4),
+            },
+            state_wait: Duration::from_secs(10),
+            arp_share: Duration::from_secs(60),
+        }
+    }
+
+    fn name(m: usize) -> String {
+        format!("#m{m}#d")
+    }
+
+    fn msg(m: usize, kind: i16, body: Vec<u8>) -> Input {
+        Input::Message(Message {
+            sender: name(m),
+            mess_type: kind,
+            endian_mismatch: false,
+            body,
+        })
+    }
+
+    fn state(m: usize, identity: Ipv4Addr, held: &[(usize, ClaimPriority)]) -> Input {
+        let body = StateBody {
+            group_id: GID,
+            identity,
+            index: m as i32,
+            mature: true,
+            held: held
+                .iter()
+                .map(|&(v, p)| (Ipv4Addr::new(10, 0, 0, v as u8 + 1), p))
+                .collect(),
+            preferred: Vec::new(),
+        };
+        msg(m, mess_type::STATE, body.encode())
+    }
+
+    /// An engine at `my_index` of a view of `members`, mature, gathering.
+    fn gathering(my_index: usize, members: usize, vifs: usize) -> Engine {
+        let mut e = Engine::new(settings(ip(my_index), vifs));
+        e.handle(Input::Connected);
+        e.mature = true;
+        e.handle(Input::View(View {
+            group_id: GID,
+            members: (0..members).map(name).collect(),
+            my_index,
+        }));
+        e
+    }
+
+    fn ip(m: usize) -> Ipv4Addr {
+        Ipv4Addr::new(192, 168, 0, m as u8 + 1)
+    }
+
+    fn multicast_body(out: &[Output]) -> Option<Vec<u8>> {
+        out.iter().find_map(|o| match o {
+            Output::Multicast { body, .. } => Some(body.clone()),
+            _ => None,
+        })
+    }
+
+    fn logs(out: &[Output], level: Level) -> Vec<&str> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Log(l, t) if *l == level => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_duplicate_identity_is_reported_and_refuses_to_claim() {
+        let mut e = gathering(1, 2, 4);
+        e.handle(state(0, ip(0), &[]));
+        // Member 1 (us) reports the same identity as member 0.
+        let out = e.handle(state(1, ip(0), &[]));
+        let errors = logs(&out, Level::Error);
+        assert_eq!(errors.len(), 1, "{out:?}");
+        assert!(errors[0].contains("both use identity 192.168.0.1"));
+        assert!(errors[0].contains("refuses to claim"));
+        assert!(!out.iter().any(|o| matches!(o, Output::Acquire(_))));
+        let snap = e.snapshot();
+        assert_eq!(snap.phase, Phase::Run);
+        assert!(snap.vifs.iter().all(|v| v.owner == Some(0)));
+        let members = snap.view.expect("view").members;
+        assert_eq!(members[1].status, MemberStatus::DuplicateIdentity);
+    }
+
+    #[test]
+    fn silent_members_are_named_and_left_out_on_an_agreed_proceed() {
+        let mut e = gathering(0, 3, 3);
+        e.handle(state(0, ip(0), &[]));
+        let out = e.handle(Input::TimerFired(Timer::StateWait));
+        let warnings = logs(&out, Level::Warning);
+        assert!(warnings[0].contains("#m1#d, #m2#d"), "{warnings:?}");
+        assert!(out.contains(&Output::ArmTimer(Timer::StateWait, SILENT_WARNING_REPEAT)));
+        let proceed = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Multicast {
+                    mess_type: mess_type::PROCEED,
+                    body,
+                    ..
+                } => Some(body.clone()),
+                _ => None,
+            })
+            .expect("asks the group to proceed");
+        // A STATE arriving before the PROCEED still counts.
+        e.handle(state(1, ip(1), &[]));
+        let out = e.handle(msg(0, mess_type::PROCEED, proceed));
+        assert!(out.contains(&Output::DisarmTimer(Timer::StateWait)));
+        let snap = e.snapshot();
+        assert_eq!(snap.phase, Phase::Run);
+        let members = snap.view.expect("view").members;
+        assert_eq!(members[2].status, MemberStatus::Silent);
+        assert_eq!(
+            snap.vifs.iter().map(|v| v.owner).collect::<Vec<_>>(),
+            vec![Some(0), Some(1), Some(0)]
+        );
+        // A late STATE from the silent member changes nothing.
+        e.handle(state(2, ip(2), &[(1, ClaimPriority::PreferClaimed)]));
+        assert_eq!(e.snapshot().vifs[1].owner, Some(1));
+    }
+
+    #[test]
+    fn proceed_for_another_view_is_ignored() {
+        let mut e = gathering(0, 2, 1);
+        e.handle(state(0, ip(0), &[]));
+        e.handle(msg(1, mess_type::PROCEED, codec::encode_proceed([9, 9, 9])));
+        assert_eq!(e.phase(), Phase::Gather);
+    }
+
+    #[test]
+    fn malformed_bodies_are_logged_and_change_nothing() {
+        let mut e = gathering(0, 2, 2);
+        e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
+        let before = e.snapshot();
+        for (kind, body) in [
+            (mess_type::STATE, vec![1, 2, 3]),
+            (mess_type::BALANCE, vec![5, 0, 0, 0]),
+            (mess_type::MATURING, vec![0]),
+            (mess_type::ARPCACHE, vec![0; 13]),
+            (mess_type::PROCEED, vec![0; 4]),
+        ] {
+            let out = e.handle(msg(1, kind, body));
+            assert_eq!(logs(&out, Level::Warning).len(), 1, "type {kind}: {out:?}");
+            assert_eq!(out.len(), 1, "type {kind}: only the log");
+            assert_eq!(e.snapshot(), before);
+        }
+    }
+
+    /// Two members settled: member 0 (us) holds VIFs 0 and 1.
+    fn running_pair(my_index: usize) -> Engine {
+        let mut e = gathering(my_index, 2, 2);
+        e.handle(state(
+            0,
+            ip(0),
+            &[(0, ClaimPriority::Claimed), (1, ClaimPriority::Claimed)],
+        ));
+        e.handle(state(1, ip(1), &[]));
+        assert_eq!(e.phase(), Phase::Run);
+        e
+    }
+
+    fn balance(moves: &[(usize, usize)]) -> Vec<u8> {
+        let moves: Vec<Move> = moves
+            .iter()
+            .map(|&(owner, v)| Move {
+                owner: ip(owner),
+                vif: Ipv4Addr::new(10, 0, 0, v as u8 + 1),
+            })
+            .collect();
+        codec::encode_balance(&moves)
+    }
+
+    #[test]
+    fn a_move_to_the_current_owner_does_nothing() {
+        let mut e = running_pair(0);
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(0, 0)])));
+        assert!(out.is_empty(), "{out:?}");
+        assert!(e.holds(0));
+    }
+
+    #[test]
+    fn a_move_away_releases_and_a_move_here_acquires() {
+        let mut e = running_pair(0);
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(1, 1)])));
+        assert_eq!(
+            out,
+            vec![
+                Output::Release(1),
+                Output::Hooks(HookEvent::OnDown, 1),
+                Output::PostHooks(HookEvent::PostDown)
+            ]
+        );
+        let mut peer = running_pair(1);
+        let out = peer.handle(msg(0, mess_type::BALANCE, balance(&[(1, 1)])));
+        assert_eq!(out[0], Output::Acquire(1));
+        assert_eq!(peer.snapshot().view.expect("view").members[1].owned, 1);
+    }
+
+    #[test]
+    fn balance_outside_run_is_ignored() {
+        let mut e = gathering(0, 2, 2);
+        e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(0, 1)])));
+        assert!(out.is_empty());
+        assert_eq!(e.snapshot().vifs[1].owner, None);
+    }
+
+    #[test]
+    fn the_leader_announces_exactly_the_moves_it_writes() {
+        let mut e = gathering(0, 2, 4);
+        let all: Vec<_> = (0..4).map(|v| (v, ClaimPriority::Claimed)).collect();
+        e.handle(state(0, ip(0), &all));
+        e.handle(state(1, ip(1), &[]));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        let body = multicast_body(&out).expect("4 vs 0 needs a move");
+        let moves = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
+        assert_eq!(moves.len(), 1, "AcquisitionsPerRound 1");
+        // No second round planned before the first comes back.
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        assert_eq!(
+            out,
+            vec![Output::ArmTimer(Timer::Balance, Duration::from_secs(4))]
+        );
+        // Once balanced, the leader stops planning rounds.
+        e.handle(msg(0, mess_type::BALANCE, body));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        let body = multicast_body(&out).expect("3 vs 1 needs a move");
+        e.handle(msg(0, mess_type::BALANCE, body));
+        assert!(e.handle(Input::TimerFired(Timer::Balance)).is_empty());
+        assert_eq!(e.snapshot().view.expect("view").members[1].owned, 2);
+    }
+
+    #[test]
+    fn a_lost_claim_releases_at_once() {
+        let mut e = gathering(1, 2, 1);
+        // Pretend we held VIF 0 from before.
+        e.held[0] = Some(ClaimPriority::Claimed);
+        e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
+        let out = e.handle(state(1, ip(1), &[(0, ClaimPriority::Claimed)]));
+        assert_eq!(out[0], Output::Release(0));
+    }
+
+    #[test]
+    fn arp_cache_merges_latest_and_skips_the_unspecified_address() {
+        let mut e = gathering(0, 1, 1);
+        let entry = |a: u8, m: u8| ArpEntry {
+            addr: Ipv4Addr::new(10, 9, 0, a),
+            mac: [m; 6],
+        };
+        let zero = ArpEntry {
+            addr: Ipv4Addr::UNSPECIFIED,
+            mac: [1; 6],
+        };
+        let body = codec::encode_arp_cache(&[entry(1, 1), zero]);
+        e.handle(msg(0, mess_type::ARPCACHE, body));
+        e.handle(msg(
+            0,
+            mess_type::ARPCACHE,
+            codec::encode_arp_cache(&[entry(1, 2)]),
+        ));
+        assert_eq!(e.arp_cache().len(), 1);
+        assert_eq!(e.arp_cache()[&Ipv4Addr::new(10, 9, 0, 1)], [2; 6]);
+    }
+}

@@ -354,7 +354,7 @@ impl State {
             }
             let time = self.next_time();
             let mut groups: BTreeMap<String, Vec<(GroupId, Vec<String>)>> = BTreeMap::new();
-            for (k, comp) in old.iter().enumerate() {
+            for comp in &old {
                 for (g, view) in &comp.groups {
                     let kept: Vec<String> = view
                         .members
@@ -375,7 +375,6 @@ impl State {
                             transitional.push((m.clone(), g.clone(), old_gid));
                         }
                     }
-                    let _ = k;
                     groups.entry(g.clone()).or_default().push((old_gid, kept));
                 }
             }
