@@ -80,9 +80,15 @@ impl std::error::Error for DaemonError {}
 /// Everything that reaches the engine loop.
 enum Event {
     /// Something the Spread daemon sent on connection `link`.
-    Spread { link: u64, event: spread::Event },
+    Spread {
+        link: u64,
+        event: spread::Event,
+    },
     /// Connection `link` failed or closed.
-    SpreadLost { link: u64, error: spread::Error },
+    SpreadLost {
+        link: u64,
+        error: spread::Error,
+    },
     Signal(Signal),
     Control(Request),
 }
@@ -96,7 +102,10 @@ enum Deadline {
 
 /// Our connection to Spread.
 enum Link {
-    Up { id: u64, writer: SessionWriter },
+    Up {
+        id: u64,
+        writer: SessionWriter,
+    },
     /// Waiting for the reconnect timer.
     Down,
     /// `wackatrl -f`: stay away until `-s`.
@@ -122,9 +131,10 @@ pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
 }
 
 fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
-    let pid_path = options.pid_file.clone().or_else(|| {
-        (!options.foreground).then(|| PathBuf::from(process::DEFAULT_PID_FILE))
-    });
+    let pid_path = options
+        .pid_file
+        .clone()
+        .or_else(|| (!options.foreground).then(|| PathBuf::from(process::DEFAULT_PID_FILE)));
     let pid_file = match &pid_path {
         Some(path) => Some(PidFile::create(path).map_err(DaemonError::Process)?),
         None => None,
@@ -583,13 +593,15 @@ impl Daemon {
                 log_error!("cannot switch the log facility: {err}");
             }
         }
-        self.engine
-            .retune(new.mature, new.balance, new.arp_cache);
+        self.engine.retune(new.mature, new.balance, new.arp_cache);
         self.config = new;
         if changed.is_empty() {
             log_notice!("configuration re-read: nothing changed");
         } else {
-            log_notice!("configuration re-read: {} now in effect", changed.join(", "));
+            log_notice!(
+                "configuration re-read: {} now in effect",
+                changed.join(", ")
+            );
         }
     }
 

@@ -66,10 +66,16 @@ mod tests {
         timers.arm('a', t0 + Duration::from_secs(5));
         timers.arm('b', t0 + Duration::from_secs(2));
         timers.arm('a', t0 + Duration::from_secs(1));
-        assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(1));
+        assert_eq!(
+            timers.wait(t0, Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
         assert!(timers.take_due(t0).is_empty());
         assert_eq!(timers.take_due(t0 + Duration::from_secs(3)), vec!['a', 'b']);
-        assert_eq!(timers.wait(t0, Duration::from_secs(60)), Duration::from_secs(60));
+        assert_eq!(
+            timers.wait(t0, Duration::from_secs(60)),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
