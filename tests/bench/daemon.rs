@@ -1,1 +1,232 @@
-fn main() {}
+//! The daemon end to end, on clusters of the real binary in namespaces
+//! (root only; see tests/support/cluster.rs):
+//!
+//! - failover latency: from SIGKILL of the node holding a VIP until that
+//!   VIP is up on the survivor AND its gratuitous ARP is on the bridge;
+//!   min/median/max over `WACKAMOLE_BENCH_RUNS` runs (default 25);
+//! - idle resident memory (VmRSS) of a daemon holding 254 VIFs;
+//! - the size of the release binary, and of dist/wackamole when
+//!   `make static` made one;
+//! - CPU time (utime + stime) of an idle daemon in a 3-node cluster over
+//!   `WACKAMOLE_BENCH_IDLE_SECS` seconds (default 60).
+//!
+//! `cargo bench --bench daemon` prints the figures.
+
+#[path = "../support/cluster.rs"]
+mod cluster;
+#[path = "../support/netns.rs"]
+mod netns;
+#[path = "../support/sniffer.rs"]
+mod sniffer;
+#[path = "../support/spread_daemon.rs"]
+mod spread_daemon;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cluster::{vip, Capture, Cluster, Spec, BINARY};
+use nanoserde::DeJson;
+use wackamole::control::json::JsonStatus;
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, found `{text}`")),
+        Err(_) => default,
+    }
+}
+
+fn main() {
+    binary_sizes();
+    failover_latency(env_number("WACKAMOLE_BENCH_RUNS", 25) as usize);
+    idle_memory(Path::new(BINARY));
+    if let Some(static_binary) = static_binary() {
+        idle_memory(&static_binary);
+    }
+    idle_cpu(Duration::from_secs(env_number(
+        "WACKAMOLE_BENCH_IDLE_SECS",
+        60,
+    )));
+}
+
+fn binary_sizes() {
+    let size = |path: &Path| std::fs::metadata(path).map(|m| m.len());
+    let release = size(Path::new(BINARY)).expect("the release binary");
+    println!(
+        "binary size: {BINARY}: {release} bytes ({:.2} MiB)",
+        mib(release)
+    );
+    match static_binary() {
+        Some(path) => {
+            let bytes = size(&path).expect("the static binary");
+            println!(
+                "binary size: {}: {bytes} bytes ({:.2} MiB)",
+                path.display(),
+                mib(bytes)
+            );
+        }
+        None => println!("binary size: dist/wackamole absent (run `make static` first)"),
+    }
+}
+
+/// dist/wackamole, when `make static` made it.
+fn static_binary() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/wackamole");
+    path.exists().then_some(path)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Whether node `i` runs, in a view of `members`, mature and settled.
+fn ready(cluster: &Cluster, i: usize, members: usize) -> bool {
+    let out = cluster.ctl(i, &["-l", "--json"]);
+    if !out.status.success() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    JsonStatus::deserialize_json(text.trim())
+        .is_ok_and(|s| s.state == "RUN" && s.mature && s.member_count == members)
+}
+
+/// Two nodes, one VIF: kill whichever holds it, time the takeover, bring
+/// the dead node back (a fresh cable, a fresh daemon), and again.
+fn failover_latency(runs: usize) {
+    let mut cluster = Cluster::new("bf", Spec::new(2, 1));
+    let capture = Capture::start(&cluster);
+    let observer = cluster.observer();
+    let address = vip(0);
+    cluster.start_all();
+    cluster.wait_each_once(SETTLE);
+    let mut samples = Vec::with_capacity(runs);
+    for run in 0..runs {
+        cluster.wait_for("both nodes in RUN with two members", SETTLE, |c| {
+            ready(c, 0, 2) && ready(c, 1, 2)
+        });
+        let holders = cluster.holders();
+        let Some(victim) = holders.iter().position(|h| h.contains(&address)) else {
+            cluster.fail(&format!("run {run}: {address} is on no node"));
+        };
+        let heir = 1 - victim;
+        let heir_mac = cluster.node(heir).mac;
+        // The machine dies: its cable first, so its copy cannot answer.
+        cluster.cut(victim);
+        // Watch the heir from before the kill: reaping the dead daemon
+        // takes longer than the takeover itself.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let watcher = {
+            let observer = observer.clone();
+            thread::spawn(move || observer.wait_on_node(heir, address, deadline))
+        };
+        let killed = Instant::now();
+        cluster.signal(victim, libc::SIGKILL);
+        let up = watcher.join().expect("watcher");
+        let announced = capture.wait_announced(address, heir_mac, killed, deadline);
+        let status = cluster.wait_exit(victim, Duration::from_secs(10));
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+        let (Some(up), Some(announced)) = (up, announced) else {
+            let seen = capture.summary();
+            cluster.fail(&format!(
+                "run {run}: no takeover by node {heir} (up {up:?}, announced {announced:?}); {seen}"
+            ));
+        };
+        samples.push(up.max(announced) - killed);
+        cluster.wire(victim);
+        cluster.start(victim);
+    }
+    samples.sort();
+    println!(
+        "failover latency (SIGKILL to VIP up and announced, {runs} runs): \
+         min {:.2} ms, median {:.2} ms, max {:.2} ms",
+        ms(samples[0]),
+        ms(samples[runs / 2]),
+        ms(samples[runs - 1])
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The value of `field` (in kB) in /proc/<pid>/status.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {path}"))
+}
+
+fn idle_memory(binary: &Path) {
+    let mut cluster = Cluster::new("bm", Spec::new(1, 254));
+    cluster.binary = binary.to_path_buf();
+    cluster.start(0);
+    cluster.wait_spread_as(&[254], SETTLE);
+    // Let the announcements of every VIF finish first.
+    thread::sleep(Duration::from_secs(3));
+    let pid = cluster.node(0).pid().expect("the daemon runs");
+    assert!(cluster.running(0));
+    let [rss, anon, file, peak] =
+        ["VmRSS", "RssAnon", "RssFile", "VmHWM"].map(|field| status_kib(pid, field));
+    println!(
+        "idle memory, {} holding 254 VIFs: VmRSS {rss} KiB ({:.2} MiB; anonymous {anon} KiB, \
+         file-backed {file} KiB), peak {peak} KiB",
+        binary.display(),
+        rss as f64 / 1024.0
+    );
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // Fields after the command name (which may hold spaces) start at 3:
+    // state; utime and stime are fields 14 and 15.
+    let rest = &text[text.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().expect("stat number"))
+        .collect();
+    fields.iter().sum()
+}
+
+fn idle_cpu(period: Duration) {
+    let mut spec = Spec::new(3, 6);
+    // The shipped defaults, not the tests' short ones.
+    spec.mature = "5s".into();
+    spec.balance_interval = "4s".into();
+    let mut cluster = Cluster::new("bc", spec);
+    cluster.start_all();
+    cluster.wait_spread_as(&[2, 2, 2], Duration::from_secs(60));
+    // The leader (first in the view) is the busiest: it runs the balance
+    // timer.
+    let out = cluster.ctl(0, &["-l", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let status = JsonStatus::deserialize_json(text.trim())
+        .unwrap_or_else(|e| panic!("wackatrl --json: {e}: {text}"));
+    let leader = (0..3)
+        .find(|i| status.members[0].name == format!("#node{i}#wm1"))
+        .unwrap_or_else(|| panic!("no leader among the nodes: {text}"));
+    let pid = cluster.node(leader).pid().expect("the daemon runs");
+    let before = cpu_ticks(pid);
+    std::thread::sleep(period);
+    assert!(cluster.running(leader));
+    let after = cpu_ticks(pid);
+    // SAFETY: sysconf only reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let used_ms = (after - before) * 1000 / hz;
+    println!(
+        "idle CPU, the leading daemon of a settled 3-node cluster over {}s: {used_ms} ms \
+         (utime + stime, {hz} ticks/s)",
+        period.as_secs()
+    );
+}

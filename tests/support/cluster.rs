@@ -31,7 +31,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -148,11 +148,14 @@ impl Node {
 /// A running cluster; see the module documentation.
 pub struct Cluster {
     pub spec: Spec,
+    /// The program every node runs ([`BINARY`] unless changed).
+    pub binary: PathBuf,
     nodes: Vec<Node>,
     hub: Netns,
     spread: Option<TestDaemon>,
     spread_path: PathBuf,
     vips: Vec<Ipv4Addr>,
+    observer: Observer,
     // Last, so it outlives the sockets and logs in it.
     dir: TempDir,
 }
@@ -169,32 +172,38 @@ impl Cluster {
         let spread_path = dir.0.join("spread.sock");
         let spread = TestDaemon::start(Listen::Unix(spread_path.clone()), "wm1")
             .unwrap_or_else(|e| panic!("cannot start the Spread test daemon: {e}"));
-        let vips = (0..spec.vifs).map(vip).collect();
+        let vips: Vec<Ipv4Addr> = (0..spec.vifs).map(vip).collect();
+        let nodes: Vec<Node> = (0..spec.nodes)
+            .map(|i| {
+                let ns = Netns::new(&format!("{tag}{i}"));
+                let path = format!("/run/netns/{}", ns.name());
+                let ns_file =
+                    File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+                Node {
+                    index: i,
+                    ns,
+                    ns_file: Arc::new(ns_file),
+                    mac: [0; 6],
+                    config: dir.0.join(format!("node{i}.conf")),
+                    control: dir.0.join(format!("node{i}.sock")),
+                    log: dir.0.join(format!("node{i}.log")),
+                    child: None,
+                }
+            })
+            .collect();
+        let namespaces: Vec<Arc<File>> = nodes.iter().map(|n| n.ns_file.clone()).collect();
         let mut cluster = Cluster {
             spec,
-            nodes: Vec::new(),
+            binary: PathBuf::from(BINARY),
+            nodes,
             hub,
             spread: Some(spread),
             spread_path,
+            observer: Observer::spawn(&namespaces, &vips),
             vips,
             dir,
         };
-        for i in 0..cluster.spec.nodes {
-            let ns = Netns::new(&format!("{tag}{i}"));
-            let path = format!("/run/netns/{}", ns.name());
-            let ns_file =
-                Arc::new(File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}")));
-            let node = Node {
-                index: i,
-                ns,
-                ns_file,
-                mac: [0; 6],
-                config: cluster.dir.0.join(format!("node{i}.conf")),
-                control: cluster.dir.0.join(format!("node{i}.sock")),
-                log: cluster.dir.0.join(format!("node{i}.log")),
-                child: None,
-            };
-            cluster.nodes.push(node);
+        for i in 0..cluster.nodes.len() {
             cluster.wire(i);
             let text = cluster.default_config(i);
             cluster.write_config(i, &text);
@@ -280,6 +289,7 @@ impl Cluster {
     /// Starts node `i`'s daemon in the foreground (`-d`) inside its
     /// namespace, logging to its log file.
     pub fn start(&mut self, i: usize) {
+        let binary = self.binary.clone();
         let node = &mut self.nodes[i];
         assert!(node.child.is_none(), "node {i} already runs");
         let log = fs::OpenOptions::new()
@@ -289,7 +299,7 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("cannot open {:?}: {e}", node.log));
         let err = log.try_clone().expect("log file");
         let fd = node.ns_file.as_raw_fd();
-        let mut command = Command::new(BINARY);
+        let mut command = Command::new(&binary);
         command
             .args(["-d", "-c"])
             .arg(&node.config)
@@ -310,7 +320,7 @@ impl Cluster {
         }
         let child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BINARY} for node {i}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {binary:?} for node {i}: {e}"));
         node.child = Some(child);
     }
 
@@ -394,15 +404,12 @@ impl Cluster {
 
     /// An observer of every node's VIPs, usable from other threads.
     pub fn observer(&self) -> Observer {
-        Observer {
-            namespaces: self.nodes.iter().map(|n| n.ns_file.clone()).collect(),
-            vips: Arc::new(self.vips.clone()),
-        }
+        self.observer.clone()
     }
 
     /// The VIPs on each node's `wm0`, by node.
     pub fn holders(&self) -> Vec<Vec<Ipv4Addr>> {
-        self.observer().sweep()
+        self.observer.sweep()
     }
 
     /// Node `i`'s log so far.
@@ -523,58 +530,75 @@ pub fn owners(holders: &[Vec<Ipv4Addr>]) -> BTreeMap<Ipv4Addr, Vec<usize>> {
     owners
 }
 
-/// Reads the VIPs on every node's `wm0` quickly (ioctls in each namespace,
-/// no processes), from any thread.
+/// Reads the VIPs on every node's `wm0` quickly, from any thread: each
+/// node has a reader thread that entered its namespace once (entering a
+/// network namespace costs milliseconds) and lists `wm0` with ioctls on
+/// request. The readers end when the last observer is dropped.
 #[derive(Clone)]
 pub struct Observer {
-    namespaces: Vec<Arc<File>>,
-    vips: Arc<Vec<Ipv4Addr>>,
+    readers: Vec<mpsc::Sender<mpsc::Sender<Vec<Ipv4Addr>>>>,
 }
 
 impl Observer {
-    /// The VIPs on each node's `wm0`, by node, read in one quick pass on a
-    /// thread of its own.
+    fn spawn(namespaces: &[Arc<File>], vips: &[Ipv4Addr]) -> Observer {
+        let readers = namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| {
+                let (requests, inbox) = mpsc::channel::<mpsc::Sender<Vec<Ipv4Addr>>>();
+                let (ns, vips) = (ns.clone(), vips.to_vec());
+                thread::spawn(move || {
+                    enter(&ns);
+                    for reply in inbox {
+                        let present = wackamole::net::iface::list(INTERFACE).unwrap_or_else(|e| {
+                            panic!("cannot list the addresses of node {i}: {e}")
+                        });
+                        let held = present
+                            .into_iter()
+                            .map(|a| a.addr)
+                            .filter(|a| vips.contains(a))
+                            .collect();
+                        let _ = reply.send(held);
+                    }
+                });
+                requests
+            })
+            .collect();
+        Observer { readers }
+    }
+
+    /// The VIPs on each node's `wm0`, by node, read by all readers at once.
     pub fn sweep(&self) -> Vec<Vec<Ipv4Addr>> {
-        thread::scope(|s| s.spawn(|| self.sweep_here()).join().expect("sweep"))
-    }
-
-    /// [`Observer::sweep`] on the calling thread, which it leaves in the
-    /// last node's namespace: only for threads the observer owns.
-    fn sweep_here(&self) -> Vec<Vec<Ipv4Addr>> {
-        (0..self.namespaces.len())
-            .map(|i| self.on_node_here(i))
-            .collect()
-    }
-
-    /// The VIPs on node `i`'s `wm0`, read on the calling thread after
-    /// moving it into that namespace.
-    fn on_node_here(&self, i: usize) -> Vec<Ipv4Addr> {
-        enter(&self.namespaces[i]);
-        let present = wackamole::net::iface::list(INTERFACE)
-            .unwrap_or_else(|e| panic!("cannot list the addresses of node {i}: {e}"));
-        present
+        let replies: Vec<_> = (0..self.readers.len()).map(|i| self.ask(i)).collect();
+        replies
             .into_iter()
-            .map(|a| a.addr)
-            .filter(|a| self.vips.contains(a))
+            .map(|r| r.recv().expect("reader"))
             .collect()
+    }
+
+    /// The VIPs on node `i`'s `wm0`.
+    pub fn on_node(&self, i: usize) -> Vec<Ipv4Addr> {
+        self.ask(i).recv().expect("reader")
+    }
+
+    fn ask(&self, i: usize) -> mpsc::Receiver<Vec<Ipv4Addr>> {
+        let (reply, answer) = mpsc::channel();
+        self.readers[i].send(reply).expect("reader");
+        answer
     }
 
     /// Polls node `i` as fast as it can until `vip` is on it; returns when
     /// it was first seen, or None at `deadline`.
     pub fn wait_on_node(&self, i: usize, vip: Ipv4Addr, deadline: Instant) -> Option<Instant> {
-        thread::scope(|s| {
-            s.spawn(|| loop {
-                if self.on_node_here(i).contains(&vip) {
-                    return Some(Instant::now());
-                }
-                if Instant::now() >= deadline {
-                    return None;
-                }
-                thread::sleep(Duration::from_micros(100));
-            })
-            .join()
-            .expect("poll")
-        })
+        loop {
+            if self.on_node(i).contains(&vip) {
+                return Some(Instant::now());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
     }
 
     /// Starts a thread that sweeps every `every` and records any VIP seen
@@ -588,7 +612,7 @@ impl Observer {
             thread::spawn(move || {
                 let mut previous: BTreeMap<Ipv4Addr, Vec<usize>> = BTreeMap::new();
                 while !stop.load(Ordering::SeqCst) {
-                    let holders = observer.sweep_here();
+                    let holders = observer.sweep();
                     let now = owners(&holders);
                     let mut report = seen.lock().unwrap_or_else(|p| p.into_inner());
                     report.sweeps += 1;
