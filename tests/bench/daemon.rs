@@ -106,9 +106,17 @@ fn failover_latency(runs: usize) {
     cluster.wait_each_once(SETTLE);
     let mut samples = Vec::with_capacity(runs);
     for run in 0..runs {
-        cluster.wait_for("both nodes in RUN with two members", SETTLE, |c| {
-            ready(c, 0, 2) && ready(c, 1, 2)
-        });
+        // Only the heir is asked: a control request changes the victim's
+        // descriptor table, and so how fast its death reaches Spread.
+        cluster.wait_for(
+            "the VIF on one node, the other in RUN with it",
+            SETTLE,
+            |c| {
+                let holders = c.holders();
+                let heir = holders.iter().position(Vec::is_empty);
+                c.each_once(&holders) && heir.is_some_and(|heir| ready(c, heir, 2))
+            },
+        );
         let holders = cluster.holders();
         let Some(victim) = holders.iter().position(|h| h.contains(&address)) else {
             cluster.fail(&format!("run {run}: {address} is on no node"));
@@ -141,9 +149,10 @@ fn failover_latency(runs: usize) {
         cluster.start(victim);
     }
     samples.sort();
+    let slow = samples.iter().filter(|d| ms(**d) > 5.0).count();
     println!(
         "failover latency (SIGKILL to VIP up and announced, {runs} runs): \
-         min {:.2} ms, median {:.2} ms, max {:.2} ms",
+         min {:.2} ms, median {:.2} ms, max {:.2} ms ({slow} runs above 5 ms)",
         ms(samples[0]),
         ms(samples[runs / 2]),
         ms(samples[runs - 1])
