@@ -166,11 +166,13 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
         (3, 6, 6, 2),
         "{text}"
     );
-    let names: Vec<&str> = status.members.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names.len(), 3, "{text}");
+    assert_eq!(status.members.len(), 3, "{text}");
     for i in 0..3 {
         let private = format!("#node{i}#wm1");
-        assert!(names.contains(&private.as_str()), "{private} in {text}");
+        let member = status.members.iter().find(|m| m.name == private);
+        let member = member.unwrap_or_else(|| panic!("{private} missing in {text}"));
+        assert_eq!(member.address, Some(node_address(i).to_string()), "{text}");
+        assert_eq!(member.held, 2, "{text}");
     }
     for (k, vif) in status.vifs.iter().enumerate() {
         let owner = holders.iter().position(|h| h.contains(&vip(k))).unwrap();
@@ -187,6 +189,11 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
     assert!(fail.status.success(), "{fail:?}");
     let printed = String::from_utf8_lossy(&fail.stdout);
     assert_eq!(printed.matches("Owner: ").count(), 6, "{printed}");
+    let own = format!("Owner: {}\n", node_address(0));
+    assert!(
+        !printed.contains(&own),
+        "node 0 still owns a VIF: {printed}"
+    );
     cluster.wait_spread_as(&[0, 3, 3], SETTLE);
     cluster.wait_for("node 0 out of the group", SETTLE, |c| {
         !c.members().iter().any(|m| m == "#node0#wm1")
