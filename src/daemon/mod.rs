@@ -451,9 +451,13 @@ impl Daemon {
             Delivery::Reliable => Service::Reliable,
         };
         if let Err(err) = writer.multicast(service, &[&self.config.group], mess_type, body) {
+            // Closing the socket wakes the reader, whose SpreadLost event
+            // then releases everything in its turn. Dropping the link here,
+            // in the middle of carrying out the engine's outputs, would let
+            // the rest of them act on a table the engine has already
+            // cleared.
             log_error!("cannot send to group {}: {err}", self.config.group);
-            self.drop_link(Link::Down);
-            self.schedule_reconnect();
+            writer.shutdown();
         }
     }
 
@@ -528,14 +532,16 @@ impl Daemon {
         }
     }
 
-    /// Leaves Spread (closing the session properly when we still can) and
-    /// releases every VIF.
+    /// Releases every VIF, then leaves Spread (closing the session
+    /// properly when we still can). Releasing first means peers that take
+    /// over on our leave never find the addresses still up here.
     fn drop_link(&mut self, next: Link) {
-        if let Link::Up { writer, .. } = std::mem::replace(&mut self.link, next) {
+        let previous = std::mem::replace(&mut self.link, next);
+        self.feed(Input::Disconnected);
+        if let Link::Up { writer, .. } = previous {
             let _ = writer.leave(&self.config.group);
             let _ = writer.disconnect();
         }
-        self.feed(Input::Disconnected);
     }
 
     fn on_control(&mut self, request: Request) {
