@@ -5,17 +5,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use wackamole::cli::{CtlAction, CtlOptions, DaemonOptions};
-use wackamole::config::Config;
+use wackamole::config::{Config, Overrides};
 use wackamole::{control, daemon};
 
 /// Starts the daemon with `config` (already validated, with the command
 /// line's overrides applied), read from `config_path`.
-pub fn run_daemon(opts: DaemonOptions, config: Config, config_path: PathBuf) -> ExitCode {
+pub fn run_daemon(
+    opts: DaemonOptions,
+    config: Config,
+    config_path: PathBuf,
+    overrides: Overrides,
+) -> ExitCode {
     let options = daemon::Options {
         config_path,
         foreground: opts.debug,
         private_name: opts.user,
         pid_file: opts.pidfile,
+        overrides,
     };
     match daemon::run(config, options) {
         Ok(()) => ExitCode::SUCCESS,

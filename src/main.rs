@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use wackamole::cli::{self, Invocation};
-use wackamole::config::{self, Config};
+use wackamole::config::{self, Config, Overrides};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
@@ -16,20 +16,19 @@ fn main() -> ExitCode {
                 println!("wackamole {}", cli::VERSION);
                 return ExitCode::SUCCESS;
             }
-            let Some((mut config, path)) = load_config(opts.config.as_deref()) else {
+            let Some((config, path)) = load_config(opts.config.as_deref()) else {
                 return ExitCode::FAILURE;
             };
-            if let Some(spread) = &opts.spread {
-                config.spread = spread.clone();
-            }
-            if let Some(identity) = opts.identity {
-                config.identity = Some(identity);
-            }
+            let overrides = Overrides {
+                spread: opts.spread.clone(),
+                identity: opts.identity,
+            };
+            let config = overrides.apply(config);
             if opts.test {
                 print!("{}", config::summary(&config));
                 return ExitCode::SUCCESS;
             }
-            app::run_daemon(opts, config, path)
+            app::run_daemon(opts, config, path, overrides)
         }
         Ok(Invocation::Ctl(opts)) => match load_config(opts.config.as_deref()) {
             Some((config, _)) => app::run_ctl(opts, config),

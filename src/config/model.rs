@@ -258,6 +258,27 @@ impl Default for Config {
     }
 }
 
+/// Settings the command line gives over the file's (`-s`, `-i`). They are
+/// applied again to a file re-read while running, so a reload compares
+/// like with like.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Overrides {
+    pub spread: Option<SpreadAddress>,
+    pub identity: Option<Ipv4Addr>,
+}
+
+impl Overrides {
+    pub fn apply(&self, mut config: Config) -> Config {
+        if let Some(spread) = &self.spread {
+            config.spread = spread.clone();
+        }
+        if let Some(identity) = self.identity {
+            config.identity = Some(identity);
+        }
+        config
+    }
+}
+
 impl Config {
     /// The addresses this node sends as preferred in its STATE message:
     /// nothing for no `Prefer` line, 0.0.0.0 for `Prefer None`, otherwise
@@ -286,5 +307,72 @@ impl Config {
                 out
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let file = Config {
+            group: "g".into(),
+            identity: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ..Config::default()
+        };
+        let spread_only = Overrides {
+            spread: Some(SpreadAddress::Unix("/run/spread.sock".into())),
+            identity: None,
+        };
+        let applied = spread_only.apply(file.clone());
+        assert_eq!(
+            applied.spread,
+            SpreadAddress::Unix("/run/spread.sock".into())
+        );
+        assert_eq!(applied.identity, file.identity);
+        assert_eq!(applied.group, "g");
+        let identity = Overrides {
+            spread: None,
+            identity: Some(Ipv4Addr::new(192, 0, 2, 9)),
+        };
+        assert_eq!(
+            identity.apply(file.clone()).identity,
+            Some(Ipv4Addr::new(192, 0, 2, 9))
+        );
+        assert_eq!(Overrides::default().apply(file.clone()), file);
+    }
+
+    #[test]
+    fn preferred_addresses_follow_the_wire_convention() {
+        let vif = |a: [u8; 4]| Vif {
+            addresses: vec![VifAddress {
+                interface: "eth0".into(),
+                addr: Ipv4Addr::from(a),
+                prefix_len: 32,
+                network_len: 24,
+            }],
+        };
+        let mut config = Config {
+            vifs: vec![vif([10, 0, 0, 1]), vif([10, 0, 0, 2]), vif([10, 0, 1, 1])],
+            ..Config::default()
+        };
+        assert!(config.preferred_addresses().is_empty());
+        config.prefer = Prefer::None;
+        assert_eq!(config.preferred_addresses(), vec![Ipv4Addr::UNSPECIFIED]);
+        config.prefer = Prefer::Blocks(vec![
+            Ipv4Block {
+                addr: Ipv4Addr::new(10, 0, 0, 0),
+                prefix_len: 24,
+            },
+            Ipv4Block {
+                addr: Ipv4Addr::new(10, 0, 0, 2),
+                prefix_len: 32,
+            },
+        ]);
+        assert_eq!(
+            config.preferred_addresses(),
+            vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)]
+        );
     }
 }

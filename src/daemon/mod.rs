@@ -20,7 +20,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::config::{self, Config, HookEvent, VifAddress};
+use crate::config::{self, Config, HookEvent, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
 use crate::engine::{self, ArpEntry, Delivery, Engine, Input, Output, Settings, Timer};
 use crate::hooks::{HookDetails, HookRunner};
@@ -51,6 +51,8 @@ pub struct Options {
     /// Pid file: the default one when detached, none in the foreground
     /// unless given.
     pub pid_file: Option<PathBuf>,
+    /// Command-line settings, applied again to a re-read file.
+    pub overrides: Overrides,
 }
 
 /// Why the daemon could not start or had to stop.
@@ -170,6 +172,7 @@ fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
         engine: Engine::new(Settings::from_config(&config, identity)),
         config,
         config_path: options.config_path,
+        overrides: options.overrides,
         identity,
         private_name,
         link: Link::Down,
@@ -239,6 +242,7 @@ struct Daemon {
     engine: Engine,
     config: Config,
     config_path: PathBuf,
+    overrides: Overrides,
     identity: Ipv4Addr,
     private_name: String,
     link: Link,
@@ -575,12 +579,7 @@ impl Daemon {
                 for warning in warnings {
                     log_warning!("{warning}");
                 }
-                // The identity may have come from the command line.
-                Config {
-                    identity: new.identity.or(self.config.identity),
-                    spread: self.config.spread.clone(),
-                    ..new
-                }
+                self.overrides.apply(new)
             }
             Err(err) => {
                 log_error!("configuration not reloaded: {err}; the running configuration stays");
