@@ -262,9 +262,9 @@ fn check_event(event: &Event, api: &str, at: &str) {
                 assert_eq!(m.body, data, "{at}");
             }
         }
-        Event::Membership(v) => {
+        Event::Membership(v) if v.kind != MembershipKind::Transitional => {
             let MembershipKind::Regular(cause) = v.kind else {
-                panic!("{at}: unexpected transitional")
+                unreachable!()
             };
             let cause_bit = match cause {
                 Cause::Join => bits::CAUSED_BY_JOIN,
@@ -280,16 +280,18 @@ fn check_event(event: &Event, api: &str, at: &str) {
                 Some(mess_type as usize),
                 "{at}: the library's index is mess_type"
             );
-            let gid = field(api, "gid").map(|_| {
-                let inner = &api[api.find("gid=(").unwrap() + 5..];
-                let inner = &inner[..inner.find(')').unwrap()];
-                let n: Vec<u32> = inner
-                    .split(',')
-                    .map(|x| x.trim().parse().unwrap())
-                    .collect();
-                [n[0], n[1], n[2]]
-            });
-            assert_eq!(Some(v.group_id.raw()), gid, "{at}");
+            assert_eq!(Some(v.group_id.raw()), gid_in(api), "{at}");
+        }
+        Event::Membership(v) => {
+            // A transitional membership: the library reports the ending
+            // view's group with no members and mess_type -1.
+            assert_eq!(bits::TRANSITION, service_type, "{at}");
+            assert_eq!(v.group, quoted(api, "sender").unwrap(), "{at}");
+            assert!(v.members.is_empty() && groups.is_empty(), "{at}");
+            assert_eq!((v.my_index, mess_type), (None, -1), "{at}");
+            if let Some(gid) = gid_in(api) {
+                assert_eq!(v.group_id.raw(), gid, "{at}");
+            }
         }
         Event::SelfLeave { group } => {
             assert_eq!(service_type, bits::CAUSED_BY_LEAVE, "{at}");
@@ -298,6 +300,27 @@ fn check_event(event: &Event, api: &str, at: &str) {
         }
         Event::Rejected(r) => panic!("{at}: unexpected reject {r:?}"),
     }
+}
+
+/// The `gid=(proc_id,time,index)` of a comment or API line.
+fn gid_in(text: &str) -> Option<[u32; 3]> {
+    let inner = &text[text.find("gid=(")? + 5..];
+    let inner = &inner[..inner.find(')')?];
+    let n: Vec<u32> = inner
+        .split(',')
+        .map(|x| x.trim().parse().expect("a group id number"))
+        .collect();
+    Some([n[0], n[1], n[2]])
+}
+
+/// Which vs-set starts `offset` bytes into the vs-set region.
+fn set_at_offset(sets: &[Vec<String>], offset: usize) -> Option<usize> {
+    let mut start = 0;
+    sets.iter().position(|set| {
+        let here = start;
+        start += 4 + 32 * set.len();
+        here == offset
+    })
 }
 
 fn nested_lists(text: &str) -> Vec<Vec<String>> {
@@ -391,18 +414,36 @@ fn decoder_reads_every_daemon_unit() {
                 assert_eq!(frame.header.mess_type(), c.mess_type, "{at}");
                 assert_eq!(frame.body.len(), c.data_len, "{at}");
                 if c.service_type & bits::REG_MEMB != 0 {
-                    let body = decode_regular_body(frame.header.hint_order, &frame.body).unwrap();
+                    let body = decode_regular_body(frame.header.order, &frame.body)
+                        .unwrap_or_else(|e| panic!("{at}: {e}"));
                     let vs = &comment[comment.find("vs_sets=").unwrap() + 8
                         ..comment.find(" local_vs_offset").unwrap()];
-                    assert_eq!(body.vs_sets, nested_lists(vs), "{at}");
-                    assert_eq!(
-                        int::<u32>(comment, "local_vs_offset"),
-                        0,
-                        "{at}: light form"
-                    );
-                    assert_eq!(body.my_vs_set, Some(0), "{at}");
+                    let sets = nested_lists(vs);
+                    assert_eq!(body.vs_sets, sets, "{at}");
+                    assert_eq!(Some(body.group_id.raw()), gid_in(comment), "{at}");
+                    let offset: usize = int(comment, "local_vs_offset");
+                    let mine = set_at_offset(&sets, offset);
+                    assert!(mine.is_some(), "{at}: offset {offset} starts no set");
+                    assert_eq!(body.my_vs_set, mine, "{at}");
+                    if c.service_type & bits::CAUSED_BY_NETWORK != 0 {
+                        // The heavy form: one set per group of members that
+                        // moved together, and our offset points at ours.
+                        let own = &sets[mine.unwrap()];
+                        assert!(
+                            private_group.is_empty() || own.contains(&private_group),
+                            "{at}: our set {own:?} lacks {private_group}"
+                        );
+                    } else {
+                        // The light form: just the member that changed.
+                        assert_eq!((sets.len(), offset), (1, 0), "{at}: light form");
+                    }
                 } else if c.service_type & bits::TRANSITION != 0 {
-                    decode_transitional_body(frame.header.hint_order, &frame.body).unwrap();
+                    let gid = decode_transitional_body(frame.header.order, &frame.body)
+                        .unwrap_or_else(|e| panic!("{at}: {e}"));
+                    assert!(frame.groups.is_empty(), "{at}");
+                    if let Some(expected) = gid_in(comment) {
+                        assert_eq!(gid.raw(), expected, "{at}");
+                    }
                 }
                 let event = Event::from_frame(frame, &private_group)
                     .unwrap_or_else(|e| panic!("{at}: {e}"));
