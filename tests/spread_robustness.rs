@@ -105,6 +105,43 @@ fn byte_swapped_memberships_decode() {
     }
 }
 
+/// The library converts a membership body by the order its `type` field
+/// tells (the daemon writes header and body in its own order); `hint` only
+/// speaks for the sender of a regular message.
+#[test]
+fn membership_bodies_follow_the_order_of_the_type_field() {
+    let order = ByteOrder::native();
+    let gid = GroupId::from_raw([0x0a63_0001, 1_795_562_150, 2]);
+    let sets = vec![vec!["#a#wm1".to_string()]];
+    let body = encode_regular_body(order, gid, &sets, 0).unwrap();
+    let mut bytes = frame(
+        order,
+        bits::REG_MEMB | bits::CAUSED_BY_JOIN,
+        "g",
+        &["#a#wm1"],
+        0,
+        &body,
+    );
+    let other = other_order();
+    bytes[40..44].copy_from_slice(&other.write_u32(other.marker()));
+    let (f, _) = decode_frame(&bytes).unwrap();
+    assert_eq!((f.header.order, f.header.hint_order), (order, other));
+    match Event::from_frame(f, "#a#wm1").unwrap() {
+        Event::Membership(m) => {
+            assert_eq!(m.group_id, gid);
+            assert_eq!((m.vs_sets, m.my_vs_set), (sets, Some(0)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut trans = frame(order, bits::TRANSITION, "g", &[], 0, &gid.encode(order));
+    trans[40..44].copy_from_slice(&other.write_u32(other.marker()));
+    let (f, _) = decode_frame(&trans).unwrap();
+    match Event::from_frame(f, "#a#wm1").unwrap() {
+        Event::Membership(m) => assert_eq!(m.group_id, gid),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// xorshift64*: a small deterministic generator.
 struct Rng(u64);
 

@@ -206,7 +206,9 @@ impl Event {
         }
         if t & bits::REG_MEMB != 0 {
             let cause = cause_of(t)?;
-            let body = decode_regular_body(frame.header.hint_order, &frame.body)?;
+            // The daemon writes the body in the order its `type` tells,
+            // which is what the library converts it by.
+            let body = decode_regular_body(frame.header.order, &frame.body)?;
             let my_index = frame.groups.iter().position(|m| m == private_group);
             return Ok(Event::Membership(Membership {
                 kind: MembershipKind::Regular(cause),
@@ -219,7 +221,7 @@ impl Event {
             }));
         }
         if t & bits::TRANSITION != 0 {
-            let group_id = decode_transitional_body(frame.header.hint_order, &frame.body)?;
+            let group_id = decode_transitional_body(frame.header.order, &frame.body)?;
             return Ok(Event::Membership(Membership {
                 kind: MembershipKind::Transitional,
                 group: frame.header.name,
