@@ -16,6 +16,7 @@ use super::wire::{
 use super::Error;
 use crate::config::SpreadAddress;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub struct Session {
 #[derive(Debug)]
 pub struct SessionReader {
     stream: Mutex<Stream>,
+    /// Set after an invalid frame: bytes already received may still be
+    /// read after a shutdown, and none of them can be trusted.
+    broken: AtomicBool,
     private_group: Arc<str>,
 }
 
@@ -147,6 +151,7 @@ impl Session {
         Ok(Session {
             reader: SessionReader {
                 stream: Mutex::new(reader_stream),
+                broken: AtomicBool::new(false),
                 private_group: private_group.clone(),
             },
             writer: SessionWriter {
@@ -245,12 +250,26 @@ impl SessionReader {
         &self.private_group
     }
 
-    /// Blocks until the next event arrives.
+    /// Blocks until the next event arrives. After an invalid frame the
+    /// session is closed: where the next frame starts is unknown, and
+    /// reading on could take bytes of a body for a frame.
     pub fn receive(&self) -> Result<Event, Error> {
         let stream = self
             .stream
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(Error::ConnectionClosed);
+        }
+        let received = Self::read_event(&stream, &self.private_group);
+        if let Err(Error::Protocol(_)) = received {
+            self.broken.store(true, Ordering::Relaxed);
+            stream.shutdown();
+        }
+        received
+    }
+
+    fn read_event(stream: &Stream, private_group: &str) -> Result<Event, Error> {
         let mut head = [0u8; HEADER_LEN];
         stream
             .read_exact(&mut head)
@@ -262,7 +281,7 @@ impl SessionReader {
             .read_exact(&mut payload)
             .map_err(io_error("receiving"))?;
         let frame = decode_payload(header, &payload)?;
-        Ok(Event::from_frame(frame, &self.private_group)?)
+        Ok(Event::from_frame(frame, private_group)?)
     }
 }
 

@@ -1,0 +1,88 @@
+//! The session against daemons that misbehave.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+
+use std::thread;
+use std::time::Duration;
+
+use wackamole::config::SpreadAddress;
+use wackamole::spread::wire::service_bits as bits;
+use wackamole::spread::wire::{encode_frame, ByteOrder, Outgoing, HEADER_LEN};
+use wackamole::spread::{ConnectOptions, Error, Session};
+
+/// Long enough to tell a hang from slowness on a loaded machine.
+const HANG: Duration = Duration::from_secs(10);
+
+fn socket_path(tag: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("spread-session-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Plays the daemon side of the handshake for `name` (as the recordings
+/// show it) and hands over the connection.
+fn accept_session(listener: &UnixListener, name: &str) -> UnixStream {
+    let (mut sock, _) = listener.accept().unwrap();
+    sock.set_read_timeout(Some(HANG)).unwrap();
+    let mut request = vec![0u8; 5 + name.len()];
+    sock.read_exact(&mut request).unwrap();
+    sock.write_all(b"\x05NULL ").unwrap();
+    let mut choice = [0u8; 90];
+    sock.read_exact(&mut choice).unwrap();
+    let group = format!("#{name}#wm1");
+    let mut accept = vec![1, 4, 4, 0, group.len() as u8];
+    accept.extend_from_slice(group.as_bytes());
+    sock.write_all(&accept).unwrap();
+    sock
+}
+
+fn message(sender: &str, body: &[u8]) -> Vec<u8> {
+    encode_frame(
+        ByteOrder::native(),
+        &Outgoing {
+            service_type: bits::AGREED,
+            sender,
+            groups: &["g"],
+            mess_type: 1,
+            original_type: None,
+            body,
+        },
+    )
+    .unwrap()
+}
+
+/// After a frame whose header does not decode, where the next frame
+/// starts is unknown: the session closes instead of reading the bytes
+/// that follow (here, a whole forged message) as a frame.
+#[test]
+fn an_invalid_frame_closes_the_session() {
+    let path = socket_path("invalid");
+    let listener = UnixListener::bind(&path).unwrap();
+    let daemon = thread::spawn(move || {
+        let mut sock = accept_session(&listener, "x");
+        let mut bad = message("#x#wm1", b"");
+        bad[44..48].copy_from_slice(&(-1i32).to_ne_bytes());
+        bad.truncate(HEADER_LEN);
+        sock.write_all(&bad).unwrap();
+        sock.write_all(&message("#forged#wm1", b"inside a body"))
+            .unwrap();
+        // Hold the connection until the client has closed it.
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest);
+    });
+    let session = Session::connect(
+        &SpreadAddress::Unix(path.clone()),
+        "x",
+        ConnectOptions::default(),
+    )
+    .unwrap();
+    let first = session.receive();
+    assert!(matches!(first, Err(Error::Protocol(_))), "{first:?}");
+    let second = session.receive();
+    assert!(matches!(second, Err(Error::ConnectionClosed)), "{second:?}");
+    drop(session);
+    daemon.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+}
