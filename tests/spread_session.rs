@@ -1,16 +1,17 @@
-//! The session against daemons that misbehave.
+//! The session against daemons that misbehave: invalid frames, and a
+//! daemon that stops reading while we send.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{encode_frame, ByteOrder, Outgoing, HEADER_LEN};
-use wackamole::spread::{ConnectOptions, Error, Session};
+use wackamole::spread::{ConnectOptions, Error, Service, Session};
 
 /// Long enough to tell a hang from slowness on a loaded machine.
 const HANG: Duration = Duration::from_secs(10);
@@ -83,6 +84,78 @@ fn an_invalid_frame_closes_the_session() {
     let second = session.receive();
     assert!(matches!(second, Err(Error::ConnectionClosed)), "{second:?}");
     drop(session);
+    daemon.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A daemon that stops reading leaves a send blocked; shutting the session
+/// down must still return at once, and wake both the blocked sender and a
+/// blocked reader.
+#[test]
+fn shutdown_is_not_held_up_by_a_blocked_send() {
+    let path = socket_path("blocked");
+    let listener = UnixListener::bind(&path).unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let daemon = thread::spawn(move || {
+        let sock = accept_session(&listener, "w");
+        // Never read: the client's sends fill the socket and block.
+        let _ = released.recv_timeout(HANG * 3);
+        drop(sock);
+    });
+    let session = Arc::new(
+        Session::connect(
+            &SpreadAddress::Unix(path.clone()),
+            "w",
+            ConnectOptions::default(),
+        )
+        .unwrap(),
+    );
+    let (sent, sender_done) = mpsc::channel();
+    let sender = {
+        let session = session.clone();
+        thread::spawn(move || {
+            let body = vec![0u8; 100_000];
+            let result = loop {
+                if let Err(e) = session.multicast(Service::Reliable, &["g"], 1, &body) {
+                    break e;
+                }
+            };
+            let _ = sent.send(result);
+        })
+    };
+    let (received, reader_done) = mpsc::channel();
+    let reader = {
+        let session = session.clone();
+        thread::spawn(move || {
+            let _ = received.send(session.receive());
+        })
+    };
+    // Give the sender time to fill the socket buffer and block.
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        sender_done.try_recv().is_err(),
+        "the send should be blocked"
+    );
+    let (closed, shutdown_done) = mpsc::channel();
+    {
+        let session = session.clone();
+        thread::spawn(move || {
+            session.shutdown();
+            let _ = closed.send(());
+        });
+    }
+    let shut = shutdown_done.recv_timeout(HANG);
+    let _ = release.send(());
+    assert!(shut.is_ok(), "shutdown waited for the blocked send");
+    let send_error = sender_done.recv_timeout(HANG).expect("the sender woke");
+    assert!(
+        matches!(send_error, Error::ConnectionClosed),
+        "{send_error:?}"
+    );
+    let read = reader_done.recv_timeout(HANG).expect("the reader woke");
+    assert!(matches!(read, Err(Error::ConnectionClosed)), "{read:?}");
+    sender.join().unwrap();
+    reader.join().unwrap();
     daemon.join().unwrap();
     let _ = std::fs::remove_file(&path);
 }

@@ -62,6 +62,9 @@ pub struct SessionReader {
 #[derive(Debug)]
 pub struct SessionWriter {
     stream: Mutex<Stream>,
+    /// The same socket outside the lock, so that a shutdown never waits
+    /// behind a send blocked on a daemon that stopped reading.
+    closer: Stream,
     private_group: Arc<str>,
 }
 
@@ -147,6 +150,7 @@ impl Session {
             .set_timeouts(None)
             .map_err(io_error("clearing handshake timeouts"))?;
         let reader_stream = stream.try_clone().map_err(io_error("cloning the socket"))?;
+        let closer = stream.try_clone().map_err(io_error("cloning the socket"))?;
         let private_group: Arc<str> = private_group.into();
         Ok(Session {
             reader: SessionReader {
@@ -156,6 +160,7 @@ impl Session {
             },
             writer: SessionWriter {
                 stream: Mutex::new(stream),
+                closer,
                 private_group,
             },
         })
@@ -364,10 +369,7 @@ impl SessionWriter {
     /// Closes the connection in both directions: a reader blocked in
     /// `receive` wakes with [`Error::ConnectionClosed`].
     pub fn shutdown(&self) {
-        self.stream
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .shutdown();
+        self.closer.shutdown();
     }
 
     /// Tells the daemon we leave (it reports a disconnect to our groups'
