@@ -190,6 +190,53 @@ fn releasing_a_primary_keeps_the_other_vips_of_its_subnet() {
     assert_eq!(shown(&node).len(), 2);
 }
 
+/// When one dropped address cannot be put back, the others still are, and
+/// the error names the one that stays lost.
+#[test]
+fn a_vip_is_restored_even_when_another_address_cannot_be() {
+    let node = Netns::new("rfail");
+    let peer = Netns::new("rfailp");
+    // 13 bytes: only the alias labels IF:1 to IF:9 fit.
+    let dev = "restorefail13";
+    netns::veth(&node, dev, &peer, "vb");
+    let released = vip(dev, [10, 30, 0, 5], 24);
+    node.run(|| {
+        iface::bring_up(&released).unwrap();
+        for n in 2..=8 {
+            iface::bring_up(&vip(dev, [10, 31, n, 1], 24)).unwrap();
+        }
+    });
+    let label1 = format!("{dev}:1");
+    // IF:1 stays taken after the release (another subnet shares it), and
+    // an operator's secondary with the plain label will find no free label.
+    node.ip(&["addr", "add", "10.41.0.1/24", "dev", dev, "label", &label1]);
+    node.ip(&["addr", "add", "10.30.0.7/24", "dev", dev]);
+    let kept = vip(dev, [10, 30, 0, 6], 24);
+    let up = node.run(|| iface::bring_up(&kept).unwrap());
+    assert_eq!(
+        up,
+        Outcome::Added {
+            label: format!("{dev}:9")
+        }
+    );
+    let err = node.run(|| iface::take_down(&released).unwrap_err());
+    assert_eq!(err.address, Some(Ipv4Addr::new(10, 30, 0, 7)), "{err}");
+    assert!(matches!(err.reason, Reason::LabelTooLong { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("cannot restore 10.30.0.7 on {dev}")),
+        "{text}"
+    );
+    let present = node.run(|| iface::list(dev).unwrap());
+    let has = |a: [u8; 4]| present.iter().any(|p| p.addr == Ipv4Addr::from(a));
+    assert!(!has([10, 30, 0, 5]), "{present:?}");
+    assert!(
+        has([10, 30, 0, 6]),
+        "the restorable VIP was lost: {present:?}"
+    );
+    assert!(has([10, 41, 0, 1]), "{present:?}");
+}
+
 #[test]
 fn leftovers_of_a_crashed_instance_are_removed_and_nothing_else() {
     let (node, _peer) = node("left");

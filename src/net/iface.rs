@@ -273,7 +273,11 @@ pub fn take_down(vip: &VifAddress) -> Result<Outcome> {
     })
 }
 
-/// Re-adds every address of `before` (except `removed`) missing from `after`.
+/// Re-adds every address of `before` (except `removed`) missing from
+/// `after`. Those with alias labels go first, so an address that needs a
+/// fresh label cannot take the label another is waiting to get back. One
+/// that cannot be put back does not stop the others: the error names the
+/// first that stays lost.
 fn restore_dropped(
     sock: &Socket,
     interface: &str,
@@ -281,32 +285,45 @@ fn restore_dropped(
     after: &[InterfaceAddress],
     removed: Ipv4Addr,
 ) -> Result<Vec<Ipv4Addr>> {
-    let mut restored = Vec::new();
-    for lost in before
+    let mut lost: Vec<&InterfaceAddress> = before
         .iter()
         .filter(|b| b.addr != removed && !after.iter().any(|a| same_address(a, b)))
-    {
-        let taken = labels(sock, interface, Action::RestoreAddress, Some(lost.addr))?;
-        let label = if lost.is_alias() && !taken.iter().any(|(l, _)| *l == lost.label) {
-            lost.label.clone()
-        } else {
-            free_label(interface, &taken, lost.addr).map_err(|e| Error {
-                action: Action::RestoreAddress,
-                ..e
-            })?
-        };
-        add_labelled(
-            sock,
-            interface,
-            &label,
-            lost.addr,
-            lost.prefix_len,
-            lost.broadcast,
-            Action::RestoreAddress,
-        )?;
-        restored.push(lost.addr);
+        .collect();
+    lost.sort_by_key(|a| !a.is_alias());
+    let mut restored = Vec::new();
+    let mut failure = None;
+    for lost in lost {
+        match restore(sock, interface, lost) {
+            Ok(()) => restored.push(lost.addr),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
     }
-    Ok(restored)
+    failure.map_or(Ok(restored), Err)
+}
+
+/// Puts `lost` back under its own alias label when that is free, under a
+/// fresh one otherwise.
+fn restore(sock: &Socket, interface: &str, lost: &InterfaceAddress) -> Result<()> {
+    let taken = labels(sock, interface, Action::RestoreAddress, Some(lost.addr))?;
+    let label = if lost.is_alias() && !taken.iter().any(|(l, _)| *l == lost.label) {
+        lost.label.clone()
+    } else {
+        free_label(interface, &taken, lost.addr).map_err(|e| Error {
+            action: Action::RestoreAddress,
+            ..e
+        })?
+    };
+    add_labelled(
+        sock,
+        interface,
+        &label,
+        lost.addr,
+        lost.prefix_len,
+        lost.broadcast,
+        Action::RestoreAddress,
+    )
 }
 
 /// Start-up cleanup: removes every configured VIP address that is already
