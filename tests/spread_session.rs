@@ -159,3 +159,43 @@ fn shutdown_is_not_held_up_by_a_blocked_send() {
     daemon.join().unwrap();
     let _ = std::fs::remove_file(&path);
 }
+
+/// With a send time-out, a daemon that stops reading makes the send fail
+/// with a clear error instead of hanging its caller, and the session is
+/// closed (the frame may be cut off half way).
+#[test]
+fn a_send_time_out_turns_a_stalled_daemon_into_an_error() {
+    let path = socket_path("stalled");
+    let listener = UnixListener::bind(&path).unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let daemon = thread::spawn(move || {
+        let sock = accept_session(&listener, "t");
+        let _ = released.recv_timeout(HANG * 3);
+        drop(sock);
+    });
+    let session = Session::connect(
+        &SpreadAddress::Unix(path.clone()),
+        "t",
+        ConnectOptions {
+            send_timeout: Some(Duration::from_millis(200)),
+            ..ConnectOptions::default()
+        },
+    )
+    .unwrap();
+    let body = vec![0u8; 100_000];
+    let started = std::time::Instant::now();
+    let error = loop {
+        if let Err(e) = session.multicast(Service::Reliable, &["g"], 1, &body) {
+            break e;
+        }
+        assert!(started.elapsed() < HANG, "the sends never stalled");
+    };
+    let _ = release.send(());
+    assert!(matches!(error, Error::SendTimedOut), "{error:?}");
+    assert!(error.to_string().contains("stopped taking our messages"));
+    let after = session.multicast(Service::Reliable, &["g"], 1, b"x");
+    assert!(matches!(after, Err(Error::ConnectionClosed)), "{after:?}");
+    drop(session);
+    daemon.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+}

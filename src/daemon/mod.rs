@@ -38,6 +38,9 @@ use timers::Timers;
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
 /// Limit for connecting to the Spread daemon and its handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A Spread daemon that takes longer than this to accept one of our
+/// messages is treated as gone: the loop must not hang behind it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the daemon was asked to run.
 #[derive(Debug, Clone)]
@@ -473,6 +476,7 @@ impl Daemon {
         }
         let options = ConnectOptions {
             timeout: CONNECT_TIMEOUT,
+            send_timeout: Some(SEND_TIMEOUT),
             ..ConnectOptions::default()
         };
         let session = match Session::connect(&self.config.spread, &self.private_name, options) {

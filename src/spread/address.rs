@@ -105,6 +105,15 @@ impl Stream {
         }
     }
 
+    /// Bounds every later send (the socket's SO_SNDTIMEO, shared by its
+    /// clones; reads stay unbounded).
+    pub(crate) fn set_send_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(timeout),
+            Stream::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+
     pub(crate) fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => Read::read_exact(&mut &*s, buf),

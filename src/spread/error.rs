@@ -33,6 +33,9 @@ pub enum Error {
     DaemonTooOld { version: Version },
     /// The daemon closed the connection (or it was shut down locally).
     ConnectionClosed,
+    /// The daemon took longer than `ConnectOptions::send_timeout` to take
+    /// a message; the session has been shut down.
+    SendTimedOut,
     /// A socket error after the connection was made.
     Io {
         context: &'static str,
@@ -102,6 +105,11 @@ impl fmt::Display for Error {
             Error::ConnectionClosed => {
                 write!(f, "the connection to the Spread daemon is closed; reconnect")
             }
+            Error::SendTimedOut => write!(
+                f,
+                "the Spread daemon stopped taking our messages in time; the session is closed, \
+                 reconnect (and check that the daemon is healthy)"
+            ),
             Error::Io { context, source } => {
                 write!(f, "Spread connection failed while {context}: {source}; reconnect")
             }

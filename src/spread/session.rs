@@ -29,6 +29,10 @@ pub struct ConnectOptions {
     pub priority: u8,
     /// Limit for connecting and the whole handshake.
     pub timeout: Duration,
+    /// Limit for each send once connected (None: wait as long as the daemon
+    /// takes, as the Spread library does). A send that times out leaves the
+    /// stream mid-frame, so the session must then be shut down.
+    pub send_timeout: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -37,6 +41,7 @@ impl Default for ConnectOptions {
             membership: true,
             priority: 0,
             timeout: Duration::from_secs(5),
+            send_timeout: None,
         }
     }
 }
@@ -148,7 +153,8 @@ impl Session {
             .inspect_err(|_| stream.shutdown())?;
         stream
             .set_timeouts(None)
-            .map_err(io_error("clearing handshake timeouts"))?;
+            .and_then(|()| stream.set_send_timeout(opts.send_timeout))
+            .map_err(io_error("setting the session's time-outs"))?;
         let reader_stream = stream.try_clone().map_err(io_error("cloning the socket"))?;
         let closer = stream.try_clone().map_err(io_error("cloning the socket"))?;
         let private_group: Arc<str> = private_group.into();
@@ -322,7 +328,14 @@ impl SessionWriter {
             .stream
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        stream.write_all(&frame).map_err(io_error("sending"))
+        stream.write_all(&frame).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                // Part of the frame may be out: nothing more can follow it.
+                self.shutdown();
+                Error::SendTimedOut
+            }
+            _ => io_error("sending")(e),
+        })
     }
 
     fn membership_request(&self, service_type: u32, group: &str) -> Result<(), Error> {
