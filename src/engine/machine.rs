@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::codec::{self, mess_type, ArpEntry, ClaimPriority, GroupId, Move, StateBody};
+use super::codec::{
+    self, mess_type, ArpEntry, BalanceBody, ClaimPriority, GroupId, Move, StateBody,
+};
 use super::event::{Delivery, Input, Level, Message, Output, Timer, View};
 use super::settings::{Settings, SILENT_WARNING_REPEAT};
 use super::snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};
@@ -353,7 +355,7 @@ impl Engine {
             }
             mess_type::MATURING => codec::decode_maturing(&body).map(|()| self.on_maturing()),
             mess_type::BALANCE => codec::decode_balance(&body, endian_mismatch)
-                .map(|moves| self.on_balance(&sender, &moves)),
+                .map(|balance| self.on_balance(&sender, &balance)),
             mess_type::ARPCACHE => {
                 codec::decode_arp_cache(&body).map(|entries| self.on_arp_cache(&entries))
             }
@@ -575,9 +577,20 @@ impl Engine {
         }
     }
 
-    fn on_balance(&mut self, sender: &str, moves: &[Move]) {
+    fn on_balance(&mut self, sender: &str, balance: &BalanceBody) {
         if self.phase != Phase::Run {
             return;
+        }
+        let moves = &balance.moves;
+        if balance.announced > moves.len() {
+            let text = format!(
+                "BALANCE from {sender} announces {} moves but carries {}; applying the {} it \
+                 carries, as the C nodes do",
+                balance.announced,
+                moves.len(),
+                moves.len()
+            );
+            self.log(Level::Notice, text);
         }
         let Some(view) = self.view.as_ref() else {
             return;
@@ -840,7 +853,7 @@ mod tests {
         let before = e.snapshot();
         for (kind, body) in [
             (mess_type::STATE, vec![1, 2, 3]),
-            (mess_type::BALANCE, vec![5, 0, 0, 0]),
+            (mess_type::BALANCE, vec![0xff; 4]),
             (mess_type::MATURING, vec![0]),
             (mess_type::ARPCACHE, vec![0; 13]),
             (mess_type::PROCEED, vec![0; 4]),
@@ -903,6 +916,26 @@ mod tests {
     }
 
     #[test]
+    fn a_c_leaders_balance_announcing_more_moves_than_it_carries_is_applied() {
+        // A C leader with AcquisitionsPerRound 3 whose round moved one VIF
+        // and then met a fullest member holding only preferred VIFs: count
+        // 3, one pair. The C members apply that pair; so must we.
+        let mut short = balance(&[(1, 1)]);
+        short[0..4].copy_from_slice(&3i32.to_ne_bytes());
+        let mut e = running_pair(0);
+        let out = e.handle(msg(0, mess_type::BALANCE, short.clone()));
+        assert!(out.contains(&Output::Release(1)), "{out:?}");
+        assert_eq!(logs(&out, Level::Notice).len(), 1, "{out:?}");
+        let mut peer = running_pair(1);
+        let out = peer.handle(msg(0, mess_type::BALANCE, short));
+        assert!(out.contains(&Output::Acquire(1)), "{out:?}");
+        for engine in [&e, &peer] {
+            let owners: Vec<_> = engine.snapshot().vifs.iter().map(|v| v.owner).collect();
+            assert_eq!(owners, vec![Some(0), Some(1)]);
+        }
+    }
+
+    #[test]
     fn balance_outside_run_is_ignored() {
         let mut e = gathering(0, 2, 2);
         e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
@@ -919,8 +952,9 @@ mod tests {
         e.handle(state(1, ip(1), &[]));
         let out = e.handle(Input::TimerFired(Timer::Balance));
         let body = multicast_body(&out).expect("4 vs 0 needs a move");
-        let moves = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
-        assert_eq!(moves.len(), 1, "AcquisitionsPerRound 1");
+        let balance = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
+        assert_eq!(balance.moves.len(), 1, "AcquisitionsPerRound 1");
+        assert_eq!(balance.announced, 1);
         // No second round planned before the first comes back.
         let out = e.handle(Input::TimerFired(Timer::Balance));
         assert_eq!(

@@ -55,7 +55,11 @@
 //!   and computes the same table; a STATE arriving after it is ignored. A
 //!   C node ignores PROCEED and keeps waiting, as it would have anyway.
 //! - **Malformed bodies** are logged with what is wrong and ignored; no
-//!   state changes.
+//!   state changes. A BALANCE whose count announces more moves than the
+//!   body carries is not malformed: a C leader sends that when the fullest
+//!   member holds only preferred VIFs, and the C members apply the pairs
+//!   present, so we apply exactly those (and log a notice) rather than
+//!   drop moves the rest of the view carries out.
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 
