@@ -586,7 +586,13 @@ impl Sim {
             .map(|&p| view.members[p].owned)
             .min()
             .expect("someone took part");
-        for &p in &participants {
+        // A view that settled without some members' STATE is not balanced
+        // (a C member would still be gathering and not follow the moves).
+        let settled_without_some = view
+            .members
+            .iter()
+            .any(|m| m.status == MemberStatus::Silent);
+        for &p in participants.iter().filter(|_| !settled_without_some) {
             let movable = reference
                 .vifs
                 .iter()

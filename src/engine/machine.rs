@@ -498,6 +498,7 @@ impl Engine {
         let participants = view.participants();
         let me = view.my_index;
         let members = view.members.len();
+        let silent = view.names(MemberStatus::Silent).join(", ");
         self.table.priority_claim();
         self.counts = self.table.counts(members);
         self.table.claim_unclaimed(&participants, &mut self.counts);
@@ -511,12 +512,25 @@ impl Engine {
         }
         self.phase = Phase::Run;
         self.balance_in_flight = false;
-        if participants.first() == Some(&me) {
-            match self.settings.balance.acquisitions_per_round {
-                AcquisitionsPerRound::All => self.balance_round(),
-                AcquisitionsPerRound::Limited(_) => {
-                    self.arm(Timer::Balance, self.settings.balance.interval)
-                }
+        if participants.first() != Some(&me) {
+            return;
+        }
+        if !silent.is_empty() {
+            // A C member of this view is still waiting for the silent
+            // members' STATE (it ignores PROCEED) and would not apply a
+            // BALANCE: a move away from it would put its VIF up twice, a
+            // move to it would leave the VIF down.
+            let text = format!(
+                "not balancing this view: it settled without the STATE of {silent}, and a C \
+                 member of it would not follow the moves"
+            );
+            self.log(Level::Notice, text);
+            return;
+        }
+        match self.settings.balance.acquisitions_per_round {
+            AcquisitionsPerRound::All => self.balance_round(),
+            AcquisitionsPerRound::Limited(_) => {
+                self.arm(Timer::Balance, self.settings.balance.interval)
             }
         }
     }
@@ -538,7 +552,13 @@ impl Engine {
             return;
         };
         let participants = view.participants();
-        if self.phase != Phase::Run || participants.first() != Some(&view.my_index) {
+        if self.phase != Phase::Run
+            || participants.first() != Some(&view.my_index)
+            || view
+                .members
+                .iter()
+                .any(|m| m.status == MemberStatus::Silent)
+        {
             return;
         }
         let limited = match self.settings.balance.acquisitions_per_round {
@@ -737,8 +757,17 @@ mod tests {
     }
 
     fn state(m: usize, identity: Ipv4Addr, held: &[(usize, ClaimPriority)]) -> Input {
+        state_in(GID, m, identity, held)
+    }
+
+    fn state_in(
+        group_id: GroupId,
+        m: usize,
+        identity: Ipv4Addr,
+        held: &[(usize, ClaimPriority)],
+    ) -> Input {
         let body = StateBody {
-            group_id: GID,
+            group_id,
             identity,
             index: m as i32,
             mature: true,
@@ -836,6 +865,36 @@ mod tests {
         // A late STATE from the silent member changes nothing.
         e.handle(state(2, ip(2), &[(1, ClaimPriority::PreferClaimed)]));
         assert_eq!(e.snapshot().vifs[1].owner, Some(1));
+    }
+
+    #[test]
+    fn a_view_settled_without_silent_members_is_not_balanced() {
+        // We lead; member 1 holds everything; member 2 never speaks. A C
+        // member 1 would still be gathering and ignore any BALANCE.
+        let mut e = gathering(0, 3, 4);
+        e.handle(state(0, ip(0), &[]));
+        let all: Vec<_> = (0..4).map(|v| (v, ClaimPriority::Claimed)).collect();
+        e.handle(state(1, ip(1), &all));
+        let out = e.handle(msg(0, mess_type::PROCEED, codec::encode_proceed(GID)));
+        assert_eq!(e.phase(), Phase::Run);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::ArmTimer(Timer::Balance, _))),
+            "{out:?}"
+        );
+        assert!(logs(&out, Level::Notice)[0].contains("not balancing this view"));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        assert!(multicast_body(&out).is_none(), "{out:?}");
+        // The next complete view balances again.
+        e.handle(Input::View(View {
+            group_id: [4, 5, 6],
+            members: (0..2).map(name).collect(),
+            my_index: 0,
+        }));
+        e.handle(state_in([4, 5, 6], 0, ip(0), &[]));
+        e.handle(state_in([4, 5, 6], 1, ip(1), &all));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        assert!(multicast_body(&out).is_some(), "{out:?}");
     }
 
     #[test]

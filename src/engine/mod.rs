@@ -53,7 +53,12 @@
 //!   view's table. Because PROCEED is an agreed message, every member sees
 //!   it after the same STATEs, so every member leaves out the same members
 //!   and computes the same table; a STATE arriving after it is ignored. A
-//!   C node ignores PROCEED and keeps waiting, as it would have anyway.
+//!   C node ignores PROCEED and keeps waiting, as it would have anyway,
+//!   holding what it claimed and applying no BALANCE; so a view settled
+//!   by PROCEED is never balanced (a move away from a waiting C member
+//!   would put its VIF up twice, a move to it would leave the VIF down).
+//!   The VIFs nobody claimed are still spread by claim unclaimed; the
+//!   next view whose members all report balances as usual.
 //! - **Malformed bodies** are logged with what is wrong and ignored; no
 //!   state changes. A BALANCE whose count announces more moves than the
 //!   body carries is not malformed: a C leader sends that when the fullest
