@@ -20,10 +20,21 @@
 //!   match the table exactly (the original only touched VIFs the claim
 //!   rules named, which left stale holdings in some merge orders).
 //! - **Counts are recounted from the table** when a state exchange
-//!   settles, rather than carried over from the STATE counts. Every member
-//!   computes them from the same table, so they agree; a C node in the
-//!   same view counts its own way, which can differ after conflicting
-//!   claims.
+//!   settles, rather than carried over from the STATE counts and adjusted
+//!   against the previous table (as a C node does except at its first
+//!   maturity). Every member computes them from the same table, so they
+//!   agree. Where the members of a view share one previous table the C
+//!   adjustments give exactly these counts, so claim unclaimed picks the
+//!   same members (the simulation checks this against a model of the C
+//!   rules). They differ only after a merge in which a preference was
+//!   pending while members of both sides claimed the same VIF; C nodes
+//!   from the two sides then count differently from each other, so no
+//!   choice could agree with all of them, and it matters only if VIFs are
+//!   unclaimed in that same view.
+//! - **What our STATE reports** is what we hold. A C node reports its
+//!   previous table, which a conflict between two other members can
+//!   rewrite, so it may stop reporting a VIF it still has up; every member
+//!   still computes the same table from the STATEs sent.
 //! - **Balancing**: the fullest member that still holds a movable (below
 //!   PREFER) VIF gives one to the emptiest while they differ by more than
 //!   one; a fullest member holding only preferred VIFs no longer ends the
