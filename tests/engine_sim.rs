@@ -11,6 +11,13 @@
 //! group service may). After every quiescent point the invariants of the
 //! allocation are checked.
 //!
+//! Every node also has a twin, a reference model of a C node written from
+//! shared/ALGORITHM.md, fed the same views and messages: wherever the C
+//! twins of a component agree on a table, our engines must compute that
+//! very table (owner and priority of every VIF). C twins can disagree
+//! among themselves after merges (their member counts depend on each
+//! node's previous table); those components are counted, not compared.
+//!
 //! `WACKAMOLE_SIM_SEED=N` replays one seed with a trace of its schedule;
 //! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers.
 
@@ -63,6 +70,10 @@ struct Node {
     /// Nodes with the same label can reach each other.
     label: usize,
     arp: Vec<ArpEntry>,
+    /// What a C node in this node's place would compute; None once this
+    /// node's history is one a C node cannot have (a view settled by
+    /// PROCEED, duplicate identities in the cluster).
+    twin: Option<c_rules::Twin>,
 }
 
 struct Component {
@@ -81,6 +92,10 @@ struct Stats {
     duplicates: u64,
     partitions: u64,
     merges: u64,
+    /// Components whose C twins agreed, and whose table ours matched.
+    c_agreements: u64,
+    /// Components whose C twins disagreed among themselves.
+    c_splits: u64,
 }
 
 struct Sim {
@@ -93,6 +108,7 @@ struct Sim {
     next_gid: u32,
     next_label: usize,
     trace: Option<Vec<String>>,
+    duplicate: bool,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -160,6 +176,7 @@ impl Sim {
                 timers: BTreeMap::new(),
                 label: 0,
                 arp,
+                twin: None,
             });
         }
         Sim {
@@ -172,6 +189,7 @@ impl Sim {
             next_gid: 1,
             next_label: 1,
             trace: tracing.then(Vec::new),
+            duplicate,
         }
     }
 
@@ -190,10 +208,28 @@ impl Sim {
     fn feed(&mut self, node: usize, input: Input, comp: Option<usize>) {
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
+            if let Some(twin) = self.nodes[node].twin.as_mut() {
+                match &input {
+                    Input::View(view) => twin.view(view),
+                    Input::Message(message) => twin.message(message),
+                    _ => {}
+                }
+            }
+            let proceed = matches!(&input, Input::Message(m) if m.mess_type == 6);
             let Some(engine) = self.nodes[node].engine.as_mut() else {
                 return;
             };
             let outputs = engine.handle(input);
+            if proceed {
+                let view = engine.snapshot().view.expect("in a view");
+                if view
+                    .members
+                    .iter()
+                    .any(|m| m.status == MemberStatus::Silent)
+                {
+                    self.nodes[node].twin = None;
+                }
+            }
             for o in outputs {
                 let n = &mut self.nodes[node];
                 match o {
@@ -367,6 +403,7 @@ impl Sim {
         n.label = label;
         if !n.foreign {
             n.engine = Some(Engine::new(n.settings.clone()));
+            n.twin = (!self.duplicate).then(|| c_rules::Twin::new(n.settings.vifs.clone()));
             self.feed(node, Input::Connected, None);
         }
         self.membership_change();
@@ -385,6 +422,7 @@ impl Sim {
         );
         n.alive = false;
         n.engine = None;
+        n.twin = None;
         self.membership_change();
     }
 
@@ -393,6 +431,7 @@ impl Sim {
         let n = &mut self.nodes[node];
         n.alive = false;
         n.engine = None;
+        n.twin = None;
         n.up.fill(false);
         n.timers.clear();
         self.membership_change();
@@ -517,7 +556,47 @@ impl Sim {
                 Some(false) => self.stats.immature_checks += 1,
                 None => {}
             }
+            match self.check_against_c_rules(comp) {
+                Some(true) => self.stats.c_agreements += 1,
+                Some(false) => self.stats.c_splits += 1,
+                None => {}
+            }
         }
+    }
+
+    /// Where the C twins of a component's members agree on one table, our
+    /// engines must hold exactly that table. Some(false): the twins
+    /// disagree among themselves (C nodes from different histories can);
+    /// None: no twin to compare with.
+    fn check_against_c_rules(&self, comp: &Component) -> Option<bool> {
+        let pairs: Vec<(usize, &Engine, &c_rules::Twin)> = comp
+            .members
+            .iter()
+            .filter_map(|&m| {
+                let n = &self.nodes[m];
+                Some((m, n.engine.as_ref()?, n.twin.as_ref()?))
+            })
+            .collect();
+        let &(_, _, first) = pairs.first()?;
+        if pairs.iter().any(|(_, _, t)| t.alloc != first.alloc) {
+            return Some(false);
+        }
+        for &(m, engine, twin) in &pairs {
+            let snapshot = engine.snapshot();
+            let ours: Vec<c_rules::Entry> = snapshot
+                .vifs
+                .iter()
+                .map(|v| (v.owner_identity, v.priority))
+                .collect();
+            let phase = match twin.state {
+                c_rules::State::Boot => Phase::Boot,
+                c_rules::State::Gather => Phase::Gather,
+                c_rules::State::Run => Phase::Run,
+            };
+            assert_eq!(snapshot.phase, phase, "n{m} and its C twin");
+            assert_eq!(ours, twin.alloc, "n{m} computes another table than C nodes");
+        }
+        Some(true)
     }
 
     /// Whether the component was mature; None if it has no engine.
@@ -586,7 +665,13 @@ impl Sim {
             .map(|&p| view.members[p].owned)
             .min()
             .expect("someone took part");
-        for &p in &participants {
+        // A view that settled without some members' STATE is not balanced
+        // (a C member would still be gathering and not follow the moves).
+        let settled_without_some = view
+            .members
+            .iter()
+            .any(|m| m.status == MemberStatus::Silent);
+        for &p in participants.iter().filter(|_| !settled_without_some) {
             let movable = reference
                 .vifs
                 .iter()
@@ -679,6 +764,8 @@ fn run_seed(seed: u64, tracing: bool, total: &mut Stats) {
     total.duplicates += s.duplicates;
     total.partitions += s.partitions;
     total.merges += s.merges;
+    total.c_agreements += s.c_agreements;
+    total.c_splits += s.c_splits;
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -714,8 +801,210 @@ fn clusters_agree_on_one_balanced_allocation() {
             ("duplicate identities", total.duplicates),
             ("partitions", total.partitions),
             ("merges", total.merges),
+            ("components checked against the C rules", total.c_agreements),
         ] {
             assert!(count >= seeds / 100, "too few {what}: {count}");
+        }
+    }
+}
+
+/// A reference model of a C node, written from the rules of
+/// shared/ALGORITHM.md (counts carried from STATE and adjusted by the
+/// claim rules and priority claim against the previous table, recounted
+/// only at a node's first maturity; claim unclaimed over every member;
+/// BALANCE applied by address). Each simulated node has one as a twin fed
+/// the same views and messages, so it computes what a C node in the same
+/// place would: where the twins of a component agree, our engines must
+/// compute the same table.
+mod c_rules {
+    use std::net::Ipv4Addr;
+
+    use wackamole::engine::codec::{self, mess_type, StateBody};
+    use wackamole::engine::{ClaimPriority, GroupId, Message, View};
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum State {
+        Boot,
+        Gather,
+        Run,
+    }
+
+    pub type Entry = (Option<Ipv4Addr>, ClaimPriority);
+    const NONE: Entry = (None, ClaimPriority::Unclaimed);
+
+    struct Member {
+        name: String,
+        addr: Option<Ipv4Addr>,
+        n: i64,
+    }
+
+    pub struct Twin {
+        vifs: Vec<Ipv4Addr>,
+        pub state: State,
+        mature: bool,
+        recounted: bool,
+        gid: GroupId,
+        members: Vec<Member>,
+        pending: usize,
+        pub alloc: Vec<Entry>,
+        /// The previous table (the original's Old_table).
+        held: Vec<Entry>,
+    }
+
+    impl Twin {
+        pub fn new(vifs: Vec<Ipv4Addr>) -> Twin {
+            let n = vifs.len();
+            Twin {
+                vifs,
+                state: State::Boot,
+                mature: false,
+                recounted: false,
+                gid: [0; 3],
+                members: Vec::new(),
+                pending: 0,
+                alloc: vec![NONE; n],
+                held: vec![NONE; n],
+            }
+        }
+
+        pub fn view(&mut self, view: &View) {
+            self.gid = view.group_id;
+            self.members = view
+                .members
+                .iter()
+                .map(|name| Member {
+                    name: name.clone(),
+                    addr: None,
+                    n: 0,
+                })
+                .collect();
+            self.pending = self.members.len();
+            if self.state == State::Run {
+                self.held = self.alloc.clone();
+            }
+            self.alloc.fill(NONE);
+            self.state = State::Gather;
+        }
+
+        pub fn message(&mut self, m: &Message) {
+            match m.mess_type {
+                mess_type::STATE => {
+                    let s = StateBody::decode(&m.body, false).expect("a STATE we sent");
+                    self.on_state(&m.sender, &s);
+                }
+                mess_type::MATURING => self.on_maturing(),
+                mess_type::BALANCE if self.state == State::Run => {
+                    let b = codec::decode_balance(&m.body, false).expect("a BALANCE we sent");
+                    for mv in b.moves {
+                        let Some(v) = self.vifs.iter().position(|&p| p == mv.vif) else {
+                            continue;
+                        };
+                        let previous = self.alloc[v].0;
+                        for member in &mut self.members {
+                            member.n -= i64::from(member.addr.is_some() && member.addr == previous);
+                            member.n += i64::from(member.addr == Some(mv.owner));
+                        }
+                        self.alloc[v].0 = Some(mv.owner);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        fn by_addr(&mut self, addr: Option<Ipv4Addr>, delta: i64) {
+            for member in self.members.iter_mut().filter(|m| m.addr.is_some()) {
+                if member.addr == addr {
+                    member.n += delta;
+                }
+            }
+        }
+
+        fn on_state(&mut self, sender: &str, s: &StateBody) {
+            if s.group_id != self.gid {
+                return;
+            }
+            let Some(i) = self.members.iter().position(|m| m.name == sender) else {
+                return;
+            };
+            self.members[i].addr = Some(s.identity);
+            self.members[i].n = s.held.len() as i64;
+            for &(primary, p) in &s.held {
+                let Some(v) = self.vifs.iter().position(|&x| x == primary) else {
+                    continue;
+                };
+                let (owner, existing) = self.alloc[v];
+                if owner.is_none() {
+                    self.alloc[v] = (Some(s.identity), p);
+                } else if existing == ClaimPriority::PreferClaimed || existing == p {
+                    self.members[i].n -= 1;
+                    self.held[v] = self.alloc[v];
+                } else if existing == ClaimPriority::Claimed && p == ClaimPriority::PreferClaimed {
+                    self.by_addr(owner, -1);
+                    self.alloc[v] = (Some(s.identity), p);
+                    self.held[v] = self.alloc[v];
+                }
+            }
+            for addr in &s.preferred {
+                if let Some(v) = self.vifs.iter().position(|x| x == addr) {
+                    if self.alloc[v].1 < ClaimPriority::Prefer {
+                        self.alloc[v] = (Some(s.identity), ClaimPriority::Prefer);
+                    }
+                }
+            }
+            if s.mature {
+                self.mature = true;
+            }
+            self.pending -= 1;
+            if self.pending == 0 {
+                if self.mature {
+                    self.claim();
+                } else {
+                    self.state = State::Boot;
+                }
+            }
+        }
+
+        fn on_maturing(&mut self) {
+            if self.mature {
+                return;
+            }
+            self.mature = true;
+            if self.state == State::Boot && !self.members.is_empty() {
+                self.claim();
+            }
+        }
+
+        fn claim(&mut self) {
+            for v in 0..self.vifs.len() {
+                if self.alloc[v].1 == ClaimPriority::Prefer {
+                    let (old, new) = (self.held[v].0, self.alloc[v].0);
+                    if old != new {
+                        self.by_addr(old, -1);
+                        self.by_addr(new, 1);
+                    }
+                    self.alloc[v].1 = ClaimPriority::PreferClaimed;
+                }
+            }
+            if !self.recounted {
+                self.recounted = true;
+                for member in &mut self.members {
+                    member.n = self.alloc.iter().filter(|e| e.0 == member.addr).count() as i64;
+                }
+            }
+            for v in 0..self.vifs.len() {
+                if self.alloc[v].1 != ClaimPriority::Unclaimed {
+                    continue;
+                }
+                let mut taker = 0;
+                for j in 1..self.members.len() {
+                    if self.members[j].n < self.members[taker].n {
+                        taker = j;
+                    }
+                }
+                self.members[taker].n += 1;
+                self.alloc[v] = (self.members[taker].addr, ClaimPriority::Claimed);
+            }
+            self.state = State::Run;
         }
     }
 }

@@ -339,7 +339,9 @@ fn recorded_bodies_decode_and_reencode_byte_for_byte() {
                     Vec::new()
                 }
                 mess_type::BALANCE => codec::encode_balance(
-                    &codec::decode_balance(&f.body, false).expect("recorded BALANCE decodes"),
+                    &codec::decode_balance(&f.body, false)
+                        .expect("recorded BALANCE decodes")
+                        .moves,
                 ),
                 mess_type::ARPCACHE => codec::encode_arp_cache(
                     &codec::decode_arp_cache(&f.body).expect("recorded ARPCACHE decodes"),

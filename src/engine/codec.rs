@@ -358,17 +358,49 @@ pub fn encode_balance(moves: &[Move]) -> Vec<u8> {
     w.0
 }
 
-pub fn decode_balance(body: &[u8], endian_mismatch: bool) -> Result<Vec<Move>, CodecError> {
+/// A decoded BALANCE: the moves it carries and how many its count
+/// announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceBody {
+    pub moves: Vec<Move>,
+    /// The count field. A C leader announces more moves than it writes
+    /// when, within its round, the fullest member holds only preferred
+    /// VIFs; the C receivers apply the pairs that are there (and then read
+    /// stale buffer bytes for the rest), so we apply exactly the pairs the
+    /// body carries and leave out what does not fit.
+    pub announced: usize,
+}
+
+/// Decodes a BALANCE body: a count, then whole 8-byte pairs. A count
+/// larger than the pairs present is bounded by them (see
+/// [`BalanceBody::announced`]); a negative count, a partial pair or pairs
+/// beyond the count make the body malformed.
+pub fn decode_balance(body: &[u8], endian_mismatch: bool) -> Result<BalanceBody, CodecError> {
     let mut r = Reader::new(body, endian_mismatch, BodyKind::Balance);
-    let k = r.count("moves", 8)?;
-    let mut moves = Vec::with_capacity(k);
-    for _ in 0..k {
+    let count = r.int("moves")?;
+    let rest = body.len() - r.at;
+    let carried = rest / 8;
+    if rest % 8 != 0 {
+        return Err(CodecError::TrailingBytes {
+            kind: BodyKind::Balance,
+            offset: r.at + carried * 8,
+            len: body.len(),
+        });
+    }
+    let announced = usize::try_from(count).map_err(|_| CodecError::BadCount {
+        kind: BodyKind::Balance,
+        field: "moves",
+        count,
+        room: carried,
+    })?;
+    let mut moves = Vec::with_capacity(carried.min(announced));
+    for _ in 0..carried.min(announced) {
         let owner = r.addr("new owner")?;
         let vif = r.addr("moved VIF")?;
         moves.push(Move { owner, vif });
     }
     r.finish()?;
-    Ok(moves)
+    Ok(BalanceBody { moves, announced })
 }
 
 /// ARPCACHE: 12-byte entries (address, MAC, two bytes of padding).
@@ -502,26 +534,82 @@ mod tests {
     }
 
     #[test]
-    fn balance_round_trips_and_rejects_a_count_that_does_not_fit() {
+    fn balance_round_trips() {
         let moves = vec![Move {
             owner: Ipv4Addr::new(10, 99, 0, 2),
             vif: Ipv4Addr::new(10, 99, 0, 101),
         }];
         let body = encode_balance(&moves);
-        assert_eq!(decode_balance(&body, false), Ok(moves));
-        let mut lying = body.clone();
-        lying[0..4].copy_from_slice(&2i32.to_ne_bytes());
-        let err = decode_balance(&lying, false).unwrap_err();
+        assert_eq!(
+            decode_balance(&body, false),
+            Ok(BalanceBody {
+                moves,
+                announced: 1
+            })
+        );
+        assert_eq!(
+            decode_balance(&encode_balance(&[]), false),
+            Ok(BalanceBody {
+                moves: vec![],
+                announced: 0
+            })
+        );
+        assert!(decode_balance(&[], false).is_err());
+    }
+
+    #[test]
+    fn balance_announcing_more_than_it_carries_yields_the_pairs_present() {
+        let moves = vec![Move {
+            owner: Ipv4Addr::new(10, 99, 0, 2),
+            vif: Ipv4Addr::new(10, 99, 0, 101),
+        }];
+        // A C leader with AcquisitionsPerRound 3 that made one move.
+        let mut short = encode_balance(&moves);
+        short[0..4].copy_from_slice(&3i32.to_ne_bytes());
+        assert_eq!(
+            decode_balance(&short, false),
+            Ok(BalanceBody {
+                moves,
+                announced: 3
+            })
+        );
+        // ... or none at all.
+        let empty = 2i32.to_ne_bytes();
+        let decoded = decode_balance(&empty, false).expect("decodes");
+        assert_eq!((decoded.moves.len(), decoded.announced), (0, 2));
+    }
+
+    #[test]
+    fn malformed_balances_are_rejected() {
+        let body = encode_balance(&[Move {
+            owner: Ipv4Addr::new(10, 99, 0, 2),
+            vif: Ipv4Addr::new(10, 99, 0, 101),
+        }]);
+        let mut negative = body.clone();
+        negative[0..4].copy_from_slice(&(-1i32).to_ne_bytes());
+        let err = decode_balance(&negative, false).unwrap_err();
         assert_eq!(
             err,
             CodecError::BadCount {
                 kind: BodyKind::Balance,
                 field: "moves",
-                count: 2,
+                count: -1,
                 room: 1
             }
         );
-        assert!(decode_balance(&[], false).is_err());
+        assert!(err.to_string().contains("BALANCE body announces -1 moves"));
+        let mut partial = body.clone();
+        partial.push(0);
+        assert!(matches!(
+            decode_balance(&partial, false),
+            Err(CodecError::TrailingBytes { offset: 12, .. })
+        ));
+        let mut beyond = body.clone();
+        beyond[0..4].copy_from_slice(&0i32.to_ne_bytes());
+        assert!(matches!(
+            decode_balance(&beyond, false),
+            Err(CodecError::TrailingBytes { offset: 4, .. })
+        ));
     }
 
     #[test]

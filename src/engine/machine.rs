@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::codec::{self, mess_type, ArpEntry, ClaimPriority, GroupId, Move, StateBody};
+use super::codec::{
+    self, mess_type, ArpEntry, BalanceBody, ClaimPriority, GroupId, Move, StateBody,
+};
 use super::event::{Delivery, Input, Level, Message, Output, Timer, View};
 use super::settings::{Settings, SILENT_WARNING_REPEAT};
 use super::snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};
@@ -353,7 +355,7 @@ impl Engine {
             }
             mess_type::MATURING => codec::decode_maturing(&body).map(|()| self.on_maturing()),
             mess_type::BALANCE => codec::decode_balance(&body, endian_mismatch)
-                .map(|moves| self.on_balance(&sender, &moves)),
+                .map(|balance| self.on_balance(&sender, &balance)),
             mess_type::ARPCACHE => {
                 codec::decode_arp_cache(&body).map(|entries| self.on_arp_cache(&entries))
             }
@@ -496,6 +498,7 @@ impl Engine {
         let participants = view.participants();
         let me = view.my_index;
         let members = view.members.len();
+        let silent = view.names(MemberStatus::Silent).join(", ");
         self.table.priority_claim();
         self.counts = self.table.counts(members);
         self.table.claim_unclaimed(&participants, &mut self.counts);
@@ -509,12 +512,25 @@ impl Engine {
         }
         self.phase = Phase::Run;
         self.balance_in_flight = false;
-        if participants.first() == Some(&me) {
-            match self.settings.balance.acquisitions_per_round {
-                AcquisitionsPerRound::All => self.balance_round(),
-                AcquisitionsPerRound::Limited(_) => {
-                    self.arm(Timer::Balance, self.settings.balance.interval)
-                }
+        if participants.first() != Some(&me) {
+            return;
+        }
+        if !silent.is_empty() {
+            // A C member of this view is still waiting for the silent
+            // members' STATE (it ignores PROCEED) and would not apply a
+            // BALANCE: a move away from it would put its VIF up twice, a
+            // move to it would leave the VIF down.
+            let text = format!(
+                "not balancing this view: it settled without the STATE of {silent}, and a C \
+                 member of it would not follow the moves"
+            );
+            self.log(Level::Notice, text);
+            return;
+        }
+        match self.settings.balance.acquisitions_per_round {
+            AcquisitionsPerRound::All => self.balance_round(),
+            AcquisitionsPerRound::Limited(_) => {
+                self.arm(Timer::Balance, self.settings.balance.interval)
             }
         }
     }
@@ -536,7 +552,13 @@ impl Engine {
             return;
         };
         let participants = view.participants();
-        if self.phase != Phase::Run || participants.first() != Some(&view.my_index) {
+        if self.phase != Phase::Run
+            || participants.first() != Some(&view.my_index)
+            || view
+                .members
+                .iter()
+                .any(|m| m.status == MemberStatus::Silent)
+        {
             return;
         }
         let limited = match self.settings.balance.acquisitions_per_round {
@@ -575,9 +597,20 @@ impl Engine {
         }
     }
 
-    fn on_balance(&mut self, sender: &str, moves: &[Move]) {
+    fn on_balance(&mut self, sender: &str, balance: &BalanceBody) {
         if self.phase != Phase::Run {
             return;
+        }
+        let moves = &balance.moves;
+        if balance.announced > moves.len() {
+            let text = format!(
+                "BALANCE from {sender} announces {} moves but carries {}; applying the {} it \
+                 carries, as the C nodes do",
+                balance.announced,
+                moves.len(),
+                moves.len()
+            );
+            self.log(Level::Notice, text);
         }
         let Some(view) = self.view.as_ref() else {
             return;
@@ -724,8 +757,17 @@ mod tests {
     }
 
     fn state(m: usize, identity: Ipv4Addr, held: &[(usize, ClaimPriority)]) -> Input {
+        state_in(GID, m, identity, held)
+    }
+
+    fn state_in(
+        group_id: GroupId,
+        m: usize,
+        identity: Ipv4Addr,
+        held: &[(usize, ClaimPriority)],
+    ) -> Input {
         let body = StateBody {
-            group_id: GID,
+            group_id,
             identity,
             index: m as i32,
             mature: true,
@@ -826,6 +868,36 @@ mod tests {
     }
 
     #[test]
+    fn a_view_settled_without_silent_members_is_not_balanced() {
+        // We lead; member 1 holds everything; member 2 never speaks. A C
+        // member 1 would still be gathering and ignore any BALANCE.
+        let mut e = gathering(0, 3, 4);
+        e.handle(state(0, ip(0), &[]));
+        let all: Vec<_> = (0..4).map(|v| (v, ClaimPriority::Claimed)).collect();
+        e.handle(state(1, ip(1), &all));
+        let out = e.handle(msg(0, mess_type::PROCEED, codec::encode_proceed(GID)));
+        assert_eq!(e.phase(), Phase::Run);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::ArmTimer(Timer::Balance, _))),
+            "{out:?}"
+        );
+        assert!(logs(&out, Level::Notice)[0].contains("not balancing this view"));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        assert!(multicast_body(&out).is_none(), "{out:?}");
+        // The next complete view balances again.
+        e.handle(Input::View(View {
+            group_id: [4, 5, 6],
+            members: (0..2).map(name).collect(),
+            my_index: 0,
+        }));
+        e.handle(state_in([4, 5, 6], 0, ip(0), &[]));
+        e.handle(state_in([4, 5, 6], 1, ip(1), &all));
+        let out = e.handle(Input::TimerFired(Timer::Balance));
+        assert!(multicast_body(&out).is_some(), "{out:?}");
+    }
+
+    #[test]
     fn proceed_for_another_view_is_ignored() {
         let mut e = gathering(0, 2, 1);
         e.handle(state(0, ip(0), &[]));
@@ -840,7 +912,7 @@ mod tests {
         let before = e.snapshot();
         for (kind, body) in [
             (mess_type::STATE, vec![1, 2, 3]),
-            (mess_type::BALANCE, vec![5, 0, 0, 0]),
+            (mess_type::BALANCE, vec![0xff; 4]),
             (mess_type::MATURING, vec![0]),
             (mess_type::ARPCACHE, vec![0; 13]),
             (mess_type::PROCEED, vec![0; 4]),
@@ -903,6 +975,26 @@ mod tests {
     }
 
     #[test]
+    fn a_c_leaders_balance_announcing_more_moves_than_it_carries_is_applied() {
+        // A C leader with AcquisitionsPerRound 3 whose round moved one VIF
+        // and then met a fullest member holding only preferred VIFs: count
+        // 3, one pair. The C members apply that pair; so must we.
+        let mut short = balance(&[(1, 1)]);
+        short[0..4].copy_from_slice(&3i32.to_ne_bytes());
+        let mut e = running_pair(0);
+        let out = e.handle(msg(0, mess_type::BALANCE, short.clone()));
+        assert!(out.contains(&Output::Release(1)), "{out:?}");
+        assert_eq!(logs(&out, Level::Notice).len(), 1, "{out:?}");
+        let mut peer = running_pair(1);
+        let out = peer.handle(msg(0, mess_type::BALANCE, short));
+        assert!(out.contains(&Output::Acquire(1)), "{out:?}");
+        for engine in [&e, &peer] {
+            let owners: Vec<_> = engine.snapshot().vifs.iter().map(|v| v.owner).collect();
+            assert_eq!(owners, vec![Some(0), Some(1)]);
+        }
+    }
+
+    #[test]
     fn balance_outside_run_is_ignored() {
         let mut e = gathering(0, 2, 2);
         e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
@@ -919,8 +1011,9 @@ mod tests {
         e.handle(state(1, ip(1), &[]));
         let out = e.handle(Input::TimerFired(Timer::Balance));
         let body = multicast_body(&out).expect("4 vs 0 needs a move");
-        let moves = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
-        assert_eq!(moves.len(), 1, "AcquisitionsPerRound 1");
+        let balance = codec::decode_balance(&body, false).expect("our own BALANCE decodes");
+        assert_eq!(balance.moves.len(), 1, "AcquisitionsPerRound 1");
+        assert_eq!(balance.announced, 1);
         // No second round planned before the first comes back.
         let out = e.handle(Input::TimerFired(Timer::Balance));
         assert_eq!(

@@ -20,10 +20,21 @@
 //!   match the table exactly (the original only touched VIFs the claim
 //!   rules named, which left stale holdings in some merge orders).
 //! - **Counts are recounted from the table** when a state exchange
-//!   settles, rather than carried over from the STATE counts. Every member
-//!   computes them from the same table, so they agree; a C node in the
-//!   same view counts its own way, which can differ after conflicting
-//!   claims.
+//!   settles, rather than carried over from the STATE counts and adjusted
+//!   against the previous table (as a C node does except at its first
+//!   maturity). Every member computes them from the same table, so they
+//!   agree. Where the members of a view share one previous table the C
+//!   adjustments give exactly these counts, so claim unclaimed picks the
+//!   same members (the simulation checks this against a model of the C
+//!   rules). They differ only after a merge in which a preference was
+//!   pending while members of both sides claimed the same VIF; C nodes
+//!   from the two sides then count differently from each other, so no
+//!   choice could agree with all of them, and it matters only if VIFs are
+//!   unclaimed in that same view.
+//! - **What our STATE reports** is what we hold. A C node reports its
+//!   previous table, which a conflict between two other members can
+//!   rewrite, so it may stop reporting a VIF it still has up; every member
+//!   still computes the same table from the STATEs sent.
 //! - **Balancing**: the fullest member that still holds a movable (below
 //!   PREFER) VIF gives one to the emptiest while they differ by more than
 //!   one; a fullest member holding only preferred VIFs no longer ends the
@@ -53,9 +64,18 @@
 //!   view's table. Because PROCEED is an agreed message, every member sees
 //!   it after the same STATEs, so every member leaves out the same members
 //!   and computes the same table; a STATE arriving after it is ignored. A
-//!   C node ignores PROCEED and keeps waiting, as it would have anyway.
+//!   C node ignores PROCEED and keeps waiting, as it would have anyway,
+//!   holding what it claimed and applying no BALANCE; so a view settled
+//!   by PROCEED is never balanced (a move away from a waiting C member
+//!   would put its VIF up twice, a move to it would leave the VIF down).
+//!   The VIFs nobody claimed are still spread by claim unclaimed; the
+//!   next view whose members all report balances as usual.
 //! - **Malformed bodies** are logged with what is wrong and ignored; no
-//!   state changes.
+//!   state changes. A BALANCE whose count announces more moves than the
+//!   body carries is not malformed: a C leader sends that when the fullest
+//!   member holds only preferred VIFs, and the C members apply the pairs
+//!   present, so we apply exactly those (and log a notice) rather than
+//!   drop moves the rest of the view carries out.
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 
