@@ -59,7 +59,6 @@ pub struct Options {
 #[derive(Debug)]
 pub enum DaemonError {
     Process(process::ProcessError),
-    Log(log::LogError),
     Identity(IdentityError),
     Control(crate::control::ControlError),
     Thread(std::io::Error),
@@ -69,7 +68,6 @@ impl fmt::Display for DaemonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DaemonError::Process(e) => e.fmt(f),
-            DaemonError::Log(e) => write!(f, "cannot start logging: {e}"),
             DaemonError::Identity(e) => e.fmt(f),
             DaemonError::Control(e) => write!(f, "control socket: {e}"),
             DaemonError::Thread(e) => write!(f, "cannot start a thread: {e}"),
@@ -114,25 +112,50 @@ enum Link {
     Suspended,
 }
 
-/// Starts the daemon and runs it until a terminating signal.
+/// Starts the daemon and runs it until a terminating signal. Detached,
+/// the command that started it exits only once start-up has succeeded
+/// (status 0) or failed (status 1, with the error on its stderr).
 pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     // Before any thread exists: signals stay pending for the signal thread,
     // and fork() leaves no thread behind.
     process::block_signals().map_err(DaemonError::Process)?;
-    if options.foreground {
-        log::init(Target::Stderr, Level::Debug).map_err(DaemonError::Log)?;
+    let report = if options.foreground {
+        log::init(Target::Stderr, Level::Debug);
+        None
     } else {
-        process::daemonize().map_err(DaemonError::Process)?;
-        log::init(Target::Syslog(config.log_facility), Level::Info).map_err(DaemonError::Log)?;
+        if let Err(err) = log::syslog_reachable() {
+            log_warning!("{err}; log records are dropped until syslog can be reached");
+        }
+        let report = process::daemonize().map_err(DaemonError::Process)?;
+        log::init(Target::Syslog(config.log_facility), Level::Info);
+        Some(report)
+    };
+    match start(config, options) {
+        Ok((daemon, inbox, pid_file)) => {
+            if let Some(report) = report {
+                report.ready();
+            }
+            daemon.serve(&inbox);
+            drop(pid_file);
+            log_notice!("wackamole stopped");
+            Ok(())
+        }
+        Err(err) => {
+            log_error!("{err}");
+            if let Some(report) = report {
+                report.failed(&err.to_string());
+            }
+            Err(err)
+        }
     }
-    let result = serve(config, options);
-    if let Err(err) = &result {
-        log_error!("{err}");
-    }
-    result
 }
 
-fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
+/// Everything that can fail at start: the pid file, the identity, the
+/// control socket and the threads.
+fn start(
+    config: Config,
+    options: Options,
+) -> Result<(Daemon, Receiver<Event>, Option<PidFile>), DaemonError> {
     let pid_path = options
         .pid_file
         .clone()
@@ -168,7 +191,7 @@ fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
         .private_name
         .clone()
         .unwrap_or_else(|| default_private_name(std::process::id()));
-    let mut daemon = Daemon {
+    let daemon = Daemon {
         engine: Engine::new(Settings::from_config(&config, identity)),
         config,
         config_path: options.config_path,
@@ -183,12 +206,7 @@ fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
         hooks,
         _control: control,
     };
-    daemon.connect();
-    daemon.run(&inbox);
-    daemon.shut_down();
-    drop(pid_file);
-    log_notice!("wackamole stopped");
-    Ok(())
+    Ok((daemon, inbox, pid_file))
 }
 
 /// `wack<pid>`, cut to the 10 characters Spread allows (as the Spread
@@ -255,6 +273,13 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// Connects, runs until a terminating signal, then shuts down.
+    fn serve(mut self, inbox: &Receiver<Event>) {
+        self.connect();
+        self.run(inbox);
+        self.shut_down();
+    }
+
     /// Runs until a terminating signal.
     fn run(&mut self, inbox: &Receiver<Event>) {
         loop {
@@ -594,9 +619,7 @@ impl Daemon {
             }
         };
         if new.log_facility != self.config.log_facility {
-            if let Err(err) = log::set_facility(new.log_facility) {
-                log_error!("cannot switch the log facility: {err}");
-            }
+            log::set_facility(new.log_facility);
         }
         self.engine.retune(new.mature, new.balance, new.arp_cache);
         self.config = new;
