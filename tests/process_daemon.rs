@@ -5,7 +5,9 @@
 //!
 //! Then the real binary, detached: the command that starts it reports a
 //! failed start-up with status 1 and the reason, and a good one with 0
-//! once the pid file is written; SIGTERM removes the pid file.
+//! once the pid file is written; SIGTERM removes the pid file. And in the
+//! foreground: a Spread daemon that accepts but never answers does not
+//! hold up the control socket while the connection is pending.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -87,15 +89,20 @@ struct Scratch {
 impl Scratch {
     fn new(tag: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
+        Scratch::with_spread(tag, &dir.join("no-spread-here").display().to_string(), "")
+    }
+
+    /// With `Spread = spread` and extra configuration lines.
+    fn with_spread(tag: &str, spread: &str, extra: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("wackamole.conf");
         std::fs::write(
             &config,
             format!(
-                "Spread = {}\nGroup = wack1\nIdentity = 192.0.2.1\n\
-                 VirtualInterfaces {{ wkabsent0:192.0.2.200/32 }}\n",
-                dir.join("no-spread-here").display()
+                "Spread = {spread}\nGroup = wack1\nIdentity = 192.0.2.1\n\
+                 VirtualInterfaces {{ wkabsent0:192.0.2.200/32 }}\n{extra}"
             ),
         )
         .unwrap();
@@ -190,5 +197,78 @@ fn running(pid: libc::pid_t) -> bool {
             .next()
             .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
         Err(_) => false,
+    }
+}
+
+/// Ends the foreground daemon it holds, even when the test fails.
+struct Foreground(std::process::Child);
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    let spread = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = spread.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("wackamole-hung-{}", std::process::id()));
+    let control = dir.join("control.sock");
+    let scratch = Scratch::with_spread(
+        "hung",
+        &format!("{port}@127.0.0.1"),
+        &format!("Control = {}\n", control.display()),
+    );
+    let _daemon = Foreground(
+        Command::new(env!("CARGO_BIN_EXE_wackamole"))
+            .args(["-d", "-c"])
+            .arg(&scratch.config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start wackamole"),
+    );
+
+    // The daemon is inside its connection attempt once its handshake
+    // request has arrived; we never answer it.
+    spread.set_nonblocking(false).unwrap();
+    let (mut pending, _) = spread.accept().unwrap();
+    pending
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = [0u8; 1];
+    pending
+        .read_exact(&mut request)
+        .expect("a handshake request");
+
+    let listing = Command::new(env!("CARGO_BIN_EXE_wackamole"))
+        .args(["ctl", "-l", "--json", "-c"])
+        .arg(&scratch.config)
+        .output()
+        .expect("run wackatrl");
+    let json = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.status.success(),
+        "wackatrl failed: {}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    assert!(json.contains("\"state\":\"DISCONNECTED\""), "{json}");
+
+    // The answer came while the attempt was still open: the daemon has
+    // neither finished nor abandoned the handshake (it would have closed
+    // the connection).
+    pending.set_nonblocking(true).unwrap();
+    let mut rest = [0u8; 256];
+    loop {
+        match pending.read(&mut rest) {
+            Ok(0) => panic!("the daemon gave up the connection before it answered wackatrl"),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("the pending connection failed: {e}"),
+        }
     }
 }

@@ -89,8 +89,19 @@ enum Event {
         link: u64,
         error: spread::Error,
     },
+    /// Connection attempt `link` ended: connected and joined, or not.
+    Connected {
+        link: u64,
+        result: Result<Session, ConnectFailure>,
+    },
     Signal(Signal),
     Control(Request),
+}
+
+/// Why a connection attempt failed.
+enum ConnectFailure {
+    Connect(spread::Error),
+    Join(spread::Error),
 }
 
 /// The loop's own deadlines beside the engine's.
@@ -105,6 +116,12 @@ enum Link {
     Up {
         id: u64,
         writer: SessionWriter,
+    },
+    /// Attempt `id` is connecting on a thread of its own: a Spread host
+    /// that does not answer must not hold up the loop for the connect
+    /// time-out (signals, control requests and timers wait meanwhile).
+    Connecting {
+        id: u64,
     },
     /// Waiting for the reconnect timer.
     Down,
@@ -209,6 +226,28 @@ fn start(
     Ok((daemon, inbox, pid_file))
 }
 
+/// Connects to the Spread daemon and joins `group`, within the connect
+/// time-out (the join is a single write).
+fn connect_and_join(
+    address: &config::SpreadAddress,
+    private_name: &str,
+    group: &str,
+) -> Result<Session, ConnectFailure> {
+    let options = ConnectOptions {
+        timeout: CONNECT_TIMEOUT,
+        ..ConnectOptions::default()
+    };
+    let session =
+        Session::connect(address, private_name, options).map_err(ConnectFailure::Connect)?;
+    match session.join(group) {
+        Ok(()) => Ok(session),
+        Err(err) => {
+            session.shutdown();
+            Err(ConnectFailure::Join(err))
+        }
+    }
+}
+
 /// `wack<pid>`, cut to the 10 characters Spread allows (as the Spread
 /// library would cut it).
 fn default_private_name(pid: u32) -> String {
@@ -311,6 +350,7 @@ impl Daemon {
             }
             // From a connection we already left behind.
             Event::Spread { .. } | Event::SpreadLost { .. } => {}
+            Event::Connected { link, result } => self.on_connected(link, result),
             Event::Signal(Signal::Reload) => self.reload(),
             Event::Signal(Signal::Terminate) => {}
             Event::Control(request) => self.on_control(request),
@@ -490,40 +530,69 @@ impl Daemon {
         }
     }
 
-    /// Connects to Spread and joins the group; on failure, tries again
-    /// after `SpreadRetryInterval`.
+    /// Starts connecting to Spread and joining the group; the outcome
+    /// arrives as [`Event::Connected`].
     fn connect(&mut self) {
         if !matches!(self.link, Link::Down) {
             return;
         }
-        let options = ConnectOptions {
-            timeout: CONNECT_TIMEOUT,
-            ..ConnectOptions::default()
-        };
-        let session = match Session::connect(&self.config.spread, &self.private_name, options) {
-            Ok(session) => session,
+        self.timers.disarm(Deadline::Reconnect);
+        self.next_link += 1;
+        let id = self.next_link;
+        let spread_address = self.config.spread.clone();
+        let private_name = self.private_name.clone();
+        let group = self.config.group.clone();
+        let events = self.events.clone();
+        let spawned = thread::Builder::new()
+            .name("spread-connect".into())
+            .spawn(move || {
+                let result = connect_and_join(&spread_address, &private_name, &group);
+                // The loop has ended: the session closes as it drops.
+                let _ = events.send(Event::Connected { link: id, result });
+            });
+        match spawned {
+            Ok(_) => self.link = Link::Connecting { id },
             Err(err) => {
-                log_warning!(
-                    "cannot connect to Spread: {err}; retrying in {:?}",
+                log_error!(
+                    "cannot start connecting to Spread: {err}; retrying in {:?}",
                     self.config.spread_retry_interval
                 );
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn on_connected(&mut self, link: u64, result: Result<Session, ConnectFailure>) {
+        if !matches!(self.link, Link::Connecting { id } if id == link) {
+            // A simulated failure or a shutdown came first: leave again.
+            if let Ok(session) = result {
+                let _ = session.disconnect();
+            }
+            return;
+        }
+        let session = match result {
+            Ok(session) => session,
+            Err(failure) => {
+                let retry = self.config.spread_retry_interval;
+                match failure {
+                    ConnectFailure::Connect(err) => {
+                        log_warning!("cannot connect to Spread: {err}; retrying in {retry:?}")
+                    }
+                    ConnectFailure::Join(err) => log_warning!(
+                        "cannot join group {}: {err}; retrying in {retry:?}",
+                        self.config.group
+                    ),
+                }
+                self.link = Link::Down;
                 self.schedule_reconnect();
                 return;
             }
         };
-        if let Err(err) = session.join(&self.config.group) {
-            log_warning!("cannot join group {}: {err}", self.config.group);
-            session.shutdown();
-            self.schedule_reconnect();
-            return;
-        }
         log_notice!(
             "connected to Spread as {}, joined group {}",
             session.private_group(),
             self.config.group
         );
-        self.next_link += 1;
-        let id = self.next_link;
         let (reader, writer) = session.split();
         let events = self.events.clone();
         let spawned = thread::Builder::new()
@@ -531,24 +600,24 @@ impl Daemon {
             .spawn(move || loop {
                 match reader.receive() {
                     Ok(event) => {
-                        if events.send(Event::Spread { link: id, event }).is_err() {
+                        if events.send(Event::Spread { link, event }).is_err() {
                             return;
                         }
                     }
                     Err(error) => {
-                        let _ = events.send(Event::SpreadLost { link: id, error });
+                        let _ = events.send(Event::SpreadLost { link, error });
                         return;
                     }
                 }
             });
         if let Err(err) = spawned {
             log_error!("cannot start the Spread reader: {err}");
-            writer.shutdown();
+            let _ = writer.disconnect();
+            self.link = Link::Down;
             self.schedule_reconnect();
             return;
         }
-        self.link = Link::Up { id, writer };
-        self.timers.disarm(Deadline::Reconnect);
+        self.link = Link::Up { id: link, writer };
         self.feed(Input::Connected);
     }
 
