@@ -79,12 +79,13 @@ impl std::error::Error for LogError {}
 const PROCESS_NAME: &str = "wackamole";
 
 /// A connection to syslog that remembers how to reconnect: syslogd may be
-/// restarted under a long-running daemon.
+/// restarted under a long-running daemon, or start after it.
 struct SyslogSink {
     /// `None`: the system's default socket (`/dev/log`).
     socket: Option<PathBuf>,
     facility: LogFacility,
-    logger: Logger<LoggerBackend, Formatter3164>,
+    /// `None` while syslog cannot be reached.
+    logger: Option<Logger<LoggerBackend, Formatter3164>>,
 }
 
 impl SyslogSink {
@@ -106,32 +107,53 @@ impl SyslogSink {
         Ok(SyslogSink {
             socket: socket.map(Path::to_path_buf),
             facility,
-            logger,
+            logger: Some(logger),
         })
     }
 
-    fn send(&mut self, level: Level, message: &str) -> syslog::Result<()> {
+    /// A sink that connects when syslog can be reached, and until then
+    /// drops records: a daemon that keeps addresses available must not
+    /// refuse to run because the system logger is not up (yet).
+    fn connect_later(facility: LogFacility, socket: Option<&Path>) -> SyslogSink {
+        SyslogSink::connect(facility, socket).unwrap_or(SyslogSink {
+            socket: socket.map(Path::to_path_buf),
+            facility,
+            logger: None,
+        })
+    }
+
+    fn send(&mut self, level: Level, message: &str) -> bool {
+        let Some(logger) = &mut self.logger else {
+            return false;
+        };
         match level {
-            Level::Error => self.logger.err(message),
-            Level::Warning => self.logger.warning(message),
-            Level::Notice => self.logger.notice(message),
-            Level::Info => self.logger.info(message),
-            Level::Debug => self.logger.debug(message),
+            Level::Error => logger.err(message),
+            Level::Warning => logger.warning(message),
+            Level::Notice => logger.notice(message),
+            Level::Info => logger.info(message),
+            Level::Debug => logger.debug(message),
         }
+        .is_ok()
     }
 
     /// Sends, reconnecting once if the socket went away. A record that
     /// still cannot be delivered is dropped: there is nowhere left to
     /// report it (stderr is /dev/null once detached).
     fn write(&mut self, level: Level, message: &str) {
-        if self.send(level, message).is_ok() {
+        if self.send(level, message) {
             return;
         }
         if let Ok(fresh) = SyslogSink::connect(self.facility, self.socket.as_deref()) {
             *self = fresh;
-            let _ = self.send(level, message);
+            self.send(level, message);
         }
     }
+}
+
+/// Whether the system's syslog can be reached now (checked before
+/// detaching, while a warning can still reach the terminal).
+pub fn syslog_reachable() -> Result<(), LogError> {
+    SyslogSink::connect(LogFacility::Daemon, None).map(drop)
 }
 
 enum Sink {
@@ -148,14 +170,14 @@ fn sink() -> MutexGuard<'static, Sink> {
 }
 
 /// Directs every later record to `target`, showing records up to `max`
-/// (`Level::Debug` under `-d`).
-pub fn init(target: Target, max: Level) -> Result<(), LogError> {
+/// (`Level::Debug` under `-d`). Syslog need not be reachable yet: records
+/// reach it once it is.
+pub fn init(target: Target, max: Level) {
     let new_sink = match target {
         Target::Stderr => Sink::Stderr,
-        Target::Syslog(facility) => Sink::Syslog(SyslogSink::connect(facility, None)?),
+        Target::Syslog(facility) => Sink::Syslog(SyslogSink::connect_later(facility, None)),
     };
     install(new_sink, max);
-    Ok(())
 }
 
 fn install(new_sink: Sink, max: Level) {
@@ -173,15 +195,15 @@ pub fn max_level() -> Level {
 }
 
 /// Switches the syslog facility (a reloaded configuration). Does nothing
-/// when logging to stderr. On failure the previous connection stays.
-pub fn set_facility(facility: LogFacility) -> Result<(), LogError> {
+/// when logging to stderr. When syslog cannot be reached now, the new
+/// facility applies once it can.
+pub fn set_facility(facility: LogFacility) {
     let mut guard = sink();
     if let Sink::Syslog(current) = &mut *guard {
         if current.facility != facility {
-            *current = SyslogSink::connect(facility, current.socket.as_deref())?;
+            *current = SyslogSink::connect_later(facility, current.socket.as_deref());
         }
     }
-    Ok(())
 }
 
 /// Writes one record; what the `log_*!` macros expand to.
@@ -349,6 +371,20 @@ mod tests {
         assert!(err.to_string().contains("nobody-here"), "{err}");
     }
 
+    #[test]
+    fn a_syslog_that_starts_later_receives_later_records() {
+        let dir = TempDir::new("log-late");
+        let path = dir.path().join("log");
+        let mut sink = SyslogSink::connect_later(LogFacility::Daemon, Some(&path));
+        sink.write(Level::Error, "nobody listens yet");
+        let server = UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        sink.write(Level::Error, "syslog is up");
+        assert!(receive(&server).ends_with("syslog is up"));
+    }
+
     // The only test touching the process-wide sink.
     #[test]
     fn global_facade_filters_levels_serves_threads_and_reloads_facility() {
@@ -376,7 +412,7 @@ mod tests {
             assert!(record.ends_with(&format!("from thread {i}")), "{record}");
         }
 
-        set_facility(LogFacility::Local0).unwrap();
+        set_facility(LogFacility::Local0);
         log_notice!("after reload");
         let record = receive(&server);
         // local0 = 16, notice = 5.

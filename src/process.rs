@@ -1,9 +1,9 @@
 //! The daemon as a Unix process: detaching, the pid file, and signals
 //! turned into events.
 //!
-//! Order at start: [`daemonize`] (unless `-d`), then [`block_signals`]
+//! Order at start: [`block_signals`] and [`daemonize`] (unless `-d`)
 //! before any thread exists, then [`PidFile::create`], then the threads,
-//! among them [`spawn_signal_thread`]. No signal handler is installed:
+//! among them [`spawn_signal_thread`], then [`StartupReport::ready`]. No signal handler is installed:
 //! the signals are only ever taken by `sigwait` on the signal thread, so
 //! nothing runs in signal context.
 
@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -84,19 +84,56 @@ fn detach_step(step: &'static str, result: libc::c_int) -> Result<libc::c_int, P
     }
 }
 
-/// Detaches from the terminal: fork (the caller's process exits 0), new
-/// session, fork again (so no terminal can be reacquired), working
-/// directory `/`, umask 027, stdin/stdout/stderr on /dev/null. Returns in
-/// the final process. Call it before any thread is started: only the
-/// calling thread survives a fork.
-pub fn daemonize() -> Result<(), ProcessError> {
-    // Only async-signal-safe calls below, so this is sound even if the
-    // caller broke the rule above.
-    // SAFETY: fork/setsid/chdir/umask/open/dup2/_exit touch no Rust state.
-    unsafe {
-        if detach_step("fork", libc::fork())? > 0 {
-            libc::_exit(0);
+/// Detaches from the terminal: fork, new session, fork again (so no
+/// terminal can be reacquired), working directory `/`, umask 027,
+/// stdin/stdout/stderr on /dev/null. Returns in the final process. Call it
+/// before any thread is started: only the calling thread survives a fork.
+///
+/// The process that called it does not exit at once: it waits until the
+/// detached daemon reports through the returned [`StartupReport`], then
+/// exits 0 when the daemon is ready, or prints the daemon's error on its
+/// own stderr and exits 1. So an init script sees a daemon that could not
+/// start (a pid file it cannot write, say) as a failed start, not as a
+/// success followed by silence.
+pub fn daemonize() -> Result<StartupReport, ProcessError> {
+    let mut ends = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    detach_step("pipe", unsafe {
+        libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC)
+    })?;
+    let [read_end, write_end] = ends;
+    // SAFETY: fork/close touch no Rust state; the parent branch never
+    // returns.
+    let pid = unsafe { libc::fork() };
+    if pid > 0 {
+        unsafe { libc::close(write_end) };
+        await_startup(read_end);
+    }
+    unsafe { libc::close(read_end) };
+    // SAFETY: the descriptor is ours alone from here on.
+    let report = StartupReport {
+        fd: unsafe { OwnedFd::from_raw_fd(write_end) },
+    };
+    detach_step("fork", pid)?;
+    match detach_child() {
+        Ok(()) => Ok(report),
+        Err(err) => {
+            if let ProcessError::Detach { step, .. } = &err {
+                report.send(b"cannot detach: ");
+                report.send(step.as_bytes());
+            }
+            Err(err)
         }
+    }
+}
+
+/// The first child's part of [`daemonize`]: returns in the grandchild.
+fn detach_child() -> Result<(), ProcessError> {
+    // Only async-signal-safe calls below, so this is sound even if the
+    // caller broke the rule of starting no thread before.
+    // SAFETY: setsid/fork/chdir/umask/open/dup2/close/_exit touch no Rust
+    // state.
+    unsafe {
         detach_step("setsid", libc::setsid())?;
         if detach_step("second fork", libc::fork())? > 0 {
             libc::_exit(0);
@@ -114,6 +151,82 @@ pub fn daemonize() -> Result<(), ProcessError> {
         }
     }
     Ok(())
+}
+
+/// The byte that says "ready"; anything else is an error message.
+const READY: u8 = 0;
+
+/// In the process that called [`daemonize`]: waits for the detached
+/// daemon's report and exits with it.
+fn await_startup(read_end: libc::c_int) -> ! {
+    let mut report = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        // SAFETY: reading into a buffer we own, at most its length.
+        let n = unsafe { libc::read(read_end, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => break,
+            n if n > 0 => report.extend_from_slice(&buf[..n as usize]),
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+    let code = match report.first() {
+        Some(&READY) => 0,
+        Some(_) => {
+            eprintln!("wackamole: {}", String::from_utf8_lossy(&report).trim_end());
+            1
+        }
+        None => {
+            eprintln!("wackamole: the daemon exited while starting (see the system log)");
+            1
+        }
+    };
+    // SAFETY: ends this process without running the caller's destructors,
+    // which belong to the detached daemon now.
+    unsafe { libc::_exit(code) }
+}
+
+/// The detached daemon's one message to the command that started it (see
+/// [`daemonize`]). Dropping it unsent reports a start-up failure without
+/// details.
+#[derive(Debug)]
+pub struct StartupReport {
+    fd: OwnedFd,
+}
+
+impl StartupReport {
+    /// Start-up is complete: the starting command exits 0. Callable
+    /// between fork and exec.
+    pub fn ready(self) {
+        self.send(&[READY]);
+    }
+
+    /// Start-up failed: the starting command prints `message` and exits 1.
+    pub fn failed(self, message: &str) {
+        let text = if message.is_empty() {
+            "start-up failed"
+        } else {
+            message
+        };
+        self.send(text.as_bytes());
+    }
+
+    /// Only write(2): callable between fork and exec.
+    fn send(&self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            // SAFETY: writing from a live slice to a descriptor we own.
+            let n = unsafe { libc::write(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+            if n <= 0 {
+                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The starting command has gone: nobody to tell.
+                return;
+            }
+            bytes = &bytes[n as usize..];
+        }
+    }
 }
 
 /// The pid file, locked for as long as it lives. Liveness is the lock

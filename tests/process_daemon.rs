@@ -2,8 +2,16 @@
 //! detached one runs in a new session, in `/`, with umask 027 and its
 //! stdio on /dev/null. The detached process reports on itself through a
 //! shell it execs (only async-signal-safe calls happen after the fork).
+//!
+//! Then the real binary, detached: the command that starts it reports a
+//! failed start-up with status 1 and the reason, and a good one with 0
+//! once the pid file is written; SIGTERM removes the pid file. And in the
+//! foreground: a Spread daemon that accepts but never answers does not
+//! hold up the control socket while the connection is pending.
 
 use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wackamole::process::daemonize;
@@ -37,7 +45,8 @@ fn daemonize_detaches_into_a_clean_session() {
     let child = unsafe { libc::fork() };
     assert!(child >= 0, "fork failed");
     if child == 0 {
-        if daemonize().is_ok() {
+        if let Ok(report) = daemonize() {
+            report.ready();
             unsafe { libc::execv(sh.as_ptr(), argv_ptrs.as_ptr()) };
         }
         unsafe { libc::_exit(99) };
@@ -65,4 +74,201 @@ fn daemonize_detaches_into_a_clean_session() {
     assert_eq!(lines[1], "/");
     assert_eq!(lines[2], "0027");
     assert_eq!(lines[3..], ["/dev/null", "/dev/null", "/dev/null"]);
+}
+
+/// A scratch directory with a configuration whose VIF is on an interface
+/// that does not exist and whose Spread daemon is absent, so a running
+/// daemon touches nothing on the host. Drop ends a daemon that was
+/// started from it (by the pid it wrote) and removes the directory.
+struct Scratch {
+    dir: PathBuf,
+    config: PathBuf,
+    pid_file: PathBuf,
+}
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
+        Scratch::with_spread(tag, &dir.join("no-spread-here").display().to_string(), "")
+    }
+
+    /// With `Spread = spread` and extra configuration lines.
+    fn with_spread(tag: &str, spread: &str, extra: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("wackamole.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "Spread = {spread}\nGroup = wack1\nIdentity = 192.0.2.1\n\
+                 VirtualInterfaces {{ wkabsent0:192.0.2.200/32 }}\n{extra}"
+            ),
+        )
+        .unwrap();
+        let pid_file = dir.join("wackamole.pid");
+        Scratch {
+            dir,
+            config,
+            pid_file,
+        }
+    }
+
+    fn start(&self, pid_file: &Path) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_wackamole"))
+            .arg("-c")
+            .arg(&self.config)
+            .arg("--pidfile")
+            .arg(pid_file)
+            .output()
+            .expect("run wackamole")
+    }
+
+    fn daemon_pid(&self) -> Option<libc::pid_t> {
+        std::fs::read_to_string(&self.pid_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            // SAFETY: a daemon this test started, named by its own pid file.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_detached_start_that_fails_says_why_and_exits_1() {
+    let scratch = Scratch::new("detach-fail");
+    let unwritable = scratch.dir.join("no-such-dir/wackamole.pid");
+    let out = scratch.start(&unwritable);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("no-such-dir/wackamole.pid"),
+        "the error names the pid file: {stderr}"
+    );
+}
+
+#[test]
+fn a_detached_start_exits_0_once_ready_and_sigterm_removes_the_pid_file() {
+    let scratch = Scratch::new("detach-ok");
+    let out = scratch.start(&scratch.pid_file);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Ready means the pid file is already there, naming a live daemon.
+    let pid = scratch
+        .daemon_pid()
+        .expect("a pid file once the start returned");
+    // SAFETY: signal 0 only checks that the process exists.
+    assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "daemon {pid} is running");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "wackamole");
+
+    // SAFETY: the daemon this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scratch.pid_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!scratch.pid_file.exists(), "SIGTERM removes the pid file");
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(pid), "daemon {pid} has exited");
+}
+
+/// Alive and not a zombie (a detached daemon's reaper is init, which in a
+/// container may never reap it).
+fn running(pid: libc::pid_t) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Ends the foreground daemon it holds, even when the test fails.
+struct Foreground(std::process::Child);
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    let spread = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = spread.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("wackamole-hung-{}", std::process::id()));
+    let control = dir.join("control.sock");
+    let scratch = Scratch::with_spread(
+        "hung",
+        &format!("{port}@127.0.0.1"),
+        &format!("Control = {}\n", control.display()),
+    );
+    let _daemon = Foreground(
+        Command::new(env!("CARGO_BIN_EXE_wackamole"))
+            .args(["-d", "-c"])
+            .arg(&scratch.config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start wackamole"),
+    );
+
+    // The daemon is inside its connection attempt once its handshake
+    // request has arrived; we never answer it.
+    spread.set_nonblocking(false).unwrap();
+    let (mut pending, _) = spread.accept().unwrap();
+    pending
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = [0u8; 1];
+    pending
+        .read_exact(&mut request)
+        .expect("a handshake request");
+
+    let listing = Command::new(env!("CARGO_BIN_EXE_wackamole"))
+        .args(["ctl", "-l", "--json", "-c"])
+        .arg(&scratch.config)
+        .output()
+        .expect("run wackatrl");
+    let json = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.status.success(),
+        "wackatrl failed: {}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    assert!(json.contains("\"state\":\"DISCONNECTED\""), "{json}");
+
+    // The answer came while the attempt was still open: the daemon has
+    // neither finished nor abandoned the handshake (it would have closed
+    // the connection).
+    pending.set_nonblocking(true).unwrap();
+    let mut rest = [0u8; 256];
+    loop {
+        match pending.read(&mut rest) {
+            Ok(0) => panic!("the daemon gave up the connection before it answered wackatrl"),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("the pending connection failed: {e}"),
+        }
+    }
 }

@@ -62,7 +62,6 @@ pub struct Options {
 #[derive(Debug)]
 pub enum DaemonError {
     Process(process::ProcessError),
-    Log(log::LogError),
     Identity(IdentityError),
     Control(crate::control::ControlError),
     Thread(std::io::Error),
@@ -72,7 +71,6 @@ impl fmt::Display for DaemonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DaemonError::Process(e) => e.fmt(f),
-            DaemonError::Log(e) => write!(f, "cannot start logging: {e}"),
             DaemonError::Identity(e) => e.fmt(f),
             DaemonError::Control(e) => write!(f, "control socket: {e}"),
             DaemonError::Thread(e) => write!(f, "cannot start a thread: {e}"),
@@ -94,8 +92,19 @@ enum Event {
         link: u64,
         error: spread::Error,
     },
+    /// Connection attempt `link` ended: connected and joined, or not.
+    Connected {
+        link: u64,
+        result: Result<Session, ConnectFailure>,
+    },
     Signal(Signal),
     Control(Request),
+}
+
+/// Why a connection attempt failed.
+enum ConnectFailure {
+    Connect(spread::Error),
+    Join(spread::Error),
 }
 
 /// The loop's own deadlines beside the engine's.
@@ -111,31 +120,62 @@ enum Link {
         id: u64,
         writer: SessionWriter,
     },
+    /// Attempt `id` is connecting on a thread of its own: a Spread host
+    /// that does not answer must not hold up the loop for the connect
+    /// time-out (signals, control requests and timers wait meanwhile).
+    Connecting {
+        id: u64,
+    },
     /// Waiting for the reconnect timer.
     Down,
     /// `wackatrl -f`: stay away until `-s`.
     Suspended,
 }
 
-/// Starts the daemon and runs it until a terminating signal.
+/// Starts the daemon and runs it until a terminating signal. Detached,
+/// the command that started it exits only once start-up has succeeded
+/// (status 0) or failed (status 1, with the error on its stderr).
 pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     // Before any thread exists: signals stay pending for the signal thread,
     // and fork() leaves no thread behind.
     process::block_signals().map_err(DaemonError::Process)?;
-    if options.foreground {
-        log::init(Target::Stderr, Level::Debug).map_err(DaemonError::Log)?;
+    let report = if options.foreground {
+        log::init(Target::Stderr, Level::Debug);
+        None
     } else {
-        process::daemonize().map_err(DaemonError::Process)?;
-        log::init(Target::Syslog(config.log_facility), Level::Info).map_err(DaemonError::Log)?;
+        if let Err(err) = log::syslog_reachable() {
+            log_warning!("{err}; log records are dropped until syslog can be reached");
+        }
+        let report = process::daemonize().map_err(DaemonError::Process)?;
+        log::init(Target::Syslog(config.log_facility), Level::Info);
+        Some(report)
+    };
+    match start(config, options) {
+        Ok((daemon, inbox, pid_file)) => {
+            if let Some(report) = report {
+                report.ready();
+            }
+            daemon.serve(&inbox);
+            drop(pid_file);
+            log_notice!("wackamole stopped");
+            Ok(())
+        }
+        Err(err) => {
+            log_error!("{err}");
+            if let Some(report) = report {
+                report.failed(&err.to_string());
+            }
+            Err(err)
+        }
     }
-    let result = serve(config, options);
-    if let Err(err) = &result {
-        log_error!("{err}");
-    }
-    result
 }
 
-fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
+/// Everything that can fail at start: the pid file, the identity, the
+/// control socket and the threads.
+fn start(
+    config: Config,
+    options: Options,
+) -> Result<(Daemon, Receiver<Event>, Option<PidFile>), DaemonError> {
     let pid_path = options
         .pid_file
         .clone()
@@ -171,7 +211,7 @@ fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
         .private_name
         .clone()
         .unwrap_or_else(|| default_private_name(std::process::id()));
-    let mut daemon = Daemon {
+    let daemon = Daemon {
         engine: Engine::new(Settings::from_config(&config, identity)),
         config,
         config_path: options.config_path,
@@ -186,12 +226,30 @@ fn serve(config: Config, options: Options) -> Result<(), DaemonError> {
         hooks,
         _control: control,
     };
-    daemon.connect();
-    daemon.run(&inbox);
-    daemon.shut_down();
-    drop(pid_file);
-    log_notice!("wackamole stopped");
-    Ok(())
+    Ok((daemon, inbox, pid_file))
+}
+
+/// Connects to the Spread daemon and joins `group`, within the connect
+/// time-out (the join is a single write).
+fn connect_and_join(
+    address: &config::SpreadAddress,
+    private_name: &str,
+    group: &str,
+) -> Result<Session, ConnectFailure> {
+    let options = ConnectOptions {
+        timeout: CONNECT_TIMEOUT,
+        send_timeout: Some(SEND_TIMEOUT),
+        ..ConnectOptions::default()
+    };
+    let session =
+        Session::connect(address, private_name, options).map_err(ConnectFailure::Connect)?;
+    match session.join(group) {
+        Ok(()) => Ok(session),
+        Err(err) => {
+            session.shutdown();
+            Err(ConnectFailure::Join(err))
+        }
+    }
 }
 
 /// `wack<pid>`, cut to the 10 characters Spread allows (as the Spread
@@ -258,6 +316,13 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// Connects, runs until a terminating signal, then shuts down.
+    fn serve(mut self, inbox: &Receiver<Event>) {
+        self.connect();
+        self.run(inbox);
+        self.shut_down();
+    }
+
     /// Runs until a terminating signal.
     fn run(&mut self, inbox: &Receiver<Event>) {
         loop {
@@ -289,6 +354,7 @@ impl Daemon {
             }
             // From a connection we already left behind.
             Event::Spread { .. } | Event::SpreadLost { .. } => {}
+            Event::Connected { link, result } => self.on_connected(link, result),
             Event::Signal(Signal::Reload) => self.reload(),
             Event::Signal(Signal::Terminate) => {}
             Event::Control(request) => self.on_control(request),
@@ -468,41 +534,69 @@ impl Daemon {
         }
     }
 
-    /// Connects to Spread and joins the group; on failure, tries again
-    /// after `SpreadRetryInterval`.
+    /// Starts connecting to Spread and joining the group; the outcome
+    /// arrives as [`Event::Connected`].
     fn connect(&mut self) {
         if !matches!(self.link, Link::Down) {
             return;
         }
-        let options = ConnectOptions {
-            timeout: CONNECT_TIMEOUT,
-            send_timeout: Some(SEND_TIMEOUT),
-            ..ConnectOptions::default()
-        };
-        let session = match Session::connect(&self.config.spread, &self.private_name, options) {
-            Ok(session) => session,
+        self.timers.disarm(Deadline::Reconnect);
+        self.next_link += 1;
+        let id = self.next_link;
+        let spread_address = self.config.spread.clone();
+        let private_name = self.private_name.clone();
+        let group = self.config.group.clone();
+        let events = self.events.clone();
+        let spawned = thread::Builder::new()
+            .name("spread-connect".into())
+            .spawn(move || {
+                let result = connect_and_join(&spread_address, &private_name, &group);
+                // The loop has ended: the session closes as it drops.
+                let _ = events.send(Event::Connected { link: id, result });
+            });
+        match spawned {
+            Ok(_) => self.link = Link::Connecting { id },
             Err(err) => {
-                log_warning!(
-                    "cannot connect to Spread: {err}; retrying in {:?}",
+                log_error!(
+                    "cannot start connecting to Spread: {err}; retrying in {:?}",
                     self.config.spread_retry_interval
                 );
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn on_connected(&mut self, link: u64, result: Result<Session, ConnectFailure>) {
+        if !matches!(self.link, Link::Connecting { id } if id == link) {
+            // A simulated failure or a shutdown came first: leave again.
+            if let Ok(session) = result {
+                let _ = session.disconnect();
+            }
+            return;
+        }
+        let session = match result {
+            Ok(session) => session,
+            Err(failure) => {
+                let retry = self.config.spread_retry_interval;
+                match failure {
+                    ConnectFailure::Connect(err) => {
+                        log_warning!("cannot connect to Spread: {err}; retrying in {retry:?}")
+                    }
+                    ConnectFailure::Join(err) => log_warning!(
+                        "cannot join group {}: {err}; retrying in {retry:?}",
+                        self.config.group
+                    ),
+                }
+                self.link = Link::Down;
                 self.schedule_reconnect();
                 return;
             }
         };
-        if let Err(err) = session.join(&self.config.group) {
-            log_warning!("cannot join group {}: {err}", self.config.group);
-            session.shutdown();
-            self.schedule_reconnect();
-            return;
-        }
         log_notice!(
             "connected to Spread as {}, joined group {}",
             session.private_group(),
             self.config.group
         );
-        self.next_link += 1;
-        let id = self.next_link;
         let (reader, writer) = session.split();
         let events = self.events.clone();
         let spawned = thread::Builder::new()
@@ -510,24 +604,24 @@ impl Daemon {
             .spawn(move || loop {
                 match reader.receive() {
                     Ok(event) => {
-                        if events.send(Event::Spread { link: id, event }).is_err() {
+                        if events.send(Event::Spread { link, event }).is_err() {
                             return;
                         }
                     }
                     Err(error) => {
-                        let _ = events.send(Event::SpreadLost { link: id, error });
+                        let _ = events.send(Event::SpreadLost { link, error });
                         return;
                     }
                 }
             });
         if let Err(err) = spawned {
             log_error!("cannot start the Spread reader: {err}");
-            writer.shutdown();
+            let _ = writer.disconnect();
+            self.link = Link::Down;
             self.schedule_reconnect();
             return;
         }
-        self.link = Link::Up { id, writer };
-        self.timers.disarm(Deadline::Reconnect);
+        self.link = Link::Up { id: link, writer };
         self.feed(Input::Connected);
     }
 
@@ -598,9 +692,7 @@ impl Daemon {
             }
         };
         if new.log_facility != self.config.log_facility {
-            if let Err(err) = log::set_facility(new.log_facility) {
-                log_error!("cannot switch the log facility: {err}");
-            }
+            log::set_facility(new.log_facility);
         }
         self.engine.retune(new.mature, new.balance, new.arp_cache);
         self.config = new;
