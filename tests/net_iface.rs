@@ -364,3 +364,50 @@ fn without_net_admin(f: impl FnOnce() + Send) {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
 }
+
+/// Listing while another thread adds and removes addresses: an address
+/// that goes away between the kernel's list and the look-up of its mask is
+/// simply left out, never an error.
+#[test]
+fn listing_races_with_removals_without_failing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let (node, _peer) = node("race");
+    let churn: Vec<VifAddress> = (1..=8).map(|i| vip("va", [10, 21, 0, i], 24)).collect();
+    let stop = AtomicBool::new(false);
+    let (lists, failures) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            node.run(|| {
+                let until = Instant::now() + Duration::from_millis(1500);
+                while Instant::now() < until {
+                    for address in &churn {
+                        iface::bring_up(address).unwrap();
+                    }
+                    for address in &churn {
+                        iface::take_down(address).unwrap();
+                    }
+                }
+                stop.store(true, Ordering::SeqCst);
+            })
+        });
+        node.run(|| {
+            let (mut lists, mut failures) = (0u32, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                match iface::list("va") {
+                    Ok(_) => lists += 1,
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (lists, failures)
+        })
+    });
+    assert!(lists > 0, "the lister never ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {} listings failed: {:?}",
+        failures.len(),
+        lists + failures.len() as u32,
+        &failures[..failures.len().min(3)]
+    );
+}

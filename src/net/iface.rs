@@ -97,20 +97,32 @@ fn list_with(
     action: Action,
     addr: Option<Ipv4Addr>,
 ) -> Result<Vec<InterfaceAddress>> {
-    labels(sock, interface, action, addr)?
-        .into_iter()
-        .map(|(label, a)| {
-            let (mask, broadcast) = ifreq::mask_and_broadcast(sock, &label, a)
-                .map_err(|e| Error::os(action, interface, Some(a), e))?;
-            Ok(InterfaceAddress {
-                label,
-                addr: a,
-                // Netmasks are contiguous on Linux: counting ones is exact.
-                prefix_len: u32::from(mask).count_ones() as u8,
-                broadcast,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (label, a) in labels(sock, interface, action, addr)? {
+        let (mask, broadcast) = match ifreq::mask_and_broadcast(sock, &label, a) {
+            Ok(details) => details,
+            // Removed (or its interface gone) between the listing and this
+            // look-up: it is simply no longer there.
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(Error::os(action, interface, Some(a), e)),
+        };
+        out.push(InterfaceAddress {
+            label,
+            addr: a,
+            // Netmasks are contiguous on Linux: counting ones is exact.
+            prefix_len: u32::from(mask).count_ones() as u8,
+            broadcast,
+        });
+    }
+    Ok(out)
+}
+
+/// The kernel's answer for a label that no longer exists.
+fn vanished(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL) | Some(libc::ENODEV)
+    )
 }
 
 /// Every IPv4 address of `interface`, in the kernel's order (primaries of
