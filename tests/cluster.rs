@@ -394,3 +394,25 @@ fn a_vip_left_on_the_interface_is_removed_at_start() {
     cluster.restart_spread();
     cluster.wait_spread_as(&[2], SETTLE);
 }
+
+/// The kernel refuses the addresses (the interface is down when the node
+/// takes its VIFs): the node logs why, keeps them, and brings them up once
+/// the interface is back, without any membership change.
+#[test]
+fn refused_addresses_are_placed_once_the_interface_comes_up() {
+    let mut cluster = Cluster::new("refused", Spec::new(1, 2));
+    cluster.node(0).ns().ip(&["link", "set", INTERFACE, "down"]);
+    cluster.start(0);
+    cluster.wait_for("the refusal logged", SETTLE, |c| {
+        c.log(0).contains("cannot bring up") && c.log(0).contains("interface is down")
+    });
+    if cluster.holders() != [Vec::<Ipv4Addr>::new()] {
+        cluster.fail("addresses came up on a down interface");
+    }
+    cluster.node(0).ns().ip(&["link", "set", INTERFACE, "up"]);
+    cluster.wait_spread_as(&[2], SETTLE);
+    let views = cluster.log(0).matches("connected to Spread").count();
+    if views != 1 {
+        cluster.fail("the node reconnected instead of retrying the addresses");
+    }
+}

@@ -12,7 +12,7 @@ mod reload;
 mod status;
 mod timers;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -26,10 +26,11 @@ use crate::engine::{self, ArpEntry, Delivery, Engine, Input, Output, Settings, T
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
-use crate::net::{arptable, iface};
+use crate::net::arptable;
+use crate::net::iface::{self, Outcome};
 use crate::process::{self, PidFile, Signal};
 use crate::spread::{self, ConnectOptions, Service, Session, SessionWriter};
-use crate::{log_error, log_info, log_notice, log_warning};
+use crate::{log_debug, log_error, log_info, log_notice, log_warning};
 
 pub use identity::IdentityError;
 use timers::Timers;
@@ -112,6 +113,8 @@ enum ConnectFailure {
 enum Deadline {
     Engine(Timer),
     Reconnect,
+    /// Try again to bring up addresses the kernel refused.
+    PlaceAddresses,
 }
 
 /// Our connection to Spread.
@@ -224,6 +227,7 @@ fn start(
         events,
         announcer,
         hooks,
+        unplaced: BTreeSet::new(),
         _control: control,
     };
     Ok((daemon, inbox, pid_file))
@@ -312,6 +316,10 @@ struct Daemon {
     events: Sender<Event>,
     announcer: Announcer,
     hooks: HookRunner,
+    /// VIFs we hold whose addresses the kernel did not all take (an
+    /// interface down or missing): tried again every
+    /// `SpreadRetryInterval` while we hold them.
+    unplaced: BTreeSet<usize>,
     _control: Option<ControlHandle>,
 }
 
@@ -339,6 +347,7 @@ impl Daemon {
                 match deadline {
                     Deadline::Engine(timer) => self.feed(Input::TimerFired(timer)),
                     Deadline::Reconnect => self.connect(),
+                    Deadline::PlaceAddresses => self.place_again(),
                 }
             }
         }
@@ -488,24 +497,68 @@ impl Daemon {
     }
 
     fn acquire(&mut self, vif: usize) {
+        self.place(vif, true);
+    }
+
+    /// Brings up every address of VIF `vif` and announces them (on a later
+    /// try, only if one came up). Where the kernel refuses an address, the
+    /// VIF is remembered and tried again every `SpreadRetryInterval`: the
+    /// group has given it to us, so nobody else will serve it.
+    fn place(&mut self, vif: usize, first_try: bool) {
         let addresses = self.addresses(vif);
+        let mut complete = true;
+        let mut added = false;
         for address in &addresses {
             match iface::bring_up(address) {
-                Ok(_) => log_notice!("UP: {}", describe(address)),
-                Err(err) => log_error!("cannot bring up {}: {err}", describe(address)),
+                Ok(Outcome::Added { .. }) => {
+                    added = true;
+                    log_notice!("UP: {}", describe(address));
+                }
+                Ok(_) => log_debug!("{} was already up", describe(address)),
+                Err(err) => {
+                    complete = false;
+                    log_error!(
+                        "cannot bring up {}: {err}; trying again every {:?}",
+                        describe(address),
+                        self.config.spread_retry_interval
+                    );
+                }
             }
         }
-        let cache = self
-            .engine
-            .arp_cache()
-            .iter()
-            .map(|(&addr, &mac)| (addr, mac))
-            .collect();
-        self.announcer
-            .announce(vif, addresses, self.config.notify.clone(), cache);
+        if complete {
+            self.unplaced.remove(&vif);
+        } else {
+            if self.unplaced.is_empty() {
+                self.timers.arm(
+                    Deadline::PlaceAddresses,
+                    Instant::now() + self.config.spread_retry_interval,
+                );
+            }
+            self.unplaced.insert(vif);
+        }
+        if first_try || added {
+            let cache = self
+                .engine
+                .arp_cache()
+                .iter()
+                .map(|(&addr, &mac)| (addr, mac))
+                .collect();
+            self.announcer
+                .announce(vif, addresses, self.config.notify.clone(), cache);
+        }
+    }
+
+    /// Another try for the VIFs whose addresses did not all come up.
+    fn place_again(&mut self) {
+        for vif in std::mem::take(&mut self.unplaced) {
+            if self.engine.holds(vif) {
+                self.place(vif, false);
+            }
+        }
     }
 
     fn release(&mut self, vif: usize) {
+        self.unplaced.remove(&vif);
         self.announcer.cancel(vif);
         for address in &self.addresses(vif) {
             match iface::take_down(address) {
