@@ -288,7 +288,7 @@ fn remove_leftovers(config: &Config) {
 fn log_announcement(report: Report) {
     match report {
         Report::Done { vif_index } => {
-            crate::log_debug!("announcement of VIF {vif_index} complete")
+            log_debug!("announcement of VIF {vif_index} complete")
         }
         Report::Failed { vif_index, error } => {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
@@ -385,9 +385,8 @@ impl Daemon {
                 if let (spread::MembershipKind::Regular(_), Some(my_index)) =
                     (membership.kind, membership.my_index)
                 {
-                    let id = membership.group_id;
                     self.feed(Input::View(engine::View {
-                        group_id: [id.proc_id, id.time, id.index],
+                        group_id: membership.group_id.raw(),
                         members: membership.members,
                         my_index,
                     }));
