@@ -482,7 +482,7 @@ impl Daemon {
                 }
                 Err(err) => log_warning!("cannot read the ARP table: {err}"),
             },
-            Output::Log(level, message) => log::emit(log_level(level), format_args!("{message}")),
+            Output::Log(level, message) => log::emit(level, format_args!("{message}")),
         }
         None
     }
@@ -774,16 +774,6 @@ impl Daemon {
 struct Round {
     acquired: Vec<usize>,
     released: Vec<usize>,
-}
-
-fn log_level(level: engine::Level) -> Level {
-    match level {
-        engine::Level::Error => Level::Error,
-        engine::Level::Warning => Level::Warning,
-        engine::Level::Notice => Level::Notice,
-        engine::Level::Info => Level::Info,
-        engine::Level::Debug => Level::Debug,
-    }
 }
 
 #[cfg(test)]

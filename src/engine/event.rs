@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use super::codec::{ArpEntry, GroupId};
 use crate::config::HookEvent;
+/// Log records carry the facade's severity; the engine only names it.
+pub use crate::log::Level;
 
 /// A regular membership of our group, as the group service delivers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,15 +62,6 @@ pub enum Delivery {
     Agreed,
     /// Reliable, in no particular order.
     Reliable,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Error,
-    Warning,
-    Notice,
-    Info,
-    Debug,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
