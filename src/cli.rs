@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 use argh::FromArgs;
 
 use crate::config::{self, SpreadAddress};
+use crate::spread::wire::{is_legal_private_name, MAX_PRIVATE_NAME};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Spread's limit on private names (MAX_PRIVATE_NAME).
-const MAX_PRIVATE_NAME: usize = 10;
 
 /// Wackamole: keeps virtual IP addresses alive across a cluster,
 /// coordinated through Spread.
@@ -159,10 +157,11 @@ fn spread_option(text: &str) -> Result<SpreadAddress, String> {
 }
 
 fn private_name_option(text: &str) -> Result<String, String> {
-    let printable = text.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
-    if text.is_empty() || text.len() > MAX_PRIVATE_NAME || !printable {
+    // The session's own rule, so a name accepted here is never refused by
+    // the Spread connection later.
+    if text.is_empty() || !is_legal_private_name(text.as_bytes()) {
         return Err(format!(
-            "expected a private name of 1 to {MAX_PRIVATE_NAME} printable characters without `#`"
+            "expected a private name of 1 to {MAX_PRIVATE_NAME} characters from `$` to `~`"
         ));
     }
     Ok(text.to_string())

@@ -168,7 +168,8 @@ fn bad_daemon_options_are_usage_errors() {
     for (args, gist) in [
         (&["-s", "fast"][..], "expected a Spread daemon"),
         (&["-i", "127.0.0.1"], "loopback"),
-        (&["-u", "much-too-long"], "1 to 10 printable"),
+        (&["-u", "much-too-long"], "1 to 10 characters"),
+        (&["-u", "node!1"], "from `$` to `~`"),
         (&["--frobnicate"], "Unrecognized argument: --frobnicate"),
     ] {
         let out = run(args);

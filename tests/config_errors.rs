@@ -295,7 +295,15 @@ const CASES: &[Case] = &[
         true,
         1,
         9,
-        &["group name", "1 to 31 printable characters"],
+        &["group name", "1 to 31 characters from `$` to `~`"],
+    ),
+    // `!` is printable, but Spread refuses it in a group name at join time.
+    case(
+        "Group = wack!1",
+        true,
+        1,
+        9,
+        &["group name \"wack!1\"", "from `$` to `~`"],
     ),
     case(
         "Notify { 10.0.0.0/24 }",

@@ -11,6 +11,7 @@ use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED}
 use super::{
     AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, NotifyTarget, Prefer, Vif, VifAddress,
 };
+use crate::spread::wire::is_legal_group_name;
 
 pub type Located<T> = Result<T, (Position, ErrorKind)>;
 
@@ -36,8 +37,6 @@ const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET] or `{` with several";
 const BALANCE_PARAMETER: &str = "AcquisitionsPerRound or Interval inside Balance";
 const EVENT_EXPECTED: &str = "an event: on up, on down, post up or post down";
 
-/// Longest Spread group name (MAX_GROUP_NAME 32 with its NUL).
-const MAX_GROUP_NAME: usize = 31;
 /// Longest Unix socket path (sun_path 108 with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -275,11 +274,12 @@ impl<'a> Parser<'a> {
     }
 
     fn group(&mut self) -> Located<()> {
-        const EXPECTED: &str = "a Spread group name of 1 to 31 printable characters without `#`";
+        const EXPECTED: &str = "a Spread group name of 1 to 31 characters from `$` to `~`";
         self.expect_equals("Group")?;
         let (name, at) = self.string(EXPECTED)?;
-        let printable = name.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
-        if name.is_empty() || name.len() > MAX_GROUP_NAME || !printable {
+        // The session's own rule: a group accepted here is never refused
+        // at join time (which would leave the daemon retrying forever).
+        if !is_legal_group_name(name) {
             return Err(bad_value(at, format!("group name \"{name}\""), EXPECTED));
         }
         self.config.group = name.to_string();
