@@ -71,7 +71,7 @@ pub fn environment(event: HookEvent, details: &HookDetails) -> Vec<(&'static str
         if !addresses.is_empty() {
             addresses.push(' ');
         }
-        let _ = write!(addresses, "{}:{}/{}", a.interface, a.addr, a.prefix_len);
+        let _ = write!(addresses, "{a}");
         if !interfaces.contains(&a.interface.as_str()) {
             interfaces.push(&a.interface);
         }

@@ -2,6 +2,7 @@
 //! it has been parsed. Every other layer reads these types; none of them
 //! sees configuration text.
 
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +69,13 @@ pub struct VifAddress {
     /// `nNET`: length of the directly attached network used to decide whom
     /// ARP notifications may reach (default 24).
     pub network_len: u8,
+}
+
+/// `IF:A.B.C.D/BITS`, as logs (`UP: eth0:10.0.0.5/24`) and hooks show it.
+impl fmt::Display for VifAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.interface, self.addr, self.prefix_len)
+    }
 }
 
 impl VifAddress {

@@ -100,12 +100,7 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         let addresses: Vec<String> = vif
             .addresses
             .iter()
-            .map(|a| {
-                format!(
-                    "{}:{}/{}n{}",
-                    a.interface, a.addr, a.prefix_len, a.network_len
-                )
-            })
+            .map(|a| format!("{a}n{}", a.network_len))
             .collect();
         writeln!(out, "  {}: {}", index + 1, addresses.join(" "))?;
     }

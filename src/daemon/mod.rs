@@ -275,10 +275,7 @@ fn remove_leftovers(config: &Config) {
     match iface::remove_leftovers(&all) {
         Ok(removed) => {
             for address in removed {
-                log_notice!(
-                    "removed {} left behind by an earlier instance",
-                    describe(&address)
-                );
+                log_notice!("removed {} left behind by an earlier instance", address);
             }
         }
         Err(err) => log_error!("cannot check for addresses left behind: {err}"),
@@ -294,13 +291,6 @@ fn log_announcement(report: Report) {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
         }
     }
-}
-
-fn describe(address: &VifAddress) -> String {
-    format!(
-        "{}:{}/{}",
-        address.interface, address.addr, address.prefix_len
-    )
 }
 
 struct Daemon {
@@ -511,14 +501,14 @@ impl Daemon {
             match iface::bring_up(address) {
                 Ok(Outcome::Added { .. }) => {
                     added = true;
-                    log_notice!("UP: {}", describe(address));
+                    log_notice!("UP: {address}");
                 }
-                Ok(_) => log_debug!("{} was already up", describe(address)),
+                Ok(_) => log_debug!("{address} was already up"),
                 Err(err) => {
                     complete = false;
                     log_error!(
                         "cannot bring up {}: {err}; trying again every {:?}",
-                        describe(address),
+                        address,
                         self.config.spread_retry_interval
                     );
                 }
@@ -561,8 +551,8 @@ impl Daemon {
         self.announcer.cancel(vif);
         for address in &self.addresses(vif) {
             match iface::take_down(address) {
-                Ok(_) => log_notice!("DOWN: {}", describe(address)),
-                Err(err) => log_error!("cannot take down {}: {err}", describe(address)),
+                Ok(_) => log_notice!("DOWN: {address}"),
+                Err(err) => log_error!("cannot take down {}: {err}", address),
             }
         }
     }
