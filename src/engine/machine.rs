@@ -55,9 +55,6 @@ pub struct Engine {
     mature: bool,
     view: Option<CurrentView>,
     table: Table,
-    /// VIFs owned per member of the view, kept in step with `table` once
-    /// the state exchange is over.
-    counts: Vec<u32>,
     /// What we hold (have acquired and not released), with the priority
     /// our next STATE reports.
     held: Vec<Option<ClaimPriority>>,
@@ -83,7 +80,6 @@ impl Engine {
             mature: false,
             view: None,
             table: Table::new(vifs),
-            counts: Vec::new(),
             held: vec![None; vifs],
             balance_in_flight: false,
             arp_cache: BTreeMap::new(),
@@ -311,7 +307,6 @@ impl Engine {
                 status: MemberStatus::Awaited,
             })
             .collect::<Vec<_>>();
-        self.counts = vec![0; members.len()];
         self.view = Some(CurrentView {
             group_id: view.group_id,
             members,
@@ -500,8 +495,9 @@ impl Engine {
         let members = view.members.len();
         let silent = view.names(MemberStatus::Silent).join(", ");
         self.table.priority_claim();
-        self.counts = self.table.counts(members);
-        self.table.claim_unclaimed(&participants, &mut self.counts);
+        // Counts always come from the table: every member derives the same.
+        let mut counts = self.table.counts(members);
+        self.table.claim_unclaimed(&participants, &mut counts);
         for vif in 0..self.held.len() {
             let slot = self.table.slots()[vif];
             if slot.owner == Some(me) {
@@ -571,9 +567,8 @@ impl Engine {
             self.arm(Timer::Balance, self.settings.balance.interval);
             return;
         }
-        let plan = self
-            .table
-            .plan_balance(&participants, &self.counts, limited);
+        let counts = self.table.counts(view.members.len());
+        let plan = self.table.plan_balance(&participants, &counts, limited);
         if plan.is_empty() {
             return;
         }
@@ -644,10 +639,6 @@ impl Engine {
                 continue;
             }
             self.table.reassign(vif, owner);
-            if let Some(p) = previous {
-                self.counts[p] = self.counts[p].saturating_sub(1);
-            }
-            self.counts[owner] += 1;
             if owner == me {
                 let priority = self.table.slots()[vif].priority;
                 self.acquire(vif, priority);

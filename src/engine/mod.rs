@@ -19,8 +19,8 @@
 //!   does not. When a state exchange settles, what we hold is made to
 //!   match the table exactly (the original only touched VIFs the claim
 //!   rules named, which left stale holdings in some merge orders).
-//! - **Counts are recounted from the table** when a state exchange
-//!   settles, rather than carried over from the STATE counts and adjusted
+//! - **Counts are derived from the table** whenever they are needed
+//!   (claim unclaimed, balancing), rather than carried over from the STATE counts and adjusted
 //!   against the previous table (as a C node does except at its first
 //!   maturity). Every member computes them from the same table, so they
 //!   agree. Where the members of a view share one previous table the C
