@@ -4,17 +4,11 @@ use std::net::Ipv4Addr;
 
 use crate::config::Config;
 use crate::control::{MemberStatus, Status, VifStatus};
-use crate::engine::{Phase, Snapshot};
+use crate::engine::Snapshot;
 
 /// What `wackatrl` shows. `connected` is false while the daemon is away
 /// from Spread (daemon gone, or a simulated failure).
 pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Status {
-    let state = match snapshot.phase {
-        Phase::Disconnected => "DISCONNECTED",
-        Phase::Boot => "BOOT",
-        Phase::Gather => "GATHER",
-        Phase::Run => "RUN",
-    };
     let members = snapshot
         .view
         .iter()
@@ -36,7 +30,7 @@ pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Statu
         })
         .collect();
     Status {
-        state: state.to_string(),
+        state: snapshot.phase.as_str().to_string(),
         mature: snapshot.mature,
         identity: Some(identity),
         view_id: snapshot.view.as_ref().map(|view| view.group_id),

@@ -19,12 +19,13 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The state's name as the original's logs and our status spell it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Phase::Disconnected => "disconnected",
-            Phase::Boot => "boot",
-            Phase::Gather => "gather",
-            Phase::Run => "run",
+            Phase::Disconnected => "DISCONNECTED",
+            Phase::Boot => "BOOT",
+            Phase::Gather => "GATHER",
+            Phase::Run => "RUN",
         }
     }
 }
