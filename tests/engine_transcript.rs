@@ -4,11 +4,14 @@
 //! MATURING and BALANCE bytes the C node sent, and reaches the allocation
 //! the C nodes reached.
 
+#[path = "support/transcript.rs"]
+mod transcript;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use transcript::{Dir, Item};
 use wackamole::config::{
     AcquisitionsPerRound, Balance, Config, HookEvent, Prefer, Vif, VifAddress,
 };
@@ -16,105 +19,51 @@ use wackamole::engine::codec::{self, mess_type, StateBody};
 use wackamole::engine::{
     Delivery, Engine, Input, Message, Output, Phase, Settings, Snapshot, Timer, View,
 };
+use wackamole::spread::wire::membership::decode_regular_body;
+use wackamole::spread::wire::service_bits;
+use wackamole::spread::wire::{decode_header, decode_payload, Frame, HEADER_LEN};
 
 const WM1: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const WM2: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 
-const REG_MEMB: u32 = 0x1000;
-const JOIN: u32 = 0x10000;
-const SERVICE_BITS: u32 = 0x3f;
-
-/// The recordings sit in `shared/` beside the checkout (one level up from
-/// the main checkout, two from a worktree under `wt/`).
-fn wire_dir() -> PathBuf {
-    let candidates = [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spread-wire"),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spread-wire"),
-    ];
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("spread-wire recordings not found at {candidates:?}"))
-}
-
-/// One protocol unit of a recording.
+/// One protocol unit of a recording, in the order recorded.
 struct Unit {
     from_client: bool,
     bytes: Vec<u8>,
 }
 
 fn read_units(name: &str) -> Vec<Unit> {
-    let path = wire_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("recording {} is missing: {e}", path.display()));
-    let mut units = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let (from_client, hex) = match line.split_once(' ') {
-            Some(("C", hex)) => (true, hex),
-            Some(("D", hex)) => (false, hex),
-            _ => continue,
-        };
-        assert!(hex.len() % 2 == 0, "{name}:{}: odd hex length", n + 1);
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .unwrap_or_else(|e| panic!("{name}:{}: bad hex: {e}", n + 1));
-        units.push(Unit { from_client, bytes });
-    }
+    let stem = name.trim_end_matches(".txt");
+    let units: Vec<Unit> = transcript::load(stem)
+        .items
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Data { dir, bytes, .. } => Some(Unit {
+                from_client: dir == Dir::C,
+                bytes,
+            }),
+            _ => None,
+        })
+        .collect();
     assert!(!units.is_empty(), "{name} holds no data lines");
     units
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn name_at(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
-}
-
-/// A Spread message unit: 48-byte header, group names, body.
-struct Frame {
-    kind: u32,
-    sender: String,
-    groups: Vec<String>,
-    mess_type: i16,
-    body: Vec<u8>,
-}
-
+/// A unit that is a whole Spread message (the handshake units are not),
+/// decoded by the library's own frame decoder.
 fn frame(unit: &Unit) -> Option<Frame> {
     let b = &unit.bytes;
-    if b.len() < 48 {
-        return None;
-    }
-    let num_groups = le32(b, 36) as usize;
-    let data_len = le32(b, 44) as usize;
-    if num_groups > 100 || b.len() != 48 + 32 * num_groups + data_len {
-        return None;
-    }
-    let hint = le32(b, 40);
-    assert_eq!(
-        hint & 0x8000_0080,
-        0x8000_0080,
-        "the recordings are little-endian throughout"
-    );
-    let groups = (0..num_groups)
-        .map(|g| name_at(&b[48 + 32 * g..48 + 32 * (g + 1)]))
-        .collect();
-    Some(Frame {
-        kind: le32(b, 0),
-        sender: name_at(&b[4..36]),
-        groups,
-        mess_type: ((hint >> 8) & 0xffff) as u16 as i16,
-        body: b[48 + 32 * num_groups..].to_vec(),
-    })
+    let header = decode_header(b.get(..HEADER_LEN)?).ok()?;
+    decode_payload(header, &b[HEADER_LEN..]).ok()
+}
+
+fn message_type(f: &Frame) -> i16 {
+    ((f.header.hint >> 8) & 0xffff) as u16 as i16
 }
 
 fn is_regular(f: &Frame) -> bool {
-    f.kind & SERVICE_BITS != 0 && f.kind & (REG_MEMB | JOIN) == 0
+    let kind = f.header.service_type;
+    kind & service_bits::REGULAR != 0 && kind & (service_bits::REG_MEMB | service_bits::JOIN) == 0
 }
 
 /// Our private group name, from the daemon's accept answer.
@@ -203,7 +152,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
     for unit in &units {
         let Some(f) = frame(unit) else { continue };
         if unit.from_client {
-            if f.kind & JOIN != 0 {
+            if f.header.service_type & service_bits::JOIN != 0 {
                 feed(
                     &mut engine,
                     Input::Connected,
@@ -216,7 +165,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
             if !is_regular(&f) {
                 continue;
             }
-            if f.mess_type == mess_type::ARPCACHE {
+            if message_type(&f) == mess_type::ARPCACHE {
                 if arp_reads == 0 {
                     feed(
                         &mut engine,
@@ -246,7 +195,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
                 );
                 continue;
             }
-            if f.mess_type == mess_type::MATURING && pending.is_empty() {
+            if message_type(&f) == mess_type::MATURING && pending.is_empty() {
                 feed(
                     &mut engine,
                     Input::TimerFired(Timer::Maturity),
@@ -257,24 +206,25 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
             }
             let ours = pending
                 .pop_front()
-                .unwrap_or_else(|| panic!("{file}: C node sent type {} first", f.mess_type));
+                .unwrap_or_else(|| panic!("{file}: C node sent type {} first", message_type(&f)));
             assert_eq!(
                 ours,
-                (f.mess_type, f.body.clone()),
+                (message_type(&f), f.body.clone()),
                 "{file}: our multicast differs from the C node's"
             );
             agreed_sent += 1;
             continue;
         }
-        if f.kind & REG_MEMB != 0 {
+        if f.header.service_type & service_bits::REG_MEMB != 0 {
             let my_index = f
                 .groups
                 .iter()
                 .position(|g| *g == me)
                 .expect("we are in our own membership");
-            let b = &f.body;
+            let body = decode_regular_body(f.header.order, &f.body)
+                .unwrap_or_else(|e| panic!("{file}: membership body: {e}"));
             let view = View {
-                group_id: [le32(b, 0), le32(b, 4), le32(b, 8)],
+                group_id: body.group_id.raw(),
                 members: f.groups.clone(),
                 my_index,
             };
@@ -286,12 +236,12 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
                 &mut arp_reads,
             );
         } else if is_regular(&f) {
-            let delivered_type = f.mess_type;
+            let delivered_type = message_type(&f);
             feed(
                 &mut engine,
                 Input::Message(Message {
-                    sender: f.sender.clone(),
-                    mess_type: f.mess_type,
+                    sender: f.header.name.clone(),
+                    mess_type: message_type(&f),
                     endian_mismatch: false,
                     body: f.body.clone(),
                 }),
@@ -329,7 +279,7 @@ fn recorded_bodies_decode_and_reencode_byte_for_byte() {
             if !is_regular(&f) {
                 continue;
             }
-            let t = f.mess_type;
+            let t = message_type(&f);
             let again = match t {
                 mess_type::STATE => StateBody::decode(&f.body, false)
                     .expect("recorded STATE decodes")
@@ -365,7 +315,7 @@ fn recorded_state_fields_mean_what_the_c_nodes_meant() {
         .iter()
         .filter(|u| u.from_client)
         .filter_map(frame)
-        .filter(|f| is_regular(f) && f.mess_type == mess_type::STATE)
+        .filter(|f| is_regular(f) && message_type(f) == mess_type::STATE)
         .map(|f| StateBody::decode(&f.body, false).expect("decodes"))
         .collect();
     let second = &states[1];

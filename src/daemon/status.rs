@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::control::{MemberStatus, Status, VifStatus};
 use crate::engine::Snapshot;
 
-/// What `wackatrl` shows. `connected` is false while the daemon is away
-/// from Spread (daemon gone, or a simulated failure).
+/// What `wackatrl` shows. While the daemon is away from Spread (daemon
+/// gone, or a simulated failure) the state reads DISCONNECTED.
 pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Status {
     let members = snapshot
         .view
