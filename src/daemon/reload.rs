@@ -39,11 +39,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ("Spread", running.spread != new.spread),
         ("Control", running.control != new.control),
     ];
-    let refused: Vec<&'static str> = fixed
-        .iter()
-        .filter(|(_, changed)| *changed)
-        .map(|(name, _)| *name)
-        .collect();
+    let refused = changed(&fixed);
     if !refused.is_empty() {
         return Err(Refused { settings: refused });
     }
@@ -59,11 +55,16 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
             running.spread_retry_interval != new.spread_retry_interval,
         ),
     ];
-    Ok(live
+    Ok(changed(&live))
+}
+
+/// The names of the settings marked as changed.
+fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
+    settings
         .iter()
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| *name)
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

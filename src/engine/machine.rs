@@ -232,23 +232,10 @@ impl Engine {
         self.view.as_ref().map(|v| v.my_index)
     }
 
-    fn on_connected(&mut self) {
+    /// Out of any view: nothing held, nothing known, every timer stopped.
+    fn forget_everything(&mut self, phase: Phase) {
         self.release_all();
-        self.phase = Phase::Boot;
-        self.mature = false;
-        self.view = None;
-        self.table.clear();
-        self.balance_in_flight = false;
-        self.disarm(Timer::Balance);
-        self.disarm(Timer::StateWait);
-        self.arm(Timer::Maturity, self.settings.mature);
-        self.arm(Timer::ArpShare, self.settings.arp_share);
-        self.out.push(Output::ReadArpTable);
-    }
-
-    fn on_disconnected(&mut self) {
-        self.release_all();
-        self.phase = Phase::Disconnected;
+        self.phase = phase;
         self.mature = false;
         self.view = None;
         self.table.clear();
@@ -261,6 +248,17 @@ impl Engine {
         ] {
             self.disarm(timer);
         }
+    }
+
+    fn on_connected(&mut self) {
+        self.forget_everything(Phase::Boot);
+        self.arm(Timer::Maturity, self.settings.mature);
+        self.arm(Timer::ArpShare, self.settings.arp_share);
+        self.out.push(Output::ReadArpTable);
+    }
+
+    fn on_disconnected(&mut self) {
+        self.forget_everything(Phase::Disconnected);
     }
 
     fn on_view(&mut self, view: View) {
