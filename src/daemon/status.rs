@@ -24,7 +24,7 @@ pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Statu
         .iter()
         .zip(&config.vifs)
         .map(|(vif, configured)| VifStatus {
-            priority: vif.priority as i32,
+            priority: vif.priority.to_wire(),
             owner: vif.owner_identity,
             addresses: configured.addresses.clone(),
         })

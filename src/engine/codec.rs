@@ -57,15 +57,15 @@ impl ClaimPriority {
         self as i32
     }
 
-    /// The name used in logs and status output.
+    /// The name ALGORITHM.md and the status output use.
     pub fn as_str(self) -> &'static str {
         match self {
-            ClaimPriority::Unclaimed => "unclaimed",
-            ClaimPriority::ClaimedBoot => "claimed-boot",
-            ClaimPriority::Claimed => "claimed",
-            ClaimPriority::PreferBoot => "prefer-boot",
-            ClaimPriority::Prefer => "prefer",
-            ClaimPriority::PreferClaimed => "prefer-claimed",
+            ClaimPriority::Unclaimed => "UNCLAIMED",
+            ClaimPriority::ClaimedBoot => "CLAIMED_BOOT",
+            ClaimPriority::Claimed => "CLAIMED",
+            ClaimPriority::PreferBoot => "PREFER_BOOT",
+            ClaimPriority::Prefer => "PREFER",
+            ClaimPriority::PreferClaimed => "PREFER_CLAIMED",
         }
     }
 }

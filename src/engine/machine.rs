@@ -89,10 +89,6 @@ impl Engine {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// Takes new timer settings (a re-read configuration). Timers already
     /// running keep their deadline; the next arming uses the new values.
     pub fn retune(&mut self, mature: Duration, balance: Balance, arp_share: Duration) {
@@ -103,10 +99,6 @@ impl Engine {
 
     pub fn phase(&self) -> Phase {
         self.phase
-    }
-
-    pub fn is_mature(&self) -> bool {
-        self.mature
     }
 
     /// Whether we hold VIF `vif` (acquired and not released).
