@@ -143,9 +143,5 @@ pub fn mac_of(ns: &Netns, interface: &str) -> [u8; 6] {
         .skip_while(|w| *w != "link/ether")
         .nth(1)
         .unwrap_or_else(|| panic!("no MAC for {interface} in: {out}"));
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(word.split(':')) {
-        *byte = u8::from_str_radix(part, 16).unwrap_or_else(|e| panic!("bad MAC {word}: {e}"));
-    }
-    mac
+    wackamole::net::arptable::parse_mac(word).unwrap_or_else(|| panic!("bad MAC {word}"))
 }
