@@ -135,6 +135,18 @@ pub fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
     b.ip(&["link", "set", b_name, "up"]);
 }
 
+/// A veth pair as [`veth`] with IPv6 off on both ends, so that nothing
+/// but what the test sends crosses the link (no router solicitations).
+pub fn quiet_veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
+    veth(a, a_name, b, b_name);
+    for (ns, dev) in [(a, a_name), (b, b_name)] {
+        ns.exec(
+            "sysctl",
+            &["-q", "-w", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
+        );
+    }
+}
+
 /// The MAC address of `interface` in `ns`.
 pub fn mac_of(ns: &Netns, interface: &str) -> [u8; 6] {
     let out = ns.ip(&["-o", "link", "show", "dev", interface]);
