@@ -166,9 +166,7 @@ fn check_notification(
 }
 
 fn is_gratuitous(frame: &Frame) -> bool {
-    frame
-        .arp()
-        .is_some_and(|a| a.operation == 1 && a.sender_ip == a.target_ip)
+    frame.arp().is_some_and(|a| a.is_gratuitous())
 }
 
 #[test]

@@ -37,10 +37,7 @@ fn main() {
                 if frame.source() != node_mac {
                     continue;
                 }
-                if let Some(arp) = frame
-                    .arp()
-                    .filter(|a| a.operation == 1 && a.sender_ip == a.target_ip)
-                {
+                if let Some(arp) = frame.arp().filter(sniffer::Arp::is_gratuitous) {
                     let _ = captured_tx.send((arp.sender_ip, frame.at));
                 }
             }

@@ -688,7 +688,7 @@ impl SeenArp {
         self.source == mac
             && self.arp.sender_mac == mac
             && self.arp.sender_ip == vip
-            && self.arp.target_ip == vip
+            && self.arp.is_gratuitous()
     }
 }
 
