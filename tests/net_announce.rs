@@ -34,14 +34,7 @@ struct Lan {
 fn lan(tag: &str, settings: AnnounceSettings) -> Lan {
     let node = Netns::new(tag);
     let peer = Netns::new(&format!("{tag}p"));
-    netns::veth(&node, "va", &peer, "vb");
-    // Quiet link: no IPv6 chatter on the wire under test.
-    for (ns, dev) in [(&node, "va"), (&peer, "vb")] {
-        ns.exec(
-            "sysctl",
-            &["-q", "-w", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
-        );
-    }
+    netns::quiet_veth(&node, "va", &peer, "vb");
     let sniffer = peer.run(|| Sniffer::open("vb"));
     let (tx, reports) = mpsc::channel();
     let announcer = node.run(|| {
@@ -173,9 +166,7 @@ fn check_notification(
 }
 
 fn is_gratuitous(frame: &Frame) -> bool {
-    frame
-        .arp()
-        .is_some_and(|a| a.operation == 1 && a.sender_ip == a.target_ip)
+    frame.arp().is_some_and(|a| a.is_gratuitous())
 }
 
 #[test]

@@ -9,6 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use wackamole::config::SpreadAddress;
+use wackamole::spread::wire::handshake::{
+    encode_auth_list, Accept, ConnectRequest, Version, AUTH_CHOICE_LEN, NULL_AUTH,
+};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{encode_frame, ByteOrder, Outgoing, HEADER_LEN};
 use wackamole::spread::{ConnectOptions, Error, Service, Session};
@@ -27,15 +30,19 @@ fn socket_path(tag: &str) -> PathBuf {
 fn accept_session(listener: &UnixListener, name: &str) -> UnixStream {
     let (mut sock, _) = listener.accept().unwrap();
     sock.set_read_timeout(Some(HANG)).unwrap();
-    let mut request = vec![0u8; 5 + name.len()];
+    let expected = ConnectRequest::new(name, true, 0).encode().unwrap();
+    let mut request = vec![0u8; expected.len()];
     sock.read_exact(&mut request).unwrap();
-    sock.write_all(b"\x05NULL ").unwrap();
-    let mut choice = [0u8; 90];
+    assert_eq!(request, expected, "the connect request");
+    sock.write_all(&encode_auth_list(&[NULL_AUTH])).unwrap();
+    let mut choice = [0u8; AUTH_CHOICE_LEN];
     sock.read_exact(&mut choice).unwrap();
-    let group = format!("#{name}#wm1");
-    let mut accept = vec![1, 4, 4, 0, group.len() as u8];
-    accept.extend_from_slice(group.as_bytes());
-    sock.write_all(&accept).unwrap();
+    let accept = Accept {
+        daemon_version: Version::SPREAD_4_4,
+        private_group: format!("#{name}#wm1"),
+    };
+    sock.write_all(&accept.encode(Version::SPREAD_4_4).unwrap())
+        .unwrap();
     sock
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use transcript::{Dir, Item, Transcript};
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::service_bits as bits;
+use wackamole::spread::wire::{decode_header, GROUP_NAME_FIELD, HEADER_LEN};
 use wackamole::spread::{Cause, ConnectOptions, Event, MembershipKind, Service, Session};
 
 fn socket_path(tag: &str) -> PathBuf {
@@ -65,11 +66,10 @@ impl<T: Read + Write> ReadWrite for T {}
 /// daemon bytes allowed to differ from the recording.
 fn mask_gid_time(frame: &[u8]) -> Vec<u8> {
     let mut out = frame.to_vec();
-    if frame.len() >= 48 {
-        let t = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
-        if t & (bits::REG_MEMB | bits::TRANSITION) != 0 {
-            let groups = u32::from_le_bytes([frame[36], frame[37], frame[38], frame[39]]) as usize;
-            let at = 48 + 32 * groups + 4;
+    if let Ok(header) = decode_header(frame) {
+        if header.service_type & (bits::REG_MEMB | bits::TRANSITION) != 0 {
+            // The group id's time follows its daemon address.
+            let at = HEADER_LEN + GROUP_NAME_FIELD * header.num_groups + 4;
             if out.len() >= at + 4 {
                 out[at..at + 4].fill(0);
             }

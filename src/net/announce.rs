@@ -50,7 +50,6 @@ pub enum Report {
 enum Command {
     Announce(Box<Request>),
     Cancel(usize),
-    Settings(AnnounceSettings),
 }
 
 struct Request {
@@ -114,11 +113,6 @@ impl Announcer {
     /// Stops whatever is still to be sent for VIF `vif_index` (on release).
     pub fn cancel(&self, vif_index: usize) {
         self.send(Command::Cancel(vif_index));
-    }
-
-    /// New repeat settings, for the announcements still running and later.
-    pub fn update_settings(&self, settings: AnnounceSettings) {
-        self.send(Command::Settings(settings));
     }
 }
 
@@ -435,7 +429,6 @@ impl Worker {
                 self.jobs.push(Job::new(*request, Instant::now()));
             }
             Command::Cancel(vif_index) => self.jobs.retain(|j| j.vif_index != vif_index),
-            Command::Settings(settings) => self.settings = settings,
         }
     }
 

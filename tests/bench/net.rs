@@ -23,13 +23,7 @@ const RUNS: usize = 200;
 fn main() {
     let node = Netns::new("bench");
     let peer = Netns::new("benchp");
-    netns::veth(&node, "va", &peer, "vb");
-    for (ns, dev) in [(&node, "va"), (&peer, "vb")] {
-        ns.exec(
-            "sysctl",
-            &["-q", "-w", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
-        );
-    }
+    netns::quiet_veth(&node, "va", &peer, "vb");
     let node_mac = netns::mac_of(&node, "va");
     let sniffer = peer.run(|| Sniffer::open("vb"));
 
@@ -43,10 +37,7 @@ fn main() {
                 if frame.source() != node_mac {
                     continue;
                 }
-                if let Some(arp) = frame
-                    .arp()
-                    .filter(|a| a.operation == 1 && a.sender_ip == a.target_ip)
-                {
+                if let Some(arp) = frame.arp().filter(sniffer::Arp::is_gratuitous) {
                     let _ = captured_tx.send((arp.sender_ip, frame.at));
                 }
             }

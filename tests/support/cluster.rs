@@ -116,7 +116,6 @@ impl Drop for TempDir {
 
 /// One node: its namespace and, while it runs, its daemon.
 pub struct Node {
-    pub index: usize,
     ns: Netns,
     /// Held open for `setns` in the daemon's `pre_exec` and the observer.
     ns_file: Arc<File>,
@@ -180,7 +179,6 @@ impl Cluster {
                 let ns_file =
                     File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
                 Node {
-                    index: i,
                     ns,
                     ns_file: Arc::new(ns_file),
                     mac: [0; 6],
@@ -690,7 +688,7 @@ impl SeenArp {
         self.source == mac
             && self.arp.sender_mac == mac
             && self.arp.sender_ip == vip
-            && self.arp.target_ip == vip
+            && self.arp.is_gratuitous()
     }
 }
 

@@ -135,6 +135,18 @@ pub fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
     b.ip(&["link", "set", b_name, "up"]);
 }
 
+/// A veth pair as [`veth`] with IPv6 off on both ends, so that nothing
+/// but what the test sends crosses the link (no router solicitations).
+pub fn quiet_veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
+    veth(a, a_name, b, b_name);
+    for (ns, dev) in [(a, a_name), (b, b_name)] {
+        ns.exec(
+            "sysctl",
+            &["-q", "-w", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
+        );
+    }
+}
+
 /// The MAC address of `interface` in `ns`.
 pub fn mac_of(ns: &Netns, interface: &str) -> [u8; 6] {
     let out = ns.ip(&["-o", "link", "show", "dev", interface]);
@@ -143,9 +155,5 @@ pub fn mac_of(ns: &Netns, interface: &str) -> [u8; 6] {
         .skip_while(|w| *w != "link/ether")
         .nth(1)
         .unwrap_or_else(|| panic!("no MAC for {interface} in: {out}"));
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(word.split(':')) {
-        *byte = u8::from_str_radix(part, 16).unwrap_or_else(|e| panic!("bad MAC {word}: {e}"));
-    }
-    mac
+    wackamole::net::arptable::parse_mac(word).unwrap_or_else(|| panic!("bad MAC {word}"))
 }

@@ -74,6 +74,14 @@ pub struct Arp {
     pub target_ip: Ipv4Addr,
 }
 
+impl Arp {
+    /// A gratuitous ARP as the announcer sends it: a request whose sender
+    /// and target address are the same.
+    pub fn is_gratuitous(&self) -> bool {
+        self.operation == 1 && self.sender_ip == self.target_ip
+    }
+}
+
 pub struct Sniffer {
     socket: Socket,
 }
