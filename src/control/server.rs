@@ -119,10 +119,6 @@ impl ControlServer {
         self
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Starts the acceptor: every request becomes `map(request)` sent on
     /// `events`. The returned handle stops it and removes the socket file.
     pub fn spawn<T, F>(self, events: Sender<T>, map: F) -> Result<ControlHandle, ControlError>
@@ -191,12 +187,6 @@ pub struct ControlHandle {
     stop: Arc<AtomicBool>,
     slots: Arc<(Mutex<usize>, Condvar)>,
     thread: Option<JoinHandle<()>>,
-}
-
-impl ControlHandle {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for ControlHandle {
