@@ -216,6 +216,7 @@ pub fn resolve_config_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::TempDir;
 
     fn argv(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
@@ -294,15 +295,19 @@ mod tests {
 
     #[test]
     fn bad_option_values_are_usage_errors() {
-        for args in [
-            &["wackamole", "-s", "notaport"][..],
-            &["wackamole", "-u", "elevenchars"],
-            &["wackamole", "-i", "127.0.0.1"],
-            &["wackamole", "-i", "10.0.0"],
-            &["wackamole", "--bogus"],
+        for (args, gist) in [
+            (
+                &["wackamole", "-s", "notaport"][..],
+                "expected a Spread daemon",
+            ),
+            (&["wackamole", "-u", "elevenchars"], "1 to 10 characters"),
+            (&["wackamole", "-i", "127.0.0.1"], "a loopback address"),
+            (&["wackamole", "-i", "10.0.0"], "expected an IPv4 address"),
+            (&["wackamole", "--bogus"], "Unrecognized argument: --bogus"),
         ] {
             let err = parse_invocation(&argv(args)).unwrap_err();
             assert!(!err.success, "{args:?}");
+            assert!(err.output.contains(gist), "{args:?}: {}", err.output);
         }
     }
 
@@ -315,21 +320,22 @@ mod tests {
 
     #[test]
     fn config_lookup_order() {
-        let dir = std::env::temp_dir().join(format!("wackamole-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let first = dir.join("first.conf");
-        let second = dir.join("second.conf");
+        let dir = TempDir::new("cli");
+        let first = dir.path().join("first.conf");
+        let second = dir.path().join("second.conf");
         std::fs::write(&second, "").expect("write");
         let candidates = vec![first.clone(), second.clone()];
         assert_eq!(resolve_config_path(None, &candidates), Ok(second.clone()));
         std::fs::write(&first, "").expect("write");
         assert_eq!(resolve_config_path(None, &candidates), Ok(first.clone()));
-        let explicit = dir.join("missing.conf");
+        let explicit = dir.path().join("missing.conf");
         assert_eq!(
             resolve_config_path(Some(&explicit), &candidates),
             Ok(explicit)
         );
-        std::fs::remove_dir_all(&dir).expect("clean up");
+        for path in &candidates {
+            std::fs::remove_file(path).expect("remove a candidate");
+        }
         let err = resolve_config_path(None, &candidates).unwrap_err();
         assert!(
             err.contains("first.conf") && err.contains("second.conf"),

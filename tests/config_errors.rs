@@ -32,6 +32,17 @@ const fn case(
     }
 }
 
+impl Case {
+    /// The whole configuration the case parses.
+    fn config_text(&self) -> String {
+        if self.with_vif {
+            format!("{}\n{ONE_VIF}", self.text)
+        } else {
+            self.text.to_string()
+        }
+    }
+}
+
 const CASES: &[Case] = &[
     // Unknown keywords and stray tokens.
     case(
@@ -414,12 +425,7 @@ fn malformed_configurations_are_refused_with_their_position() {
     assert!(CASES.len() >= 30);
     let mut failures = Vec::new();
     for case in CASES {
-        let text = if case.with_vif {
-            format!("{}\n{ONE_VIF}", case.text)
-        } else {
-            case.text.to_string()
-        };
-        let err = match config::parse(&text, "bad.conf") {
+        let err = match config::parse(&case.config_text(), "bad.conf") {
             Ok((config, _)) => {
                 failures.push(format!("{:?}: accepted as {config:?}", case.text));
                 continue;
@@ -449,10 +455,9 @@ fn malformed_configurations_are_refused_with_their_position() {
 #[test]
 fn every_message_is_one_line() {
     for case in CASES {
-        let text = format!("{}\n{ONE_VIF}", case.text);
-        if let Err(err) = config::parse(&text, "bad.conf") {
-            assert!(!err.to_string().contains('\n'), "{err}");
-        }
+        let err =
+            config::parse(&case.config_text(), "bad.conf").expect_err("every case is refused");
+        assert!(!err.to_string().contains('\n'), "{err}");
     }
 }
 

@@ -86,15 +86,20 @@ struct Scratch {
     pid_file: PathBuf,
 }
 
+/// The directory of the `Scratch` made with `tag`.
+fn scratch_dir(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()))
+}
+
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
-        Scratch::with_spread(tag, &dir.join("no-spread-here").display().to_string(), "")
+        let spread = scratch_dir(tag).join("no-spread-here");
+        Scratch::with_spread(tag, &spread.display().to_string(), "")
     }
 
     /// With `Spread = spread` and extra configuration lines.
     fn with_spread(tag: &str, spread: &str, extra: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()));
+        let dir = scratch_dir(tag);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("wackamole.conf");
@@ -217,8 +222,7 @@ fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
 
     let spread = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = spread.local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("wackamole-hung-{}", std::process::id()));
-    let control = dir.join("control.sock");
+    let control = scratch_dir("hung").join("control.sock");
     let scratch = Scratch::with_spread(
         "hung",
         &format!("{port}@127.0.0.1"),

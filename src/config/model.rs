@@ -49,6 +49,13 @@ impl Ipv4Block {
     }
 }
 
+/// `A.B.C.D/BITS`, as `-t` shows Prefer and Notify blocks.
+impl fmt::Display for Ipv4Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
 /// The mask of a prefix length (0..=32) as a host-order integer.
 pub fn prefix_mask(len: u8) -> u32 {
     match len {

@@ -92,6 +92,16 @@ fn bad_value(
     )
 }
 
+/// The interface of an address written at `at` where one is required.
+fn required_interface(
+    interface: Option<String>,
+    addr: Ipv4Addr,
+    at: Position,
+    expected: &str,
+) -> Located<String> {
+    interface.ok_or_else(|| bad_value(at, format!("`{addr}` without an interface"), expected))
+}
+
 fn is_keyword(token: &Token, keyword: &str) -> bool {
     matches!(&token.kind, TokenKind::Word(w) if w.eq_ignore_ascii_case(keyword))
 }
@@ -358,19 +368,7 @@ impl<'a> Parser<'a> {
     }
 
     fn prefer_block(&mut self) -> Located<()> {
-        let (written, at) = self.address("an address A.B.C.D[/BITS] to prefer")?;
-        if written.net.is_some() {
-            self.warnings.push((
-                at,
-                WarningKind::NetworkLengthIgnored {
-                    directive: "Prefer",
-                },
-            ));
-        }
-        let block = Ipv4Block {
-            addr: written.addr,
-            prefix_len: written.bits.unwrap_or(32),
-        };
+        let (_, block, at) = self.block_address("an address A.B.C.D[/BITS] to prefer", "Prefer")?;
         match &mut self.config.prefer {
             Prefer::Blocks(blocks) => blocks.push(block),
             prefer => *prefer = Prefer::Blocks(vec![block]),
@@ -399,22 +397,13 @@ impl<'a> Parser<'a> {
             self.config.notify.push(NotifyTarget::ArpCache { ping });
             return Ok(());
         }
-        let (written, at) = self.address(ENTRY)?;
-        let interface = written.interface.ok_or_else(|| {
-            bad_value(
-                at,
-                format!("`{}` without an interface", written.addr),
-                "IF:A.B.C.D[/BITS] in Notify (as in eth0:10.0.0.0/24)",
-            )
-        })?;
-        if written.net.is_some() {
-            self.warnings.push((
-                at,
-                WarningKind::NetworkLengthIgnored {
-                    directive: "Notify",
-                },
-            ));
-        }
+        let (interface, block, at) = self.block_address(ENTRY, "Notify")?;
+        let interface = required_interface(
+            interface,
+            block.addr,
+            at,
+            "IF:A.B.C.D[/BITS] in Notify (as in eth0:10.0.0.0/24)",
+        )?;
         let mut throttle = None;
         let mut ping = false;
         loop {
@@ -434,10 +423,7 @@ impl<'a> Parser<'a> {
         }
         self.config.notify.push(NotifyTarget::Network {
             interface,
-            block: Ipv4Block {
-                addr: written.addr,
-                prefix_len: written.bits.unwrap_or(32),
-            },
+            block,
             throttle: throttle.flatten(),
             ping,
         });
@@ -488,13 +474,8 @@ impl<'a> Parser<'a> {
 
     fn vif_address(&mut self) -> Located<VifAddress> {
         let (written, at) = self.address(VIF_ADDRESS_EXPECTED)?;
-        let interface = written.interface.ok_or_else(|| {
-            bad_value(
-                at,
-                format!("`{}` without an interface", written.addr),
-                VIF_ADDRESS_EXPECTED,
-            )
-        })?;
+        let interface =
+            required_interface(written.interface, written.addr, at, VIF_ADDRESS_EXPECTED)?;
         self.spans.vif_addresses.push(at);
         Ok(VifAddress {
             interface,
@@ -508,6 +489,26 @@ impl<'a> Parser<'a> {
         let (text, at) = self.word(expected)?;
         let written = parse_address(text).map_err(|err| (at.advanced(err.offset), err.kind))?;
         Ok((written, at))
+    }
+
+    /// An address that names a block (Prefer, Notify): `/BITS` defaults
+    /// to 32, and an `nNET` suffix, which means nothing there, is warned
+    /// about. The interface, if written, is the caller's to judge.
+    fn block_address(
+        &mut self,
+        expected: &str,
+        directive: &'static str,
+    ) -> Located<(Option<String>, Ipv4Block, Position)> {
+        let (written, at) = self.address(expected)?;
+        if written.net.is_some() {
+            self.warnings
+                .push((at, WarningKind::NetworkLengthIgnored { directive }));
+        }
+        let block = Ipv4Block {
+            addr: written.addr,
+            prefix_len: written.bits.unwrap_or(32),
+        };
+        Ok((written.interface, block, at))
     }
 
     fn hook(&mut self, keyword: &str) -> Located<()> {

@@ -54,7 +54,7 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         Prefer::Unspecified => writeln!(out, "prefer: unspecified")?,
         Prefer::None => writeln!(out, "prefer: none")?,
         Prefer::Blocks(blocks) => {
-            let blocks: Vec<String> = blocks.iter().map(block).collect();
+            let blocks: Vec<String> = blocks.iter().map(Ipv4Block::to_string).collect();
             let primaries: Vec<String> = config
                 .preferred_addresses()
                 .iter()
@@ -76,11 +76,11 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
             match target {
                 NotifyTarget::Network {
                     interface,
-                    block: b,
+                    block,
                     throttle,
                     ping,
                 } => {
-                    write!(out, "  {interface}:{}", block(b))?;
+                    write!(out, "  {interface}:{block}")?;
                     if let Some(rate) = throttle {
                         write!(out, " throttle {rate}")?;
                     }
@@ -113,8 +113,4 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         }
     }
     Ok(())
-}
-
-fn block(block: &Ipv4Block) -> String {
-    format!("{}/{}", block.addr, block.prefix_len)
 }

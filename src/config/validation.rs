@@ -43,7 +43,7 @@ pub fn validate(
                 let written = if block.prefix_len == 32 {
                     block.addr.to_string()
                 } else {
-                    format!("{}/{}", block.addr, block.prefix_len)
+                    block.to_string()
                 };
                 warnings.push((position, WarningKind::PreferMatchesNoVif { block: written }));
             }

@@ -119,10 +119,6 @@ impl ControlServer {
         self
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Starts the acceptor: every request becomes `map(request)` sent on
     /// `events`. The returned handle stops it and removes the socket file.
     pub fn spawn<T, F>(self, events: Sender<T>, map: F) -> Result<ControlHandle, ControlError>
@@ -191,12 +187,6 @@ pub struct ControlHandle {
     stop: Arc<AtomicBool>,
     slots: Arc<(Mutex<usize>, Condvar)>,
     thread: Option<JoinHandle<()>>,
-}
-
-impl ControlHandle {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for ControlHandle {
@@ -403,20 +393,17 @@ mod tests {
         let (note, seen) = mpsc::channel();
         thread::spawn(move || {
             for request in requests {
-                let _ = note.send(match request {
-                    Request::GetState(r) => {
-                        r.respond(sample_status());
-                        "state"
-                    }
-                    Request::SimulateFailure(r) => {
-                        r.respond(());
-                        "failure"
-                    }
-                    Request::EndFailure(r) => {
-                        r.respond(());
-                        "success"
-                    }
+                // Noted before answering: once the client has its answer,
+                // the test may look at what was seen.
+                let _ = note.send(match &request {
+                    Request::GetState(_) => "state",
+                    Request::SimulateFailure(_) => "failure",
+                    Request::EndFailure(_) => "success",
                 });
+                match request {
+                    Request::GetState(r) => r.respond(sample_status()),
+                    Request::SimulateFailure(r) | Request::EndFailure(r) => r.respond(()),
+                }
             }
         });
         let server = ControlServer::bind(&path).unwrap().with_limits(limits);
