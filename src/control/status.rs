@@ -25,6 +25,7 @@ use nanoserde::SerJson;
 use super::json::{JsonAddress, JsonMember, JsonStatus, JsonVif};
 use super::wire::{AddressRecord, StateReply, VifRecord};
 use crate::config::VifAddress;
+use crate::engine::ClaimPriority;
 
 /// The daemon's state as reported on the control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -63,15 +64,7 @@ pub struct VifStatus {
 
 /// Name of a claim priority as ALGORITHM.md spells it.
 pub fn priority_name(priority: i32) -> &'static str {
-    match priority {
-        0 => "UNCLAIMED",
-        1 => "CLAIMED_BOOT",
-        2 => "CLAIMED",
-        3 => "PREFER_BOOT",
-        4 => "PREFER",
-        5 => "PREFER_CLAIMED",
-        _ => "UNKNOWN",
-    }
+    ClaimPriority::from_wire(priority).map_or("UNKNOWN", ClaimPriority::as_str)
 }
 
 impl Status {
