@@ -1,0 +1,228 @@
+//! The built-in group service: view-synchronous membership with agreed
+//! order among the nodes listed in the configuration, without I/O.
+//!
+//! This module is the protocol's specification. The guarantees it gives
+//! the engine are those of shared/MEMBERSHIP.md (views, agreed order, view
+//! synchrony, liveness, clean leave); below are the messages, their byte
+//! layouts, the states and transitions, and for each safety property why
+//! it holds.
+//!
+//! # Family
+//!
+//! A coordinator-based group membership with a flush before every view
+//! change and the coordinator as the sequencer of the view (the design of
+//! Isis and of JGroups' GMS + FLUSH + SEQUENCER), with a heartbeat failure
+//! detector. We chose it over a token ring (Totem) because the cluster is
+//! small (2 to 32 nodes listed in the configuration), the traffic is a
+//! handful of messages per view, and a star of unicast datagrams needs no
+//! multicast routing, works across routed segments, and has one round of
+//! messages less between a failure and the new view than a ring has.
+//!
+//! # Interface (sans-IO, in the style of quinn-proto)
+//!
+//! [`Node`] reads no clock, opens no socket, starts no thread and draws no
+//! random number. The driver hands it datagrams
+//! ([`Node::handle_datagram`]), the time ([`Node::handle_timeout`] when
+//! [`Node::poll_timeout`] is due), and requests ([`Node::multicast`],
+//! [`Node::leave`]); it takes out datagrams to send ([`Node::poll_transmit`])
+//! and events ([`Node::poll_event`]). Every call takes `now`; the node never
+//! assumes anything about time beyond what it is told. The incarnation (see
+//! below) is the only value from outside that must be fresh: the daemon
+//! passes the wall-clock time in microseconds at start.
+//!
+//! Events come in this shape: `Joined`, then any number of `View` and
+//! `Deliver`, then `Left`; after `Left` caused by a stall (below) a new
+//! `Joined` may follow. `Joined` is given just before the first view, so a
+//! node that never finds a view never tells the engine it is connected.
+//!
+//! # Identities
+//!
+//! - A **node** is an index into the configured list (`0..n`, `n <= 32`).
+//! - An **incarnation** is a `u64` fixed at start, larger for every later
+//!   start of the same node (the wall clock in µs). A member is a pair
+//!   (node, incarnation): a restarted node is a new member.
+//! - A **view id** is (`ltime: u64`, `coordinator: u8`, `incarnation: u64`
+//!   of the coordinator), ordered lexicographically. A coordinator picks
+//!   `ltime` greater than every ltime it has seen and than its own
+//!   incarnation, so ids grow along every node's history and a node's
+//!   restart starts above everything it could have used before; the
+//!   coordinator's incarnation in the id makes an id unique even if clocks
+//!   went backwards.
+//! - The **members** of a view are listed in configured node order, so the
+//!   engine's leader (index 0) is the lowest configured node of the view
+//!   everywhere.
+//!
+//! # Datagram layout
+//!
+//! All integers are big-endian. Every datagram is
+//!
+//! ```text
+//! offset size field
+//!      0    2 magic 0x574D ("WM")
+//!      2    1 version (1)
+//!      3    1 kind (1..=7, below)
+//!      4    8 cluster digest: first 8 bytes of SHA-256 over the configured
+//!             node list (each as 4 address bytes + 2 port bytes)
+//!     12    1 sender node index
+//!     13    1 destination node index
+//!     14    8 sender incarnation
+//!     22    8 counter: strictly increasing per sender incarnation
+//!     30    . body (layout by kind)
+//!    end   32 HMAC-SHA256 under the cluster key over every byte before it
+//! ```
+//!
+//! A receiver checks, in this order, and refuses (counting the reason) at
+//! the first failure, before changing any state: length at least 62 and at
+//! most [`wire::MAX_DATAGRAM`]; magic and version; the MAC; the digest (a
+//! node configured with another node list); the destination is us and the
+//! sender a listed node other than us; the incarnation (older than the
+//! newest seen from that node, or one that has left, is refused); the
+//! counter (replay window of 64 per sender incarnation); the body's layout
+//! (every count checked against the bytes left before anything is
+//! allocated). Only a datagram that passes every check moves the replay
+//! window and reaches the state machine.
+//!
+//! A view id in a body is 17 bytes: ltime u64, coordinator u8, incarnation
+//! u64; ltime 0 means "none". A member is 9 bytes: node u8, incarnation u64.
+//! A message is: seq u32, origin node u8, local number u32, length u16,
+//! payload.
+//!
+//! | kind | name | from → to | body |
+//! |---|---|---|---|
+//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); view id; delivered u32; sequenced u32; stable u32; max ltime u64 |
+//! | 2 | PROPOSE | coordinator → each proposed member | proposal view id; count u8; count × member |
+//! | 3 | FLUSH | member → proposer | proposal view id; old view id; delivered u32; max ltime u64; count u16; count × message |
+//! | 4 | INSTALL | coordinator → each member | view id; count u8; count × member; old view id; cut u32; count u16; count × message |
+//! | 5 | DATA | member → its view's coordinator | view id; local number u32; length u16; payload |
+//! | 6 | SEQUENCED | coordinator → each member | view id; message |
+//! | 7 | LEAVE | leaving node → every other listed node (three times) | empty |
+//!
+//! # Failure detector and the choice of a coordinator
+//!
+//! Node `a` *hears* `b` if an authenticated datagram of `b`'s newest
+//! incarnation arrived less than `Timeout` ago and `b` has not left.
+//! `a` *reaches* `b` if `a` hears `b` and `b`'s last heartbeat says it
+//! hears `a`: reach is the both-ways relation. Heartbeats carry both sets.
+//!
+//! Each node names a *choice*: the coordinator it will follow.
+//! - For `Timeout` after start (and after a stall) a node is *undecided*
+//!   (choice none): it only listens and heartbeats, so it learns the
+//!   current views before it takes part.
+//! - A node that hears some `b` which, heard for at least `Timeout`, says
+//!   it does not hear us, *defers* (choice none): on a one-way link the
+//!   side that cannot be heard steps back, so the two sides never both
+//!   serve. (A ring of one-way links makes every node defer; we accept
+//!   that outcome of a pathological network.)
+//! - Otherwise the choice is the lowest node `m` of `reach ∪ {self}` that
+//!   is *eligible*: `m` is us, or `m`'s last heartbeat names `m` itself,
+//!   or `m`'s choice is a node we heard within the last two `Timeout`s but
+//!   hear no more (it is about to change its choice, as we are).
+//!
+//! A node whose choice is itself is a coordinator. Its *wanted set* is
+//! itself and every node it reaches that is not undecided or deferring
+//! and whose choice is the coordinator or a node the coordinator has just
+//! lost, minus nodes that did not answer its last proposal (until their
+//! heartbeat changes). A coordinator whose installed view is not exactly
+//! its wanted set, or which has no view of its own, proposes. Safety never
+//! depends on these rules: any choice at all yields valid views. They only
+//! decide how fast the views converge and that they do not flap.
+//!
+//! # States
+//!
+//! ```text
+//!  Undecided ──Timeout──► Idle ◄───────────── Installed(V) ◄─┐
+//!      ▲                   │ PROPOSE accepted       │        │ INSTALL(W)
+//!      │ stall / leave     ▼                        ▼        │
+//!      └────────────── Flushing(P, old view) ◄──────┘────────┘
+//! ```
+//!
+//! - **Installed(V)**: deliver SEQUENCED messages of V in seq order; send
+//!   own multicasts as DATA to V's coordinator (the coordinator sequences
+//!   its own directly). The coordinator numbers DATA in arrival order,
+//!   taking each origin's local numbers strictly in order (FIFO) and each
+//!   only once, and sends SEQUENCED to every member.
+//! - **Flushing(P)**: entered by accepting a proposal P from the node we
+//!   chose: P must be above every proposal we accepted before (our
+//!   *promise*) and list us with our incarnation. From then on we deliver
+//!   nothing more of our old view and send no DATA, and answer FLUSH with
+//!   our old view id, how many of its messages we delivered, and those of
+//!   them not yet known stable. A proposal from a node we do not (yet)
+//!   choose is kept and answered as soon as we choose its sender.
+//! - The proposer, holding the FLUSH of every proposed member, computes
+//!   for each old view represented the *cut*: the highest delivered count
+//!   any member reports for it. It sends each member an INSTALL with the
+//!   messages of the member's old view between the member's delivered
+//!   count and the cut, and installs the view itself. A member installs W
+//!   only if W is exactly the proposal it flushed for: it first delivers
+//!   the missing messages of its old view up to the cut, then installs W.
+//!   A proposal whose members do not all answer within `2 × Timeout` is
+//!   dropped and proposed again without the silent ones.
+//! - **Leave**: LEAVE three times to every node, then `Left`. A node that
+//!   receives LEAVE stops hearing that incarnation at once and refuses its
+//!   later datagrams, so the next view follows without waiting.
+//! - **Stall**: a node that finds, on any call, that it has sent no
+//!   heartbeat for `3/4 × Timeout` may have been dropped by the others
+//!   (they suspect it after `Timeout`). It gives up its view at once
+//!   (`Left`, so the engine releases every address before anything else
+//!   happens) and becomes Undecided: it reads what is queued, hears the
+//!   current views, and joins them like a new node.
+//!
+//! Stability: a member's heartbeat to its coordinator carries its
+//! delivered count; the coordinator's heartbeats carry the lowest one of
+//! the view (*stable*). Messages at or below stable are dropped from the
+//! logs; the sequencer takes no new DATA while the unstable messages
+//! would not fit one FLUSH (so a FLUSH and an INSTALL always fit one
+//! datagram). Repair: a member that sees a gap, or a coordinator
+//! heartbeat announcing more than it delivered, sends an early heartbeat;
+//! a coordinator resends SEQUENCED messages a member's heartbeat shows it
+//! lacks, and resends PROPOSE and INSTALL until the member's heartbeat
+//! shows the view. Pending DATA is resent every heartbeat until it comes
+//! back sequenced.
+//!
+//! # Why each safety property holds
+//!
+//! 1. **View agreement, self-inclusion, order, uniqueness.** A view is
+//!    installed only from an INSTALL equal to the proposal a member
+//!    flushed for, or by its proposer; the proposal fixes id and member
+//!    list, so every installer sees the same id and members, and only
+//!    listed members accept it. A member accepts only proposals above its
+//!    promise, and its installed view is never above its promise, so its
+//!    installs grow. The id holds the coordinator and its incarnation, and
+//!    one coordinator incarnation never proposes the same ltime twice, so
+//!    no two views share an id.
+//! 2. **Agreed order.** Only the view's coordinator numbers messages, each
+//!    number once; members deliver exactly the sequence 1, 2, 3, ... with
+//!    no gap and no repeat, so every member's deliveries in V are a prefix
+//!    of one sequence. An origin's local numbers are taken in order and
+//!    once. A message carries its view id and is delivered only by members
+//!    that installed that view; messages still unsequenced when the view
+//!    ends are dropped, never delivered in another view.
+//! 3. **View synchrony.** Take members `p` and `q` that install V and then
+//!    W. Both flushed for W with V as old view, and from that moment
+//!    neither delivered anything of V but what W's INSTALL gave. The cut
+//!    is the highest delivered count among W's members from V, so both end
+//!    V at exactly the cut. The messages each lacks are in the union of
+//!    the FLUSHes: the member with the highest count delivered them, and a
+//!    member drops a message only once it is stable, that is once every
+//!    member of V delivered it, so below the count of `p` and `q` alike.
+//! 4. **Liveness** (argued, and measured by the simulation): once the
+//!    network is quiet and the nodes of a connected set all hear each
+//!    other, within `Timeout` every reach is exact, within a few
+//!    heartbeats every node chooses the lowest node of the set (it is
+//!    eligible: nothing lower reaches it), which proposes exactly the set;
+//!    every member answers, and the view is installed.
+//! 5. **Clean leave**: LEAVE takes the node out of every hears set at
+//!    once, which triggers the next proposal without a time-out.
+
+pub mod wire;
+
+mod choice;
+mod node;
+mod replay;
+mod settings;
+mod status;
+
+pub use node::{Event, MulticastError, Node, Transmit};
+pub use settings::{Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
+pub use status::{NodeState, NodeStatus, Refusals, Status};
+pub use wire::{Member, ViewId};
