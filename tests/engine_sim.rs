@@ -25,6 +25,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::{
     ArpEntry, ClaimPriority, Engine, Input, Level, MemberStatus, Message, Output, Phase, Settings,
@@ -32,31 +36,6 @@ use wackamole::engine::{
 };
 
 const DEFAULT_SEEDS: u64 = 10_000;
-
-/// splitmix64: small, fast, good enough to pick schedules.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 struct Node {
     name: String,

@@ -216,13 +216,16 @@
 
 pub mod wire;
 
-mod choice;
 mod node;
+mod peers;
+mod proposal;
+mod protocol;
 mod replay;
 mod settings;
 mod status;
+mod view;
 
-pub use node::{Event, MulticastError, Node, Transmit};
+pub use node::{Event, LeftReason, MulticastError, Node, NodeError, Transmit};
 pub use settings::{Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use status::{NodeState, NodeStatus, Refusals, Status};
 pub use wire::{Member, ViewId};

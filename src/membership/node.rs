@@ -1,0 +1,512 @@
+//! The node: the public face of the protocol (datagrams, time and
+//! requests in; datagrams and events out) and its life cycle. The
+//! handling of each datagram kind is in `protocol.rs`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::time::Instant;
+
+use super::peers::Peers;
+use super::proposal::Proposal;
+use super::settings::Settings;
+use super::status::{NodeState, NodeStatus, Refusals, Status};
+use super::view::ViewState;
+use super::wire::{self, Body, Header, Heartbeat, Key, Member, Sequenced, ViewId, MAX_NODES};
+
+/// Own multicasts waiting to be sequenced, at most.
+const MAX_OUTGOING: usize = 256;
+/// SEQUENCED messages of a view kept while its INSTALL is on its way.
+pub(super) const MAX_EARLY: usize = 256;
+/// How many times LEAVE is sent to each node.
+const LEAVE_COPIES: usize = 3;
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The destination's index in the configured list.
+    pub to: u8,
+    pub addr: SocketAddrV4,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a node is no longer in any view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftReason {
+    /// [`Node::leave`] was called.
+    Requested,
+    /// We were silent longer than the others allow (paused or starved):
+    /// they have surely moved on without us.
+    Stalled,
+    /// A node we hear does not hear us: we step back (one-way link).
+    Deferred,
+}
+
+impl LeftReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftReason::Requested => "left on request",
+            LeftReason::Stalled => "silent longer than the time-out (paused or starved)",
+            LeftReason::Deferred => "a node we hear does not hear us (one-way link)",
+        }
+    }
+}
+
+/// What the node tells its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// We are about to install our first view (since start or since `Left`).
+    Joined,
+    /// A new view: its members in configured order, and our position.
+    View {
+        id: ViewId,
+        members: Vec<Member>,
+        my_index: usize,
+    },
+    /// A message of the current view (or the end of the previous one,
+    /// just before a `View`), in agreed order.
+    Deliver { origin: Member, payload: Vec<u8> },
+    /// We are in no view any more.
+    Left(LeftReason),
+}
+
+/// Why a multicast was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MulticastError {
+    /// No view is installed (joining, or a view change is under way).
+    NoView,
+    TooLarge { len: usize },
+    /// Too many of our messages wait for the sequencer.
+    Backlog,
+    /// [`Node::leave`] was called.
+    Gone,
+}
+
+impl fmt::Display for MulticastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MulticastError::NoView => write!(f, "no view is installed"),
+            MulticastError::TooLarge { len } => write!(
+                f,
+                "a message of {len} bytes is longer than the {} allowed",
+                wire::MAX_PAYLOAD
+            ),
+            MulticastError::Backlog => write!(
+                f,
+                "{MAX_OUTGOING} messages already wait for the sequencer"
+            ),
+            MulticastError::Gone => write!(f, "this node has left"),
+        }
+    }
+}
+
+impl std::error::Error for MulticastError {}
+
+/// Why a node cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeError {
+    /// No node, or more than [`MAX_NODES`].
+    NodeCount(usize),
+    /// Our index is not in the list.
+    NotListed { me: usize, count: usize },
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::NodeCount(n) => {
+                write!(f, "{n} nodes listed; between 1 and {MAX_NODES} are allowed")
+            }
+            NodeError::NotListed { me, count } => {
+                write!(f, "node index {me} is not among the {count} listed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Listening before taking part (at start and after a stall).
+    Undecided { until: Instant },
+    /// In no view, not flushing.
+    Idle,
+    /// Answered `proposal` of `coordinator`; our old view (if any) is
+    /// frozen until its INSTALL.
+    Flushing { proposal: ViewId, coordinator: u8 },
+    Installed,
+    /// Left for good.
+    Gone,
+}
+
+/// One node of the built-in group service (see the module documentation).
+pub struct Node {
+    pub(super) nodes: Vec<SocketAddrV4>,
+    pub(super) me: u8,
+    key: Key,
+    digest: [u8; 8],
+    pub(super) settings: Settings,
+    pub(super) incarnation: u64,
+    counter: u64,
+    pub(super) peers: Peers,
+    pub(super) phase: Phase,
+    /// The installed view (kept, frozen, while flushing).
+    pub(super) view: Option<ViewState>,
+    /// The highest proposal we answered.
+    pub(super) promise: Option<ViewId>,
+    pub(super) max_ltime: u64,
+    pub(super) choice: Option<u8>,
+    /// Proposals from nodes we did not choose (yet), newest per proposer.
+    pub(super) waiting_proposals: BTreeMap<u8, (ViewId, Vec<Member>)>,
+    /// Our own view change in progress.
+    pub(super) proposal: Option<Proposal>,
+    /// The INSTALLs of our last completed proposal, to resend.
+    pub(super) sent_installs: Vec<(u8, Body)>,
+    /// SEQUENCED messages of the view we flushed for, before its INSTALL.
+    pub(super) early: Vec<(ViewId, Sequenced)>,
+    /// Our multicasts of this view not yet sequenced: (local number, payload).
+    pub(super) outgoing: VecDeque<(u32, Vec<u8>)>,
+    pub(super) next_local: u32,
+    pub(super) last_heartbeat: Instant,
+    pub(super) next_heartbeat: Instant,
+    pub(super) last_nack: Option<Instant>,
+    /// `Joined` was given and no `Left` since.
+    joined: bool,
+    pub(super) now: Instant,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    pub(super) refusals: Refusals,
+    pub(super) dropped_multicasts: u64,
+    pub(super) views_installed: u64,
+}
+
+impl Node {
+    /// A node that starts listening at `now`. `incarnation` must be larger
+    /// than any this node used before (the wall clock in µs).
+    pub fn new(
+        nodes: Vec<SocketAddrV4>,
+        me: usize,
+        key: Key,
+        settings: Settings,
+        incarnation: u64,
+        now: Instant,
+    ) -> Result<Node, NodeError> {
+        if nodes.is_empty() || nodes.len() > MAX_NODES {
+            return Err(NodeError::NodeCount(nodes.len()));
+        }
+        if me >= nodes.len() {
+            return Err(NodeError::NotListed {
+                me,
+                count: nodes.len(),
+            });
+        }
+        let me = me as u8;
+        let mut node = Node {
+            digest: wire::cluster_digest(&nodes),
+            peers: Peers::new(nodes.len(), me, settings.timeout),
+            nodes,
+            me,
+            key,
+            settings,
+            incarnation,
+            counter: 0,
+            phase: Phase::Undecided {
+                until: now + settings.timeout,
+            },
+            view: None,
+            promise: None,
+            max_ltime: 0,
+            choice: None,
+            waiting_proposals: BTreeMap::new(),
+            proposal: None,
+            sent_installs: Vec::new(),
+            early: Vec::new(),
+            outgoing: VecDeque::new(),
+            next_local: 1,
+            last_heartbeat: now,
+            next_heartbeat: now,
+            last_nack: None,
+            joined: false,
+            now,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            refusals: Refusals::default(),
+            dropped_multicasts: 0,
+            views_installed: 0,
+        };
+        node.send_heartbeats(now);
+        Ok(node)
+    }
+
+    pub fn member(&self) -> Member {
+        Member {
+            node: self.me,
+            incarnation: self.incarnation,
+        }
+    }
+
+    /// New timing settings (SIGHUP); they apply from now on.
+    pub fn set_settings(&mut self, settings: Settings) {
+        self.settings = settings;
+        self.peers.timeout = settings.timeout;
+    }
+
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
+        if self.begin(now) {
+            self.receive(from, bytes, now);
+            self.update(now);
+        }
+    }
+
+    /// Time passed; call when [`Node::poll_timeout`] is due (earlier or
+    /// later is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.begin(now) {
+            if now >= self.next_heartbeat {
+                self.tick(now);
+            }
+            self.update(now);
+        }
+    }
+
+    /// When [`Node::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Gone {
+            return None;
+        }
+        let mut next = self.next_heartbeat;
+        if let Phase::Undecided { until } = self.phase {
+            next = next.min(until);
+        }
+        if let Some(p) = &self.proposal {
+            next = next.min(p.started + self.settings.timeout * 2);
+        }
+        if let Some(t) = self.peers.next_change(self.now) {
+            next = next.min(t);
+        }
+        Some(next)
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Sends `payload` to the current view in agreed order.
+    pub fn multicast(&mut self, payload: Vec<u8>, now: Instant) -> Result<(), MulticastError> {
+        if self.phase == Phase::Gone {
+            return Err(MulticastError::Gone);
+        }
+        if payload.len() > wire::MAX_PAYLOAD {
+            return Err(MulticastError::TooLarge { len: payload.len() });
+        }
+        if self.phase != Phase::Installed {
+            self.dropped_multicasts += 1;
+            return Err(MulticastError::NoView);
+        }
+        if self.outgoing.len() >= MAX_OUTGOING {
+            self.dropped_multicasts += 1;
+            return Err(MulticastError::Backlog);
+        }
+        let local = self.next_local;
+        self.next_local += 1;
+        self.outgoing.push_back((local, payload));
+        self.push_outgoing(now, true);
+        Ok(())
+    }
+
+    /// Leaves for good: every node hears at once that we are gone.
+    pub fn leave(&mut self, now: Instant) {
+        if self.phase == Phase::Gone {
+            return;
+        }
+        self.now = now;
+        let others: Vec<u8> = self.peers.others().collect();
+        for to in others {
+            for _ in 0..LEAVE_COPIES {
+                self.send(to, &Body::Leave);
+            }
+        }
+        self.lose_view(LeftReason::Requested);
+        self.phase = Phase::Gone;
+        self.proposal = None;
+    }
+
+    pub fn status(&self) -> Status {
+        let now = self.now;
+        let in_view = |node: u8| {
+            self.view
+                .as_ref()
+                .is_some_and(|v| v.members.iter().any(|m| m.node == node))
+        };
+        let nodes = (0..self.nodes.len() as u8)
+            .map(|n| {
+                let peer = self.peers.get(n);
+                let state = if n == self.me {
+                    NodeState::Myself
+                } else if in_view(n) && self.peers.hears(n, now) {
+                    NodeState::InView
+                } else if self.peers.reaches(n, now) {
+                    NodeState::Reachable
+                } else if peer.last_heard.is_some() && !self.peers.hears(n, now) {
+                    NodeState::Suspected
+                } else {
+                    NodeState::Unreachable
+                };
+                NodeStatus {
+                    node: n,
+                    state,
+                    incarnation: if n == self.me {
+                        Some(self.incarnation)
+                    } else {
+                        peer.incarnation
+                    },
+                    last_heard: peer.last_heard,
+                    refusals: peer.refusals,
+                }
+            })
+            .collect();
+        Status {
+            me: self.me,
+            incarnation: self.incarnation,
+            view: self
+                .view
+                .as_ref()
+                .filter(|_| self.phase != Phase::Gone)
+                .map(|v| (v.id, v.members.clone())),
+            choice: self.choice,
+            flushing: matches!(self.phase, Phase::Flushing { .. }),
+            nodes,
+            refusals: self.refusals,
+            dropped_multicasts: self.dropped_multicasts,
+            views_installed: self.views_installed,
+        }
+    }
+
+    /// Every call starts here: notes the time and, if we were silent too
+    /// long, gives up our view before anything else happens. Returns
+    /// whether the node still runs.
+    fn begin(&mut self, now: Instant) -> bool {
+        if self.phase == Phase::Gone {
+            return false;
+        }
+        self.now = now;
+        let silent = now.saturating_duration_since(self.last_heartbeat);
+        if silent >= self.settings.timeout * 3 / 4 {
+            self.stall(now);
+        }
+        true
+    }
+
+    fn stall(&mut self, now: Instant) {
+        if self.view.is_some() || matches!(self.phase, Phase::Flushing { .. }) {
+            self.lose_view(LeftReason::Stalled);
+        }
+        self.proposal = None;
+        self.waiting_proposals.clear();
+        self.choice = None;
+        self.phase = Phase::Undecided {
+            until: now + self.settings.timeout,
+        };
+        self.send_heartbeats(now);
+    }
+
+    /// Drops our view (and any view change we were part of).
+    pub(super) fn lose_view(&mut self, reason: LeftReason) {
+        self.view = None;
+        self.early.clear();
+        self.dropped_multicasts += self.outgoing.len() as u64;
+        self.outgoing.clear();
+        if !matches!(self.phase, Phase::Undecided { .. } | Phase::Gone) {
+            self.phase = Phase::Idle;
+        }
+        if self.joined {
+            self.joined = false;
+            self.events.push_back(Event::Left(reason));
+        }
+    }
+
+    /// The heartbeat period came round.
+    fn tick(&mut self, now: Instant) {
+        self.send_heartbeats(now);
+        self.push_outgoing(now, false);
+        if let Some(p) = &self.proposal {
+            let body = Body::Propose {
+                proposal: p.id,
+                members: p.members.clone(),
+            };
+            let missing: Vec<u8> = p
+                .missing()
+                .map(|m| m.node)
+                .filter(|&n| n != self.me)
+                .collect();
+            for to in missing {
+                self.send(to, &body);
+            }
+        }
+    }
+
+    pub(super) fn heartbeat(&self, now: Instant) -> Heartbeat {
+        let view = self.view.as_ref();
+        Heartbeat {
+            hears: self.peers.hears_bitmap(now),
+            reach: self.peers.reach_bitmap(now),
+            choice: self.choice,
+            view: view.map(|v| v.id),
+            delivered: view.map_or(0, |v| v.delivered),
+            sequenced: view
+                .and_then(|v| v.sequencer.as_ref())
+                .map_or(0, |s| s.sequenced),
+            stable: view.map_or(0, |v| v.stable),
+            max_ltime: self.max_ltime,
+        }
+    }
+
+    /// Heartbeat to every other node; the period restarts.
+    pub(super) fn send_heartbeats(&mut self, now: Instant) {
+        let body = Body::Heartbeat(self.heartbeat(now));
+        let others: Vec<u8> = self.peers.others().collect();
+        for to in others {
+            self.send(to, &body);
+        }
+        self.last_heartbeat = now;
+        self.next_heartbeat = now + self.settings.heartbeat;
+    }
+
+    pub(super) fn send(&mut self, to: u8, body: &Body) {
+        let header = Header {
+            digest: self.digest,
+            sender: self.me,
+            destination: to,
+            incarnation: self.incarnation,
+            counter: self.counter,
+        };
+        self.counter += 1;
+        self.transmits.push_back(Transmit {
+            to,
+            addr: self.nodes[usize::from(to)],
+            bytes: wire::encode(&self.key, &header, body),
+        });
+    }
+
+    pub(super) fn emit(&mut self, event: Event) {
+        if matches!(event, Event::View { .. }) && !self.joined {
+            self.joined = true;
+            self.events.push_back(Event::Joined);
+        }
+        self.events.push_back(event);
+    }
+
+    pub(super) fn key(&self) -> &Key {
+        &self.key
+    }
+
+    pub(super) fn digest(&self) -> [u8; 8] {
+        self.digest
+    }
+}

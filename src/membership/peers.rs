@@ -1,0 +1,194 @@
+//! What a node knows of the other listed nodes: which incarnation it
+//! heard last and when, their last heartbeat, and from that the failure
+//! detector and the choice of a coordinator (see the module documentation).
+
+use std::time::{Duration, Instant};
+
+use super::replay::ReplayWindow;
+use super::status::Refusals;
+use super::wire::{Heartbeat, Member};
+
+/// A node we heard within this many time-outs is "recently lost" once we
+/// no longer hear it.
+const RECENTLY_LOST_TIMEOUTS: u32 = 3;
+
+#[derive(Debug, Default)]
+pub(super) struct Peer {
+    pub window: ReplayWindow,
+    /// Newest incarnation heard from this node.
+    pub incarnation: Option<u64>,
+    /// The incarnation that said LEAVE (it and older ones are refused).
+    pub departed: Option<u64>,
+    pub last_heard: Option<Instant>,
+    /// Since when we hear this incarnation without interruption.
+    pub heard_since: Option<Instant>,
+    /// Its last heartbeat (of its newest incarnation).
+    pub heartbeat: Option<Heartbeat>,
+    /// It did not answer our last proposal: left out of our wanted set
+    /// until then.
+    pub declined_until: Option<Instant>,
+    pub refusals: Refusals,
+}
+
+impl Peer {
+    /// Its newest incarnation has not left.
+    fn present(&self) -> bool {
+        match (self.incarnation, self.departed) {
+            (Some(inc), Some(gone)) => inc > gone,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    pub fn hears(&self, now: Instant, timeout: Duration) -> bool {
+        self.present() && self.last_heard.is_some_and(|t| now < t + timeout)
+    }
+
+    /// Heard once, not now, and not long ago.
+    pub fn recently_lost(&self, now: Instant, timeout: Duration) -> bool {
+        !self.hears(now, timeout)
+            && self
+                .last_heard
+                .is_some_and(|t| now < t + timeout * RECENTLY_LOST_TIMEOUTS)
+    }
+
+    pub fn member(&self, node: u8) -> Option<Member> {
+        self.incarnation.map(|incarnation| Member { node, incarnation })
+    }
+
+    /// The next moment at which what we conclude about this peer changes
+    /// by the passing of time alone.
+    pub fn next_change(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+        let heard = self.last_heard?;
+        let mut times = vec![heard + timeout, heard + timeout * RECENTLY_LOST_TIMEOUTS];
+        if let Some(since) = self.heard_since {
+            times.push(since + timeout);
+        }
+        if let Some(until) = self.declined_until {
+            times.push(until);
+        }
+        times.into_iter().filter(|&t| t > now).min()
+    }
+}
+
+/// The failure detector's view of every listed node, from one node.
+#[derive(Debug)]
+pub(super) struct Peers {
+    pub me: u8,
+    pub timeout: Duration,
+    pub list: Vec<Peer>,
+}
+
+fn bit(node: u8) -> u32 {
+    1u32 << node
+}
+
+impl Peers {
+    pub fn new(count: usize, me: u8, timeout: Duration) -> Peers {
+        Peers {
+            me,
+            timeout,
+            list: (0..count).map(|_| Peer::default()).collect(),
+        }
+    }
+
+    pub fn others(&self) -> impl Iterator<Item = u8> + '_ {
+        let me = self.me;
+        (0..self.list.len() as u8).filter(move |&n| n != me)
+    }
+
+    pub fn get(&self, node: u8) -> &Peer {
+        &self.list[usize::from(node)]
+    }
+
+    pub fn get_mut(&mut self, node: u8) -> &mut Peer {
+        &mut self.list[usize::from(node)]
+    }
+
+    pub fn hears(&self, node: u8, now: Instant) -> bool {
+        node != self.me && self.get(node).hears(now, self.timeout)
+    }
+
+    /// Both ways: we hear it, and its last heartbeat says it hears us.
+    pub fn reaches(&self, node: u8, now: Instant) -> bool {
+        self.hears(node, now)
+            && self
+                .get(node)
+                .heartbeat
+                .as_ref()
+                .is_some_and(|hb| hb.hears & bit(self.me) != 0)
+    }
+
+    pub fn hears_bitmap(&self, now: Instant) -> u32 {
+        self.others()
+            .filter(|&n| self.hears(n, now))
+            .fold(0, |acc, n| acc | bit(n))
+    }
+
+    pub fn reach_bitmap(&self, now: Instant) -> u32 {
+        self.others()
+            .filter(|&n| self.reaches(n, now))
+            .fold(0, |acc, n| acc | bit(n))
+    }
+
+    /// Some node we have heard for a whole time-out says it does not hear
+    /// us: the link is one-way and we are the side that cannot be heard.
+    pub fn deferring(&self, now: Instant) -> bool {
+        self.others().any(|n| {
+            let peer = self.get(n);
+            self.hears(n, now)
+                && peer.heard_since.is_some_and(|s| now >= s + self.timeout)
+                && peer
+                    .heartbeat
+                    .as_ref()
+                    .is_some_and(|hb| hb.hears & bit(self.me) == 0)
+        })
+    }
+
+    /// `node` (which we reach) coordinates, or is about to: it names
+    /// itself, or names a node we have just lost.
+    fn eligible(&self, node: u8, now: Instant) -> bool {
+        match self.get(node).heartbeat.as_ref().and_then(|hb| hb.choice) {
+            Some(c) if c == node => true,
+            Some(c) if usize::from(c) < self.list.len() && c != self.me => {
+                self.get(c).recently_lost(now, self.timeout)
+            }
+            _ => false,
+        }
+    }
+
+    /// The coordinator we follow: the lowest eligible node we reach, or
+    /// ourselves. `None` while undecided or deferring (decided by the
+    /// caller for the first, here for the second).
+    pub fn choice(&self, now: Instant) -> Option<u8> {
+        if self.deferring(now) {
+            return None;
+        }
+        (0..self.list.len() as u8)
+            .find(|&n| n == self.me || (self.reaches(n, now) && self.eligible(n, now)))
+    }
+
+    /// As coordinator: the nodes we would put in our view besides us.
+    pub fn wanted(&self, now: Instant) -> Vec<Member> {
+        self.others()
+            .filter(|&n| {
+                let peer = self.get(n);
+                let follows = match peer.heartbeat.as_ref().and_then(|hb| hb.choice) {
+                    Some(c) if c == self.me => true,
+                    Some(c) if usize::from(c) < self.list.len() && c != n => {
+                        self.get(c).recently_lost(now, self.timeout)
+                    }
+                    _ => false,
+                };
+                self.reaches(n, now) && follows && peer.declined_until.is_none_or(|t| now >= t)
+            })
+            .filter_map(|n| self.get(n).member(n))
+            .collect()
+    }
+
+    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+        self.others()
+            .filter_map(|n| self.get(n).next_change(now, self.timeout))
+            .min()
+    }
+}

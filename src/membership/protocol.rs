@@ -1,0 +1,618 @@
+//! The protocol's rules: what each datagram does, when a coordinator
+//! proposes, how a view is flushed and installed, and the sequencer.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::node::{Event, LeftReason, Node, Phase, MAX_EARLY};
+use super::proposal::{FlushReport, Proposal};
+use super::replay::ReplayError;
+use super::view::{message_cost, ViewState, LOG_BUDGET};
+use super::wire::{self, Body, Heartbeat, Member, Refusal, Sequenced, ViewId};
+
+/// Most SEQUENCED messages resent to one member per heartbeat of its.
+const MAX_REPAIR: usize = 64;
+/// A node that did not answer a proposal is left out for this many
+/// time-outs.
+const DECLINE_TIMEOUTS: u32 = 4;
+
+impl Node {
+    /// Checks a datagram (module documentation, "Datagram layout") and
+    /// hands it to its rule. A refused datagram changes nothing but a
+    /// counter.
+    pub(super) fn receive(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
+        let opened = match wire::open(self.key(), bytes) {
+            Ok(o) => o,
+            Err(e) => {
+                match e.reason() {
+                    Refusal::BadMac => self.refusals.bad_mac += 1,
+                    Refusal::Malformed => self.refusals.malformed += 1,
+                }
+                return;
+            }
+        };
+        let header = opened.header;
+        if header.digest != self.digest() {
+            self.refusals.wrong_cluster += 1;
+            return;
+        }
+        let sender = header.sender;
+        if usize::from(sender) >= self.nodes.len()
+            || sender == self.me
+            || header.destination != self.me
+        {
+            self.refusals.misdirected += 1;
+            return;
+        }
+        if from != SocketAddr::V4(self.nodes[usize::from(sender)]) {
+            self.peers.get_mut(sender).refusals.misdirected += 1;
+            return;
+        }
+        let peer = self.peers.get_mut(sender);
+        if peer.departed.is_some_and(|gone| header.incarnation <= gone) {
+            peer.refusals.old_incarnation += 1;
+            return;
+        }
+        match peer.window.check(header.incarnation, header.counter) {
+            Ok(()) => {}
+            Err(ReplayError::OldIncarnation { .. }) => {
+                peer.refusals.old_incarnation += 1;
+                return;
+            }
+            Err(_) => {
+                peer.refusals.replayed += 1;
+                return;
+            }
+        }
+        let body = match wire::decode_body(opened.kind, opened.body) {
+            Ok(b) => b,
+            Err(_) => {
+                peer.refusals.malformed += 1;
+                return;
+            }
+        };
+        peer.window.accept(header.incarnation, header.counter);
+        if peer.incarnation != Some(header.incarnation) {
+            // A new incarnation: a new member; what we knew of the old
+            // one no longer applies.
+            peer.incarnation = Some(header.incarnation);
+            peer.heartbeat = None;
+            peer.heard_since = None;
+            peer.declined_until = None;
+        }
+        if !peer.hears(now, self.settings.timeout) {
+            peer.heard_since = Some(now);
+        }
+        peer.last_heard = Some(now);
+        let member = Member {
+            node: sender,
+            incarnation: header.incarnation,
+        };
+        match body {
+            Body::Heartbeat(hb) => self.on_heartbeat(member, hb, now),
+            Body::Propose { proposal, members } => self.on_propose(member, proposal, members, now),
+            Body::Flush {
+                proposal,
+                old_view,
+                delivered,
+                max_ltime,
+                messages,
+            } => {
+                self.max_ltime = self.max_ltime.max(max_ltime);
+                let report = FlushReport {
+                    old_view,
+                    delivered,
+                    messages,
+                };
+                self.on_flush(member, proposal, report, now);
+            }
+            Body::Install {
+                view,
+                members,
+                old_view,
+                cut,
+                messages,
+            } => {
+                if self.phase
+                    == (Phase::Flushing {
+                        proposal: view,
+                        coordinator: sender,
+                    })
+                {
+                    self.install(view, members, old_view, cut, messages, now);
+                }
+            }
+            Body::Data {
+                view,
+                local,
+                payload,
+            } => self.on_data(member, view, local, payload, now),
+            Body::Sequenced { view, message } => self.on_sequenced(sender, view, message, now),
+            Body::Leave => {
+                let peer = self.peers.get_mut(sender);
+                peer.departed = Some(header.incarnation);
+                peer.heartbeat = None;
+            }
+        }
+    }
+
+    /// After every input: leave the undecided phase when its time is up,
+    /// follow the coordinator the failure detector now points at, and, as
+    /// a coordinator, propose when the view is not the wanted one.
+    pub(super) fn update(&mut self, now: Instant) {
+        if let Phase::Undecided { until } = self.phase {
+            if now < until {
+                return;
+            }
+            self.phase = Phase::Idle;
+        }
+        let choice = self.peers.choice(now);
+        if choice != self.choice {
+            self.choice = choice;
+            match choice {
+                None => {
+                    self.proposal = None;
+                    self.lose_view(LeftReason::Deferred);
+                }
+                Some(c) if c != self.me => {
+                    if let Some((p, members)) = self.waiting_proposals.remove(&c) {
+                        if self.promise.is_none_or(|promise| p > promise)
+                            && members.contains(&self.member())
+                        {
+                            self.accept(p, c);
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+            self.send_heartbeats(now);
+        }
+        self.coordinate(now);
+    }
+
+    fn coordinate(&mut self, now: Instant) {
+        if self.choice != Some(self.me) {
+            self.proposal = None;
+            return;
+        }
+        let mut wanted = self.wanted(now);
+        if let Some(p) = &self.proposal {
+            if p.members == wanted {
+                if now < p.started + self.settings.timeout * 2 {
+                    return;
+                }
+                let silent: Vec<u8> = p.missing().map(|m| m.node).collect();
+                for n in silent {
+                    self.peers.get_mut(n).declined_until =
+                        Some(now + self.settings.timeout * DECLINE_TIMEOUTS);
+                }
+                wanted = self.wanted(now);
+            }
+        } else if self.phase == Phase::Installed
+            && self.view.as_ref().is_some_and(|v| {
+                v.id.coordinator == self.me
+                    && v.id.incarnation == self.incarnation
+                    && v.members == wanted
+            })
+        {
+            return;
+        }
+        self.propose(wanted, now);
+    }
+
+    /// Our wanted set with us in it, in configured order.
+    fn wanted(&self, now: Instant) -> Vec<Member> {
+        let mut wanted = self.peers.wanted(now);
+        wanted.push(self.member());
+        wanted.sort();
+        wanted
+    }
+
+    fn propose(&mut self, members: Vec<Member>, now: Instant) {
+        let ltime = self.max_ltime.max(self.incarnation) + 1;
+        self.max_ltime = ltime;
+        let id = ViewId {
+            ltime,
+            coordinator: self.me,
+            incarnation: self.incarnation,
+        };
+        self.proposal = Some(Proposal::new(id, members.clone(), now));
+        let body = Body::Propose {
+            proposal: id,
+            members: members.clone(),
+        };
+        for m in members.iter().filter(|m| m.node != self.me) {
+            self.send(m.node, &body);
+        }
+        self.accept(id, self.me);
+    }
+
+    fn on_propose(&mut self, from: Member, proposal: ViewId, members: Vec<Member>, now: Instant) {
+        self.max_ltime = self.max_ltime.max(proposal.ltime);
+        if proposal.coordinator != from.node
+            || proposal.incarnation != from.incarnation
+            || !members.contains(&self.member())
+            || matches!(self.phase, Phase::Undecided { .. })
+        {
+            return;
+        }
+        match self.promise {
+            Some(promise) if proposal < promise => {}
+            Some(promise) if proposal == promise => {
+                if self.phase
+                    == (Phase::Flushing {
+                        proposal,
+                        coordinator: from.node,
+                    })
+                {
+                    self.send_flush(proposal, from.node);
+                }
+            }
+            _ if self.choice == Some(from.node) => self.accept(proposal, from.node),
+            _ => {
+                self.waiting_proposals
+                    .insert(from.node, (proposal, members));
+            }
+        }
+        let _ = now;
+    }
+
+    /// Answers `proposal`: from now on our old view is frozen.
+    fn accept(&mut self, proposal: ViewId, coordinator: u8) {
+        self.promise = Some(proposal);
+        self.phase = Phase::Flushing {
+            proposal,
+            coordinator,
+        };
+        self.waiting_proposals.retain(|_, (p, _)| *p > proposal);
+        self.early.clear();
+        if coordinator == self.me {
+            let report = self.flush_report();
+            let now = self.now;
+            self.on_flush(self.member(), proposal, report, now);
+        } else {
+            self.send_flush(proposal, coordinator);
+        }
+    }
+
+    fn flush_report(&self) -> FlushReport {
+        match &self.view {
+            Some(v) => FlushReport {
+                old_view: Some(v.id),
+                delivered: v.delivered,
+                messages: v.unstable_delivered(),
+            },
+            None => FlushReport {
+                old_view: None,
+                delivered: 0,
+                messages: Vec::new(),
+            },
+        }
+    }
+
+    fn send_flush(&mut self, proposal: ViewId, coordinator: u8) {
+        let report = self.flush_report();
+        let body = Body::Flush {
+            proposal,
+            old_view: report.old_view,
+            delivered: report.delivered,
+            max_ltime: self.max_ltime,
+            messages: report.messages,
+        };
+        self.send(coordinator, &body);
+    }
+
+    fn on_flush(&mut self, from: Member, proposal: ViewId, report: FlushReport, now: Instant) {
+        let Some(p) = &mut self.proposal else {
+            return;
+        };
+        if p.id != proposal || !p.members.contains(&from) {
+            return;
+        }
+        p.reports.insert(from.node, report);
+        if !p.complete() {
+            return;
+        }
+        let installs = p.installs();
+        self.proposal = None;
+        self.sent_installs.clear();
+        for (node, body) in installs {
+            if node != self.me {
+                self.send(node, &body);
+                self.sent_installs.push((node, body));
+            } else if let Body::Install {
+                view,
+                members,
+                old_view,
+                cut,
+                messages,
+            } = body
+            {
+                self.install(view, members, old_view, cut, messages, now);
+            }
+        }
+    }
+
+    /// Ends the old view at `cut` and installs `view`.
+    fn install(
+        &mut self,
+        view: ViewId,
+        members: Vec<Member>,
+        old_view: Option<ViewId>,
+        cut: u32,
+        messages: Vec<Sequenced>,
+        now: Instant,
+    ) {
+        if let Some(mut old) = self.view.take() {
+            if Some(old.id) == old_view {
+                for m in messages {
+                    old.log.entry(m.seq).or_insert(m);
+                }
+                let mut ready = Vec::new();
+                while old.delivered < cut {
+                    let Some(m) = old.log.get(&(old.delivered + 1)) else {
+                        break;
+                    };
+                    ready.push(m.clone());
+                    old.delivered += 1;
+                }
+                self.deliver(&old, ready);
+            }
+        }
+        self.dropped_multicasts += self.outgoing.len() as u64;
+        self.outgoing.clear();
+        self.next_local = 1;
+        let Some(my_index) = members.iter().position(|m| *m == self.member()) else {
+            return;
+        };
+        self.view = Some(ViewState::new(view, members.clone(), self.me));
+        self.phase = Phase::Installed;
+        self.views_installed += 1;
+        self.emit(Event::View {
+            id: view,
+            members,
+            my_index,
+        });
+        let early = std::mem::take(&mut self.early);
+        for (id, message) in early {
+            self.on_sequenced(view.coordinator, id, message, now);
+        }
+    }
+
+    fn deliver(&mut self, view: &ViewState, messages: Vec<Sequenced>) {
+        for m in messages {
+            if let Some(origin) = view.member(m.origin) {
+                self.emit(Event::Deliver {
+                    origin,
+                    payload: m.payload,
+                });
+            }
+        }
+    }
+
+    fn on_sequenced(&mut self, from: u8, view: ViewId, message: Sequenced, now: Instant) {
+        match self.phase {
+            Phase::Installed => {}
+            Phase::Flushing { proposal, .. } if proposal == view => {
+                if self.early.len() < MAX_EARLY {
+                    self.early.push((view, message));
+                }
+                return;
+            }
+            _ => return,
+        }
+        let Some(mut v) = self.view.take() else {
+            return;
+        };
+        if v.id != view || view.coordinator != from || v.sequencer.is_some() {
+            self.view = Some(v);
+            return;
+        }
+        let (ready, gap) = v.receive(message);
+        let me = self.me;
+        for m in &ready {
+            if m.origin == me {
+                self.outgoing.retain(|(local, _)| *local > m.local);
+            }
+        }
+        self.deliver(&v, ready);
+        self.view = Some(v);
+        if gap {
+            self.nack(from, now);
+        }
+    }
+
+    /// An early heartbeat to our coordinator: it shows what we lack.
+    fn nack(&mut self, coordinator: u8, now: Instant) {
+        let quiet = self.settings.heartbeat / 4;
+        if self.last_nack.is_some_and(|t| now < t + quiet) {
+            return;
+        }
+        self.last_nack = Some(now);
+        let body = Body::Heartbeat(self.heartbeat(now));
+        self.send(coordinator, &body);
+    }
+
+    fn on_data(&mut self, from: Member, view: ViewId, local: u32, payload: Vec<u8>, now: Instant) {
+        if self.phase != Phase::Installed {
+            return;
+        }
+        let Some(v) = &self.view else {
+            return;
+        };
+        let Some(seq) = &v.sequencer else {
+            return;
+        };
+        let Some(pos) = v.members.iter().position(|m| *m == from) else {
+            return;
+        };
+        if v.id != view
+            || local != seq.next_local[pos]
+            || v.unacknowledged_cost() + message_cost(payload.len()) > LOG_BUDGET
+        {
+            return;
+        }
+        self.sequence(pos, local, payload, now);
+    }
+
+    /// Numbers a message of the member at `pos` and sends it to every member.
+    fn sequence(&mut self, pos: usize, local: u32, payload: Vec<u8>, now: Instant) {
+        let Some(mut v) = self.view.take() else {
+            return;
+        };
+        let Some(seq) = v.sequencer.as_mut() else {
+            self.view = Some(v);
+            return;
+        };
+        seq.sequenced += 1;
+        seq.next_local[pos] += 1;
+        let message = Sequenced {
+            seq: seq.sequenced,
+            origin: v.members[pos].node,
+            local,
+            payload,
+        };
+        v.log.insert(message.seq, message.clone());
+        v.delivered = message.seq;
+        let body = Body::Sequenced {
+            view: v.id,
+            message: message.clone(),
+        };
+        let others: Vec<u8> = v
+            .members
+            .iter()
+            .map(|m| m.node)
+            .filter(|&n| n != self.me)
+            .collect();
+        self.deliver(&v, vec![message]);
+        self.view = Some(v);
+        for to in others {
+            self.send(to, &body);
+        }
+        let _ = now;
+    }
+
+    /// Sends our unsequenced multicasts: a coordinator numbers them
+    /// itself (as far as the log budget allows); a member sends the newest
+    /// (`only_newest`) or all of them as DATA.
+    pub(super) fn push_outgoing(&mut self, now: Instant, only_newest: bool) {
+        if self.phase != Phase::Installed {
+            return;
+        }
+        let Some(v) = &self.view else {
+            return;
+        };
+        if v.sequencer.is_some() {
+            while let Some((local, payload)) = self.outgoing.front() {
+                let Some(v) = &self.view else {
+                    return;
+                };
+                if v.unacknowledged_cost() + message_cost(payload.len()) > LOG_BUDGET {
+                    return;
+                }
+                let (local, payload) = (*local, payload.clone());
+                self.outgoing.pop_front();
+                let Some(pos) = v.position(self.me) else {
+                    return;
+                };
+                self.sequence(pos, local, payload, now);
+            }
+            return;
+        }
+        let (id, coordinator) = (v.id, v.id.coordinator);
+        let skip = if only_newest {
+            self.outgoing.len().saturating_sub(1)
+        } else {
+            0
+        };
+        let bodies: Vec<Body> = self
+            .outgoing
+            .iter()
+            .skip(skip)
+            .map(|(local, payload)| Body::Data {
+                view: id,
+                local: *local,
+                payload: payload.clone(),
+            })
+            .collect();
+        for body in bodies {
+            self.send(coordinator, &body);
+        }
+    }
+
+    fn on_heartbeat(&mut self, from: Member, hb: Heartbeat, now: Instant) {
+        self.max_ltime = self.max_ltime.max(hb.max_ltime);
+        let their_view = hb.view;
+        let (delivered, stable, sequenced) = (hb.delivered, hb.stable, hb.sequenced);
+        // A member of our proposal that promised something higher: ask
+        // again above it rather than wait for the time-out.
+        let restart = self.proposal.as_ref().is_some_and(|p| {
+            hb.max_ltime > p.id.ltime
+                && p.members.contains(&from)
+                && !p.reports.contains_key(&from.node)
+        });
+        self.peers.get_mut(from.node).heartbeat = Some(hb);
+        if restart {
+            if let Some(p) = self.proposal.take() {
+                self.propose(p.members, now);
+            }
+        }
+        if self.phase != Phase::Installed {
+            return;
+        }
+        let Some(mut v) = self.view.take() else {
+            return;
+        };
+        if v.sequencer.is_some() {
+            if let Some(pos) = v.members.iter().position(|m| *m == from) {
+                if their_view == Some(v.id) {
+                    self.coordinator_heard(&mut v, pos, delivered, stable);
+                } else {
+                    self.resend_install(from.node, v.id);
+                }
+            }
+            self.view = Some(v);
+            self.push_outgoing(now, false);
+            return;
+        }
+        if v.id.coordinator == from.node && their_view == Some(v.id) {
+            v.set_stable(stable);
+            let lacking = sequenced > v.delivered;
+            self.view = Some(v);
+            if lacking {
+                self.nack(from.node, now);
+            }
+            return;
+        }
+        self.view = Some(v);
+    }
+
+    /// A member's heartbeat at its coordinator: stability, and repair of
+    /// what it lacks.
+    fn coordinator_heard(&mut self, v: &mut ViewState, pos: usize, delivered: u32, stable: u32) {
+        let Some(seq) = v.sequencer.as_mut() else {
+            return;
+        };
+        seq.delivered[pos] = seq.delivered[pos].max(delivered.min(seq.sequenced));
+        seq.acknowledged_stable[pos] = seq.acknowledged_stable[pos].max(stable.min(seq.sequenced));
+        let new_stable = v.sequencer.as_ref().map_or(0, |s| s.stable());
+        v.set_stable(new_stable);
+        let to = v.members[pos].node;
+        if let Some(missing) = v.range(delivered, v.delivered) {
+            for message in missing.into_iter().take(MAX_REPAIR) {
+                let body = Body::Sequenced { view: v.id, message };
+                self.send(to, &body);
+            }
+        }
+    }
+
+    fn resend_install(&mut self, to: u8, view: ViewId) {
+        let body = self.sent_installs.iter().find_map(|(n, body)| match body {
+            Body::Install { view: v, .. } if *n == to && *v == view => Some(body.clone()),
+            _ => None,
+        });
+        if let Some(body) = body {
+            self.send(to, &body);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! What a node reports about itself and the other listed nodes.
+
+use std::time::Instant;
+
+use super::wire::{Member, ViewId};
+
+/// Datagrams refused, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// Too short, too long, not ours, or a body that does not parse.
+    pub malformed: u64,
+    /// The authentication code does not match (wrong key or altered).
+    pub bad_mac: u64,
+    /// Authenticated, but from a node configured with another node list.
+    pub wrong_cluster: u64,
+    /// Authenticated, but not for us, or from an unlisted sender index,
+    /// or from an address other than the sender's listed one.
+    pub misdirected: u64,
+    /// From an incarnation older than the newest we heard, or one that
+    /// has left.
+    pub old_incarnation: u64,
+    /// A counter seen already, or older than the replay window.
+    pub replayed: u64,
+}
+
+impl Refusals {
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.bad_mac
+            + self.wrong_cluster
+            + self.misdirected
+            + self.old_incarnation
+            + self.replayed
+    }
+
+    pub fn add(&mut self, other: &Refusals) {
+        self.malformed += other.malformed;
+        self.bad_mac += other.bad_mac;
+        self.wrong_cluster += other.wrong_cluster;
+        self.misdirected += other.misdirected;
+        self.old_incarnation += other.old_incarnation;
+        self.replayed += other.replayed;
+    }
+}
+
+/// How we see one listed node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// This node.
+    Myself,
+    /// A member of our current view.
+    InView,
+    /// Heard both ways, but not in our view (yet).
+    Reachable,
+    /// Heard once, not any more (or it left).
+    Suspected,
+    /// Never heard, or only one way.
+    Unreachable,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Myself => "self",
+            NodeState::InView => "in view",
+            NodeState::Reachable => "reachable",
+            NodeState::Suspected => "suspected",
+            NodeState::Unreachable => "unreachable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub node: u8,
+    pub state: NodeState,
+    pub incarnation: Option<u64>,
+    pub last_heard: Option<Instant>,
+    /// Refused datagrams that authenticated as this node's.
+    pub refusals: Refusals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub me: u8,
+    pub incarnation: u64,
+    /// Our installed view, if any.
+    pub view: Option<(ViewId, Vec<Member>)>,
+    /// The coordinator we follow.
+    pub choice: Option<u8>,
+    /// Whether a view change is under way here.
+    pub flushing: bool,
+    pub nodes: Vec<NodeStatus>,
+    /// Refused datagrams no node can be blamed for (failed authentication
+    /// or malformed before it).
+    pub refusals: Refusals,
+    /// Multicasts dropped: asked while in no view, or left unsequenced
+    /// when a view ended.
+    pub dropped_multicasts: u64,
+    pub views_installed: u64,
+}

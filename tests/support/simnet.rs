@@ -1,0 +1,397 @@
+//! A simulated cluster of membership nodes on a faulty network, in
+//! virtual time (microseconds): datagrams are lost, duplicated, delayed
+//! and reordered; links can be cut one way or both; nodes crash, pause
+//! (their datagrams queue up and are all read when they wake, before
+//! their timers), leave and restart with a new incarnation. Everything is
+//! decided by the seed.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use wackamole::membership::wire::Key;
+use wackamole::membership::{Event, Node, Settings};
+
+use super::rng::Rng;
+
+pub const PORT: u16 = 4810;
+/// Incarnations are "wall-clock" microseconds: this plus virtual time.
+const EPOCH_US: u64 = 1_800_000_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    Running,
+    /// Frozen until this time; datagrams wait in its socket buffer.
+    Paused {
+        until: u64,
+    },
+    /// Crashed or left; nothing runs until a restart.
+    Down,
+}
+
+pub struct Slot {
+    pub node: Option<Node>,
+    pub state: SlotState,
+    /// Datagrams that arrived while paused: (sender, bytes).
+    inbox: VecDeque<(usize, Vec<u8>)>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Packet {
+    at: u64,
+    order: u64,
+    from: usize,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NetStats {
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub replayed: u64,
+}
+
+pub struct Net {
+    pub base: Instant,
+    pub now: u64,
+    pub addrs: Vec<SocketAddrV4>,
+    pub settings: Settings,
+    secret: Vec<u8>,
+    pub slots: Vec<Slot>,
+    queue: BinaryHeap<Reverse<Packet>>,
+    order: u64,
+    /// `blocked[a][b]`: datagrams from a to b are dropped.
+    pub blocked: Vec<Vec<bool>>,
+    pub loss_per_mille: u64,
+    pub dup_per_mille: u64,
+    pub delay_us: (u64, u64),
+    /// Some datagrams are held back up to `late_us` more (old datagrams
+    /// arriving after newer ones).
+    pub late_per_mille: u64,
+    pub late_us: u64,
+    pub rng: Rng,
+    pub stats: NetStats,
+    /// What the nodes reported, in order: (node, event), for the caller.
+    pub events: Vec<(usize, Event)>,
+    /// A sample of datagrams sent, for replays.
+    recorded: Vec<(usize, usize, Vec<u8>)>,
+}
+
+pub fn address(i: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, i as u8 + 1), PORT)
+}
+
+impl Net {
+    pub fn new(n: usize, settings: Settings, seed: u64) -> Net {
+        Net {
+            base: Instant::now(),
+            now: 0,
+            addrs: (0..n).map(address).collect(),
+            settings,
+            secret: b"simulated cluster key, 32 bytes".to_vec(),
+            slots: (0..n)
+                .map(|_| Slot {
+                    node: None,
+                    state: SlotState::Down,
+                    inbox: VecDeque::new(),
+                })
+                .collect(),
+            queue: BinaryHeap::new(),
+            order: 0,
+            blocked: vec![vec![false; n]; n],
+            loss_per_mille: 0,
+            dup_per_mille: 0,
+            delay_us: (50, 500),
+            late_per_mille: 0,
+            late_us: 0,
+            rng: Rng(seed ^ 0x5eed_0f_0e7),
+            stats: NetStats::default(),
+            events: Vec::new(),
+            recorded: Vec::new(),
+        }
+    }
+
+    pub fn instant(&self, us: u64) -> Instant {
+        self.base + Duration::from_micros(us)
+    }
+
+    fn micros(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.base).as_micros() as u64
+    }
+
+    pub fn running(&self, i: usize) -> bool {
+        self.slots[i].state == SlotState::Running
+    }
+
+    pub fn up(&self, i: usize) -> bool {
+        self.slots[i].state != SlotState::Down
+    }
+
+    /// Starts (or restarts) node `i` with a fresh incarnation.
+    pub fn start(&mut self, i: usize) {
+        let key = Key::new(&self.secret).expect("the simulation's key is long enough");
+        let incarnation = EPOCH_US + self.now * 64 + i as u64;
+        let node = Node::new(
+            self.addrs.clone(),
+            i,
+            key,
+            self.settings,
+            incarnation,
+            self.instant(self.now),
+        )
+        .expect("the simulated cluster is valid");
+        let slot = &mut self.slots[i];
+        slot.node = Some(node);
+        slot.state = SlotState::Running;
+        slot.inbox.clear();
+        self.flush(i);
+    }
+
+    /// kill -9: gone without a word.
+    pub fn crash(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.node = None;
+        slot.state = SlotState::Down;
+        slot.inbox.clear();
+    }
+
+    /// A clean stop.
+    pub fn leave(&mut self, i: usize) {
+        if self.running(i) {
+            let now = self.instant(self.now);
+            if let Some(node) = self.slots[i].node.as_mut() {
+                node.leave(now);
+            }
+            self.flush(i);
+        }
+        self.crash(i);
+    }
+
+    /// SIGSTOP for `duration` µs.
+    pub fn pause(&mut self, i: usize, duration: u64) {
+        if self.running(i) {
+            self.slots[i].state = SlotState::Paused {
+                until: self.now + duration,
+            };
+        }
+    }
+
+    pub fn multicast(&mut self, i: usize, payload: Vec<u8>) -> bool {
+        if !self.running(i) {
+            return false;
+        }
+        let now = self.instant(self.now);
+        let taken = self.slots[i]
+            .node
+            .as_mut()
+            .is_some_and(|n| n.multicast(payload, now).is_ok());
+        self.flush(i);
+        taken
+    }
+
+    /// Hands a raw datagram to node `to` as if `from` sent it (for
+    /// hostile-input tests).
+    pub fn inject(&mut self, from: SocketAddr, to: usize, bytes: &[u8]) {
+        let now = self.instant(self.now);
+        if let Some(node) = self.slots[to].node.as_mut() {
+            node.handle_datagram(from, bytes, now);
+        }
+        self.flush(to);
+    }
+
+    /// Every link up, no loss.
+    pub fn heal(&mut self) {
+        for row in &mut self.blocked {
+            row.fill(false);
+        }
+        self.loss_per_mille = 0;
+        self.dup_per_mille = 0;
+        self.late_per_mille = 0;
+    }
+
+    /// Cuts the cluster into groups (`group[i]` per node): nodes of
+    /// different groups hear nothing from each other.
+    pub fn partition(&mut self, group: &[usize]) {
+        let n = self.slots.len();
+        for a in 0..n {
+            for b in 0..n {
+                self.blocked[a][b] = group[a] != group[b];
+            }
+        }
+    }
+
+    /// Takes out what node `i` produced.
+    fn flush(&mut self, i: usize) {
+        let Some(node) = self.slots[i].node.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(t) = node.poll_transmit() {
+            out.push(t);
+        }
+        while let Some(e) = node.poll_event() {
+            self.events.push((i, e));
+        }
+        for t in out {
+            self.send(i, usize::from(t.to), t.bytes);
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
+        self.stats.datagrams += 1;
+        self.stats.bytes += bytes.len() as u64;
+        if self.rng.per_mille(5) {
+            if self.recorded.len() < 64 {
+                self.recorded.push((from, to, bytes.clone()));
+            } else {
+                let k = self.rng.below(64);
+                self.recorded[k] = (from, to, bytes.clone());
+            }
+        }
+        if self.blocked[from][to] || self.rng.per_mille(self.loss_per_mille) {
+            self.stats.lost += 1;
+            return;
+        }
+        let copies = if self.rng.per_mille(self.dup_per_mille) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let (lo, hi) = self.delay_us;
+            let mut at = self.now + self.rng.range(lo as usize, hi as usize) as u64;
+            if self.rng.per_mille(self.late_per_mille) {
+                at += self.rng.range(0, self.late_us as usize) as u64;
+            }
+            self.order += 1;
+            self.queue.push(Reverse(Packet {
+                at,
+                order: self.order,
+                from,
+                to,
+                bytes: bytes.clone(),
+            }));
+        }
+    }
+
+    /// The next thing that happens: a datagram arrives, a node's timer
+    /// falls due, or a paused node wakes.
+    fn next_occurrence(&self) -> Option<(u64, Occurrence)> {
+        let mut best: Option<(u64, Occurrence)> = self
+            .queue
+            .peek()
+            .map(|Reverse(p)| (p.at, Occurrence::Packet));
+        for (i, slot) in self.slots.iter().enumerate() {
+            let candidate = match slot.state {
+                SlotState::Running => slot
+                    .node
+                    .as_ref()
+                    .and_then(|n| n.poll_timeout())
+                    .map(|t| (self.micros(t).max(self.now), Occurrence::Timer(i))),
+                SlotState::Paused { until } => Some((until, Occurrence::Wake(i))),
+                SlotState::Down => None,
+            };
+            if let Some(c) = candidate {
+                if best.as_ref().is_none_or(|b| c.0 < b.0) {
+                    best = Some(c);
+                }
+            }
+        }
+        best
+    }
+
+    /// When the next thing happens, if anything is pending.
+    pub fn next_at(&self) -> Option<u64> {
+        self.next_occurrence().map(|(at, _)| at)
+    }
+
+    /// Carries out the next thing (time moves to it).
+    pub fn run_next(&mut self) {
+        let Some((at, what)) = self.next_occurrence() else {
+            return;
+        };
+        self.now = self.now.max(at);
+        match what {
+            Occurrence::Packet => {
+                if let Some(Reverse(p)) = self.queue.pop() {
+                    self.arrive(p);
+                }
+            }
+            Occurrence::Timer(i) => {
+                let now = self.instant(self.now);
+                if let Some(node) = self.slots[i].node.as_mut() {
+                    node.handle_timeout(now);
+                    // A node must always look forward.
+                    let next = node.poll_timeout().map(|t| self.micros(t));
+                    assert!(
+                        next.is_none_or(|t| t > self.now),
+                        "node {i}'s timer is due again at once (t={}µs)",
+                        self.now
+                    );
+                }
+                self.flush(i);
+            }
+            Occurrence::Wake(i) => self.wake(i),
+        }
+    }
+
+    /// Re-sends a datagram recorded earlier, as an attacker on the
+    /// segment could.
+    pub fn replay_old(&mut self) {
+        if self.recorded.is_empty() {
+            return;
+        }
+        let k = self.rng.below(self.recorded.len());
+        let (from, to, bytes) = self.recorded[k].clone();
+        self.order += 1;
+        self.stats.replayed += 1;
+        self.queue.push(Reverse(Packet {
+            at: self.now + 10,
+            order: self.order,
+            from,
+            to,
+            bytes,
+        }));
+    }
+
+    fn arrive(&mut self, p: Packet) {
+        let from = SocketAddr::V4(self.addrs[p.from]);
+        let now = self.instant(self.now);
+        let slot = &mut self.slots[p.to];
+        match slot.state {
+            SlotState::Running => {
+                if let Some(node) = slot.node.as_mut() {
+                    node.handle_datagram(from, &p.bytes, now);
+                }
+                self.flush(p.to);
+            }
+            SlotState::Paused { .. } => slot.inbox.push_back((p.from, p.bytes)),
+            SlotState::Down => {}
+        }
+    }
+
+    /// A paused node wakes: it reads what queued up, then its timers run.
+    fn wake(&mut self, i: usize) {
+        let now = self.instant(self.now);
+        let slot = &mut self.slots[i];
+        slot.state = SlotState::Running;
+        let inbox = std::mem::take(&mut slot.inbox);
+        if let Some(node) = slot.node.as_mut() {
+            for (from, bytes) in inbox {
+                node.handle_datagram(SocketAddr::V4(self.addrs[from]), &bytes, now);
+            }
+            node.handle_timeout(now);
+        }
+        self.flush(i);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Occurrence {
+    Packet,
+    Timer(usize),
+    Wake(usize),
+}
