@@ -28,3 +28,57 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Counts the heap allocations of the calling thread, so that a test can
+/// show a path allocates nothing (tests run on parallel threads, so a
+/// process-wide count would mix them up).
+pub mod allocations {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        // Const-initialized and without a destructor, so reading it from
+        // inside the allocator never allocates.
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note() {
+        // Fails only while the thread is being torn down; nothing to count.
+        let _ = COUNT.try_with(|n| n.set(n.get() + 1));
+    }
+
+    // SAFETY: every call is passed on unchanged to the system allocator.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note();
+            System.alloc(layout)
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note();
+            System.alloc_zeroed(layout)
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note();
+            System.realloc(ptr, layout, new_size)
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Runs `f` and returns its result with the number of allocations it
+    /// made on this thread.
+    pub fn during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = COUNT.with(Cell::get);
+        let out = f();
+        (out, COUNT.with(Cell::get) - before)
+    }
+}

@@ -101,7 +101,9 @@ mod tests {
     fn bounds_are_enforced() {
         assert_eq!(
             Settings::new(Duration::from_micros(500), ms(10)),
-            Err(SettingsError::HeartbeatOutOfRange(Duration::from_micros(500)))
+            Err(SettingsError::HeartbeatOutOfRange(Duration::from_micros(
+                500
+            )))
         );
         assert_eq!(
             Settings::new(ms(11_000), ms(60_000)),

@@ -1,5 +1,37 @@
 //! Byte layouts of the membership datagrams (see the module documentation
 //! of [`crate::membership`] for the table), as pure functions.
+//!
+//! Receiving takes two steps so that the caller can run its own checks
+//! (digest, addressing, incarnation, replay) between authentication and
+//! the parsing of the body: [`open`] checks the frame and the MAC, and
+//! [`decode_body`] parses what it authenticated.
+
+mod body;
+mod error;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddrV4;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+pub use body::{decode_body, MESSAGE_OVERHEAD};
+pub use error::{Refusal, WireError};
+
+/// The first two bytes of every datagram ("WM").
+pub const MAGIC: u16 = 0x574D;
+/// The protocol version this node speaks.
+pub const VERSION: u8 = 1;
+/// Bytes before the body: magic, version, kind and [`Header`].
+pub const HEADER_LEN: usize = 30;
+/// Bytes of the HMAC-SHA256 tag that ends every datagram.
+pub const MAC_LEN: usize = 32;
+/// Shortest datagram: a header, an empty body and the tag.
+pub const MIN_DATAGRAM: usize = HEADER_LEN + MAC_LEN;
+/// Shortest cluster key accepted.
+pub const MIN_KEY_LEN: usize = 16;
 
 /// Longest datagram we send or accept (fits one UDP datagram with room).
 pub const MAX_DATAGRAM: usize = 60_000;
@@ -87,4 +119,223 @@ pub enum Body {
         message: Sequenced,
     },
     Leave,
+}
+
+/// The kind byte of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Heartbeat = 1,
+    Propose = 2,
+    Flush = 3,
+    Install = 4,
+    Data = 5,
+    Sequenced = 6,
+    Leave = 7,
+}
+
+impl Kind {
+    pub fn from_byte(byte: u8) -> Option<Kind> {
+        Some(match byte {
+            1 => Kind::Heartbeat,
+            2 => Kind::Propose,
+            3 => Kind::Flush,
+            4 => Kind::Install,
+            5 => Kind::Data,
+            6 => Kind::Sequenced,
+            7 => Kind::Leave,
+            _ => return None,
+        })
+    }
+
+    pub fn byte(self) -> u8 {
+        self as u8
+    }
+
+    /// The name the specification's table uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Heartbeat => "HEARTBEAT",
+            Kind::Propose => "PROPOSE",
+            Kind::Flush => "FLUSH",
+            Kind::Install => "INSTALL",
+            Kind::Data => "DATA",
+            Kind::Sequenced => "SEQUENCED",
+            Kind::Leave => "LEAVE",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Heartbeat(_) => Kind::Heartbeat,
+            Body::Propose { .. } => Kind::Propose,
+            Body::Flush { .. } => Kind::Flush,
+            Body::Install { .. } => Kind::Install,
+            Body::Data { .. } => Kind::Data,
+            Body::Sequenced { .. } => Kind::Sequenced,
+            Body::Leave => Kind::Leave,
+        }
+    }
+}
+
+/// The cluster key, with the HMAC-SHA256 state already keyed: each
+/// datagram clones that state instead of hashing the secret again.
+#[derive(Clone)]
+pub struct Key {
+    mac: Hmac<Sha256>,
+}
+
+impl Key {
+    pub fn new(secret: &[u8]) -> Result<Key, KeyError> {
+        if secret.len() < MIN_KEY_LEN {
+            return Err(KeyError::TooShort { len: secret.len() });
+        }
+        let mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
+        Ok(Key { mac })
+    }
+
+    fn tag(&self, bytes: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = self.mac.clone();
+        mac.update(bytes);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Compares in constant time, so the time a refusal takes tells an
+    /// attacker nothing about how much of a forged tag was right.
+    fn verifies(&self, bytes: &[u8], tag: &[u8; MAC_LEN]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(bytes);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key").finish_non_exhaustive()
+    }
+}
+
+/// Why a cluster key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    TooShort { len: usize },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::TooShort { len } => write!(
+                f,
+                "the cluster key has {len} bytes; it needs at least {MIN_KEY_LEN}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Names the configured node list: the first 8 bytes of SHA-256 over each
+/// node's address and port, in order. Nodes configured with different
+/// lists (or the same nodes in another order) get different digests.
+pub fn cluster_digest(nodes: &[SocketAddrV4]) -> [u8; 8] {
+    let mut sha = Sha256::new();
+    for node in nodes {
+        sha.update(node.ip().octets());
+        sha.update(node.port().to_be_bytes());
+    }
+    let full = sha.finalize();
+    let mut digest = [0; 8];
+    digest.copy_from_slice(&full[..8]);
+    digest
+}
+
+/// The exact size of the datagram [`encode`] makes of `body`.
+pub fn encoded_len(body: &Body) -> usize {
+    MIN_DATAGRAM + body::len(body)
+}
+
+/// Makes the authenticated datagram of `header` and `body`.
+///
+/// The caller keeps the body within the limits a receiver enforces
+/// ([`MAX_NODES`] members, [`MAX_PAYLOAD`] bytes of payload, a datagram of
+/// at most [`MAX_DATAGRAM`] bytes, see [`encoded_len`]), and gives view
+/// ids that must be present a nonzero ltime. A body beyond them still
+/// encodes, into a datagram that every receiver refuses.
+pub fn encode(key: &Key, header: &Header, body: &Body) -> Vec<u8> {
+    let len = encoded_len(body);
+    debug_assert!(len <= MAX_DATAGRAM, "a {len}-byte datagram is too long");
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&MAGIC.to_be_bytes());
+    out.push(VERSION);
+    out.push(body.kind().byte());
+    out.extend_from_slice(&header.digest);
+    out.push(header.sender);
+    out.push(header.destination);
+    out.extend_from_slice(&header.incarnation.to_be_bytes());
+    out.extend_from_slice(&header.counter.to_be_bytes());
+    body::write(&mut out, body);
+    let tag = key.tag(&out);
+    out.extend_from_slice(&tag);
+    debug_assert_eq!(out.len(), len);
+    out
+}
+
+/// An authenticated datagram whose body is not parsed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened<'a> {
+    pub header: Header,
+    /// The kind byte, unchecked: [`decode_body`] refuses unknown kinds.
+    pub kind: u8,
+    pub body: &'a [u8],
+}
+
+/// Checks a received datagram's length, magic, version and MAC, in that
+/// order, and splits it into header, kind and body.
+pub fn open<'a>(key: &Key, bytes: &'a [u8]) -> Result<Opened<'a>, WireError> {
+    let len = bytes.len();
+    if len > MAX_DATAGRAM {
+        return Err(WireError::TooLong { len });
+    }
+    let Some((signed, tag)) = bytes.split_last_chunk::<MAC_LEN>() else {
+        return Err(WireError::TooShort { len });
+    };
+    let Some((head, body)) = signed.split_first_chunk::<HEADER_LEN>() else {
+        return Err(WireError::TooShort { len });
+    };
+    let magic = u16::from_be_bytes(field(head, 0));
+    if magic != MAGIC {
+        return Err(WireError::BadMagic { found: magic });
+    }
+    if head[2] != VERSION {
+        return Err(WireError::BadVersion { found: head[2] });
+    }
+    if !key.verifies(signed, tag) {
+        return Err(WireError::BadMac);
+    }
+    Ok(Opened {
+        header: Header {
+            digest: field(head, 4),
+            sender: head[12],
+            destination: head[13],
+            incarnation: u64::from_be_bytes(field(head, 14)),
+            counter: u64::from_be_bytes(field(head, 22)),
+        },
+        kind: head[3],
+        body,
+    })
+}
+
+/// The `N` bytes at `at` of the fixed header (offsets of the table).
+fn field<const N: usize>(head: &[u8; HEADER_LEN], at: usize) -> [u8; N] {
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(&head[at..at + N]);
+    bytes
 }

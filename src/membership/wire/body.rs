@@ -1,0 +1,363 @@
+//! The bodies of the datagrams: everything between the header and the MAC.
+
+use super::{
+    Body, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_NODES, MAX_PAYLOAD,
+};
+
+const VIEW_ID_LEN: usize = 17;
+const MEMBER_LEN: usize = 9;
+/// Bytes a message takes in a body besides its payload: seq, origin,
+/// local number and length.
+pub const MESSAGE_OVERHEAD: usize = 11;
+const HEARTBEAT_LEN: usize = 4 + 4 + 1 + VIEW_ID_LEN + 4 + 4 + 4 + 8;
+/// How a heartbeat's choice "none" travels.
+const NO_CHOICE: u8 = 0xFF;
+
+/// The encoded size of `body`.
+pub(super) fn len(body: &Body) -> usize {
+    match body {
+        Body::Heartbeat(_) => HEARTBEAT_LEN,
+        Body::Propose { members, .. } => VIEW_ID_LEN + members_len(members),
+        Body::Flush { messages, .. } => 2 * VIEW_ID_LEN + 4 + 8 + messages_len(messages),
+        Body::Install {
+            members, messages, ..
+        } => VIEW_ID_LEN + members_len(members) + VIEW_ID_LEN + 4 + messages_len(messages),
+        Body::Data { payload, .. } => VIEW_ID_LEN + 4 + 2 + payload.len(),
+        Body::Sequenced { message, .. } => VIEW_ID_LEN + MESSAGE_OVERHEAD + message.payload.len(),
+        Body::Leave => 0,
+    }
+}
+
+fn members_len(members: &[Member]) -> usize {
+    1 + members.len() * MEMBER_LEN
+}
+
+fn messages_len(messages: &[Sequenced]) -> usize {
+    2 + messages
+        .iter()
+        .map(|m| MESSAGE_OVERHEAD + m.payload.len())
+        .sum::<usize>()
+}
+
+/// Appends the layout of `body` to `out`. Counts beyond their field's
+/// range saturate, which a receiver then refuses (see [`super::encode`]).
+pub(super) fn write(out: &mut Vec<u8>, body: &Body) {
+    match body {
+        Body::Heartbeat(h) => {
+            debug_assert_ne!(h.choice, Some(NO_CHOICE), "0xFF travels as no choice");
+            out.extend_from_slice(&h.hears.to_be_bytes());
+            out.extend_from_slice(&h.reach.to_be_bytes());
+            out.push(h.choice.unwrap_or(NO_CHOICE));
+            put_optional_view(out, h.view);
+            out.extend_from_slice(&h.delivered.to_be_bytes());
+            out.extend_from_slice(&h.sequenced.to_be_bytes());
+            out.extend_from_slice(&h.stable.to_be_bytes());
+            out.extend_from_slice(&h.max_ltime.to_be_bytes());
+        }
+        Body::Propose { proposal, members } => {
+            put_view(out, proposal);
+            put_members(out, members);
+        }
+        Body::Flush {
+            proposal,
+            old_view,
+            delivered,
+            max_ltime,
+            messages,
+        } => {
+            put_view(out, proposal);
+            put_optional_view(out, *old_view);
+            out.extend_from_slice(&delivered.to_be_bytes());
+            out.extend_from_slice(&max_ltime.to_be_bytes());
+            put_messages(out, messages);
+        }
+        Body::Install {
+            view,
+            members,
+            old_view,
+            cut,
+            messages,
+        } => {
+            put_view(out, view);
+            put_members(out, members);
+            put_optional_view(out, *old_view);
+            out.extend_from_slice(&cut.to_be_bytes());
+            put_messages(out, messages);
+        }
+        Body::Data {
+            view,
+            local,
+            payload,
+        } => {
+            put_view(out, view);
+            out.extend_from_slice(&local.to_be_bytes());
+            put_payload(out, payload);
+        }
+        Body::Sequenced { view, message } => {
+            put_view(out, view);
+            put_message(out, message);
+        }
+        Body::Leave => {}
+    }
+}
+
+fn put_view(out: &mut Vec<u8>, view: &ViewId) {
+    debug_assert_ne!(view.ltime, 0, "a view id of ltime 0 reads as none");
+    out.extend_from_slice(&view.ltime.to_be_bytes());
+    out.push(view.coordinator);
+    out.extend_from_slice(&view.incarnation.to_be_bytes());
+}
+
+fn put_optional_view(out: &mut Vec<u8>, view: Option<ViewId>) {
+    match view {
+        Some(view) => put_view(out, &view),
+        None => out.extend_from_slice(&[0; VIEW_ID_LEN]),
+    }
+}
+
+fn put_members(out: &mut Vec<u8>, members: &[Member]) {
+    debug_assert!(members.len() <= MAX_NODES, "{} members", members.len());
+    out.push(u8::try_from(members.len()).unwrap_or(u8::MAX));
+    for member in members {
+        out.push(member.node);
+        out.extend_from_slice(&member.incarnation.to_be_bytes());
+    }
+}
+
+fn put_messages(out: &mut Vec<u8>, messages: &[Sequenced]) {
+    let count = u16::try_from(messages.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
+    for message in messages {
+        put_message(out, message);
+    }
+}
+
+fn put_message(out: &mut Vec<u8>, message: &Sequenced) {
+    out.extend_from_slice(&message.seq.to_be_bytes());
+    out.push(message.origin);
+    out.extend_from_slice(&message.local.to_be_bytes());
+    put_payload(out, &message.payload);
+}
+
+fn put_payload(out: &mut Vec<u8>, payload: &[u8]) {
+    debug_assert!(
+        payload.len() <= MAX_PAYLOAD,
+        "{}-byte payload",
+        payload.len()
+    );
+    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Parses the body of a datagram of kind `kind` (as [`super::open`]
+/// returned them). Every count and length is checked against the bytes
+/// left before anything is allocated, so a forged count costs nothing.
+pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
+    let kind = Kind::from_byte(kind).ok_or(WireError::UnknownKind { kind })?;
+    let mut r = Reader { body, pos: 0, kind };
+    let decoded = match kind {
+        Kind::Heartbeat => Body::Heartbeat(Heartbeat {
+            hears: r.u32("hears bitmap")?,
+            reach: r.u32("reach bitmap")?,
+            choice: match r.u8("choice")? {
+                NO_CHOICE => None,
+                node => Some(node),
+            },
+            view: r.optional_view("view id")?,
+            delivered: r.u32("delivered count")?,
+            sequenced: r.u32("sequenced count")?,
+            stable: r.u32("stable count")?,
+            max_ltime: r.u64("max ltime")?,
+        }),
+        Kind::Propose => Body::Propose {
+            proposal: r.view("proposal view id")?,
+            members: r.members()?,
+        },
+        Kind::Flush => Body::Flush {
+            proposal: r.view("proposal view id")?,
+            old_view: r.optional_view("old view id")?,
+            delivered: r.u32("delivered count")?,
+            max_ltime: r.u64("max ltime")?,
+            messages: r.messages()?,
+        },
+        Kind::Install => Body::Install {
+            view: r.view("view id")?,
+            members: r.members()?,
+            old_view: r.optional_view("old view id")?,
+            cut: r.u32("cut")?,
+            messages: r.messages()?,
+        },
+        Kind::Data => Body::Data {
+            view: r.view("view id")?,
+            local: r.u32("local number")?,
+            payload: r.payload()?,
+        },
+        Kind::Sequenced => Body::Sequenced {
+            view: r.view("view id")?,
+            message: r.message()?,
+        },
+        Kind::Leave => Body::Leave,
+    };
+    match r.left() {
+        0 => Ok(decoded),
+        extra => Err(WireError::TrailingBytes { kind, extra }),
+    }
+}
+
+/// A cursor over a body that turns every shortfall into an error naming
+/// the field.
+struct Reader<'a> {
+    body: &'a [u8],
+    pos: usize,
+    kind: Kind,
+}
+
+impl<'a> Reader<'a> {
+    fn rest(&self) -> &'a [u8] {
+        self.body.get(self.pos..).unwrap_or_default()
+    }
+
+    fn left(&self) -> usize {
+        self.rest().len()
+    }
+
+    fn truncated(&self, field: &'static str, needed: usize) -> WireError {
+        WireError::Truncated {
+            kind: self.kind,
+            field,
+            offset: HEADER_LEN + self.pos,
+            needed,
+            left: self.left(),
+        }
+    }
+
+    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
+        let taken = self
+            .rest()
+            .get(..n)
+            .ok_or_else(|| self.truncated(field, n))?;
+        self.pos += n;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
+        let taken = *self
+            .rest()
+            .first_chunk::<N>()
+            .ok_or_else(|| self.truncated(field, N))?;
+        self.pos += N;
+        Ok(taken)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
+        Ok(u8::from_be_bytes(self.array(field)?))
+    }
+
+    fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
+        Ok(u16::from_be_bytes(self.array(field)?))
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
+        Ok(u64::from_be_bytes(self.array(field)?))
+    }
+
+    /// A view id that reads as "none" when its ltime is 0.
+    fn optional_view(&mut self, field: &'static str) -> Result<Option<ViewId>, WireError> {
+        let view = ViewId {
+            ltime: self.u64(field)?,
+            coordinator: self.u8(field)?,
+            incarnation: self.u64(field)?,
+        };
+        match view {
+            ViewId { ltime: 0, .. } if view != ViewId::default() => Err(WireError::BadNoneView {
+                kind: self.kind,
+                field,
+            }),
+            ViewId { ltime: 0, .. } => Ok(None),
+            _ => Ok(Some(view)),
+        }
+    }
+
+    /// A view id the kind cannot do without.
+    fn view(&mut self, field: &'static str) -> Result<ViewId, WireError> {
+        self.optional_view(field)?.ok_or(WireError::MissingView {
+            kind: self.kind,
+            field,
+        })
+    }
+
+    fn members(&mut self) -> Result<Vec<Member>, WireError> {
+        let count = usize::from(self.u8("member count")?);
+        if count > MAX_NODES {
+            return Err(WireError::TooManyMembers {
+                kind: self.kind,
+                count,
+            });
+        }
+        self.check_count(count, "members", MEMBER_LEN)?;
+        let mut members = Vec::with_capacity(count);
+        for _ in 0..count {
+            members.push(Member {
+                node: self.u8("member node")?,
+                incarnation: self.u64("member incarnation")?,
+            });
+        }
+        Ok(members)
+    }
+
+    fn messages(&mut self) -> Result<Vec<Sequenced>, WireError> {
+        let count = usize::from(self.u16("message count")?);
+        self.check_count(count, "messages", MESSAGE_OVERHEAD)?;
+        let mut messages = Vec::with_capacity(count);
+        for _ in 0..count {
+            messages.push(self.message()?);
+        }
+        Ok(messages)
+    }
+
+    /// Refuses a count the rest of the body cannot hold, before the caller
+    /// allocates room for it.
+    fn check_count(
+        &self,
+        count: usize,
+        items: &'static str,
+        min_each: usize,
+    ) -> Result<(), WireError> {
+        let left = self.left();
+        if count.saturating_mul(min_each) > left {
+            return Err(WireError::CountExceedsBody {
+                kind: self.kind,
+                items,
+                count,
+                min_each,
+                left,
+            });
+        }
+        Ok(())
+    }
+
+    fn message(&mut self) -> Result<Sequenced, WireError> {
+        Ok(Sequenced {
+            seq: self.u32("message seq")?,
+            origin: self.u8("message origin")?,
+            local: self.u32("message local number")?,
+            payload: self.payload()?,
+        })
+    }
+
+    fn payload(&mut self) -> Result<Vec<u8>, WireError> {
+        let len = usize::from(self.u16("payload length")?);
+        if len > MAX_PAYLOAD {
+            return Err(WireError::PayloadTooLong {
+                kind: self.kind,
+                len,
+            });
+        }
+        Ok(self.bytes(len, "payload")?.to_vec())
+    }
+}

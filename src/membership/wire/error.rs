@@ -1,0 +1,158 @@
+//! Why a received datagram is refused.
+
+use std::fmt;
+
+use super::{Kind, MAC_LEN, MAX_DATAGRAM, MAX_NODES, MAX_PAYLOAD, MIN_DATAGRAM, VERSION};
+
+/// A datagram that [`super::open`] or [`super::decode_body`] refuses.
+/// Offsets count from the first byte of the datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    TooShort {
+        len: usize,
+    },
+    TooLong {
+        len: usize,
+    },
+    BadMagic {
+        found: u16,
+    },
+    BadVersion {
+        found: u8,
+    },
+    /// The tag does not match: another key, or bytes changed on the way.
+    BadMac,
+    UnknownKind {
+        kind: u8,
+    },
+    /// The body ends inside `field`.
+    Truncated {
+        kind: Kind,
+        field: &'static str,
+        offset: usize,
+        needed: usize,
+        left: usize,
+    },
+    /// A count announces more `items` than the rest of the body can hold,
+    /// each taking at least `min_each` bytes.
+    CountExceedsBody {
+        kind: Kind,
+        items: &'static str,
+        count: usize,
+        min_each: usize,
+        left: usize,
+    },
+    TooManyMembers {
+        kind: Kind,
+        count: usize,
+    },
+    PayloadTooLong {
+        kind: Kind,
+        len: usize,
+    },
+    /// A view id the kind requires reads as "none" (ltime 0).
+    MissingView {
+        kind: Kind,
+        field: &'static str,
+    },
+    /// A "none" view id (ltime 0) with a coordinator or incarnation set:
+    /// a sender writes "none" as 17 zero bytes.
+    BadNoneView {
+        kind: Kind,
+        field: &'static str,
+    },
+    TrailingBytes {
+        kind: Kind,
+        extra: usize,
+    },
+}
+
+/// What a refusal counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// Length, magic, version, kind or body layout.
+    Malformed,
+    /// The MAC.
+    BadMac,
+}
+
+impl WireError {
+    pub fn reason(&self) -> Refusal {
+        match self {
+            WireError::BadMac => Refusal::BadMac,
+            _ => Refusal::Malformed,
+        }
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            WireError::TooShort { len } => write!(
+                f,
+                "datagram of {len} bytes is shorter than the {MIN_DATAGRAM}-byte minimum"
+            ),
+            WireError::TooLong { len } => write!(
+                f,
+                "datagram of {len} bytes is longer than the {MAX_DATAGRAM}-byte maximum"
+            ),
+            WireError::BadMagic { found } => write!(
+                f,
+                "datagram starts with {found:#06X} instead of {:#06X}: it is not a membership datagram",
+                super::MAGIC
+            ),
+            WireError::BadVersion { found } => write!(
+                f,
+                "datagram is of membership protocol version {found}, this node speaks version {VERSION} (run one release on every node)"
+            ),
+            WireError::BadMac => f.write_str(
+                "authentication failed (wrong key or altered datagram)",
+            ),
+            WireError::UnknownKind { kind } => write!(
+                f,
+                "datagram of unknown kind {kind} (this node knows kinds 1 to 7; run one release on every node)"
+            ),
+            WireError::Truncated {
+                kind,
+                field,
+                offset,
+                needed,
+                left,
+            } => write!(
+                f,
+                "{kind} ends inside its {field} at byte {offset} ({needed} bytes needed, {left} left before the {MAC_LEN}-byte MAC)"
+            ),
+            WireError::CountExceedsBody {
+                kind,
+                items,
+                count,
+                min_each,
+                left,
+            } => write!(
+                f,
+                "{kind} announces {count} {items} but only {left} bytes follow (each takes at least {min_each})"
+            ),
+            WireError::TooManyMembers { kind, count } => write!(
+                f,
+                "{kind} lists {count} members, more than the {MAX_NODES} a cluster may have"
+            ),
+            WireError::PayloadTooLong { kind, len } => write!(
+                f,
+                "{kind} carries a payload of {len} bytes, more than the {MAX_PAYLOAD}-byte maximum"
+            ),
+            WireError::MissingView { kind, field } => {
+                write!(f, "{kind} has no {field} (its ltime is 0)")
+            }
+            WireError::BadNoneView { kind, field } => write!(
+                f,
+                "{kind} has a {field} of ltime 0 (none) with a coordinator or incarnation set"
+            ),
+            WireError::TrailingBytes { kind, extra } => write!(
+                f,
+                "{kind} has {extra} unexpected bytes after its last field"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}

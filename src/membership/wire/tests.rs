@@ -1,0 +1,698 @@
+use super::*;
+use crate::testutil::allocations;
+use std::net::Ipv4Addr;
+
+fn key() -> Key {
+    Key::new(b"0123456789abcdef").expect("a 16-byte key")
+}
+
+/// Bytes from hex digits; spaces are ignored, and so is the rest of a line
+/// after `//`.
+fn hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text
+        .lines()
+        .flat_map(|line| line.split("//").next().unwrap_or_default().bytes())
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let pair = std::str::from_utf8(pair).expect("hex digits are ASCII");
+            u8::from_str_radix(pair, 16).expect("two hex digits")
+        })
+        .collect()
+}
+
+fn header() -> Header {
+    Header {
+        digest: [0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8],
+        sender: 4,
+        destination: 0,
+        incarnation: 1_700_000_000_000_000,
+        counter: 77,
+    }
+}
+
+fn view(ltime: u64) -> ViewId {
+    ViewId {
+        ltime,
+        coordinator: 2,
+        incarnation: 0xDEAD_BEEF,
+    }
+}
+
+fn members(n: u8) -> Vec<Member> {
+    (0..n)
+        .map(|node| Member {
+            node,
+            incarnation: 1_000 + u64::from(node),
+        })
+        .collect()
+}
+
+fn message(seq: u32, payload_len: usize) -> Sequenced {
+    Sequenced {
+        seq,
+        origin: (seq % 32) as u8,
+        local: seq.wrapping_mul(3),
+        payload: (0..payload_len).map(|i| (i % 251) as u8).collect(),
+    }
+}
+
+/// One body or more of every kind, with the boundary values of each field.
+fn samples() -> Vec<Body> {
+    let max_view = ViewId {
+        ltime: u64::MAX,
+        coordinator: u8::MAX,
+        incarnation: u64::MAX,
+    };
+    vec![
+        Body::Heartbeat(Heartbeat {
+            hears: 0,
+            reach: 0,
+            choice: None,
+            view: None,
+            delivered: 0,
+            sequenced: 0,
+            stable: 0,
+            max_ltime: 0,
+        }),
+        Body::Heartbeat(Heartbeat {
+            hears: u32::MAX,
+            reach: u32::MAX,
+            choice: Some(31),
+            view: Some(max_view),
+            delivered: u32::MAX,
+            sequenced: u32::MAX,
+            stable: u32::MAX,
+            max_ltime: u64::MAX,
+        }),
+        Body::Heartbeat(Heartbeat {
+            hears: 0b1011,
+            reach: 0b1,
+            choice: Some(0),
+            view: Some(view(1)),
+            delivered: 1,
+            sequenced: 2,
+            stable: 1,
+            max_ltime: 1,
+        }),
+        Body::Propose {
+            proposal: view(5),
+            members: Vec::new(),
+        },
+        Body::Propose {
+            proposal: max_view,
+            members: members(32),
+        },
+        Body::Flush {
+            proposal: view(9),
+            old_view: None,
+            delivered: 0,
+            max_ltime: 9,
+            messages: Vec::new(),
+        },
+        Body::Flush {
+            proposal: view(9),
+            old_view: Some(view(5)),
+            delivered: 3,
+            max_ltime: u64::MAX,
+            messages: vec![message(4, 0), message(5, MAX_PAYLOAD), message(6, 1)],
+        },
+        Body::Install {
+            view: view(9),
+            members: members(32),
+            old_view: Some(view(5)),
+            cut: 6,
+            messages: vec![message(4, 0), message(5, MAX_PAYLOAD)],
+        },
+        Body::Install {
+            view: view(9),
+            members: members(1),
+            old_view: None,
+            cut: 0,
+            messages: Vec::new(),
+        },
+        Body::Data {
+            view: view(9),
+            local: 0,
+            payload: Vec::new(),
+        },
+        Body::Data {
+            view: view(9),
+            local: u32::MAX,
+            payload: vec![0xAB; MAX_PAYLOAD],
+        },
+        Body::Sequenced {
+            view: view(9),
+            message: message(1, 0),
+        },
+        Body::Sequenced {
+            view: max_view,
+            message: message(u32::MAX, MAX_PAYLOAD),
+        },
+        Body::Leave,
+    ]
+}
+
+/// Samples small enough to flip every bit of, or cut at every length.
+fn small_samples() -> Vec<Body> {
+    samples()
+        .into_iter()
+        .filter(|body| encoded_len(body) < 1_000)
+        .collect()
+}
+
+fn body_bytes(body: &Body) -> Vec<u8> {
+    let mut out = Vec::new();
+    body::write(&mut out, body);
+    out
+}
+
+/// A datagram of arbitrary bytes before the tag, correctly signed.
+fn signed(key: &Key, unsigned: &[u8]) -> Vec<u8> {
+    let mut out = unsigned.to_vec();
+    out.extend_from_slice(&key.tag(unsigned));
+    out
+}
+
+/// The unsigned header of a datagram of kind `kind`.
+fn raw_header(kind: u8) -> Vec<u8> {
+    let mut out = encode(&key(), &header(), &Body::Leave);
+    out.truncate(HEADER_LEN);
+    out[3] = kind;
+    out
+}
+
+#[test]
+fn every_kind_round_trips_with_boundary_values() {
+    let key = key();
+    let mut kinds = Vec::new();
+    for body in samples() {
+        let datagram = encode(&key, &header(), &body);
+        assert_eq!(datagram.len(), encoded_len(&body), "{body:?}");
+        assert!(datagram.len() <= MAX_DATAGRAM);
+        let opened = open(&key, &datagram).expect("a datagram we made opens");
+        assert_eq!(opened.header, header());
+        assert_eq!(opened.kind, body.kind().byte());
+        assert_eq!(decode_body(opened.kind, opened.body), Ok(body.clone()));
+        kinds.push(body.kind());
+    }
+    kinds.dedup();
+    assert_eq!(kinds.len(), 7, "every kind is sampled: {kinds:?}");
+}
+
+#[test]
+fn heartbeat_is_laid_out_byte_for_byte() {
+    let header = Header {
+        digest: [1, 2, 3, 4, 5, 6, 7, 8],
+        sender: 3,
+        destination: 5,
+        incarnation: 0x1122_3344_5566_7788,
+        counter: 42,
+    };
+    let body = Body::Heartbeat(Heartbeat {
+        hears: 0b1011,
+        reach: 0b1001,
+        choice: Some(0),
+        view: Some(ViewId {
+            ltime: 256,
+            coordinator: 0,
+            incarnation: 0x99AA_BBCC_DDEE_FF00,
+        }),
+        delivered: 7,
+        sequenced: 9,
+        stable: 5,
+        max_ltime: 0x102,
+    });
+    let expected = hex("574D 01 01             // magic, version, kind
+         0102030405060708       // digest (offset 4)
+         03 05                  // sender, destination (12, 13)
+         1122334455667788       // incarnation (14)
+         000000000000002A       // counter (22)
+         0000000B 00000009      // hears, reach (30, 34)
+         00                     // choice (38)
+         0000000000000100 00 99AABBCCDDEEFF00   // view id (39)
+         00000007 00000009 00000005             // delivered, sequenced, stable (56)
+         0000000000000102                       // max ltime (68)
+         9ad4059b758cce6afd855f0457a4a22e2666277d0e5d7b0b5b53fcb3416f1af8   // MAC (76)");
+    assert_eq!(expected.len(), 108);
+    assert_eq!(encode(&key(), &header, &body), expected);
+    let opened = open(&key(), &expected).expect("the expected datagram opens");
+    assert_eq!(opened.header, header);
+    assert_eq!(decode_body(opened.kind, opened.body), Ok(body));
+}
+
+#[test]
+fn fixed_parts_have_the_documented_sizes() {
+    let empty = |body: Body| {
+        assert_eq!(body_bytes(&body).len() + MIN_DATAGRAM, encoded_len(&body));
+        encoded_len(&body) - MIN_DATAGRAM
+    };
+    assert_eq!(empty(samples()[0].clone()), 46);
+    assert_eq!(
+        empty(Body::Propose {
+            proposal: view(1),
+            members: Vec::new()
+        }),
+        18
+    );
+    assert_eq!(
+        empty(Body::Flush {
+            proposal: view(1),
+            old_view: None,
+            delivered: 0,
+            max_ltime: 0,
+            messages: Vec::new()
+        }),
+        48
+    );
+    assert_eq!(
+        empty(Body::Install {
+            view: view(1),
+            members: Vec::new(),
+            old_view: None,
+            cut: 0,
+            messages: Vec::new()
+        }),
+        41
+    );
+    assert_eq!(
+        empty(Body::Data {
+            view: view(1),
+            local: 0,
+            payload: Vec::new()
+        }),
+        23
+    );
+    assert_eq!(
+        empty(Body::Sequenced {
+            view: view(1),
+            message: message(1, 0)
+        }),
+        17 + MESSAGE_OVERHEAD
+    );
+    assert_eq!(empty(Body::Leave), 0);
+}
+
+#[test]
+fn the_key_is_hmac_sha256() {
+    // RFC 4231, test case 1.
+    let key = Key::new(&[0x0b; 20]).expect("a 20-byte key");
+    assert_eq!(
+        key.tag(b"Hi There").to_vec(),
+        hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    );
+}
+
+#[test]
+fn short_keys_are_refused() {
+    assert_eq!(
+        Key::new(&[7; 15]).map(|_| ()),
+        Err(KeyError::TooShort { len: 15 })
+    );
+    assert_eq!(
+        Key::new(b"").map(|_| ()),
+        Err(KeyError::TooShort { len: 0 })
+    );
+    assert!(Key::new(&[7; MIN_KEY_LEN]).is_ok());
+    assert_eq!(
+        KeyError::TooShort { len: 5 }.to_string(),
+        "the cluster key has 5 bytes; it needs at least 16"
+    );
+}
+
+#[test]
+fn debug_does_not_show_the_secret() {
+    let shown = format!(
+        "{:?}",
+        Key::new(b"very secret password").expect("long enough")
+    );
+    assert_eq!(shown, "Key { .. }");
+}
+
+#[test]
+fn cluster_digest_covers_addresses_ports_and_order() {
+    let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4803);
+    let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 4803);
+    // Expected values from sha256sum over the hand-written bytes
+    // 0a000001 12c3 0a000002 12c3 (and the reverse order).
+    assert_eq!(cluster_digest(&[a, b]).to_vec(), hex("8cdbf46b5f9616c9"));
+    assert_eq!(cluster_digest(&[b, a]).to_vec(), hex("25de6c61ecc98267"));
+    assert_eq!(cluster_digest(&[]).to_vec(), hex("e3b0c44298fc1c14"));
+    let other_port = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 4804);
+    assert_ne!(cluster_digest(&[a, other_port]), cluster_digest(&[a, b]));
+}
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let key = key();
+    for body in small_samples() {
+        let datagram = encode(&key, &header(), &body);
+        for bit in 0..datagram.len() * 8 {
+            let mut flipped = datagram.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            let refusal = open(&key, &flipped).expect_err("a flipped bit is refused");
+            let expected = match bit / 8 {
+                0 | 1 => WireError::BadMagic {
+                    found: u16::from_be_bytes([flipped[0], flipped[1]]),
+                },
+                2 => WireError::BadVersion { found: flipped[2] },
+                _ => WireError::BadMac,
+            };
+            assert_eq!(refusal, expected, "bit {bit} of {body:?}");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_refused_without_panic() {
+    let key = key();
+    for body in small_samples() {
+        let datagram = encode(&key, &header(), &body);
+        for len in 0..datagram.len() {
+            let refusal = open(&key, &datagram[..len]).expect_err("a cut datagram is refused");
+            let expected = if len < MIN_DATAGRAM {
+                WireError::TooShort { len }
+            } else {
+                WireError::BadMac
+            };
+            assert_eq!(refusal, expected, "cut at {len}: {body:?}");
+        }
+    }
+    // A shortened body signed again passes the MAC: the layout refuses it.
+    for body in samples() {
+        let bytes = body_bytes(&body);
+        for len in 0..bytes.len() {
+            let refusal = decode_body(body.kind().byte(), &bytes[..len]);
+            assert!(refusal.is_err(), "cut at {len}: {body:?}");
+        }
+    }
+}
+
+#[test]
+fn datagram_length_bounds() {
+    let key = key();
+    assert_eq!(open(&key, &[0; 12]), Err(WireError::TooShort { len: 12 }));
+    let mut longest = raw_header(Kind::Data.byte());
+    longest.resize(MAX_DATAGRAM - MAC_LEN, 0);
+    let longest = signed(&key, &longest);
+    assert_eq!(longest.len(), MAX_DATAGRAM);
+    assert!(open(&key, &longest).is_ok());
+    let mut too_long = longest;
+    too_long.push(0);
+    assert_eq!(
+        open(&key, &too_long),
+        Err(WireError::TooLong {
+            len: MAX_DATAGRAM + 1
+        })
+    );
+}
+
+#[test]
+fn magic_and_version_are_checked_before_the_mac() {
+    let key = key();
+    let mut datagram = encode(&key, &header(), &Body::Leave);
+    datagram[2] = 2;
+    assert_eq!(
+        open(&key, &datagram),
+        Err(WireError::BadVersion { found: 2 })
+    );
+    datagram[0] = b'S';
+    assert_eq!(
+        open(&key, &datagram),
+        Err(WireError::BadMagic { found: 0x534D })
+    );
+}
+
+#[test]
+fn a_wrong_key_is_refused() {
+    let datagram = encode(&key(), &header(), &samples()[2]);
+    let other = Key::new(b"0123456789abcdeF").expect("a 16-byte key");
+    let refusal = open(&other, &datagram).expect_err("another key does not open it");
+    assert_eq!(refusal, WireError::BadMac);
+    assert_eq!(refusal.reason(), Refusal::BadMac);
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    let key = key();
+    for body in samples() {
+        let mut unsigned = encode(&key, &header(), &body);
+        unsigned.truncate(unsigned.len() - MAC_LEN);
+        unsigned.push(0);
+        let datagram = signed(&key, &unsigned);
+        let opened = open(&key, &datagram).expect("the MAC is right");
+        assert_eq!(
+            decode_body(opened.kind, opened.body),
+            Err(WireError::TrailingBytes {
+                kind: body.kind(),
+                extra: 1
+            })
+        );
+    }
+}
+
+#[test]
+fn unknown_kinds_are_refused() {
+    for kind in [0, 8, 0xFF] {
+        assert_eq!(decode_body(kind, &[]), Err(WireError::UnknownKind { kind }));
+    }
+    // The kind is authenticated but only checked with the body.
+    let key = key();
+    let datagram = signed(&key, &raw_header(8));
+    let opened = open(&key, &datagram).expect("the frame is valid");
+    assert_eq!(opened.kind, 8);
+    assert_eq!(
+        decode_body(opened.kind, opened.body),
+        Err(WireError::UnknownKind { kind: 8 })
+    );
+}
+
+#[test]
+fn oversized_counts_are_refused_before_allocating() {
+    let kind = Kind::Flush;
+    let mut flush = body_bytes(&Body::Flush {
+        proposal: view(9),
+        old_view: None,
+        delivered: 0,
+        max_ltime: 9,
+        messages: Vec::new(),
+    });
+    let count_at = flush.len() - 2;
+    flush[count_at..].copy_from_slice(&60_000u16.to_be_bytes());
+    flush.extend_from_slice(&[0; 40]);
+    let (refusal, allocated) = allocations::during(|| decode_body(kind.byte(), &flush));
+    let refusal = refusal.expect_err("60000 messages do not fit 40 bytes");
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal.to_string(),
+        "FLUSH announces 60000 messages but only 40 bytes follow (each takes at least 11)"
+    );
+    assert_eq!(refusal.reason(), Refusal::Malformed);
+
+    // 32 members need 288 bytes.
+    let mut install = body_bytes(&Body::Install {
+        view: view(9),
+        members: Vec::new(),
+        old_view: None,
+        cut: 0,
+        messages: Vec::new(),
+    });
+    install[17] = 32;
+    let (refusal, allocated) = allocations::during(|| decode_body(Kind::Install.byte(), &install));
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal,
+        Err(WireError::CountExceedsBody {
+            kind: Kind::Install,
+            items: "members",
+            count: 32,
+            min_each: 9,
+            left: 23
+        })
+    );
+
+    // More members than a cluster has, even with the bytes for them.
+    let mut propose = body_bytes(&Body::Propose {
+        proposal: view(9),
+        members: Vec::new(),
+    });
+    propose[17] = 33;
+    propose.resize(propose.len() + 33 * 9, 0);
+    let (refusal, allocated) = allocations::during(|| decode_body(Kind::Propose.byte(), &propose));
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal,
+        Err(WireError::TooManyMembers {
+            kind: Kind::Propose,
+            count: 33
+        })
+    );
+
+    // A payload length beyond the limit, with the bytes there.
+    let mut data = body_bytes(&Body::Data {
+        view: view(9),
+        local: 1,
+        payload: Vec::new(),
+    });
+    let len_at = data.len() - 2;
+    data[len_at..].copy_from_slice(&(MAX_PAYLOAD as u16 + 1).to_be_bytes());
+    data.resize(data.len() + MAX_PAYLOAD + 1, 0);
+    let (refusal, allocated) = allocations::during(|| decode_body(Kind::Data.byte(), &data));
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal,
+        Err(WireError::PayloadTooLong {
+            kind: Kind::Data,
+            len: MAX_PAYLOAD + 1
+        })
+    );
+
+    // A payload length beyond what follows.
+    let mut sequenced = body_bytes(&Body::Sequenced {
+        view: view(9),
+        message: message(1, 0),
+    });
+    let len_at = sequenced.len() - 2;
+    sequenced[len_at..].copy_from_slice(&1_000u16.to_be_bytes());
+    sequenced.extend_from_slice(&[0; 10]);
+    let (refusal, allocated) =
+        allocations::during(|| decode_body(Kind::Sequenced.byte(), &sequenced));
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal,
+        Err(WireError::Truncated {
+            kind: Kind::Sequenced,
+            field: "payload",
+            offset: HEADER_LEN + 28,
+            needed: 1_000,
+            left: 10
+        })
+    );
+
+    // The same decoding does allocate when the body is valid, so the
+    // counts above are real.
+    let valid = body_bytes(&samples()[6]);
+    let (decoded, allocated) = allocations::during(|| decode_body(Kind::Flush.byte(), &valid));
+    assert!(decoded.is_ok());
+    assert!(allocated > 0);
+}
+
+#[test]
+fn opening_does_not_allocate() {
+    let key = key();
+    let datagram = encode(&key, &header(), &samples()[1]);
+    let (opened, allocated) = allocations::during(|| open(&key, &datagram).map(|o| o.kind));
+    assert_eq!(opened, Ok(Kind::Heartbeat.byte()));
+    assert_eq!(allocated, 0);
+}
+
+#[test]
+fn view_ids_that_must_be_present_are() {
+    // A PROPOSE whose proposal reads as none.
+    let mut propose = vec![0; 17];
+    propose.push(0);
+    assert_eq!(
+        decode_body(Kind::Propose.byte(), &propose),
+        Err(WireError::MissingView {
+            kind: Kind::Propose,
+            field: "proposal view id"
+        })
+    );
+    // A "none" with a coordinator set is not one a sender writes.
+    let mut heartbeat = body_bytes(&samples()[0]);
+    heartbeat[9 + 8] = 1;
+    let refusal = decode_body(Kind::Heartbeat.byte(), &heartbeat);
+    assert_eq!(
+        refusal,
+        Err(WireError::BadNoneView {
+            kind: Kind::Heartbeat,
+            field: "view id"
+        })
+    );
+}
+
+#[test]
+fn errors_say_what_is_wrong() {
+    assert_eq!(
+        WireError::TooShort { len: 12 }.to_string(),
+        "datagram of 12 bytes is shorter than the 62-byte minimum"
+    );
+    assert_eq!(
+        WireError::BadMac.to_string(),
+        "authentication failed (wrong key or altered datagram)"
+    );
+    assert_eq!(
+        WireError::BadMagic { found: 0x1234 }.to_string(),
+        "datagram starts with 0x1234 instead of 0x574D: it is not a membership datagram"
+    );
+    let cut = decode_body(Kind::Heartbeat.byte(), &[0; 10]).expect_err("10 bytes are too few");
+    assert_eq!(
+        cut.to_string(),
+        "HEARTBEAT ends inside its view id at byte 39 (8 bytes needed, 1 left before the 32-byte MAC)"
+    );
+    for refusal in [
+        WireError::TooShort { len: 1 },
+        WireError::TooLong { len: 70_000 },
+        WireError::BadMagic { found: 0 },
+        WireError::BadVersion { found: 9 },
+        WireError::UnknownKind { kind: 9 },
+        cut,
+    ] {
+        assert_eq!(refusal.reason(), Refusal::Malformed, "{refusal}");
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so failures replay.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mangled_bodies_never_panic_and_decode_only_canonically() {
+    let mut noise = Noise(0x5EED_1234_ABCD_0001);
+    let originals: Vec<(u8, Vec<u8>)> = small_samples()
+        .iter()
+        .map(|body| (body.kind().byte(), body_bytes(body)))
+        .collect();
+    for round in 0..20_000 {
+        let (mut kind, original) = originals[round % originals.len()].clone();
+        let mut bytes = original;
+        match noise.below(4) {
+            0 => {
+                // Change a few bytes.
+                for _ in 0..=noise.below(3) {
+                    if !bytes.is_empty() {
+                        let at = noise.below(bytes.len());
+                        bytes[at] = noise.next() as u8;
+                    }
+                }
+            }
+            1 => bytes.truncate(noise.below(bytes.len() + 1)),
+            2 => {
+                for _ in 0..=noise.below(20) {
+                    bytes.push(noise.next() as u8);
+                }
+            }
+            _ => kind = noise.below(9) as u8,
+        }
+        if let Ok(decoded) = decode_body(kind, &bytes) {
+            // Whatever is accepted is exactly what encoding it writes:
+            // one body has one layout.
+            assert_eq!(body_bytes(&decoded), bytes, "round {round}");
+            assert_eq!(decoded.kind().byte(), kind);
+        }
+    }
+}
