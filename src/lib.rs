@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod engine;
 pub mod hooks;
 pub mod log;
+pub mod membership;
 pub mod net;
 pub mod process;
 pub mod spread;

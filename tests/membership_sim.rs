@@ -151,7 +151,7 @@ struct Run {
     checker: Checker,
     engines: Engines,
     trace: Option<Vec<String>>,
-    counters: Vec<u32>,
+    states: Vec<Option<(Option<u8>, bool)>>,
     seed: u64,
 }
 
@@ -184,11 +184,36 @@ impl Run {
         }
     }
 
+    /// When tracing: notes each node's choice and view change state as
+    /// they change.
+    fn note_states(&mut self) {
+        if self.trace.is_none() {
+            return;
+        }
+        for i in 0..self.net.slots.len() {
+            let now = self
+                .net
+                .slots[i]
+                .node
+                .as_ref()
+                .map(|n| {
+                    let s = n.status();
+                    (s.choice, s.flushing)
+                });
+            if self.states.get(i).copied().flatten() != now {
+                self.states.resize(self.net.slots.len(), None);
+                self.states[i] = now;
+                self.note(|| format!("node {i}: choice, flushing = {now:?}"));
+            }
+        }
+    }
+
     /// Passes what the nodes reported to the checker and the engines,
     /// until nothing more comes (an engine's multicast may produce more).
     fn settle_events(&mut self) {
         loop {
             let events = std::mem::take(&mut self.net.events);
+            self.note_states();
             if events.is_empty() {
                 return;
             }
@@ -226,10 +251,9 @@ impl Run {
         let Some(member) = self.net.slots[i].node.as_ref().map(|n| n.member()) else {
             return;
         };
-        self.counters[i] += 1;
         let tag = Tag {
             origin: member,
-            counter: self.counters[i],
+            counter: self.net.next_counter(i),
             view,
         };
         let len = self.net.rng.range(0, 200);
@@ -305,7 +329,7 @@ impl Run {
         let mut next_chatter = self.net.now + 50 * MS;
         loop {
             let net_at = self.net.next_at().unwrap_or(u64::MAX);
-            let engine_at = self.engines.next_at().unwrap_or(u64::MAX);
+            let engine_at = self.engines.next_at(&self.net).unwrap_or(u64::MAX);
             let chat_at = if chatter { next_chatter } else { u64::MAX };
             let at = net_at.min(engine_at).min(chat_at);
             if at > until {
@@ -403,7 +427,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         checker: Checker::new(plan.n),
         engines: Engines::new(plan.n, seed),
         trace: tracing.then(Vec::new),
-        counters: vec![0; plan.n],
+        states: Vec::new(),
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));

@@ -65,8 +65,8 @@ impl Node {
             }
         }
         let body = match wire::decode_body(opened.kind, opened.body) {
-            Ok(b) => b,
-            Err(_) => {
+            Ok(b) if names_listed_nodes(&b, self.nodes.len()) => b,
+            _ => {
                 peer.refusals.malformed += 1;
                 return;
             }
@@ -221,7 +221,8 @@ impl Node {
             proposal: id,
             members: members.clone(),
         };
-        for m in members.iter().filter(|m| m.node != self.me) {
+        let me = self.me;
+        for m in members.iter().filter(|m| m.node != me) {
             self.send(m.node, &body);
         }
         self.accept(id, self.me);
@@ -614,5 +615,32 @@ impl Node {
         if let Some(body) = body {
             self.send(to, &body);
         }
+    }
+}
+
+/// Every node index in the body is a listed node, and member lists are
+/// in configured order without repeats (the codec cannot know the list).
+fn names_listed_nodes(body: &Body, count: usize) -> bool {
+    let node = |n: u8| usize::from(n) < count;
+    let view = |v: &ViewId| node(v.coordinator);
+    let members = |ms: &[Member]| {
+        ms.iter().all(|m| node(m.node)) && ms.windows(2).all(|w| w[0].node < w[1].node)
+    };
+    let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
+    match body {
+        Body::Heartbeat(hb) => hb.choice.is_none_or(node) && hb.view.as_ref().is_none_or(view),
+        Body::Propose { proposal, members: ms } => view(proposal) && members(ms),
+        Body::Flush {
+            proposal, messages: ms, ..
+        } => view(proposal) && messages(ms),
+        Body::Install {
+            view: v,
+            members: ms,
+            messages: msgs,
+            ..
+        } => view(v) && members(ms) && messages(msgs),
+        Body::Data { view: v, .. } => view(v),
+        Body::Sequenced { view: v, message } => view(v) && node(message.origin),
+        Body::Leave => true,
     }
 }

@@ -100,6 +100,9 @@ impl ViewState {
 
     /// The delivered messages not known stable, for a FLUSH.
     pub fn unstable_delivered(&self) -> Vec<Sequenced> {
+        if self.stable >= self.delivered {
+            return Vec::new();
+        }
         self.log
             .range(self.stable + 1..=self.delivered)
             .map(|(_, m)| m.clone())

@@ -76,6 +76,8 @@ pub struct Net {
     pub stats: NetStats,
     /// What the nodes reported, in order: (node, event), for the caller.
     pub events: Vec<(usize, Event)>,
+    /// Per node: the number of its last tagged multicast.
+    pub counters: Vec<u32>,
     /// A sample of datagrams sent, for replays.
     recorded: Vec<(usize, usize, Vec<u8>)>,
 }
@@ -111,6 +113,7 @@ impl Net {
             stats: NetStats::default(),
             events: Vec::new(),
             recorded: Vec::new(),
+            counters: vec![0; n],
         }
     }
 
@@ -147,7 +150,14 @@ impl Net {
         slot.node = Some(node);
         slot.state = SlotState::Running;
         slot.inbox.clear();
+        self.counters[i] = 0;
         self.flush(i);
+    }
+
+    /// The next number for a tagged multicast of node `i`.
+    pub fn next_counter(&mut self, i: usize) -> u32 {
+        self.counters[i] += 1;
+        self.counters[i]
     }
 
     /// kill -9: gone without a word.
