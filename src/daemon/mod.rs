@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Config, HookEvent, Overrides, VifAddress};
-use crate::control::{ControlHandle, ControlServer, Request};
+use crate::control::{ControlHandle, ControlServer, Request, ServiceStatus};
 use crate::engine::{self, ArpEntry, Delivery, Engine, Input, Output, Settings, Timer};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log::{self, Level, Target};
@@ -694,6 +694,7 @@ impl Daemon {
                 &self.engine.snapshot(),
                 &self.config,
                 self.identity,
+                self.service_status(),
             )),
             Request::SimulateFailure(responder) => {
                 log_notice!("simulated failure: leaving Spread until told to return");
@@ -709,6 +710,20 @@ impl Daemon {
                 }
                 responder.respond(());
             }
+        }
+    }
+
+    fn service_status(&self) -> ServiceStatus {
+        let state = match self.link {
+            Link::Up { .. } => "connected",
+            Link::Connecting { .. } => "connecting",
+            Link::Down => "waiting",
+            Link::Suspended => "left",
+        };
+        ServiceStatus {
+            name: "spread".to_string(),
+            endpoint: spread::address::describe(&self.config.spread),
+            state: state.to_string(),
         }
     }
 
