@@ -55,6 +55,22 @@ fn assert_announced(cluster: &mut Cluster, capture: &Capture, vips: &[Ipv4Addr],
     }
 }
 
+/// Node `i`'s `wackatrl -l --json`, parsed, with its text for messages.
+fn json_status(cluster: &Cluster, i: usize) -> (JsonStatus, String) {
+    let json = cluster.ctl(i, &["-l", "--json"]);
+    assert!(json.status.success(), "{json:?}");
+    let text = String::from_utf8_lossy(&json.stdout).trim().to_string();
+    let status = JsonStatus::deserialize_json(&text)
+        .unwrap_or_else(|e| panic!("wackatrl --json is not our document: {e}: {text}"));
+    (status, text)
+}
+
+/// The group service's name and state in a JSON status.
+fn service_state(status: &JsonStatus) -> Option<(&str, &str)> {
+    let service = status.service.as_ref()?;
+    Some((service.name.as_str(), service.state.as_str()))
+}
+
 /// Reads `path` as lines (empty when it does not exist yet).
 fn lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -144,12 +160,13 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
         expected_listing(&holders, 6)
     );
 
-    let json = cluster.ctl(0, &["-l", "--json"]);
-    assert!(json.status.success(), "{json:?}");
-    let text = String::from_utf8_lossy(&json.stdout);
-    let status = JsonStatus::deserialize_json(text.trim())
-        .unwrap_or_else(|e| panic!("wackatrl --json is not our document: {e}: {text}"));
+    let (status, text) = json_status(&cluster, 0);
     assert_eq!(status.state, "RUN", "{text}");
+    assert_eq!(
+        service_state(&status),
+        Some(("spread", "connected")),
+        "{text}"
+    );
     assert!(status.mature, "{text}");
     assert_eq!(status.identity.as_deref(), Some("10.77.0.10"), "{text}");
     assert!(
@@ -198,6 +215,9 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
     cluster.wait_for("node 0 out of the group", SETTLE, |c| {
         !c.members().iter().any(|m| m == "#node0#wm1")
     });
+    let (status, text) = json_status(&cluster, 0);
+    assert_eq!(status.state, "DISCONNECTED", "{text}");
+    assert_eq!(service_state(&status), Some(("spread", "left")), "{text}");
 
     // -s: it comes back, and balance gives it its share again.
     let succeed = cluster.ctl(0, &["-s"]);
@@ -360,10 +380,7 @@ fn sighup_applies_live_settings_and_refuses_a_changed_vif_list() {
     });
     assert!(cluster.running(0));
     // The running configuration stays: still two VIFs, both held.
-    let json = cluster.ctl(0, &["-l", "--json"]);
-    let text = String::from_utf8_lossy(&json.stdout);
-    let status = JsonStatus::deserialize_json(text.trim())
-        .unwrap_or_else(|e| panic!("wackatrl --json: {e}: {text} {json:?}"));
+    let (status, text) = json_status(&cluster, 0);
     assert_eq!((status.vif_count, status.held_count), (2, 2), "{text}");
     let holders = cluster.holders();
     if holders != [vec![vip(0), vip(1)]] {

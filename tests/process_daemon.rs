@@ -261,6 +261,10 @@ fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
         String::from_utf8_lossy(&listing.stderr)
     );
     assert!(json.contains("\"state\":\"DISCONNECTED\""), "{json}");
+    assert!(
+        json.contains("\"name\":\"spread\"") && json.contains("\"state\":\"connecting\""),
+        "{json}"
+    );
 
     // The answer came while the attempt was still open: the daemon has
     // neither finished nor abandoned the handshake (it would have closed

@@ -22,6 +22,15 @@ pub struct JsonStatus {
     pub held_count: usize,
     pub members: Vec<JsonMember>,
     pub vifs: Vec<JsonVif>,
+    /// Absent from the documents of daemons that predate it.
+    pub service: Option<JsonService>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+pub struct JsonService {
+    pub name: String,
+    pub endpoint: String,
+    pub state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]

@@ -17,12 +17,13 @@
 //! | `members` | array | per member, in view order: `index`, `name` (Spread private group), `address` (real address or null), `held` (VIFs it holds) |
 //! | `vifs` | array | per VIF, in configuration order: `index`, `owner` (real address or null), `priority` (0..5), `priority_name` (`UNCLAIMED` .. `PREFER_CLAIMED`), `addresses` |
 //! | `vifs[].addresses` | array | primary first: `interface`, `address`, `prefix_len`, `network_len`, `netmask`, `broadcast` |
+//! | `service` | object | the group service: `name` (`spread`), `endpoint` (where it is reached), `state` (its own words, e.g. `connected`); absent from older daemons |
 
 use std::net::Ipv4Addr;
 
 use nanoserde::SerJson;
 
-use super::json::{JsonAddress, JsonMember, JsonStatus, JsonVif};
+use super::json::{JsonAddress, JsonMember, JsonService, JsonStatus, JsonVif};
 use super::wire::{AddressRecord, StateReply, VifRecord};
 use crate::config::VifAddress;
 use crate::engine::ClaimPriority;
@@ -41,6 +42,8 @@ pub struct Status {
     pub members: Vec<MemberStatus>,
     /// In configuration order.
     pub vifs: Vec<VifStatus>,
+    /// The group service the daemon drives.
+    pub service: ServiceStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,19 @@ pub struct VifStatus {
     pub owner: Option<Ipv4Addr>,
     /// Primary first.
     pub addresses: Vec<VifAddress>,
+}
+
+/// The group service, as it describes itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceStatus {
+    /// Which service: `spread`.
+    pub name: String,
+    /// Where the service is reached, as the service writes it (for Spread,
+    /// the daemon's socket).
+    pub endpoint: String,
+    /// The service's own state (for Spread: `connected`, `connecting`,
+    /// `waiting` to connect again, or `left`).
+    pub state: String,
 }
 
 /// Name of a claim priority as ALGORITHM.md spells it.
@@ -122,6 +138,11 @@ impl Status {
                     addresses: v.addresses.iter().map(JsonAddress::from).collect(),
                 })
                 .collect(),
+            service: Some(JsonService {
+                name: self.service.name.clone(),
+                endpoint: self.service.endpoint.clone(),
+                state: self.service.state.clone(),
+            }),
         }
     }
 }
@@ -171,6 +192,11 @@ pub(crate) mod tests {
                     addresses: vec![address("eth0", [10, 0, 0, 6], 24)],
                 },
             ],
+            service: ServiceStatus {
+                name: "spread".to_string(),
+                endpoint: "unix:/var/run/4803".to_string(),
+                state: "connected".to_string(),
+            },
         }
     }
 
@@ -191,7 +217,8 @@ pub(crate) mod tests {
             r#""netmask":"255.255.255.255","broadcast":"192.0.2.5"}]},"#,
             r#"{"index":1,"owner":null,"priority":0,"priority_name":"UNCLAIMED","addresses":["#,
             r#"{"interface":"eth0","address":"10.0.0.6","prefix_len":24,"network_len":24,"#,
-            r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"}]}]}"#,
+            r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"}]}],"#,
+            r#""service":{"name":"spread","endpoint":"unix:/var/run/4803","state":"connected"}}"#,
         );
         assert_eq!(json, expected);
     }
@@ -201,6 +228,16 @@ pub(crate) mod tests {
         let status = sample_status();
         let parsed = JsonStatus::deserialize_json(&status.to_json()).unwrap();
         assert_eq!(parsed, status.json());
+    }
+
+    #[test]
+    fn a_document_without_the_service_still_parses() {
+        let json = sample_status().to_json();
+        let cut = json.find(r#","service":"#).expect("the service field");
+        let older = format!("{}}}", &json[..cut]);
+        let parsed = JsonStatus::deserialize_json(&older).unwrap();
+        assert_eq!(parsed.service, None);
+        assert_eq!(parsed.vifs, sample_status().json().vifs);
     }
 
     #[test]

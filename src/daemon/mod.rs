@@ -1,14 +1,19 @@
 //! The daemon: wiring only.
 //!
-//! One engine loop owns the [`Engine`], the Spread writer and the
-//! configuration, and waits on one channel with a time-out (the next
-//! timer). Everything else is a thread that only sends events into that
-//! channel: the Spread reader, the control acceptor and the signal thread.
-//! The announcer and the hook runner take work from the loop and never
-//! block it. Only the loop writes to Spread.
+//! One engine loop owns the [`Engine`], the group service's loop side
+//! and the configuration, and waits on one channel with a time-out (the
+//! next timer). Everything else is a thread that only sends events into
+//! that channel: the group service's threads, the control acceptor and the
+//! signal thread. The announcer and the hook runner take work from the
+//! loop and never block it. Only the loop sends to the group.
+//!
+//! The loop drives the group service through [`group::GroupService`] and
+//! does not know which one it has: that is chosen once, in [`run`].
 
+mod group;
 mod identity;
 mod reload;
+mod spread_service;
 mod status;
 mod timers;
 
@@ -16,32 +21,27 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Config, HookEvent, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
-use crate::engine::{self, ArpEntry, Delivery, Engine, Input, Output, Settings, Timer};
+use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
 use crate::net::arptable;
 use crate::net::iface::{self, Outcome};
-use crate::process::{self, PidFile, Signal};
-use crate::spread::{self, ConnectOptions, Service, Session, SessionWriter};
-use crate::{log_debug, log_error, log_info, log_notice, log_warning};
+use crate::process::{self, PidFile, Signal, StartupReport};
+use crate::{log_debug, log_error, log_notice, log_warning};
 
+use group::{GroupEvent, GroupService, Reports};
 pub use identity::IdentityError;
+use spread_service::SpreadService;
 use timers::Timers;
 
 /// Longest the loop sleeps when no timer is armed.
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
-/// Limit for connecting to the Spread daemon and its handshake.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A Spread daemon that takes longer than this to accept one of our
-/// messages is treated as gone: the loop must not hang behind it.
-const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the daemon was asked to run.
 #[derive(Debug, Clone)]
@@ -81,58 +81,22 @@ impl fmt::Display for DaemonError {
 
 impl std::error::Error for DaemonError {}
 
-/// Everything that reaches the engine loop.
-enum Event {
-    /// Something the Spread daemon sent on connection `link`.
-    Spread {
-        link: u64,
-        event: spread::Event,
-    },
-    /// Connection `link` failed or closed.
-    SpreadLost {
-        link: u64,
-        error: spread::Error,
-    },
-    /// Connection attempt `link` ended: connected and joined, or not.
-    Connected {
-        link: u64,
-        result: Result<Session, ConnectFailure>,
-    },
+/// Everything that reaches the engine loop; `R` is what the group
+/// service's threads report.
+enum Event<R> {
+    Group(R),
     Signal(Signal),
     Control(Request),
-}
-
-/// Why a connection attempt failed.
-enum ConnectFailure {
-    Connect(spread::Error),
-    Join(spread::Error),
 }
 
 /// The loop's own deadlines beside the engine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deadline {
     Engine(Timer),
-    Reconnect,
+    /// The group service's deadline (for Spread: connect again).
+    Service,
     /// Try again to bring up addresses the kernel refused.
     PlaceAddresses,
-}
-
-/// Our connection to Spread.
-enum Link {
-    Up {
-        id: u64,
-        writer: SessionWriter,
-    },
-    /// Attempt `id` is connecting on a thread of its own: a Spread host
-    /// that does not answer must not hold up the loop for the connect
-    /// time-out (signals, control requests and timers wait meanwhile).
-    Connecting {
-        id: u64,
-    },
-    /// Waiting for the reconnect timer.
-    Down,
-    /// `wackatrl -f`: stay away until `-s`.
-    Suspended,
 }
 
 /// Starts the daemon and runs it until a terminating signal. Detached,
@@ -153,7 +117,20 @@ pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         log::init(Target::Syslog(config.log_facility), Level::Info);
         Some(report)
     };
-    match start(config, options) {
+    let private_name = options.private_name.clone();
+    launch(config, options, report, |config, reports| {
+        SpreadService::new(config, private_name, reports)
+    })
+}
+
+/// Starts the daemon on the group service `service` builds, and runs it.
+fn launch<S: GroupService>(
+    config: Config,
+    options: Options,
+    report: Option<StartupReport>,
+    service: impl FnOnce(&Config, Reports<S::Report>) -> S,
+) -> Result<(), DaemonError> {
+    match start(config, options, service) {
         Ok((daemon, inbox, pid_file)) => {
             if let Some(report) = report {
                 report.ready();
@@ -173,12 +150,20 @@ pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     }
 }
 
+/// The daemon and its inbox, with the pid file to remove at the end.
+type Started<S> = (
+    Daemon<S>,
+    Receiver<Event<<S as GroupService>::Report>>,
+    Option<PidFile>,
+);
+
 /// Everything that can fail at start: the pid file, the identity, the
 /// control socket and the threads.
-fn start(
+fn start<S: GroupService>(
     config: Config,
     options: Options,
-) -> Result<(Daemon, Receiver<Event>, Option<PidFile>), DaemonError> {
+    service: impl FnOnce(&Config, Reports<S::Report>) -> S,
+) -> Result<Started<S>, DaemonError> {
     let pid_path = options
         .pid_file
         .clone()
@@ -210,58 +195,21 @@ fn start(
         .map_err(DaemonError::Thread)?;
     let hooks = HookRunner::spawn(crate::hooks::DEFAULT_TIMEOUT).map_err(DaemonError::Thread)?;
 
-    let private_name = options
-        .private_name
-        .clone()
-        .unwrap_or_else(|| default_private_name(std::process::id()));
     let daemon = Daemon {
         engine: Engine::new(Settings::from_config(&config, identity)),
+        service: service(&config, Reports::new(events)),
+        away: false,
         config,
         config_path: options.config_path,
         overrides: options.overrides,
         identity,
-        private_name,
-        link: Link::Down,
-        next_link: 0,
         timers: Timers::new(),
-        events,
         announcer,
         hooks,
         unplaced: BTreeSet::new(),
         _control: control,
     };
     Ok((daemon, inbox, pid_file))
-}
-
-/// Connects to the Spread daemon and joins `group`, within the connect
-/// time-out (the join is a single write).
-fn connect_and_join(
-    address: &config::SpreadAddress,
-    private_name: &str,
-    group: &str,
-) -> Result<Session, ConnectFailure> {
-    let options = ConnectOptions {
-        timeout: CONNECT_TIMEOUT,
-        send_timeout: Some(SEND_TIMEOUT),
-        ..ConnectOptions::default()
-    };
-    let session =
-        Session::connect(address, private_name, options).map_err(ConnectFailure::Connect)?;
-    match session.join(group) {
-        Ok(()) => Ok(session),
-        Err(err) => {
-            session.shutdown();
-            Err(ConnectFailure::Join(err))
-        }
-    }
-}
-
-/// `wack<pid>`, cut to the 10 characters Spread allows (as the Spread
-/// library would cut it).
-fn default_private_name(pid: u32) -> String {
-    let mut name = format!("wack{pid}");
-    name.truncate(spread::wire::MAX_PRIVATE_NAME);
-    name
 }
 
 /// Addresses of configured VIFs left on our interfaces by an instance
@@ -293,17 +241,16 @@ fn log_announcement(report: Report) {
     }
 }
 
-struct Daemon {
+struct Daemon<S> {
     engine: Engine,
+    service: S,
+    /// `wackatrl -f`: out of the group until `-s`.
+    away: bool,
     config: Config,
     config_path: PathBuf,
     overrides: Overrides,
     identity: Ipv4Addr,
-    private_name: String,
-    link: Link,
-    next_link: u64,
     timers: Timers<Deadline>,
-    events: Sender<Event>,
     announcer: Announcer,
     hooks: HookRunner,
     /// VIFs we hold whose addresses the kernel did not all take (an
@@ -313,17 +260,21 @@ struct Daemon {
     _control: Option<ControlHandle>,
 }
 
-impl Daemon {
-    /// Connects, runs until a terminating signal, then shuts down.
-    fn serve(mut self, inbox: &Receiver<Event>) {
-        self.connect();
+impl<S: GroupService> Daemon<S> {
+    /// Joins the group, runs until a terminating signal, then shuts down.
+    fn serve(mut self, inbox: &Receiver<Event<S::Report>>) {
+        self.service.join();
         self.run(inbox);
         self.shut_down();
     }
 
     /// Runs until a terminating signal.
-    fn run(&mut self, inbox: &Receiver<Event>) {
+    fn run(&mut self, inbox: &Receiver<Event<S::Report>>) {
         loop {
+            match self.service.deadline() {
+                Some(at) => self.timers.arm(Deadline::Service, at),
+                None => self.timers.disarm(Deadline::Service),
+            }
             let wait = self.timers.wait(Instant::now(), IDLE_WAKE);
             match inbox.recv_timeout(wait) {
                 Ok(Event::Signal(Signal::Terminate)) => return,
@@ -336,71 +287,34 @@ impl Daemon {
             for deadline in self.timers.take_due(Instant::now()) {
                 match deadline {
                     Deadline::Engine(timer) => self.feed(Input::TimerFired(timer)),
-                    Deadline::Reconnect => self.connect(),
+                    Deadline::Service => self.service.on_deadline(),
                     Deadline::PlaceAddresses => self.place_again(),
                 }
             }
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: Event<S::Report>) {
         match event {
-            Event::Spread { link, event } if self.is_current(link) => self.on_spread(event),
-            Event::SpreadLost { link, error } if self.is_current(link) => {
-                log_error!("lost the Spread daemon: {error}");
-                self.drop_link(Link::Down);
-                self.schedule_reconnect();
+            Event::Group(report) => {
+                if let Some(event) = self.service.handle(report) {
+                    self.on_group(event);
+                }
             }
-            // From a connection we already left behind.
-            Event::Spread { .. } | Event::SpreadLost { .. } => {}
-            Event::Connected { link, result } => self.on_connected(link, result),
             Event::Signal(Signal::Reload) => self.reload(),
             Event::Signal(Signal::Terminate) => {}
             Event::Control(request) => self.on_control(request),
         }
     }
 
-    fn is_current(&self, link: u64) -> bool {
-        matches!(self.link, Link::Up { id, .. } if id == link)
-    }
-
-    fn on_spread(&mut self, event: spread::Event) {
+    fn on_group(&mut self, event: GroupEvent) {
         match event {
-            spread::Event::Membership(membership) => {
-                if membership.group != self.config.group {
-                    return;
-                }
-                // Transitional views are ignored, as the original does: the
-                // regular view that follows carries all we need.
-                if let (spread::MembershipKind::Regular(_), Some(my_index)) =
-                    (membership.kind, membership.my_index)
-                {
-                    self.feed(Input::View(engine::View {
-                        group_id: membership.group_id.raw(),
-                        members: membership.members,
-                        my_index,
-                    }));
-                }
-            }
-            spread::Event::Message(message) => {
-                if message.groups.contains(&self.config.group) {
-                    self.feed(Input::Message(engine::Message {
-                        sender: message.sender,
-                        mess_type: message.mess_type,
-                        endian_mismatch: message.endian_mismatch,
-                        body: message.body,
-                    }));
-                }
-            }
-            spread::Event::SelfLeave { group } => {
-                log_info!("left group {group}");
-            }
-            spread::Event::Rejected(rejected) => {
-                log_error!(
-                    "the Spread daemon refused our {:?} to {}",
-                    rejected.request,
-                    rejected.groups.join(", ")
-                );
+            GroupEvent::Connected => self.feed(Input::Connected),
+            GroupEvent::View(view) => self.feed(Input::View(view)),
+            GroupEvent::Message(message) => self.feed(Input::Message(message)),
+            GroupEvent::Disconnected { reason } => {
+                log_error!("{reason}");
+                self.feed(Input::Disconnected);
             }
         }
     }
@@ -426,7 +340,7 @@ impl Daemon {
                 delivery,
                 mess_type,
                 body,
-            } => self.multicast(delivery, mess_type, &body),
+            } => self.service.multicast(delivery, mess_type, &body),
             Output::Acquire(vif) => {
                 self.acquire(vif);
                 round.acquired.push(vif);
@@ -557,135 +471,12 @@ impl Daemon {
         }
     }
 
-    fn multicast(&mut self, delivery: Delivery, mess_type: i16, body: &[u8]) {
-        let Link::Up { writer, .. } = &self.link else {
-            return;
-        };
-        let service = match delivery {
-            Delivery::Agreed => Service::Agreed,
-            Delivery::Reliable => Service::Reliable,
-        };
-        if let Err(err) = writer.multicast(service, &[&self.config.group], mess_type, body) {
-            // Closing the socket wakes the reader, whose SpreadLost event
-            // then releases everything in its turn. Dropping the link here,
-            // in the middle of carrying out the engine's outputs, would let
-            // the rest of them act on a table the engine has already
-            // cleared.
-            log_error!("cannot send to group {}: {err}", self.config.group);
-            writer.shutdown();
-        }
-    }
-
-    /// Starts connecting to Spread and joining the group; the outcome
-    /// arrives as [`Event::Connected`].
-    fn connect(&mut self) {
-        if !matches!(self.link, Link::Down) {
-            return;
-        }
-        self.timers.disarm(Deadline::Reconnect);
-        self.next_link += 1;
-        let id = self.next_link;
-        let spread_address = self.config.spread.clone();
-        let private_name = self.private_name.clone();
-        let group = self.config.group.clone();
-        let events = self.events.clone();
-        let spawned = thread::Builder::new()
-            .name("spread-connect".into())
-            .spawn(move || {
-                let result = connect_and_join(&spread_address, &private_name, &group);
-                // The loop has ended: the session closes as it drops.
-                let _ = events.send(Event::Connected { link: id, result });
-            });
-        match spawned {
-            Ok(_) => self.link = Link::Connecting { id },
-            Err(err) => {
-                log_error!(
-                    "cannot start connecting to Spread: {err}; retrying in {:?}",
-                    self.config.spread_retry_interval
-                );
-                self.schedule_reconnect();
-            }
-        }
-    }
-
-    fn on_connected(&mut self, link: u64, result: Result<Session, ConnectFailure>) {
-        if !matches!(self.link, Link::Connecting { id } if id == link) {
-            // A simulated failure or a shutdown came first: leave again.
-            if let Ok(session) = result {
-                let _ = session.disconnect();
-            }
-            return;
-        }
-        let session = match result {
-            Ok(session) => session,
-            Err(failure) => {
-                let retry = self.config.spread_retry_interval;
-                match failure {
-                    ConnectFailure::Connect(err) => {
-                        log_warning!("cannot connect to Spread: {err}; retrying in {retry:?}")
-                    }
-                    ConnectFailure::Join(err) => log_warning!(
-                        "cannot join group {}: {err}; retrying in {retry:?}",
-                        self.config.group
-                    ),
-                }
-                self.link = Link::Down;
-                self.schedule_reconnect();
-                return;
-            }
-        };
-        log_notice!(
-            "connected to Spread as {}, joined group {}",
-            session.private_group(),
-            self.config.group
-        );
-        let (reader, writer) = session.split();
-        let events = self.events.clone();
-        let spawned = thread::Builder::new()
-            .name("spread-reader".into())
-            .spawn(move || loop {
-                match reader.receive() {
-                    Ok(event) => {
-                        if events.send(Event::Spread { link, event }).is_err() {
-                            return;
-                        }
-                    }
-                    Err(error) => {
-                        let _ = events.send(Event::SpreadLost { link, error });
-                        return;
-                    }
-                }
-            });
-        if let Err(err) = spawned {
-            log_error!("cannot start the Spread reader: {err}");
-            let _ = writer.disconnect();
-            self.link = Link::Down;
-            self.schedule_reconnect();
-            return;
-        }
-        self.link = Link::Up { id: link, writer };
-        self.feed(Input::Connected);
-    }
-
-    fn schedule_reconnect(&mut self) {
-        if matches!(self.link, Link::Down) {
-            self.timers.arm(
-                Deadline::Reconnect,
-                Instant::now() + self.config.spread_retry_interval,
-            );
-        }
-    }
-
-    /// Releases every VIF, then leaves Spread (closing the session
-    /// properly when we still can). Releasing first means peers that take
-    /// over on our leave never find the addresses still up here.
-    fn drop_link(&mut self, next: Link) {
-        let previous = std::mem::replace(&mut self.link, next);
+    /// Releases every VIF, then has the service leave the group.
+    /// Releasing first means peers that take over on our leave never find
+    /// the addresses still up here.
+    fn leave_group(&mut self) {
         self.feed(Input::Disconnected);
-        if let Link::Up { writer, .. } = previous {
-            let _ = writer.leave(&self.config.group);
-            let _ = writer.disconnect();
-        }
+        self.service.leave();
     }
 
     fn on_control(&mut self, request: Request) {
@@ -694,18 +485,21 @@ impl Daemon {
                 &self.engine.snapshot(),
                 &self.config,
                 self.identity,
+                self.service.status(),
             )),
             Request::SimulateFailure(responder) => {
-                log_notice!("simulated failure: leaving Spread until told to return");
-                self.timers.disarm(Deadline::Reconnect);
-                self.drop_link(Link::Suspended);
+                log_notice!(
+                    "simulated failure: leaving the group ({}) until told to return",
+                    self.service.status().name
+                );
+                self.away = true;
+                self.leave_group();
                 responder.respond(());
             }
             Request::EndFailure(responder) => {
-                if matches!(self.link, Link::Suspended) {
+                if std::mem::take(&mut self.away) {
                     log_notice!("simulated failure over: reconnecting");
-                    self.link = Link::Down;
-                    self.connect();
+                    self.service.join();
                 }
                 responder.respond(());
             }
@@ -737,6 +531,7 @@ impl Daemon {
             log::set_facility(new.log_facility);
         }
         self.engine.retune(new.mature, new.balance, new.arp_cache);
+        self.service.reconfigure(&new);
         self.config = new;
         if changed.is_empty() {
             log_notice!("configuration re-read: nothing changed");
@@ -753,7 +548,7 @@ impl Daemon {
     fn shut_down(self) {
         let mut daemon = self;
         log_notice!("terminating: releasing every VIF");
-        daemon.drop_link(Link::Suspended);
+        daemon.leave_group();
         let Daemon { hooks, .. } = daemon;
         hooks.finish();
     }
@@ -764,15 +559,4 @@ impl Daemon {
 struct Round {
     acquired: Vec<usize>,
     released: Vec<usize>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_names_fit_spread() {
-        assert_eq!(default_private_name(1511), "wack1511");
-        assert_eq!(default_private_name(4194303), "wack419430");
-    }
 }

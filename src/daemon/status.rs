@@ -3,12 +3,18 @@
 use std::net::Ipv4Addr;
 
 use crate::config::Config;
-use crate::control::{MemberStatus, Status, VifStatus};
+use crate::control::{MemberStatus, ServiceStatus, Status, VifStatus};
 use crate::engine::Snapshot;
 
-/// What `wackatrl` shows. While the daemon is away from Spread (daemon
-/// gone, or a simulated failure) the state reads DISCONNECTED.
-pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Status {
+/// What `wackatrl` shows. While the daemon is out of the group (the
+/// group service lost, or a simulated failure) the state reads
+/// DISCONNECTED.
+pub fn status(
+    snapshot: &Snapshot,
+    config: &Config,
+    identity: Ipv4Addr,
+    service: ServiceStatus,
+) -> Status {
     let members = snapshot
         .view
         .iter()
@@ -36,5 +42,6 @@ pub fn status(snapshot: &Snapshot, config: &Config, identity: Ipv4Addr) -> Statu
         view_id: snapshot.view.as_ref().map(|view| view.group_id),
         members,
         vifs,
+        service,
     }
 }

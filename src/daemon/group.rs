@@ -1,0 +1,116 @@
+//! The seam between the engine loop and the group service it drives.
+//!
+//! The loop knows a group service only through [`GroupService`]: it asks
+//! it to join and leave, hands it the engine's multicasts, passes back what
+//! the service's own threads reported, wakes it at the deadline it names,
+//! and asks it to describe itself for the status. What comes out is a
+//! [`GroupEvent`], already in the engine's terms. Which service runs is
+//! decided once, when the daemon is built.
+//!
+//! A service's threads (a connection in progress, a socket reader) never
+//! touch the engine: they send reports of their own type
+//! ([`GroupService::Report`]) through [`Reports`], the loop's one channel,
+//! and the loop gives each back to the service that owns it
+//! ([`GroupService::handle`]). The report type stays the service's own so
+//! that it can carry what only that service understands (a session that
+//! has just connected, a connection number that tells stale reports
+//! apart) without the loop knowing what it is.
+
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use super::Event;
+use crate::config::Config;
+use crate::control::ServiceStatus;
+use crate::engine::{Delivery, Message, View};
+
+/// What a group service tells the engine loop, in the engine's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// We are in the group; a view follows.
+    Connected,
+    View(View),
+    Message(Message),
+    /// We are out of the group, not by our own choice. The service has
+    /// arranged to come back by itself if it can (through
+    /// [`GroupService::deadline`] or its own thread); the loop logs
+    /// `reason` and releases everything.
+    Disconnected {
+        reason: String,
+    },
+}
+
+/// A group service: views and totally ordered messages among the nodes of
+/// one group.
+///
+/// Every method is called on the engine loop and must return at once:
+/// anything that may block (connecting, reading a socket) runs on a thread
+/// of the service, which reports through [`Reports`].
+pub trait GroupService {
+    /// What the service's threads send to the loop.
+    type Report: Send + 'static;
+
+    /// Starts joining the group: at start, and after [`leave`] when the
+    /// operator ends a simulated failure. Success arrives later as
+    /// [`GroupEvent::Connected`] (from [`handle`]).
+    ///
+    /// [`leave`]: GroupService::leave
+    /// [`handle`]: GroupService::handle
+    fn join(&mut self);
+
+    /// Leaves the group now, so peers learn at once, and stays out until
+    /// [`join`](GroupService::join). The loop has already released every
+    /// address. Reports from before the leave must be ignored afterwards.
+    fn leave(&mut self);
+
+    /// Sends to the group. Called while the loop carries out the engine's
+    /// outputs: a failure must not come back from here but as a later
+    /// [`GroupEvent::Disconnected`], or the rest of those outputs would
+    /// act on a table the engine has already cleared. Out of the group,
+    /// messages are dropped.
+    fn multicast(&mut self, delivery: Delivery, mess_type: i16, body: &[u8]);
+
+    /// Takes one report of the service's threads and says what it means
+    /// for the engine, if anything.
+    fn handle(&mut self, report: Self::Report) -> Option<GroupEvent>;
+
+    /// When the loop must call [`on_deadline`](GroupService::on_deadline)
+    /// (for example to connect again), if ever. Asked after every call.
+    fn deadline(&self) -> Option<Instant>;
+
+    /// The deadline has come.
+    fn on_deadline(&mut self);
+
+    /// A re-read configuration is in effect; take the live settings that
+    /// concern the service (those it cannot change were refused before).
+    fn reconfigure(&mut self, config: &Config);
+
+    /// What `wackatrl -l --json` shows about the service.
+    fn status(&self) -> ServiceStatus;
+}
+
+/// Where a service's threads send their reports: the engine loop's
+/// channel.
+pub struct Reports<R> {
+    events: Sender<Event<R>>,
+}
+
+impl<R> Reports<R> {
+    pub(super) fn new(events: Sender<Event<R>>) -> Self {
+        Reports { events }
+    }
+
+    /// Hands `report` to the loop; false once the loop has ended (a thread
+    /// should then stop).
+    pub fn send(&self, report: R) -> bool {
+        self.events.send(Event::Group(report)).is_ok()
+    }
+}
+
+impl<R> Clone for Reports<R> {
+    fn clone(&self) -> Self {
+        Reports {
+            events: self.events.clone(),
+        }
+    }
+}
