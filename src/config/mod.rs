@@ -6,6 +6,7 @@
 mod address;
 mod error;
 mod lexer;
+mod membership;
 mod model;
 mod parser;
 mod summary;
@@ -15,6 +16,10 @@ mod values;
 use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
+pub use membership::{
+    own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,
+    MAX_MEMBERSHIP_NODES,
+};
 pub use model::*;
 pub use summary::summary;
 pub use values::{

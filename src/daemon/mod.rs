@@ -8,7 +8,7 @@
 //! block it. Only the loop writes to Spread.
 
 mod identity;
-mod reload;
+pub mod reload;
 mod status;
 mod timers;
 
