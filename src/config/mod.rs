@@ -5,6 +5,7 @@
 
 mod address;
 mod error;
+mod key;
 mod lexer;
 mod membership;
 mod model;
@@ -16,6 +17,7 @@ mod values;
 use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
+pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,
     MAX_MEMBERSHIP_NODES,
