@@ -1,12 +1,64 @@
-//! The two actions the command line leads to once a configuration is
-//! loaded: starting the daemon and talking to a running one.
+//! What the command line leads to: checking what the built-in membership
+//! needs beyond the file, starting the daemon, talking to a running one,
+//! and writing a membership key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use wackamole::cli::{CtlAction, CtlOptions, DaemonOptions};
-use wackamole::config::{Config, Overrides};
+use wackamole::cli::{CtlAction, CtlOptions, DaemonOptions, KeygenOptions};
+use wackamole::config::{self, Config, Overrides};
+use wackamole::net::iface;
 use wackamole::{control, daemon};
+
+/// Refuses, at start and under `-t`, a built-in membership that cannot
+/// run: `-s` given against the file's Membership block, or a key file
+/// that is unreadable, exposed or too short.
+pub fn check_membership(
+    config: &Config,
+    config_path: &Path,
+    spread_override: bool,
+) -> Result<(), String> {
+    let Some(membership) = &config.membership else {
+        return Ok(());
+    };
+    if spread_override {
+        return Err(format!(
+            "-s names a Spread daemon, but {} chooses the built-in membership (its Membership \
+             block); drop -s or the block",
+            config_path.display()
+        ));
+    }
+    config::load_key(&membership.key)
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+/// For `-t`: which of the listed nodes this host is, as a summary line
+/// (none without a Membership block).
+pub fn own_node(config: &Config) -> Result<Option<String>, String> {
+    let Some(membership) = &config.membership else {
+        return Ok(None);
+    };
+    let local = match config.identity {
+        // Identity decides alone: the host's addresses do not matter.
+        Some(_) => Vec::new(),
+        None => iface::local_addresses()
+            .map_err(|err| format!("cannot find this node among Membership Nodes: {err}"))?,
+    };
+    let index = config::own_index(&membership.nodes, config.identity, &local)
+        .map_err(|err| err.to_string())?;
+    let how = match config.identity {
+        Some(_) => "set by Identity",
+        None => "an address of this host",
+    };
+    Ok(membership.nodes.get(index).map(|node| {
+        format!(
+            "this node: {node} (node {} of {}, {how})",
+            index + 1,
+            membership.nodes.len()
+        )
+    }))
+}
 
 /// Starts the daemon with `config` (already validated, with the command
 /// line's overrides applied), read from `config_path`.
@@ -49,6 +101,17 @@ pub fn run_ctl(opts: CtlOptions, config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("wackatrl: {}: {err}", socket.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `wackamole keygen FILE`: silent on success.
+pub fn run_keygen(opts: &KeygenOptions) -> ExitCode {
+    match config::write_new_key(&opts.file) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wackamole keygen: {err}");
             ExitCode::FAILURE
         }
     }

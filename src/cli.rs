@@ -1,6 +1,7 @@
 //! The command lines of the binary's two faces: `wackamole` (the daemon)
 //! and `wackatrl` (the control tool), chosen by the name the binary is
-//! invoked as or by `wackamole ctl ...`.
+//! invoked as or by `wackamole ctl ...`; and `wackamole keygen FILE`, which
+//! writes a key for the built-in membership.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,21 @@ struct CtlArgs {
     json: bool,
 }
 
+/// wackamole keygen: write a new key for the built-in membership to FILE
+/// (32 random bytes, mode 0600); an existing file is never overwritten.
+#[derive(FromArgs, Debug)]
+struct KeygenArgs {
+    /// the key file to create
+    #[argh(positional)]
+    file: PathBuf,
+}
+
+/// `wackamole keygen FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeygenOptions {
+    pub file: PathBuf,
+}
+
 /// What `wackatrl` asks the daemon to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CtlAction {
@@ -88,6 +104,7 @@ pub struct CtlOptions {
 pub enum Invocation {
     Daemon(DaemonOptions),
     Ctl(CtlOptions),
+    Keygen(KeygenOptions),
 }
 
 /// The command line ends the program at once: help text (success) or a
@@ -111,6 +128,11 @@ pub fn parse_invocation(argv: &[String]) -> Result<Invocation, EarlyExit> {
     }
     if rest.first() == Some(&"ctl") {
         return parse_ctl("wackamole ctl", &rest[1..]);
+    }
+    if rest.first() == Some(&"keygen") {
+        return KeygenArgs::from_args(&["wackamole keygen"], &rest[1..])
+            .map(|args| Invocation::Keygen(KeygenOptions { file: args.file }))
+            .map_err(early_exit);
     }
     DaemonOptions::from_args(&["wackamole"], &rest)
         .map(Invocation::Daemon)
@@ -309,6 +331,34 @@ mod tests {
             assert!(!err.success, "{args:?}");
             assert!(err.output.contains(gist), "{args:?}: {}", err.output);
         }
+    }
+
+    #[test]
+    fn keygen_takes_one_file() {
+        assert_eq!(
+            parse_invocation(&argv(&[
+                "wackamole",
+                "keygen",
+                "/etc/wackamole/cluster.key"
+            ])),
+            Ok(Invocation::Keygen(KeygenOptions {
+                file: PathBuf::from("/etc/wackamole/cluster.key")
+            }))
+        );
+        for args in [
+            &["wackamole", "keygen"][..],
+            &["wackamole", "keygen", "a", "b"],
+        ] {
+            let err = parse_invocation(&argv(args)).unwrap_err();
+            assert!(!err.success, "{args:?}");
+        }
+        let help = parse_invocation(&argv(&["wackamole", "keygen", "--help"])).unwrap_err();
+        assert!(help.success);
+        assert!(
+            help.output.starts_with("Usage: wackamole keygen"),
+            "{}",
+            help.output
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `wackamole` and `wackatrl`: one binary, two faces (see `cli`).
+//! `wackamole` and `wackatrl`: one binary, two faces (see `cli`), and
+//! `wackamole keygen`.
 
 mod app;
 
@@ -24,12 +25,27 @@ fn main() -> ExitCode {
                 identity: opts.identity,
             };
             let config = overrides.apply(config);
+            if let Err(message) = app::check_membership(&config, &path, opts.spread.is_some()) {
+                eprintln!("wackamole: {message}");
+                return ExitCode::FAILURE;
+            }
             if opts.test {
+                let own_node = match app::own_node(&config) {
+                    Ok(line) => line,
+                    Err(message) => {
+                        eprintln!("wackamole: {message}");
+                        return ExitCode::FAILURE;
+                    }
+                };
                 print!("{}", config::summary(&config));
+                if let Some(line) = own_node {
+                    println!("{line}");
+                }
                 return ExitCode::SUCCESS;
             }
             app::run_daemon(opts, config, path, overrides)
         }
+        Ok(Invocation::Keygen(opts)) => app::run_keygen(&opts),
         Ok(Invocation::Ctl(opts)) => match load_config(opts.config.as_deref()) {
             Some((config, _)) => app::run_ctl(opts, config),
             None => ExitCode::FAILURE,

@@ -321,3 +321,201 @@ fn init_script_refuses_to_start_with_a_bad_configuration() {
     );
     assert!(!dir.0.join("wackamole.pid").exists());
 }
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+}
+
+/// A key file of `len` bytes with `mode`, as an operator might leave it.
+fn key_file(dir: &ScratchDir, name: &str, len: usize, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.0.join(name);
+    std::fs::write(&path, vec![b'k'; len]).expect("write a key");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
+
+/// A configuration with a Membership block listing `nodes` and using the
+/// key at `key`; `extra` goes before the VIFs.
+fn membership_conf(dir: &ScratchDir, key: &Path, nodes: &str, extra: &str) -> PathBuf {
+    dir.write(
+        "membership.conf",
+        &format!(
+            "Membership {{\n  Nodes {{ {nodes} }}\n  Key = {}\n}}\n{extra}VIFs {{ eth0:10.0.0.5 }}\n",
+            key.display()
+        ),
+    )
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_never_overwrites_one() {
+    let dir = ScratchDir::new("keygen");
+    let key = dir.0.join("cluster.key");
+    let out = run(&["keygen", path_text(&key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(mode_of(&key), 0o600);
+    let first = std::fs::read(&key).expect("read the key");
+    assert_eq!(first.len(), 32);
+
+    let again = run(&["keygen", path_text(&key)]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(text(&again.stdout), "");
+    assert_eq!(
+        text(&again.stderr),
+        format!(
+            "wackamole keygen: {} already exists; keygen never overwrites a file (remove it \
+             first to replace the key)\n",
+            key.display()
+        )
+    );
+    assert_eq!(std::fs::read(&key).expect("read the key"), first);
+
+    let nowhere = dir.0.join("no-such-dir").join("cluster.key");
+    let out = run(&["keygen", path_text(&nowhere)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "wackamole keygen: cannot write the key file {}: ",
+            nowhere.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let usage = run(&["keygen"]);
+    assert_eq!(usage.status.code(), Some(1));
+    assert!(
+        text(&usage.stderr).contains("file"),
+        "{}",
+        text(&usage.stderr)
+    );
+}
+
+#[test]
+fn test_mode_prints_the_membership_and_this_node() {
+    let dir = ScratchDir::new("membership");
+    let key = dir.0.join("cluster.key");
+    assert_eq!(run(&["keygen", path_text(&key)]).status.code(), Some(0));
+    let conf = membership_conf(
+        &dir,
+        &key,
+        "192.0.2.1 192.0.2.2",
+        "Identity = 192.0.2.2\nQuorum = majority\n",
+    );
+    let out = run(&["-t", "-c", path_text(&conf)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let key_line = format!("membership key: {}", key.display());
+    assert_lines(
+        &text(&out.stdout),
+        &[
+            "spread: none (built-in membership)",
+            "membership nodes: 192.0.2.1 192.0.2.2",
+            "membership port: 4810",
+            &key_line,
+            "membership heartbeat: 50ms",
+            "membership timeout: 200ms",
+            "quorum: majority (2 of 2 nodes)",
+            "this node: 192.0.2.2 (node 2 of 2, set by Identity)",
+        ],
+    );
+    // -i decides as Identity does.
+    let out = run(&["-t", "-c", path_text(&conf), "-i", "192.0.2.1"]);
+    assert_lines(
+        &text(&out.stdout),
+        &["this node: 192.0.2.1 (node 1 of 2, set by Identity)"],
+    );
+    let out = run(&["-t", "-c", path_text(&conf), "-i", "192.0.2.9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        text(&out.stderr).starts_with(
+            "wackamole: Identity 192.0.2.9 is not listed in Membership Nodes (192.0.2.1 192.0.2.2)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    // -s would contradict the file's choice of group service.
+    let out = run(&["-t", "-c", path_text(&conf), "-s", "4803"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("wackamole: -s names a Spread daemon, but"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn test_mode_finds_this_node_among_the_host_addresses() {
+    let dir = ScratchDir::new("membership-local");
+    let key = key_file(&dir, "cluster.key", 32, 0o600);
+    // Every host has 127.0.0.1; no host here has 192.0.2.1 (TEST-NET-1).
+    let conf = membership_conf(&dir, &key, "192.0.2.1 127.0.0.1", "");
+    let out = run(&["-t", "-c", path_text(&conf)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_lines(
+        &text(&out.stdout),
+        &["this node: 127.0.0.1 (node 2 of 2, an address of this host)"],
+    );
+    let conf = membership_conf(&dir, &key, "192.0.2.1 198.51.100.1", "");
+    let out = run(&["-t", "-c", path_text(&conf)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "wackamole: this host has none of the addresses listed in Membership Nodes \
+             (192.0.2.1 198.51.100.1)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn test_mode_refuses_an_exposed_short_or_missing_key() {
+    let dir = ScratchDir::new("badkey");
+    let exposed = key_file(&dir, "exposed.key", 32, 0o644);
+    let short = key_file(&dir, "short.key", 15, 0o600);
+    let missing = dir.0.join("missing.key");
+    for (key, expected) in [
+        (
+            &exposed,
+            format!(
+                "wackamole: the membership key {0} may be read or written by group or others \
+                 (mode 0644); chmod 600 {0}\n",
+                exposed.display()
+            ),
+        ),
+        (
+            &short,
+            format!(
+                "wackamole: the membership key {} holds 15 bytes, fewer than 16; write a new one \
+                 with `wackamole keygen FILE`\n",
+                short.display()
+            ),
+        ),
+        (
+            &missing,
+            format!(
+                "wackamole: cannot read the membership key {}: No such file or directory (os \
+                 error 2)\n",
+                missing.display()
+            ),
+        ),
+    ] {
+        let conf = membership_conf(&dir, key, "192.0.2.1", "Identity = 192.0.2.1\n");
+        let out = run(&["-t", "-c", path_text(&conf)]);
+        assert_eq!(out.status.code(), Some(1), "{}", key.display());
+        assert_eq!(text(&out.stdout), "");
+        assert_eq!(text(&out.stderr), expected);
+    }
+}

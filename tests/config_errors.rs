@@ -3,6 +3,7 @@
 //! expected.
 
 use wackamole::config::{self, ErrorKind};
+use wackamole::membership::SettingsError;
 
 const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
 
@@ -418,7 +419,306 @@ const CASES: &[Case] = &[
         3,
         &["found `PerlUseLib`", "`Run \"COMMAND\""],
     ),
+    // The built-in membership and the quorum.
+    case(
+        "Spread = 4803\nMembership { Nodes { 10.0.0.1 } Key = /k }",
+        true,
+        2,
+        1,
+        &[
+            "found both Spread (line 1, column 1)",
+            "a Membership block (line 2, column 1)",
+            "expected one group service",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k }\n\n  spread = 4803@10.0.0.2",
+        true,
+        3,
+        3,
+        &[
+            "found both Spread (line 3, column 3)",
+            "a Membership block (line 1, column 1)",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k }\nMembership { Nodes { 10.0.0.2 } Key = /k }",
+        true,
+        2,
+        1,
+        &[
+            "found a second Membership block",
+            "the first opens at line 1, column 1",
+        ],
+    ),
+    case(
+        "Membership Nodes { 10.0.0.1 }",
+        true,
+        1,
+        12,
+        &["found `Nodes`", "expected `{` after Membership"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1\n    10.0.0.2 10.0.0.1 }\n  Key = /k\n}",
+        true,
+        3,
+        14,
+        &[
+            "found node 10.0.0.1 again",
+            "each node listed once (first listed at line 2, column 11)",
+        ],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Nodes { 10.0.0.1 }\n  Key = /k\n}",
+        true,
+        3,
+        11,
+        &["found node 10.0.0.1 again", "line 2, column 11"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 10.0.0.300 } Key = /k }",
+        true,
+        1,
+        38,
+        &["found 300 in `10.0.0.300`", "an octet of 0 to 255"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 10.0.0 } Key = /k }",
+        true,
+        1,
+        37,
+        &["found the end of `10.0.0`", "expected `.`"],
+    ),
+    case(
+        "Membership { Nodes { eth0:10.0.0.1 } Key = /k }",
+        true,
+        1,
+        22,
+        &[
+            "found `eth0:10.0.0.1`",
+            "a node address A.B.C.D (no interface",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1:4810 } Key = /k }",
+        true,
+        1,
+        22,
+        &[
+            "found `10.0.0.1:4810`",
+            "no :PORT: the port is Membership's Port",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.0/24 } Key = /k }",
+        true,
+        1,
+        22,
+        &["found `10.0.0.0/24`", "no /BITS"],
+    ),
+    case(
+        "Membership { Nodes { 224.0.0.1 } Key = /k }",
+        true,
+        1,
+        22,
+        &[
+            "224.0.0.1, a multicast address",
+            "the unicast address of a node",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 0.0.0.0 } Key = /k }",
+        true,
+        1,
+        22,
+        &["0.0.0.0, the unspecified address"],
+    ),
+    case(
+        "Membership { Nodes { } Key = /k }",
+        true,
+        1,
+        22,
+        &[
+            "found `}`",
+            "at least one node address A.B.C.D inside Nodes",
+        ],
+    ),
+    case(
+        "Membership { Nodes 10.0.0.1 Key = /k }",
+        true,
+        1,
+        20,
+        &["found `10.0.0.1`", "expected `{` after Nodes"],
+    ),
+    case(
+        "Membership {\n  Key = /k\n}",
+        true,
+        3,
+        1,
+        &[
+            "found `}`",
+            "expected Nodes { A.B.C.D ... } inside Membership",
+        ],
+    ),
+    case(
+        "Membership { }",
+        true,
+        1,
+        14,
+        &["found `}`", "expected Nodes"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } }",
+        true,
+        1,
+        33,
+        &["found `}`", "expected Key = PATH inside Membership"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k",
+        false,
+        1,
+        41,
+        &[
+            "found the end of the file",
+            "or `}` closing the block opened at line 1, column 12",
+        ],
+    ),
+    case(
+        "Membership { Peers { 10.0.0.1 } }",
+        true,
+        1,
+        14,
+        &[
+            "found `Peers`",
+            "Nodes, Port, Key, Heartbeat or Timeout inside Membership",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key /k }",
+        true,
+        1,
+        37,
+        &["found `/k`", "expected `=` after Key"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = cluster.key }",
+        true,
+        1,
+        39,
+        &[
+            "found path \"cluster.key\"",
+            "the absolute path of the key file",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k Port = 0 }",
+        true,
+        1,
+        49,
+        &["found `0`", "a UDP port of 1 to 65535"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k Port = 65536 }",
+        true,
+        1,
+        49,
+        &["found `65536`", "a UDP port of 1 to 65535"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k Heartbeat = fast }",
+        true,
+        1,
+        54,
+        &["found `fast`", "an interval: digits and a unit"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  Heartbeat = 100ms\n  Timeout = 250ms\n}",
+        true,
+        5,
+        13,
+        &[
+            "found a Heartbeat and Timeout the built-in membership refuses: ",
+            "Timeout 250ms must be at least 3 heartbeats (300ms with Heartbeat 100ms)",
+        ],
+    ),
+    // The default Timeout (200ms) is too short for this Heartbeat: the
+    // error points at the Heartbeat, the only value written.
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  Heartbeat = 100ms\n}",
+        true,
+        4,
+        15,
+        &["refuses: Timeout 200ms must be at least 3 heartbeats"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  Heartbeat = 11s\n  Timeout = 1m\n}",
+        true,
+        4,
+        15,
+        &["refuses: Heartbeat 11s is outside 1ms to 10s"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  Heartbeat = 0ms\n}",
+        true,
+        4,
+        15,
+        &["refuses: Heartbeat 0ns is outside 1ms to 10s"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  Timeout = 3m\n}",
+        true,
+        4,
+        13,
+        &["refuses: Timeout 180s is longer than 120s"],
+    ),
+    case(
+        "Quorum = 3\nMembership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }",
+        true,
+        1,
+        10,
+        &[
+            "found Quorum 3",
+            "expected at most the 2 nodes listed in Membership Nodes",
+        ],
+    ),
+    case(
+        "Quorum = 0",
+        true,
+        1,
+        10,
+        &[
+            "found `0`",
+            "majority, none or a number of members of at least 1",
+        ],
+    ),
+    case(
+        "Quorum = most",
+        true,
+        1,
+        10,
+        &["found `most`", "majority, none or a number"],
+    ),
+    case(
+        "Quorum majority",
+        true,
+        1,
+        8,
+        &["found `majority`", "expected `=` after Quorum"],
+    ),
 ];
+
+#[test]
+fn thirty_three_nodes_are_refused_at_the_thirty_third() {
+    let listed: Vec<String> = (1..=33).map(|i| format!("10.0.1.{i}")).collect();
+    let text = format!(
+        "Membership {{\n  Key = /k\n  Nodes {{\n    {}\n  }}\n}}\n{ONE_VIF}",
+        listed.join("\n    ")
+    );
+    let err = config::parse(&text, "big.conf").unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::TooManyNodes { .. }), "{err}");
+    assert_eq!(err.to_string(), "big.conf:36:5: found node 10.0.1.33, number 33, expected at most 32 nodes in Membership Nodes");
+}
 
 #[test]
 fn malformed_configurations_are_refused_with_their_position() {
@@ -478,6 +778,30 @@ fn error_kinds_are_typed() {
         ErrorKind::Unsupported { .. }
     ));
     assert!(matches!(kind("Mature = 5"), ErrorKind::BadValue { .. }));
+    let membership = |text: &str| kind(&format!("{text}\n{ONE_VIF}"));
+    assert!(matches!(
+        membership("Spread = 4803\nMembership { Nodes { 10.0.0.1 } Key = /k }"),
+        ErrorKind::SpreadAndMembership { .. }
+    ));
+    assert!(matches!(
+        membership("Membership { Nodes { 10.0.0.1 } Key = /k }\nMembership { }"),
+        ErrorKind::RepeatedMembership { .. }
+    ));
+    assert!(matches!(
+        membership("Membership { Nodes { 10.0.0.1 10.0.0.1 } Key = /k }"),
+        ErrorKind::DuplicateNode { .. }
+    ));
+    assert!(matches!(
+        membership("Membership { Nodes { 10.0.0.1 } Key = /k Timeout = 10ms }"),
+        ErrorKind::MembershipTiming(SettingsError::TimeoutTooShort { .. })
+    ));
+    assert!(matches!(
+        membership("Quorum = 2\nMembership { Nodes { 10.0.0.1 } Key = /k }"),
+        ErrorKind::QuorumAboveNodes {
+            quorum: 2,
+            nodes: 1
+        }
+    ));
     assert!(matches!(kind("Mature 5s"), ErrorKind::Syntax { .. }));
 }
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use wackamole::config::{
     self, AcquisitionsPerRound, Balance, Config, Hook, HookEvent, Ipv4Block, LogFacility,
-    NotifyTarget, Prefer, SpreadAddress, Vif, VifAddress, Warning, WarningKind,
+    MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif, VifAddress, Warning,
+    WarningKind,
 };
+use wackamole::membership::Settings;
 
 const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
 
@@ -97,6 +99,8 @@ fn the_original_sample_means_what_it_says() {
         }],
         hooks: vec![],
         identity: None,
+        membership: None,
+        quorum: Quorum::None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.preferred_addresses(), vec![Ipv4Addr::UNSPECIFIED]);
@@ -122,6 +126,46 @@ fn the_shipped_example_loads() {
     );
     assert_eq!(config.hooks.len(), 3);
     assert_eq!(config.hooks[2].event, HookEvent::PostUp);
+    // Its Membership block and Quorum are commented out.
+    assert_eq!(config.membership, None);
+    assert_eq!(config.quorum, Quorum::None);
+}
+
+#[test]
+fn the_shipped_example_membership_block_loads_once_uncommented() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/wackamole.conf");
+    let text = std::fs::read_to_string(path).expect("read the example");
+    let mut in_block = false;
+    let uncommented: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("Spread ="))
+        .map(|line| {
+            let code = line.strip_prefix("# ").unwrap_or(line);
+            if code.starts_with("Membership {") {
+                in_block = true;
+            }
+            let keep = in_block || code.starts_with("Quorum =");
+            if code.starts_with('}') {
+                in_block = false;
+            }
+            match line.strip_prefix('#') {
+                Some(rest) if keep => rest.strip_prefix(' ').unwrap_or(rest),
+                _ => line,
+            }
+        })
+        .collect();
+    let (config, warnings) = parse(&uncommented.join("\n"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let membership = config.membership.expect("the example's Membership block");
+    assert_eq!(
+        membership.nodes,
+        vec![
+            Ipv4Addr::new(192, 168, 10, 11),
+            Ipv4Addr::new(192, 168, 10, 12)
+        ]
+    );
+    assert_eq!(membership.key, PathBuf::from("/etc/wackamole/cluster.key"));
+    assert_eq!(config.quorum, Quorum::Majority);
 }
 
 #[test]
@@ -459,4 +503,147 @@ fn summary_lists_every_address_and_setting() {
     ] {
         assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
     }
+}
+
+fn node(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, last)
+}
+
+#[test]
+fn membership_block_of_the_issue() {
+    let config = parse_snippet(
+        "Membership {
+    Nodes { 10.0.0.1 10.0.0.2 10.0.0.3 }   # every node lists the same set, in the same order
+    Port = 4811
+    Key = /etc/wackamole/cluster.key
+    Heartbeat = 20ms
+    Timeout = 1s
+}
+Quorum = majority",
+    );
+    assert_eq!(
+        config.membership,
+        Some(MembershipConfig {
+            nodes: vec![node(1), node(2), node(3)],
+            port: 4811,
+            key: PathBuf::from("/etc/wackamole/cluster.key"),
+            settings: Settings {
+                heartbeat: Duration::from_millis(20),
+                timeout: Duration::from_secs(1),
+            },
+        })
+    );
+    assert_eq!(config.quorum, Quorum::Majority);
+    assert_eq!(config.quorum.needed(3), 2);
+}
+
+#[test]
+fn membership_defaults() {
+    let config = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = '/k/cluster key' }");
+    let membership = config.membership.expect("a membership");
+    assert_eq!(membership.port, config::DEFAULT_MEMBERSHIP_PORT);
+    assert_eq!(membership.port, 4810);
+    assert_eq!(membership.key, PathBuf::from("/k/cluster key"));
+    assert_eq!(membership.settings, Settings::default());
+    assert_eq!(
+        membership.settings,
+        Settings {
+            heartbeat: Duration::from_millis(50),
+            timeout: Duration::from_millis(200),
+        }
+    );
+    assert_eq!(config.quorum, Quorum::None);
+    let spread = parse_snippet("");
+    assert_eq!(spread.membership, None);
+    assert_eq!(spread.quorum, Quorum::None);
+}
+
+#[test]
+fn membership_keywords_are_case_insensitive() {
+    let config = parse_snippet(
+        "MEMBERSHIP { nodes { 10.0.0.1 } KEY = /k PORT = 1 HEARTBEAT = 10MS timeout = 30Ms }\nquorum = MAJORITY",
+    );
+    let membership = config.membership.expect("a membership");
+    assert_eq!(membership.nodes, vec![node(1)]);
+    assert_eq!(membership.port, 1);
+    assert_eq!(
+        membership.settings,
+        Settings {
+            heartbeat: Duration::from_millis(10),
+            timeout: Duration::from_millis(30),
+        }
+    );
+    assert_eq!(config.quorum, Quorum::Majority);
+    assert_eq!(parse_snippet("Quorum = NONE").quorum, Quorum::None);
+}
+
+#[test]
+fn nodes_from_one_to_thirty_two_keep_their_order() {
+    let one = parse_snippet("Membership { Nodes { 10.0.0.9 } Key = /k }");
+    assert_eq!(one.membership.expect("a membership").nodes, vec![node(9)]);
+    let listed: Vec<String> = (1..=32).rev().map(|i| node(i).to_string()).collect();
+    let all = parse_snippet(&format!(
+        "Membership {{ Nodes {{ {} }} Key = /k }}\nQuorum = 32",
+        listed.join(" ")
+    ));
+    let nodes = all.membership.expect("a membership").nodes;
+    assert_eq!(nodes.len(), config::MAX_MEMBERSHIP_NODES);
+    assert_eq!(nodes[0], node(32));
+    assert_eq!(nodes[31], node(1));
+    assert_eq!(all.quorum, Quorum::Count(32));
+    // A second Nodes adds to the list; a repeated scalar replaces.
+    let split = parse_snippet(
+        "Membership { Nodes { 10.0.0.1 } Port = 5000 Nodes { 127.0.0.1 } Key = /a Port = 5001 Key = /b }",
+    );
+    let membership = split.membership.expect("a membership");
+    assert_eq!(membership.nodes, vec![node(1), Ipv4Addr::LOCALHOST]);
+    assert_eq!(membership.port, 5001);
+    assert_eq!(membership.key, PathBuf::from("/b"));
+}
+
+#[test]
+fn quorum_forms() {
+    assert_eq!(parse_snippet("Quorum = majority").quorum, Quorum::Majority);
+    assert_eq!(parse_snippet("Quorum = none").quorum, Quorum::None);
+    assert_eq!(parse_snippet("Quorum = 1").quorum, Quorum::Count(1));
+    // With Spread the group's size is the daemon's to judge.
+    assert_eq!(parse_snippet("Quorum = 40").quorum, Quorum::Count(40));
+    // The last Quorum wins, as for every scalar.
+    assert_eq!(
+        parse_snippet("Quorum = 2\nQuorum = majority").quorum,
+        Quorum::Majority
+    );
+    let at_most = parse_snippet("Quorum = 2\nMembership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }");
+    assert_eq!(at_most.quorum, Quorum::Count(2));
+}
+
+#[test]
+fn summary_shows_the_membership_and_the_quorum() {
+    let config = parse_snippet(
+        "Membership { Nodes { 10.0.0.1 10.0.0.2 10.0.0.3 } Key = /etc/wackamole/cluster.key Heartbeat = 20ms Timeout = 1s }\nQuorum = majority",
+    );
+    let summary = config::summary(&config);
+    for line in [
+        "spread: none (built-in membership)",
+        "membership nodes: 10.0.0.1 10.0.0.2 10.0.0.3",
+        "membership port: 4810",
+        "membership key: /etc/wackamole/cluster.key",
+        "membership heartbeat: 20ms",
+        "membership timeout: 1s",
+        "quorum: majority (2 of 3 nodes)",
+    ] {
+        assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
+    }
+    assert!(!summary.contains("spread retry interval"), "{summary}");
+    let counted = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }\nQuorum = 2");
+    let summary = config::summary(&counted);
+    assert!(
+        summary.lines().any(|l| l == "quorum: 2 of 2 nodes"),
+        "{summary}"
+    );
+    let spread = config::summary(&parse_snippet("Quorum = 3"));
+    assert!(spread.lines().any(|l| l == "quorum: 3"), "{spread}");
+    assert!(!spread.contains("membership"), "{spread}");
+    let none = config::summary(&parse_snippet(""));
+    assert!(none.lines().any(|l| l == "quorum: none"), "{none}");
 }

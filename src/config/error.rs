@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use crate::membership::SettingsError;
+
 /// A place in a configuration file: 1-based line and column (columns count
 /// characters, a tab counts as one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,6 +49,22 @@ pub enum ErrorKind {
     DuplicateVifAddress { address: Ipv4Addr, first: Position },
     /// The file lists no VIF at all.
     NoVirtualInterfaces,
+    /// Both a `Spread` directive and a `Membership` block: the file must
+    /// choose one group service.
+    SpreadAndMembership {
+        spread: Position,
+        membership: Position,
+    },
+    /// A second `Membership` block.
+    RepeatedMembership { first: Position },
+    /// The same address listed twice in `Nodes`.
+    DuplicateNode { address: Ipv4Addr, first: Position },
+    /// One node more than the membership can tell apart.
+    TooManyNodes { address: Ipv4Addr },
+    /// `Heartbeat` and `Timeout` that the built-in membership refuses.
+    MembershipTiming(SettingsError),
+    /// A `Quorum` count above the number of listed nodes: never reached.
+    QuorumAboveNodes { quorum: u32, nodes: usize },
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -108,6 +126,40 @@ impl fmt::Display for Error {
             ErrorKind::NoVirtualInterfaces => write!(
                 f,
                 "found no VIF, expected a VirtualInterfaces block with at least one address"
+            ),
+            ErrorKind::SpreadAndMembership { spread, membership } => write!(
+                f,
+                "found both Spread (line {}, column {}) and a Membership block (line {}, column \
+                 {}), expected one group service: remove Spread to use the built-in membership, \
+                 or the Membership block to use Spread",
+                spread.line, spread.column, membership.line, membership.column
+            ),
+            ErrorKind::RepeatedMembership { first } => write!(
+                f,
+                "found a second Membership block, expected only one (the first opens at line {}, \
+                 column {})",
+                first.line, first.column
+            ),
+            ErrorKind::DuplicateNode { address, first } => write!(
+                f,
+                "found node {address} again, expected each node listed once (first listed at \
+                 line {}, column {})",
+                first.line, first.column
+            ),
+            ErrorKind::TooManyNodes { address } => write!(
+                f,
+                "found node {address}, number {}, expected at most {} nodes in Membership Nodes",
+                super::MAX_MEMBERSHIP_NODES + 1,
+                super::MAX_MEMBERSHIP_NODES
+            ),
+            ErrorKind::MembershipTiming(error) => write!(
+                f,
+                "found a Heartbeat and Timeout the built-in membership refuses: {error}"
+            ),
+            ErrorKind::QuorumAboveNodes { quorum, nodes } => write!(
+                f,
+                "found Quorum {quorum}, expected at most the {nodes} nodes listed in Membership \
+                 Nodes (a larger quorum is never reached)"
             ),
         }
     }

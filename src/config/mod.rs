@@ -5,7 +5,9 @@
 
 mod address;
 mod error;
+mod key;
 mod lexer;
+mod membership;
 mod model;
 mod parser;
 mod summary;
@@ -15,6 +17,11 @@ mod values;
 use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
+pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
+pub use membership::{
+    own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,
+    MAX_MEMBERSHIP_NODES,
+};
 pub use model::*;
 pub use summary::summary;
 pub use values::{

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::{MembershipConfig, Quorum};
+
 /// Linux's limit on interface names (IFNAMSIZ - 1).
 pub const MAX_INTERFACE_NAME: usize = 15;
 
@@ -232,6 +234,8 @@ pub enum LogFacility {
 /// A whole, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The Spread daemon; unused when `membership` is set (the parser
+    /// refuses a file that names both).
     pub spread: SpreadAddress,
     pub spread_retry_interval: Duration,
     pub group: String,
@@ -249,6 +253,11 @@ pub struct Config {
     /// The real address identifying this node to its peers, if set
     /// explicitly (ours); otherwise the daemon derives it at start.
     pub identity: Option<Ipv4Addr>,
+    /// `Membership { ... }` (ours): the built-in group service instead of
+    /// Spread.
+    pub membership: Option<MembershipConfig>,
+    /// `Quorum` (ours).
+    pub quorum: Quorum,
 }
 
 impl Default for Config {
@@ -269,6 +278,8 @@ impl Default for Config {
             vifs: Vec::new(),
             hooks: Vec::new(),
             identity: None,
+            membership: None,
+            quorum: Quorum::None,
         }
     }
 }

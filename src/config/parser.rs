@@ -1,5 +1,8 @@
 //! Recursive-descent parser: tokens to a `Config`, remembering where each
 //! VIF address and Prefer entry was written so validation can point at it.
+//! The `Membership` block and `Quorum` are read in [`membership`].
+
+mod membership;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -22,6 +25,12 @@ pub struct Spans {
     pub vif_addresses: Vec<Position>,
     /// One per block of `Prefer::Blocks`.
     pub prefer: Vec<Position>,
+    /// The first `Spread` directive.
+    pub spread: Option<Position>,
+    /// The `Membership` block.
+    pub membership: Option<Position>,
+    /// The value of the last `Quorum`.
+    pub quorum: Option<Position>,
 }
 
 pub struct Parsed {
@@ -31,7 +40,8 @@ pub struct Parsed {
 }
 
 const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
-     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, VirtualInterfaces, Run, Identity)";
+     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, VirtualInterfaces, Run, Identity, \
+     Membership, Quorum)";
 const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] (as in eth0:10.0.0.5/24)";
 const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET] or `{` with several";
 const BALANCE_PARAMETER: &str = "AcquisitionsPerRound or Interval inside Balance";
@@ -208,6 +218,7 @@ impl<'a> Parser<'a> {
         let (keyword, position) = self.word(DIRECTIVE_EXPECTED)?;
         match keyword.to_ascii_lowercase().as_str() {
             "spread" => {
+                self.spans.spread.get_or_insert(position);
                 self.expect_equals("Spread")?;
                 let (text, at) = self.string(SPREAD_EXPECTED)?;
                 self.config.spread = values::parse_spread_address(text)
@@ -235,6 +246,8 @@ impl<'a> Parser<'a> {
             "virtualinterfaces" | "vifs" | "vips" => self.virtual_interfaces()?,
             "run" | "exec" => self.hook(keyword)?,
             "identity" => self.identity()?,
+            "membership" => self.membership(position)?,
+            "quorum" => self.quorum()?,
             "moduledir" => {
                 self.expect_equals("ModuleDir")?;
                 self.string("a directory")?;

@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use super::values::{format_interval, log_facility_name};
-use super::{AcquisitionsPerRound, Config, Ipv4Block, NotifyTarget, Prefer, SpreadAddress};
+use super::{
+    AcquisitionsPerRound, Config, Ipv4Block, MembershipConfig, NotifyTarget, Prefer, Quorum,
+    SpreadAddress,
+};
 
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
@@ -14,17 +17,22 @@ pub fn summary(config: &Config) -> String {
 }
 
 fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
-    let spread = match &config.spread {
-        SpreadAddress::Local { port } => format!("{port} (local daemon)"),
-        SpreadAddress::Tcp { port, host } => format!("{port}@{host}"),
-        SpreadAddress::Unix(path) => format!("{} (Unix socket)", path.display()),
+    match &config.membership {
+        Some(membership) => write_membership(out, membership)?,
+        None => write_spread(out, config)?,
+    }
+    let quorum = match (&config.membership, config.quorum) {
+        (Some(membership), Quorum::Majority) => {
+            let nodes = membership.nodes.len();
+            format!(
+                "majority ({} of {nodes} nodes)",
+                Quorum::Majority.needed(nodes)
+            )
+        }
+        (Some(membership), Quorum::Count(n)) => format!("{n} of {} nodes", membership.nodes.len()),
+        (_, quorum) => quorum.to_string(),
     };
-    writeln!(out, "spread: {spread}")?;
-    writeln!(
-        out,
-        "spread retry interval: {}",
-        format_interval(config.spread_retry_interval)
-    )?;
+    writeln!(out, "quorum: {quorum}")?;
     writeln!(out, "group: {}", config.group)?;
     match &config.control {
         Some(path) => writeln!(out, "control: {}", path.display())?,
@@ -113,4 +121,36 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+fn write_spread(out: &mut String, config: &Config) -> std::fmt::Result {
+    let spread = match &config.spread {
+        SpreadAddress::Local { port } => format!("{port} (local daemon)"),
+        SpreadAddress::Tcp { port, host } => format!("{port}@{host}"),
+        SpreadAddress::Unix(path) => format!("{} (Unix socket)", path.display()),
+    };
+    writeln!(out, "spread: {spread}")?;
+    writeln!(
+        out,
+        "spread retry interval: {}",
+        format_interval(config.spread_retry_interval)
+    )
+}
+
+fn write_membership(out: &mut String, membership: &MembershipConfig) -> std::fmt::Result {
+    let nodes: Vec<String> = membership.nodes.iter().map(|n| n.to_string()).collect();
+    writeln!(out, "spread: none (built-in membership)")?;
+    writeln!(out, "membership nodes: {}", nodes.join(" "))?;
+    writeln!(out, "membership port: {}", membership.port)?;
+    writeln!(out, "membership key: {}", membership.key.display())?;
+    writeln!(
+        out,
+        "membership heartbeat: {}",
+        format_interval(membership.settings.heartbeat)
+    )?;
+    writeln!(
+        out,
+        "membership timeout: {}",
+        format_interval(membership.settings.timeout)
+    )
 }

@@ -1,12 +1,13 @@
 //! Checks that need the whole file: duplicate VIF addresses (also across
-//! sets), at least one VIF, and Prefer entries that match nothing.
+//! sets), at least one VIF, one group service, a Quorum the listed nodes
+//! can reach, and Prefer entries that match nothing.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use super::error::{ErrorKind, Position, WarningKind};
 use super::parser::{Located, Spans};
-use super::{Config, Prefer};
+use super::{Config, Prefer, Quorum};
 
 /// Refuses what cannot run; returns warnings about what can but may not be
 /// what the operator meant.
@@ -32,6 +33,7 @@ pub fn validate(
         }
         first_seen.insert(address.addr, position);
     }
+    group_service(config, spans)?;
     let mut warnings = Vec::new();
     if let Prefer::Blocks(blocks) = &config.prefer {
         for (block, &position) in blocks.iter().zip(&spans.prefer) {
@@ -50,4 +52,24 @@ pub fn validate(
         }
     }
     Ok(warnings)
+}
+
+/// The file chooses Spread or the built-in membership, not both, and a
+/// Quorum count fits the nodes the membership lists.
+fn group_service(config: &Config, spans: &Spans) -> Located<()> {
+    if let (Some(spread), Some(membership)) = (spans.spread, spans.membership) {
+        return Err((
+            spread.max(membership),
+            ErrorKind::SpreadAndMembership { spread, membership },
+        ));
+    }
+    if let (Some(membership), Quorum::Count(quorum), Some(at)) =
+        (&config.membership, config.quorum, spans.quorum)
+    {
+        let nodes = membership.nodes.len();
+        if config.quorum.needed(nodes) > nodes {
+            return Err((at, ErrorKind::QuorumAboveNodes { quorum, nodes }));
+        }
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@
 
 mod group;
 mod identity;
-mod reload;
+pub mod reload;
 mod spread_service;
 mod status;
 mod timers;

@@ -1,15 +1,17 @@
 //! What a re-read configuration (SIGHUP) may change in a running daemon.
 //!
-//! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`
-//! and `SpreadRetryInterval`. Everything that the cluster or the
-//! connection depends on (the VIFs, the group, the identity, the
-//! preferences our STATE carries, the Spread daemon, the control socket)
-//! needs a restart: a file that changes any of it is refused whole and the
-//! running configuration stays.
+//! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`,
+//! `SpreadRetryInterval`, `Quorum`, and the membership's `Heartbeat` and
+//! `Timeout`. Everything that the cluster or the connection depends on
+//! (the VIFs, the group, the identity, the preferences our STATE carries,
+//! the group service itself: the Spread daemon, or the membership's nodes,
+//! port and key, the control socket) needs a restart: a file that changes
+//! any of it is refused whole and the running configuration stays. The key
+//! file's content is compared by [`check_key`], as the daemon reads it.
 
 use std::fmt;
 
-use crate::config::Config;
+use crate::config::{Config, MembershipConfig};
 
 /// The reload was refused: these settings differ from the running ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +33,30 @@ impl fmt::Display for Refused {
 /// Checks `new` against the running configuration and returns the names
 /// of the live settings that change.
 pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refused> {
+    let (old_membership, new_membership) = (running.membership.as_ref(), new.membership.as_ref());
+    let both = old_membership.zip(new_membership);
+    let membership_differs = |differs: fn(&MembershipConfig, &MembershipConfig) -> bool| {
+        both.is_some_and(|(old, new)| differs(old, new))
+    };
     let fixed = [
         ("VirtualInterfaces", running.vifs != new.vifs),
         ("Group", running.group != new.group),
         ("Identity", running.identity != new.identity),
         ("Prefer", running.prefer != new.prefer),
-        ("Spread", running.spread != new.spread),
+        (
+            "the group service (Spread or Membership)",
+            old_membership.is_some() != new_membership.is_some(),
+        ),
+        (
+            "Spread",
+            old_membership.is_none() && new_membership.is_none() && running.spread != new.spread,
+        ),
+        (
+            "Nodes",
+            membership_differs(|old, new| old.nodes != new.nodes),
+        ),
+        ("Port", membership_differs(|old, new| old.port != new.port)),
+        ("Key", membership_differs(|old, new| old.key != new.key)),
         ("Control", running.control != new.control),
     ];
     let refused = changed(&fixed);
@@ -54,8 +74,28 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
             "SpreadRetryInterval",
             running.spread_retry_interval != new.spread_retry_interval,
         ),
+        (
+            "Heartbeat",
+            membership_differs(|old, new| old.settings.heartbeat != new.settings.heartbeat),
+        ),
+        (
+            "Timeout",
+            membership_differs(|old, new| old.settings.timeout != new.settings.timeout),
+        ),
+        ("Quorum", running.quorum != new.quorum),
     ];
     Ok(changed(&live))
+}
+
+/// Refuses a reload whose key file (same path, see [`check`]) now holds
+/// another key: every node must change it at once, by a restart.
+pub fn check_key(running: &[u8], new: &[u8]) -> Result<(), Refused> {
+    if running == new {
+        return Ok(());
+    }
+    Err(Refused {
+        settings: vec!["Key (the content of the key file)"],
+    })
 }
 
 /// The names of the settings marked as changed.
@@ -70,8 +110,26 @@ fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AcquisitionsPerRound, Prefer};
+    use crate::config::{AcquisitionsPerRound, Prefer, Quorum, SpreadAddress};
+    use crate::membership::Settings;
+    use std::net::Ipv4Addr;
     use std::time::Duration;
+
+    fn with_membership() -> Config {
+        Config {
+            membership: Some(MembershipConfig {
+                nodes: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
+                port: 4810,
+                key: "/etc/wackamole/cluster.key".into(),
+                settings: Settings::default(),
+            }),
+            ..Config::default()
+        }
+    }
+
+    fn membership_of(config: &mut Config) -> &mut MembershipConfig {
+        config.membership.as_mut().expect("a membership block")
+    }
 
     #[test]
     fn live_settings_are_listed() {
@@ -93,5 +151,62 @@ mod tests {
         let refused = check(&running, &new).unwrap_err();
         assert_eq!(refused.settings, vec!["Group", "Prefer"]);
         assert!(refused.to_string().contains("Group, Prefer cannot change"));
+    }
+
+    #[test]
+    fn membership_timing_and_quorum_are_live() {
+        let running = with_membership();
+        let mut new = running.clone();
+        membership_of(&mut new).settings =
+            Settings::new(Duration::from_millis(20), Duration::from_millis(100))
+                .expect("valid settings");
+        new.quorum = Quorum::Majority;
+        assert_eq!(
+            check(&running, &new),
+            Ok(vec!["Heartbeat", "Timeout", "Quorum"])
+        );
+        let mut spread = Config::default();
+        let before = spread.clone();
+        spread.quorum = Quorum::Count(2);
+        assert_eq!(check(&before, &spread), Ok(vec!["Quorum"]));
+    }
+
+    #[test]
+    fn membership_nodes_port_and_key_are_fixed() {
+        let running = with_membership();
+        let mut new = running.clone();
+        membership_of(&mut new)
+            .nodes
+            .push(Ipv4Addr::new(10, 0, 0, 3));
+        membership_of(&mut new).port = 4811;
+        membership_of(&mut new).key = "/etc/wackamole/other.key".into();
+        new.quorum = Quorum::Majority;
+        let refused = check(&running, &new).unwrap_err();
+        assert_eq!(refused.settings, vec!["Nodes", "Port", "Key"]);
+    }
+
+    #[test]
+    fn switching_between_spread_and_membership_is_fixed() {
+        let membership = with_membership();
+        let spread = Config {
+            spread: SpreadAddress::Local { port: 4804 },
+            ..Config::default()
+        };
+        for (running, new) in [(&membership, &spread), (&spread, &membership)] {
+            let refused = check(running, new).unwrap_err();
+            assert_eq!(
+                refused.settings,
+                vec!["the group service (Spread or Membership)"]
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_key_content_is_refused() {
+        assert_eq!(check_key(b"0123456789abcdef", b"0123456789abcdef"), Ok(()));
+        let refused = check_key(b"0123456789abcdef", b"fedcba9876543210").unwrap_err();
+        assert!(refused.to_string().starts_with(
+            "configuration not reloaded: Key (the content of the key file) cannot change"
+        ));
     }
 }

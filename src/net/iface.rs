@@ -134,6 +134,18 @@ pub fn list(interface: &str) -> Result<Vec<InterfaceAddress>> {
     list_with(&sock, interface, Action::ListAddresses, None)
 }
 
+/// Every IPv4 address of every interface of this host (the namespace of
+/// the calling thread): where a node finds itself among the nodes a
+/// cluster lists.
+pub fn local_addresses() -> Result<Vec<Ipv4Addr>> {
+    let sock = socket(Action::ListAddresses, "", None)?;
+    let all = ifreq::addresses(&sock).map_err(|e| Error::os(Action::ListAddresses, "", None, e))?;
+    let mut addresses: Vec<Ipv4Addr> = all.into_iter().map(|(_, addr)| addr).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    Ok(addresses)
+}
+
 /// The lowest free alias label `IF:N`, N >= 1 (`IF:0` is avoided, as the
 /// original did: some tools read it as the interface itself).
 fn free_label(interface: &str, taken: &[(String, Ipv4Addr)], addr: Ipv4Addr) -> Result<String> {

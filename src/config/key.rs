@@ -1,0 +1,301 @@
+//! The membership key file: its whole content is the secret that
+//! authenticates every datagram of the cluster. [`load_key`] refuses a file
+//! that others could read or that is too short to be a key;
+//! [`write_new_key`] is `wackamole keygen`.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Fewest bytes a key may hold.
+pub const MIN_KEY_LEN: usize = 16;
+/// Most bytes a key may hold: anything longer is not a key file.
+pub const MAX_KEY_LEN: usize = 4096;
+/// Bytes of a key `wackamole keygen` writes.
+pub const NEW_KEY_LEN: usize = 32;
+
+/// Why a key file cannot be used or written.
+#[derive(Debug)]
+pub enum KeyError {
+    /// The file cannot be opened or read.
+    Unreadable {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The path names a directory, a device or the like.
+    NotAFile {
+        path: PathBuf,
+    },
+    /// Group or others may read or write the file.
+    Exposed {
+        path: PathBuf,
+        mode: u32,
+    },
+    TooShort {
+        path: PathBuf,
+        len: usize,
+    },
+    TooLong {
+        path: PathBuf,
+    },
+    /// `keygen` found the file already there.
+    Exists {
+        path: PathBuf,
+    },
+    /// `keygen` could not create or fill the file.
+    Unwritable {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// `keygen` could not get random bytes from the kernel.
+    NoRandomness {
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Unreadable { path, error } => {
+                write!(
+                    f,
+                    "cannot read the membership key {}: {error}",
+                    path.display()
+                )
+            }
+            KeyError::NotAFile { path } => write!(
+                f,
+                "the membership key {} is not a regular file",
+                path.display()
+            ),
+            KeyError::Exposed { path, mode } => write!(
+                f,
+                "the membership key {0} may be read or written by group or others (mode {1:04o}); \
+                 chmod 600 {0}",
+                path.display(),
+                mode & 0o7777
+            ),
+            KeyError::TooShort { path, len } => write!(
+                f,
+                "the membership key {} holds {len} bytes, fewer than {MIN_KEY_LEN}; write a new \
+                 one with `wackamole keygen FILE`",
+                path.display()
+            ),
+            KeyError::TooLong { path } => write!(
+                f,
+                "the membership key {} is longer than {MAX_KEY_LEN} bytes, which no key file is; \
+                 write a new one with `wackamole keygen FILE`",
+                path.display()
+            ),
+            KeyError::Exists { path } => write!(
+                f,
+                "{} already exists; keygen never overwrites a file (remove it first to replace \
+                 the key)",
+                path.display()
+            ),
+            KeyError::Unwritable { path, error } => {
+                write!(f, "cannot write the key file {}: {error}", path.display())
+            }
+            KeyError::NoRandomness { path, error } => write!(
+                f,
+                "cannot get random bytes for the key file {}: {error}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyError::Unreadable { error, .. }
+            | KeyError::Unwritable { error, .. }
+            | KeyError::NoRandomness { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the key at `path`: a regular file, of mode 0600 or stricter,
+/// holding [`MIN_KEY_LEN`] to [`MAX_KEY_LEN`] bytes, all of which are the
+/// key.
+pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let unreadable = |error| KeyError::Unreadable {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = File::open(path).map_err(unreadable)?;
+    // The checks look at the file opened, not at whatever the path names
+    // a moment later.
+    let metadata = file.metadata().map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let mut key = Vec::new();
+    let limit = u64::try_from(MAX_KEY_LEN + 1).unwrap_or(u64::MAX);
+    file.take(limit).read_to_end(&mut key).map_err(unreadable)?;
+    if key.len() > MAX_KEY_LEN {
+        return Err(KeyError::TooLong {
+            path: path.to_path_buf(),
+        });
+    }
+    if key.len() < MIN_KEY_LEN {
+        return Err(KeyError::TooShort {
+            path: path.to_path_buf(),
+            len: key.len(),
+        });
+    }
+    Ok(key)
+}
+
+/// Creates `path` with mode 0600 and [`NEW_KEY_LEN`] random bytes in it.
+/// An existing file is never touched; a file this call created but could
+/// not fill is removed again.
+pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
+    let mut key = [0u8; NEW_KEY_LEN];
+    random_bytes(&mut key).map_err(|error| KeyError::NoRandomness {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let unwritable = |error| KeyError::Unwritable {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::AlreadyExists => KeyError::Exists {
+                path: path.to_path_buf(),
+            },
+            _ => unwritable(error),
+        })?;
+    // The umask may only have taken bits away; set exactly 0600 anyway so
+    // the key always loads.
+    let filled = file
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| file.write_all(&key))
+        .and_then(|()| file.sync_all());
+    if let Err(error) = filled {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(unwritable(error));
+    }
+    Ok(())
+}
+
+/// Fills `buf` from the kernel's random number generator, waiting (only at
+/// early boot) until it is seeded.
+fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is valid for writes of `rest.len()` bytes, and
+        // getrandom writes at most that many.
+        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match usize::try_from(got) {
+            Ok(n) => filled += n,
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    fn write_with_mode(path: &Path, content: &[u8], mode: u32) {
+        std::fs::write(path, content).expect("write a key");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[test]
+    fn a_private_key_loads_whole() {
+        let dir = TempDir::new("key-load");
+        let path = dir.path().join("cluster.key");
+        let content = b"sixteen bytes!!\n";
+        write_with_mode(&path, content, 0o600);
+        assert_eq!(load_key(&path).expect("loads"), content.to_vec());
+        write_with_mode(&path, content, 0o400);
+        assert!(load_key(&path).is_ok());
+    }
+
+    #[test]
+    fn exposed_short_long_and_missing_keys_are_refused() {
+        let dir = TempDir::new("key-refuse");
+        let path = dir.path().join("cluster.key");
+        for mode in [0o640, 0o604, 0o660, 0o644, 0o602] {
+            write_with_mode(&path, &[7; 32], mode);
+            let err = load_key(&path).unwrap_err();
+            assert!(matches!(err, KeyError::Exposed { .. }), "{mode:o}: {err}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("chmod 600 {}", path.display()))
+                    && message.contains(&format!("(mode {mode:04o})")),
+                "{message}"
+            );
+        }
+        write_with_mode(&path, &[7; 15], 0o600);
+        let short = load_key(&path).unwrap_err();
+        assert!(
+            matches!(short, KeyError::TooShort { len: 15, .. }),
+            "{short}"
+        );
+        assert!(short.to_string().contains("15 bytes, fewer than 16"));
+        write_with_mode(&path, &[7; MAX_KEY_LEN + 1], 0o600);
+        assert!(matches!(load_key(&path), Err(KeyError::TooLong { .. })));
+        let missing = dir.path().join("absent.key");
+        let err = load_key(&missing).unwrap_err();
+        assert!(matches!(err, KeyError::Unreadable { .. }));
+        assert!(err.to_string().starts_with(&format!(
+            "cannot read the membership key {}: ",
+            missing.display()
+        )));
+        assert!(matches!(
+            load_key(dir.path()),
+            Err(KeyError::NotAFile { .. })
+        ));
+    }
+
+    #[test]
+    fn keygen_writes_a_fresh_private_key_once() {
+        let dir = TempDir::new("keygen");
+        let path = dir.path().join("new.key");
+        write_new_key(&path).expect("writes");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let key = load_key(&path).expect("the new key loads");
+        assert_eq!(key.len(), NEW_KEY_LEN);
+        let err = write_new_key(&path).unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }), "{err}");
+        assert_eq!(load_key(&path).expect("still there"), key);
+        let other = dir.path().join("other.key");
+        write_new_key(&other).expect("writes");
+        assert_ne!(load_key(&other).expect("loads"), key);
+        let nowhere = dir.path().join("no-such-dir").join("x.key");
+        let err = write_new_key(&nowhere).unwrap_err();
+        assert!(matches!(err, KeyError::Unwritable { .. }));
+        assert!(err.to_string().contains(&nowhere.display().to_string()));
+    }
+}
