@@ -257,7 +257,9 @@ impl Run {
             view,
         };
         let len = self.net.rng.range(0, 200);
-        let payload = tag.encode(&vec![0xA5; len]);
+        let mut rest = vec![simengine::CHATTER];
+        rest.resize(len + 1, 0x5A);
+        let payload = tag.encode(&rest);
         self.net.multicast(i, payload);
         self.settle_events();
     }

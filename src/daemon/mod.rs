@@ -10,7 +10,8 @@
 //! The loop drives the group service through [`group::GroupService`] and
 //! does not know which one it has: that is chosen once, in [`run`].
 
-mod group;
+pub mod bridge;
+pub mod group;
 mod identity;
 pub mod reload;
 mod spread_service;

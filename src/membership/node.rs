@@ -66,6 +66,10 @@ pub enum Event {
     /// A message of the current view (or the end of the previous one,
     /// just before a `View`), in agreed order.
     Deliver { origin: Member, payload: Vec<u8> },
+    /// One of our multicasts that its view ended without delivering (to
+    /// us or anyone): the user may send it again in the next view. Given
+    /// before the `View` or `Left` that ends that view.
+    Undelivered { payload: Vec<u8> },
     /// We are in no view any more.
     Left(LeftReason),
 }
@@ -420,7 +424,9 @@ impl Node {
     pub(super) fn lose_view(&mut self, reason: LeftReason) {
         self.view = None;
         self.early.clear();
-        self.dropped_multicasts += self.outgoing.len() as u64;
+        if reason != LeftReason::Requested {
+            self.give_back_outgoing();
+        }
         self.outgoing.clear();
         if !matches!(self.phase, Phase::Undecided { .. } | Phase::Gone) {
             self.phase = Phase::Idle;
@@ -492,6 +498,16 @@ impl Node {
             addr: self.nodes[usize::from(to)],
             bytes: wire::encode(&self.key, &header, body),
         });
+    }
+
+    /// Our multicasts of the view that ends, never delivered: dropped,
+    /// and handed back to the user.
+    pub(super) fn give_back_outgoing(&mut self) {
+        self.dropped_multicasts += self.outgoing.len() as u64;
+        let undelivered: Vec<(u32, Vec<u8>)> = self.outgoing.drain(..).collect();
+        for (_, payload) in undelivered {
+            self.events.push_back(Event::Undelivered { payload });
+        }
     }
 
     pub(super) fn emit(&mut self, event: Event) {

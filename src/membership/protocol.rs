@@ -10,6 +10,9 @@ use super::replay::ReplayError;
 use super::view::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{self, Body, Heartbeat, Member, Refusal, Sequenced, ViewId};
 
+/// How far beyond the next expected local number a DATA may arrive and
+/// be kept for later.
+const MAX_AHEAD: u32 = 32;
 /// Most SEQUENCED messages resent to one member per heartbeat of its.
 const MAX_REPAIR: usize = 64;
 /// A node that did not answer a proposal is left out for this many
@@ -360,8 +363,7 @@ impl Node {
                 self.deliver(&old, ready);
             }
         }
-        self.dropped_multicasts += self.outgoing.len() as u64;
-        self.outgoing.clear();
+        self.give_back_outgoing();
         self.next_local = 1;
         let Some(my_index) = members.iter().position(|m| *m == self.member()) else {
             return;
@@ -380,8 +382,13 @@ impl Node {
         }
     }
 
+    /// Hands messages of `view` (the current one, or the one ending) to
+    /// the user; ours leave the queue of unsequenced multicasts.
     fn deliver(&mut self, view: &ViewState, messages: Vec<Sequenced>) {
         for m in messages {
+            if m.origin == self.me {
+                self.outgoing.retain(|(local, _)| *local > m.local);
+            }
             if let Some(origin) = view.member(m.origin) {
                 self.emit(Event::Deliver {
                     origin,
@@ -410,12 +417,6 @@ impl Node {
             return;
         }
         let (ready, gap) = v.receive(message);
-        let me = self.me;
-        for m in &ready {
-            if m.origin == me {
-                self.outgoing.retain(|(local, _)| *local > m.local);
-            }
-        }
         self.deliver(&v, ready);
         self.view = Some(v);
         if gap {
@@ -447,13 +448,35 @@ impl Node {
         let Some(pos) = v.members.iter().position(|m| *m == from) else {
             return;
         };
-        if v.id != view
-            || local != seq.next_local[pos]
-            || v.unacknowledged_cost() + message_cost(payload.len()) > LOG_BUDGET
-        {
+        if v.id != view || local < seq.next_local[pos] {
             return;
         }
-        self.sequence(pos, local, payload, now);
+        if local > seq.next_local[pos] {
+            // Arrived before an earlier one: kept (a little) until it comes.
+            if local - seq.next_local[pos] <= MAX_AHEAD {
+                if let Some(seq) = self.view.as_mut().and_then(|v| v.sequencer.as_mut()) {
+                    seq.ahead[pos].insert(local, payload);
+                }
+            }
+            return;
+        }
+        let mut next = Some(payload);
+        let mut local = local;
+        while let Some(payload) = next.take() {
+            let fits = self.view.as_ref().is_some_and(|v| {
+                v.unacknowledged_cost() + message_cost(payload.len()) <= LOG_BUDGET
+            });
+            if !fits {
+                return;
+            }
+            self.sequence(pos, local, payload, now);
+            local += 1;
+            next = self
+                .view
+                .as_mut()
+                .and_then(|v| v.sequencer.as_mut())
+                .and_then(|seq| seq.ahead[pos].remove(&local));
+        }
     }
 
     /// Numbers a message of the member at `pos` and sends it to every member.

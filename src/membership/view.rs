@@ -37,6 +37,8 @@ pub(super) struct Sequencer {
     pub delivered: Vec<u32>,
     /// Per member: the stable count its last heartbeat echoed.
     pub acknowledged_stable: Vec<u32>,
+    /// Per member: DATA that arrived before an earlier one, by local number.
+    pub ahead: Vec<BTreeMap<u32, Vec<u8>>>,
 }
 
 pub(super) fn message_cost(payload_len: usize) -> usize {
@@ -58,6 +60,7 @@ impl ViewState {
                 .iter()
                 .map(|m| if m.node == me { u32::MAX } else { 0 })
                 .collect(),
+            ahead: vec![BTreeMap::new(); members.len()],
         });
         ViewState {
             id,

@@ -10,15 +10,18 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use wackamole::config::{AcquisitionsPerRound, Balance};
-use wackamole::engine::{Engine, Input, Message, Output, Settings, Timer, View};
+use wackamole::daemon::bridge::{self, Bridge};
+use wackamole::daemon::group::GroupEvent;
+use wackamole::engine::{Engine, Input, Output, Settings, Timer};
 use wackamole::membership::{Event, Member, ViewId};
 
 use super::rng::Rng;
 use super::simnet::Net;
 use super::vsync::Tag;
 
-/// First byte after the tag of a payload that carries an engine message.
-const ENGINE_MARK: u8 = 0xE0;
+/// First byte after the tag of the simulation's own chatter (a bridge
+/// payload starts with 0 or 1).
+pub const CHATTER: u8 = 0xA5;
 
 struct Slot {
     engine: Engine,
@@ -26,24 +29,13 @@ struct Slot {
     timers: BTreeMap<Timer, u64>,
     view: Option<ViewId>,
     member: Option<Member>,
+    bridge: Bridge,
 }
 
 pub struct Engines {
     slots: Vec<Option<Slot>>,
     settings: Vec<Settings>,
     vifs: usize,
-}
-
-fn name(m: &Member) -> String {
-    format!("n{}/{}", m.node, m.incarnation)
-}
-
-fn group_id(v: &ViewId) -> [u32; 3] {
-    [
-        (v.ltime >> 32) as u32,
-        v.ltime as u32,
-        (u32::from(v.coordinator) << 24) | (v.incarnation as u32 & 0x00FF_FFFF),
-    ]
 }
 
 impl Engines {
@@ -99,6 +91,7 @@ impl Engines {
             timers: BTreeMap::new(),
             view: None,
             member: None,
+            bridge: Bridge::new((0..self.settings.len()).map(|n| super::simnet::address(n).ip().to_owned()).collect()),
         });
     }
 
@@ -142,16 +135,26 @@ impl Engines {
         }
     }
 
+    /// Hands a node's event to its engine through the daemon's bridge.
     pub fn event(&mut self, i: usize, event: &Event, net: &mut Net) {
         let Some(slot) = self.slots[i].as_mut() else {
             return;
         };
-        let input = match event {
-            Event::Joined => Input::Connected,
-            Event::Left(_) => {
-                slot.view = None;
-                Input::Disconnected
-            }
+        // The payloads carry the checker's tag before the bridge's bytes.
+        let event = match event {
+            Event::Deliver { origin, payload } => match Tag::decode(payload) {
+                Some((_, rest)) if rest.first() != Some(&CHATTER) => Event::Deliver {
+                    origin: *origin,
+                    payload: rest.to_vec(),
+                },
+                _ => return,
+            },
+            Event::Undelivered { payload } => match Tag::decode(payload) {
+                Some((_, rest)) => Event::Undelivered {
+                    payload: rest.to_vec(),
+                },
+                None => return,
+            },
             Event::View {
                 id,
                 members,
@@ -159,28 +162,50 @@ impl Engines {
             } => {
                 slot.view = Some(*id);
                 slot.member = members.get(*my_index).copied();
-                Input::View(View {
-                    group_id: group_id(id),
-                    members: members.iter().map(name).collect(),
-                    my_index: *my_index,
-                })
+                event.clone()
             }
-            Event::Deliver { origin, payload } => {
-                let Some((_, rest)) = Tag::decode(payload) else {
-                    return;
-                };
-                if rest.len() < 3 || rest[0] != ENGINE_MARK {
-                    return;
-                }
-                Input::Message(Message {
-                    sender: name(origin),
-                    mess_type: i16::from_be_bytes([rest[1], rest[2]]),
-                    endian_mismatch: false,
-                    body: rest[3..].to_vec(),
-                })
+            Event::Left(_) => {
+                slot.view = None;
+                event.clone()
             }
+            Event::Joined => event.clone(),
+        };
+        let is_view = matches!(event, Event::View { .. });
+        let Some(group_event) = slot.bridge.translate(event) else {
+            return;
+        };
+        let input = match group_event {
+            GroupEvent::Connected => Input::Connected,
+            GroupEvent::View(v) => Input::View(v),
+            GroupEvent::Message(m) => Input::Message(m),
+            GroupEvent::Disconnected { .. } => Input::Disconnected,
         };
         self.feed(i, input, net);
+        if is_view {
+            let resends = self.slots[i]
+                .as_mut()
+                .map(|s| s.bridge.take_resends())
+                .unwrap_or_default();
+            for payload in resends {
+                self.send(i, &payload, net);
+            }
+        }
+    }
+
+    /// Multicasts a bridge payload of node `i` with the checker's tag.
+    fn send(&mut self, i: usize, payload: &[u8], net: &mut Net) {
+        let Some(slot) = self.slots[i].as_ref() else {
+            return;
+        };
+        let (Some(view), Some(member)) = (slot.view, slot.member) else {
+            return;
+        };
+        let tag = Tag {
+            origin: member,
+            counter: net.next_counter(i),
+            view,
+        };
+        net.multicast(i, tag.encode(payload));
     }
 
     fn feed(&mut self, i: usize, input: Input, net: &mut Net) {
@@ -193,6 +218,7 @@ impl Engines {
             if trace {
                 eprintln!("[{}us] engine {i} <- {input:?}", net.now);
             }
+            let mut outgoing = Vec::new();
             for output in slot.engine.handle(input) {
                 if trace {
                     eprintln!("[{}us] engine {i} -> {output:?}", net.now);
@@ -208,20 +234,7 @@ impl Engines {
                     }
                     Output::Multicast {
                         mess_type, body, ..
-                    } => {
-                        let (Some(view), Some(member)) = (slot.view, slot.member) else {
-                            continue;
-                        };
-                        let tag = Tag {
-                            origin: member,
-                            counter: net.next_counter(i),
-                            view,
-                        };
-                        let mut rest = vec![ENGINE_MARK];
-                        rest.extend_from_slice(&mess_type.to_be_bytes());
-                        rest.extend_from_slice(&body);
-                        net.multicast(i, tag.encode(&rest));
-                    }
+                    } => outgoing.push(bridge::encode(mess_type, &body)),
                     Output::ArmTimer(t, d) => {
                         slot.timers.insert(t, net.now + d.as_micros() as u64);
                     }
@@ -231,6 +244,9 @@ impl Engines {
                     Output::ReadArpTable => inputs.push(Input::LocalArpTable(Vec::new())),
                     Output::Hooks(..) | Output::PostHooks(..) | Output::Log(..) => {}
                 }
+            }
+            for payload in outgoing {
+                self.send(i, &payload, net);
             }
         }
     }

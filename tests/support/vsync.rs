@@ -120,6 +120,13 @@ impl Checker {
                 }
                 track.joined = true;
             }
+            Event::Undelivered { payload } => {
+                let (tag, _) = Tag::decode(payload)
+                    .ok_or_else(|| format!("node {i} gave back a payload without a tag"))?;
+                if tag.origin != me {
+                    return Err(format!("node {i} gave back {tag:?}, not its own"));
+                }
+            }
             Event::Left(_) => {
                 track.joined = false;
                 track.current = None;
