@@ -178,6 +178,8 @@ pub struct Node {
     /// `Joined` was given and no `Left` since.
     joined: bool,
     pub(super) now: Instant,
+    /// What [`Node::poll_timeout`] answers, worked out after every call.
+    deadline: Option<Instant>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     pub(super) refusals: Refusals,
@@ -233,6 +235,7 @@ impl Node {
             last_nack: None,
             joined: false,
             now,
+            deadline: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             refusals: Refusals::default(),
@@ -240,6 +243,7 @@ impl Node {
             views_installed: 0,
         };
         node.send_heartbeats(now);
+        node.deadline = node.next_deadline();
         Ok(node)
     }
 
@@ -262,6 +266,7 @@ impl Node {
             self.receive(from, bytes, now);
             self.update(now);
         }
+        self.deadline = self.next_deadline();
     }
 
     /// Time passed; call when [`Node::poll_timeout`] is due (earlier or
@@ -273,10 +278,15 @@ impl Node {
             }
             self.update(now);
         }
+        self.deadline = self.next_deadline();
     }
 
     /// When [`Node::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
         if self.phase == Phase::Gone {
             return None;
         }
@@ -321,6 +331,7 @@ impl Node {
         self.next_local += 1;
         self.outgoing.push_back((local, payload));
         self.push_outgoing(now, true);
+        self.deadline = self.next_deadline();
         Ok(())
     }
 
@@ -339,6 +350,7 @@ impl Node {
         self.lose_view(LeftReason::Requested);
         self.phase = Phase::Gone;
         self.proposal = None;
+        self.deadline = None;
     }
 
     pub fn status(&self) -> Status {

@@ -60,14 +60,16 @@ impl Peer {
     /// by the passing of time alone.
     pub fn next_change(&self, now: Instant, timeout: Duration) -> Option<Instant> {
         let heard = self.last_heard?;
-        let mut times = vec![heard + timeout, heard + timeout * RECENTLY_LOST_TIMEOUTS];
-        if let Some(since) = self.heard_since {
-            times.push(since + timeout);
-        }
-        if let Some(until) = self.declined_until {
-            times.push(until);
-        }
-        times.into_iter().filter(|&t| t > now).min()
+        [
+            Some(heard + timeout),
+            Some(heard + timeout * RECENTLY_LOST_TIMEOUTS),
+            self.heard_since.map(|since| since + timeout),
+            self.declined_until,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&t| t > now)
+        .min()
     }
 }
 
