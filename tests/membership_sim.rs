@@ -230,8 +230,7 @@ impl Run {
     fn failure(&self, broken: &str) -> String {
         let mut text = format!("seed {}: {broken}\n", self.seed);
         if let Some(t) = &self.trace {
-            let skip = t.len().saturating_sub(400);
-            for line in &t[skip..] {
+            for line in t {
                 text.push_str(line);
                 text.push('\n');
             }

@@ -165,6 +165,9 @@ pub struct Node {
     pub(super) waiting_proposals: BTreeMap<u8, (ViewId, Vec<Member>)>,
     /// Our own view change in progress.
     pub(super) proposal: Option<Proposal>,
+    /// A member of our view lost it: propose again even if the wanted set
+    /// is the view's.
+    pub(super) reform: bool,
     /// The INSTALLs of our last completed proposal, to resend.
     pub(super) sent_installs: Vec<(u8, Body)>,
     /// SEQUENCED messages of the view we flushed for, before its INSTALL.
@@ -226,6 +229,7 @@ impl Node {
             choice: None,
             waiting_proposals: BTreeMap::new(),
             proposal: None,
+            reform: false,
             sent_installs: Vec::new(),
             early: Vec::new(),
             outgoing: VecDeque::new(),
@@ -319,7 +323,10 @@ impl Node {
         if payload.len() > wire::MAX_PAYLOAD {
             return Err(MulticastError::TooLarge { len: payload.len() });
         }
-        if self.phase != Phase::Installed {
+        // While our view is being flushed, a multicast still belongs to
+        // it: it waits, and comes back as `Undelivered` when the view ends.
+        let flushing = matches!(self.phase, Phase::Flushing { .. }) && self.view.is_some();
+        if self.phase != Phase::Installed && !flushing {
             self.dropped_multicasts += 1;
             return Err(MulticastError::NoView);
         }

@@ -24,6 +24,8 @@ pub(super) struct Peer {
     pub heard_since: Option<Instant>,
     /// Its last heartbeat (of its newest incarnation).
     pub heartbeat: Option<Heartbeat>,
+    /// The counter of the datagram that carried it.
+    pub heartbeat_counter: Option<u64>,
     /// It did not answer our last proposal: left out of our wanted set
     /// until then.
     pub declined_until: Option<Instant>,
