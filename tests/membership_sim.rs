@@ -88,7 +88,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
     let n = pick_n(&mut rng);
     let t_us = settings.timeout.as_micros() as u64;
     let h_us = settings.heartbeat.as_micros() as u64;
-    let mut t = 400 * MS + rng.range(0, 600) as u64 * MS;
+    let mut t = 300 * MS + rng.range(0, 300) as u64 * MS;
     let mut faults = Vec::new();
     let count = rng.range(2, 7);
     for _ in 0..count {
@@ -130,7 +130,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
             + if rng.chance(40) {
                 rng.range(0, t_us as usize) as u64
             } else {
-                rng.range(t_us as usize, 6 * t_us as usize) as u64
+                rng.range(t_us as usize, 4 * t_us as usize) as u64
             };
     }
     faults.sort_by_key(|(at, _)| *at);

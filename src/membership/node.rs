@@ -301,7 +301,7 @@ impl Node {
         if let Some(p) = &self.proposal {
             next = next.min(p.started + self.settings.timeout * 2);
         }
-        if let Some(t) = self.peers.next_change(self.now) {
+        if let Some(t) = self.peers.next_expiry(self.now) {
             next = next.min(t);
         }
         Some(next)
