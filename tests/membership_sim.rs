@@ -21,12 +21,12 @@
 
 #[path = "support/rng.rs"]
 mod rng;
+#[path = "support/simengine.rs"]
+mod simengine;
 #[path = "support/simnet.rs"]
 mod simnet;
 #[path = "support/vsync.rs"]
 mod vsync;
-#[path = "support/simengine.rs"]
-mod simengine;
 
 use std::time::Duration;
 
@@ -158,7 +158,11 @@ struct Run {
 impl Run {
     fn note(&mut self, text: impl FnOnce() -> String) {
         if let Some(t) = self.trace.as_mut() {
-            t.push(format!("[{:>9.3}ms] {}", self.net.now as f64 / 1000.0, text()));
+            t.push(format!(
+                "[{:>9.3}ms] {}",
+                self.net.now as f64 / 1000.0,
+                text()
+            ));
         }
     }
 
@@ -191,15 +195,10 @@ impl Run {
             return;
         }
         for i in 0..self.net.slots.len() {
-            let now = self
-                .net
-                .slots[i]
-                .node
-                .as_ref()
-                .map(|n| {
-                    let s = n.status();
-                    (s.choice, s.flushing)
-                });
+            let now = self.net.slots[i].node.as_ref().map(|n| {
+                let s = n.status();
+                (s.choice, s.flushing)
+            });
             if self.states.get(i).copied().flatten() != now {
                 self.states.resize(self.net.slots.len(), None);
                 self.states[i] = now;

@@ -55,7 +55,8 @@ impl Peer {
     }
 
     pub fn member(&self, node: u8) -> Option<Member> {
-        self.incarnation.map(|incarnation| Member { node, incarnation })
+        self.incarnation
+            .map(|incarnation| Member { node, incarnation })
     }
 
     /// When we stop hearing this peer unless it speaks again: the one

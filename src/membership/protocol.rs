@@ -643,7 +643,10 @@ impl Node {
         let to = v.members[pos].node;
         if let Some(missing) = v.range(delivered, v.delivered) {
             for message in missing.into_iter().take(MAX_REPAIR) {
-                let body = Body::Sequenced { view: v.id, message };
+                let body = Body::Sequenced {
+                    view: v.id,
+                    message,
+                };
                 self.send(to, &body);
             }
         }
@@ -671,9 +674,14 @@ fn names_listed_nodes(body: &Body, count: usize) -> bool {
     let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
     match body {
         Body::Heartbeat(hb) => hb.choice.is_none_or(node) && hb.view.as_ref().is_none_or(view),
-        Body::Propose { proposal, members: ms } => view(proposal) && members(ms),
+        Body::Propose {
+            proposal,
+            members: ms,
+        } => view(proposal) && members(ms),
         Body::Flush {
-            proposal, messages: ms, ..
+            proposal,
+            messages: ms,
+            ..
         } => view(proposal) && messages(ms),
         Body::Install {
             view: v,

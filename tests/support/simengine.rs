@@ -91,7 +91,11 @@ impl Engines {
             timers: BTreeMap::new(),
             view: None,
             member: None,
-            bridge: Bridge::new((0..self.settings.len()).map(|n| super::simnet::address(n).ip().to_owned()).collect()),
+            bridge: Bridge::new(
+                (0..self.settings.len())
+                    .map(|n| super::simnet::address(n).ip().to_owned())
+                    .collect(),
+            ),
         });
     }
 
