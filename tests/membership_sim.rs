@@ -258,7 +258,7 @@ impl Run {
         let mut rest = vec![simengine::CHATTER];
         rest.resize(len + 1, 0x5A);
         let payload = tag.encode(&rest);
-        self.net.multicast(i, payload);
+        self.net.multicast(i, view, payload);
         self.settle_events();
     }
 

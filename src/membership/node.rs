@@ -77,8 +77,11 @@ pub enum Event {
 /// Why a multicast was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MulticastError {
-    /// No view is installed (joining, or a view change is under way).
+    /// No view is installed.
     NoView,
+    /// The view it was meant for has ended (the payload comes back as
+    /// [`Event::Undelivered`]).
+    ViewEnded,
     TooLarge {
         len: usize,
     },
@@ -92,6 +95,7 @@ impl fmt::Display for MulticastError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MulticastError::NoView => write!(f, "no view is installed"),
+            MulticastError::ViewEnded => write!(f, "its view has ended"),
             MulticastError::TooLarge { len } => write!(
                 f,
                 "a message of {len} bytes is longer than the {} allowed",
@@ -321,13 +325,26 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// Sends `payload` to the current view in agreed order.
-    pub fn multicast(&mut self, payload: Vec<u8>, now: Instant) -> Result<(), MulticastError> {
+    /// Sends `payload` in agreed order to `view`, the view the caller was
+    /// last told of. If that view has ended meanwhile (events not read
+    /// yet), the payload comes back at once as [`Event::Undelivered`]: a
+    /// message is only ever delivered in the view it was meant for.
+    pub fn multicast(
+        &mut self,
+        view: ViewId,
+        payload: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), MulticastError> {
         if self.phase == Phase::Gone {
             return Err(MulticastError::Gone);
         }
         if payload.len() > wire::MAX_PAYLOAD {
             return Err(MulticastError::TooLarge { len: payload.len() });
+        }
+        if self.view.as_ref().is_none_or(|v| v.id != view) {
+            self.dropped_multicasts += 1;
+            self.events.push_back(Event::Undelivered { payload });
+            return Err(MulticastError::ViewEnded);
         }
         // While our view is being flushed, a multicast still belongs to
         // it: it waits, and comes back as `Undelivered` when the view ends.

@@ -209,7 +209,7 @@ impl Engines {
             counter: net.next_counter(i),
             view,
         };
-        net.multicast(i, tag.encode(payload));
+        net.multicast(i, view, tag.encode(payload));
     }
 
     fn feed(&mut self, i: usize, input: Input, net: &mut Net) {

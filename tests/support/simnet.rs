@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, Node, Settings};
+use wackamole::membership::{Event, Node, Settings, ViewId};
 
 use super::rng::Rng;
 
@@ -192,7 +192,8 @@ impl Net {
         }
     }
 
-    pub fn multicast(&mut self, i: usize, payload: Vec<u8>) -> bool {
+    /// Node `i` multicasts in `view`, the view it was last told of.
+    pub fn multicast(&mut self, i: usize, view: ViewId, payload: Vec<u8>) -> bool {
         if !self.running(i) {
             return false;
         }
@@ -200,7 +201,7 @@ impl Net {
         let taken = self.slots[i]
             .node
             .as_mut()
-            .is_some_and(|n| n.multicast(payload, now).is_ok());
+            .is_some_and(|n| n.multicast(view, payload, now).is_ok());
         self.flush(i);
         taken
     }
