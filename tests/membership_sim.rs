@@ -97,7 +97,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         if b == a {
             b = (a + 1) % n;
         }
-        let fault = match rng.below(15) {
+        let fault = match rng.below(16) {
             0 | 1 => Fault::Crash(a),
             2 => Fault::CrashCoordinatorMidChange,
             3 => Fault::Restart(a),
@@ -111,6 +111,12 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
             11 => Fault::Burst(a, rng.range(1, 6)),
             12 => Fault::Replay(rng.range(1, 20)),
             13 => {
+                // Messages multicast just before the coordinator crashes.
+                faults.push((t, Fault::Burst(a, rng.range(1, 4))));
+                faults.push((t, Fault::Burst(b, rng.range(1, 4))));
+                Fault::CrashCoordinatorMidChange
+            }
+            14 => {
                 // Restarted within one heartbeat.
                 faults.push((t, Fault::Crash(a)));
                 Fault::Restart(a)
@@ -122,6 +128,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         };
         let at = match fault {
             Fault::Restart(_) | Fault::RestartAll => t + rng.range(1, h_us as usize) as u64,
+            Fault::CrashCoordinatorMidChange => t + rng.range(0, 2_000) as u64,
             _ => t,
         };
         faults.push((at, fault));
@@ -152,6 +159,8 @@ struct Run {
     engines: Engines,
     trace: Option<Vec<String>>,
     states: Vec<Option<(Option<u8>, bool)>>,
+    /// A crash of a coordinator mid view change waits until then.
+    mid_change_until: Option<u64>,
     seed: u64,
 }
 
@@ -268,17 +277,10 @@ impl Run {
         match fault {
             Fault::Crash(i) => self.crash(*i),
             Fault::CrashCoordinatorMidChange => {
-                let target = (0..n).find(|&i| {
-                    self.net.running(i)
-                        && self.net.slots[i].node.as_ref().is_some_and(|node| {
-                            let s = node.status();
-                            s.flushing && s.choice == Some(s.me)
-                        })
-                });
-                let target = target.or_else(|| (0..n).find(|&i| self.net.running(i)));
-                if let Some(i) = target {
-                    self.crash(i);
-                }
+                // Waits (a time-out at most) for a view change to catch.
+                self.mid_change_until =
+                    Some(self.net.now + self.net.settings.timeout.as_micros() as u64);
+                self.crash_mid_change();
             }
             Fault::Restart(i) => {
                 self.crash(*i);
@@ -324,6 +326,32 @@ impl Run {
         }
     }
 
+    /// Crashes a coordinator in the middle of a view change, if one is
+    /// under way; at the end of the wait, the lowest running node.
+    fn crash_mid_change(&mut self) {
+        let Some(until) = self.mid_change_until else {
+            return;
+        };
+        let n = self.net.slots.len();
+        let target = (0..n).find(|&i| {
+            self.net.running(i)
+                && self.net.slots[i].node.as_ref().is_some_and(|node| {
+                    let s = node.status();
+                    s.flushing && s.choice == Some(s.me)
+                })
+        });
+        let target = target.or_else(|| {
+            (self.net.now >= until)
+                .then(|| (0..n).find(|&i| self.net.running(i)))
+                .flatten()
+        });
+        if let Some(i) = target {
+            self.mid_change_until = None;
+            self.note(|| format!("crash node {i}, coordinator mid change"));
+            self.crash(i);
+        }
+    }
+
     /// Runs the simulation up to `until`, with multicasts now and then.
     fn run_to(&mut self, until: u64, chatter: bool) {
         let mut next_chatter = self.net.now + 50 * MS;
@@ -348,6 +376,7 @@ impl Run {
                 self.net.run_next();
             }
             self.settle_events();
+            self.crash_mid_change();
         }
     }
 
@@ -428,6 +457,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         engines: Engines::new(plan.n, seed),
         trace: tracing.then(Vec::new),
         states: Vec::new(),
+        mid_change_until: None,
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));

@@ -89,7 +89,7 @@
 //!
 //! | kind | name | from → to | body |
 //! |---|---|---|---|
-//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); view id; delivered u32; sequenced u32; stable u32; max ltime u64 |
+//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); installed view id (none while flushing); delivered u32; sequenced u32; stable u32; max ltime u64 |
 //! | 2 | PROPOSE | coordinator → each proposed member | proposal view id; count u8; count × member |
 //! | 3 | FLUSH | member → proposer | proposal view id; old view id; delivered u32; max ltime u64; count u16; count × message |
 //! | 4 | INSTALL | coordinator → each member | view id; count u8; count × member; old view id; cut u32; count u16; count × message |

@@ -505,7 +505,11 @@ impl Node {
             hears: self.peers.hears_bitmap(now),
             reach: self.peers.reach_bitmap(now),
             choice: self.choice,
-            view: view.map(|v| v.id),
+            // Only an installed view: a member frozen by a flush shows
+            // none, so its coordinator sees that it is no longer with it.
+            view: view
+                .filter(|_| self.phase == Phase::Installed)
+                .map(|v| v.id),
             delivered: view.map_or(0, |v| v.delivered),
             sequenced: view
                 .and_then(|v| v.sequencer.as_ref())
