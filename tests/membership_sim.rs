@@ -17,7 +17,8 @@
 //!
 //! `WACKAMOLE_MSIM_SEED=N` replays one seed with a trace;
 //! `WACKAMOLE_MSIM_SEEDS=N` changes how many seeds the default run covers
-//! (`make soak` runs a million).
+//! (`make soak` runs a million) and `WACKAMOLE_MSIM_FIRST=N` where they
+//! start.
 
 #[path = "support/rng.rs"]
 mod rng;
@@ -550,6 +551,10 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         return;
     }
     let seeds = seeds_from_env();
+    let first: u64 = std::env::var("WACKAMOLE_MSIM_FIRST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let results: Vec<(u64, u64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -558,8 +563,8 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
                     let mut worst = 0;
                     let mut datagrams = 0;
                     let mut count = 0;
-                    let mut seed = t;
-                    while seed < seeds {
+                    let mut seed = first + t;
+                    while seed < first + seeds {
                         let o = run_seed(seed, false);
                         worst = worst.max(o.settle_us);
                         datagrams += o.datagrams;
