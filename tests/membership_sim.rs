@@ -72,6 +72,8 @@ struct Schedule {
     /// Time of the last fault; the network heals then (or keeps `final_groups`).
     quiet_at: u64,
     final_groups: Option<Vec<usize>>,
+    /// (a, b, one_way): a link left cut at the end.
+    lasting_flaw: Option<(usize, usize, bool)>,
 }
 
 fn pick_n(rng: &mut Rng) -> usize {
@@ -146,11 +148,36 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
     let final_groups = rng
         .chance(25)
         .then(|| (0..n).map(|_| rng.below(2)).collect());
+    // Some schedules end with a flaw that stays: a one-way link or a
+    // partial partition. Views must then stop changing (no flapping).
+    let lasting_flaw = rng.chance(10).then(|| {
+        let a = rng.below(n);
+        let b = (a + 1 + rng.below(n - 1)) % n;
+        (a, b, rng.chance(50))
+    });
     Schedule {
         n,
         faults,
         quiet_at,
         final_groups,
+        lasting_flaw,
+    }
+}
+
+/// With a lasting one-way link or partial partition, the views must stop
+/// changing: after `settle` µs, none may be installed for 3 s.
+fn check_no_flapping(run: &mut Run, settle: u64) {
+    let start = run.net.now + settle;
+    run.run_to(start, false);
+    let installs = run.checker.installs;
+    let end = run.net.now + 3_000 * MS;
+    run.run_to(end, false);
+    if run.checker.installs != installs {
+        let msg = format!(
+            "views flap under a lasting flaw: {} installs in 3 s",
+            run.checker.installs - installs
+        );
+        panic!("{}", run.failure(&msg));
     }
 }
 
@@ -479,6 +506,16 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     run.net.heal();
     if let Some(groups) = &plan.final_groups {
         run.net.partition(groups);
+    }
+    if let Some((a, b, one_way)) = plan.lasting_flaw {
+        run.net.blocked[a][b] = true;
+        run.net.blocked[b][a] = !one_way;
+        run.note(|| format!("lasting flaw {a} -> {b}, one way: {one_way}"));
+        check_no_flapping(&mut run, 8 * settings.timeout.as_micros() as u64);
+        return Outcome {
+            settle_us: 0,
+            datagrams: run.net.stats.datagrams,
+        };
     }
     // Paused nodes wake, then liveness: poll until settled or the bound.
     let quiet = run.net.now;
