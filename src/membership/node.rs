@@ -40,6 +40,9 @@ pub enum LeftReason {
     Stalled,
     /// A node we hear does not hear us: we step back (one-way link).
     Deferred,
+    /// The coordinator of our view (or of the proposal we answered)
+    /// installed a view without us: what we hold may be someone else's.
+    Excluded,
 }
 
 impl LeftReason {
@@ -48,6 +51,7 @@ impl LeftReason {
             LeftReason::Requested => "left on request",
             LeftReason::Stalled => "silent longer than the time-out (paused or starved)",
             LeftReason::Deferred => "a node we hear does not hear us (one-way link)",
+            LeftReason::Excluded => "our coordinator formed a view without us",
         }
     }
 }

@@ -591,6 +591,10 @@ impl Node {
                 self.propose(p.members, now);
             }
         }
+        if self.excluded_by(from.node, their_view) {
+            self.lose_view(LeftReason::Excluded);
+            return;
+        }
         if self.phase != Phase::Installed {
             return;
         }
@@ -628,6 +632,24 @@ impl Node {
             return;
         }
         self.view = Some(v);
+    }
+
+    /// Our coordinator (of our view, or of the proposal we answered) shows
+    /// an installed view above our promise: a view we were never proposed,
+    /// so one without us.
+    fn excluded_by(&self, node: u8, their_view: Option<ViewId>) -> bool {
+        let Some(theirs) = their_view else {
+            return false;
+        };
+        let ours = match self.phase {
+            Phase::Installed => self.view.as_ref().map(|v| v.id.coordinator),
+            Phase::Flushing { coordinator, .. } => Some(coordinator),
+            _ => None,
+        };
+        node != self.me
+            && ours == Some(node)
+            && theirs.coordinator == node
+            && self.promise.is_none_or(|p| theirs > p)
     }
 
     /// A member's heartbeat at its coordinator: stability, and repair of
