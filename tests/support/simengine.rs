@@ -40,7 +40,7 @@ pub struct Engines {
 
 impl Engines {
     pub fn new(n: usize, seed: u64) -> Engines {
-        let mut rng = Rng(seed ^ 0xe4_61_4e);
+        let mut rng = Rng(seed ^ 0x00e4_614e);
         let vifs = rng.range(1, 12);
         let addresses: Vec<Ipv4Addr> = (0..vifs)
             .map(|v| Ipv4Addr::new(10, 10, 0, v as u8 + 1))
@@ -121,10 +121,7 @@ impl Engines {
             if !net.running(i) {
                 continue;
             }
-            loop {
-                let Some(slot) = self.slots[i].as_mut() else {
-                    break;
-                };
+            while let Some(slot) = self.slots[i].as_mut() {
                 let due = slot
                     .timers
                     .iter()
