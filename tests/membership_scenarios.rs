@@ -1,0 +1,601 @@
+//! Hand-driven schedules of the built-in membership: a few nodes on a
+//! network where the test decides, datagram by datagram, what arrives,
+//! what is held back and what is lost, in virtual time. Every event goes
+//! through the checker of properties 1 to 3 (`support/vsync.rs`), so a
+//! schedule that breaks agreement, order or view synchrony fails at the
+//! event that breaks it. Each test then asserts what the schedule is
+//! about (the view reached, who steps back, ids never reused).
+//!
+//! These are the schedules of shared/MEMBERSHIP.md that the random
+//! simulation only meets by chance, built on purpose.
+
+#[path = "support/vsync.rs"]
+mod vsync;
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use vsync::{Checker, Tag};
+use wackamole::membership::wire::Key;
+use wackamole::membership::{Event, Member, Node, Settings, ViewId};
+
+const MS: u64 = 1_000;
+const PORT: u16 = 4810;
+/// Incarnations are "wall-clock" microseconds.
+const EPOCH_US: u64 = 1_800_000_000_000_000;
+
+const HEARTBEAT: u8 = 1;
+const PROPOSE: u8 = 2;
+const FLUSH: u8 = 3;
+const INSTALL: u8 = 4;
+const SEQUENCED: u8 = 6;
+const LEAVE: u8 = 7;
+
+fn address(i: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, i as u8 + 1), PORT)
+}
+
+/// A datagram on its way.
+#[derive(Clone)]
+struct Packet {
+    from: usize,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+impl Packet {
+    fn kind(&self) -> u8 {
+        self.bytes[3]
+    }
+}
+
+/// A few nodes and the datagrams between them; nothing moves unless the
+/// test says so.
+struct Hand {
+    base: Instant,
+    /// Virtual time in µs.
+    now: u64,
+    addrs: Vec<SocketAddrV4>,
+    settings: Settings,
+    nodes: Vec<Option<Node>>,
+    /// Sent and not yet delivered or dropped, in sending order.
+    inflight: Vec<Packet>,
+    /// `cut[a][b]`: what a sends to b is lost as it is sent.
+    cut: Vec<Vec<bool>>,
+    checker: Checker,
+    /// Every view id any node installed.
+    installed: Vec<ViewId>,
+    counters: Vec<u32>,
+    trace: Vec<String>,
+}
+
+impl Hand {
+    fn new(n: usize) -> Hand {
+        Hand {
+            base: Instant::now(),
+            now: 0,
+            addrs: (0..n).map(address).collect(),
+            settings: Settings::default(),
+            nodes: (0..n).map(|_| None).collect(),
+            inflight: Vec::new(),
+            cut: vec![vec![false; n]; n],
+            checker: Checker::new(n),
+            installed: Vec::new(),
+            counters: vec![0; n],
+            trace: Vec::new(),
+        }
+    }
+
+    fn timeout_us(&self) -> u64 {
+        self.settings.timeout.as_micros() as u64
+    }
+
+    fn heartbeat_us(&self) -> u64 {
+        self.settings.heartbeat.as_micros() as u64
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + Duration::from_micros(self.now)
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("node is up")
+    }
+
+    /// Starts (or restarts) node `i` with `incarnation`.
+    fn start_as(&mut self, i: usize, incarnation: u64) {
+        let key = Key::new(b"scenario cluster key, 32 bytes!!").expect("key is long enough");
+        let node = Node::new(
+            self.addrs.clone(),
+            i,
+            key,
+            self.settings,
+            incarnation,
+            self.instant(),
+        )
+        .expect("valid cluster");
+        self.checker.started(i, node.member());
+        self.trace
+            .push(format!("[{}] start {i} as {:?}", self.now, node.member()));
+        self.nodes[i] = Some(node);
+        self.counters[i] = 0;
+        self.collect(i);
+    }
+
+    /// Starts node `i` with the wall-clock incarnation of this moment.
+    fn start(&mut self, i: usize) {
+        let incarnation = EPOCH_US + self.now * 64 + i as u64;
+        self.start_as(i, incarnation);
+    }
+
+    /// kill -9: gone without a word; what it sent stays on the wire.
+    fn crash(&mut self, i: usize) {
+        self.nodes[i] = None;
+        self.checker.crashed(i);
+        self.trace.push(format!("[{}] crash {i}", self.now));
+    }
+
+    fn failure(&self, what: &str) -> String {
+        let mut text = format!("{what}\n");
+        for line in self.trace.iter().rev().take(60).rev() {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Takes out what node `i` produced; every event goes to the checker.
+    fn collect(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(t) = node.poll_transmit() {
+            out.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = node.poll_event() {
+            events.push(e);
+        }
+        for t in out {
+            let to = usize::from(t.to);
+            if !self.cut[i][to] {
+                self.inflight.push(Packet {
+                    from: i,
+                    to,
+                    bytes: t.bytes,
+                });
+            }
+        }
+        for e in events {
+            self.trace
+                .push(format!("[{}] node {i}: {}", self.now, describe(&e)));
+            if let Err(broken) = self.checker.event(i, &e) {
+                panic!("{}", self.failure(&broken));
+            }
+            if let Event::View { id, .. } = e {
+                self.installed.push(id);
+            }
+        }
+    }
+
+    fn arrive(&mut self, p: Packet) {
+        let from = SocketAddr::V4(self.addrs[p.from]);
+        let now = self.instant();
+        if let Some(node) = self.nodes[p.to].as_mut() {
+            node.handle_datagram(from, &p.bytes, now);
+            self.collect(p.to);
+        }
+    }
+
+    /// Delivers, in order, every datagram in flight that `pick` selects
+    /// (not those sent meanwhile); returns how many.
+    fn deliver(&mut self, mut pick: impl FnMut(&Packet) -> bool) -> usize {
+        let all = std::mem::take(&mut self.inflight);
+        let (now, later): (Vec<Packet>, Vec<Packet>) = all.into_iter().partition(|p| pick(p));
+        self.inflight = later;
+        let count = now.len();
+        for p in now {
+            self.arrive(p);
+        }
+        count
+    }
+
+    /// Loses every datagram in flight that `pick` selects.
+    fn drop_where(&mut self, mut pick: impl FnMut(&Packet) -> bool) -> usize {
+        let before = self.inflight.len();
+        self.inflight.retain(|p| !pick(p));
+        before - self.inflight.len()
+    }
+
+    /// Runs the timers due up to `now + us`, delivering nothing.
+    fn advance(&mut self, us: u64) {
+        let end = self.now + us;
+        loop {
+            let next = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.as_ref().and_then(|n| n.poll_timeout()).map(|t| (t, i)))
+                .min();
+            match next {
+                Some((t, i)) if self.micros(t) <= end => {
+                    self.now = self.now.max(self.micros(t));
+                    let now = self.instant();
+                    if let Some(node) = self.nodes[i].as_mut() {
+                        node.handle_timeout(now);
+                    }
+                    self.collect(i);
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn micros(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.base).as_micros() as u64
+    }
+
+    /// Runs for `us` on a network that delivers at once whatever `pass`
+    /// lets through and keeps the rest in flight.
+    fn run_holding(&mut self, us: u64, mut pass: impl FnMut(&Packet) -> bool) {
+        let end = self.now + us;
+        let step = MS;
+        while self.now < end {
+            for _ in 0..1_000 {
+                if self.deliver(&mut pass) == 0 {
+                    break;
+                }
+            }
+            self.advance(step.min(end - self.now));
+        }
+        while self.deliver(&mut pass) > 0 {}
+    }
+
+    /// Runs for `us` on a perfect network.
+    fn run(&mut self, us: u64) {
+        self.run_holding(us, |_| true);
+    }
+
+    /// Runs until `done` holds (checked every millisecond), at most `us`.
+    fn run_until(&mut self, us: u64, mut done: impl FnMut(&Hand) -> bool) -> bool {
+        let end = self.now + us;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.run(MS);
+        }
+        done(self)
+    }
+
+    /// The installed view of node `i`, if any (and not flushing).
+    fn view(&self, i: usize) -> Option<(ViewId, Vec<Member>)> {
+        let node = self.nodes[i].as_ref()?;
+        let s = node.status();
+        if s.flushing {
+            return None;
+        }
+        s.view
+    }
+
+    /// The nodes listed all hold one view of exactly them.
+    fn settled(&self, group: &[usize]) -> bool {
+        let expected: Vec<Member> = group.iter().map(|&i| self.node(i).member()).collect();
+        let first = self.view(group[0]);
+        group.iter().all(|&i| {
+            let v = self.view(i);
+            v.is_some() && v == first && self.checker.current(i) == v.as_ref().map(|v| v.0)
+        }) && first.is_some_and(|(_, members)| members == expected)
+    }
+
+    fn settle(&mut self, group: &[usize], within: u64) {
+        let group = group.to_vec();
+        if !self.run_until(within, |h| h.settled(&group)) {
+            let views: Vec<_> = group.iter().map(|&i| self.view(i)).collect();
+            panic!(
+                "{}",
+                self.failure(&format!("group {group:?} did not settle: {views:?}"))
+            );
+        }
+    }
+
+    /// Node `i` multicasts a tagged payload in its current view.
+    fn multicast(&mut self, i: usize) -> bool {
+        let Some(view) = self.checker.current(i) else {
+            return false;
+        };
+        self.counters[i] += 1;
+        let member = self.node(i).member();
+        let tag = Tag {
+            origin: member,
+            counter: self.counters[i],
+            view,
+        };
+        let payload = tag.encode(b"scenario");
+        let now = self.instant();
+        let taken = self.nodes[i]
+            .as_mut()
+            .is_some_and(|n| n.multicast(view, payload, now).is_ok());
+        self.collect(i);
+        taken
+    }
+
+    fn is_coordinating(&self, i: usize) -> bool {
+        self.nodes[i].as_ref().is_some_and(|n| {
+            let s = n.status();
+            s.flushing && s.choice == Some(s.me)
+        })
+    }
+}
+
+fn describe(e: &Event) -> String {
+    match e {
+        Event::Deliver { origin, payload } => match Tag::decode(payload) {
+            Some((tag, _)) => format!("deliver #{} of node {}", tag.counter, origin.node),
+            None => format!("deliver untagged from {}", origin.node),
+        },
+        Event::View { id, members, .. } => format!(
+            "view ({}, {}, {}) {:?}",
+            id.ltime,
+            id.coordinator,
+            id.incarnation,
+            members.iter().map(|m| m.node).collect::<Vec<_>>()
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `n` nodes started together and settled into one view.
+fn settled_cluster(n: usize) -> Hand {
+    let mut h = Hand::new(n);
+    for i in 0..n {
+        h.start(i);
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let bound = 12 * h.timeout_us();
+    h.settle(&all, bound);
+    h
+}
+
+// ---------------------------------------------------------------------
+// Regression schedules (shared/MEMBERSHIP.md, "Schedules that break
+// naive designs").
+// ---------------------------------------------------------------------
+
+/// The coordinator dies in the middle of a view change: one member
+/// installed the new view (and got a message of it), another only
+/// flushed, a third never saw the proposal. The old view had messages
+/// that not every member delivered. The survivors must agree on what
+/// each delivered of every view they share, and settle.
+#[test]
+fn coordinator_dies_after_some_installed_and_others_only_flushed() {
+    let mut h = settled_cluster(5);
+    let (v, _) = h.view(0).expect("a view");
+    assert_eq!(v.coordinator, 0);
+    // Messages of the old view: the last two reach only node 1.
+    for _ in 0..3 {
+        h.multicast(2);
+        h.run(2 * MS);
+    }
+    h.multicast(0);
+    h.multicast(0);
+    h.drop_where(|p| p.kind() == SEQUENCED && p.to != 1);
+    // Node 4 leaves: node 0 proposes {0, 1, 2, 3}.
+    let now = h.instant();
+    h.nodes[4].as_mut().expect("up").leave(now);
+    h.collect(4);
+    h.nodes[4] = None;
+    h.checker.crashed(4);
+    h.deliver(|p| p.kind() == LEAVE && p.to == 0);
+    assert!(h.is_coordinating(0), "node 0 should propose at once");
+    // Nodes 1 and 2 get the proposal and flush; node 3 never hears it.
+    h.deliver(|p| p.kind() == PROPOSE && (p.to == 1 || p.to == 2));
+    h.drop_where(|p| p.kind() == PROPOSE);
+    // Node 3's FLUSH is needed: let it answer a resent proposal later;
+    // first the two flushes arrive.
+    h.deliver(|p| p.kind() == FLUSH && p.to == 0);
+    // Node 3 gets the proposal on the next heartbeat of node 0.
+    h.run_holding(h.heartbeat_us() + MS, |p| {
+        p.kind() == HEARTBEAT || (p.kind() == PROPOSE && p.to == 3) || p.kind() == FLUSH
+    });
+    let installed_at_0 = h.view(0).map(|(id, _)| id);
+    assert!(
+        installed_at_0.is_some_and(|id| id > v),
+        "node 0 installed the new view: {installed_at_0:?}"
+    );
+    // Node 1 installs and gets a message of the new view; node 2 only
+    // flushed; node 3 only flushed too and hears nothing more.
+    h.deliver(|p| p.kind() == INSTALL && p.to == 1);
+    h.multicast(0);
+    h.deliver(|p| p.kind() == SEQUENCED && p.to == 1);
+    h.drop_where(|p| p.from == 0);
+    h.crash(0);
+    assert!(h.view(1).is_some_and(|(id, _)| Some(id) == installed_at_0));
+    assert!(h.view(2).is_none() && h.view(3).is_none());
+    // The survivors form a view; the checker holds them to property 3.
+    let bound = 12 * h.timeout_us();
+    h.settle(&[1, 2, 3], bound);
+}
+
+/// Two nodes each believe they coordinate and propose to overlapping
+/// sets at once; the proposals and answers cross in flight and arrive in
+/// reverse order.
+#[test]
+fn two_coordinators_propose_concurrently_to_overlapping_sets() {
+    let mut h = Hand::new(3);
+    for a in 0..3 {
+        for b in 0..3 {
+            h.cut[a][b] = a != b;
+        }
+    }
+    for i in 0..3 {
+        h.start(i);
+    }
+    // Alone, each node forms a view of itself.
+    let bound = 6 * h.timeout_us();
+    for i in 0..3 {
+        h.settle(&[i], bound);
+    }
+    // 1 and 2 hear each other: 1 coordinates {1, 2}; its proposal and
+    // the answers are held back.
+    let hold = |p: &Packet| matches!(p.kind(), PROPOSE | FLUSH | INSTALL);
+    h.cut[1][2] = false;
+    h.cut[2][1] = false;
+    let bound = 8 * h.timeout_us();
+    let end = h.now + bound;
+    while !(h.is_coordinating(1)
+        && h.inflight
+            .iter()
+            .any(|p| p.kind() == PROPOSE && p.from == 1 && p.to == 2))
+    {
+        assert!(h.now < end, "node 1 never proposed");
+        h.run_holding(MS, |p| !hold(p));
+    }
+    // Everything heals; heartbeats flow, view changes stay held until
+    // node 0 proposes to node 2 too.
+    for row in &mut h.cut {
+        row.fill(false);
+    }
+    let end = h.now + bound;
+    while !(h.is_coordinating(0)
+        && h.inflight
+            .iter()
+            .any(|p| p.kind() == PROPOSE && p.from == 0 && p.to == 2))
+    {
+        assert!(h.now < end, "nodes 0 and 1 never proposed at the same time");
+        h.run_holding(MS, |p| !hold(p));
+    }
+    assert!(h
+        .inflight
+        .iter()
+        .any(|p| p.kind() == PROPOSE && p.from == 1 && p.to == 2));
+    // The held view changes arrive newest first.
+    let mut held: Vec<Packet> = h.inflight.drain(..).collect();
+    held.reverse();
+    for p in held {
+        h.arrive(p);
+    }
+    let bound = 12 * h.timeout_us();
+    h.settle(&[0, 1, 2], bound);
+}
+
+/// A member restarted within one heartbeat, with the same address and a
+/// new incarnation, while the others still hold its old incarnation in
+/// their view; and then the coordinator the same way.
+#[test]
+fn restart_within_one_heartbeat_while_still_in_the_view() {
+    let mut h = settled_cluster(3);
+    for victim in [1, 0] {
+        let (before, members) = h.view(2).expect("a view");
+        assert!(members.contains(&h.node(victim).member()));
+        h.multicast(2);
+        h.run(MS);
+        h.crash(victim);
+        h.run(h.heartbeat_us() / 2);
+        h.start(victim);
+        let bound = 12 * h.timeout_us();
+        h.settle(&[0, 1, 2], bound);
+        let (after, members) = h.view(2).expect("a view");
+        assert!(after > before);
+        assert!(members.contains(&h.node(victim).member()));
+    }
+}
+
+/// Every node restarting at once, many times, with clocks that barely
+/// move (incarnations one apart): view ids never repeat.
+#[test]
+fn every_node_restarting_at_once_never_repeats_a_view_id() {
+    let n = 4;
+    let mut h = Hand::new(n);
+    let mut incarnation = EPOCH_US;
+    let mut earlier: HashSet<ViewId> = HashSet::new();
+    for round in 0..6 {
+        for i in 0..n {
+            if h.nodes[i].is_some() {
+                h.crash(i);
+            }
+        }
+        // Datagrams of the previous lives still arrive after the restart.
+        let stale: Vec<Packet> = h.inflight.drain(..).collect();
+        for i in 0..n {
+            incarnation += 1;
+            h.start_as(i, incarnation);
+        }
+        for p in stale {
+            h.arrive(p);
+        }
+        let first = h.installed.len();
+        let all: Vec<usize> = (0..n).collect();
+        let bound = 12 * h.timeout_us();
+        h.settle(&all, bound);
+        // Some churn inside the round, so that ltimes climb.
+        if round % 2 == 0 {
+            h.crash(3);
+            h.settle(&[0, 1, 2], bound);
+            incarnation += 1;
+            h.start_as(3, incarnation);
+            h.settle(&all, bound);
+        }
+        let this_round: HashSet<ViewId> = h.installed[first..].iter().copied().collect();
+        assert!(!this_round.is_empty());
+        for id in &this_round {
+            assert!(
+                !earlier.contains(id),
+                "round {round}: view id {id:?} was used before the restart"
+            );
+            let members = h.checker.members(id).expect("installed");
+            assert!(members
+                .iter()
+                .any(|m| m.node == id.coordinator && m.incarnation == id.incarnation));
+        }
+        earlier.extend(this_round);
+    }
+}
+
+// ---------------------------------------------------------------------
+// Schedules that show a defect.
+// ---------------------------------------------------------------------
+
+/// A one-way link: node 0 hears node 1, node 1 no longer hears node 0.
+/// The side that cannot be heard (0) must step back. This one holds on a
+/// cluster that started normally.
+#[test]
+fn one_way_link_makes_the_unheard_side_step_back() {
+    let mut h = settled_cluster(2);
+    h.cut[0][1] = true;
+    let bound = 8 * h.timeout_us();
+    h.run(bound);
+    let s0 = h.node(0).status();
+    assert_eq!(s0.choice, None, "node 0 should defer");
+    assert!(h.view(0).is_none(), "node 0 should hold no view");
+    assert!(h.view(1).is_some());
+}
+
+/// The same one-way link after node 1 was restarted within one
+/// heartbeat: node 0 never saw a gap in hearing node 1, so the "heard
+/// since" time of the new incarnation is never set, and node 0 never
+/// defers. Both nodes hold a view (and the same addresses) for as long
+/// as the link stays one-way.
+#[test]
+fn one_way_link_after_a_quick_restart_makes_the_unheard_side_step_back() {
+    let mut h = settled_cluster(2);
+    h.crash(1);
+    h.run(h.heartbeat_us() / 2);
+    h.start(1);
+    let bound = 12 * h.timeout_us();
+    h.settle(&[0, 1], bound);
+    h.cut[0][1] = true;
+    let bound = 8 * h.timeout_us();
+    h.run(bound);
+    let s0 = h.node(0).status();
+    assert!(h.view(1).is_some());
+    assert_eq!(s0.choice, None, "node 0 should defer");
+    assert!(
+        h.view(0).is_none(),
+        "node 0 hears node 1, which does not hear it, yet still holds a view: {:?}",
+        h.view(0)
+    );
+}
