@@ -9,6 +9,8 @@
 //! These are the schedules of shared/MEMBERSHIP.md that the random
 //! simulation only meets by chance, built on purpose.
 
+#[path = "support/rng.rs"]
+mod rng;
 #[path = "support/vsync.rs"]
 mod vsync;
 
@@ -16,6 +18,7 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use rng::Rng;
 use vsync::{Checker, Tag};
 use wackamole::membership::wire::Key;
 use wackamole::membership::{Event, Member, Node, Settings, ViewId};
@@ -598,4 +601,89 @@ fn one_way_link_after_a_quick_restart_makes_the_unheard_side_step_back() {
         "node 0 hears node 1, which does not hear it, yet still holds a view: {:?}",
         h.view(0)
     );
+}
+
+// ---------------------------------------------------------------------
+// A harsher network than the random simulation's: any datagram in flight
+// may arrive next (no bound on how late), be duplicated or be lost;
+// nodes crash and come back with incarnations barely above the last.
+// ---------------------------------------------------------------------
+
+fn adversarial_run(seed: u64) {
+    let mut rng = Rng(seed);
+    let n = rng.range(2, 5);
+    let mut h = Hand::new(n);
+    let mut incarnation = EPOCH_US + seed * 1_000;
+    for i in 0..n {
+        incarnation += 1;
+        h.start_as(i, incarnation);
+    }
+    let steps = rng.range(2_000, 6_000);
+    for _ in 0..steps {
+        let r = rng.below(1000);
+        if r < 600 && !h.inflight.is_empty() {
+            let k = rng.below(h.inflight.len());
+            let p = h.inflight.remove(k);
+            if rng.per_mille(30) {
+                h.inflight.push(p.clone());
+            }
+            h.arrive(p);
+        } else if r < 680 && !h.inflight.is_empty() {
+            let k = rng.below(h.inflight.len());
+            h.inflight.remove(k);
+        } else if r < 960 {
+            let dt = rng.range(0, h.heartbeat_us() as usize) as u64;
+            h.advance(dt);
+        } else if r < 985 {
+            let i = rng.below(n);
+            h.multicast(i);
+        } else {
+            let i = rng.below(n);
+            if h.nodes[i].is_some() {
+                h.crash(i);
+            } else {
+                incarnation += 1;
+                h.start_as(i, incarnation);
+            }
+        }
+        if h.inflight.len() > 400 {
+            let extra = h.inflight.len() - 400;
+            h.inflight.drain(..extra);
+        }
+    }
+    for i in 0..n {
+        if h.nodes[i].is_none() {
+            incarnation += 1;
+            h.start_as(i, incarnation);
+        }
+    }
+    // The stragglers still arrive, then the network behaves.
+    let mut stale: Vec<Packet> = h.inflight.drain(..).collect();
+    while !stale.is_empty() {
+        let k = rng.below(stale.len());
+        let p = stale.swap_remove(k);
+        h.arrive(p);
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let bound = 12 * h.timeout_us();
+    h.settle(&all, bound);
+}
+
+#[test]
+fn any_order_any_delay_keeps_properties_and_settles() {
+    let seeds: u64 = std::env::var("WACKAMOLE_SCENARIO_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    for seed in 0..seeds {
+        let outcome = std::panic::catch_unwind(|| adversarial_run(seed));
+        if let Err(e) = outcome {
+            let text = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("seed {seed}: {text}");
+        }
+    }
 }
