@@ -77,11 +77,13 @@ impl Node {
         peer.window.accept(header.incarnation, header.counter);
         if peer.incarnation != Some(header.incarnation) {
             // A new incarnation: a new member; what we knew of the old
-            // one no longer applies.
+            // one no longer applies. We hear it since now, even if the
+            // old one was heard a moment ago (a restart within one
+            // heartbeat): the one-way rule times it from here.
             peer.incarnation = Some(header.incarnation);
             peer.heartbeat = None;
             peer.heartbeat_counter = None;
-            peer.heard_since = None;
+            peer.heard_since = Some(now);
             peer.declined_until = None;
         }
         if !peer.hears(now, self.settings.timeout) {
