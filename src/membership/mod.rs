@@ -81,7 +81,8 @@
 //!     12    1 sender node index
 //!     13    1 destination node index
 //!     14    8 sender incarnation
-//!     22    8 counter: strictly increasing per sender incarnation
+//!     22    8 counter: strictly increasing per sender incarnation and
+//!             destination
 //!     30    . body (layout by kind)
 //!    end   32 HMAC-SHA256 under the cluster key over every byte before it
 //! ```
@@ -130,14 +131,14 @@
 //!   that outcome of a pathological network.)
 //! - Otherwise the choice is the lowest node `m` of `reach ∪ {self}` that
 //!   is *eligible*: `m` is us, or `m`'s last heartbeat names `m` itself,
-//!   or `m`'s choice is a node we heard within the last two `Timeout`s but
-//!   hear no more (it is about to change its choice, as we are).
+//!   or `m`'s choice is a node we heard within the last three `Timeout`s
+//!   but hear no more (it is about to change its choice, as we are).
 //!
 //! A node whose choice is itself is a coordinator. Its *wanted set* is
 //! itself and every node it reaches that is not undecided or deferring
 //! and whose choice is the coordinator or a node the coordinator has just
-//! lost, minus nodes that did not answer its last proposal (until their
-//! heartbeat changes). A coordinator whose installed view is not exactly
+//! lost, minus nodes that did not answer its last proposal (for four
+//! `Timeout`s). A coordinator whose installed view is not exactly
 //! its wanted set, or which has no view of its own, proposes. Safety never
 //! depends on these rules: any choice at all yields valid views. They only
 //! decide how fast the views converge and that they do not flap.

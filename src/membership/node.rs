@@ -166,7 +166,10 @@ pub struct Node {
     digest: [u8; 8],
     pub(super) settings: Settings,
     pub(super) incarnation: u64,
-    counter: u64,
+    /// Per destination: the counter of the next datagram to it (a
+    /// receiver sees an unbroken series, so its replay window of 64 is
+    /// never outrun by what we send to others).
+    counters: Vec<u64>,
     pub(super) peers: Peers,
     pub(super) phase: Phase,
     /// The installed view (kept, frozen, while flushing).
@@ -225,6 +228,7 @@ impl Node {
             });
         }
         let me = me as u8;
+        let count = nodes.len();
         let mut node = Node {
             digest: wire::cluster_digest(&nodes),
             peers: Peers::new(nodes.len(), me, settings.timeout),
@@ -233,7 +237,7 @@ impl Node {
             key,
             settings,
             incarnation,
-            counter: 0,
+            counters: vec![0; count],
             phase: Phase::Undecided {
                 until: now + settings.timeout,
             },
@@ -540,9 +544,9 @@ impl Node {
             sender: self.me,
             destination: to,
             incarnation: self.incarnation,
-            counter: self.counter,
+            counter: self.counters[usize::from(to)],
         };
-        self.counter += 1;
+        self.counters[usize::from(to)] += 1;
         self.transmits.push_back(Transmit {
             to,
             addr: self.nodes[usize::from(to)],

@@ -266,8 +266,14 @@ impl Node {
             }
             _ if self.choice == Some(from.node) => self.accept(proposal, from.node),
             _ => {
-                self.waiting_proposals
-                    .insert(from.node, (proposal, members));
+                let newer = self
+                    .waiting_proposals
+                    .get(&from.node)
+                    .map_or(true, |(kept, _)| proposal > *kept);
+                if newer {
+                    self.waiting_proposals
+                        .insert(from.node, (proposal, members));
+                }
             }
         }
         let _ = now;
