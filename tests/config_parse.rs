@@ -548,7 +548,7 @@ fn membership_defaults() {
     assert_eq!(
         membership.settings,
         Settings {
-            heartbeat: Duration::from_millis(50),
+            heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
         }
     );

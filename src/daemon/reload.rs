@@ -158,7 +158,7 @@ mod tests {
         let running = with_membership();
         let mut new = running.clone();
         membership_of(&mut new).settings =
-            Settings::new(Duration::from_millis(20), Duration::from_millis(100))
+            Settings::new(Duration::from_millis(10), Duration::from_millis(100))
                 .expect("valid settings");
         new.quorum = Quorum::Majority;
         assert_eq!(

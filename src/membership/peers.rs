@@ -26,6 +26,9 @@ pub(super) struct Peer {
     pub heartbeat: Option<Heartbeat>,
     /// The counter of the datagram that carried it.
     pub heartbeat_counter: Option<u64>,
+    /// Since when its heartbeats say, without a break, that it does not
+    /// hear us.
+    pub unheard_since: Option<Instant>,
     /// It did not answer our last proposal: left out of our wanted set
     /// until then.
     pub declined_until: Option<Instant>,
@@ -33,6 +36,16 @@ pub(super) struct Peer {
 }
 
 impl Peer {
+    /// Takes its latest heartbeat.
+    pub fn heartbeat_heard(&mut self, hb: Heartbeat, me: u8, now: Instant) {
+        if hb.hears & bit(me) == 0 {
+            self.unheard_since.get_or_insert(now);
+        } else {
+            self.unheard_since = None;
+        }
+        self.heartbeat = Some(hb);
+    }
+
     /// Its newest incarnation has not left.
     fn present(&self) -> bool {
         match (self.incarnation, self.departed) {
@@ -130,17 +143,17 @@ impl Peers {
             .fold(0, |acc, n| acc | bit(n))
     }
 
-    /// Some node we have heard for a whole time-out says it does not hear
-    /// us: the link is one-way and we are the side that cannot be heard.
+    /// Some node we have heard for a whole time-out has said for a whole
+    /// time-out that it does not hear us: the link is one-way and we are
+    /// the side that cannot be heard. (One heartbeat saying so proves
+    /// little on a lossy link; a time-out of them is what the failure
+    /// detector itself would need to suspect us.)
     pub fn deferring(&self, now: Instant) -> bool {
         self.others().any(|n| {
             let peer = self.get(n);
             self.hears(n, now)
                 && peer.heard_since.is_some_and(|s| now >= s + self.timeout)
-                && peer
-                    .heartbeat
-                    .as_ref()
-                    .is_some_and(|hb| hb.hears & bit(self.me) == 0)
+                && peer.unheard_since.is_some_and(|s| now >= s + self.timeout)
         })
     }
 

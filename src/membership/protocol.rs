@@ -83,6 +83,7 @@ impl Node {
             peer.incarnation = Some(header.incarnation);
             peer.heartbeat = None;
             peer.heartbeat_counter = None;
+            peer.unheard_since = None;
             peer.heard_since = Some(now);
             peer.declined_until = None;
         }
@@ -593,7 +594,8 @@ impl Node {
                 && p.members.contains(&from)
                 && !p.reports.contains_key(&from.node)
         });
-        self.peers.get_mut(from.node).heartbeat = Some(hb);
+        let me = self.me;
+        self.peers.get_mut(from.node).heartbeat_heard(hb, me, now);
         if restart {
             if let Some(p) = self.proposal.take() {
                 self.propose(p.members, now);

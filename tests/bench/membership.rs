@@ -38,7 +38,7 @@ fn settled(n: usize, settings: Settings, seed: u64) -> Net {
 }
 
 fn idle_traffic() {
-    println!("idle cluster at the defaults (heartbeat 50 ms, timeout 200 ms):");
+    println!("idle cluster at the defaults (heartbeat 20 ms, timeout 200 ms):");
     for n in [3, 8, 32] {
         let mut net = settled(n, Settings::default(), 1);
         let before = net.stats;
@@ -147,7 +147,7 @@ fn failover() {
     let shortest = Settings::new(Duration::from_millis(5), Duration::from_millis(25))
         .expect("documented settings");
     for (name, settings) in [
-        ("defaults (50/200 ms)", Settings::default()),
+        ("defaults (20/200 ms)", Settings::default()),
         ("shortest (5/25 ms)", shortest),
     ] {
         println!("crash to new view, simulated, {name}:");
