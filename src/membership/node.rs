@@ -79,7 +79,9 @@ pub enum Event {
 pub enum MulticastError {
     /// No view is installed (joining, or a view change is under way).
     NoView,
-    TooLarge { len: usize },
+    TooLarge {
+        len: usize,
+    },
     /// Too many of our messages wait for the sequencer.
     Backlog,
     /// [`Node::leave`] was called.
@@ -95,10 +97,9 @@ impl fmt::Display for MulticastError {
                 "a message of {len} bytes is longer than the {} allowed",
                 wire::MAX_PAYLOAD
             ),
-            MulticastError::Backlog => write!(
-                f,
-                "{MAX_OUTGOING} messages already wait for the sequencer"
-            ),
+            MulticastError::Backlog => {
+                write!(f, "{MAX_OUTGOING} messages already wait for the sequencer")
+            }
             MulticastError::Gone => write!(f, "this node has left"),
         }
     }
@@ -133,12 +134,17 @@ impl std::error::Error for NodeError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
     /// Listening before taking part (at start and after a stall).
-    Undecided { until: Instant },
+    Undecided {
+        until: Instant,
+    },
     /// In no view, not flushing.
     Idle,
     /// Answered `proposal` of `coordinator`; our old view (if any) is
     /// frozen until its INSTALL.
-    Flushing { proposal: ViewId, coordinator: u8 },
+    Flushing {
+        proposal: ViewId,
+        coordinator: u8,
+    },
     Installed,
     /// Left for good.
     Gone,
@@ -402,6 +408,17 @@ impl Node {
             dropped_multicasts: self.dropped_multicasts,
             views_installed: self.views_installed,
         }
+    }
+
+    /// Every datagram refused so far, by reason: those no node can be
+    /// blamed for and those of every node together. Cheap enough to ask
+    /// around each datagram (the driver logs refusals as they happen).
+    pub fn refusals(&self) -> Refusals {
+        let mut all = self.refusals;
+        for n in 0..self.nodes.len() as u8 {
+            all.add(&self.peers.get(n).refusals);
+        }
+        all
     }
 
     /// Every call starts here: notes the time and, if we were silent too
