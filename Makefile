@@ -9,7 +9,7 @@ STATIC_DIR := dist
 # The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
 export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
-.PHONY: all test static install lint bench clean
+.PHONY: all test soak static install lint bench clean
 
 all:
 	$(CARGO) build --release
@@ -17,6 +17,11 @@ all:
 # The whole suite, including the root-only network-namespace tests.
 test:
 	$(CARGO) test --profile test-opt -- --test-threads=2
+
+# The membership simulation at length: a million schedules (about an hour
+# on two cores). A failing seed is printed with the command that replays it.
+soak:
+	WACKAMOLE_MSIM_SEEDS=1000000 $(CARGO) test --profile test-opt --test membership_sim -- --nocapture
 
 # A fully static x86-64 binary: musl when that target is installed,
 # otherwise glibc with crt-static. relocation-model=static gives a plain
@@ -55,7 +60,7 @@ lint:
 # the last two build network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench net --bench daemon
+	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon
 
 clean:
 	$(CARGO) clean

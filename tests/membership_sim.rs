@@ -17,16 +17,17 @@
 //!
 //! `WACKAMOLE_MSIM_SEED=N` replays one seed with a trace;
 //! `WACKAMOLE_MSIM_SEEDS=N` changes how many seeds the default run covers
-//! (`make soak` runs a million).
+//! (`make soak` runs a million) and `WACKAMOLE_MSIM_FIRST=N` where they
+//! start.
 
 #[path = "support/rng.rs"]
 mod rng;
+#[path = "support/simengine.rs"]
+mod simengine;
 #[path = "support/simnet.rs"]
 mod simnet;
 #[path = "support/vsync.rs"]
 mod vsync;
-#[path = "support/simengine.rs"]
-mod simengine;
 
 use std::time::Duration;
 
@@ -71,6 +72,8 @@ struct Schedule {
     /// Time of the last fault; the network heals then (or keeps `final_groups`).
     quiet_at: u64,
     final_groups: Option<Vec<usize>>,
+    /// (a, b, one_way): a link left cut at the end.
+    lasting_flaw: Option<(usize, usize, bool)>,
 }
 
 fn pick_n(rng: &mut Rng) -> usize {
@@ -88,7 +91,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
     let n = pick_n(&mut rng);
     let t_us = settings.timeout.as_micros() as u64;
     let h_us = settings.heartbeat.as_micros() as u64;
-    let mut t = 400 * MS + rng.range(0, 600) as u64 * MS;
+    let mut t = 300 * MS + rng.range(0, 300) as u64 * MS;
     let mut faults = Vec::new();
     let count = rng.range(2, 7);
     for _ in 0..count {
@@ -97,7 +100,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         if b == a {
             b = (a + 1) % n;
         }
-        let fault = match rng.below(15) {
+        let fault = match rng.below(16) {
             0 | 1 => Fault::Crash(a),
             2 => Fault::CrashCoordinatorMidChange,
             3 => Fault::Restart(a),
@@ -111,6 +114,12 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
             11 => Fault::Burst(a, rng.range(1, 6)),
             12 => Fault::Replay(rng.range(1, 20)),
             13 => {
+                // Messages multicast just before the coordinator crashes.
+                faults.push((t, Fault::Burst(a, rng.range(1, 4))));
+                faults.push((t, Fault::Burst(b, rng.range(1, 4))));
+                Fault::CrashCoordinatorMidChange
+            }
+            14 => {
                 // Restarted within one heartbeat.
                 faults.push((t, Fault::Crash(a)));
                 Fault::Restart(a)
@@ -122,6 +131,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         };
         let at = match fault {
             Fault::Restart(_) | Fault::RestartAll => t + rng.range(1, h_us as usize) as u64,
+            Fault::CrashCoordinatorMidChange => t + rng.range(0, 2_000) as u64,
             _ => t,
         };
         faults.push((at, fault));
@@ -130,7 +140,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
             + if rng.chance(40) {
                 rng.range(0, t_us as usize) as u64
             } else {
-                rng.range(t_us as usize, 6 * t_us as usize) as u64
+                rng.range(t_us as usize, 4 * t_us as usize) as u64
             };
     }
     faults.sort_by_key(|(at, _)| *at);
@@ -138,11 +148,36 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
     let final_groups = rng
         .chance(25)
         .then(|| (0..n).map(|_| rng.below(2)).collect());
+    // Some schedules end with a flaw that stays: a one-way link or a
+    // partial partition. Views must then stop changing (no flapping).
+    let lasting_flaw = rng.chance(10).then(|| {
+        let a = rng.below(n);
+        let b = (a + 1 + rng.below(n - 1)) % n;
+        (a, b, rng.chance(50))
+    });
     Schedule {
         n,
         faults,
         quiet_at,
         final_groups,
+        lasting_flaw,
+    }
+}
+
+/// With a lasting one-way link or partial partition, the views must stop
+/// changing: after `settle` µs, none may be installed for 3 s.
+fn check_no_flapping(run: &mut Run, settle: u64) {
+    let start = run.net.now + settle;
+    run.run_to(start, false);
+    let installs = run.checker.installs;
+    let end = run.net.now + 3_000 * MS;
+    run.run_to(end, false);
+    if run.checker.installs != installs {
+        let msg = format!(
+            "views flap under a lasting flaw: {} installs in 3 s",
+            run.checker.installs - installs
+        );
+        panic!("{}", run.failure(&msg));
     }
 }
 
@@ -152,13 +187,19 @@ struct Run {
     engines: Engines,
     trace: Option<Vec<String>>,
     states: Vec<Option<(Option<u8>, bool)>>,
+    /// A crash of a coordinator mid view change waits until then.
+    mid_change_until: Option<u64>,
     seed: u64,
 }
 
 impl Run {
     fn note(&mut self, text: impl FnOnce() -> String) {
         if let Some(t) = self.trace.as_mut() {
-            t.push(format!("[{:>9.3}ms] {}", self.net.now as f64 / 1000.0, text()));
+            t.push(format!(
+                "[{:>9.3}ms] {}",
+                self.net.now as f64 / 1000.0,
+                text()
+            ));
         }
     }
 
@@ -191,15 +232,10 @@ impl Run {
             return;
         }
         for i in 0..self.net.slots.len() {
-            let now = self
-                .net
-                .slots[i]
-                .node
-                .as_ref()
-                .map(|n| {
-                    let s = n.status();
-                    (s.choice, s.flushing)
-                });
+            let now = self.net.slots[i].node.as_ref().map(|n| {
+                let s = n.status();
+                (s.choice, s.flushing)
+            });
             if self.states.get(i).copied().flatten() != now {
                 self.states.resize(self.net.slots.len(), None);
                 self.states[i] = now;
@@ -230,8 +266,7 @@ impl Run {
     fn failure(&self, broken: &str) -> String {
         let mut text = format!("seed {}: {broken}\n", self.seed);
         if let Some(t) = &self.trace {
-            let skip = t.len().saturating_sub(400);
-            for line in &t[skip..] {
+            for line in t {
                 text.push_str(line);
                 text.push('\n');
             }
@@ -260,7 +295,7 @@ impl Run {
         let mut rest = vec![simengine::CHATTER];
         rest.resize(len + 1, 0x5A);
         let payload = tag.encode(&rest);
-        self.net.multicast(i, payload);
+        self.net.multicast(i, view, payload);
         self.settle_events();
     }
 
@@ -270,17 +305,10 @@ impl Run {
         match fault {
             Fault::Crash(i) => self.crash(*i),
             Fault::CrashCoordinatorMidChange => {
-                let target = (0..n).find(|&i| {
-                    self.net.running(i)
-                        && self.net.slots[i].node.as_ref().is_some_and(|node| {
-                            let s = node.status();
-                            s.flushing && s.choice == Some(s.me)
-                        })
-                });
-                let target = target.or_else(|| (0..n).find(|&i| self.net.running(i)));
-                if let Some(i) = target {
-                    self.crash(i);
-                }
+                // Waits (a time-out at most) for a view change to catch.
+                self.mid_change_until =
+                    Some(self.net.now + self.net.settings.timeout.as_micros() as u64);
+                self.crash_mid_change();
             }
             Fault::Restart(i) => {
                 self.crash(*i);
@@ -326,6 +354,32 @@ impl Run {
         }
     }
 
+    /// Crashes a coordinator in the middle of a view change, if one is
+    /// under way; at the end of the wait, the lowest running node.
+    fn crash_mid_change(&mut self) {
+        let Some(until) = self.mid_change_until else {
+            return;
+        };
+        let n = self.net.slots.len();
+        let target = (0..n).find(|&i| {
+            self.net.running(i)
+                && self.net.slots[i].node.as_ref().is_some_and(|node| {
+                    let s = node.status();
+                    s.flushing && s.choice == Some(s.me)
+                })
+        });
+        let target = target.or_else(|| {
+            (self.net.now >= until)
+                .then(|| (0..n).find(|&i| self.net.running(i)))
+                .flatten()
+        });
+        if let Some(i) = target {
+            self.mid_change_until = None;
+            self.note(|| format!("crash node {i}, coordinator mid change"));
+            self.crash(i);
+        }
+    }
+
     /// Runs the simulation up to `until`, with multicasts now and then.
     fn run_to(&mut self, until: u64, chatter: bool) {
         let mut next_chatter = self.net.now + 50 * MS;
@@ -350,6 +404,7 @@ impl Run {
                 self.net.run_next();
             }
             self.settle_events();
+            self.crash_mid_change();
         }
     }
 
@@ -430,6 +485,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         engines: Engines::new(plan.n, seed),
         trace: tracing.then(Vec::new),
         states: Vec::new(),
+        mid_change_until: None,
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));
@@ -450,6 +506,16 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     run.net.heal();
     if let Some(groups) = &plan.final_groups {
         run.net.partition(groups);
+    }
+    if let Some((a, b, one_way)) = plan.lasting_flaw {
+        run.net.blocked[a][b] = true;
+        run.net.blocked[b][a] = !one_way;
+        run.note(|| format!("lasting flaw {a} -> {b}, one way: {one_way}"));
+        check_no_flapping(&mut run, 8 * settings.timeout.as_micros() as u64);
+        return Outcome {
+            settle_us: 0,
+            datagrams: run.net.stats.datagrams,
+        };
     }
     // Paused nodes wake, then liveness: poll until settled or the bound.
     let quiet = run.net.now;
@@ -522,6 +588,10 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         return;
     }
     let seeds = seeds_from_env();
+    let first: u64 = std::env::var("WACKAMOLE_MSIM_FIRST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let results: Vec<(u64, u64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -530,8 +600,8 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
                     let mut worst = 0;
                     let mut datagrams = 0;
                     let mut count = 0;
-                    let mut seed = t;
-                    while seed < seeds {
+                    let mut seed = first + t;
+                    while seed < first + seeds {
                         let o = run_seed(seed, false);
                         worst = worst.max(o.settle_us);
                         datagrams += o.datagrams;

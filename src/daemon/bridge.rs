@@ -67,6 +67,8 @@ pub struct Bridge {
     nodes: Vec<Ipv4Addr>,
     /// Payloads to multicast again once the next view is in.
     resend: Vec<Vec<u8>>,
+    /// The view the engine was last given: its multicasts belong to it.
+    view: Option<ViewId>,
 }
 
 impl Bridge {
@@ -74,7 +76,14 @@ impl Bridge {
         Bridge {
             nodes,
             resend: Vec::new(),
+            view: None,
         }
+    }
+
+    /// The view the engine's multicasts are meant for (none when out of
+    /// the group: they are dropped).
+    pub fn view(&self) -> Option<ViewId> {
+        self.view
     }
 
     pub fn name(&self, member: &Member) -> String {
@@ -93,6 +102,7 @@ impl Bridge {
             Event::Joined => Some(GroupEvent::Connected),
             Event::Left(reason) => {
                 self.resend.clear();
+                self.view = None;
                 Some(GroupEvent::Disconnected {
                     reason: reason.as_str().to_string(),
                 })
@@ -101,11 +111,14 @@ impl Bridge {
                 id,
                 members,
                 my_index,
-            } => Some(GroupEvent::View(View {
-                group_id: group_id(&id),
-                members: members.iter().map(|m| self.name(m)).collect(),
-                my_index,
-            })),
+            } => {
+                self.view = Some(id);
+                Some(GroupEvent::View(View {
+                    group_id: group_id(&id),
+                    members: members.iter().map(|m| self.name(m)).collect(),
+                    my_index,
+                }))
+            }
             Event::Deliver { origin, payload } => {
                 let (mess_type, endian_mismatch, body) = decode(&payload)?;
                 Some(GroupEvent::Message(Message {

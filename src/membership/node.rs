@@ -77,8 +77,11 @@ pub enum Event {
 /// Why a multicast was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MulticastError {
-    /// No view is installed (joining, or a view change is under way).
+    /// No view is installed.
     NoView,
+    /// The view it was meant for has ended (the payload comes back as
+    /// [`Event::Undelivered`]).
+    ViewEnded,
     TooLarge {
         len: usize,
     },
@@ -92,6 +95,7 @@ impl fmt::Display for MulticastError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MulticastError::NoView => write!(f, "no view is installed"),
+            MulticastError::ViewEnded => write!(f, "its view has ended"),
             MulticastError::TooLarge { len } => write!(
                 f,
                 "a message of {len} bytes is longer than the {} allowed",
@@ -171,6 +175,9 @@ pub struct Node {
     pub(super) waiting_proposals: BTreeMap<u8, (ViewId, Vec<Member>)>,
     /// Our own view change in progress.
     pub(super) proposal: Option<Proposal>,
+    /// A member of our view lost it: propose again even if the wanted set
+    /// is the view's.
+    pub(super) reform: bool,
     /// The INSTALLs of our last completed proposal, to resend.
     pub(super) sent_installs: Vec<(u8, Body)>,
     /// SEQUENCED messages of the view we flushed for, before its INSTALL.
@@ -232,6 +239,7 @@ impl Node {
             choice: None,
             waiting_proposals: BTreeMap::new(),
             proposal: None,
+            reform: false,
             sent_installs: Vec::new(),
             early: Vec::new(),
             outgoing: VecDeque::new(),
@@ -303,7 +311,7 @@ impl Node {
         if let Some(p) = &self.proposal {
             next = next.min(p.started + self.settings.timeout * 2);
         }
-        if let Some(t) = self.peers.next_change(self.now) {
+        if let Some(t) = self.peers.next_expiry(self.now) {
             next = next.min(t);
         }
         Some(next)
@@ -317,15 +325,31 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// Sends `payload` to the current view in agreed order.
-    pub fn multicast(&mut self, payload: Vec<u8>, now: Instant) -> Result<(), MulticastError> {
+    /// Sends `payload` in agreed order to `view`, the view the caller was
+    /// last told of. If that view has ended meanwhile (events not read
+    /// yet), the payload comes back at once as [`Event::Undelivered`]: a
+    /// message is only ever delivered in the view it was meant for.
+    pub fn multicast(
+        &mut self,
+        view: ViewId,
+        payload: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), MulticastError> {
         if self.phase == Phase::Gone {
             return Err(MulticastError::Gone);
         }
         if payload.len() > wire::MAX_PAYLOAD {
             return Err(MulticastError::TooLarge { len: payload.len() });
         }
-        if self.phase != Phase::Installed {
+        if self.view.as_ref().is_none_or(|v| v.id != view) {
+            self.dropped_multicasts += 1;
+            self.events.push_back(Event::Undelivered { payload });
+            return Err(MulticastError::ViewEnded);
+        }
+        // While our view is being flushed, a multicast still belongs to
+        // it: it waits, and comes back as `Undelivered` when the view ends.
+        let flushing = matches!(self.phase, Phase::Flushing { .. }) && self.view.is_some();
+        if self.phase != Phase::Installed && !flushing {
             self.dropped_multicasts += 1;
             return Err(MulticastError::NoView);
         }
@@ -492,7 +516,11 @@ impl Node {
             hears: self.peers.hears_bitmap(now),
             reach: self.peers.reach_bitmap(now),
             choice: self.choice,
-            view: view.map(|v| v.id),
+            // Only an installed view: a member frozen by a flush shows
+            // none, so its coordinator sees that it is no longer with it.
+            view: view
+                .filter(|_| self.phase == Phase::Installed)
+                .map(|v| v.id),
             delivered: view.map_or(0, |v| v.delivered),
             sequenced: view
                 .and_then(|v| v.sequencer.as_ref())

@@ -24,6 +24,8 @@ pub(super) struct Peer {
     pub heard_since: Option<Instant>,
     /// Its last heartbeat (of its newest incarnation).
     pub heartbeat: Option<Heartbeat>,
+    /// The counter of the datagram that carried it.
+    pub heartbeat_counter: Option<u64>,
     /// It did not answer our last proposal: left out of our wanted set
     /// until then.
     pub declined_until: Option<Instant>,
@@ -53,23 +55,18 @@ impl Peer {
     }
 
     pub fn member(&self, node: u8) -> Option<Member> {
-        self.incarnation.map(|incarnation| Member { node, incarnation })
+        self.incarnation
+            .map(|incarnation| Member { node, incarnation })
     }
 
-    /// The next moment at which what we conclude about this peer changes
-    /// by the passing of time alone.
-    pub fn next_change(&self, now: Instant, timeout: Duration) -> Option<Instant> {
-        let heard = self.last_heard?;
-        [
-            Some(heard + timeout),
-            Some(heard + timeout * RECENTLY_LOST_TIMEOUTS),
-            self.heard_since.map(|since| since + timeout),
-            self.declined_until,
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|&t| t > now)
-        .min()
+    /// When we stop hearing this peer unless it speaks again: the one
+    /// change by the passing of time that must act at once (a failure).
+    /// The others (a one-way link confirmed, a lost node forgotten, a
+    /// decline expired) only speed convergence and wait for our next
+    /// heartbeat.
+    pub fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+        let t = self.last_heard? + timeout;
+        (t > now).then_some(t)
     }
 }
 
@@ -188,9 +185,9 @@ impl Peers {
             .collect()
     }
 
-    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+    pub fn next_expiry(&self, now: Instant) -> Option<Instant> {
         self.others()
-            .filter_map(|n| self.get(n).next_change(now, self.timeout))
+            .filter_map(|n| self.get(n).expiry(now, self.timeout))
             .min()
     }
 }

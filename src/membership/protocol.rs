@@ -80,6 +80,7 @@ impl Node {
             // one no longer applies.
             peer.incarnation = Some(header.incarnation);
             peer.heartbeat = None;
+            peer.heartbeat_counter = None;
             peer.heard_since = None;
             peer.declined_until = None;
         }
@@ -92,7 +93,15 @@ impl Node {
             incarnation: header.incarnation,
         };
         match body {
-            Body::Heartbeat(hb) => self.on_heartbeat(member, hb, now),
+            Body::Heartbeat(hb) => {
+                // A heartbeat overtaken by a newer one says nothing new.
+                let peer = self.peers.get_mut(sender);
+                if peer.heartbeat_counter.is_some_and(|c| header.counter < c) {
+                    return;
+                }
+                peer.heartbeat_counter = Some(header.counter);
+                self.on_heartbeat(member, hb, now)
+            }
             Body::Propose { proposal, members } => self.on_propose(member, proposal, members, now),
             Body::Flush {
                 proposal,
@@ -191,7 +200,8 @@ impl Node {
                 }
                 wanted = self.wanted(now);
             }
-        } else if self.phase == Phase::Installed
+        } else if !std::mem::take(&mut self.reform)
+            && self.phase == Phase::Installed
             && self.view.as_ref().is_some_and(|v| {
                 v.id.coordinator == self.me
                     && v.id.incarnation == self.incarnation
@@ -368,7 +378,7 @@ impl Node {
         let Some(my_index) = members.iter().position(|m| *m == self.member()) else {
             return;
         };
-        self.view = Some(ViewState::new(view, members.clone(), self.me));
+        self.view = Some(ViewState::new(view, members.clone(), self.me, now));
         self.phase = Phase::Installed;
         self.views_installed += 1;
         self.emit(Event::View {
@@ -590,7 +600,16 @@ impl Node {
         if v.sequencer.is_some() {
             if let Some(pos) = v.members.iter().position(|m| *m == from) {
                 if their_view == Some(v.id) {
+                    if let Some(seq) = v.sequencer.as_mut() {
+                        seq.confirmed[pos] = true;
+                    }
                     self.coordinator_heard(&mut v, pos, delivered, stable);
+                } else if v.sequencer.as_ref().is_some_and(|s| s.confirmed[pos])
+                    || now >= v.installed_at + self.settings.timeout * 2
+                {
+                    // It had our view and lost it (it stepped back or
+                    // stalled), or never took it: form the view again.
+                    self.reform = true;
                 } else {
                     self.resend_install(from.node, v.id);
                 }
@@ -624,7 +643,10 @@ impl Node {
         let to = v.members[pos].node;
         if let Some(missing) = v.range(delivered, v.delivered) {
             for message in missing.into_iter().take(MAX_REPAIR) {
-                let body = Body::Sequenced { view: v.id, message };
+                let body = Body::Sequenced {
+                    view: v.id,
+                    message,
+                };
                 self.send(to, &body);
             }
         }
@@ -652,9 +674,14 @@ fn names_listed_nodes(body: &Body, count: usize) -> bool {
     let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
     match body {
         Body::Heartbeat(hb) => hb.choice.is_none_or(node) && hb.view.as_ref().is_none_or(view),
-        Body::Propose { proposal, members: ms } => view(proposal) && members(ms),
+        Body::Propose {
+            proposal,
+            members: ms,
+        } => view(proposal) && members(ms),
         Body::Flush {
-            proposal, messages: ms, ..
+            proposal,
+            messages: ms,
+            ..
         } => view(proposal) && messages(ms),
         Body::Install {
             view: v,

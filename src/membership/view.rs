@@ -2,6 +2,7 @@
 //! in it, and, at its coordinator, the sequencer.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use super::wire::{Member, Sequenced, ViewId};
 
@@ -23,6 +24,7 @@ pub(super) struct ViewState {
     /// Received messages above `stable`, delivered or not.
     pub log: BTreeMap<u32, Sequenced>,
     pub sequencer: Option<Sequencer>,
+    pub installed_at: Instant,
 }
 
 /// The coordinator's part of a view.
@@ -39,6 +41,8 @@ pub(super) struct Sequencer {
     pub acknowledged_stable: Vec<u32>,
     /// Per member: DATA that arrived before an earlier one, by local number.
     pub ahead: Vec<BTreeMap<u32, Vec<u8>>>,
+    /// Per member: its heartbeat has shown our view since we installed it.
+    pub confirmed: Vec<bool>,
 }
 
 pub(super) fn message_cost(payload_len: usize) -> usize {
@@ -46,7 +50,7 @@ pub(super) fn message_cost(payload_len: usize) -> usize {
 }
 
 impl ViewState {
-    pub fn new(id: ViewId, members: Vec<Member>, me: u8) -> ViewState {
+    pub fn new(id: ViewId, members: Vec<Member>, me: u8, installed_at: Instant) -> ViewState {
         // The coordinator's own slots: its log is the reference, so it
         // never holds back stability or the log's trimming.
         let sequencer = (id.coordinator == me).then(|| Sequencer {
@@ -61,6 +65,7 @@ impl ViewState {
                 .map(|m| if m.node == me { u32::MAX } else { 0 })
                 .collect(),
             ahead: vec![BTreeMap::new(); members.len()],
+            confirmed: members.iter().map(|m| m.node == me).collect(),
         });
         ViewState {
             id,
@@ -69,6 +74,7 @@ impl ViewState {
             stable: 0,
             log: BTreeMap::new(),
             sequencer,
+            installed_at,
         }
     }
 

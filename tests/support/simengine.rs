@@ -91,7 +91,11 @@ impl Engines {
             timers: BTreeMap::new(),
             view: None,
             member: None,
-            bridge: Bridge::new((0..self.settings.len()).map(|n| super::simnet::address(n).ip().to_owned()).collect()),
+            bridge: Bridge::new(
+                (0..self.settings.len())
+                    .map(|n| super::simnet::address(n).ip().to_owned())
+                    .collect(),
+            ),
         });
     }
 
@@ -205,7 +209,7 @@ impl Engines {
             counter: net.next_counter(i),
             view,
         };
-        net.multicast(i, tag.encode(payload));
+        net.multicast(i, view, tag.encode(payload));
     }
 
     fn feed(&mut self, i: usize, input: Input, net: &mut Net) {

@@ -5,13 +5,16 @@
 //! their timers), leave and restart with a new incarnation. Everything is
 //! decided by the seed.
 
+// Each test crate that includes this uses part of it.
+#![allow(dead_code)]
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, Node, Settings};
+use wackamole::membership::{Event, Node, Settings, ViewId};
 
 use super::rng::Rng;
 
@@ -189,7 +192,8 @@ impl Net {
         }
     }
 
-    pub fn multicast(&mut self, i: usize, payload: Vec<u8>) -> bool {
+    /// Node `i` multicasts in `view`, the view it was last told of.
+    pub fn multicast(&mut self, i: usize, view: ViewId, payload: Vec<u8>) -> bool {
         if !self.running(i) {
             return false;
         }
@@ -197,19 +201,9 @@ impl Net {
         let taken = self.slots[i]
             .node
             .as_mut()
-            .is_some_and(|n| n.multicast(payload, now).is_ok());
+            .is_some_and(|n| n.multicast(view, payload, now).is_ok());
         self.flush(i);
         taken
-    }
-
-    /// Hands a raw datagram to node `to` as if `from` sent it (for
-    /// hostile-input tests).
-    pub fn inject(&mut self, from: SocketAddr, to: usize, bytes: &[u8]) {
-        let now = self.instant(self.now);
-        if let Some(node) = self.slots[to].node.as_mut() {
-            node.handle_datagram(from, bytes, now);
-        }
-        self.flush(to);
     }
 
     /// Every link up, no loss.

@@ -225,9 +225,7 @@ impl Checker {
                     Some(_) => {}
                     None => {
                         if !self.seen.entry(view).or_default().insert(tag) {
-                            return Err(format!(
-                                "property 2: {tag:?} delivered twice in {view:?}"
-                            ));
+                            return Err(format!("property 2: {tag:?} delivered twice in {view:?}"));
                         }
                         order.push(tag);
                     }

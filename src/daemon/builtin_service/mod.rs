@@ -117,6 +117,10 @@ pub struct BuiltinService {
     epoch: u64,
     /// A node runs (between join and leave).
     joined: bool,
+    /// Whether the engine has the current view: yes, no (withheld below
+    /// the quorum, or out of any view), or not known yet (a view was
+    /// given to the loop, which has not said).
+    engine_view: Option<bool>,
     last_incarnation: u64,
 }
 
@@ -179,8 +183,16 @@ impl BuiltinService {
             thread: Some(thread),
             epoch: 0,
             joined: false,
+            engine_view: Some(false),
             last_incarnation: 0,
         })
+    }
+
+    /// Multicasts `payload` to the view the engine knows of, if any.
+    fn send(&self, payload: Vec<u8>) {
+        if let (true, Some(view)) = (self.joined, self.bridge.view()) {
+            self.command(Command::Multicast { view, payload });
+        }
     }
 
     /// Hands `command` to the thread and wakes it; false if the thread
@@ -244,8 +256,10 @@ impl GroupService for BuiltinService {
         if !std::mem::take(&mut self.joined) {
             return;
         }
-        // What the ended view left to send again belongs to no one now.
-        self.bridge.take_resends();
+        // What the ended view left to send again belongs to no one now,
+        // and the engine has no view to send to.
+        self.bridge = Bridge::new(self.nodes.clone());
+        self.engine_view = Some(false);
         let (done, confirmed) = mpsc::sync_channel(1);
         if self.command(Command::Leave { done }) && confirmed.recv_timeout(ANSWER_WAIT).is_err() {
             log_warning!("membership: the leave was not confirmed within {ANSWER_WAIT:?}");
@@ -253,23 +267,42 @@ impl GroupService for BuiltinService {
     }
 
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
-        if self.joined {
-            self.command(Command::Multicast(bridge::encode(mess_type, body)));
-        }
+        self.send(bridge::encode(mess_type, body));
     }
 
     fn handle(&mut self, report: Report) -> Option<GroupEvent> {
         if !self.joined || report.epoch != self.epoch {
             return None;
         }
-        self.bridge.translate(report.event)
+        let bounced = match &report.event {
+            membership::Event::View { .. } => {
+                self.engine_view = None;
+                false
+            }
+            membership::Event::Left(_) => {
+                self.engine_view = Some(false);
+                false
+            }
+            membership::Event::Undelivered { .. } => true,
+            _ => false,
+        };
+        let event = self.bridge.translate(report.event);
+        if bounced && self.engine_view.is_some() {
+            // A multicast the engine made for a view that had already
+            // ended (the loop had not heard yet): it comes back after the
+            // next view reached the engine, so it is sent again now; or
+            // the engine has no view, and it is forgotten.
+            self.view_taken(self.engine_view == Some(true));
+        }
+        event
     }
 
     fn view_taken(&mut self, taken: bool) {
+        self.engine_view = Some(taken);
         let resends = self.bridge.take_resends();
-        if taken && self.joined {
+        if taken {
             for payload in resends {
-                self.command(Command::Multicast(payload));
+                self.send(payload);
             }
         }
     }

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::limit::{RefusalLog, Slot};
 use super::Report;
 use crate::daemon::group::Reports;
-use crate::membership::{wire::Key, MulticastError, Node, Settings, Status};
+use crate::membership::{wire::Key, MulticastError, Node, Settings, Status, ViewId};
 use crate::{log, log_debug, log_error, log_warning};
 
 /// Longest wait when no node runs (left): only a command wakes us.
@@ -56,8 +56,12 @@ pub enum Command {
     Leave {
         done: SyncSender<()>,
     },
-    /// One payload for the view, in agreed order.
-    Multicast(Vec<u8>),
+    /// One payload, in agreed order, for the view the engine loop was
+    /// last told of (if that view has ended, it comes back undelivered).
+    Multicast {
+        view: ViewId,
+        payload: Vec<u8>,
+    },
     Settings(Settings),
     /// The node's status and the moment it describes (none while left).
     Status(SyncSender<Option<(Status, Instant)>>),
@@ -212,7 +216,7 @@ impl Driver {
                     }
                     let _ = done.send(());
                 }
-                Command::Multicast(payload) => self.multicast(payload, now),
+                Command::Multicast { view, payload } => self.multicast(view, payload, now),
                 Command::Settings(settings) => {
                     self.w.setup.settings = settings;
                     if let Some(node) = &mut self.node {
@@ -249,16 +253,16 @@ impl Driver {
         }
     }
 
-    fn multicast(&mut self, payload: Vec<u8>, now: Instant) {
+    fn multicast(&mut self, view: ViewId, payload: Vec<u8>, now: Instant) {
         let Some(node) = &mut self.node else {
             return;
         };
-        match node.multicast(payload, now) {
+        match node.multicast(view, payload, now) {
             Ok(()) => {}
-            // Between views: the engine hears of the next view and acts
-            // again then.
-            Err(MulticastError::NoView) => {
-                log_debug!("membership: a message dropped between views")
+            // Its view ended before the engine loop heard: it comes back
+            // as `Undelivered`, and the engine acts again in the next view.
+            Err(MulticastError::ViewEnded | MulticastError::NoView) => {
+                log_debug!("membership: a message of a view that has ended comes back")
             }
             Err(MulticastError::Gone) => {}
             Err(err @ (MulticastError::TooLarge { .. } | MulticastError::Backlog)) => {
