@@ -405,7 +405,7 @@ fn partition_and_merge_give_transitional_and_network_views() {
         assert_ne!(v.group_id, t.group_id);
         if members.len() == 2 {
             assert!(
-                ab_gid.is_none_or(|g| g == v.group_id),
+                ab_gid.map_or(true, |g| g == v.group_id),
                 "one component, one group id"
             );
             ab_gid = Some(v.group_id);

@@ -341,7 +341,7 @@ impl Node {
         if payload.len() > wire::MAX_PAYLOAD {
             return Err(MulticastError::TooLarge { len: payload.len() });
         }
-        if self.view.as_ref().is_none_or(|v| v.id != view) {
+        if self.view.as_ref().map_or(true, |v| v.id != view) {
             self.dropped_multicasts += 1;
             self.events.push_back(Event::Undelivered { payload });
             return Err(MulticastError::ViewEnded);

@@ -179,7 +179,7 @@ impl Peers {
                     }
                     _ => false,
                 };
-                self.reaches(n, now) && follows && peer.declined_until.is_none_or(|t| now >= t)
+                self.reaches(n, now) && follows && peer.declined_until.map_or(true, |t| now >= t)
             })
             .filter_map(|n| self.get(n).member(n))
             .collect()

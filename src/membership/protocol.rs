@@ -168,7 +168,7 @@ impl Node {
                 }
                 Some(c) if c != self.me => {
                     if let Some((p, members)) = self.waiting_proposals.remove(&c) {
-                        if self.promise.is_none_or(|promise| p > promise)
+                        if self.promise.map_or(true, |promise| p > promise)
                             && members.contains(&self.member())
                         {
                             self.accept(p, c);
@@ -673,7 +673,7 @@ fn names_listed_nodes(body: &Body, count: usize) -> bool {
     };
     let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
     match body {
-        Body::Heartbeat(hb) => hb.choice.is_none_or(node) && hb.view.as_ref().is_none_or(view),
+        Body::Heartbeat(hb) => hb.choice.map_or(true, node) && hb.view.as_ref().map_or(true, view),
         Body::Propose {
             proposal,
             members: ms,

@@ -121,10 +121,7 @@ impl Engines {
             if !net.running(i) {
                 continue;
             }
-            loop {
-                let Some(slot) = self.slots[i].as_mut() else {
-                    break;
-                };
+            while let Some(slot) = self.slots[i].as_mut() {
                 let due = slot
                     .timers
                     .iter()

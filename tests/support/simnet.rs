@@ -112,7 +112,7 @@ impl Net {
             delay_us: (50, 500),
             late_per_mille: 0,
             late_us: 0,
-            rng: Rng(seed ^ 0x5eed_0f_0e7),
+            rng: Rng(seed ^ 0x0005_eed0_f0e7),
             stats: NetStats::default(),
             events: Vec::new(),
             recorded: Vec::new(),
@@ -299,7 +299,7 @@ impl Net {
                 SlotState::Down => None,
             };
             if let Some(c) = candidate {
-                if best.as_ref().is_none_or(|b| c.0 < b.0) {
+                if best.as_ref().map_or(true, |b| c.0 < b.0) {
                     best = Some(c);
                 }
             }
@@ -331,7 +331,7 @@ impl Net {
                     // A node must always look forward.
                     let next = node.poll_timeout().map(|t| self.micros(t));
                     assert!(
-                        next.is_none_or(|t| t > self.now),
+                        next.map_or(true, |t| t > self.now),
                         "node {i}'s timer is due again at once (t={}µs)",
                         self.now
                     );
