@@ -286,7 +286,13 @@ impl GroupService for BuiltinService {
             membership::Event::Undelivered { .. } => true,
             _ => false,
         };
-        let event = self.bridge.translate(report.event);
+        let event = match self.bridge.translate(report.event) {
+            // The node joins again by itself (a stall or a one-way link).
+            Some(GroupEvent::Disconnected { reason }) => Some(GroupEvent::Disconnected {
+                reason: format!("membership: out of the view: {reason}; joining again"),
+            }),
+            event => event,
+        };
         if bounced && self.engine_view.is_some() {
             // A multicast the engine made for a view that had already
             // ended (the loop had not heard yet): it comes back after the
