@@ -434,6 +434,13 @@ impl Node {
         }
     }
 
+    /// When we last sent our heartbeats. A node finds itself stalled
+    /// once this is `3/4 × Timeout` old; a driver may use it to tell
+    /// others (the announcer) how fresh our view is.
+    pub fn last_heartbeat(&self) -> Instant {
+        self.last_heartbeat
+    }
+
     /// Every datagram refused so far, by reason: those no node can be
     /// blamed for and those of every node together. Cheap enough to ask
     /// around each datagram (the driver logs refusals as they happen).
