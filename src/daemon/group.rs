@@ -18,6 +18,7 @@
 
 use std::net::Ipv4Addr;
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::reload::KeyRefused;
@@ -25,6 +26,7 @@ use super::Event;
 use crate::config::Config;
 use crate::control::ServiceStatus;
 use crate::engine::{Delivery, Message, View};
+use crate::net::lease::Lease;
 
 /// What a group service tells the engine loop, in the engine's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,13 @@ pub trait GroupService {
     /// decides it (the built-in membership: our listed address); `None`
     /// lets the daemon choose (`Identity`, the host name, an interface).
     fn identity(&self) -> Option<Ipv4Addr> {
+        None
+    }
+
+    /// What the announcer must hold to send: a service that can tell
+    /// when the process was stopped or starved past its peers' patience
+    /// renews it only while its view still stands; `None`: no lease.
+    fn lease(&self) -> Option<Arc<Lease>> {
         None
     }
 

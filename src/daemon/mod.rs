@@ -212,8 +212,12 @@ fn start<S: GroupService>(
         ),
         None => None,
     };
-    let announcer = Announcer::spawn(AnnounceSettings::default(), log_announcement)
-        .map_err(DaemonError::Thread)?;
+    let announcer = Announcer::spawn_leased(
+        AnnounceSettings::default(),
+        service.lease(),
+        log_announcement,
+    )
+    .map_err(DaemonError::Thread)?;
     let hooks = HookRunner::spawn(crate::hooks::DEFAULT_TIMEOUT).map_err(DaemonError::Thread)?;
 
     let daemon = Daemon {

@@ -29,6 +29,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +43,7 @@ use crate::control::ServiceStatus;
 use crate::engine::Delivery;
 use crate::membership::{self, wire};
 use crate::net::iface;
+use crate::net::lease::Lease;
 use crate::{log_error, log_notice, log_warning};
 
 use worker::{Command, NodeSetup, Worker};
@@ -114,6 +116,8 @@ pub struct BuiltinService {
     /// Connected to our socket: one byte wakes the thread.
     waker: UdpSocket,
     thread: Option<JoinHandle<()>>,
+    /// The announcer's, renewed by the thread while the node is in a view.
+    lease: Arc<Lease>,
     epoch: u64,
     /// A node runs (between join and leave).
     joined: bool,
@@ -156,6 +160,7 @@ impl BuiltinService {
         let waker = waker(own).map_err(BuiltinError::Waker)?;
         let waker_addr = waker.local_addr().map_err(BuiltinError::Waker)?;
         let (commands, inbox) = mpsc::channel();
+        let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
         let worker = Worker {
             socket,
             waker: waker_addr,
@@ -167,6 +172,7 @@ impl BuiltinService {
             },
             commands: inbox,
             reports,
+            lease: lease.clone(),
         };
         let thread = thread::Builder::new()
             .name("membership".into())
@@ -181,6 +187,7 @@ impl BuiltinService {
             commands,
             waker,
             thread: Some(thread),
+            lease,
             epoch: 0,
             joined: false,
             engine_view: Some(false),
@@ -333,6 +340,10 @@ impl GroupService for BuiltinService {
 
     fn identity(&self) -> Option<Ipv4Addr> {
         Some(*self.own.ip())
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        Some(self.lease.clone())
     }
 
     fn status(&self) -> ServiceStatus {

@@ -21,6 +21,14 @@
 //! Datagrams to send and events are taken out of the node after each
 //! step: datagrams go out at once, events go to the engine loop tagged
 //! with the epoch of the join they belong to.
+//!
+//! While the node is in a view, each turn renews the announcer's
+//! [`Lease`] with the time of the node's last heartbeat, and the lease
+//! lasts half a time-out. The node gives its view up when its heartbeats
+//! are `3/4 × Timeout` old; so whenever the announcer finds the lease
+//! valid, the node would not find itself stalled at that moment. After a
+//! pause, the announcer holds its frames until the node has had its turn,
+//! and the engine loop cancels them when the node has given up its view.
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
@@ -28,10 +36,13 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use super::limit::{RefusalLog, Slot};
 use super::Report;
 use crate::daemon::group::Reports;
-use crate::membership::{wire::Key, MulticastError, Node, Settings, Status, ViewId};
+use crate::membership::{wire::Key, Event, MulticastError, Node, Settings, Status, ViewId};
+use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_warning};
 
 /// Longest wait when no node runs (left): only a command wakes us.
@@ -83,6 +94,15 @@ pub struct Worker {
     pub setup: NodeSetup,
     pub commands: Receiver<Command>,
     pub reports: Reports<Report>,
+    /// Renewed while the node is in a view (see the module documentation).
+    pub lease: Arc<Lease>,
+}
+
+/// How long the lease lasts after the node's last heartbeat: between the
+/// longest gap between two heartbeats (a third of the time-out at most)
+/// and the silence after which the node gives up its view (3/4).
+pub fn lease_age(settings: &Settings) -> std::time::Duration {
+    settings.timeout / 2
 }
 
 /// The running thread's state beside what it was given.
@@ -90,6 +110,8 @@ struct Driver {
     w: Worker,
     node: Option<Node>,
     epoch: u64,
+    /// The node has a view (a `View` came, and no `Left` since).
+    in_view: bool,
     refusals: RefusalLog,
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
@@ -105,6 +127,7 @@ impl Worker {
             w: self,
             node: None,
             epoch: 0,
+            in_view: false,
             refusals: RefusalLog::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
@@ -132,6 +155,9 @@ impl Driver {
             }
             if !self.flush() {
                 break;
+            }
+            if let (true, Some(node)) = (self.in_view, &self.node) {
+                self.w.lease.renew(node.last_heartbeat());
             }
             for (level, line) in self.refusals.due(now) {
                 log::emit(level, format_args!("{line}"));
@@ -210,6 +236,7 @@ impl Driver {
             match command {
                 Command::Join { epoch, incarnation } => self.join(epoch, incarnation, now),
                 Command::Leave { done } => {
+                    self.out_of_view();
                     if let Some(mut node) = self.node.take() {
                         node.leave(now);
                         self.send_all(&mut node);
@@ -219,6 +246,7 @@ impl Driver {
                 Command::Multicast { view, payload } => self.multicast(view, payload, now),
                 Command::Settings(settings) => {
                     self.w.setup.settings = settings;
+                    self.w.lease.set_max_age(lease_age(&settings));
                     if let Some(node) = &mut self.node {
                         node.set_settings(settings);
                     }
@@ -248,6 +276,7 @@ impl Driver {
             Ok(node) => {
                 self.node = Some(node);
                 self.epoch = epoch;
+                self.out_of_view();
             }
             Err(err) => log_error!("membership: cannot start this node: {err}"),
         }
@@ -280,6 +309,11 @@ impl Driver {
         self.send_all(&mut node);
         let mut alive = true;
         while let Some(event) = node.poll_event() {
+            match event {
+                Event::View { .. } => self.in_view = true,
+                Event::Left(_) => self.out_of_view(),
+                _ => {}
+            }
             alive &= self.w.reports.send(Report {
                 epoch: self.epoch,
                 event,
@@ -287,6 +321,12 @@ impl Driver {
         }
         self.node = Some(node);
         alive
+    }
+
+    /// The node has no view: the announcer holds everything back.
+    fn out_of_view(&mut self) {
+        self.in_view = false;
+        self.w.lease.revoke();
     }
 
     fn send_all(&mut self, node: &mut Node) {
