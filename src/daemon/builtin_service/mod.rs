@@ -60,6 +60,9 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 pub struct Report {
     epoch: u64,
     event: membership::Event,
+    /// An `Undelivered` that came back at once from a multicast meant for
+    /// a view that had already ended (the events ending it came first).
+    bounced: bool,
 }
 
 /// Why the built-in membership cannot start.
@@ -105,8 +108,9 @@ impl fmt::Display for BuiltinError {
 impl std::error::Error for BuiltinError {}
 
 pub struct BuiltinService {
-    /// Our own listed address and port.
+    /// Our own listed address and port, and our index in `Nodes`.
     own: SocketAddrV4,
+    me: usize,
     nodes: Vec<Ipv4Addr>,
     key_path: PathBuf,
     /// The key's bytes, to tell a reload that changed the file's content.
@@ -123,7 +127,8 @@ pub struct BuiltinService {
     joined: bool,
     /// Whether the engine has the current view: yes, no (withheld below
     /// the quorum, or out of any view), or not known yet (a view was
-    /// given to the loop, which has not said).
+    /// given to the loop, which has not said). Decides what becomes of a
+    /// MATURING that bounced off a view that had ended.
     engine_view: Option<bool>,
     last_incarnation: u64,
 }
@@ -180,6 +185,7 @@ impl BuiltinService {
             .map_err(BuiltinError::Thread)?;
         Ok(BuiltinService {
             own,
+            me,
             nodes: membership.nodes.clone(),
             key_path: membership.key.clone(),
             key,
@@ -246,11 +252,7 @@ impl GroupService for BuiltinService {
         if self.joined {
             log_notice!(
                 "membership: node {} of {} ({}), incarnation {incarnation}, joining",
-                self.nodes
-                    .iter()
-                    .position(|a| a == self.own.ip())
-                    .unwrap_or(0)
-                    + 1,
+                self.me + 1,
                 self.nodes.len(),
                 self.own
             );
@@ -281,18 +283,11 @@ impl GroupService for BuiltinService {
         if !self.joined || report.epoch != self.epoch {
             return None;
         }
-        let bounced = match &report.event {
-            membership::Event::View { .. } => {
-                self.engine_view = None;
-                false
-            }
-            membership::Event::Left(_) => {
-                self.engine_view = Some(false);
-                false
-            }
-            membership::Event::Undelivered { .. } => true,
-            _ => false,
-        };
+        match &report.event {
+            membership::Event::View { .. } => self.engine_view = None,
+            membership::Event::Left(_) => self.engine_view = Some(false),
+            _ => {}
+        }
         let event = match self.bridge.translate(report.event) {
             // The node joins again by itself (a stall or a one-way link).
             Some(GroupEvent::Disconnected { reason }) => Some(GroupEvent::Disconnected {
@@ -300,11 +295,12 @@ impl GroupService for BuiltinService {
             }),
             event => event,
         };
-        if bounced && self.engine_view.is_some() {
+        if report.bounced && self.engine_view.is_some() {
             // A multicast the engine made for a view that had already
             // ended (the loop had not heard yet): it comes back after the
             // next view reached the engine, so it is sent again now; or
-            // the engine has no view, and it is forgotten.
+            // the engine has no view, and it is forgotten. (Before the
+            // loop has said, `view_taken` decides.)
             self.view_taken(self.engine_view == Some(true));
         }
         event

@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::worker::Command;
 use super::*;
 use crate::config::Quorum;
 use crate::daemon::quorum::{QuorumGate, Step};
@@ -329,4 +330,103 @@ fn incarnations_grow_even_when_the_clock_does_not() {
     // Microseconds since 1970: well past 2020.
     assert!(first > 1_577_836_800_000_000, "{first}");
     assert!(service.next_incarnation() > first);
+}
+
+/// A service whose thread is the test: it reads the commands itself.
+fn detached() -> (BuiltinService, Receiver<Command>) {
+    let nodes = vec![address(0), address(1)];
+    let (commands, inbox) = mpsc::channel();
+    let waker = UdpSocket::bind((address(0), 0)).expect("a waker");
+    waker
+        .connect(waker.local_addr().expect("its address"))
+        .expect("connect");
+    let service = BuiltinService {
+        own: SocketAddrV4::new(address(0), port(3)),
+        me: 0,
+        nodes: nodes.clone(),
+        key_path: "/nonexistent".into(),
+        key: Vec::new(),
+        bridge: Bridge::new(nodes),
+        commands,
+        waker,
+        thread: None,
+        lease: Arc::new(Lease::new(Duration::from_secs(1))),
+        epoch: 1,
+        joined: true,
+        engine_view: Some(false),
+        last_incarnation: 0,
+    };
+    (service, inbox)
+}
+
+fn view_event(ltime: u64) -> membership::Event {
+    membership::Event::View {
+        id: membership::ViewId {
+            ltime,
+            coordinator: 0,
+            incarnation: 1,
+        },
+        members: vec![membership::Member {
+            node: 0,
+            incarnation: 1,
+        }],
+        my_index: 0,
+    }
+}
+
+fn report(event: membership::Event, bounced: bool) -> Report {
+    Report {
+        epoch: 1,
+        event,
+        bounced,
+    }
+}
+
+fn undelivered(mess_type: i16) -> membership::Event {
+    membership::Event::Undelivered {
+        payload: bridge::encode(mess_type, &[]),
+    }
+}
+
+/// The views the multicasts sent so far were meant for.
+fn sent(inbox: &Receiver<Command>) -> Vec<u64> {
+    inbox
+        .try_iter()
+        .filter_map(|c| match c {
+            Command::Multicast { view, .. } => Some(view.ltime),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_undelivered_maturing_goes_out_again_in_the_view_the_engine_has() {
+    use crate::engine::codec::mess_type::{MATURING, STATE};
+    let (mut service, inbox) = detached();
+    assert!(service.handle(report(view_event(10), false)).is_some());
+    service.view_taken(true);
+    // Left undelivered by the end of view 10: waits for the next view.
+    assert_eq!(service.handle(report(undelivered(MATURING), false)), None);
+    assert_eq!(sent(&inbox), Vec::<u64>::new());
+    service.handle(report(view_event(11), false));
+    service.view_taken(true);
+    assert_eq!(sent(&inbox), vec![11]);
+    // Meant for view 10 but sent after view 11 was in: at once, in 11.
+    service.handle(report(undelivered(MATURING), true));
+    assert_eq!(sent(&inbox), vec![11]);
+    // Other messages are not sent again.
+    service.handle(report(undelivered(STATE), true));
+    assert_eq!(sent(&inbox), Vec::<u64>::new());
+    // A view withheld below the quorum: the engine starts afresh, its old
+    // MATURING is forgotten.
+    service.handle(report(undelivered(MATURING), false));
+    service.handle(report(view_event(12), false));
+    service.view_taken(false);
+    service.handle(report(undelivered(MATURING), true));
+    service.handle(report(view_event(13), false));
+    service.view_taken(true);
+    assert_eq!(sent(&inbox), Vec::<u64>::new());
+    // Reports of an earlier join are dropped.
+    service.epoch = 2;
+    assert_eq!(service.handle(report(view_event(14), false)), None);
 }

@@ -112,6 +112,8 @@ struct Driver {
     epoch: u64,
     /// The node has a view (a `View` came, and no `Left` since).
     in_view: bool,
+    /// The last multicast came back at once: its view had ended.
+    bounced: bool,
     refusals: RefusalLog,
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
@@ -128,6 +130,7 @@ impl Worker {
             node: None,
             epoch: 0,
             in_view: false,
+            bounced: false,
             refusals: RefusalLog::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
@@ -289,9 +292,13 @@ impl Driver {
         match node.multicast(view, payload, now) {
             Ok(()) => {}
             // Its view ended before the engine loop heard: it comes back
-            // as `Undelivered`, and the engine acts again in the next view.
-            Err(MulticastError::ViewEnded | MulticastError::NoView) => {
+            // as `Undelivered` (after the events that ended the view).
+            Err(MulticastError::ViewEnded) => {
+                self.bounced = true;
                 log_debug!("membership: a message of a view that has ended comes back")
+            }
+            Err(MulticastError::NoView) => {
+                log_debug!("membership: a message dropped outside any view")
             }
             Err(MulticastError::Gone) => {}
             Err(err @ (MulticastError::TooLarge { .. } | MulticastError::Backlog)) => {
@@ -308,6 +315,7 @@ impl Driver {
         };
         self.send_all(&mut node);
         let mut alive = true;
+        let bounced = std::mem::take(&mut self.bounced);
         while let Some(event) = node.poll_event() {
             match event {
                 Event::View { .. } => self.in_view = true,
@@ -316,6 +324,7 @@ impl Driver {
             }
             alive &= self.w.reports.send(Report {
                 epoch: self.epoch,
+                bounced: bounced && matches!(event, Event::Undelivered { .. }),
                 event,
             });
         }
