@@ -683,6 +683,16 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
+        "Spread = 4803\nQuorum = majority",
+        true,
+        2,
+        10,
+        &[
+            "found Quorum majority with Spread",
+            "expected a number of members",
+        ],
+    ),
+    case(
         "Quorum = 0",
         true,
         1,

@@ -603,14 +603,19 @@ fn nodes_from_one_to_thirty_two_keep_their_order() {
 
 #[test]
 fn quorum_forms() {
-    assert_eq!(parse_snippet("Quorum = majority").quorum, Quorum::Majority);
+    // A majority needs the node list to count (refused with Spread).
+    let nodes = "Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }";
+    assert_eq!(
+        parse_snippet(&format!("Quorum = majority\n{nodes}")).quorum,
+        Quorum::Majority
+    );
     assert_eq!(parse_snippet("Quorum = none").quorum, Quorum::None);
     assert_eq!(parse_snippet("Quorum = 1").quorum, Quorum::Count(1));
     // With Spread the group's size is the daemon's to judge.
     assert_eq!(parse_snippet("Quorum = 40").quorum, Quorum::Count(40));
     // The last Quorum wins, as for every scalar.
     assert_eq!(
-        parse_snippet("Quorum = 2\nQuorum = majority").quorum,
+        parse_snippet(&format!("Quorum = 2\nQuorum = majority\n{nodes}")).quorum,
         Quorum::Majority
     );
     let at_most = parse_snippet("Quorum = 2\nMembership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }");

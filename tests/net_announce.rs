@@ -8,13 +8,13 @@ mod sniffer;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use netns::Netns;
 use sniffer::{Frame, Sniffer};
 use wackamole::config::{Ipv4Block, NotifyTarget, VifAddress};
-use wackamole::net::announce::{AnnounceSettings, Announcer, Report};
+use wackamole::net::announce::{AnnounceSettings, Announcer, Lease, Report};
 use wackamole::net::iface;
 
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -421,4 +421,71 @@ fn failures_are_reported_with_interface_and_address() {
     lan.bring_up(std::slice::from_ref(&address));
     lan.announcer.announce(6, vec![address], vec![], vec![]);
     lan.wait_done(6, Duration::from_secs(5));
+}
+
+/// With a lease, nothing is sent until it is renewed, and nothing once it
+/// has aged past its maximum: a process woken from a long stop holds its
+/// frames until its group service has had its turn.
+#[test]
+fn a_lease_holds_the_frames_back_until_it_is_renewed() {
+    let node = Netns::new("lease");
+    let peer = Netns::new("leasep");
+    netns::quiet_veth(&node, "va", &peer, "vb");
+    let sniffer = peer.run(|| Sniffer::open("vb"));
+    let lease = Arc::new(Lease::new(Duration::from_millis(150)));
+    let settings = AnnounceSettings {
+        gratuitous_count: 20,
+        gratuitous_interval: Duration::from_millis(50),
+    };
+    let (tx, reports) = mpsc::channel();
+    let announcer = node.run(|| {
+        Announcer::spawn_leased(settings, Some(lease.clone()), move |r| {
+            let _ = tx.send(r);
+        })
+        .expect("spawn announcer")
+    });
+    node.ip(&["addr", "add", "10.9.0.1/24", "dev", "va"]);
+    announcer.announce(0, vec![vip([10, 9, 0, 1], 24)], Vec::new(), Vec::new());
+    let silent_for = |d: Duration| {
+        let until = Instant::now() + d;
+        std::iter::from_fn(|| sniffer.next(until)).next()
+    };
+    // Never renewed: silence.
+    let quiet = silent_for(Duration::from_millis(300));
+    assert!(
+        quiet.is_none(),
+        "a frame went out without a lease: {quiet:?}"
+    );
+    // Renewed: the announcement runs.
+    let renewed = Instant::now();
+    lease.renew(renewed);
+    let first = sniffer
+        .next(renewed + Duration::from_secs(2))
+        .expect("a gratuitous ARP once renewed");
+    assert!(first.at >= renewed);
+    // Aged out (nobody renews it): the rest waits...
+    while sniffer.next(renewed + Duration::from_millis(200)).is_some() {}
+    let held = silent_for(Duration::from_millis(300));
+    assert!(
+        held.is_none(),
+        "a frame went out on an expired lease: {held:?}"
+    );
+    // ... and goes on once renewed, unless cancelled first.
+    lease.renew(Instant::now());
+    assert!(sniffer
+        .next(Instant::now() + Duration::from_secs(2))
+        .is_some());
+    lease.revoke();
+    announcer.cancel(0);
+    lease.renew(Instant::now());
+    while sniffer
+        .next(Instant::now() + Duration::from_millis(20))
+        .is_some()
+    {}
+    let after = silent_for(Duration::from_millis(300));
+    assert!(
+        after.is_none(),
+        "a cancelled announcement went on: {after:?}"
+    );
+    assert!(reports.try_recv().is_err(), "a held job reported");
 }

@@ -65,6 +65,8 @@ pub enum ErrorKind {
     MembershipTiming(SettingsError),
     /// A `Quorum` count above the number of listed nodes: never reached.
     QuorumAboveNodes { quorum: u32, nodes: usize },
+    /// `Quorum = majority` with Spread: no node list to take half of.
+    MajorityWithoutNodes,
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -160,6 +162,10 @@ impl fmt::Display for Error {
                 f,
                 "found Quorum {quorum}, expected at most the {nodes} nodes listed in Membership \
                  Nodes (a larger quorum is never reached)"
+            ),
+            ErrorKind::MajorityWithoutNodes => f.write_str(
+                "found Quorum majority with Spread, expected a number of members: majority counts \
+                 the nodes a Membership block lists, and Spread's groups have no such list",
             ),
         }
     }

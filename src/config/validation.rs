@@ -54,14 +54,18 @@ pub fn validate(
     Ok(warnings)
 }
 
-/// The file chooses Spread or the built-in membership, not both, and a
-/// Quorum count fits the nodes the membership lists.
+/// The file chooses Spread or the built-in membership, not both, a
+/// Quorum count fits the nodes the membership lists, and `majority` has a
+/// node list to count.
 fn group_service(config: &Config, spans: &Spans) -> Located<()> {
     if let (Some(spread), Some(membership)) = (spans.spread, spans.membership) {
         return Err((
             spread.max(membership),
             ErrorKind::SpreadAndMembership { spread, membership },
         ));
+    }
+    if let (None, Quorum::Majority, Some(at)) = (&config.membership, config.quorum, spans.quorum) {
+        return Err((at, ErrorKind::MajorityWithoutNodes));
     }
     if let (Some(membership), Quorum::Count(quorum), Some(at)) =
         (&config.membership, config.quorum, spans.quorum)

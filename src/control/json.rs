@@ -24,6 +24,8 @@ pub struct JsonStatus {
     pub vifs: Vec<JsonVif>,
     /// Absent from the documents of daemons that predate it.
     pub service: Option<JsonService>,
+    /// Absent from the documents of daemons that predate it.
+    pub quorum: Option<JsonQuorum>,
 }
 
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
@@ -31,6 +33,60 @@ pub struct JsonService {
     pub name: String,
     pub endpoint: String,
     pub state: String,
+    /// Only for the built-in membership (left out otherwise).
+    pub membership: Option<JsonMembership>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonMembership {
+    pub node: usize,
+    pub incarnation: u64,
+    pub view: Option<JsonMembershipView>,
+    pub coordinator: Option<String>,
+    pub changing_view: bool,
+    pub views_installed: u64,
+    pub dropped_multicasts: u64,
+    pub refused: JsonRefused,
+    pub nodes: Vec<JsonNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+pub struct JsonMembershipView {
+    pub ltime: u64,
+    pub coordinator: usize,
+    pub incarnation: u64,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+pub struct JsonRefused {
+    pub malformed: u64,
+    pub bad_mac: u64,
+    pub wrong_cluster: u64,
+    pub misdirected: u64,
+    pub old_incarnation: u64,
+    pub replayed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonNode {
+    pub index: usize,
+    pub address: String,
+    pub state: String,
+    pub incarnation: Option<u64>,
+    pub last_heard_ms: Option<u64>,
+    pub refused: JsonRefused,
+}
+
+#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonQuorum {
+    pub rule: String,
+    pub needed: usize,
+    pub members: Option<usize>,
+    pub met: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]

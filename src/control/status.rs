@@ -23,7 +23,10 @@ use std::net::Ipv4Addr;
 
 use nanoserde::SerJson;
 
-use super::json::{JsonAddress, JsonMember, JsonService, JsonStatus, JsonVif};
+use super::json::{
+    JsonAddress, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum, JsonRefused,
+    JsonService, JsonStatus, JsonVif,
+};
 use super::wire::{AddressRecord, StateReply, VifRecord};
 use crate::config::VifAddress;
 use crate::engine::ClaimPriority;
@@ -44,6 +47,8 @@ pub struct Status {
     pub vifs: Vec<VifStatus>,
     /// The group service the daemon drives.
     pub service: ServiceStatus,
+    /// The quorum rule and whether the view meets it.
+    pub quorum: Option<QuorumStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +73,92 @@ pub struct VifStatus {
 /// The group service, as it describes itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceStatus {
-    /// Which service: `spread`.
+    /// Which service: `spread` or `membership`.
     pub name: String,
     /// Where the service is reached, as the service writes it (for Spread,
-    /// the daemon's socket).
+    /// the daemon's socket; for the membership, our own UDP address).
     pub endpoint: String,
     /// The service's own state (for Spread: `connected`, `connecting`,
-    /// `waiting` to connect again, or `left`).
+    /// `waiting` to connect again, or `left`; for the membership:
+    /// `joining`, `in view`, `changing view`, `left` or `not answering`).
     pub state: String,
+    /// What the built-in membership's node sees (none for Spread, and
+    /// while the membership has left).
+    pub membership: Option<MembershipStatus>,
+}
+
+/// The built-in membership as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MembershipStatus {
+    /// This node's index in `Nodes`.
+    pub node: usize,
+    pub incarnation: u64,
+    /// The installed view, if any.
+    pub view: Option<MembershipView>,
+    /// The node whose proposals this one follows (itself when it
+    /// coordinates), if it has chosen one.
+    pub coordinator: Option<Ipv4Addr>,
+    /// A view change is under way here.
+    pub changing_view: bool,
+    pub views_installed: u64,
+    /// Multicasts dropped (asked between views, or left unsequenced when
+    /// a view ended).
+    pub dropped_multicasts: u64,
+    /// Refused datagrams no listed node can be blamed for (failed
+    /// authentication, malformed, another cluster, misdirected).
+    pub refused: RefusalCounts,
+    /// Every listed node, in `Nodes` order (this one included).
+    pub nodes: Vec<PeerStatus>,
+}
+
+/// An installed view of the built-in membership.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MembershipView {
+    /// The view id: logical time, coordinator index and incarnation.
+    pub ltime: u64,
+    pub coordinator: usize,
+    pub incarnation: u64,
+    /// `ADDRESS/INCARNATION`, in `Nodes` order.
+    pub members: Vec<String>,
+}
+
+/// Refused datagrams, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RefusalCounts {
+    pub malformed: u64,
+    pub bad_mac: u64,
+    pub wrong_cluster: u64,
+    pub misdirected: u64,
+    pub old_incarnation: u64,
+    pub replayed: u64,
+}
+
+/// One listed node, as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub address: Ipv4Addr,
+    /// `self`, `in view`, `reachable`, `suspected` or `unreachable`.
+    pub state: String,
+    /// Its newest incarnation heard (ours for `self`).
+    pub incarnation: Option<u64>,
+    /// Milliseconds since its last accepted datagram; none if never.
+    pub last_heard_ms: Option<u64>,
+    /// Its datagrams that authenticated but were refused.
+    pub refused: RefusalCounts,
+}
+
+/// The `Quorum` rule and the current view's count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumStatus {
+    /// As written: `none`, `majority` or a number.
+    pub rule: String,
+    /// Members a view needs (0 for `none`).
+    pub needed: usize,
+    /// Members of the current view; none outside any view.
+    pub members: Option<usize>,
+    /// Whether the current view has them (outside any view: only with
+    /// `none`).
+    pub met: bool,
 }
 
 /// Name of a claim priority as ALGORITHM.md spells it.
@@ -142,7 +225,60 @@ impl Status {
                 name: self.service.name.clone(),
                 endpoint: self.service.endpoint.clone(),
                 state: self.service.state.clone(),
+                membership: self.service.membership.as_ref().map(MembershipStatus::json),
             }),
+            quorum: self.quorum.as_ref().map(|q| JsonQuorum {
+                rule: q.rule.clone(),
+                needed: q.needed,
+                members: q.members,
+                met: q.met,
+            }),
+        }
+    }
+}
+
+impl MembershipStatus {
+    fn json(&self) -> JsonMembership {
+        JsonMembership {
+            node: self.node,
+            incarnation: self.incarnation,
+            view: self.view.as_ref().map(|v| JsonMembershipView {
+                ltime: v.ltime,
+                coordinator: v.coordinator,
+                incarnation: v.incarnation,
+                members: v.members.clone(),
+            }),
+            coordinator: self.coordinator.map(|a| a.to_string()),
+            changing_view: self.changing_view,
+            views_installed: self.views_installed,
+            dropped_multicasts: self.dropped_multicasts,
+            refused: self.refused.json(),
+            nodes: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(index, n)| JsonNode {
+                    index,
+                    address: n.address.to_string(),
+                    state: n.state.clone(),
+                    incarnation: n.incarnation,
+                    last_heard_ms: n.last_heard_ms,
+                    refused: n.refused.json(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl RefusalCounts {
+    fn json(&self) -> JsonRefused {
+        JsonRefused {
+            malformed: self.malformed,
+            bad_mac: self.bad_mac,
+            wrong_cluster: self.wrong_cluster,
+            misdirected: self.misdirected,
+            old_incarnation: self.old_incarnation,
+            replayed: self.replayed,
         }
     }
 }
@@ -196,8 +332,71 @@ pub(crate) mod tests {
                 name: "spread".to_string(),
                 endpoint: "unix:/var/run/4803".to_string(),
                 state: "connected".to_string(),
+                membership: None,
             },
+            quorum: Some(QuorumStatus {
+                rule: "none".to_string(),
+                needed: 0,
+                members: Some(2),
+                met: true,
+            }),
         }
+    }
+
+    /// The sample as the built-in membership would report it.
+    pub(crate) fn membership_status() -> Status {
+        let node = |last: u8, state: &str, incarnation, heard| PeerStatus {
+            address: Ipv4Addr::new(192, 168, 1, last),
+            state: state.to_string(),
+            incarnation,
+            last_heard_ms: heard,
+            refused: RefusalCounts::default(),
+        };
+        let mut status = sample_status();
+        status.service = ServiceStatus {
+            name: "membership".to_string(),
+            endpoint: "udp:192.168.1.10:4810".to_string(),
+            state: "in view".to_string(),
+            membership: Some(MembershipStatus {
+                node: 0,
+                incarnation: 1714566896000001,
+                view: Some(MembershipView {
+                    ltime: 1714566896000002,
+                    coordinator: 0,
+                    incarnation: 1714566896000001,
+                    members: vec![
+                        "192.168.1.10/1714566896000001".to_string(),
+                        "192.168.1.11/1714566800000000".to_string(),
+                    ],
+                }),
+                coordinator: Some(Ipv4Addr::new(192, 168, 1, 10)),
+                changing_view: false,
+                views_installed: 2,
+                dropped_multicasts: 0,
+                refused: RefusalCounts {
+                    bad_mac: 3,
+                    ..RefusalCounts::default()
+                },
+                nodes: vec![
+                    node(10, "self", Some(1714566896000001), None),
+                    node(11, "in view", Some(1714566800000000), Some(12)),
+                    PeerStatus {
+                        refused: RefusalCounts {
+                            replayed: 1,
+                            ..RefusalCounts::default()
+                        },
+                        ..node(12, "unreachable", None, None)
+                    },
+                ],
+            }),
+        };
+        status.quorum = Some(QuorumStatus {
+            rule: "majority".to_string(),
+            needed: 2,
+            members: Some(2),
+            met: true,
+        });
+        status
     }
 
     #[test]
@@ -218,9 +417,44 @@ pub(crate) mod tests {
             r#"{"index":1,"owner":null,"priority":0,"priority_name":"UNCLAIMED","addresses":["#,
             r#"{"interface":"eth0","address":"10.0.0.6","prefix_len":24,"network_len":24,"#,
             r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"}]}],"#,
-            r#""service":{"name":"spread","endpoint":"unix:/var/run/4803","state":"connected"}}"#,
+            r#""service":{"name":"spread","endpoint":"unix:/var/run/4803","state":"connected"},"#,
+            r#""quorum":{"rule":"none","needed":0,"members":2,"met":true}}"#,
         );
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn the_membership_s_part_of_the_document() {
+        let json = membership_status().to_json();
+        let cut = json.find(r#""service":"#).expect("the service field");
+        let refused = |bad_mac, replayed| {
+            format!(
+                r#"{{"malformed":0,"bad_mac":{bad_mac},"wrong_cluster":0,"misdirected":0,"old_incarnation":0,"replayed":{replayed}}}"#
+            )
+        };
+        let expected = [
+            r#""service":{"name":"membership","endpoint":"udp:192.168.1.10:4810","state":"in view","#,
+            r#""membership":{"node":0,"incarnation":1714566896000001,"#,
+            r#""view":{"ltime":1714566896000002,"coordinator":0,"incarnation":1714566896000001,"#,
+            r#""members":["192.168.1.10/1714566896000001","192.168.1.11/1714566800000000"]},"#,
+            r#""coordinator":"192.168.1.10","changing_view":false,"views_installed":2,"#,
+            r#""dropped_multicasts":0,"refused":"#,
+            &refused(3, 0),
+            r#","nodes":[{"index":0,"address":"192.168.1.10","state":"self","#,
+            r#""incarnation":1714566896000001,"last_heard_ms":null,"refused":"#,
+            &refused(0, 0),
+            r#"},{"index":1,"address":"192.168.1.11","state":"in view","#,
+            r#""incarnation":1714566800000000,"last_heard_ms":12,"refused":"#,
+            &refused(0, 0),
+            r#"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
+            r#""incarnation":null,"last_heard_ms":null,"refused":"#,
+            &refused(0, 1),
+            r#"}]}},"quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
+        ]
+        .concat();
+        assert_eq!(&json[cut..], expected);
+        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        assert_eq!(parsed, membership_status().json());
     }
 
     #[test]
@@ -237,7 +471,42 @@ pub(crate) mod tests {
         let older = format!("{}}}", &json[..cut]);
         let parsed = JsonStatus::deserialize_json(&older).unwrap();
         assert_eq!(parsed.service, None);
+        assert_eq!(parsed.quorum, None);
         assert_eq!(parsed.vifs, sample_status().json().vifs);
+    }
+
+    /// The document as a client built before the membership fields
+    /// reads it.
+    mod older {
+        // The code nanoserde's DeJson derive generates trips this lint.
+        #![allow(clippy::question_mark)]
+
+        use nanoserde::DeJson;
+
+        #[derive(DeJson)]
+        pub struct Service {
+            pub name: String,
+            pub state: String,
+        }
+
+        #[derive(DeJson)]
+        pub struct Status {
+            pub state: String,
+            pub member_count: usize,
+            pub service: Option<Service>,
+        }
+    }
+
+    #[test]
+    fn older_clients_skip_the_fields_they_do_not_know() {
+        let json = membership_status().to_json();
+        let parsed = older::Status::deserialize_json(&json).unwrap();
+        assert_eq!((parsed.state.as_str(), parsed.member_count), ("RUN", 2));
+        let service = parsed.service.expect("the service");
+        assert_eq!(
+            (service.name.as_str(), service.state.as_str()),
+            ("membership", "in view")
+        );
     }
 
     #[test]

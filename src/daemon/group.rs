@@ -16,13 +16,17 @@
 //! has just connected, a connection number that tells stale reports
 //! apart) without the loop knowing what it is.
 
+use std::net::Ipv4Addr;
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Instant;
 
+use super::reload::KeyRefused;
 use super::Event;
 use crate::config::Config;
 use crate::control::ServiceStatus;
 use crate::engine::{Delivery, Message, View};
+use crate::net::lease::Lease;
 
 /// What a group service tells the engine loop, in the engine's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,15 @@ pub trait GroupService {
     /// for the engine, if anything.
     fn handle(&mut self, report: Self::Report) -> Option<GroupEvent>;
 
+    /// The last [`GroupEvent::View`] from [`handle`](GroupService::handle)
+    /// was handed to the engine (`true`), or withheld because it is below
+    /// the quorum (`false`). A service that sends again what a view change
+    /// left undelivered does it now, after the engine's own messages for
+    /// the view, or forgets it.
+    fn view_taken(&mut self, taken: bool) {
+        let _ = taken;
+    }
+
     /// When the loop must call [`on_deadline`](GroupService::on_deadline)
     /// (for example to connect again), if ever. Asked after every call.
     fn deadline(&self) -> Option<Instant>;
@@ -81,9 +94,31 @@ pub trait GroupService {
     /// The deadline has come.
     fn on_deadline(&mut self);
 
+    /// Whether a re-read configuration may be taken, beyond what
+    /// [`reload::check`](super::reload::check) compares (the membership's
+    /// key file content).
+    fn check_reload(&self, new: &Config) -> Result<(), KeyRefused> {
+        let _ = new;
+        Ok(())
+    }
+
     /// A re-read configuration is in effect; take the live settings that
     /// concern the service (those it cannot change were refused before).
     fn reconfigure(&mut self, config: &Config);
+
+    /// The address the engine must know this node by, when the service
+    /// decides it (the built-in membership: our listed address); `None`
+    /// lets the daemon choose (`Identity`, the host name, an interface).
+    fn identity(&self) -> Option<Ipv4Addr> {
+        None
+    }
+
+    /// What the announcer must hold to send: a service that can tell
+    /// when the process was stopped or starved past its peers' patience
+    /// renews it only while its view still stands; `None`: no lease.
+    fn lease(&self) -> Option<Arc<Lease>> {
+        None
+    }
 
     /// What `wackatrl -l --json` shows about the service.
     fn status(&self) -> ServiceStatus;

@@ -17,6 +17,8 @@ use crate::net::iface;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Configured,
+    /// Our own address in the Membership block's Nodes.
+    Membership,
     HostName(String),
     Interface(String),
 }
@@ -25,6 +27,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Configured => f.write_str("set in the configuration or on the command line"),
+            Source::Membership => f.write_str("this node's address in Membership Nodes"),
             Source::HostName(name) => write!(f, "the address of host name {name}"),
             Source::Interface(name) => write!(f, "the first address of interface {name}"),
         }

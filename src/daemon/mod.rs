@@ -8,11 +8,14 @@
 //! loop and never block it. Only the loop sends to the group.
 //!
 //! The loop drives the group service through [`group::GroupService`] and
-//! does not know which one it has: that is chosen once, in [`run`].
+//! does not know which one it has: that is chosen once, in [`run`]. What
+//! the service says reaches the engine through the [`quorum`] gate.
 
 pub mod bridge;
+mod builtin_service;
 pub mod group;
 mod identity;
+pub mod quorum;
 pub mod reload;
 mod spread_service;
 mod status;
@@ -25,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::config::{self, Config, HookEvent, Overrides, VifAddress};
+use crate::config::{Config, HookEvent, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
 use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer};
 use crate::hooks::{HookDetails, HookRunner};
@@ -36,8 +39,11 @@ use crate::net::iface::{self, Outcome};
 use crate::process::{self, PidFile, Signal, StartupReport};
 use crate::{log_debug, log_error, log_notice, log_warning};
 
+pub use builtin_service::BuiltinError;
+use builtin_service::BuiltinService;
 use group::{GroupEvent, GroupService, Reports};
 pub use identity::IdentityError;
+use quorum::{QuorumGate, Step};
 use spread_service::SpreadService;
 use timers::Timers;
 
@@ -65,6 +71,8 @@ pub struct Options {
 pub enum DaemonError {
     Process(process::ProcessError),
     Identity(IdentityError),
+    /// The built-in membership cannot start.
+    Membership(BuiltinError),
     Control(crate::control::ControlError),
     Thread(std::io::Error),
 }
@@ -74,6 +82,7 @@ impl fmt::Display for DaemonError {
         match self {
             DaemonError::Process(e) => e.fmt(f),
             DaemonError::Identity(e) => e.fmt(f),
+            DaemonError::Membership(e) => e.fmt(f),
             DaemonError::Control(e) => write!(f, "control socket: {e}"),
             DaemonError::Thread(e) => write!(f, "cannot start a thread: {e}"),
         }
@@ -118,10 +127,17 @@ pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         log::init(Target::Syslog(config.log_facility), Level::Info);
         Some(report)
     };
-    let private_name = options.private_name.clone();
-    launch(config, options, report, |config, reports| {
-        SpreadService::new(config, private_name, reports)
-    })
+    match config.membership.clone() {
+        Some(membership) => launch(config, options, report, |config, reports| {
+            BuiltinService::start(config, &membership, reports).map_err(DaemonError::Membership)
+        }),
+        None => {
+            let private_name = options.private_name.clone();
+            launch(config, options, report, |config, reports| {
+                Ok(SpreadService::new(config, private_name, reports))
+            })
+        }
+    }
 }
 
 /// Starts the daemon on the group service `service` builds, and runs it.
@@ -129,7 +145,7 @@ fn launch<S: GroupService>(
     config: Config,
     options: Options,
     report: Option<StartupReport>,
-    service: impl FnOnce(&Config, Reports<S::Report>) -> S,
+    service: impl FnOnce(&Config, Reports<S::Report>) -> Result<S, DaemonError>,
 ) -> Result<(), DaemonError> {
     match start(config, options, service) {
         Ok((daemon, inbox, pid_file)) => {
@@ -163,7 +179,7 @@ type Started<S> = (
 fn start<S: GroupService>(
     config: Config,
     options: Options,
-    service: impl FnOnce(&Config, Reports<S::Report>) -> S,
+    service: impl FnOnce(&Config, Reports<S::Report>) -> Result<S, DaemonError>,
 ) -> Result<Started<S>, DaemonError> {
     let pid_path = options
         .pid_file
@@ -173,7 +189,12 @@ fn start<S: GroupService>(
         Some(path) => Some(PidFile::create(path).map_err(DaemonError::Process)?),
         None => None,
     };
-    let (identity, source) = identity::choose(&config).map_err(DaemonError::Identity)?;
+    let (events, inbox) = mpsc::channel();
+    let service = service(&config, Reports::new(events.clone()))?;
+    let (identity, source) = match service.identity() {
+        Some(addr) => (addr, identity::Source::Membership),
+        None => identity::choose(&config).map_err(DaemonError::Identity)?,
+    };
     log_notice!(
         "wackamole {} starting: identity {identity} ({source}), group {}, {} VIFs",
         env!("CARGO_PKG_VERSION"),
@@ -182,7 +203,6 @@ fn start<S: GroupService>(
     );
     remove_leftovers(&config);
 
-    let (events, inbox) = mpsc::channel();
     process::spawn_signal_thread(events.clone(), Event::Signal).map_err(DaemonError::Process)?;
     let control = match &config.control {
         Some(path) => Some(
@@ -192,13 +212,18 @@ fn start<S: GroupService>(
         ),
         None => None,
     };
-    let announcer = Announcer::spawn(AnnounceSettings::default(), log_announcement)
-        .map_err(DaemonError::Thread)?;
+    let announcer = Announcer::spawn_leased(
+        AnnounceSettings::default(),
+        service.lease(),
+        log_announcement,
+    )
+    .map_err(DaemonError::Thread)?;
     let hooks = HookRunner::spawn(crate::hooks::DEFAULT_TIMEOUT).map_err(DaemonError::Thread)?;
 
     let daemon = Daemon {
         engine: Engine::new(Settings::from_config(&config, identity)),
-        service: service(&config, Reports::new(events)),
+        service,
+        quorum: QuorumGate::new(config.quorum, configured_nodes(&config)),
         away: false,
         config,
         config_path: options.config_path,
@@ -242,9 +267,16 @@ fn log_announcement(report: Report) {
     }
 }
 
+/// How many nodes the configuration lists (none with Spread).
+fn configured_nodes(config: &Config) -> Option<usize> {
+    config.membership.as_ref().map(|m| m.nodes.len())
+}
+
 struct Daemon<S> {
     engine: Engine,
     service: S,
+    /// What of the service's events the engine is told (`Quorum`).
+    quorum: QuorumGate,
     /// `wackatrl -f`: out of the group until `-s`.
     away: bool,
     config: Config,
@@ -309,13 +341,24 @@ impl<S: GroupService> Daemon<S> {
     }
 
     fn on_group(&mut self, event: GroupEvent) {
-        match event {
-            GroupEvent::Connected => self.feed(Input::Connected),
-            GroupEvent::View(view) => self.feed(Input::View(view)),
-            GroupEvent::Message(message) => self.feed(Input::Message(message)),
-            GroupEvent::Disconnected { reason } => {
-                log_error!("{reason}");
-                self.feed(Input::Disconnected);
+        let steps = self.quorum.on_event(event);
+        self.take_steps(steps);
+    }
+
+    /// Carries out what the quorum gate decided, in its order.
+    fn take_steps(&mut self, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Feed(input) => self.feed(input),
+                Step::Lost(reason) => log_error!("{reason}"),
+                Step::Notice(line) => log_notice!("{line}"),
+                Step::ViewTaken(taken) => self.service.view_taken(taken),
+                Step::Rejoin => {
+                    self.leave_group();
+                    if !self.away {
+                        self.service.join();
+                    }
+                }
             }
         }
     }
@@ -477,6 +520,7 @@ impl<S: GroupService> Daemon<S> {
     /// the addresses still up here.
     fn leave_group(&mut self) {
         self.feed(Input::Disconnected);
+        self.quorum.left();
         self.service.leave();
     }
 
@@ -487,6 +531,7 @@ impl<S: GroupService> Daemon<S> {
                 &self.config,
                 self.identity,
                 self.service.status(),
+                &self.quorum.state(),
             )),
             Request::SimulateFailure(responder) => {
                 log_notice!(
@@ -504,43 +549,6 @@ impl<S: GroupService> Daemon<S> {
                 }
                 responder.respond(());
             }
-        }
-    }
-
-    fn reload(&mut self) {
-        log_notice!("re-reading {}", self.config_path.display());
-        let new = match config::load(&self.config_path) {
-            Ok((new, warnings)) => {
-                for warning in warnings {
-                    log_warning!("{warning}");
-                }
-                self.overrides.apply(new)
-            }
-            Err(err) => {
-                log_error!("configuration not reloaded: {err}; the running configuration stays");
-                return;
-            }
-        };
-        let changed = match reload::check(&self.config, &new) {
-            Ok(changed) => changed,
-            Err(refused) => {
-                log_error!("{refused}");
-                return;
-            }
-        };
-        if new.log_facility != self.config.log_facility {
-            log::set_facility(new.log_facility);
-        }
-        self.engine.retune(new.mature, new.balance, new.arp_cache);
-        self.service.reconfigure(&new);
-        self.config = new;
-        if changed.is_empty() {
-            log_notice!("configuration re-read: nothing changed");
-        } else {
-            log_notice!(
-                "configuration re-read: {} now in effect",
-                changed.join(", ")
-            );
         }
     }
 

@@ -8,10 +8,17 @@
 //! port and key, the control socket) needs a restart: a file that changes
 //! any of it is refused whole and the running configuration stays. The key
 //! file's content is compared by [`check_key`], as the daemon reads it.
+//!
+//! [`Daemon::reload`] carries a reload out: the file, these checks, the
+//! group service's own (the key's content), then the live settings, the
+//! quorum rule last (it may have us leave the group and join again).
 
 use std::fmt;
 
-use crate::config::{Config, MembershipConfig};
+use super::group::GroupService;
+use super::{configured_nodes, Daemon};
+use crate::config::{self, Config, MembershipConfig};
+use crate::{log, log_error, log_notice, log_warning};
 
 /// The reload was refused: these settings differ from the running ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +105,29 @@ pub fn check_key(running: &[u8], new: &[u8]) -> Result<(), Refused> {
     })
 }
 
+/// A reload refused because of the membership key file.
+#[derive(Debug)]
+pub enum KeyRefused {
+    /// The key file can no longer be used (read, permissions, length).
+    Unreadable(crate::config::KeyError),
+    /// It holds another key ([`check_key`]).
+    Changed(Refused),
+}
+
+impl fmt::Display for KeyRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRefused::Unreadable(err) => write!(
+                f,
+                "configuration not reloaded: {err}; the running configuration and key stay"
+            ),
+            KeyRefused::Changed(refused) => refused.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for KeyRefused {}
+
 /// The names of the settings marked as changed.
 fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
     settings
@@ -105,6 +135,53 @@ fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| *name)
         .collect()
+}
+
+impl<S: GroupService> Daemon<S> {
+    /// SIGHUP: re-reads the file and applies what may change live.
+    pub(super) fn reload(&mut self) {
+        log_notice!("re-reading {}", self.config_path.display());
+        let new = match config::load(&self.config_path) {
+            Ok((new, warnings)) => {
+                for warning in warnings {
+                    log_warning!("{warning}");
+                }
+                self.overrides.apply(new)
+            }
+            Err(err) => {
+                log_error!("configuration not reloaded: {err}; the running configuration stays");
+                return;
+            }
+        };
+        let changed = match check(&self.config, &new) {
+            Ok(changed) => changed,
+            Err(refused) => {
+                log_error!("{refused}");
+                return;
+            }
+        };
+        if let Err(refused) = self.service.check_reload(&new) {
+            log_error!("{refused}");
+            return;
+        }
+        if new.log_facility != self.config.log_facility {
+            log::set_facility(new.log_facility);
+        }
+        self.engine.retune(new.mature, new.balance, new.arp_cache);
+        self.service.reconfigure(&new);
+        let quorum = self.quorum.set_rule(new.quorum, configured_nodes(&new));
+        self.config = new;
+        if changed.is_empty() {
+            log_notice!("configuration re-read: nothing changed");
+        } else {
+            log_notice!(
+                "configuration re-read: {} now in effect",
+                changed.join(", ")
+            );
+        }
+        // Last: a new quorum may have us leave and join again.
+        self.take_steps(quorum);
+    }
 }
 
 #[cfg(test)]

@@ -317,6 +317,7 @@ impl GroupService for SpreadService {
             name: "spread".to_string(),
             endpoint: address::describe(&self.address),
             state: state.to_string(),
+            membership: None,
         }
     }
 }

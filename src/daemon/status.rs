@@ -1,9 +1,11 @@
-//! The engine's snapshot as the control socket reports it.
+//! The engine's snapshot, the group service's description and the quorum
+//! as the control socket reports them.
 
 use std::net::Ipv4Addr;
 
+use super::quorum::QuorumState;
 use crate::config::Config;
-use crate::control::{MemberStatus, ServiceStatus, Status, VifStatus};
+use crate::control::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
 use crate::engine::Snapshot;
 
 /// What `wackatrl` shows. While the daemon is out of the group (the
@@ -14,6 +16,7 @@ pub fn status(
     config: &Config,
     identity: Ipv4Addr,
     service: ServiceStatus,
+    quorum: &QuorumState,
 ) -> Status {
     let members = snapshot
         .view
@@ -43,5 +46,11 @@ pub fn status(
         members,
         vifs,
         service,
+        quorum: Some(QuorumStatus {
+            rule: quorum.rule.to_string(),
+            needed: quorum.needed,
+            members: quorum.members,
+            met: quorum.met,
+        }),
     }
 }

@@ -442,6 +442,24 @@ impl Node {
         }
     }
 
+    /// When we last sent our heartbeats. A node finds itself stalled
+    /// once this is `3/4 × Timeout` old; a driver may use it to tell
+    /// others (the announcer) how fresh our view is.
+    pub fn last_heartbeat(&self) -> Instant {
+        self.last_heartbeat
+    }
+
+    /// Every datagram refused so far, by reason: those no node can be
+    /// blamed for and those of every node together. Cheap enough to ask
+    /// around each datagram (the driver logs refusals as they happen).
+    pub fn refusals(&self) -> Refusals {
+        let mut all = self.refusals;
+        for n in 0..self.nodes.len() as u8 {
+            all.add(&self.peers.get(n).refusals);
+        }
+        all
+    }
+
     /// Every call starts here: notes the time and, if we were silent too
     /// long, gives up our view before anything else happens. Returns
     /// whether the node still runs.

@@ -7,15 +7,23 @@
 //!
 //! The worker opens its packet sockets in the network namespace it was
 //! spawned in.
+//!
+//! With a [`Lease`], nothing is sent unless the lease was renewed
+//! recently: a process that was stopped or starved wakes with all its
+//! threads at once, and the announcer must not go on announcing addresses
+//! that the cluster may have moved meanwhile before the owner of the lease
+//! (the group service) has had its turn to find out.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::arp::{self, Mac, BROADCAST_MAC};
 use super::error::{Error, Result};
+pub use super::lease::Lease;
 use super::packet::PacketSender;
 use crate::config::{prefix_mask, NotifyTarget, VifAddress};
 
@@ -37,6 +45,9 @@ impl Default for AnnounceSettings {
         }
     }
 }
+
+/// How soon a job held back by an expired lease looks again.
+const LEASE_RETRY: Duration = Duration::from_millis(1);
 
 /// What the worker tells its owner about an announcement.
 #[derive(Debug)]
@@ -73,10 +84,20 @@ impl Announcer {
         settings: AnnounceSettings,
         report: impl FnMut(Report) + Send + 'static,
     ) -> std::io::Result<Announcer> {
+        Announcer::spawn_leased(settings, None, report)
+    }
+
+    /// As [`spawn`](Announcer::spawn), sending only while `lease` (if
+    /// any) is valid.
+    pub fn spawn_leased(
+        settings: AnnounceSettings,
+        lease: Option<Arc<Lease>>,
+        report: impl FnMut(Report) + Send + 'static,
+    ) -> std::io::Result<Announcer> {
         let (commands, inbox) = mpsc::channel();
         let worker = thread::Builder::new()
             .name("announcer".into())
-            .spawn(move || Worker::new(settings, Box::new(report)).run(inbox))?;
+            .spawn(move || Worker::new(settings, lease, Box::new(report)).run(inbox))?;
         Ok(Announcer {
             commands: Some(commands),
             worker: Some(worker),
@@ -407,15 +428,21 @@ impl Job {
 
 struct Worker {
     settings: AnnounceSettings,
+    lease: Option<Arc<Lease>>,
     report: Box<dyn FnMut(Report) + Send>,
     jobs: Vec<Job>,
     senders: Senders,
 }
 
 impl Worker {
-    fn new(settings: AnnounceSettings, report: Box<dyn FnMut(Report) + Send>) -> Worker {
+    fn new(
+        settings: AnnounceSettings,
+        lease: Option<Arc<Lease>>,
+        report: Box<dyn FnMut(Report) + Send>,
+    ) -> Worker {
         Worker {
             settings,
+            lease,
             report,
             jobs: Vec::new(),
             senders: Senders::default(),
@@ -435,6 +462,13 @@ impl Worker {
     /// Runs every job that is due; drops the finished and failed ones.
     fn run_due(&mut self) {
         let now = Instant::now();
+        if self.lease.as_ref().is_some_and(|lease| !lease.valid(now)) {
+            // Held back: the jobs wait (a cancel may come meanwhile).
+            for job in self.jobs.iter_mut().filter(|job| job.due <= now) {
+                job.due = now + LEASE_RETRY;
+            }
+            return;
+        }
         let settings = self.settings;
         let mut reports = Vec::new();
         let senders = &mut self.senders;

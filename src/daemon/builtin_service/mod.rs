@@ -1,0 +1,403 @@
+//! The built-in membership as the daemon's group service: a membership
+//! [`Node`](crate::membership::Node) for this node of the configured
+//! `Nodes`, on a UDP socket bound to this node's own listed address and
+//! `Port`, so that what we send leaves from the address the others know
+//! us by (they refuse datagrams from any other source).
+//!
+//! The node and the socket belong to a thread of their own (see
+//! [`worker`]); this side, on the engine loop, sends it commands over a
+//! channel and wakes it with one byte sent to its socket from a waker
+//! socket on our own address, so that a multicast or a leave goes out
+//! within microseconds rather than at the next heartbeat. The thread's
+//! events come back as [`Report`]s and are turned into group events by
+//! the [`Bridge`]; a MATURING that a view change left undelivered is
+//! multicast again once the next view is in the engine.
+//!
+//! Every join starts a new node, a new member with a new incarnation;
+//! each join has an epoch, and events of an earlier one are dropped.
+//! Every message is sent in agreed order, which is also reliable.
+
+mod limit;
+mod status;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::bridge::{self, Bridge};
+use super::group::{GroupEvent, GroupService, Reports};
+use super::reload::{self, KeyRefused};
+use crate::config::{self, Config, KeyError, MembershipConfig, OwnIndexError};
+use crate::control::ServiceStatus;
+use crate::engine::Delivery;
+use crate::membership::{self, wire};
+use crate::net::iface;
+use crate::net::lease::Lease;
+use crate::{log_error, log_notice, log_warning};
+
+use worker::{Command, NodeSetup, Worker};
+
+/// Longest the loop waits for the thread to confirm a leave (its LEAVE
+/// datagrams sent) or to answer a status request.
+const ANSWER_WAIT: Duration = Duration::from_secs(1);
+/// Receive buffer asked of the kernel: a paused node finds what its peers
+/// sent meanwhile (a 32-node cluster at short heartbeats sends thousands
+/// of datagrams a second).
+const RECEIVE_BUFFER: usize = 1 << 20;
+
+/// An event of the node of join `epoch`.
+pub struct Report {
+    epoch: u64,
+    event: membership::Event,
+    /// An `Undelivered` that came back at once from a multicast meant for
+    /// a view that had already ended (the events ending it came first).
+    bounced: bool,
+}
+
+/// Why the built-in membership cannot start.
+#[derive(Debug)]
+pub enum BuiltinError {
+    /// Without `Identity`, the host's addresses decide which node we are.
+    LocalAddresses(crate::net::Error),
+    OwnIndex(OwnIndexError),
+    Key(KeyError),
+    KeyRejected(wire::KeyError),
+    Bind {
+        addr: SocketAddrV4,
+        error: io::Error,
+    },
+    Waker(io::Error),
+    Thread(io::Error),
+}
+
+impl fmt::Display for BuiltinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuiltinError::LocalAddresses(err) => write!(
+                f,
+                "cannot find this node among Membership Nodes: {err}; set Identity to this \
+                 node's address"
+            ),
+            BuiltinError::OwnIndex(err) => err.fmt(f),
+            BuiltinError::Key(err) => err.fmt(f),
+            BuiltinError::KeyRejected(err) => write!(f, "the membership key: {err}"),
+            BuiltinError::Bind { addr, error } => write!(
+                f,
+                "cannot bind the membership socket to {addr} (this node's address in Membership \
+                 Nodes, and Port): {error}"
+            ),
+            BuiltinError::Waker(err) => {
+                write!(f, "cannot open the membership's wake-up socket: {err}")
+            }
+            BuiltinError::Thread(err) => write!(f, "cannot start the membership thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for BuiltinError {}
+
+pub struct BuiltinService {
+    /// Our own listed address and port, and our index in `Nodes`.
+    own: SocketAddrV4,
+    me: usize,
+    nodes: Vec<Ipv4Addr>,
+    key_path: PathBuf,
+    /// The key's bytes, to tell a reload that changed the file's content.
+    key: Vec<u8>,
+    bridge: Bridge,
+    commands: Sender<Command>,
+    /// Connected to our socket: one byte wakes the thread.
+    waker: UdpSocket,
+    thread: Option<JoinHandle<()>>,
+    /// The announcer's, renewed by the thread while the node is in a view.
+    lease: Arc<Lease>,
+    epoch: u64,
+    /// A node runs (between join and leave).
+    joined: bool,
+    /// Whether the engine has the current view: yes, no (withheld below
+    /// the quorum, or out of any view), or not known yet (a view was
+    /// given to the loop, which has not said). Decides what becomes of a
+    /// MATURING that bounced off a view that had ended.
+    engine_view: Option<bool>,
+    last_incarnation: u64,
+}
+
+/// This node's index in `membership.nodes`: the one `Identity` names, or
+/// the only listed address this host has.
+pub fn own_index(config: &Config, membership: &MembershipConfig) -> Result<usize, BuiltinError> {
+    let local = match config.identity {
+        Some(_) => Vec::new(),
+        None => iface::local_addresses().map_err(BuiltinError::LocalAddresses)?,
+    };
+    config::own_index(&membership.nodes, config.identity, &local).map_err(BuiltinError::OwnIndex)
+}
+
+impl BuiltinService {
+    /// Finds this node among the listed ones, reads the key, binds the
+    /// socket and starts the thread; the node itself starts at
+    /// [`join`](GroupService::join).
+    pub fn start(
+        config: &Config,
+        membership: &MembershipConfig,
+        reports: Reports<Report>,
+    ) -> Result<BuiltinService, BuiltinError> {
+        let me = own_index(config, membership)?;
+        let key = config::load_key(&membership.key).map_err(BuiltinError::Key)?;
+        let wire_key = wire::Key::new(&key).map_err(BuiltinError::KeyRejected)?;
+        let nodes: Vec<SocketAddrV4> = membership
+            .nodes
+            .iter()
+            .map(|&addr| SocketAddrV4::new(addr, membership.port))
+            .collect();
+        let own = nodes[me];
+        let socket = bind(own).map_err(|error| BuiltinError::Bind { addr: own, error })?;
+        let waker = waker(own).map_err(BuiltinError::Waker)?;
+        let waker_addr = waker.local_addr().map_err(BuiltinError::Waker)?;
+        let (commands, inbox) = mpsc::channel();
+        let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
+        let worker = Worker {
+            socket,
+            waker: waker_addr,
+            setup: NodeSetup {
+                nodes,
+                me,
+                key: wire_key,
+                settings: membership.settings,
+            },
+            commands: inbox,
+            reports,
+            lease: lease.clone(),
+        };
+        let thread = thread::Builder::new()
+            .name("membership".into())
+            .spawn(move || worker.run())
+            .map_err(BuiltinError::Thread)?;
+        Ok(BuiltinService {
+            own,
+            me,
+            nodes: membership.nodes.clone(),
+            key_path: membership.key.clone(),
+            key,
+            bridge: Bridge::new(membership.nodes.clone()),
+            commands,
+            waker,
+            thread: Some(thread),
+            lease,
+            epoch: 0,
+            joined: false,
+            engine_view: Some(false),
+            last_incarnation: 0,
+        })
+    }
+
+    /// Multicasts `payload` to the view the engine knows of, if any.
+    fn send(&self, payload: Vec<u8>) {
+        if let (true, Some(view)) = (self.joined, self.bridge.view()) {
+            self.command(Command::Multicast { view, payload });
+        }
+    }
+
+    /// Hands `command` to the thread and wakes it; false if the thread
+    /// is gone.
+    fn command(&self, command: Command) -> bool {
+        if self.commands.send(command).is_err() {
+            return false;
+        }
+        // A lost wake-up only delays the command to the node's next
+        // deadline (a heartbeat at most).
+        let _ = self.waker.send(&[0]);
+        true
+    }
+
+    /// The incarnation of a new node. The wall clock in microseconds since
+    /// the epoch: a restarted daemon must come back as a member with a
+    /// larger incarnation than any earlier run of this node (the others
+    /// refuse the datagrams of an incarnation older than the newest they
+    /// heard, and count it as a new member), and nothing else survives a
+    /// restart. Within one run, each join also takes more than the last
+    /// in case the clock stood still or went back.
+    fn next_incarnation(&mut self) -> u64 {
+        let clock = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.last_incarnation = clock.max(self.last_incarnation.saturating_add(1));
+        self.last_incarnation
+    }
+}
+
+impl GroupService for BuiltinService {
+    type Report = Report;
+
+    fn join(&mut self) {
+        if self.joined {
+            return;
+        }
+        self.epoch += 1;
+        let incarnation = self.next_incarnation();
+        self.joined = self.command(Command::Join {
+            epoch: self.epoch,
+            incarnation,
+        });
+        if self.joined {
+            log_notice!(
+                "membership: node {} of {} ({}), incarnation {incarnation}, joining",
+                self.me + 1,
+                self.nodes.len(),
+                self.own
+            );
+        } else {
+            log_error!("membership: the membership thread has stopped; cannot join");
+        }
+    }
+
+    fn leave(&mut self) {
+        if !std::mem::take(&mut self.joined) {
+            return;
+        }
+        // What the ended view left to send again belongs to no one now,
+        // and the engine has no view to send to.
+        self.bridge = Bridge::new(self.nodes.clone());
+        self.engine_view = Some(false);
+        let (done, confirmed) = mpsc::sync_channel(1);
+        if self.command(Command::Leave { done }) && confirmed.recv_timeout(ANSWER_WAIT).is_err() {
+            log_warning!("membership: the leave was not confirmed within {ANSWER_WAIT:?}");
+        }
+    }
+
+    fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
+        self.send(bridge::encode(mess_type, body));
+    }
+
+    fn handle(&mut self, report: Report) -> Option<GroupEvent> {
+        if !self.joined || report.epoch != self.epoch {
+            return None;
+        }
+        match &report.event {
+            membership::Event::View { .. } => self.engine_view = None,
+            membership::Event::Left(_) => self.engine_view = Some(false),
+            _ => {}
+        }
+        let event = match self.bridge.translate(report.event) {
+            // The node joins again by itself (a stall or a one-way link).
+            Some(GroupEvent::Disconnected { reason }) => Some(GroupEvent::Disconnected {
+                reason: format!("membership: out of the view: {reason}; joining again"),
+            }),
+            event => event,
+        };
+        if report.bounced && self.engine_view.is_some() {
+            // A multicast the engine made for a view that had already
+            // ended (the loop had not heard yet): it comes back after the
+            // next view reached the engine, so it is sent again now; or
+            // the engine has no view, and it is forgotten. (Before the
+            // loop has said, `view_taken` decides.)
+            self.view_taken(self.engine_view == Some(true));
+        }
+        event
+    }
+
+    fn view_taken(&mut self, taken: bool) {
+        self.engine_view = Some(taken);
+        let resends = self.bridge.take_resends();
+        if taken {
+            for payload in resends {
+                self.send(payload);
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self) {}
+
+    fn reconfigure(&mut self, config: &Config) {
+        if let Some(membership) = &config.membership {
+            self.command(Command::Settings(membership.settings));
+        }
+    }
+
+    fn check_reload(&self, _new: &Config) -> Result<(), KeyRefused> {
+        // The path cannot change (reload::check); its content must not.
+        let now = config::load_key(&self.key_path).map_err(KeyRefused::Unreadable)?;
+        reload::check_key(&self.key, &now).map_err(KeyRefused::Changed)
+    }
+
+    fn identity(&self) -> Option<Ipv4Addr> {
+        Some(*self.own.ip())
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        Some(self.lease.clone())
+    }
+
+    fn status(&self) -> ServiceStatus {
+        let endpoint = format!("udp:{}", self.own);
+        let node = if self.joined {
+            let (reply, answer) = mpsc::sync_channel(1);
+            if self.command(Command::Status(reply)) {
+                answer.recv_timeout(ANSWER_WAIT).ok()
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let state = match &node {
+            _ if !self.joined => "left",
+            None => "not answering",
+            Some(None) => "left",
+            Some(Some((status, _))) if status.flushing => "changing view",
+            Some(Some((status, _))) if status.view.is_some() => "in view",
+            Some(Some(_)) => "joining",
+        };
+        ServiceStatus {
+            name: "membership".to_string(),
+            endpoint,
+            state: state.to_string(),
+            membership: node
+                .flatten()
+                .map(|(status, at)| status::describe(&status, at, &self.nodes, &self.bridge)),
+        }
+    }
+}
+
+impl Drop for BuiltinService {
+    fn drop(&mut self) {
+        self.command(Command::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The node's socket: bound to our own listed address, so that what we
+/// send leaves from it; non-blocking (the thread waits with `ppoll`).
+fn bind(own: SocketAddrV4) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    socket.bind(&SocketAddr::V4(own).into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// A socket on our own address whose datagrams the thread recognises by
+/// their source and only wake it.
+fn waker(own: SocketAddrV4) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddrV4::new(*own.ip(), 0))?;
+    socket.connect(own)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}

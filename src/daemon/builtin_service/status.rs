@@ -1,0 +1,135 @@
+//! The node's status in the terms of the control socket.
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use crate::control::{MembershipStatus, MembershipView, PeerStatus, RefusalCounts};
+use crate::daemon::bridge::Bridge;
+use crate::membership::{Refusals, Status};
+
+/// `status`, taken at `at`, with the listed `nodes`' addresses.
+pub fn describe(
+    status: &Status,
+    at: Instant,
+    nodes: &[Ipv4Addr],
+    bridge: &Bridge,
+) -> MembershipStatus {
+    let address = |node: u8| {
+        nodes
+            .get(usize::from(node))
+            .copied()
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+    };
+    MembershipStatus {
+        node: usize::from(status.me),
+        incarnation: status.incarnation,
+        view: status.view.as_ref().map(|(id, members)| MembershipView {
+            ltime: id.ltime,
+            coordinator: usize::from(id.coordinator),
+            incarnation: id.incarnation,
+            members: members.iter().map(|m| bridge.name(m)).collect(),
+        }),
+        coordinator: status.choice.map(address),
+        changing_view: status.flushing,
+        views_installed: status.views_installed,
+        dropped_multicasts: status.dropped_multicasts,
+        refused: counts(&status.refusals),
+        nodes: status
+            .nodes
+            .iter()
+            .map(|n| PeerStatus {
+                address: address(n.node),
+                state: n.state.as_str().to_string(),
+                incarnation: n.incarnation,
+                last_heard_ms: n.last_heard.map(|t| {
+                    u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
+                }),
+                refused: counts(&n.refusals),
+            })
+            .collect(),
+    }
+}
+
+fn counts(r: &Refusals) -> RefusalCounts {
+    RefusalCounts {
+        malformed: r.malformed,
+        bad_mac: r.bad_mac,
+        wrong_cluster: r.wrong_cluster,
+        misdirected: r.misdirected,
+        old_incarnation: r.old_incarnation,
+        replayed: r.replayed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::{Member, NodeState, NodeStatus, ViewId};
+    use std::time::Duration;
+
+    #[test]
+    fn every_listed_node_is_described_by_address() {
+        let t0 = Instant::now();
+        let nodes = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)];
+        let bridge = Bridge::new(nodes.to_vec());
+        let me = Member {
+            node: 1,
+            incarnation: 9,
+        };
+        let peer = Member {
+            node: 0,
+            incarnation: 7,
+        };
+        let status = Status {
+            me: 1,
+            incarnation: 9,
+            view: Some((
+                ViewId {
+                    ltime: 10,
+                    coordinator: 0,
+                    incarnation: 7,
+                },
+                vec![peer, me],
+            )),
+            choice: Some(0),
+            flushing: false,
+            nodes: vec![
+                NodeStatus {
+                    node: 0,
+                    state: NodeState::InView,
+                    incarnation: Some(7),
+                    last_heard: Some(t0),
+                    refusals: Refusals {
+                        replayed: 2,
+                        ..Refusals::default()
+                    },
+                },
+                NodeStatus {
+                    node: 1,
+                    state: NodeState::Myself,
+                    incarnation: Some(9),
+                    last_heard: None,
+                    refusals: Refusals::default(),
+                },
+            ],
+            refusals: Refusals {
+                bad_mac: 4,
+                ..Refusals::default()
+            },
+            dropped_multicasts: 1,
+            views_installed: 3,
+        };
+        let described = describe(&status, t0 + Duration::from_millis(42), &nodes, &bridge);
+        assert_eq!(described.node, 1);
+        assert_eq!(described.coordinator, Some(nodes[0]));
+        let view = described.view.expect("a view");
+        assert_eq!(view.members, vec!["10.0.0.1/7", "10.0.0.2/9"]);
+        assert_eq!((view.ltime, view.coordinator, view.incarnation), (10, 0, 7));
+        assert_eq!(described.refused.bad_mac, 4);
+        assert_eq!(described.nodes[0].state, "in view");
+        assert_eq!(described.nodes[0].last_heard_ms, Some(42));
+        assert_eq!(described.nodes[0].refused.replayed, 2);
+        assert_eq!(described.nodes[1].state, "self");
+        assert_eq!(described.nodes[1].last_heard_ms, None);
+    }
+}

@@ -1,0 +1,376 @@
+//! The thread that drives the membership [`Node`]: it owns the UDP socket
+//! and the node, and is the only one to touch either.
+//!
+//! Each turn of its loop:
+//!
+//! 1. waits until the socket has a datagram or the node's next deadline
+//!    (`poll_timeout`) comes; the engine loop wakes it early for a
+//!    command by sending one byte to the socket from its waker socket;
+//! 2. reads *every* datagram already queued (non-blocking, until the
+//!    socket would block) and hands each to the node;
+//! 3. carries out the commands of the engine loop (join, leave,
+//!    multicast, settings, status, stop);
+//! 4. only then fires the node's timers (`handle_timeout`).
+//!
+//! The order of 2 before 4 is what a process that was stopped or starved
+//! for a while needs: when it runs again, what its peers said while it
+//! slept is read before its own timers act on what it knew before. (The
+//! node also sees, on its first call after such a pause, that it was
+//! silent longer than its peers allow, and gives up its view at once.)
+//!
+//! Datagrams to send and events are taken out of the node after each
+//! step: datagrams go out at once, events go to the engine loop tagged
+//! with the epoch of the join they belong to.
+//!
+//! While the node is in a view, each turn renews the announcer's
+//! [`Lease`] with the time of the node's last heartbeat, and the lease
+//! lasts half a time-out. The node gives its view up when its heartbeats
+//! are `3/4 × Timeout` old; so whenever the announcer finds the lease
+//! valid, the node would not find itself stalled at that moment. After a
+//! pause, the announcer holds its frames until the node has had its turn,
+//! and the engine loop cancels them when the node has given up its view.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+
+use super::limit::{RefusalLog, Slot};
+use super::Report;
+use crate::daemon::group::Reports;
+use crate::membership::{wire::Key, Event, MulticastError, Node, Settings, Status, ViewId};
+use crate::net::lease::Lease;
+use crate::{log, log_debug, log_error, log_warning};
+
+/// Longest wait when no node runs (left): only a command wakes us.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+/// Most datagrams read in one turn before the timers get their turn: far
+/// more than the receive buffer can hold from the cluster itself, so only
+/// a flood of datagrams ever reaches it, and it cannot starve our own
+/// heartbeats.
+const MAX_DRAIN: usize = 4096;
+/// Longest datagram the protocol sends, plus room to see a longer one.
+const BUFFER: usize = 65_536;
+
+/// What the engine loop asks of the thread.
+pub enum Command {
+    /// Start a new node (a new member) with this incarnation; its events
+    /// carry `epoch`.
+    Join {
+        epoch: u64,
+        incarnation: u64,
+    },
+    /// Leave: the node's LEAVE datagrams are sent before `done` is told.
+    Leave {
+        done: SyncSender<()>,
+    },
+    /// One payload, in agreed order, for the view the engine loop was
+    /// last told of (if that view has ended, it comes back undelivered).
+    Multicast {
+        view: ViewId,
+        payload: Vec<u8>,
+    },
+    Settings(Settings),
+    /// The node's status and the moment it describes (none while left).
+    Status(SyncSender<Option<(Status, Instant)>>),
+    Stop,
+}
+
+/// What a node is built from, each time the service joins.
+pub struct NodeSetup {
+    pub nodes: Vec<SocketAddrV4>,
+    pub me: usize,
+    pub key: Key,
+    pub settings: Settings,
+}
+
+pub struct Worker {
+    pub socket: UdpSocket,
+    /// Where the engine loop's wake-up bytes come from.
+    pub waker: SocketAddr,
+    pub setup: NodeSetup,
+    pub commands: Receiver<Command>,
+    pub reports: Reports<Report>,
+    /// Renewed while the node is in a view (see the module documentation).
+    pub lease: Arc<Lease>,
+}
+
+/// How long the lease lasts after the node's last heartbeat: between the
+/// longest gap between two heartbeats (a third of the time-out at most)
+/// and the silence after which the node gives up its view (3/4).
+pub fn lease_age(settings: &Settings) -> std::time::Duration {
+    settings.timeout / 2
+}
+
+/// The running thread's state beside what it was given.
+struct Driver {
+    w: Worker,
+    node: Option<Node>,
+    epoch: u64,
+    /// The node has a view (a `View` came, and no `Left` since).
+    in_view: bool,
+    /// The last multicast came back at once: its view had ended.
+    bounced: bool,
+    refusals: RefusalLog,
+    /// Failed sends, by destination index.
+    send_errors: Vec<Slot>,
+    receive_errors: Slot,
+    buffer: Vec<u8>,
+}
+
+impl Worker {
+    /// Runs the loop until told to stop or the engine loop is gone.
+    pub fn run(self) {
+        let nodes = self.setup.nodes.len();
+        let mut driver = Driver {
+            w: self,
+            node: None,
+            epoch: 0,
+            in_view: false,
+            bounced: false,
+            refusals: RefusalLog::default(),
+            send_errors: vec![Slot::default(); nodes],
+            receive_errors: Slot::default(),
+            buffer: vec![0; BUFFER],
+        };
+        driver.run();
+    }
+}
+
+impl Driver {
+    fn run(&mut self) {
+        loop {
+            self.wait();
+            self.drain();
+            // Events first: the engine loop should learn of a new view
+            // before it asks us to send anything more.
+            if !self.flush() || !self.commands() {
+                break;
+            }
+            let now = Instant::now();
+            if let Some(node) = &mut self.node {
+                if node.poll_timeout().is_some_and(|at| at <= now) {
+                    node.handle_timeout(now);
+                }
+            }
+            if !self.flush() {
+                break;
+            }
+            if let (true, Some(node)) = (self.in_view, &self.node) {
+                self.w.lease.renew(node.last_heartbeat());
+            }
+            for (level, line) in self.refusals.due(now) {
+                log::emit(level, format_args!("{line}"));
+            }
+        }
+        if let Some(node) = &mut self.node {
+            node.leave(Instant::now());
+            self.flush();
+        }
+    }
+
+    /// Sleeps until a datagram (or a wake-up) arrives or the node's next
+    /// deadline.
+    fn wait(&mut self) {
+        let now = Instant::now();
+        let wait = match self.node.as_ref().and_then(Node::poll_timeout) {
+            Some(at) => at.saturating_duration_since(now),
+            None => IDLE_WAIT,
+        };
+        if wait.is_zero() {
+            return;
+        }
+        if let Err(err) = wait_readable(&self.w.socket, wait) {
+            if err.kind() != io::ErrorKind::Interrupted {
+                log_error!("membership: cannot wait on the socket: {err}");
+                // Do not spin on a failing poll.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// Reads what the socket holds, until it would block.
+    fn drain(&mut self) {
+        for _ in 0..MAX_DRAIN {
+            let (len, from) = match self.w.socket.recv_from(&mut self.buffer) {
+                Ok(got) => got,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    // ICMP errors for earlier sends and the like: the
+                    // datagram is gone, the socket still works.
+                    let own = SocketAddr::V4(self.w.setup.nodes[self.w.setup.me]);
+                    if let Some((count, _)) = self.receive_errors.note(own, Instant::now()) {
+                        log_debug!("membership: {count} receive errors, the latest: {err}");
+                    }
+                    continue;
+                }
+            };
+            if from == self.w.waker {
+                continue;
+            }
+            let Some(node) = &mut self.node else {
+                continue;
+            };
+            let now = Instant::now();
+            let before = node.refusals();
+            node.handle_datagram(from, &self.buffer[..len], now);
+            let after = node.refusals();
+            if after != before {
+                for (level, line) in self.refusals.note(&before, &after, from, now) {
+                    log::emit(level, format_args!("{line}"));
+                }
+            }
+        }
+    }
+
+    /// Carries out the pending commands; false when told to stop.
+    fn commands(&mut self) -> bool {
+        loop {
+            let command = match self.w.commands.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            };
+            let now = Instant::now();
+            match command {
+                Command::Join { epoch, incarnation } => self.join(epoch, incarnation, now),
+                Command::Leave { done } => {
+                    self.out_of_view();
+                    if let Some(mut node) = self.node.take() {
+                        node.leave(now);
+                        self.send_all(&mut node);
+                    }
+                    let _ = done.send(());
+                }
+                Command::Multicast { view, payload } => self.multicast(view, payload, now),
+                Command::Settings(settings) => {
+                    self.w.setup.settings = settings;
+                    self.w.lease.set_max_age(lease_age(&settings));
+                    if let Some(node) = &mut self.node {
+                        node.set_settings(settings);
+                    }
+                }
+                Command::Status(reply) => {
+                    let status = self.node.as_ref().map(|n| (n.status(), now));
+                    let _ = reply.send(status);
+                }
+                Command::Stop => return false,
+            }
+            if !self.flush() {
+                return false;
+            }
+        }
+    }
+
+    fn join(&mut self, epoch: u64, incarnation: u64, now: Instant) {
+        let setup = &self.w.setup;
+        match Node::new(
+            setup.nodes.clone(),
+            setup.me,
+            setup.key.clone(),
+            setup.settings,
+            incarnation,
+            now,
+        ) {
+            Ok(node) => {
+                self.node = Some(node);
+                self.epoch = epoch;
+                self.out_of_view();
+            }
+            Err(err) => log_error!("membership: cannot start this node: {err}"),
+        }
+    }
+
+    fn multicast(&mut self, view: ViewId, payload: Vec<u8>, now: Instant) {
+        let Some(node) = &mut self.node else {
+            return;
+        };
+        match node.multicast(view, payload, now) {
+            Ok(()) => {}
+            // Its view ended before the engine loop heard: it comes back
+            // as `Undelivered` (after the events that ended the view).
+            Err(MulticastError::ViewEnded) => {
+                self.bounced = true;
+                log_debug!("membership: a message of a view that has ended comes back")
+            }
+            Err(MulticastError::NoView) => {
+                log_debug!("membership: a message dropped outside any view")
+            }
+            Err(MulticastError::Gone) => {}
+            Err(err @ (MulticastError::TooLarge { .. } | MulticastError::Backlog)) => {
+                log_warning!("membership: a message dropped: {err}")
+            }
+        }
+    }
+
+    /// Sends what the node has to send and hands its events to the engine
+    /// loop; false once the loop is gone.
+    fn flush(&mut self) -> bool {
+        let Some(mut node) = self.node.take() else {
+            return true;
+        };
+        self.send_all(&mut node);
+        let mut alive = true;
+        let bounced = std::mem::take(&mut self.bounced);
+        while let Some(event) = node.poll_event() {
+            match event {
+                Event::View { .. } => self.in_view = true,
+                Event::Left(_) => self.out_of_view(),
+                _ => {}
+            }
+            alive &= self.w.reports.send(Report {
+                epoch: self.epoch,
+                bounced: bounced && matches!(event, Event::Undelivered { .. }),
+                event,
+            });
+        }
+        self.node = Some(node);
+        alive
+    }
+
+    /// The node has no view: the announcer holds everything back.
+    fn out_of_view(&mut self) {
+        self.in_view = false;
+        self.w.lease.revoke();
+    }
+
+    fn send_all(&mut self, node: &mut Node) {
+        while let Some(transmit) = node.poll_transmit() {
+            if let Err(err) = self.w.socket.send_to(&transmit.bytes, transmit.addr) {
+                let slot = &mut self.send_errors[usize::from(transmit.to)];
+                if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now())
+                {
+                    log_warning!(
+                        "membership: cannot send to {to}: {err} ({count} failed sends since the \
+                         last such line)"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Blocks until `socket` is readable or `timeout` passes.
+fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
+    let mut pollfd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let spec = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Below 10^9: fits every c_long.
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: one valid pollfd and a valid timespec for the duration of
+    // the call; no signal mask is changed.
+    let rc = unsafe { libc::ppoll(&mut pollfd, 1, &spec, std::ptr::null()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
