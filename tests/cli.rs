@@ -421,7 +421,7 @@ fn test_mode_prints_the_membership_and_this_node() {
             "membership nodes: 192.0.2.1 192.0.2.2",
             "membership port: 4810",
             &key_line,
-            "membership heartbeat: 50ms",
+            "membership heartbeat: 20ms",
             "membership timeout: 200ms",
             "quorum: majority (2 of 2 nodes)",
             "this node: 192.0.2.2 (node 2 of 2, set by Identity)",
