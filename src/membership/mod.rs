@@ -249,6 +249,7 @@ mod peers;
 mod proposal;
 mod protocol;
 mod replay;
+mod sequencer;
 mod settings;
 mod status;
 mod view;
