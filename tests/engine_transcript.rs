@@ -1,5 +1,5 @@
 //! The engine against the recorded exchange of two original C nodes
-//! (shared/spread-wire/s08a-*): the bodies decode and re-encode byte for
+//! (tests/data/spread-wire/s08a-*): the bodies decode and re-encode byte for
 //! byte, our engine given the same inputs sends exactly the STATE,
 //! MATURING and BALANCE bytes the C node sent, and reaches the allocation
 //! the C nodes reached.

@@ -1,5 +1,7 @@
-//! Reader for the recorded Spread client<->daemon transcripts in
-//! ../shared/spread-wire (format described in its README.md).
+//! Reader for the recorded Spread client<->daemon transcripts kept in
+//! tests/data/spread-wire: byte recordings of real Spread 4.4 daemons and
+//! original Wackamole nodes, each file opening with `#` lines that say
+//! what was recorded and how.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -7,7 +9,7 @@ use std::fs;
 use std::path::PathBuf;
 
 /// Where the recordings live, relative to the repository.
-pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spread-wire");
+pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/spread-wire");
 
 /// The recordings' directory: `DIR`, or `SPREAD_WIRE_DIR` when set (for
 /// checkouts that do not sit beside `shared/`).
