@@ -1,19 +1,14 @@
 //! What a node of the built-in membership says about itself in its JSON
 //! status (`wackatrl -l --json`, asked here straight on the control
-//! socket), read as a JSON tree:
+//! socket), read as a JSON tree: `state`, `view_id`, `member_count` and
+//! `quorum` at the top; `service.membership` with the installed `view`
+//! (ltime, coordinator, incarnation, members), `views_installed`, the
+//! `refused` datagrams no listed node can be blamed for (by reason), and
+//! `nodes`: one object per configured node in `Nodes` order with its
+//! `state` (`self`, `in view`, `reachable`, `suspected`, `unreachable`),
+//! `incarnation`, `last_heard_ms` and its own `refused` counts.
 //!
-//! - `state`, `view_id` and `member_count` at the top, as with Spread;
-//! - in `service`: an array of one object per configured node, in
-//!   configuration order, each with its `state` (`self`, `in view`,
-//!   `reachable`, `suspected`, `unreachable`);
-//! - refused datagrams: every number under a key containing `refused`
-//!   (an object there counts by its `total` if it has one, otherwise by
-//!   the sum of its numbers), so that counts kept per node and for no node
-//!   in particular add up;
-//! - a count of installed views, if any: a number under a key containing
-//!   `views`.
-//!
-//! [`ViewWatch`] follows the view ids of several nodes on a thread and
+//! [`ViewWatch`] follows the views of several nodes on a thread and
 //! counts how often they change.
 #![allow(dead_code)]
 
@@ -54,9 +49,20 @@ impl NodeReport {
         self.json.get("mature") == Some(&Json::Bool(true))
     }
 
-    /// The installed view's id as written in the document; None without
-    /// a view.
+    /// The installed view's id (the membership's own when the document
+    /// has it), as written in the document; None without a view.
     pub fn view_id(&self) -> Option<String> {
+        if let Some(view) = self.membership().and_then(|m| m.get("view")) {
+            return match view {
+                Json::Null => None,
+                view => Some(format!(
+                    "{}/{}/{}",
+                    view.get("ltime")?,
+                    view.get("coordinator")?,
+                    view.get("incarnation")?
+                )),
+            };
+        }
         match self.json.get("view_id")? {
             Json::Null => None,
             id => Some(id.to_string()),
@@ -75,33 +81,27 @@ impl NodeReport {
         self.json.get("service")
     }
 
-    /// The service's name (`spread`, or the built-in one's).
+    /// The service's name (`spread` or `membership`).
     pub fn service_name(&self) -> Option<&str> {
         self.service()?.get("name")?.as_str()
     }
 
-    /// The per-node objects of the service, in configuration order: the
-    /// first array in it whose items are objects with a string `state`.
-    pub fn nodes(&self) -> Vec<&Json> {
-        fn find(value: &Json) -> Option<&[Json]> {
-            match value {
-                Json::Array(items)
-                    if !items.is_empty()
-                        && items
-                            .iter()
-                            .all(|i| i.get("state").and_then(Json::as_str).is_some()) =>
-                {
-                    Some(items)
-                }
-                Json::Array(items) => items.iter().find_map(find),
-                Json::Object(_) => value.members().find_map(|(_, v)| find(v)),
-                _ => None,
-            }
-        }
-        self.service()
-            .and_then(find)
-            .map(|items| items.iter().collect())
-            .unwrap_or_default()
+    /// The service's own state (for the membership: `joining`, `in view`,
+    /// `changing view`, `left` or `not answering`).
+    pub fn service_state(&self) -> Option<&str> {
+        self.service()?.get("state")?.as_str()
+    }
+
+    /// What the built-in membership reports, when it runs.
+    pub fn membership(&self) -> Option<&Json> {
+        self.service()?.get("membership")
+    }
+
+    /// The per-node objects, in configuration order.
+    pub fn nodes(&self) -> &[Json] {
+        self.membership()
+            .and_then(|m| m.get("nodes"))
+            .map_or(&[], Json::as_array)
     }
 
     /// Each configured node's state as this node sees it.
@@ -117,52 +117,57 @@ impl NodeReport {
             .collect()
     }
 
-    /// Every datagram this node refused, whatever the reason.
+    /// Every datagram this node refused, whatever the reason and sender.
     pub fn refused(&self) -> u64 {
-        self.service().map_or(0, refused_in)
+        let unattributed = self
+            .membership()
+            .and_then(|m| m.get("refused"))
+            .map_or(0, sum);
+        unattributed
+            + (0..self.nodes().len())
+                .map(|i| self.refused_from(i))
+                .sum::<u64>()
     }
 
-    /// Datagrams refused that the status puts on configured node `i`.
+    /// Refused datagrams that authenticated as configured node `i`'s.
     pub fn refused_from(&self, i: usize) -> u64 {
-        self.nodes().get(i).map_or(0, |n| refused_in(n))
+        self.nodes()
+            .get(i)
+            .and_then(|n| n.get("refused"))
+            .map_or(0, sum)
     }
 
-    /// The service's count of views installed, if it keeps one.
+    /// Refused datagrams for `reason` (`bad_mac`, `replayed`, ...), from
+    /// no node in particular and from every node.
+    pub fn refused_for(&self, reason: &str) -> u64 {
+        let count = |v: Option<&Json>| v.and_then(|r| r.get(reason)).and_then(Json::as_u64);
+        count(self.membership().and_then(|m| m.get("refused"))).unwrap_or(0)
+            + self
+                .nodes()
+                .iter()
+                .filter_map(|n| count(n.get("refused")))
+                .sum::<u64>()
+    }
+
+    /// How many views this node's membership has installed.
     pub fn views_installed(&self) -> Option<u64> {
-        self.service()?
-            .members()
-            .find(|(key, value)| key.contains("views") && value.as_u64().is_some())
-            .and_then(|(_, value)| value.as_u64())
+        self.membership()?.get("views_installed")?.as_u64()
+    }
+
+    /// Whether the view meets the quorum (None when not reported).
+    pub fn quorum_met(&self) -> Option<bool> {
+        match self.json.get("quorum")?.get("met")? {
+            Json::Bool(met) => Some(*met),
+            _ => None,
+        }
     }
 }
 
-/// The refused datagrams counted anywhere under `value`.
-fn refused_in(value: &Json) -> u64 {
-    match value {
-        Json::Object(_) => value
-            .members()
-            .map(|(key, v)| {
-                if key.contains("refused") {
-                    counted(v)
-                } else {
-                    refused_in(v)
-                }
-            })
-            .sum(),
-        Json::Array(items) => items.iter().map(refused_in).sum(),
-        _ => 0,
-    }
-}
-
-/// A count, or an object of counts by reason (its `total` if it has one).
-fn counted(value: &Json) -> u64 {
-    if let Some(n) = value.as_u64() {
-        return n;
-    }
-    if let Some(total) = value.get("total").and_then(Json::as_u64) {
-        return total;
-    }
-    value.members().map(|(_, v)| counted(v)).sum()
+/// The sum of the counts in an object of counts (or the count itself).
+fn sum(value: &Json) -> u64 {
+    value
+        .as_u64()
+        .unwrap_or_else(|| value.members().map(|(_, v)| sum(v)).sum())
 }
 
 /// What a [`ViewWatch`] saw of one node.
@@ -170,15 +175,22 @@ fn counted(value: &Json) -> u64 {
 pub struct ViewHistory {
     /// Every distinct view id, in the order first seen (None: no view).
     pub views: Vec<Option<String>>,
+    /// `views_installed` at the first and the latest answer.
+    pub installed: Option<(u64, u64)>,
     /// Status requests that got no answer.
     pub silent: usize,
     pub polls: usize,
 }
 
 impl ViewHistory {
-    /// View changes seen: distinct views after the first.
+    /// View changes seen: distinct views after the first, or views
+    /// installed meanwhile if that is more (a view the polls missed).
     pub fn changes(&self) -> usize {
-        self.views.len().saturating_sub(1)
+        let installed = self.installed.map_or(0, |(first, last)| last - first);
+        self.views
+            .len()
+            .saturating_sub(1)
+            .max(usize::try_from(installed).unwrap_or(usize::MAX))
     }
 }
 
@@ -210,6 +222,10 @@ impl ViewWatch {
                                 let id = report.view_id();
                                 if !history.views.contains(&id) {
                                     history.views.push(id);
+                                }
+                                if let Some(now) = report.views_installed() {
+                                    let first = history.installed.map_or(now, |(first, _)| first);
+                                    history.installed = Some((first, now));
                                 }
                             }
                             Err(_) => history.silent += 1,
