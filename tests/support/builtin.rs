@@ -509,7 +509,7 @@ impl BuiltinCluster {
                 .collect();
             reports
                 .iter()
-                .all(|r| r.as_ref().is_ok_and(|r| r.member_count() == Some(size)))
+                .all(|r| r.as_ref().is_ok_and(|r| r.view_size() == Some(size)))
                 && ids[0].is_some()
                 && ids.iter().all(|id| *id == ids[0])
         });
@@ -556,7 +556,7 @@ impl BuiltinCluster {
                 Some(Err(e)) => format!("unknown: {e}"),
             };
             let status = match self.try_status(i) {
-                Ok(report) => report.text,
+                Ok(report) => report.summary(),
                 Err(e) => e,
             };
             let node = &self.nodes[i];

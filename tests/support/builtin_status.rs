@@ -69,8 +69,33 @@ impl NodeReport {
         }
     }
 
+    /// The engine's view size (0 while it is out of the group, as under
+    /// the quorum).
     pub fn member_count(&self) -> Option<u64> {
         self.json.get("member_count")?.as_u64()
+    }
+
+    /// How many members the membership's installed view has (the
+    /// engine's count where the document has no membership).
+    pub fn view_size(&self) -> Option<u64> {
+        match self.membership().and_then(|m| m.get("view")) {
+            Some(Json::Null) => Some(0),
+            Some(view) => Some(view.get("members")?.as_array().len() as u64),
+            None => self.member_count(),
+        }
+    }
+
+    /// The document without its VIF and member lists, for messages.
+    pub fn summary(&self) -> String {
+        match &self.json {
+            Json::Object(members) => {
+                let mut short = members.clone();
+                short.remove("vifs");
+                short.remove("members");
+                Json::Object(short).to_string()
+            }
+            other => other.to_string(),
+        }
     }
 
     pub fn held_count(&self) -> Option<u64> {

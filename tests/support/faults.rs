@@ -276,7 +276,9 @@ pub fn udp_destination(frame: &Frame) -> Option<u16> {
 
 /// Sends `frames` again, unchanged above Ethernet, on `interface` (of the
 /// calling thread's namespace), with that interface's MAC as source so the
-/// bridge does not move the original sender's address.
+/// bridge does not move the original sender's address. The UDP checksum
+/// is computed afresh: a frame captured on a veth may carry only the
+/// partial sum its sender left for checksum offload.
 pub fn replay(interface: &str, mac: [u8; 6], frames: &[Frame]) -> usize {
     let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))
         .expect("AF_PACKET socket (needs root)");
@@ -288,6 +290,7 @@ pub fn replay(interface: &str, mac: [u8; 6], frames: &[Frame]) -> usize {
     for frame in frames {
         let mut bytes = frame.bytes.clone();
         bytes[6..12].copy_from_slice(&mac);
+        set_udp_checksum(&mut bytes);
         // SAFETY: all-zero is a valid sockaddr_ll; fields set below.
         let mut to: libc::sockaddr_ll = unsafe { mem::zeroed() };
         to.sll_family = libc::AF_PACKET as u16;
@@ -312,4 +315,34 @@ pub fn replay(interface: &str, mac: [u8; 6], frames: &[Frame]) -> usize {
         thread::sleep(Duration::from_millis(1));
     }
     sent
+}
+
+/// Writes the right UDP checksum into an Ethernet frame holding an IPv4
+/// UDP datagram (RFC 768: over a pseudo-header and the datagram).
+fn set_udp_checksum(frame: &mut [u8]) {
+    let ip = 14;
+    let header = usize::from(frame[ip] & 0x0f) * 4;
+    let udp = ip + header;
+    let length = usize::from(u16::from_be_bytes([frame[udp + 4], frame[udp + 5]]));
+    let end = (udp + length).min(frame.len());
+    frame[udp + 6..udp + 8].fill(0);
+    let mut sum: u32 = 0;
+    let mut add = |bytes: &[u8]| {
+        for pair in bytes.chunks(2) {
+            let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+            sum += u32::from(word);
+        }
+    };
+    add(&frame[ip + 12..ip + 20]);
+    add(&[0, 17]);
+    add(&(length as u16).to_be_bytes());
+    add(&frame[udp..end]);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let checksum = match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    };
+    frame[udp + 6..udp + 8].copy_from_slice(&checksum.to_be_bytes());
 }
