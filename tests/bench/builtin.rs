@@ -228,13 +228,13 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in {path}"))
 }
 
-/// UDP datagrams from the membership port seen on `sniffer` until
-/// `deadline`: (count, bytes of UDP payload).
-fn count_datagrams(sniffer: &Sniffer, deadline: Instant) -> (u64, u64) {
+/// UDP datagrams from the membership port sent by `mac` and seen on
+/// `sniffer` until `deadline`: (count, bytes of UDP payload).
+fn count_datagrams(sniffer: &Sniffer, mac: [u8; 6], deadline: Instant) -> (u64, u64) {
     let (mut count, mut bytes) = (0, 0);
     while let Some(frame) = sniffer.next(deadline) {
         let b = &frame.bytes;
-        if b.len() < 42 || frame.ethertype() != 0x0800 || b[23] != 17 {
+        if b.len() < 42 || frame.source() != mac || frame.ethertype() != 0x0800 || b[23] != 17 {
             continue;
         }
         let ip = 14 + usize::from(b[14] & 0x0f) * 4;
@@ -258,9 +258,13 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
     let pids: Vec<u32> = (0..NODES)
         .map(|i| cluster.node(i).pid().expect("the node runs"))
         .collect();
-    // Each node's bridge port receives exactly what the node sends.
-    let sniffers: Vec<Sniffer> = (0..NODES)
-        .map(|i| cluster.hub().run(|| Sniffer::open(&port_name(i))))
+    // Each node's bridge port sees what the node sends (and what it is
+    // sent: told apart by the source MAC).
+    let sniffers: Vec<(Sniffer, [u8; 6])> = (0..NODES)
+        .map(|i| {
+            let sniffer = cluster.hub().run(|| Sniffer::open(&port_name(i)));
+            (sniffer, cluster.node(i).mac)
+        })
         .collect();
     let before: Vec<Duration> = pids.iter().map(|&p| on_cpu(p)).collect();
     let started = Instant::now();
@@ -268,7 +272,7 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
     let counts: Vec<(u64, u64)> = thread::scope(|scope| {
         let counters: Vec<_> = sniffers
             .iter()
-            .map(|s| scope.spawn(move || count_datagrams(s, deadline)))
+            .map(|(s, mac)| scope.spawn(move || count_datagrams(s, *mac, deadline)))
             .collect();
         counters
             .into_iter()
