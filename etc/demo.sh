@@ -265,6 +265,7 @@ measure() {
 }
 
 step "kill -9 of node 2: its machine dies (the daemon is killed, its link removed)"
+say "(times are polled with ip, to within a few milliseconds; make bench measures finer)"
 SURVIVORS="1 3"
 prepare_takeover 2 1 3
 say "node 2 held: $(printf '%s ' $orphans)"
