@@ -9,7 +9,7 @@ STATIC_DIR := dist
 # The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
 export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
-.PHONY: all test soak static install lint bench clean
+.PHONY: all test soak demo static install lint bench bench-load clean
 
 all:
 	$(CARGO) build --release
@@ -22,6 +22,12 @@ test:
 # on two cores). A failing seed is printed with the command that replays it.
 soak:
 	WACKAMOLE_MSIM_SEEDS=1000000 $(CARGO) test --profile test-opt --test membership_sim -- --nocapture
+
+# Three nodes on the built-in membership in network namespaces (root):
+# the allocation, a crash, a clean stop and a partition, timed. The script
+# builds the binary with cargo when it can and removes all it made.
+demo:
+	sh etc/demo.sh
 
 # A fully static x86-64 binary: musl when that target is installed,
 # otherwise glibc with crt-static. relocation-model=static gives a plain
@@ -56,11 +62,17 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-# Figures for the engine, the network layer and the whole daemon (root:
-# the last two build network namespaces). The static binary is built first
+# Figures for the engine, the membership core in simulation, the network
+# layer, the whole daemon and the built-in membership end to end (root: the
+# last three build network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon
+	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon --bench builtin
+
+# Ten idle minutes of a 3-node cluster on the built-in membership while
+# two busy loops keep both cores loaded, counting view changes (target 0).
+bench-load:
+	WACKAMOLE_BENCH_LOAD_SECS=600 $(CARGO) bench --bench builtin
 
 clean:
 	$(CARGO) clean

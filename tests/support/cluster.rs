@@ -93,10 +93,10 @@ impl Spec {
 }
 
 /// A directory removed (with its contents) on drop.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub fn new(tag: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!(
             "wk-{tag}-{}-{}",
             std::process::id(),
@@ -538,7 +538,9 @@ pub struct Observer {
 }
 
 impl Observer {
-    fn spawn(namespaces: &[Arc<File>], vips: &[Ipv4Addr]) -> Observer {
+    /// One reader per namespace (by its open `/run/netns` file), each
+    /// reporting which of `vips` are on its [`INTERFACE`].
+    pub fn spawn(namespaces: &[Arc<File>], vips: &[Ipv4Addr]) -> Observer {
         let readers = namespaces
             .iter()
             .enumerate()
@@ -703,7 +705,12 @@ impl Capture {
     /// Starts capturing on the bridge of `cluster` (broadcasts from every
     /// node reach it).
     pub fn start(cluster: &Cluster) -> Capture {
-        let sniffer = cluster.hub().run(|| Sniffer::open("br0"));
+        Capture::on_bridge(cluster.hub(), "br0")
+    }
+
+    /// Starts capturing on `bridge` in the namespace `hub`.
+    pub fn on_bridge(hub: &Netns, bridge: &str) -> Capture {
+        let sniffer = hub.run(|| Sniffer::open(bridge));
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let thread = {
