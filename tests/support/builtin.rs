@@ -81,13 +81,13 @@ pub struct Spec {
 
 impl Spec {
     /// `nodes` nodes sharing `vifs` VIFs at the membership's defaults
-    /// (50 ms, 200 ms), no quorum, maturity 1 s, one acquisition per
+    /// (20 ms, 200 ms), no quorum, maturity 1 s, one acquisition per
     /// balance round every second.
     pub fn new(nodes: usize, vifs: usize) -> Spec {
         Spec {
             nodes,
             vifs,
-            heartbeat: "50ms".into(),
+            heartbeat: "20ms".into(),
             timeout: "200ms".into(),
             quorum: "none".into(),
             mature: "1s".into(),
