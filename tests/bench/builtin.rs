@@ -1,6 +1,6 @@
 //! The built-in membership end to end, on 3-node clusters of the real
 //! binary in namespaces (root only; see tests/support/builtin.rs), at the
-//! defaults (Heartbeat 50ms, Timeout 200ms) and at the shortest settings
+//! defaults (Heartbeat 20ms, Timeout 200ms) and at the shortest settings
 //! the README documents (5ms, 25ms):
 //!
 //! - kill -9, and SIGSTOP, of a node until each of its VIFs is up on a
@@ -63,7 +63,7 @@ fn main() {
     }
     let runs = env_number("WACKAMOLE_BENCH_RUNS").unwrap_or(20) as usize;
     let idle = Duration::from_secs(env_number("WACKAMOLE_BENCH_IDLE_SECS").unwrap_or(20));
-    for (name, heartbeat, timeout) in [("defaults", "50ms", "200ms"), ("shortest", "5ms", "25ms")] {
+    for (name, heartbeat, timeout) in [("defaults", "20ms", "200ms"), ("shortest", "5ms", "25ms")] {
         let setting = format!("{name} (Heartbeat {heartbeat}, Timeout {timeout})");
         let spec = || Spec::new(NODES, NODES).timing(heartbeat, timeout);
         for fault in [Fault::Kill, Fault::Stop, Fault::Term] {
