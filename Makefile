@@ -9,7 +9,7 @@ STATIC_DIR := dist
 # The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
 export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
-.PHONY: all test soak demo static install lint bench bench-load clean
+.PHONY: all test soak demo static install lint bench bench-load clean model model-mutants
 
 all:
 	$(CARGO) build --release
@@ -73,6 +73,50 @@ bench: static
 # two busy loops keep both cores loaded, counting view changes (target 0).
 bench-load:
 	WACKAMOLE_BENCH_LOAD_SECS=600 $(CARGO) bench --bench builtin
+
+# The spin model of the membership protocol's view change and merge
+# (tests/model/membership.pml): an exhaustive check that view agreement and
+# view synchrony hold in every interleaving, for three nodes with loss,
+# crashes and stalls. Needs spin (apt-get install spin) and a C compiler;
+# everything is built and run in target/model. Fails unless pan reports
+# "errors: 0" over the whole state space.
+MODEL_DIR := target/model
+MODEL_PML := tests/model/membership.pml
+MODEL_CFLAGS := -O2 -w -DSAFETY -DMEMLIM=8000
+MODEL_PANFLAGS := -m1000 -w25
+MODEL_MUTANTS := MUT_INSTALL_ANY MUT_MIN_CUT MUT_FLUSH_DELIVERS \
+	MUT_SELF_NOCHECK MUT_STABLE_SEEN MUT_STALL_FORGETS MUT_ID_REUSE \
+	MUT_NOT_LISTED MUT_STALL_REUSES
+
+model:
+	@command -v spin >/dev/null 2>&1 || { echo "model: spin not found (apt-get install spin)" >&2; exit 1; }
+	@rm -rf $(MODEL_DIR) && mkdir -p $(MODEL_DIR)
+	cp $(MODEL_PML) $(MODEL_DIR)/membership.pml
+	cd $(MODEL_DIR) && spin -a membership.pml
+	cd $(MODEL_DIR) && $(CC) $(MODEL_CFLAGS) -o pan pan.c
+	@cd $(MODEL_DIR) && { ./pan $(MODEL_PANFLAGS) >pan.out 2>&1; cat pan.out; } && \
+	grep -q 'errors: 0$$' pan.out && \
+	! grep -Eq 'reached -DMEMLIM bound|max search depth too small|out of memory' pan.out || \
+	{ echo "model: FAILED (see $(MODEL_DIR)/pan.out and any membership.pml.trail there)" >&2; exit 1; }
+
+# Each mutant breaks one rule of the protocol on purpose; spin must find a
+# counterexample to each (kept, replayed, in target/model/mutants). Not in CI.
+model-mutants:
+	@command -v spin >/dev/null 2>&1 || { echo "model-mutants: spin not found (apt-get install spin)" >&2; exit 1; }
+	@rm -rf $(MODEL_DIR)/mutants && mkdir -p $(MODEL_DIR)/mutants
+	@cp $(MODEL_PML) $(MODEL_DIR)/mutants/membership.pml
+	@cd $(MODEL_DIR)/mutants && fail=0 && for m in $(MODEL_MUTANTS); do \
+		spin -D$$m -a membership.pml >/dev/null && \
+		$(CC) $(MODEL_CFLAGS) -o pan pan.c && \
+		{ timeout 600 ./pan $(MODEL_PANFLAGS) >$$m.out 2>&1; true; } && \
+		if grep -q 'errors: [1-9]' $$m.out && [ -f membership.pml.trail ]; then \
+			spin -D$$m -t membership.pml >$$m.replay 2>&1; \
+			mv membership.pml.trail $$m.trail; \
+			echo "$$m: caught: $$(grep -m1 'assertion violated' $$m.out)"; \
+		else \
+			echo "$$m: NOT caught (see $(MODEL_DIR)/mutants/$$m.out)"; fail=1; \
+		fi; \
+	done; exit $$fail
 
 clean:
 	$(CARGO) clean
