@@ -120,7 +120,7 @@ Membership {
 	Nodes { $(NODE_IP 1) $(NODE_IP 2) $(NODE_IP 3) }
 	Port = 4810
 	Key = $DIR/cluster.key
-	Heartbeat = 50ms
+	Heartbeat = 20ms
 	Timeout = 200ms
 }
 Quorum = majority

@@ -341,7 +341,8 @@ fn a_node_with_the_wrong_key_is_kept_out_and_its_datagrams_refused() {
     let watch = ViewWatch::start(controls, Duration::from_millis(100));
     let sampler = cluster.observer().sample(Duration::from_millis(5));
     cluster.start(outsider);
-    // Heartbeats every 50 ms: a few seconds bring dozens to each node.
+    // A heartbeat to each node every few tens of milliseconds: a few
+    // seconds bring dozens.
     cluster.wait_for(
         "the outsider's datagrams refused by every node",
         SETTLE,
