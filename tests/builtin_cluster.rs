@@ -8,6 +8,8 @@
 
 #[path = "support/builtin.rs"]
 mod builtin;
+#[path = "support/builtin_checks.rs"]
+mod builtin_checks;
 #[path = "support/builtin_status.rs"]
 mod builtin_status;
 #[path = "support/cluster.rs"]
@@ -25,13 +27,15 @@ mod sniffer;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
 
-use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use builtin::{node_address, port_name, BuiltinCluster, Spec, FOREIGN, PORT};
-use builtin_status::{ViewHistory, ViewWatch};
+use builtin_checks::{
+    assert_announced, assert_no_view_change, assert_node_states, ms, takeover_watch, view_ids,
+};
+use builtin_status::ViewWatch;
 use cluster::{describe_exit, Capture, INTERFACE};
 use faults::Loss;
 use rng::Rng;
@@ -43,8 +47,6 @@ use sniffer::Sniffer;
 const SETTLE: Duration = Duration::from_secs(30);
 /// Bound for a daemon to exit after SIGTERM.
 const EXIT: Duration = Duration::from_secs(10);
-/// Bound for a gratuitous ARP to show once its VIP is up.
-const ANNOUNCE: Duration = Duration::from_secs(5);
 /// How long the loss test keeps 10% loss on every link (seconds);
 /// `WACKAMOLE_LOSS_SECS` changes it.
 const LOSS_SECS: u64 = 60;
@@ -54,121 +56,6 @@ fn settled(tag: &str, spec: Spec, counts: &[usize]) -> BuiltinCluster {
     cluster.start_all();
     cluster.wait_spread_as(counts, SETTLE);
     cluster
-}
-
-/// Fails unless the bridge saw a gratuitous ARP at or after `since` for
-/// every VIP in `vips` from the MAC of the node now holding it; returns
-/// the latest of those instants.
-fn assert_announced(
-    cluster: &mut BuiltinCluster,
-    capture: &Capture,
-    vips: &[Ipv4Addr],
-    since: Instant,
-) -> Instant {
-    let holders = cluster.holders();
-    let mut last = since;
-    for &vip in vips {
-        let Some(owner) = holders.iter().position(|h| h.contains(&vip)) else {
-            cluster.fail(&format!("{vip} is on no node"));
-        };
-        let mac = cluster.node(owner).mac;
-        let deadline = Instant::now() + ANNOUNCE;
-        match capture.wait_announced(vip, mac, since, deadline) {
-            Some(at) => last = last.max(at),
-            None => {
-                let seen = capture.summary();
-                cluster.fail(&format!(
-                    "no gratuitous ARP for {vip} from node {owner} ({mac:02x?}); {seen}"
-                ));
-            }
-        }
-    }
-    last
-}
-
-/// Polls, from a thread, until every VIP of `vips` is on one of `heirs`;
-/// the instant it first was.
-fn takeover_watch(
-    cluster: &BuiltinCluster,
-    vips: &[Ipv4Addr],
-    heirs: &[usize],
-    within: Duration,
-) -> thread::JoinHandle<Option<Instant>> {
-    let (observer, vips, heirs) = (cluster.observer(), vips.to_vec(), heirs.to_vec());
-    let deadline = Instant::now() + within;
-    thread::spawn(move || loop {
-        let holders = observer.sweep();
-        let placed = vips
-            .iter()
-            .all(|v| heirs.iter().any(|&h| holders[h].contains(v)));
-        if placed {
-            return Some(Instant::now());
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_micros(200));
-    })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Every node's view id, by node.
-fn view_ids(cluster: &mut BuiltinCluster, nodes: &[usize]) -> BTreeMap<usize, Option<String>> {
-    nodes
-        .iter()
-        .map(|&i| (i, cluster.status(i).view_id()))
-        .collect()
-}
-
-/// Fails unless every watched node kept the one view it started with.
-fn assert_no_view_change(
-    cluster: &mut BuiltinCluster,
-    before: &BTreeMap<usize, Option<String>>,
-    seen: &BTreeMap<usize, ViewHistory>,
-) {
-    for (i, history) in seen {
-        let expected = vec![before[i].clone()];
-        if history.views != expected || history.changes() != 0 || history.polls < 3 {
-            cluster.fail(&format!(
-                "node {i} changed views: had {:?}, saw {:?} ({} polls, {} unanswered)",
-                before[i], history.views, history.polls, history.silent
-            ));
-        }
-    }
-    let after = view_ids(cluster, &before.keys().copied().collect::<Vec<_>>());
-    if &after != before {
-        cluster.fail(&format!(
-            "views changed: before {before:?}, after {after:?}"
-        ));
-    }
-}
-
-/// Each node's own status lists every configured node: itself as
-/// `self`, and `in view` for each of `members`.
-fn assert_node_states(cluster: &mut BuiltinCluster, i: usize, members: &[usize]) {
-    let report = cluster.status(i);
-    let states = report.node_states();
-    let expected: Vec<&str> = (0..cluster.len())
-        .map(|n| match n {
-            n if n == i => "self",
-            n if members.contains(&n) => "in view",
-            _ => "?",
-        })
-        .collect();
-    let matches = states.len() == expected.len()
-        && states
-            .iter()
-            .zip(&expected)
-            .all(|(s, e)| *e == "?" || s == e);
-    if !matches {
-        cluster.fail(&format!(
-            "node {i} reports node states {states:?}, expected {expected:?}: {}",
-            report.text
-        ));
-    }
 }
 
 #[test]
@@ -454,7 +341,8 @@ fn a_node_with_the_wrong_key_is_kept_out_and_its_datagrams_refused() {
     let watch = ViewWatch::start(controls, Duration::from_millis(100));
     let sampler = cluster.observer().sample(Duration::from_millis(5));
     cluster.start(outsider);
-    // Heartbeats every 50 ms: a few seconds bring dozens to each node.
+    // A heartbeat to each node every few tens of milliseconds: a few
+    // seconds bring dozens.
     cluster.wait_for(
         "the outsider's datagrams refused by every node",
         SETTLE,

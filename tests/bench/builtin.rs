@@ -1,7 +1,7 @@
 //! The built-in membership end to end, on 3-node clusters of the real
 //! binary in namespaces (root only; see tests/support/builtin.rs), at the
-//! defaults (Heartbeat 20ms, Timeout 200ms) and at the shortest settings
-//! the README documents (5ms, 25ms):
+//! default timings and at the shortest settings the README documents
+//! (Heartbeat 5ms, Timeout 25ms):
 //!
 //! - kill -9, and SIGSTOP, of a node until each of its VIFs is up on a
 //!   survivor AND its gratuitous ARP from that survivor is on the bridge;
@@ -39,10 +39,11 @@ mod spread_daemon;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use builtin::{port_name, BuiltinCluster, Spec, PORT};
+use builtin::{millis, port_name, BuiltinCluster, Spec, PORT};
 use builtin_status::ViewWatch;
 use faults::Burners;
 use sniffer::Sniffer;
+use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
 const SETTLE: Duration = Duration::from_secs(30);
 /// Longest a single takeover may take before the run counts as failed.
@@ -63,7 +64,11 @@ fn main() {
     }
     let runs = env_number("WACKAMOLE_BENCH_RUNS").unwrap_or(20) as usize;
     let idle = Duration::from_secs(env_number("WACKAMOLE_BENCH_IDLE_SECS").unwrap_or(20));
-    for (name, heartbeat, timeout) in [("defaults", "20ms", "200ms"), ("shortest", "5ms", "25ms")] {
+    let (heartbeat, timeout) = (millis(DEFAULT_HEARTBEAT), millis(DEFAULT_TIMEOUT));
+    for (name, heartbeat, timeout) in [
+        ("defaults", heartbeat.as_str(), timeout.as_str()),
+        ("shortest", "5ms", "25ms"),
+    ] {
         let setting = format!("{name} (Heartbeat {heartbeat}, Timeout {timeout})");
         let spec = || Spec::new(NODES, NODES).timing(heartbeat, timeout);
         for fault in [Fault::Kill, Fault::Stop, Fault::Term] {

@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use crate::builtin_status::NodeReport;
 use crate::cluster::{owners, Capture, Observer, TempDir, BINARY, INTERFACE};
 use crate::netns::{self, Netns};
+use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
 /// The UDP port of every node.
 pub const PORT: u16 = 4810;
@@ -80,15 +81,15 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// `nodes` nodes sharing `vifs` VIFs at the membership's defaults
-    /// (20 ms, 200 ms), no quorum, maturity 1 s, one acquisition per
-    /// balance round every second.
+    /// `nodes` nodes sharing `vifs` VIFs at the membership's default
+    /// timings, no quorum, maturity 1 s, one acquisition per balance
+    /// round every second.
     pub fn new(nodes: usize, vifs: usize) -> Spec {
         Spec {
             nodes,
             vifs,
-            heartbeat: "20ms".into(),
-            timeout: "200ms".into(),
+            heartbeat: millis(DEFAULT_HEARTBEAT),
+            timeout: millis(DEFAULT_TIMEOUT),
             quorum: "none".into(),
             mature: "1s".into(),
             balance_interval: "1s".into(),
@@ -587,6 +588,11 @@ impl Drop for BuiltinCluster {
         }
         // Then the fields: namespaces deleted, the directory removed.
     }
+}
+
+/// `d` as the configuration writes it, in milliseconds.
+pub fn millis(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
 }
 
 /// Node `i`'s bridge port in the hub.
