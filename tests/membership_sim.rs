@@ -15,7 +15,8 @@
 //! exactly them. Last, with the engine settled, no VIF is held twice in a
 //! group and every VIF is held.
 //!
-//! `WACKAMOLE_MSIM_SEED=N` replays one seed with a trace;
+//! `WACKAMOLE_MSIM_SEED=N` replays one seed with a trace (and
+//! `WACKAMOLE_MSIM_ENGINE=1` adds every engine input and output to it);
 //! `WACKAMOLE_MSIM_SEEDS=N` changes how many seeds the default run covers
 //! (`make soak` runs a million) and `WACKAMOLE_MSIM_FIRST=N` where they
 //! start.
