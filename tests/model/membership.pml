@@ -619,10 +619,7 @@ active [NI] proctype Node()
 #ifdef RESTART
 	/* node 2 reborn waits for the death of its old incarnation */
 end_wait:
-	if
-	:: me == 3 -> crashed[2]
-	:: else -> skip
-	fi;
+	(me != 3 || crashed[2]);
 #endif
 end:
 	do
