@@ -172,7 +172,16 @@
 //!   only if W is exactly the proposal it flushed for: it first delivers
 //!   the missing messages of its old view up to the cut, then installs W.
 //!   A proposal whose members do not all answer within `2 × Timeout` is
-//!   dropped and proposed again without the silent ones.
+//!   dropped and proposed again without the silent ones. The proposer
+//!   installs its proposal only while it is still flushing for it:
+//!   accepting a higher proposal, or a stall, abandons it. "The proposal
+//!   it flushed for" is the member's current promise: a late INSTALL of
+//!   an older proposal is ignored, and a PROPOSE resent for the promise
+//!   is answered with the same FLUSH again.
+//! - Stability counts every member of the view, each at 0 until its
+//!   heartbeat names the view; a member takes the stable point only from
+//!   its coordinator's heartbeats that name its own view. A stall keeps
+//!   the promise and the highest ltime seen.
 //! - A coordinator whose view is the wanted set still proposes again when
 //!   a member that had shown the view in its heartbeat shows another (it
 //!   stepped back, stalled, or is frozen by a flush whose proposer died:

@@ -278,6 +278,10 @@ impl Node {
 
     /// Answers `proposal`: from now on our old view is frozen.
     fn accept(&mut self, proposal: ViewId, coordinator: u8) {
+        if coordinator != self.me {
+            // Answering another proposer abandons our own proposal.
+            self.proposal = None;
+        }
         self.promise = Some(proposal);
         self.phase = Phase::Flushing {
             proposal,
@@ -329,7 +333,13 @@ impl Node {
             return;
         }
         p.reports.insert(from.node, report);
-        if !p.complete() {
+        // Only a proposal we are still flushing for may be installed: one
+        // we gave up for a higher one must never come back.
+        let ours = Phase::Flushing {
+            proposal,
+            coordinator: self.me,
+        };
+        if !p.complete() || self.phase != ours {
             return;
         }
         let installs = p.installs();
