@@ -11,6 +11,21 @@
 //! socket shows; [`Engine::arp_cache`] is the cluster-wide ARP cache the
 //! announcer walks.
 //!
+//! Where each job lives:
+//!
+//! - `machine`: the [`Engine`] type, its dispatch of inputs and the
+//!   outputs every job shares (acquire, release, timers, logs), plus
+//!   maturity timers and the ARP cache;
+//! - `view`: a new view and its state exchange (STATE, duplicate
+//!   identities, silent members and PROCEED);
+//! - `claim`: a STATE's claims and preferences, the priority claim, claim
+//!   unclaimed, and making what we hold match the settled table;
+//! - `balance`: the leader's balancing rounds and the application of a
+//!   BALANCE;
+//! - `snapshot`: the read-only picture the control socket shows;
+//! - `table`: the allocation table and its pure rules; [`codec`]: the
+//!   message bodies; `event` and `settings`: what goes in and out.
+//!
 //! The rules are those of the original C nodes (shared/ALGORITHM.md), and
 //! the [`codec`] bodies are byte-compatible with theirs. Where we differ:
 //!
@@ -79,12 +94,17 @@
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 
+mod balance;
+mod claim;
 pub mod codec;
 mod event;
 mod machine;
 mod settings;
 mod snapshot;
 mod table;
+#[cfg(test)]
+mod testkit;
+mod view;
 
 pub use codec::{ArpEntry, ClaimPriority, CodecError, GroupId};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};

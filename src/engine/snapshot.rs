@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::codec::{ClaimPriority, GroupId};
+use super::machine::Engine;
 
 /// Where the engine is in its cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,4 +80,51 @@ pub struct Snapshot {
     pub mature: bool,
     pub view: Option<ViewSnapshot>,
     pub vifs: Vec<VifSnapshot>,
+}
+
+impl Engine {
+    pub fn snapshot(&self) -> Snapshot {
+        let counts = self
+            .view
+            .as_ref()
+            .map(|v| self.table.counts(v.members.len()))
+            .unwrap_or_default();
+        let view = self.view.as_ref().map(|v| ViewSnapshot {
+            group_id: v.group_id,
+            my_index: v.my_index,
+            members: v
+                .members
+                .iter()
+                .zip(&counts)
+                .map(|(m, &owned)| MemberSnapshot {
+                    name: m.name.clone(),
+                    identity: m.identity,
+                    status: m.status,
+                    owned: owned as usize,
+                })
+                .collect(),
+        });
+        let vifs = self
+            .settings
+            .vifs
+            .iter()
+            .zip(self.table.slots())
+            .zip(&self.held)
+            .map(|((&primary, slot), held)| VifSnapshot {
+                primary,
+                owner: slot.owner,
+                owner_identity: slot
+                    .owner
+                    .and_then(|o| self.view.as_ref()?.members.get(o)?.identity),
+                priority: slot.priority,
+                held_here: held.is_some(),
+            })
+            .collect();
+        Snapshot {
+            phase: self.phase,
+            mature: self.mature,
+            view,
+            vifs,
+        }
+    }
 }

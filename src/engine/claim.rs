@@ -1,0 +1,111 @@
+//! Claiming: a STATE's claims and preferences enter the table as they
+//! arrive (a lost claim of ours is released at once); once the exchange
+//! settles and the group is mature, the priority claim and claim
+//! unclaimed complete the table, what we hold is made to match it, and
+//! the leader starts balancing (`balance`).
+
+use super::codec::StateBody;
+use super::event::{Level, Timer};
+use super::machine::Engine;
+use super::snapshot::{MemberStatus, Phase};
+use super::table::ClaimResult;
+use crate::config::AcquisitionsPerRound;
+
+impl Engine {
+    pub(super) fn apply_claims(&mut self, sender: &str, slot: usize, state: &StateBody) {
+        let me = self.my_index();
+        for &(primary, priority) in &state.held {
+            let Some(&vif) = self.vif_by_primary.get(&primary) else {
+                let text = format!(
+                    "STATE from {sender} claims {primary}, which is not one of our \
+                     VirtualInterfaces (configurations differ)"
+                );
+                self.log(Level::Warning, text);
+                continue;
+            };
+            match self.table.claim(vif, slot, priority) {
+                ClaimResult::Lost if Some(slot) == me => self.release(vif),
+                ClaimResult::Displaced(previous) if Some(previous) == me => self.release(vif),
+                _ => {}
+            }
+        }
+        for addr in &state.preferred {
+            if let Some(&vif) = self.vif_by_primary.get(addr) {
+                self.table.prefer(vif, slot);
+            }
+        }
+    }
+
+    /// Priority claim, claim unclaimed, then make what we hold match the
+    /// table, and start running.
+    pub(super) fn claim_and_run(&mut self) {
+        let Some(view) = self.view.as_ref() else {
+            return;
+        };
+        let participants = view.participants();
+        let me = view.my_index;
+        let members = view.members.len();
+        let silent = view.names(MemberStatus::Silent).join(", ");
+        self.table.priority_claim();
+        // Counts always come from the table: every member derives the same.
+        let mut counts = self.table.counts(members);
+        self.table.claim_unclaimed(&participants, &mut counts);
+        for vif in 0..self.held.len() {
+            let slot = self.table.slots()[vif];
+            if slot.owner == Some(me) {
+                self.acquire(vif, slot.priority);
+            } else {
+                self.release(vif);
+            }
+        }
+        self.phase = Phase::Run;
+        self.balance_in_flight = false;
+        if participants.first() != Some(&me) {
+            return;
+        }
+        if !silent.is_empty() {
+            // A C member of this view is still waiting for the silent
+            // members' STATE (it ignores PROCEED) and would not apply a
+            // BALANCE: a move away from it would put its VIF up twice, a
+            // move to it would leave the VIF down.
+            let text = format!(
+                "not balancing this view: it settled without the STATE of {silent}, and a C \
+                 member of it would not follow the moves"
+            );
+            self.log(Level::Notice, text);
+            return;
+        }
+        match self.settings.balance.acquisitions_per_round {
+            AcquisitionsPerRound::All => self.balance_round(),
+            AcquisitionsPerRound::Limited(_) => {
+                self.arm(Timer::Balance, self.settings.balance.interval)
+            }
+        }
+    }
+
+    pub(super) fn on_maturing(&mut self) {
+        if self.mature {
+            return;
+        }
+        self.mature = true;
+        self.disarm(Timer::Maturity);
+        if self.phase == Phase::Boot && self.view.is_some() {
+            self.claim_and_run();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+
+    #[test]
+    fn a_lost_claim_releases_at_once() {
+        let mut e = gathering(1, 2, 1);
+        // Pretend we held VIF 0 from before.
+        e.held[0] = Some(ClaimPriority::Claimed);
+        e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
+        let out = e.handle(state(1, ip(1), &[(0, ClaimPriority::Claimed)]));
+        assert_eq!(out[0], Output::Release(0));
+    }
+}
