@@ -31,8 +31,8 @@ mod rng;
 use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::{
-    ArpEntry, ClaimPriority, Engine, Input, Level, MemberStatus, Message, Output, Phase, Settings,
-    Timer, View,
+    ArpEntry, ClaimPriority, Engine, Input, Level, MemberIndex, MemberStatus, Message, Output,
+    Phase, Settings, Timer, View, VifIndex,
 };
 
 const DEFAULT_SEEDS: u64 = 10_000;
@@ -212,11 +212,11 @@ impl Sim {
             for o in outputs {
                 let n = &mut self.nodes[node];
                 match o {
-                    Output::Acquire(v) => {
+                    Output::Acquire(VifIndex(v)) => {
                         assert!(!n.up[v], "{} acquired VIF {v}, which it holds", n.name);
                         n.up[v] = true;
                     }
-                    Output::Release(v) => {
+                    Output::Release(VifIndex(v)) => {
                         assert!(
                             n.up[v],
                             "{} released VIF {v}, which it does not hold",
@@ -257,7 +257,11 @@ impl Sim {
             }
             if let Some(e) = self.nodes[node].engine.as_ref() {
                 for v in 0..self.vifs.len() {
-                    assert_eq!(e.holds(v), self.nodes[node].up[v], "holdings disagree");
+                    assert_eq!(
+                        e.holds(VifIndex(v)),
+                        self.nodes[node].up[v],
+                        "holdings disagree"
+                    );
                 }
             }
         }
@@ -628,7 +632,7 @@ impl Sim {
         }
         assert_eq!(reference.phase, Phase::Run);
         for (v, slot) in reference.vifs.iter().enumerate() {
-            let owner = slot.owner.expect("every VIF is owned once mature");
+            let MemberIndex(owner) = slot.owner.expect("every VIF is owned once mature");
             let h = holders(v);
             assert_eq!(
                 h,
@@ -654,7 +658,7 @@ impl Sim {
             let movable = reference
                 .vifs
                 .iter()
-                .any(|v| v.owner == Some(p) && v.priority < ClaimPriority::Prefer);
+                .any(|v| v.owner == Some(MemberIndex(p)) && v.priority < ClaimPriority::Prefer);
             if movable {
                 assert!(
                     view.members[p].owned <= min + 1,
@@ -677,7 +681,7 @@ impl Sim {
             if let [only] = preferring[..] {
                 assert_eq!(
                     reference.vifs[v].owner,
-                    Some(only),
+                    Some(MemberIndex(only)),
                     "VIF {v} is preferred only by member {only}"
                 );
             }

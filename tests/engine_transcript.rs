@@ -17,7 +17,7 @@ use wackamole::config::{
 };
 use wackamole::engine::codec::{self, mess_type, StateBody};
 use wackamole::engine::{
-    Delivery, Engine, Input, Message, Output, Phase, Settings, Snapshot, Timer, View,
+    Delivery, Engine, Input, Message, Output, Phase, Settings, Snapshot, Timer, View, VifIndex,
 };
 use wackamole::spread::wire::membership::decode_regular_body;
 use wackamole::spread::wire::service_bits;
@@ -135,8 +135,12 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
         let outputs = engine.handle(input);
         for o in &outputs {
             match o {
-                Output::Acquire(v) => assert!(held.insert(*v), "{file}: acquired {v} twice"),
-                Output::Release(v) => assert!(held.remove(v), "{file}: released {v} not held"),
+                Output::Acquire(VifIndex(v)) => {
+                    assert!(held.insert(*v), "{file}: acquired {v} twice")
+                }
+                Output::Release(VifIndex(v)) => {
+                    assert!(held.remove(v), "{file}: released {v} not held")
+                }
                 Output::Multicast {
                     delivery: Delivery::Agreed,
                     mess_type,
@@ -403,8 +407,8 @@ fn acquisitions_and_releases_come_with_their_hooks() {
         &out[..3],
         &[
             Output::DisarmTimer(Timer::Maturity),
-            Output::Acquire(0),
-            Output::Hooks(HookEvent::OnUp, 0)
+            Output::Acquire(VifIndex(0)),
+            Output::Hooks(HookEvent::OnUp, VifIndex(0))
         ]
     );
     assert_eq!(out.last(), Some(&Output::PostHooks(HookEvent::PostUp)));
@@ -416,5 +420,5 @@ fn acquisitions_and_releases_come_with_their_hooks() {
         4
     );
     assert!(out.contains(&Output::PostHooks(HookEvent::PostDown)));
-    assert!((0..4).all(|v| !engine.holds(v)));
+    assert!((0..4).all(|v| !engine.holds(VifIndex(v))));
 }

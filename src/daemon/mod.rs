@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, HookEvent, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
-use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer};
+use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer, VifIndex};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
@@ -385,15 +385,15 @@ impl<S: GroupService> Daemon<S> {
                 mess_type,
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
-            Output::Acquire(vif) => {
+            Output::Acquire(VifIndex(vif)) => {
                 self.acquire(vif);
                 round.acquired.push(vif);
             }
-            Output::Release(vif) => {
+            Output::Release(VifIndex(vif)) => {
                 self.release(vif);
                 round.released.push(vif);
             }
-            Output::Hooks(event, vif) => {
+            Output::Hooks(event, VifIndex(vif)) => {
                 let details = HookDetails {
                     vif_index: Some(vif),
                     addresses: self.addresses(vif),
@@ -498,7 +498,7 @@ impl<S: GroupService> Daemon<S> {
     /// Another try for the VIFs whose addresses did not all come up.
     fn place_again(&mut self) {
         for vif in std::mem::take(&mut self.unplaced) {
-            if self.engine.holds(vif) {
+            if self.engine.holds(VifIndex(vif)) {
                 self.place(vif, false);
             }
         }

@@ -43,8 +43,8 @@ impl Engine {
             .iter()
             .filter_map(|&(vif, owner)| {
                 Some(Move {
-                    owner: view.members[owner].identity?,
-                    vif: self.settings.vifs[vif],
+                    owner: view.member(owner).identity?,
+                    vif: self.settings.vifs[vif.0],
                 })
             })
             .collect();
@@ -78,7 +78,7 @@ impl Engine {
             return;
         };
         let me = view.my_index;
-        if view.members[me].name == sender {
+        if view.member(me).name == sender {
             self.balance_in_flight = false;
         }
         let mut resolved = Vec::with_capacity(moves.len());
@@ -101,13 +101,13 @@ impl Engine {
             self.log(Level::Warning, text);
         }
         for (vif, owner) in resolved {
-            let previous = self.table.slots()[vif].owner;
+            let previous = self.table.slots()[vif.0].owner;
             if previous == Some(owner) {
                 continue;
             }
             self.table.reassign(vif, owner);
             if owner == me {
-                let priority = self.table.slots()[vif].priority;
+                let priority = self.table.slots()[vif.0].priority;
                 self.acquire(vif, priority);
             } else if previous == Some(me) {
                 self.release(vif);
@@ -164,12 +164,12 @@ mod tests {
         e
     }
 
-    fn balance(moves: &[(usize, usize)]) -> Vec<u8> {
+    fn balance(moves: &[(VifIndex, MemberIndex)]) -> Vec<u8> {
         let moves: Vec<Move> = moves
             .iter()
-            .map(|&(owner, v)| Move {
-                owner: ip(owner),
-                vif: Ipv4Addr::new(10, 0, 0, v as u8 + 1),
+            .map(|&(vif, owner)| Move {
+                owner: ip(owner.0),
+                vif: Ipv4Addr::new(10, 0, 0, vif.0 as u8 + 1),
             })
             .collect();
         codec::encode_balance(&moves)
@@ -178,26 +178,26 @@ mod tests {
     #[test]
     fn a_move_to_the_current_owner_does_nothing() {
         let mut e = running_pair(0);
-        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(0, 0)])));
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(v(0), m(0))])));
         assert!(out.is_empty(), "{out:?}");
-        assert!(e.holds(0));
+        assert!(e.holds(v(0)));
     }
 
     #[test]
     fn a_move_away_releases_and_a_move_here_acquires() {
         let mut e = running_pair(0);
-        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(1, 1)])));
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(v(1), m(1))])));
         assert_eq!(
             out,
             vec![
-                Output::Release(1),
-                Output::Hooks(HookEvent::OnDown, 1),
+                Output::Release(v(1)),
+                Output::Hooks(HookEvent::OnDown, v(1)),
                 Output::PostHooks(HookEvent::PostDown)
             ]
         );
         let mut peer = running_pair(1);
-        let out = peer.handle(msg(0, mess_type::BALANCE, balance(&[(1, 1)])));
-        assert_eq!(out[0], Output::Acquire(1));
+        let out = peer.handle(msg(0, mess_type::BALANCE, balance(&[(v(1), m(1))])));
+        assert_eq!(out[0], Output::Acquire(v(1)));
         assert_eq!(peer.snapshot().view.expect("view").members[1].owned, 1);
     }
 
@@ -206,18 +206,18 @@ mod tests {
         // A C leader with AcquisitionsPerRound 3 whose round moved one VIF
         // and then met a fullest member holding only preferred VIFs: count
         // 3, one pair. The C members apply that pair; so must we.
-        let mut short = balance(&[(1, 1)]);
+        let mut short = balance(&[(v(1), m(1))]);
         short[0..4].copy_from_slice(&3i32.to_ne_bytes());
         let mut e = running_pair(0);
         let out = e.handle(msg(0, mess_type::BALANCE, short.clone()));
-        assert!(out.contains(&Output::Release(1)), "{out:?}");
+        assert!(out.contains(&Output::Release(v(1))), "{out:?}");
         assert_eq!(logs(&out, Level::Notice).len(), 1, "{out:?}");
         let mut peer = running_pair(1);
         let out = peer.handle(msg(0, mess_type::BALANCE, short));
-        assert!(out.contains(&Output::Acquire(1)), "{out:?}");
+        assert!(out.contains(&Output::Acquire(v(1))), "{out:?}");
         for engine in [&e, &peer] {
             let owners: Vec<_> = engine.snapshot().vifs.iter().map(|v| v.owner).collect();
-            assert_eq!(owners, vec![Some(0), Some(1)]);
+            assert_eq!(owners, vec![Some(m(0)), Some(m(1))]);
         }
     }
 
@@ -225,7 +225,7 @@ mod tests {
     fn balance_outside_run_is_ignored() {
         let mut e = gathering(0, 2, 2);
         e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
-        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(0, 1)])));
+        let out = e.handle(msg(0, mess_type::BALANCE, balance(&[(v(1), m(0))])));
         assert!(out.is_empty());
         assert_eq!(e.snapshot().vifs[1].owner, None);
     }

@@ -6,13 +6,14 @@
 
 use super::codec::StateBody;
 use super::event::{Level, Timer};
+use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use super::snapshot::{MemberStatus, Phase};
 use super::table::ClaimResult;
 use crate::config::AcquisitionsPerRound;
 
 impl Engine {
-    pub(super) fn apply_claims(&mut self, sender: &str, slot: usize, state: &StateBody) {
+    pub(super) fn apply_claims(&mut self, sender: &str, slot: MemberIndex, state: &StateBody) {
         let me = self.my_index();
         for &(primary, priority) in &state.held {
             let Some(&vif) = self.vif_by_primary.get(&primary) else {
@@ -50,8 +51,8 @@ impl Engine {
         // Counts always come from the table: every member derives the same.
         let mut counts = self.table.counts(members);
         self.table.claim_unclaimed(&participants, &mut counts);
-        for vif in 0..self.held.len() {
-            let slot = self.table.slots()[vif];
+        for vif in (0..self.held.len()).map(VifIndex) {
+            let slot = self.table.slots()[vif.0];
             if slot.owner == Some(me) {
                 self.acquire(vif, slot.priority);
             } else {
@@ -106,6 +107,6 @@ mod tests {
         e.held[0] = Some(ClaimPriority::Claimed);
         e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
         let out = e.handle(state(1, ip(1), &[(0, ClaimPriority::Claimed)]));
-        assert_eq!(out[0], Output::Release(0));
+        assert_eq!(out[0], Output::Release(v(0)));
     }
 }

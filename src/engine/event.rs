@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::codec::{ArpEntry, GroupId};
+use super::index::VifIndex;
 use crate::config::HookEvent;
 /// Log records carry the facade's severity; the engine only names it.
 pub use crate::log::Level;
@@ -71,14 +72,14 @@ pub enum Output {
         mess_type: i16,
         body: Vec<u8>,
     },
-    /// Bring up every address of VIF `i` and announce it. Never emitted
+    /// Bring up every address of this VIF and announce it. Never emitted
     /// for a VIF we hold.
-    Acquire(usize),
-    /// Take down every address of VIF `i`. Never emitted for a VIF we do
+    Acquire(VifIndex),
+    /// Take down every address of this VIF. Never emitted for a VIF we do
     /// not hold.
-    Release(usize),
-    /// Run the hooks of this event (`OnUp` / `OnDown`) for VIF `i`.
-    Hooks(HookEvent, usize),
+    Release(VifIndex),
+    /// Run the hooks of this event (`OnUp` / `OnDown`) for this VIF.
+    Hooks(HookEvent, VifIndex),
     /// Run the hooks of this event (`PostUp` / `PostDown`) once: the round
     /// acquired or released something.
     PostHooks(HookEvent),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::codec::{self, mess_type, ArpEntry, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
+use super::index::{MemberIndex, VifIndex};
 use super::settings::Settings;
 use super::snapshot::Phase;
 use super::table::Table;
@@ -18,7 +19,7 @@ use crate::config::{Balance, HookEvent};
 
 pub struct Engine {
     pub(super) settings: Settings,
-    pub(super) vif_by_primary: HashMap<Ipv4Addr, usize>,
+    pub(super) vif_by_primary: HashMap<Ipv4Addr, VifIndex>,
     pub(super) phase: Phase,
     pub(super) mature: bool,
     pub(super) view: Option<CurrentView>,
@@ -38,7 +39,7 @@ impl Engine {
     pub fn new(settings: Settings) -> Engine {
         let mut vif_by_primary = HashMap::with_capacity(settings.vifs.len());
         for (i, &primary) in settings.vifs.iter().enumerate() {
-            vif_by_primary.entry(primary).or_insert(i);
+            vif_by_primary.entry(primary).or_insert(VifIndex(i));
         }
         let vifs = settings.vifs.len();
         Engine {
@@ -70,8 +71,8 @@ impl Engine {
     }
 
     /// Whether we hold VIF `vif` (acquired and not released).
-    pub fn holds(&self, vif: usize) -> bool {
-        self.held.get(vif).is_some_and(|h| h.is_some())
+    pub fn holds(&self, vif: VifIndex) -> bool {
+        self.held.get(vif.0).is_some_and(|h| h.is_some())
     }
 
     /// The cluster-wide ARP cache merged from every ARPCACHE received.
@@ -120,17 +121,17 @@ impl Engine {
         self.out.push(Output::DisarmTimer(timer));
     }
 
-    pub(super) fn acquire(&mut self, vif: usize, priority: ClaimPriority) {
-        if self.held[vif].is_none() {
-            self.held[vif] = Some(priority);
+    pub(super) fn acquire(&mut self, vif: VifIndex, priority: ClaimPriority) {
+        if self.held[vif.0].is_none() {
+            self.held[vif.0] = Some(priority);
             self.acquired = true;
             self.out.push(Output::Acquire(vif));
             self.out.push(Output::Hooks(HookEvent::OnUp, vif));
         }
     }
 
-    pub(super) fn release(&mut self, vif: usize) {
-        if self.held[vif].take().is_some() {
+    pub(super) fn release(&mut self, vif: VifIndex) {
+        if self.held[vif.0].take().is_some() {
             self.released = true;
             self.out.push(Output::Release(vif));
             self.out.push(Output::Hooks(HookEvent::OnDown, vif));
@@ -138,12 +139,12 @@ impl Engine {
     }
 
     fn release_all(&mut self) {
-        for vif in 0..self.held.len() {
+        for vif in (0..self.held.len()).map(VifIndex) {
             self.release(vif);
         }
     }
 
-    pub(super) fn my_index(&self) -> Option<usize> {
+    pub(super) fn my_index(&self) -> Option<MemberIndex> {
         self.view.as_ref().map(|v| v.my_index)
     }
 

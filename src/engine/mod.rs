@@ -98,6 +98,7 @@ mod balance;
 mod claim;
 pub mod codec;
 mod event;
+mod index;
 mod machine;
 mod settings;
 mod snapshot;
@@ -108,6 +109,7 @@ mod view;
 
 pub use codec::{ArpEntry, ClaimPriority, CodecError, GroupId};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
+pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;
 pub use settings::{Settings, DEFAULT_STATE_WAIT, SILENT_WARNING_REPEAT};
 pub use snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};

@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::codec::{ClaimPriority, GroupId};
+use super::index::MemberIndex;
 use super::machine::Engine;
 
 /// Where the engine is in its cycle.
@@ -58,7 +59,7 @@ pub struct MemberSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewSnapshot {
     pub group_id: GroupId,
-    pub my_index: usize,
+    pub my_index: MemberIndex,
     pub members: Vec<MemberSnapshot>,
 }
 
@@ -66,7 +67,7 @@ pub struct ViewSnapshot {
 pub struct VifSnapshot {
     pub primary: Ipv4Addr,
     /// Index of the owning member in the view.
-    pub owner: Option<usize>,
+    pub owner: Option<MemberIndex>,
     /// The owner's real address.
     pub owner_identity: Option<Ipv4Addr>,
     pub priority: ClaimPriority,
@@ -115,7 +116,7 @@ impl Engine {
                 owner: slot.owner,
                 owner_identity: slot
                     .owner
-                    .and_then(|o| self.view.as_ref()?.members.get(o)?.identity),
+                    .and_then(|o| self.view.as_ref()?.members.get(o.0)?.identity),
                 priority: slot.priority,
                 held_here: held.is_some(),
             })

@@ -5,12 +5,13 @@
 //! caller's business.
 
 use super::codec::ClaimPriority;
+use super::index::{MemberIndex, VifIndex};
 
 /// One VIF's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {
     /// Index of the owning member in the view.
-    pub owner: Option<usize>,
+    pub owner: Option<MemberIndex>,
     pub priority: ClaimPriority,
 }
 
@@ -27,7 +28,7 @@ pub enum ClaimResult {
     /// The existing owner keeps it; the sender must give it up.
     Lost,
     /// The sender takes it from this member, who must give it up.
-    Displaced(usize),
+    Displaced(MemberIndex),
     /// Nothing changed (the existing entry outranks the claim without
     /// refusing it, or the sender already owns it).
     Ignored,
@@ -54,8 +55,13 @@ impl Table {
     }
 
     /// A STATE's claim of `vif` by `sender` with `priority`.
-    pub fn claim(&mut self, vif: usize, sender: usize, priority: ClaimPriority) -> ClaimResult {
-        let slot = &mut self.slots[vif];
+    pub fn claim(
+        &mut self,
+        vif: VifIndex,
+        sender: MemberIndex,
+        priority: ClaimPriority,
+    ) -> ClaimResult {
+        let slot = &mut self.slots[vif.0];
         match slot.owner {
             None => {
                 *slot = Slot {
@@ -86,8 +92,8 @@ impl Table {
     }
 
     /// A STATE's preference for `vif`: it wins over anything below PREFER.
-    pub fn prefer(&mut self, vif: usize, sender: usize) {
-        let slot = &mut self.slots[vif];
+    pub fn prefer(&mut self, vif: VifIndex, sender: MemberIndex) {
+        let slot = &mut self.slots[vif.0];
         if slot.priority < ClaimPriority::Prefer {
             *slot = Slot {
                 owner: Some(sender),
@@ -105,11 +111,11 @@ impl Table {
         }
     }
 
-    /// How many VIFs each of `members` members owns.
+    /// How many VIFs each of `members` members owns, by member index.
     pub fn counts(&self, members: usize) -> Vec<u32> {
         let mut counts = vec![0; members];
         for owner in self.slots.iter().filter_map(|s| s.owner) {
-            counts[owner] += 1;
+            counts[owner.0] += 1;
         }
         counts
     }
@@ -117,25 +123,25 @@ impl Table {
     /// Every unowned VIF, in configuration order, goes to the participant
     /// with the fewest (lowest index on ties). `participants` is in index
     /// order.
-    pub fn claim_unclaimed(&mut self, participants: &[usize], counts: &mut [u32]) {
+    pub fn claim_unclaimed(&mut self, participants: &[MemberIndex], counts: &mut [u32]) {
         for slot in &mut self.slots {
             if slot.owner.is_some() {
                 continue;
             }
-            let Some(&taker) = participants.iter().min_by_key(|&&m| (counts[m], m)) else {
+            let Some(&taker) = participants.iter().min_by_key(|&&m| (counts[m.0], m)) else {
                 return;
             };
             *slot = Slot {
                 owner: Some(taker),
                 priority: ClaimPriority::Claimed,
             };
-            counts[taker] += 1;
+            counts[taker.0] += 1;
         }
     }
 
     /// Moves `vif` to `owner`, keeping its priority.
-    pub fn reassign(&mut self, vif: usize, owner: usize) {
-        self.slots[vif].owner = Some(owner);
+    pub fn reassign(&mut self, vif: VifIndex, owner: MemberIndex) {
+        self.slots[vif.0].owner = Some(owner);
     }
 
     /// The leader's balancing moves, at most `limit` of them (None: until
@@ -146,31 +152,31 @@ impl Table {
     /// fullest gives instead.
     pub fn plan_balance(
         &self,
-        participants: &[usize],
+        participants: &[MemberIndex],
         counts: &[u32],
         limit: Option<usize>,
-    ) -> Vec<(usize, usize)> {
-        let mut owner: Vec<Option<usize>> = self.slots.iter().map(|s| s.owner).collect();
+    ) -> Vec<(VifIndex, MemberIndex)> {
+        let mut owner: Vec<Option<MemberIndex>> = self.slots.iter().map(|s| s.owner).collect();
         let movable = |s: &Slot| s.owner.is_some() && s.priority < ClaimPriority::Prefer;
         let mut counts = counts.to_vec();
         let mut movable_count = vec![0u32; counts.len()];
         for s in self.slots.iter().filter(|s| movable(s)) {
             if let Some(o) = s.owner {
-                movable_count[o] += 1;
+                movable_count[o.0] += 1;
             }
         }
         let mut moves = Vec::new();
         while limit.map_or(true, |l| moves.len() < l) {
-            let Some(&emptiest) = participants.iter().min_by_key(|&&m| (counts[m], m)) else {
+            let Some(&emptiest) = participants.iter().min_by_key(|&&m| (counts[m.0], m)) else {
                 break;
             };
             let donor = participants
                 .iter()
                 .copied()
-                .filter(|&m| movable_count[m] > 0)
-                .min_by_key(|&m| (std::cmp::Reverse(counts[m]), m));
+                .filter(|&m| movable_count[m.0] > 0)
+                .min_by_key(|&m| (std::cmp::Reverse(counts[m.0]), m));
             let Some(donor) = donor else { break };
-            if counts[donor] <= counts[emptiest] + 1 {
+            if counts[donor.0] <= counts[emptiest.0] + 1 {
                 break;
             }
             let Some(vif) = (0..owner.len()).find(|&i| {
@@ -179,11 +185,11 @@ impl Table {
                 break;
             };
             owner[vif] = Some(emptiest);
-            counts[donor] -= 1;
-            counts[emptiest] += 1;
-            movable_count[donor] -= 1;
-            movable_count[emptiest] += 1;
-            moves.push((vif, emptiest));
+            counts[donor.0] -= 1;
+            counts[emptiest.0] += 1;
+            movable_count[donor.0] -= 1;
+            movable_count[emptiest.0] += 1;
+            moves.push((VifIndex(vif), emptiest));
         }
         moves
     }
@@ -194,9 +200,15 @@ mod tests {
     use super::ClaimPriority::*;
     use super::*;
 
+    const V0: VifIndex = VifIndex(0);
+
+    fn m(i: usize) -> MemberIndex {
+        MemberIndex(i)
+    }
+
     fn table_with(owner: usize, priority: ClaimPriority) -> Table {
         let mut t = Table::new(1);
-        assert_eq!(t.claim(0, owner, priority), ClaimResult::Recorded);
+        assert_eq!(t.claim(V0, m(owner), priority), ClaimResult::Recorded);
         t
     }
 
@@ -206,7 +218,7 @@ mod tests {
         assert_eq!(
             t.slots()[0],
             Slot {
-                owner: Some(3),
+                owner: Some(m(3)),
                 priority: Claimed
             }
         );
@@ -216,26 +228,29 @@ mod tests {
     fn equal_priorities_keep_the_existing_owner() {
         for p in [Claimed, PreferClaimed] {
             let mut t = table_with(0, p);
-            assert_eq!(t.claim(0, 1, p), ClaimResult::Lost);
-            assert_eq!(t.slots()[0].owner, Some(0));
+            assert_eq!(t.claim(V0, m(1), p), ClaimResult::Lost);
+            assert_eq!(t.slots()[0].owner, Some(m(0)));
         }
     }
 
     #[test]
     fn prefer_claimed_owner_keeps_against_anything() {
         let mut t = table_with(0, PreferClaimed);
-        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Lost);
-        assert_eq!(t.slots()[0].owner, Some(0));
+        assert_eq!(t.claim(V0, m(1), Claimed), ClaimResult::Lost);
+        assert_eq!(t.slots()[0].owner, Some(m(0)));
     }
 
     #[test]
     fn prefer_claimed_claim_displaces_a_claimed_owner() {
         let mut t = table_with(0, Claimed);
-        assert_eq!(t.claim(0, 1, PreferClaimed), ClaimResult::Displaced(0));
+        assert_eq!(
+            t.claim(V0, m(1), PreferClaimed),
+            ClaimResult::Displaced(m(0))
+        );
         assert_eq!(
             t.slots()[0],
             Slot {
-                owner: Some(1),
+                owner: Some(m(1)),
                 priority: PreferClaimed
             }
         );
@@ -244,13 +259,13 @@ mod tests {
     #[test]
     fn claims_against_a_pending_preference_change_nothing() {
         let mut t = Table::new(1);
-        t.prefer(0, 2);
-        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Ignored);
-        assert_eq!(t.claim(0, 1, PreferClaimed), ClaimResult::Ignored);
+        t.prefer(V0, m(2));
+        assert_eq!(t.claim(V0, m(1), Claimed), ClaimResult::Ignored);
+        assert_eq!(t.claim(V0, m(1), PreferClaimed), ClaimResult::Ignored);
         assert_eq!(
             t.slots()[0],
             Slot {
-                owner: Some(2),
+                owner: Some(m(2)),
                 priority: Prefer
             }
         );
@@ -259,26 +274,26 @@ mod tests {
     #[test]
     fn a_member_never_loses_a_vif_to_itself() {
         let mut t = table_with(1, Claimed);
-        assert_eq!(t.claim(0, 1, Claimed), ClaimResult::Ignored);
-        assert_eq!(t.slots()[0].owner, Some(1));
+        assert_eq!(t.claim(V0, m(1), Claimed), ClaimResult::Ignored);
+        assert_eq!(t.slots()[0].owner, Some(m(1)));
     }
 
     #[test]
     fn preference_overrides_only_below_prefer() {
         let mut t = table_with(0, Claimed);
-        t.prefer(0, 1);
-        assert_eq!(t.slots()[0].owner, Some(1));
-        t.prefer(0, 2);
-        assert_eq!(t.slots()[0].owner, Some(1), "first preference stays");
+        t.prefer(V0, m(1));
+        assert_eq!(t.slots()[0].owner, Some(m(1)));
+        t.prefer(V0, m(2));
+        assert_eq!(t.slots()[0].owner, Some(m(1)), "first preference stays");
         let mut t = table_with(0, PreferClaimed);
-        t.prefer(0, 1);
-        assert_eq!(t.slots()[0].owner, Some(0));
+        t.prefer(V0, m(1));
+        assert_eq!(t.slots()[0].owner, Some(m(0)));
     }
 
     #[test]
     fn priority_claim_turns_preferences_into_holdings() {
         let mut t = Table::new(2);
-        t.prefer(0, 1);
+        t.prefer(V0, m(1));
         t.priority_claim();
         assert_eq!(t.slots()[0].priority, PreferClaimed);
         assert_eq!(t.slots()[1].priority, Unclaimed);
@@ -287,10 +302,10 @@ mod tests {
     #[test]
     fn unclaimed_vifs_go_to_the_emptiest_lowest_index_first() {
         let mut t = Table::new(5);
-        t.claim(0, 1, Claimed);
+        t.claim(V0, m(1), Claimed);
         let mut counts = t.counts(3);
-        t.claim_unclaimed(&[0, 1, 2], &mut counts);
-        let owners: Vec<_> = t.slots().iter().map(|s| s.owner.unwrap()).collect();
+        t.claim_unclaimed(&[m(0), m(1), m(2)], &mut counts);
+        let owners: Vec<_> = t.slots().iter().map(|s| s.owner.unwrap().0).collect();
         assert_eq!(owners, vec![1, 0, 2, 0, 1]);
         assert_eq!(counts, vec![2, 2, 1]);
     }
@@ -299,26 +314,33 @@ mod tests {
     fn balance_moves_first_movable_vif_of_fullest_to_emptiest() {
         let mut t = Table::new(4);
         for v in 0..4 {
-            t.claim(v, 0, Claimed);
+            t.claim(VifIndex(v), m(0), Claimed);
         }
         let counts = t.counts(2);
-        assert_eq!(t.plan_balance(&[0, 1], &counts, None), vec![(0, 1), (1, 1)]);
-        assert_eq!(t.plan_balance(&[0, 1], &counts, Some(1)), vec![(0, 1)]);
+        let both = [m(0), m(1)];
+        assert_eq!(
+            t.plan_balance(&both, &counts, None),
+            vec![(VifIndex(0), m(1)), (VifIndex(1), m(1))]
+        );
+        assert_eq!(
+            t.plan_balance(&both, &counts, Some(1)),
+            vec![(VifIndex(0), m(1))]
+        );
     }
 
     #[test]
     fn balance_skips_a_fullest_member_holding_only_preferred_vifs() {
         let mut t = Table::new(7);
         for v in 0..4 {
-            t.prefer(v, 0);
+            t.prefer(VifIndex(v), m(0));
         }
         t.priority_claim();
         for v in 4..7 {
-            t.claim(v, 1, Claimed);
+            t.claim(VifIndex(v), m(1), Claimed);
         }
         let counts = t.counts(3);
         assert_eq!(counts, vec![4, 3, 0]);
-        let moves = t.plan_balance(&[0, 1, 2], &counts, None);
-        assert_eq!(moves, vec![(4, 2)]);
+        let moves = t.plan_balance(&[m(0), m(1), m(2)], &counts, None);
+        assert_eq!(moves, vec![(VifIndex(4), m(2))]);
     }
 }

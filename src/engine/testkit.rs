@@ -6,6 +6,7 @@ pub(super) use std::time::Duration;
 
 pub(super) use super::codec::{self, mess_type, ClaimPriority, GroupId, StateBody};
 pub(super) use super::event::{Input, Level, Message, Output, Timer, View};
+pub(super) use super::index::{MemberIndex, VifIndex};
 pub(super) use super::machine::Engine;
 pub(super) use super::settings::{Settings, SILENT_WARNING_REPEAT};
 pub(super) use super::snapshot::{MemberStatus, Phase};
@@ -98,4 +99,14 @@ pub(super) fn logs(out: &[Output], level: Level) -> Vec<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// VIF `i` of the configuration.
+pub(super) fn v(i: usize) -> VifIndex {
+    VifIndex(i)
+}
+
+/// Member `i` of the view.
+pub(super) fn m(i: usize) -> MemberIndex {
+    MemberIndex(i)
 }

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use super::codec::{self, mess_type, GroupId, StateBody};
 use super::event::{Delivery, Level, Output, Timer, View};
+use super::index::MemberIndex;
 use super::machine::Engine;
 use super::settings::SILENT_WARNING_REPEAT;
 use super::snapshot::{MemberStatus, Phase};
@@ -20,7 +21,7 @@ pub(super) struct Member {
 pub(super) struct CurrentView {
     pub(super) group_id: GroupId,
     pub(super) members: Vec<Member>,
-    pub(super) my_index: usize,
+    pub(super) my_index: MemberIndex,
 }
 
 impl CurrentView {
@@ -32,16 +33,26 @@ impl CurrentView {
             .collect()
     }
 
-    pub(super) fn participants(&self) -> Vec<usize> {
+    pub(super) fn member(&self, index: MemberIndex) -> &Member {
+        &self.members[index.0]
+    }
+
+    fn member_mut(&mut self, index: MemberIndex) -> &mut Member {
+        &mut self.members[index.0]
+    }
+
+    pub(super) fn participants(&self) -> Vec<MemberIndex> {
         (0..self.members.len())
-            .filter(|&i| self.members[i].status == MemberStatus::Reported)
+            .map(MemberIndex)
+            .filter(|&i| self.member(i).status == MemberStatus::Reported)
             .collect()
     }
 
-    pub(super) fn participant_with(&self, identity: Ipv4Addr) -> Option<usize> {
+    pub(super) fn participant_with(&self, identity: Ipv4Addr) -> Option<MemberIndex> {
         self.members
             .iter()
             .position(|m| m.status == MemberStatus::Reported && m.identity == Some(identity))
+            .map(MemberIndex)
     }
 }
 
@@ -61,7 +72,7 @@ impl Engine {
             }
         }
         let group_id = view.group_id;
-        let my_index = view.my_index;
+        let my_index = MemberIndex(view.my_index);
         let members = view
             .members
             .into_iter()
@@ -108,11 +119,11 @@ impl Engine {
     }
 
     /// Our STATE for the view: what we hold, and what we prefer.
-    fn send_state(&mut self, group_id: GroupId, my_index: usize) {
+    fn send_state(&mut self, group_id: GroupId, my_index: MemberIndex) {
         let state = StateBody {
             group_id,
             identity: self.settings.identity,
-            index: i32::try_from(my_index).unwrap_or(i32::MAX),
+            index: i32::try_from(my_index.0).unwrap_or(i32::MAX),
             mature: self.mature,
             held: self
                 .held
@@ -140,16 +151,18 @@ impl Engine {
             self.log(Level::Warning, text);
             return;
         };
-        if view.members[slot].status != MemberStatus::Awaited {
+        let slot = MemberIndex(slot);
+        if view.member(slot).status != MemberStatus::Awaited {
             let text = format!("second STATE from {sender} in one view; ignored");
             self.log(Level::Warning, text);
             return;
         }
         let me = view.my_index;
         if let Some(first) = view.participant_with(state.identity) {
-            view.members[slot].status = MemberStatus::DuplicateIdentity;
-            view.members[slot].identity = Some(state.identity);
-            let first_name = view.members[first].name.clone();
+            let member = view.member_mut(slot);
+            member.status = MemberStatus::DuplicateIdentity;
+            member.identity = Some(state.identity);
+            let first_name = view.member(first).name.clone();
             let mut text = format!(
                 "members {first_name} and {sender} both use identity {}: {sender} is left out \
                  of the allocation until the next membership; give every node its own Identity",
@@ -160,8 +173,9 @@ impl Engine {
             }
             self.log(Level::Error, text);
         } else {
-            view.members[slot].status = MemberStatus::Reported;
-            view.members[slot].identity = Some(state.identity);
+            let member = view.member_mut(slot);
+            member.status = MemberStatus::Reported;
+            member.identity = Some(state.identity);
             self.apply_claims(sender, slot, &state);
         }
         if !self.mature && state.mature {
@@ -188,7 +202,7 @@ impl Engine {
             return;
         }
         let silent = view.names(MemberStatus::Awaited).join(", ");
-        let me_silent = view.members[view.my_index].status == MemberStatus::Awaited;
+        let me_silent = view.member(view.my_index).status == MemberStatus::Awaited;
         for m in &mut view.members {
             if m.status == MemberStatus::Awaited {
                 m.status = MemberStatus::Silent;
@@ -255,7 +269,7 @@ mod tests {
         assert!(!out.iter().any(|o| matches!(o, Output::Acquire(_))));
         let snap = e.snapshot();
         assert_eq!(snap.phase, Phase::Run);
-        assert!(snap.vifs.iter().all(|v| v.owner == Some(0)));
+        assert!(snap.vifs.iter().all(|vif| vif.owner == Some(m(0))));
         let members = snap.view.expect("view").members;
         assert_eq!(members[1].status, MemberStatus::DuplicateIdentity);
     }
@@ -289,11 +303,11 @@ mod tests {
         assert_eq!(members[2].status, MemberStatus::Silent);
         assert_eq!(
             snap.vifs.iter().map(|v| v.owner).collect::<Vec<_>>(),
-            vec![Some(0), Some(1), Some(0)]
+            vec![Some(m(0)), Some(m(1)), Some(m(0))]
         );
         // A late STATE from the silent member changes nothing.
         e.handle(state(2, ip(2), &[(1, ClaimPriority::PreferClaimed)]));
-        assert_eq!(e.snapshot().vifs[1].owner, Some(1));
+        assert_eq!(e.snapshot().vifs[1].owner, Some(m(1)));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::daemon::bridge::{self, Bridge};
 use wackamole::daemon::group::GroupEvent;
-use wackamole::engine::{Engine, Input, Output, Settings, Timer};
+use wackamole::engine::{Engine, Input, Output, Settings, Timer, VifIndex};
 use wackamole::membership::{Event, Member, ViewId};
 
 use super::rng::Rng;
@@ -225,11 +225,11 @@ impl Engines {
                     eprintln!("[{}us] engine {i} -> {output:?}", net.now);
                 }
                 match output {
-                    Output::Acquire(v) => {
+                    Output::Acquire(VifIndex(v)) => {
                         assert!(!slot.held[v], "node {i} acquired VIF {v} twice");
                         slot.held[v] = true;
                     }
-                    Output::Release(v) => {
+                    Output::Release(VifIndex(v)) => {
                         assert!(slot.held[v], "node {i} released VIF {v} it lacks");
                         slot.held[v] = false;
                     }

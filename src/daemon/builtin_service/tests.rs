@@ -14,7 +14,7 @@ use crate::config::Quorum;
 use crate::daemon::quorum::{QuorumGate, Step};
 use crate::daemon::timers::Timers;
 use crate::daemon::Event;
-use crate::engine::{Engine, Input, Output, Settings as EngineSettings, Timer, View};
+use crate::engine::{Engine, Input, Output, Settings as EngineSettings, Timer, View, VifIndex};
 use crate::testutil::TempDir;
 
 const NODES: usize = 3;
@@ -124,8 +124,8 @@ impl Member {
                         mess_type,
                         body,
                     } => self.service.multicast(delivery, mess_type, &body),
-                    Output::Acquire(vif) => assert!(self.held.insert(vif)),
-                    Output::Release(vif) => assert!(self.held.remove(&vif)),
+                    Output::Acquire(VifIndex(vif)) => assert!(self.held.insert(vif)),
+                    Output::Release(VifIndex(vif)) => assert!(self.held.remove(&vif)),
                     Output::ArmTimer(timer, after) => {
                         self.timers.arm(timer, Instant::now() + after)
                     }
