@@ -411,7 +411,12 @@ fn acquisitions_and_releases_come_with_their_hooks() {
             Output::Hooks(HookEvent::OnUp, VifIndex(0))
         ]
     );
-    assert_eq!(out.last(), Some(&Output::PostHooks(HookEvent::PostUp)));
+    // The post hook runs once, for every VIF the round brought up.
+    let all: Vec<VifIndex> = (0..4).map(VifIndex).collect();
+    assert_eq!(
+        out.last(),
+        Some(&Output::PostHooks(HookEvent::PostUp, all.clone()))
+    );
     let out = engine.handle(Input::Disconnected);
     assert_eq!(
         out.iter()
@@ -419,6 +424,6 @@ fn acquisitions_and_releases_come_with_their_hooks() {
             .count(),
         4
     );
-    assert!(out.contains(&Output::PostHooks(HookEvent::PostDown)));
+    assert!(out.contains(&Output::PostHooks(HookEvent::PostDown, all)));
     assert!((0..4).all(|v| !engine.holds(VifIndex(v))));
 }

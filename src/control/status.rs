@@ -6,7 +6,7 @@
 //!
 //! | field | type | meaning |
 //! |---|---|---|
-//! | `state` | string | node state: `BOOT`, `GATHER`, `RUN`, `BALANCE`, or the daemon's own (e.g. disconnected) |
+//! | `state` | string | the engine's phase: `BOOT`, `GATHER`, `RUN` or `DISCONNECTED` (balancing happens within `RUN`) |
 //! | `mature` | bool | whether this node (and so its group) has matured |
 //! | `identity` | string or null | this node's real address |
 //! | `view_id` | [3 numbers] or null | the installed view's group id, as Spread delivers it |

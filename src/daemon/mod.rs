@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, HookEvent, Overrides, VifAddress};
+use crate::config::{Config, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
 use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer, VifIndex};
 use crate::hooks::{HookDetails, HookRunner};
@@ -368,31 +368,23 @@ impl<S: GroupService> Daemon<S> {
     fn feed(&mut self, input: Input) {
         let mut pending = VecDeque::from([input]);
         while let Some(input) = pending.pop_front() {
-            let outputs = self.engine.handle(input);
-            let mut round = Round::default();
-            for output in outputs {
-                if let Some(next) = self.apply(output, &mut round) {
+            for output in self.engine.handle(input) {
+                if let Some(next) = self.apply(output) {
                     pending.push_back(next);
                 }
             }
         }
     }
 
-    fn apply(&mut self, output: Output, round: &mut Round) -> Option<Input> {
+    fn apply(&mut self, output: Output) -> Option<Input> {
         match output {
             Output::Multicast {
                 delivery,
                 mess_type,
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
-            Output::Acquire(VifIndex(vif)) => {
-                self.acquire(vif);
-                round.acquired.push(vif);
-            }
-            Output::Release(VifIndex(vif)) => {
-                self.release(vif);
-                round.released.push(vif);
-            }
+            Output::Acquire(VifIndex(vif)) => self.acquire(vif),
+            Output::Release(VifIndex(vif)) => self.release(vif),
             Output::Hooks(event, VifIndex(vif)) => {
                 let details = HookDetails {
                     vif_index: Some(vif),
@@ -400,14 +392,10 @@ impl<S: GroupService> Daemon<S> {
                 };
                 self.hooks.run(event, &self.config.hooks, &details);
             }
-            Output::PostHooks(event) => {
-                let moved = match event {
-                    HookEvent::PostDown | HookEvent::OnDown => &round.released,
-                    HookEvent::PostUp | HookEvent::OnUp => &round.acquired,
-                };
+            Output::PostHooks(event, moved) => {
                 let details = HookDetails {
                     vif_index: None,
-                    addresses: moved.iter().flat_map(|&vif| self.addresses(vif)).collect(),
+                    addresses: moved.iter().flat_map(|vif| self.addresses(vif.0)).collect(),
                 };
                 self.hooks.run(event, &self.config.hooks, &details);
             }
@@ -561,11 +549,4 @@ impl<S: GroupService> Daemon<S> {
         let Daemon { hooks, .. } = daemon;
         hooks.finish();
     }
-}
-
-/// What one engine step acquired and released, for the `post` hooks.
-#[derive(Default)]
-struct Round {
-    acquired: Vec<usize>,
-    released: Vec<usize>,
 }

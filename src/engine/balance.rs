@@ -192,7 +192,7 @@ mod tests {
             vec![
                 Output::Release(v(1)),
                 Output::Hooks(HookEvent::OnDown, v(1)),
-                Output::PostHooks(HookEvent::PostDown)
+                Output::PostHooks(HookEvent::PostDown, vec![v(1)])
             ]
         );
         let mut peer = running_pair(1);

@@ -80,9 +80,9 @@ pub enum Output {
     Release(VifIndex),
     /// Run the hooks of this event (`OnUp` / `OnDown`) for this VIF.
     Hooks(HookEvent, VifIndex),
-    /// Run the hooks of this event (`PostUp` / `PostDown`) once: the round
-    /// acquired or released something.
-    PostHooks(HookEvent),
+    /// Run the hooks of this event (`PostUp` / `PostDown`) once, after
+    /// the round acquired (or released) these VIFs, in the order it did.
+    PostHooks(HookEvent, Vec<VifIndex>),
     ArmTimer(Timer, Duration),
     DisarmTimer(Timer),
     /// Read the kernel's ARP table and hand it back as

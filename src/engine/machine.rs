@@ -31,8 +31,9 @@ pub struct Engine {
     pub(super) balance_in_flight: bool,
     pub(super) arp_cache: BTreeMap<Ipv4Addr, [u8; 6]>,
     pub(super) out: Vec<Output>,
-    pub(super) acquired: bool,
-    pub(super) released: bool,
+    /// What this input's round acquired and released, for the post hooks.
+    acquired: Vec<VifIndex>,
+    released: Vec<VifIndex>,
 }
 
 impl Engine {
@@ -53,8 +54,8 @@ impl Engine {
             balance_in_flight: false,
             arp_cache: BTreeMap::new(),
             out: Vec::new(),
-            acquired: false,
-            released: false,
+            acquired: Vec::new(),
+            released: Vec::new(),
         }
     }
 
@@ -82,8 +83,6 @@ impl Engine {
 
     /// Feeds one input; returns what the driver must do, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
-        self.acquired = false;
-        self.released = false;
         match input {
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_disconnected(),
@@ -92,11 +91,13 @@ impl Engine {
             Input::TimerFired(timer) => self.on_timer(timer),
             Input::LocalArpTable(entries) => self.on_local_arp_table(&entries),
         }
-        if self.acquired {
-            self.out.push(Output::PostHooks(HookEvent::PostUp));
+        if !self.acquired.is_empty() {
+            let vifs = std::mem::take(&mut self.acquired);
+            self.out.push(Output::PostHooks(HookEvent::PostUp, vifs));
         }
-        if self.released {
-            self.out.push(Output::PostHooks(HookEvent::PostDown));
+        if !self.released.is_empty() {
+            let vifs = std::mem::take(&mut self.released);
+            self.out.push(Output::PostHooks(HookEvent::PostDown, vifs));
         }
         std::mem::take(&mut self.out)
     }
@@ -124,7 +125,7 @@ impl Engine {
     pub(super) fn acquire(&mut self, vif: VifIndex, priority: ClaimPriority) {
         if self.held[vif.0].is_none() {
             self.held[vif.0] = Some(priority);
-            self.acquired = true;
+            self.acquired.push(vif);
             self.out.push(Output::Acquire(vif));
             self.out.push(Output::Hooks(HookEvent::OnUp, vif));
         }
@@ -132,7 +133,7 @@ impl Engine {
 
     pub(super) fn release(&mut self, vif: VifIndex) {
         if self.held[vif.0].take().is_some() {
-            self.released = true;
+            self.released.push(vif);
             self.out.push(Output::Release(vif));
             self.out.push(Output::Hooks(HookEvent::OnDown, vif));
         }

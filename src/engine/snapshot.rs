@@ -21,6 +21,10 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order a node passes through them. Balancing is
+    /// no phase of its own: the leader balances while in `Run`.
+    pub const ALL: [Phase; 4] = [Phase::Disconnected, Phase::Boot, Phase::Gather, Phase::Run];
+
     /// The state's name as the original's logs and our status spell it.
     pub fn as_str(self) -> &'static str {
         match self {

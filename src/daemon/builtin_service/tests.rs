@@ -131,7 +131,7 @@ impl Member {
                     }
                     Output::DisarmTimer(timer) => self.timers.disarm(timer),
                     Output::ReadArpTable => pending.push(Input::LocalArpTable(Vec::new())),
-                    Output::Hooks(..) | Output::PostHooks(_) | Output::Log(..) => {}
+                    Output::Hooks(..) | Output::PostHooks(..) | Output::Log(..) => {}
                 }
             }
         }
