@@ -6,6 +6,7 @@
 mod address;
 mod error;
 mod key;
+mod keywords;
 mod lexer;
 mod membership;
 mod model;
@@ -18,6 +19,10 @@ use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
 pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
+pub use keywords::{
+    lookup as lookup_keyword, BalanceParameter, Directive, MembershipParameter, BALANCE_PARAMETERS,
+    DIRECTIVES, MEMBERSHIP_PARAMETERS,
+};
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,
     MAX_MEMBERSHIP_NODES,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::address::{parse_address, WrittenAddress};
 use super::error::{ErrorKind, Position, WarningKind};
+use super::keywords::{self, BalanceParameter, Directive, BALANCE_PARAMETERS, DIRECTIVES};
 use super::lexer::{Token, TokenKind};
 use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED};
 use super::{
@@ -216,45 +217,48 @@ impl<'a> Parser<'a> {
 
     fn directive(&mut self) -> Located<()> {
         let (keyword, position) = self.word(DIRECTIVE_EXPECTED)?;
-        match keyword.to_ascii_lowercase().as_str() {
-            "spread" => {
+        let Some(directive) = keywords::lookup(DIRECTIVES, keyword) else {
+            return Err(syntax(position, format!("`{keyword}`"), DIRECTIVE_EXPECTED));
+        };
+        match directive {
+            Directive::Spread => {
                 self.spans.spread.get_or_insert(position);
                 self.expect_equals("Spread")?;
                 let (text, at) = self.string(SPREAD_EXPECTED)?;
                 self.config.spread = values::parse_spread_address(text)
                     .map_err(|expected| bad_value(at, format!("`{text}`"), expected))?;
             }
-            "spreadretryinterval" => {
+            Directive::SpreadRetryInterval => {
                 self.config.spread_retry_interval = self.positive_interval("SpreadRetryInterval")?
             }
-            "group" => self.group()?,
-            "control" => self.control()?,
-            "logfacility" => {
+            Directive::Group => self.group()?,
+            Directive::Control => self.control()?,
+            Directive::LogFacility => {
                 self.expect_equals("LogFacility")?;
                 let (name, at) = self.string(FACILITY_EXPECTED)?;
                 self.config.log_facility = values::parse_log_facility(name)
                     .ok_or_else(|| bad_value(at, format!("`{name}`"), FACILITY_EXPECTED))?;
             }
-            "mature" => {
+            Directive::Mature => {
                 self.expect_equals("Mature")?;
                 self.config.mature = self.interval()?;
             }
-            "arp-cache" => self.config.arp_cache = self.positive_interval("Arp-Cache")?,
-            "balance" => self.balance()?,
-            "prefer" => self.prefer()?,
-            "notify" => self.notify()?,
-            "virtualinterfaces" | "vifs" | "vips" => self.virtual_interfaces()?,
-            "run" | "exec" => self.hook(keyword)?,
-            "identity" => self.identity()?,
-            "membership" => self.membership(position)?,
-            "quorum" => self.quorum()?,
-            "moduledir" => {
+            Directive::ArpCache => self.config.arp_cache = self.positive_interval("Arp-Cache")?,
+            Directive::Balance => self.balance()?,
+            Directive::Prefer => self.prefer()?,
+            Directive::Notify => self.notify()?,
+            Directive::VirtualInterfaces => self.virtual_interfaces()?,
+            Directive::Run => self.hook(keyword)?,
+            Directive::Identity => self.identity()?,
+            Directive::Membership => self.membership(position)?,
+            Directive::Quorum => self.quorum()?,
+            Directive::ModuleDir => {
                 self.expect_equals("ModuleDir")?;
                 self.string("a directory")?;
                 self.warnings
                     .push((position, WarningKind::ModuleDirIgnored));
             }
-            "rundynamic" | "perluse" | "perluselib" => {
+            Directive::RunDynamic => {
                 let event = self.rundynamic_event();
                 return Err((
                     position,
@@ -264,7 +268,6 @@ impl<'a> Parser<'a> {
                     },
                 ));
             }
-            _ => return Err(syntax(position, format!("`{keyword}`"), DIRECTIVE_EXPECTED)),
         }
         Ok(())
     }
@@ -335,7 +338,10 @@ impl<'a> Parser<'a> {
     fn balance_parameter(&mut self) -> Located<()> {
         const COUNT: &str = "a number of VIFs or `all`";
         let (name, at) = self.word(BALANCE_PARAMETER)?;
-        if name.eq_ignore_ascii_case("AcquisitionsPerRound") {
+        let Some(parameter) = keywords::lookup(BALANCE_PARAMETERS, name) else {
+            return Err(syntax(at, format!("`{name}`"), BALANCE_PARAMETER));
+        };
+        if parameter == BalanceParameter::AcquisitionsPerRound {
             self.expect_equals("AcquisitionsPerRound")?;
             let (count, count_at) = self.word(COUNT)?;
             self.config.balance.acquisitions_per_round = if count.eq_ignore_ascii_case("all") {
@@ -345,10 +351,8 @@ impl<'a> Parser<'a> {
                     .ok_or_else(|| bad_value(count_at, format!("`{count}`"), COUNT))?;
                 AcquisitionsPerRound::Limited(n)
             };
-        } else if name.eq_ignore_ascii_case("Interval") {
-            self.config.balance.interval = self.positive_interval("Interval")?;
         } else {
-            return Err(syntax(at, format!("`{name}`"), BALANCE_PARAMETER));
+            self.config.balance.interval = self.positive_interval("Interval")?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{bad_value, syntax, Located, Parser};
 use crate::config::address::parse_address;
 use crate::config::error::{ErrorKind, Position};
+use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_MEMBERSHIP_NODES};
@@ -72,9 +73,12 @@ impl Parser<'_> {
 
     fn membership_parameter(&mut self, block: &mut Block) -> Located<()> {
         let (name, at) = self.word(PARAMETER)?;
-        match name.to_ascii_lowercase().as_str() {
-            "nodes" => self.nodes(block)?,
-            "port" => {
+        let Some(parameter) = keywords::lookup(MEMBERSHIP_PARAMETERS, name) else {
+            return Err(syntax(at, format!("`{name}`"), PARAMETER));
+        };
+        match parameter {
+            MembershipParameter::Nodes => self.nodes(block)?,
+            MembershipParameter::Port => {
                 self.expect_equals("Port")?;
                 let (text, at) = self.word(PORT_EXPECTED)?;
                 let port = values::parse_number(text)
@@ -83,7 +87,7 @@ impl Parser<'_> {
                     .ok_or_else(|| bad_value(at, format!("`{text}`"), PORT_EXPECTED))?;
                 block.port = Some(port);
             }
-            "key" => {
+            MembershipParameter::Key => {
                 self.expect_equals("Key")?;
                 let (path, at) = self.string(KEY_EXPECTED)?;
                 // The daemon runs from `/`: a relative path would name
@@ -93,9 +97,10 @@ impl Parser<'_> {
                 }
                 block.key = Some(PathBuf::from(path));
             }
-            "heartbeat" => block.heartbeat = Some(self.timing_interval("Heartbeat")?),
-            "timeout" => block.timeout = Some(self.timing_interval("Timeout")?),
-            _ => return Err(syntax(at, format!("`{name}`"), PARAMETER)),
+            MembershipParameter::Heartbeat => {
+                block.heartbeat = Some(self.timing_interval("Heartbeat")?)
+            }
+            MembershipParameter::Timeout => block.timeout = Some(self.timing_interval("Timeout")?),
         }
         Ok(())
     }
