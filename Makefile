@@ -3,6 +3,8 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CARGO ?= cargo
 BIN := target/release/wackamole
 STATIC_DIR := dist
@@ -57,6 +59,13 @@ install: all
 		install -m 0644 etc/wackamole.conf $(DESTDIR)$(SYSCONFDIR)/wackamole.conf; \
 	fi
 	install -m 0755 etc/init.d/wackamole $(DESTDIR)$(SYSCONFDIR)/init.d/wackamole
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 etc/man/wackamole.8 etc/man/wackatrl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 etc/man/wackamole.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|/usr/local/sbin/wackamole|$(PREFIX)/sbin/wackamole|' \
+		-e 's|/etc/wackamole.conf|$(SYSCONFDIR)/wackamole.conf|' \
+		etc/systemd/wackamole.service > $(DESTDIR)$(SYSTEMDUNITDIR)/wackamole.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/wackamole.service
 
 lint:
 	$(CARGO) fmt --all -- --check
