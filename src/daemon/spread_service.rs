@@ -214,35 +214,10 @@ impl SpreadService {
         Some(GroupEvent::Connected)
     }
 
-    /// What a message of the Spread daemon means for the engine.
+    /// What a message of the Spread daemon means for the engine; the
+    /// rest is only logged.
     fn on_received(&self, event: spread::Event) -> Option<GroupEvent> {
         match event {
-            spread::Event::Membership(membership) => {
-                if membership.group != self.group {
-                    return None;
-                }
-                // Transitional views are ignored, as the original does: the
-                // regular view that follows carries all we need.
-                match (membership.kind, membership.my_index) {
-                    (spread::MembershipKind::Regular(_), Some(my_index)) => {
-                        Some(GroupEvent::View(engine::View {
-                            group_id: membership.group_id.raw(),
-                            members: membership.members,
-                            my_index,
-                        }))
-                    }
-                    _ => None,
-                }
-            }
-            spread::Event::Message(message) if message.groups.contains(&self.group) => {
-                Some(GroupEvent::Message(engine::Message {
-                    sender: message.sender,
-                    mess_type: message.mess_type,
-                    endian_mismatch: message.endian_mismatch,
-                    body: message.body,
-                }))
-            }
-            spread::Event::Message(_) => None,
             spread::Event::SelfLeave { group } => {
                 log_info!("left group {group}");
                 None
@@ -255,6 +230,7 @@ impl SpreadService {
                 );
                 None
             }
+            event => group_event(&self.group, event),
         }
     }
 
@@ -348,6 +324,36 @@ impl GroupService for SpreadService {
             membership: None,
             error: self.refusal.clone(),
         }
+    }
+}
+
+/// What an event of the Spread daemon means for the engine of a node in
+/// `group`: the regular views of that group (with us in them) and the
+/// messages sent to it. Transitional views are ignored, as the original
+/// does: the regular view that follows carries all the engine needs.
+pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
+    match event {
+        spread::Event::Membership(membership) if membership.group == group => {
+            match (membership.kind, membership.my_index) {
+                (spread::MembershipKind::Regular(_), Some(my_index)) => {
+                    Some(GroupEvent::View(engine::View {
+                        group_id: membership.group_id.raw(),
+                        members: membership.members,
+                        my_index,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        spread::Event::Message(message) if message.groups.iter().any(|g| g == group) => {
+            Some(GroupEvent::Message(engine::Message {
+                sender: message.sender,
+                mess_type: message.mess_type,
+                endian_mismatch: message.endian_mismatch,
+                body: message.body,
+            }))
+        }
+        _ => None,
     }
 }
 
