@@ -15,16 +15,19 @@ use transcript::{Dir, Item};
 use wackamole::config::{
     AcquisitionsPerRound, Balance, Config, HookEvent, Prefer, Vif, VifAddress,
 };
+use wackamole::daemon::{group::GroupEvent, group_event};
 use wackamole::engine::codec::{self, mess_type, StateBody};
 use wackamole::engine::{
     Delivery, Engine, Input, Message, Output, Phase, Settings, Snapshot, Timer, View, VifIndex,
 };
-use wackamole::spread::wire::membership::decode_regular_body;
 use wackamole::spread::wire::service_bits;
 use wackamole::spread::wire::{decode_header, decode_payload, Frame, HEADER_LEN};
+use wackamole::spread::Event;
 
 const WM1: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const WM2: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+/// The group the recorded nodes joined.
+const GROUP: &str = "wack1";
 
 /// One protocol unit of a recording, in the order recorded.
 struct Unit {
@@ -219,43 +222,22 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
             agreed_sent += 1;
             continue;
         }
-        if f.header.service_type & service_bits::REG_MEMB != 0 {
-            let my_index = f
-                .groups
-                .iter()
-                .position(|g| *g == me)
-                .expect("we are in our own membership");
-            let body = decode_regular_body(f.header.order, &f.body)
-                .unwrap_or_else(|e| panic!("{file}: membership body: {e}"));
-            let view = View {
-                group_id: body.group_id.raw(),
-                members: f.groups.clone(),
-                my_index,
-            };
-            feed(
-                &mut engine,
-                Input::View(view),
-                &mut held,
-                &mut pending,
-                &mut arp_reads,
-            );
-        } else if is_regular(&f) {
-            let delivered_type = message_type(&f);
-            feed(
-                &mut engine,
-                Input::Message(Message {
-                    sender: f.header.name.clone(),
-                    mess_type: message_type(&f),
-                    endian_mismatch: false,
-                    body: f.body.clone(),
-                }),
-                &mut held,
-                &mut pending,
-                &mut arp_reads,
-            );
-            if delivered_type == mess_type::BALANCE {
-                after_balance.push((engine.snapshot(), held.clone()));
-            }
+        // What the daemon would hand the engine: the library's own
+        // decoding of the frame, then the daemon's own mapping.
+        let event = Event::from_frame(f, &me)
+            .unwrap_or_else(|e| panic!("{file}: a recorded frame does not decode: {e}"));
+        let input = match group_event(GROUP, event) {
+            Some(GroupEvent::View(view)) => Input::View(view),
+            Some(GroupEvent::Message(message)) => Input::Message(message),
+            _ => continue,
+        };
+        let delivered_type = match &input {
+            Input::Message(m) => Some(m.mess_type),
+            _ => None,
+        };
+        feed(&mut engine, input, &mut held, &mut pending, &mut arp_reads);
+        if delivered_type == Some(mess_type::BALANCE) {
+            after_balance.push((engine.snapshot(), held.clone()));
         }
     }
     assert!(

@@ -35,6 +35,8 @@ pub struct JsonService {
     pub state: String,
     /// Only for the built-in membership (left out otherwise).
     pub membership: Option<JsonMembership>,
+    /// Only while a failure needs someone to act (left out otherwise).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]

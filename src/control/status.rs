@@ -17,7 +17,7 @@
 //! | `members` | array | per member, in view order: `index`, `name` (Spread private group), `address` (real address or null), `held` (VIFs it holds) |
 //! | `vifs` | array | per VIF, in configuration order: `index`, `owner` (real address or null), `priority` (0..5), `priority_name` (`UNCLAIMED` .. `PREFER_CLAIMED`), `addresses` |
 //! | `vifs[].addresses` | array | primary first: `interface`, `address`, `prefix_len`, `network_len`, `netmask`, `broadcast` |
-//! | `service` | object | the group service: `name` (`spread`), `endpoint` (where it is reached), `state` (its own words, e.g. `connected`); absent from older daemons |
+//! | `service` | object | the group service: `name` (`spread`), `endpoint` (where it is reached), `state` (its own words, e.g. `connected`, or `refused` after a permanent refusal), `error` (only while a failure needs someone to act: what and why); absent from older daemons |
 
 use std::net::Ipv4Addr;
 
@@ -85,6 +85,9 @@ pub struct ServiceStatus {
     /// What the built-in membership's node sees (none for Spread, and
     /// while the membership has left).
     pub membership: Option<MembershipStatus>,
+    /// A failure that needs someone to act (for Spread: the daemon's
+    /// permanent refusal), while it lasts.
+    pub error: Option<String>,
 }
 
 /// The built-in membership as this node sees it.
@@ -226,6 +229,7 @@ impl Status {
                 endpoint: self.service.endpoint.clone(),
                 state: self.service.state.clone(),
                 membership: self.service.membership.as_ref().map(MembershipStatus::json),
+                error: self.service.error.clone(),
             }),
             quorum: self.quorum.as_ref().map(|q| JsonQuorum {
                 rule: q.rule.clone(),
@@ -333,6 +337,7 @@ pub(crate) mod tests {
                 endpoint: "unix:/var/run/4803".to_string(),
                 state: "connected".to_string(),
                 membership: None,
+                error: None,
             },
             quorum: Some(QuorumStatus {
                 rule: "none".to_string(),
@@ -389,6 +394,7 @@ pub(crate) mod tests {
                     },
                 ],
             }),
+            error: None,
         };
         status.quorum = Some(QuorumStatus {
             rule: "majority".to_string(),
@@ -462,6 +468,21 @@ pub(crate) mod tests {
         let status = sample_status();
         let parsed = JsonStatus::deserialize_json(&status.to_json()).unwrap();
         assert_eq!(parsed, status.json());
+    }
+
+    #[test]
+    fn a_refusal_is_in_the_document_only_while_it_lasts() {
+        let mut status = sample_status();
+        assert!(!status.to_json().contains(r#""error""#));
+        status.service.state = "refused".to_string();
+        status.service.error = Some("cannot connect to Spread: refused".to_string());
+        let parsed = JsonStatus::deserialize_json(&status.to_json()).unwrap();
+        let service = parsed.service.expect("the service");
+        assert_eq!(service.state, "refused");
+        assert_eq!(
+            service.error.as_deref(),
+            Some("cannot connect to Spread: refused")
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ use builtin_service::BuiltinService;
 use group::{GroupEvent, GroupService, Reports};
 pub use identity::IdentityError;
 use quorum::{QuorumGate, Step};
+pub use spread_service::group_event;
 use spread_service::SpreadService;
 use timers::Timers;
 

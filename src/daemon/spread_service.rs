@@ -8,6 +8,11 @@
 //! connection attempt has a number (its link), and reports of any link but
 //! the current one are dropped: they come from a connection already left
 //! behind. A lost connection is tried again every `SpreadRetryInterval`.
+//! A refusal that will not lift by itself (the daemon's access control,
+//! a version it never accepts: [`spread::Error::is_permanent`]) is logged
+//! as an error, shown in the status, and tried again only every
+//! [`PERMANENT_RETRY`] (or `SpreadRetryInterval` if that is longer), so a
+//! misconfigured node neither spins nor gives up once it is fixed.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,6 +29,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A Spread daemon that takes longer than this to accept one of our
 /// messages is treated as gone: the loop must not hang behind it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pace of attempts after a permanent refusal.
+pub const PERMANENT_RETRY: Duration = Duration::from_secs(60);
 
 /// What the connecting and reading threads report.
 pub enum Report {
@@ -70,6 +77,8 @@ pub struct SpreadService {
     link: Link,
     next_link: u64,
     reports: Reports<Report>,
+    /// The last permanent refusal, until a connection succeeds.
+    refusal: Option<String>,
 }
 
 impl SpreadService {
@@ -85,6 +94,7 @@ impl SpreadService {
             link: Link::Left,
             next_link: 0,
             reports,
+            refusal: None,
         }
     }
 
@@ -117,9 +127,28 @@ impl SpreadService {
     }
 
     fn wait(&mut self) {
+        self.wait_for(self.retry);
+    }
+
+    fn wait_for(&mut self, pause: Duration) {
         self.link = Link::Waiting {
-            until: Instant::now() + self.retry,
+            until: Instant::now() + pause,
         };
+    }
+
+    /// Logs a failed attempt and waits for the next one: the retry
+    /// interval for a transient failure, the slow pace for a permanent one.
+    fn failed(&mut self, what: String, err: &spread::Error) {
+        if err.is_permanent() {
+            let pause = self.retry.max(PERMANENT_RETRY);
+            log_error!("{what}: {err}; this will not change by itself, trying again in {pause:?}");
+            self.refusal = Some(format!("{what}: {err}"));
+            self.wait_for(pause);
+        } else {
+            log_warning!("{what}: {err}; retrying in {:?}", self.retry);
+            self.refusal = None;
+            self.wait();
+        }
     }
 
     fn is_current(&self, link: u64) -> bool {
@@ -141,20 +170,18 @@ impl SpreadService {
         let session = match result {
             Ok(session) => session,
             Err(failure) => {
-                let retry = self.retry;
                 match failure {
                     ConnectFailure::Connect(err) => {
-                        log_warning!("cannot connect to Spread: {err}; retrying in {retry:?}")
+                        self.failed("cannot connect to Spread".to_string(), &err)
                     }
-                    ConnectFailure::Join(err) => log_warning!(
-                        "cannot join group {}: {err}; retrying in {retry:?}",
-                        self.group
-                    ),
+                    ConnectFailure::Join(err) => {
+                        self.failed(format!("cannot join group {}", self.group), &err)
+                    }
                 }
-                self.wait();
                 return None;
             }
         };
+        self.refusal = None;
         log_notice!(
             "connected to Spread as {}, joined group {}",
             session.private_group(),
@@ -187,35 +214,10 @@ impl SpreadService {
         Some(GroupEvent::Connected)
     }
 
-    /// What a message of the Spread daemon means for the engine.
+    /// What a message of the Spread daemon means for the engine; the
+    /// rest is only logged.
     fn on_received(&self, event: spread::Event) -> Option<GroupEvent> {
         match event {
-            spread::Event::Membership(membership) => {
-                if membership.group != self.group {
-                    return None;
-                }
-                // Transitional views are ignored, as the original does: the
-                // regular view that follows carries all we need.
-                match (membership.kind, membership.my_index) {
-                    (spread::MembershipKind::Regular(_), Some(my_index)) => {
-                        Some(GroupEvent::View(engine::View {
-                            group_id: membership.group_id.raw(),
-                            members: membership.members,
-                            my_index,
-                        }))
-                    }
-                    _ => None,
-                }
-            }
-            spread::Event::Message(message) if message.groups.contains(&self.group) => {
-                Some(GroupEvent::Message(engine::Message {
-                    sender: message.sender,
-                    mess_type: message.mess_type,
-                    endian_mismatch: message.endian_mismatch,
-                    body: message.body,
-                }))
-            }
-            spread::Event::Message(_) => None,
             spread::Event::SelfLeave { group } => {
                 log_info!("left group {group}");
                 None
@@ -228,6 +230,7 @@ impl SpreadService {
                 );
                 None
             }
+            event => group_event(&self.group, event),
         }
     }
 
@@ -310,6 +313,7 @@ impl GroupService for SpreadService {
         let state = match self.link {
             Link::Up { .. } => "connected",
             Link::Connecting { .. } => "connecting",
+            Link::Waiting { .. } if self.refusal.is_some() => "refused",
             Link::Waiting { .. } => "waiting",
             Link::Left => "left",
         };
@@ -318,7 +322,38 @@ impl GroupService for SpreadService {
             endpoint: address::describe(&self.address),
             state: state.to_string(),
             membership: None,
+            error: self.refusal.clone(),
         }
+    }
+}
+
+/// What an event of the Spread daemon means for the engine of a node in
+/// `group`: the regular views of that group (with us in them) and the
+/// messages sent to it. Transitional views are ignored, as the original
+/// does: the regular view that follows carries all the engine needs.
+pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
+    match event {
+        spread::Event::Membership(membership) if membership.group == group => {
+            match (membership.kind, membership.my_index) {
+                (spread::MembershipKind::Regular(_), Some(my_index)) => {
+                    Some(GroupEvent::View(engine::View {
+                        group_id: membership.group_id.raw(),
+                        members: membership.members,
+                        my_index,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        spread::Event::Message(message) if message.groups.iter().any(|g| g == group) => {
+            Some(GroupEvent::Message(engine::Message {
+                sender: message.sender,
+                mess_type: message.mess_type,
+                endian_mismatch: message.endian_mismatch,
+                body: message.body,
+            }))
+        }
+        _ => None,
     }
 }
 
@@ -469,6 +504,46 @@ mod tests {
         service.leave();
         assert_eq!(service.status().state, "left");
         assert_eq!(service.deadline(), None);
+    }
+
+    #[test]
+    fn a_permanent_refusal_is_shown_and_tried_again_only_at_the_slow_pace() {
+        let (mut service, inbox) = service(nowhere());
+        service.join();
+        let before = Instant::now();
+        let refused = Report::Connected {
+            link: 1,
+            result: Err(ConnectFailure::Connect(spread::Error::Rejected {
+                address: "4803".into(),
+                code: spread::wire::RejectCode::Auth,
+            })),
+        };
+        assert_eq!(service.handle(refused), None);
+        let status = service.status();
+        assert_eq!(status.state, "refused");
+        let error = status.error.expect("the refusal in the status");
+        assert!(error.contains("access control"), "{error}");
+        let at = service.deadline().expect("a reconnect deadline");
+        assert!(
+            at >= before + PERMANENT_RETRY,
+            "retried after {:?}",
+            at - before
+        );
+        // The attempt's own report comes from a link already left behind.
+        let Ok(Event::Group(late)) = inbox.recv_timeout(Duration::from_secs(10)) else {
+            panic!("no report of the connection attempt");
+        };
+        assert_eq!(service.handle(late), None);
+        assert_eq!(service.status().state, "refused");
+        // A transient failure later clears it: the daemon is merely away.
+        service.link = Link::Connecting { id: 9 };
+        let away = Report::Connected {
+            link: 9,
+            result: Err(ConnectFailure::Connect(spread::Error::ConnectionClosed)),
+        };
+        assert_eq!(service.handle(away), None);
+        assert_eq!(service.status().state, "waiting");
+        assert_eq!(service.status().error, None);
     }
 
     #[test]

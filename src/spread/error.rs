@@ -121,6 +121,42 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// Whether trying the same thing again can succeed without someone
+    /// changing a configuration: `false` for a daemon that cannot be
+    /// reached, is busy or dropped us (transient), `true` for a refusal by
+    /// its access control, a version it will never accept, or a name or
+    /// group it will never take (permanent). Callers retry permanent
+    /// failures at a slow pace, and report them as errors.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::IllegalPrivateName { .. }
+            | Error::IllegalPriority(_)
+            | Error::IllegalGroup { .. }
+            | Error::GroupCount { .. }
+            | Error::MessageTooLong { .. }
+            | Error::NoNullAuth { .. }
+            | Error::DaemonTooOld { .. } => true,
+            Error::Rejected { code, .. } => match code {
+                RejectCode::Auth
+                | RejectCode::Version
+                | RejectCode::IllegalName
+                | RejectCode::NoName => true,
+                // Our previous session may still be registered (a restart
+                // faster than the daemon noticed), or the table frees up.
+                RejectCode::NotUnique | RejectCode::Quota | RejectCode::Other(_) => false,
+            },
+            Error::Resolve { .. }
+            | Error::CouldNotConnect { .. }
+            | Error::Timeout { .. }
+            | Error::ConnectionClosed
+            | Error::SendTimedOut
+            | Error::Io { .. }
+            | Error::Protocol(_) => false,
+        }
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -136,5 +172,52 @@ impl std::error::Error for Error {
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Error {
         Error::Protocol(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_that_only_a_person_can_lift_are_permanent() {
+        let rejected = |code| Error::Rejected {
+            address: "4803".into(),
+            code,
+        };
+        assert!(rejected(RejectCode::Auth).is_permanent());
+        assert!(rejected(RejectCode::Version).is_permanent());
+        assert!(rejected(RejectCode::IllegalName).is_permanent());
+        assert!(Error::NoNullAuth { offered: vec![] }.is_permanent());
+        assert!(Error::IllegalGroup {
+            group: "a b".into()
+        }
+        .is_permanent());
+    }
+
+    #[test]
+    fn a_daemon_that_is_away_busy_or_still_holding_our_name_is_transient() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert!(!Error::CouldNotConnect {
+            address: "4803".into(),
+            source: refused
+        }
+        .is_permanent());
+        assert!(!Error::Timeout {
+            address: "4803".into()
+        }
+        .is_permanent());
+        assert!(!Error::ConnectionClosed.is_permanent());
+        for code in [
+            RejectCode::NotUnique,
+            RejectCode::Quota,
+            RejectCode::Other(-20),
+        ] {
+            let err = Error::Rejected {
+                address: "4803".into(),
+                code,
+            };
+            assert!(!err.is_permanent(), "{err}");
+        }
     }
 }

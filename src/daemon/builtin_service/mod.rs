@@ -369,6 +369,7 @@ impl GroupService for BuiltinService {
             membership: node
                 .flatten()
                 .map(|(status, at)| status::describe(&status, at, &self.nodes, &self.bridge)),
+            error: None,
         }
     }
 }
