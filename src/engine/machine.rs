@@ -58,6 +58,11 @@ pub struct Engine {
     /// What we hold (have acquired and not released), with the priority
     /// our next STATE reports.
     held: Vec<Option<ClaimPriority>>,
+    /// Whether our previous table (the original's Old_table: the settled
+    /// table as of our last view change in RUN, with the entries a STATE
+    /// conflict rewrote since) still gives the VIF to us. Our STATE
+    /// reports what we hold and this table gives us, as a C node's does.
+    previous_mine: Vec<bool>,
     /// Our leader sent a BALANCE that has not come back yet.
     balance_in_flight: bool,
     arp_cache: BTreeMap<Ipv4Addr, [u8; 6]>,
@@ -81,6 +86,7 @@ impl Engine {
             view: None,
             table: Table::new(vifs),
             held: vec![None; vifs],
+            previous_mine: vec![false; vifs],
             balance_in_flight: false,
             arp_cache: BTreeMap::new(),
             out: Vec::new(),
@@ -227,6 +233,7 @@ impl Engine {
     /// Out of any view: nothing held, nothing known, every timer stopped.
     fn forget_everything(&mut self, phase: Phase) {
         self.release_all();
+        self.previous_mine.fill(false);
         self.phase = phase;
         self.mature = false;
         self.view = None;
@@ -282,10 +289,16 @@ impl Engine {
         if self.phase == Phase::Run {
             // What we hold is what the settled table gave us; report it
             // with the priority the table settled on.
-            for (held, slot) in self.held.iter_mut().zip(self.table.slots()) {
+            for ((held, mine), slot) in self
+                .held
+                .iter_mut()
+                .zip(&mut self.previous_mine)
+                .zip(self.table.slots())
+            {
                 if let Some(priority) = held {
                     *priority = slot.priority;
                 }
+                *mine = held.is_some();
             }
         }
         let members = view
@@ -315,6 +328,7 @@ impl Engine {
                 .held
                 .iter()
                 .enumerate()
+                .filter(|&(i, _)| self.previous_mine[i])
                 .filter_map(|(i, h)| h.map(|p| (self.settings.vifs[i], p)))
                 .collect(),
             preferred: self.settings.preferred.clone(),
@@ -424,7 +438,14 @@ impl Engine {
                 self.log(Level::Warning, text);
                 continue;
             };
-            match self.table.claim(vif, slot, priority) {
+            let result = self.table.claim(vif, slot, priority);
+            if matches!(result, ClaimResult::Lost | ClaimResult::Displaced(_)) {
+                // The conflict rewrites this entry of every member's
+                // previous table to the winner (as on a C node), even if
+                // the view is replaced before the exchange settles.
+                self.previous_mine[vif] = self.table.slots()[vif].owner == me;
+            }
+            match result {
                 ClaimResult::Lost if Some(slot) == me => self.release(vif),
                 ClaimResult::Displaced(previous) if Some(previous) == me => self.release(vif),
                 _ => {}
