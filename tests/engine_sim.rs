@@ -22,7 +22,9 @@
 //! engine's table.
 //!
 //! `WACKAMOLE_SIM_SEED=N` replays one seed with a trace of its schedule;
-//! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers.
+//! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers
+//! (100,000; `make soak` runs a million), spread over every core or over
+//! `WACKAMOLE_SIM_THREADS`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
@@ -39,7 +41,7 @@ use wackamole::engine::{
     Timer, View,
 };
 
-const DEFAULT_SEEDS: u64 = 10_000;
+const DEFAULT_SEEDS: u64 = 100_000;
 
 struct Node {
     name: String,
@@ -189,8 +191,10 @@ impl Sim {
     /// Feeds one input to a node and carries out its outputs; multicasts
     /// go to component `comp`'s queue.
     fn feed(&mut self, node: usize, input: Input, comp: Option<usize>) {
-        let mut inputs = VecDeque::from([input]);
-        while let Some(input) = inputs.pop_front() {
+        // Inputs an output asks for (the ARP table) follow in order.
+        let mut follow_ups = Vec::new();
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
             let n = &mut self.nodes[node];
             if let Some(twin) = n.twin.as_mut() {
                 match &input {
@@ -200,7 +204,7 @@ impl Sim {
                             // ran with; ours can only match if that table
                             // was ours.
                             let engine = n.engine.as_ref().expect("a twin has an engine");
-                            twin.in_sync = table_of(engine) == twin.alloc;
+                            twin.in_sync = table_of(&engine.snapshot()) == twin.alloc;
                         }
                         twin.view(view);
                     }
@@ -267,14 +271,18 @@ impl Sim {
                     Output::DisarmTimer(t) => {
                         n.timers.remove(&t);
                     }
-                    Output::ReadArpTable => inputs.push_back(Input::LocalArpTable(n.arp.clone())),
+                    Output::ReadArpTable => follow_ups.push(Input::LocalArpTable(n.arp.clone())),
                     Output::Log(level, text) => {
-                        let name = n.name.clone();
-                        let duplicate = text.contains("both use identity");
-                        self.stats.duplicates += u64::from(level == Level::Error && duplicate);
-                        let unexpected = level == Level::Error && !duplicate;
-                        assert!(!unexpected, "{name} logged an error: {text}");
-                        self.note(|| format!("{name} log {level:?}: {text}"));
+                        if level == Level::Error {
+                            let duplicate = text.contains("both use identity");
+                            assert!(duplicate, "{} logged an error: {text}", n.name);
+                            self.stats.duplicates += 1;
+                        }
+                        if self.trace.is_some() {
+                            let name = &self.nodes[node].name;
+                            let line = format!("{name} log {level:?}: {text}");
+                            self.note(|| line);
+                        }
                     }
                     Output::Hooks(..) | Output::PostHooks(..) => {}
                 }
@@ -283,6 +291,9 @@ impl Sim {
                 for v in 0..self.vifs.len() {
                     assert_eq!(e.holds(v), self.nodes[node].up[v], "holdings disagree");
                 }
+            }
+            if !follow_ups.is_empty() {
+                next = Some(follow_ups.remove(0));
             }
         }
     }
@@ -298,25 +309,27 @@ impl Sim {
             6 => self.stats.proceeds += 1,
             _ => {}
         }
-        let members = self.comps[c].members.clone();
-        self.note(|| format!("deliver type {t} from n{sender} to {members:?}"));
-        if t == 1 {
-            let st = StateBody::decode(&message.body, false).unwrap();
-            self.note(|| {
-                format!(
-                    "   STATE gid {:?} id {} held {:?} pref {:?} mature {}",
-                    st.group_id[2],
-                    st.identity,
-                    st.held
-                        .iter()
-                        .map(|(a, p)| format!("{}/{}", a.octets()[3], *p as i32))
-                        .collect::<Vec<_>>(),
-                    st.preferred,
-                    st.mature
-                )
-            });
+        if self.trace.is_some() {
+            let members = &self.comps[c].members;
+            let mut text = format!("deliver type {t} from n{sender} to {members:?}");
+            if let Some(state) = (t == 1)
+                .then(|| StateBody::decode(&message.body, false).ok())
+                .flatten()
+            {
+                let held: Vec<String> = state
+                    .held
+                    .iter()
+                    .map(|(vif, p)| format!("{vif}/{}", *p as i32))
+                    .collect();
+                text += &format!(
+                    ": view {}, {}, mature {}, holds {held:?}, prefers {:?}",
+                    state.group_id[2], state.identity, state.mature, state.preferred
+                );
+            }
+            self.note(|| text);
         }
-        for m in members {
+        for i in 0..self.comps[c].members.len() {
+            let m = self.comps[c].members[i];
             if self.nodes[m].alive {
                 self.feed(m, Input::Message(message.clone()), Some(c));
             }
@@ -603,7 +616,7 @@ impl Sim {
         }
         for &(m, engine, twin) in &pairs {
             let snapshot = engine.snapshot();
-            let ours = table_of(engine);
+            let ours = table_of(&snapshot);
             let phase = match twin.state {
                 c_rules::State::Boot => Phase::Boot,
                 c_rules::State::Gather => Phase::Gather,
@@ -755,9 +768,8 @@ impl Sim {
 }
 
 /// An engine's table as a C node keeps it: owners by identity.
-fn table_of(engine: &Engine) -> Vec<c_rules::Entry> {
-    engine
-        .snapshot()
+fn table_of(snapshot: &wackamole::engine::Snapshot) -> Vec<c_rules::Entry> {
+    snapshot
         .vifs
         .iter()
         .map(|v| (v.owner_identity, v.priority))
@@ -1041,8 +1053,8 @@ fn a_merge_cut_short_after_a_conflict_leaves_a_mixed_cluster_one_table() {
     for state in &states {
         s.deliver(&[a, b], state);
     }
-    let ours = table_of(&s.engines[a]);
-    assert_eq!(ours, table_of(&s.engines[b]));
+    let ours = table_of(&s.engines[a].snapshot());
+    assert_eq!(ours, table_of(&s.engines[b].snapshot()));
     assert_eq!(ours, s.twins[a].alloc, "a C node in a's place");
     assert_eq!(ours, s.twins[b].alloc, "a C node in b's place");
     assert_eq!(
