@@ -287,8 +287,8 @@ impl Engine {
             return;
         }
         if self.phase == Phase::Run {
-            // What we hold is what the settled table gave us; report it
-            // with the priority the table settled on.
+            // What we hold is what the settled table gave us; it becomes
+            // our previous table, reported with the priority it settled on.
             for ((held, mine), slot) in self
                 .held
                 .iter_mut()
