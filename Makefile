@@ -20,10 +20,16 @@ all:
 test:
 	$(CARGO) test --profile test-opt -- --test-threads=2
 
-# The membership simulation at length: a million schedules (about an hour
-# on two cores). A failing seed is printed with the command that replays it.
+# Every seeded simulation at length, SOAK_SEEDS schedules each (a
+# million by default): the engine's clusters checked against the rules of
+# original nodes (a few minutes on two cores), the adversarial schedules
+# of the built-in membership and its packet-level simulation (about an
+# hour each). A failing seed is printed with how to replay it.
+SOAK_SEEDS ?= 1000000
 soak:
-	WACKAMOLE_MSIM_SEEDS=1000000 $(CARGO) test --profile test-opt --test membership_sim -- --nocapture
+	WACKAMOLE_SIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test engine_sim -- --nocapture
+	WACKAMOLE_SCENARIO_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test membership_scenarios -- --nocapture any_order_any_delay
+	WACKAMOLE_MSIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test membership_sim -- --nocapture
 
 # Three nodes on the built-in membership in network namespaces (root):
 # the allocation, a crash, a clean stop and a partition, timed. The script

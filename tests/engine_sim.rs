@@ -17,9 +17,14 @@
 //! very table (owner and priority of every VIF). C twins can disagree
 //! among themselves after merges (their member counts depend on each
 //! node's previous table); those components are counted, not compared.
+//! Every STATE our engine sends must report exactly what its twin's would
+//! (the twin's previous table), as long as the twin last ran with our
+//! engine's table.
 //!
 //! `WACKAMOLE_SIM_SEED=N` replays one seed with a trace of its schedule;
-//! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers.
+//! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers
+//! (100,000; `make soak` runs a million), spread over every core or over
+//! `WACKAMOLE_SIM_THREADS`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
@@ -30,12 +35,13 @@ mod rng;
 
 use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
+use wackamole::engine::codec::StateBody;
 use wackamole::engine::{
     ArpEntry, ClaimPriority, Engine, Input, Level, MemberIndex, MemberStatus, Message, Output,
     Phase, Settings, Timer, View, VifIndex,
 };
 
-const DEFAULT_SEEDS: u64 = 10_000;
+const DEFAULT_SEEDS: u64 = 100_000;
 
 struct Node {
     name: String,
@@ -185,11 +191,23 @@ impl Sim {
     /// Feeds one input to a node and carries out its outputs; multicasts
     /// go to component `comp`'s queue.
     fn feed(&mut self, node: usize, input: Input, comp: Option<usize>) {
-        let mut inputs = VecDeque::from([input]);
-        while let Some(input) = inputs.pop_front() {
-            if let Some(twin) = self.nodes[node].twin.as_mut() {
+        // Inputs an output asks for (the ARP table) follow in order.
+        let mut follow_ups = Vec::new();
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let n = &mut self.nodes[node];
+            if let Some(twin) = n.twin.as_mut() {
                 match &input {
-                    Input::View(view) => twin.view(view),
+                    Input::View(view) => {
+                        if twin.state == c_rules::State::Run {
+                            // A C node's next STATE reports the table it
+                            // ran with; ours can only match if that table
+                            // was ours.
+                            let engine = n.engine.as_ref().expect("a twin has an engine");
+                            twin.in_sync = table_of(&engine.snapshot()) == twin.alloc;
+                        }
+                        twin.view(view);
+                    }
                     Input::Message(message) => twin.message(message),
                     _ => {}
                 }
@@ -227,6 +245,16 @@ impl Sim {
                     Output::Multicast {
                         mess_type, body, ..
                     } => {
+                        let twin = n.twin.as_ref().filter(|t| t.in_sync && mess_type == 1);
+                        if let Some(twin) = twin {
+                            let state = StateBody::decode(&body, false).expect("our STATE");
+                            assert_eq!(
+                                state.held,
+                                twin.reported(),
+                                "{} reports other VIFs than a C node in its place",
+                                n.name
+                            );
+                        }
                         let message = Message {
                             sender: n.name.clone(),
                             mess_type,
@@ -243,14 +271,18 @@ impl Sim {
                     Output::DisarmTimer(t) => {
                         n.timers.remove(&t);
                     }
-                    Output::ReadArpTable => inputs.push_back(Input::LocalArpTable(n.arp.clone())),
+                    Output::ReadArpTable => follow_ups.push(Input::LocalArpTable(n.arp.clone())),
                     Output::Log(level, text) => {
-                        let name = n.name.clone();
-                        let duplicate = text.contains("both use identity");
-                        self.stats.duplicates += u64::from(level == Level::Error && duplicate);
-                        let unexpected = level == Level::Error && !duplicate;
-                        assert!(!unexpected, "{name} logged an error: {text}");
-                        self.note(|| format!("{name} log {level:?}: {text}"));
+                        if level == Level::Error {
+                            let duplicate = text.contains("both use identity");
+                            assert!(duplicate, "{} logged an error: {text}", n.name);
+                            self.stats.duplicates += 1;
+                        }
+                        if self.trace.is_some() {
+                            let name = &self.nodes[node].name;
+                            let line = format!("{name} log {level:?}: {text}");
+                            self.note(|| line);
+                        }
                     }
                     Output::Hooks(..) | Output::PostHooks(..) => {}
                 }
@@ -263,6 +295,9 @@ impl Sim {
                         "holdings disagree"
                     );
                 }
+            }
+            if !follow_ups.is_empty() {
+                next = Some(follow_ups.remove(0));
             }
         }
     }
@@ -278,9 +313,27 @@ impl Sim {
             6 => self.stats.proceeds += 1,
             _ => {}
         }
-        let members = self.comps[c].members.clone();
-        self.note(|| format!("deliver type {t} from n{sender} to {members:?}"));
-        for m in members {
+        if self.trace.is_some() {
+            let members = &self.comps[c].members;
+            let mut text = format!("deliver type {t} from n{sender} to {members:?}");
+            if let Some(state) = (t == 1)
+                .then(|| StateBody::decode(&message.body, false).ok())
+                .flatten()
+            {
+                let held: Vec<String> = state
+                    .held
+                    .iter()
+                    .map(|(vif, p)| format!("{vif}/{}", *p as i32))
+                    .collect();
+                text += &format!(
+                    ": view {}, {}, mature {}, holds {held:?}, prefers {:?}",
+                    state.group_id[2], state.identity, state.mature, state.preferred
+                );
+            }
+            self.note(|| text);
+        }
+        for i in 0..self.comps[c].members.len() {
+            let m = self.comps[c].members[i];
             if self.nodes[m].alive {
                 self.feed(m, Input::Message(message.clone()), Some(c));
             }
@@ -386,7 +439,8 @@ impl Sim {
         n.label = label;
         if !n.foreign {
             n.engine = Some(Engine::new(n.settings.clone()));
-            n.twin = (!self.duplicate).then(|| c_rules::Twin::new(n.settings.vifs.clone()));
+            n.twin = (!self.duplicate)
+                .then(|| c_rules::Twin::new(n.settings.identity, n.settings.vifs.clone()));
             self.feed(node, Input::Connected, None);
         }
         self.membership_change();
@@ -566,11 +620,7 @@ impl Sim {
         }
         for &(m, engine, twin) in &pairs {
             let snapshot = engine.snapshot();
-            let ours: Vec<c_rules::Entry> = snapshot
-                .vifs
-                .iter()
-                .map(|v| (v.owner_identity, v.priority))
-                .collect();
+            let ours = table_of(&snapshot);
             let phase = match twin.state {
                 c_rules::State::Boot => Phase::Boot,
                 c_rules::State::Gather => Phase::Gather,
@@ -721,7 +771,17 @@ impl Sim {
     }
 }
 
-fn run_seed(seed: u64, tracing: bool, total: &mut Stats) {
+/// An engine's table as a C node keeps it: owners by identity.
+fn table_of(snapshot: &wackamole::engine::Snapshot) -> Vec<c_rules::Entry> {
+    snapshot
+        .vifs
+        .iter()
+        .map(|v| (v.owner_identity, v.priority))
+        .collect()
+}
+
+/// Runs one seed; on failure prints how to replay it and returns Err.
+fn run_seed(seed: u64, tracing: bool) -> Result<Stats, ()> {
     let mut sim = Sim::new(seed, tracing);
     let steps = sim.rng.range(10, 40);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -731,24 +791,71 @@ fn run_seed(seed: u64, tracing: bool, total: &mut Stats) {
         sim.quiesce(false);
         sim.check();
     }));
-    if let Err(panic) = result {
+    if result.is_err() {
         if let Some(trace) = sim.trace.as_ref() {
             eprintln!("trace of seed {seed}:\n{}", trace.join("\n"));
         }
         eprintln!("simulation failed for seed {seed}; replay it with WACKAMOLE_SIM_SEED={seed}");
-        std::panic::resume_unwind(panic);
+        return Err(());
     }
-    let s = sim.stats;
-    total.mature_checks += s.mature_checks;
-    total.immature_checks += s.immature_checks;
-    total.views += s.views;
-    total.balances += s.balances;
-    total.proceeds += s.proceeds;
-    total.duplicates += s.duplicates;
-    total.partitions += s.partitions;
-    total.merges += s.merges;
-    total.c_agreements += s.c_agreements;
-    total.c_splits += s.c_splits;
+    Ok(sim.stats)
+}
+
+impl Stats {
+    fn add(&mut self, s: &Stats) {
+        self.mature_checks += s.mature_checks;
+        self.immature_checks += s.immature_checks;
+        self.views += s.views;
+        self.balances += s.balances;
+        self.proceeds += s.proceeds;
+        self.duplicates += s.duplicates;
+        self.partitions += s.partitions;
+        self.merges += s.merges;
+        self.c_agreements += s.c_agreements;
+        self.c_splits += s.c_splits;
+    }
+}
+
+/// Runs seeds `0..seeds` on `threads` threads, each taking the next batch
+/// of seeds as it finishes one; stops at the first failure and names the
+/// lowest failing seed found.
+fn run_seeds(seeds: u64, threads: usize) -> Stats {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Mutex;
+    const BATCH: u64 = 64;
+    let next = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let first_failure: Mutex<Option<u64>> = Mutex::new(None);
+    let total = Mutex::new(Stats::default());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut mine = Stats::default();
+                'batches: while !failed.load(Ordering::Relaxed) {
+                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                    for seed in start..seeds.min(start + BATCH) {
+                        match run_seed(seed, false) {
+                            Ok(s) => mine.add(&s),
+                            Err(()) => {
+                                failed.store(true, Ordering::Relaxed);
+                                let mut first = first_failure.lock().expect("not poisoned");
+                                *first = Some(first.map_or(seed, |f| f.min(seed)));
+                                break 'batches;
+                            }
+                        }
+                    }
+                    if start + BATCH >= seeds {
+                        break;
+                    }
+                }
+                total.lock().expect("not poisoned").add(&mine);
+            });
+        }
+    });
+    if let Some(seed) = *first_failure.lock().expect("not poisoned") {
+        panic!("the simulation failed; replay with WACKAMOLE_SIM_SEED={seed}");
+    }
+    total.into_inner().expect("not poisoned")
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -762,17 +869,23 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[test]
 fn clusters_agree_on_one_balanced_allocation() {
-    let mut total = Stats::default();
     if let Some(seed) = env_u64("WACKAMOLE_SIM_SEED") {
-        run_seed(seed, true, &mut total);
-        eprintln!("seed {seed}: {total:?}");
+        let stats = run_seed(seed, true).unwrap_or_else(|()| panic!("seed {seed} failed"));
+        eprintln!("seed {seed}: {stats:?}");
         return;
     }
     let seeds = env_u64("WACKAMOLE_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
-    for seed in 0..seeds {
-        run_seed(seed, false, &mut total);
-    }
-    eprintln!("{seeds} seeds simulated: {total:?}");
+    let threads = match env_u64("WACKAMOLE_SIM_THREADS") {
+        Some(t) => t.max(1) as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let began = std::time::Instant::now();
+    let total = run_seeds(seeds, threads);
+    let secs = began.elapsed().as_secs_f64();
+    eprintln!(
+        "{seeds} seeds simulated on {threads} threads in {secs:.1} s ({:.0} seeds/s): {total:?}",
+        seeds as f64 / secs
+    );
     if seeds >= 1000 {
         // The schedules must reach every situation the invariants are
         // about, not just idle clusters.
@@ -789,6 +902,174 @@ fn clusters_agree_on_one_balanced_allocation() {
             assert!(count >= seeds / 100, "too few {what}: {count}");
         }
     }
+}
+
+/// Engines driven by hand, each with its C twin, for schedules worth
+/// keeping by name (reduced from seeds the simulation once failed on).
+struct Scripted {
+    engines: Vec<Engine>,
+    twins: Vec<c_rules::Twin>,
+}
+
+impl Scripted {
+    /// Node `i` has identity 192.168.1.`i+1` and prefers the VIFs listed
+    /// in `preferred[i]`; every node starts connected and immature.
+    fn new(vifs: usize, preferred: &[&[usize]]) -> Scripted {
+        let vifs: Vec<Ipv4Addr> = (0..vifs)
+            .map(|i| Ipv4Addr::new(10, 0, 0, i as u8 + 1))
+            .collect();
+        let mut engines = Vec::new();
+        let mut twins = Vec::new();
+        for (i, prefers) in preferred.iter().enumerate() {
+            let identity = Ipv4Addr::new(192, 168, 1, i as u8 + 1);
+            let mut engine = Engine::new(Settings {
+                identity,
+                vifs: vifs.clone(),
+                preferred: prefers.iter().map(|&v| vifs[v]).collect(),
+                mature: Duration::from_secs(5),
+                balance: Balance {
+                    acquisitions_per_round: AcquisitionsPerRound::Limited(1),
+                    interval: Duration::from_secs(4),
+                },
+                state_wait: Duration::from_secs(10),
+                arp_share: Duration::from_secs(60),
+            });
+            engine.handle(Input::Connected);
+            engines.push(engine);
+            twins.push(c_rules::Twin::new(identity, vifs.clone()));
+        }
+        Scripted { engines, twins }
+    }
+
+    fn name(node: usize) -> String {
+        format!("#s{node}#sim")
+    }
+
+    /// Feeds node `n` and its twin; returns the STATE and MATURING
+    /// messages it multicasts.
+    fn feed(&mut self, n: usize, input: Input) -> Vec<Message> {
+        match &input {
+            Input::View(view) => self.twins[n].view(view),
+            Input::Message(message) => self.twins[n].message(message),
+            _ => {}
+        }
+        let mut sent = Vec::new();
+        for output in self.engines[n].handle(input) {
+            if let Output::Multicast {
+                mess_type: mess_type @ (1 | 2),
+                body,
+                ..
+            } = output
+            {
+                sent.push(Message {
+                    sender: Self::name(n),
+                    mess_type,
+                    endian_mismatch: false,
+                    body,
+                });
+            }
+        }
+        sent
+    }
+
+    /// Installs view `gid` of `members`; returns their STATEs in order.
+    fn view(&mut self, gid: u32, members: &[usize]) -> Vec<Message> {
+        let names: Vec<String> = members.iter().map(|&m| Self::name(m)).collect();
+        let mut states = Vec::new();
+        for (my_index, &m) in members.iter().enumerate() {
+            let view = View {
+                group_id: [1, 2, gid],
+                members: names.clone(),
+                my_index,
+            };
+            states.extend(self.feed(m, Input::View(view)));
+        }
+        states
+    }
+
+    fn deliver(&mut self, to: &[usize], message: &Message) {
+        for &m in to {
+            self.feed(m, Input::Message(message.clone()));
+        }
+    }
+
+    /// A whole exchange in view `gid`, then MATURING from its first
+    /// member if the view is not mature yet.
+    fn settle(&mut self, gid: u32, members: &[usize]) {
+        for state in self.view(gid, members) {
+            self.deliver(members, &state);
+        }
+        let maturing = Message {
+            sender: Self::name(members[0]),
+            mess_type: 2,
+            endian_mismatch: false,
+            body: Vec::new(),
+        };
+        self.deliver(members, &maturing);
+        for &m in members {
+            assert_eq!(self.engines[m].phase(), Phase::Run, "node {m} settled");
+        }
+    }
+}
+
+/// Reduced from seed 41312. A merge is cut short after two members'
+/// STATEs claimed the same VIFs: every C node rewrites those entries of
+/// its previous table to the winner, so a C node that still has one of
+/// those VIFs up stops reporting it. Our node used to report what it
+/// held; in the next view a C node then counted that VIF for ours as well
+/// as for the member preferring it, and gave the unclaimed VIFs out
+/// differently from our node: a split table in a mixed cluster.
+#[test]
+fn a_merge_cut_short_after_a_conflict_leaves_a_mixed_cluster_one_table() {
+    // a = 0 and e = 3 share six VIFs; c = 2 and b = 1, each alone, hold
+    // all six and both prefer VIF 2, which a holds.
+    let (a, b, c, e) = (0, 1, 2, 3);
+    let mut s = Scripted::new(6, &[&[], &[2], &[2], &[]]);
+    s.settle(1, &[a, e]);
+    assert!((0..6).all(|v| s.engines[a].holds(VifIndex(v)) == (v % 2 == 0)));
+    s.settle(2, &[c]);
+    s.settle(3, &[b]);
+    // The merge: c's STATE, then b's, which loses every VIF to c; then
+    // the view is replaced before a's and e's STATEs arrive.
+    let states = s.view(4, &[a, b, c, e]);
+    let state_of = |n: usize| {
+        let name = Scripted::name(n);
+        states
+            .iter()
+            .find(|m| m.sender == name)
+            .expect("a STATE")
+            .clone()
+    };
+    s.deliver(&[a, b, c, e], &state_of(c));
+    s.deliver(&[a, b, c, e], &state_of(b));
+    assert!(
+        s.engines[a].holds(VifIndex(2)),
+        "a still has VIF 2 up, as a C node would"
+    );
+    let states = s.view(5, &[a, b]);
+    let reported = StateBody::decode(&states[0].body, false).expect("a's STATE");
+    assert_eq!(
+        reported.held,
+        s.twins[a].reported(),
+        "a reports as a C node does"
+    );
+    assert!(reported.held.is_empty(), "c won every VIF a held");
+    for state in &states {
+        s.deliver(&[a, b], state);
+    }
+    let ours = table_of(&s.engines[a].snapshot());
+    assert_eq!(ours, table_of(&s.engines[b].snapshot()));
+    assert_eq!(ours, s.twins[a].alloc, "a C node in a's place");
+    assert_eq!(ours, s.twins[b].alloc, "a C node in b's place");
+    assert_eq!(
+        ours[2],
+        (
+            Some(Ipv4Addr::new(192, 168, 1, 2)),
+            ClaimPriority::PreferClaimed
+        )
+    );
+    assert!(!s.engines[a].holds(VifIndex(2)), "a gave VIF 2 up to b");
+    assert!(s.engines[b].holds(VifIndex(2)));
 }
 
 /// A reference model of a C node, written from the rules of
@@ -822,6 +1103,10 @@ mod c_rules {
     }
 
     pub struct Twin {
+        identity: Ipv4Addr,
+        /// Whether the table this twin last ran with was our engine's:
+        /// only then must our STATE report what the twin's would.
+        pub in_sync: bool,
         vifs: Vec<Ipv4Addr>,
         pub state: State,
         mature: bool,
@@ -835,9 +1120,11 @@ mod c_rules {
     }
 
     impl Twin {
-        pub fn new(vifs: Vec<Ipv4Addr>) -> Twin {
+        pub fn new(identity: Ipv4Addr, vifs: Vec<Ipv4Addr>) -> Twin {
             let n = vifs.len();
             Twin {
+                identity,
+                in_sync: true,
                 vifs,
                 state: State::Boot,
                 mature: false,
@@ -848,6 +1135,17 @@ mod c_rules {
                 alloc: vec![NONE; n],
                 held: vec![NONE; n],
             }
+        }
+
+        /// What a C node's STATE reports: the entries of its previous
+        /// table that name it.
+        pub fn reported(&self) -> Vec<(Ipv4Addr, ClaimPriority)> {
+            self.vifs
+                .iter()
+                .zip(&self.held)
+                .filter(|(_, e)| e.0 == Some(self.identity))
+                .map(|(&primary, e)| (primary, e.1))
+                .collect()
         }
 
         pub fn view(&mut self, view: &View) {

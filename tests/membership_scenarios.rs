@@ -671,19 +671,39 @@ fn adversarial_run(seed: u64) {
 
 #[test]
 fn any_order_any_delay_keeps_properties_and_settles() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
     let seeds: u64 = std::env::var("WACKAMOLE_SCENARIO_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    for seed in 0..seeds {
-        let outcome = std::panic::catch_unwind(|| adversarial_run(seed));
-        if let Err(e) = outcome {
-            let text = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("seed {seed}: {text}");
+    // Seeds are independent: spread them over the cores, stop at the
+    // first failure and name the lowest failing seed found.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let failed = AtomicBool::new(false);
+    let failures: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (failed, failures) = (&failed, &failures);
+            scope.spawn(move || {
+                let mut seed = t;
+                while seed < seeds && !failed.load(Ordering::Relaxed) {
+                    if let Err(e) = std::panic::catch_unwind(|| adversarial_run(seed)) {
+                        let text = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        failed.store(true, Ordering::Relaxed);
+                        failures.lock().expect("not poisoned").push((seed, text));
+                    }
+                    seed += threads;
+                }
+            });
         }
+    });
+    let failures = failures.into_inner().expect("not poisoned");
+    if let Some((seed, text)) = failures.into_iter().min_by_key(|f| f.0) {
+        panic!("seed {seed}: {text}");
     }
 }

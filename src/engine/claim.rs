@@ -24,7 +24,14 @@ impl Engine {
                 self.log(Level::Warning, text);
                 continue;
             };
-            match self.table.claim(vif, slot, priority) {
+            let result = self.table.claim(vif, slot, priority);
+            if matches!(result, ClaimResult::Lost | ClaimResult::Displaced(_)) {
+                // The conflict rewrites this entry of every member's
+                // previous table to the winner (as on a C node), even if
+                // the view is replaced before the exchange settles.
+                self.previous_mine[vif.0] = self.table.slots()[vif.0].owner == me;
+            }
+            match result {
                 ClaimResult::Lost if Some(slot) == me => self.release(vif),
                 ClaimResult::Displaced(previous) if Some(previous) == me => self.release(vif),
                 _ => {}

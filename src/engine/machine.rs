@@ -27,6 +27,11 @@ pub struct Engine {
     /// What we hold (have acquired and not released), with the priority
     /// our next STATE reports.
     pub(super) held: Vec<Option<ClaimPriority>>,
+    /// Whether our previous table (the original's Old_table: the settled
+    /// table as of our last view change in RUN, with the entries a STATE
+    /// conflict rewrote since) still gives the VIF to us. Our STATE
+    /// reports what we hold and this table gives us, as a C node's does.
+    pub(super) previous_mine: Vec<bool>,
     /// Our leader sent a BALANCE that has not come back yet.
     pub(super) balance_in_flight: bool,
     pub(super) arp_cache: BTreeMap<Ipv4Addr, [u8; 6]>,
@@ -51,6 +56,7 @@ impl Engine {
             view: None,
             table: Table::new(vifs),
             held: vec![None; vifs],
+            previous_mine: vec![false; vifs],
             balance_in_flight: false,
             arp_cache: BTreeMap::new(),
             out: Vec::new(),
@@ -152,6 +158,7 @@ impl Engine {
     /// Out of any view: nothing held, nothing known, every timer stopped.
     fn forget_everything(&mut self, phase: Phase) {
         self.release_all();
+        self.previous_mine.fill(false);
         self.phase = phase;
         self.mature = false;
         self.view = None;

@@ -35,21 +35,29 @@
 //!   match the table exactly (the original only touched VIFs the claim
 //!   rules named, which left stale holdings in some merge orders).
 //! - **Counts are derived from the table** whenever they are needed
-//!   (claim unclaimed, balancing), rather than carried over from the STATE counts and adjusted
-//!   against the previous table (as a C node does except at its first
-//!   maturity). Every member computes them from the same table, so they
-//!   agree. Where the members of a view share one previous table the C
-//!   adjustments give exactly these counts, so claim unclaimed picks the
-//!   same members (the simulation checks this against a model of the C
-//!   rules). They differ only after a merge in which a preference was
+//!   (claim unclaimed, balancing), rather than carried over from the
+//!   STATE counts and adjusted against the previous table (as a C node
+//!   does except at its first maturity). Every member computes them from
+//!   the same table, so they agree. Where the members of a view share one
+//!   previous table, and every STATE reports from it (ours do, see below),
+//!   the C adjustments give exactly these counts, so claim unclaimed picks
+//!   the same members (the simulation checks this against a model of the
+//!   C rules). They differ only after a merge in which a preference was
 //!   pending while members of both sides claimed the same VIF; C nodes
 //!   from the two sides then count differently from each other, so no
 //!   choice could agree with all of them, and it matters only if VIFs are
 //!   unclaimed in that same view.
-//! - **What our STATE reports** is what we hold. A C node reports its
-//!   previous table, which a conflict between two other members can
-//!   rewrite, so it may stop reporting a VIF it still has up; every member
-//!   still computes the same table from the STATEs sent.
+//! - **What our STATE reports** is what a C node's reports: the entries
+//!   of our previous table (the settled table of our last view change in
+//!   RUN) that name us, where a STATE conflict in any later view, even one
+//!   replaced before it settled, rewrote the entry to the winner. So when
+//!   a merge is cut short after two other members claimed a VIF we still
+//!   have up, we stop reporting it, as a C node does, and give it up when
+//!   the next exchange settles if the table names another owner. (We used
+//!   to report whatever we held; a C member then counted such a VIF both
+//!   for us and for the member preferring it, and gave the unclaimed VIFs
+//!   out differently from us: a split table in a mixed cluster.) We never
+//!   report a VIF we do not hold.
 //! - **Balancing**: the fullest member that still holds a movable (below
 //!   PREFER) VIF gives one to the emptiest while they differ by more than
 //!   one; a fullest member holding only preferred VIFs no longer ends the

@@ -63,12 +63,18 @@ impl Engine {
             return;
         }
         if self.phase == Phase::Run {
-            // What we hold is what the settled table gave us; report it
-            // with the priority the table settled on.
-            for (held, slot) in self.held.iter_mut().zip(self.table.slots()) {
+            // What we hold is what the settled table gave us; it becomes
+            // our previous table, reported with the priority it settled on.
+            for ((held, mine), slot) in self
+                .held
+                .iter_mut()
+                .zip(&mut self.previous_mine)
+                .zip(self.table.slots())
+            {
                 if let Some(priority) = held {
                     *priority = slot.priority;
                 }
+                *mine = held.is_some();
             }
         }
         let group_id = view.group_id;
@@ -129,6 +135,7 @@ impl Engine {
                 .held
                 .iter()
                 .enumerate()
+                .filter(|&(i, _)| self.previous_mine[i])
                 .filter_map(|(i, h)| h.map(|p| (self.settings.vifs[i], p)))
                 .collect(),
             preferred: self.settings.preferred.clone(),
