@@ -21,10 +21,11 @@ test:
 	$(CARGO) test --profile test-opt -- --test-threads=2
 
 # Every seeded simulation at length, SOAK_SEEDS schedules each (a
-# million by default): the engine's clusters checked against the rules of
-# original nodes (a few minutes on two cores), the adversarial schedules
-# of the built-in membership and its packet-level simulation (about an
-# hour each). A failing seed is printed with how to replay it.
+# million by default), each spread over every core: the engine's clusters
+# checked against the rules of original nodes (about 3 minutes of CPU
+# time), the adversarial schedules of the built-in membership (about an
+# hour of CPU) and its packet-level simulation (about an hour and a half
+# of CPU). A failing seed is printed with how to replay it.
 SOAK_SEEDS ?= 1000000
 soak:
 	WACKAMOLE_SIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test engine_sim -- --nocapture

@@ -904,6 +904,15 @@ fn clusters_agree_on_one_balanced_allocation() {
     }
 }
 
+/// The schedule the reduced test below comes from, kept as it was found
+/// (a merge of three components cut short by a partition after three
+/// STATEs), whatever `WACKAMOLE_SIM_SEEDS` says.
+#[test]
+fn seed_41312_a_merge_cut_short_by_a_partition() {
+    let stats = run_seed(41312, false).expect("seed 41312 passes");
+    assert!(stats.merges >= 1 && stats.partitions >= 1 && stats.c_agreements >= 1);
+}
+
 /// Engines driven by hand, each with its C twin, for schedules worth
 /// keeping by name (reduced from seeds the simulation once failed on).
 struct Scripted {
