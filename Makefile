@@ -79,11 +79,12 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # Figures for the engine, the membership core in simulation, the network
-# layer, the whole daemon and the built-in membership end to end (root: the
-# last three build network namespaces). The static binary is built first
+# layer, the whole daemon, how soon a killed daemon's Spread session ends,
+# and the built-in membership end to end (root: the last four build
+# network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon --bench builtin
+	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon --bench death --bench builtin
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).

@@ -3,13 +3,14 @@
 //! Layers (see README.md): `config` reads `wackamole.conf` into a typed
 //! [`config::Config`]; `engine` is the pure allocation state machine;
 //! `spread` speaks the Spread client protocol; `net` puts addresses on
-//! interfaces and sends ARP; `control`, `hooks` and `log` are the daemon's
-//! plumbing; `cli` parses the command lines of both faces of the binary.
+//! interfaces and sends ARP; `control`, `hooks`, `log` and `descriptor`
+//! are the daemon's plumbing; `cli` parses the command lines of both faces of the binary.
 
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod descriptor;
 pub mod engine;
 pub mod hooks;
 pub mod log;

@@ -14,6 +14,8 @@ mod builtin_checks;
 mod builtin_status;
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/descriptors.rs"]
+mod descriptors;
 #[path = "support/faults.rs"]
 mod faults;
 #[path = "support/json.rs"]
@@ -37,6 +39,7 @@ use builtin_checks::{
 };
 use builtin_status::ViewWatch;
 use cluster::{describe_exit, Capture, INTERFACE};
+use descriptors::Descriptors;
 use faults::Loss;
 use rng::Rng;
 use sniffer::Sniffer;
@@ -506,5 +509,30 @@ fn junk_and_replayed_datagrams_from_a_foreign_host_change_nothing() {
             "VIFs moved: before {holders:?}, doubles {:?}",
             report.doubles
         ));
+    }
+}
+
+/// The membership's socket sits above the announcer's packet sockets, the
+/// rule every group service's socket follows so that a killed daemon's
+/// sockets are released before the slow packet sockets are (see
+/// src/descriptor.rs). Peers notice a killed node by time-out, whatever
+/// the order, so this is only about keeping the rule.
+#[test]
+fn the_membership_socket_is_numbered_above_every_packet_socket() {
+    let mut cluster = settled("bd", Spec::new(2, 2), &[1, 1]);
+    for i in 0..2 {
+        let pid = cluster.node(i).pid().expect("the node runs");
+        let mut seen = Descriptors::default();
+        cluster.wait_for("the membership socket and a packet socket", SETTLE, |_| {
+            seen = Descriptors::of(pid).unwrap_or_default();
+            seen.udp.iter().any(|&(_, port)| port == PORT) && !seen.packet.is_empty()
+        });
+        let membership = seen.udp.iter().find(|&&(_, port)| port == PORT);
+        if membership.map(|&(fd, _)| fd) <= seen.packet.iter().max().copied() {
+            cluster.fail(&format!(
+                "node {i}: membership socket at {membership:?}, packet sockets at {:?}",
+                seen.packet
+            ));
+        }
     }
 }

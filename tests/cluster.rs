@@ -5,6 +5,8 @@
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/descriptors.rs"]
+mod descriptors;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/sniffer.rs"]
@@ -17,6 +19,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use cluster::{describe_exit, node_address, vip, Capture, Cluster, Spec, INTERFACE};
+use descriptors::Descriptors;
 use nanoserde::DeJson;
 use wackamole::control::json::JsonStatus;
 
@@ -431,5 +434,44 @@ fn refused_addresses_are_placed_once_the_interface_comes_up() {
     let views = cluster.log(0).matches("connected to Spread").count();
     if views != 1 {
         cluster.fail("the node reconnected instead of retrying the addresses");
+    }
+}
+
+/// Node `i`'s descriptors once its Spread session and a packet socket of
+/// the announcer are both open.
+fn session_and_packet_sockets(cluster: &mut Cluster, i: usize) -> Descriptors {
+    let pid = cluster.node(i).pid().expect("the node runs");
+    let mut seen = Descriptors::default();
+    cluster.wait_for("the Spread session and a packet socket", SETTLE, |_| {
+        seen = Descriptors::of(pid).unwrap_or_default();
+        !seen.unix_clients.is_empty() && !seen.packet.is_empty()
+    });
+    seen
+}
+
+/// A killed daemon's sockets are released from the highest number down,
+/// and each packet socket waits out an RCU grace period as it goes: the
+/// Spread session must sit above them all, or Spread (and so the peers)
+/// learns of the death only after those waits (see src/descriptor.rs and
+/// `make bench`). Also for a session opened again after Spread returns,
+/// when the packet socket is older than it.
+#[test]
+fn the_spread_session_is_numbered_above_every_packet_socket_also_after_a_reconnect() {
+    let mut cluster = settled("fd", Spec::new(1, 2), &[2]);
+    for moment in ["at start", "after a reconnect"] {
+        if moment != "at start" {
+            cluster.stop_spread();
+            cluster.wait_all_released(SETTLE);
+            cluster.restart_spread();
+            cluster.wait_spread_as(&[2], SETTLE);
+        }
+        let seen = session_and_packet_sockets(&mut cluster, 0);
+        let highest_packet = seen.packet.iter().max();
+        if seen.unix_clients.iter().min() <= highest_packet {
+            cluster.fail(&format!(
+                "{moment}: Spread session at {:?}, packet sockets at {:?}",
+                seen.unix_clients, seen.packet
+            ));
+        }
     }
 }

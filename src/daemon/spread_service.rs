@@ -367,6 +367,9 @@ fn connect_and_join(
     let options = ConnectOptions {
         timeout: CONNECT_TIMEOUT,
         send_timeout: Some(SEND_TIMEOUT),
+        // Our death must reach Spread before the announcer's packet
+        // sockets are released, each after an RCU grace period.
+        lift_descriptors: true,
         ..ConnectOptions::default()
     };
     let session =

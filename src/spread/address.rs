@@ -3,6 +3,7 @@
 
 use super::Error;
 use crate::config::SpreadAddress;
+use crate::descriptor;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
@@ -75,6 +76,14 @@ impl Stream {
                     source: last,
                 })
             }
+        }
+    }
+
+    /// The same stream at the top of the descriptor table.
+    pub(crate) fn lifted(self) -> Stream {
+        match self {
+            Stream::Tcp(s) => Stream::Tcp(descriptor::lift(s)),
+            Stream::Unix(s) => Stream::Unix(descriptor::lift(s)),
         }
     }
 

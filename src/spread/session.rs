@@ -33,6 +33,10 @@ pub struct ConnectOptions {
     /// takes, as the Spread library does). A send that times out leaves the
     /// stream mid-frame, so the session must then be shut down.
     pub send_timeout: Option<Duration>,
+    /// Keep the session's descriptors at the top of the process's table
+    /// ([`crate::descriptor::lift`]), so that if the process is killed the
+    /// daemon sees the session end before slower sockets are released.
+    pub lift_descriptors: bool,
 }
 
 impl Default for ConnectOptions {
@@ -42,6 +46,7 @@ impl Default for ConnectOptions {
             priority: 0,
             timeout: Duration::from_secs(5),
             send_timeout: None,
+            lift_descriptors: false,
         }
     }
 }
@@ -148,15 +153,22 @@ impl Session {
         }
         let deadline = Instant::now() + opts.timeout;
         let address = describe(addr);
-        let stream = Stream::open(addr, deadline)?;
+        let place = |stream: Stream| {
+            if opts.lift_descriptors {
+                stream.lifted()
+            } else {
+                stream
+            }
+        };
+        let stream = place(Stream::open(addr, deadline)?);
         let private_group = handshake(&stream, &address, private_name, opts, deadline)
             .inspect_err(|_| stream.shutdown())?;
         stream
             .set_timeouts(None)
             .and_then(|()| stream.set_send_timeout(opts.send_timeout))
             .map_err(io_error("setting the session's time-outs"))?;
-        let reader_stream = stream.try_clone().map_err(io_error("cloning the socket"))?;
-        let closer = stream.try_clone().map_err(io_error("cloning the socket"))?;
+        let reader_stream = place(stream.try_clone().map_err(io_error("cloning the socket"))?);
+        let closer = place(stream.try_clone().map_err(io_error("cloning the socket"))?);
         let private_group: Arc<str> = private_group.into();
         Ok(Session {
             reader: SessionReader {

@@ -106,8 +106,8 @@ fn failover_latency(runs: usize) {
     cluster.wait_each_once(SETTLE);
     let mut samples = Vec::with_capacity(runs);
     for run in 0..runs {
-        // Only the heir is asked: a control request changes the victim's
-        // descriptor table, and so how fast its death reaches Spread.
+        // Only the heir is asked: the victim dies as it runs unattended,
+        // with no control connection open.
         cluster.wait_for(
             "the VIF on one node, the other in RUN with it",
             SETTLE,

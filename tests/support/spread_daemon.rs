@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
@@ -59,6 +59,9 @@ struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
     conns: Mutex<BTreeMap<u64, Conn>>,
     next_conn: AtomicU64,
+    /// When each private name's last session ended (its client closed it
+    /// or sent garbage), as its reader saw it.
+    ended: Mutex<BTreeMap<String, Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -473,6 +476,7 @@ impl TestDaemon {
             threads: Mutex::new(Vec::new()),
             conns: Mutex::new(BTreeMap::new()),
             next_conn: AtomicU64::new(0),
+            ended: Mutex::new(BTreeMap::new()),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -505,6 +509,12 @@ impl TestDaemon {
             .collect();
         names.sort();
         names
+    }
+
+    /// When the session of private name `name` last ended: the moment its
+    /// reader met the end of the stream (or a request that ends it).
+    pub fn ended(&self, name: &str) -> Option<Instant> {
+        lock(&self.shared.ended).get(name).copied()
     }
 
     /// Private groups of `group`'s members, over all components, sorted.
@@ -751,6 +761,7 @@ fn serve(shared: &Shared, conn: &Conn) {
             state.multicast(&group, &frame);
         }
     }
+    lock(&shared.ended).insert(request.name.clone(), Instant::now());
     lock(&shared.state).disconnect(&group);
     conn.shutdown(Shutdown::Both);
     let _ = writer.join();

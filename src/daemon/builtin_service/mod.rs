@@ -40,6 +40,7 @@ use super::group::{GroupEvent, GroupService, Reports};
 use super::reload::{self, KeyRefused};
 use crate::config::{self, Config, KeyError, MembershipConfig, OwnIndexError};
 use crate::control::ServiceStatus;
+use crate::descriptor;
 use crate::engine::Delivery;
 use crate::membership::{self, wire};
 use crate::net::iface;
@@ -391,7 +392,10 @@ fn bind(own: SocketAddrV4) -> io::Result<UdpSocket> {
     let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
     socket.bind(&SocketAddr::V4(own).into())?;
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    // Released before the announcer's packet sockets when we are killed,
+    // like the Spread session: peers notice a silent node only by time-out,
+    // but the rule stays the same for every group service's socket.
+    Ok(descriptor::lift(socket).into())
 }
 
 /// A socket on our own address whose datagrams the thread recognises by
