@@ -4,7 +4,7 @@
 
 mod membership;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::address::{parse_address, WrittenAddress};
@@ -15,6 +15,7 @@ use super::{
     AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, NotifyTarget, Prefer, Vif, VifAddress,
 };
 use crate::spread::wire::is_legal_group_name;
+use std::time::Duration;
 
 pub type Located<T> = Result<T, (Position, ErrorKind)>;
 
@@ -40,12 +41,18 @@ pub struct Parsed {
 }
 
 const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
-     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, VirtualInterfaces, Run, Identity, \
-     Membership, Quorum)";
-const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] (as in eth0:10.0.0.5/24)";
-const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET] or `{` with several";
+     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, Announce, VirtualInterfaces, Run, \
+     Identity, Membership, Quorum)";
+const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] or IF:IPV6[/BITS] \
+     (as in eth0:10.0.0.5/24 or eth0:2001:db8::10/64)";
+const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET], IF:IPV6[/BITS] or `{` with several";
+const ANNOUNCE_PARAMETER: &str = "Refresh inside Announce";
 const BALANCE_PARAMETER: &str = "AcquisitionsPerRound or Interval inside Balance";
 const EVENT_EXPECTED: &str = "an event: on up, on down, post up or post down";
+
+/// The shortest refresh period: announcing more often than every second
+/// only loads the LAN.
+const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 /// Longest Unix socket path (sun_path 108 with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -105,11 +112,20 @@ fn bad_value(
 /// The interface of an address written at `at` where one is required.
 fn required_interface(
     interface: Option<String>,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     at: Position,
     expected: &str,
 ) -> Located<String> {
     interface.ok_or_else(|| bad_value(at, format!("`{addr}` without an interface"), expected))
+}
+
+/// An IPv6 address where the wire between nodes carries IPv4 only.
+fn ipv4_only(at: Position, addr: IpAddr, directive: &str) -> (Position, ErrorKind) {
+    bad_value(
+        at,
+        format!("IPv6 address {addr}"),
+        format!("an IPv4 address in {directive} (only VIFs and Notify take IPv6 addresses)"),
+    )
 }
 
 fn is_keyword(token: &Token, keyword: &str) -> bool {
@@ -243,6 +259,7 @@ impl<'a> Parser<'a> {
             "balance" => self.balance()?,
             "prefer" => self.prefer()?,
             "notify" => self.notify()?,
+            "announce" => self.announce()?,
             "virtualinterfaces" | "vifs" | "vips" => self.virtual_interfaces()?,
             "run" | "exec" => self.hook(keyword)?,
             "identity" => self.identity()?,
@@ -353,6 +370,43 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    fn announce(&mut self) -> Located<()> {
+        let open = self
+            .expect(TokenKind::OpenBrace, "`{` after Announce")?
+            .position;
+        self.braced(
+            open,
+            ANNOUNCE_PARAMETER,
+            Some("a parameter (Refresh) inside Announce"),
+            Self::announce_parameter,
+        )
+    }
+
+    /// `Refresh = T`: `off` or `0` turns it off (as not writing it does).
+    fn announce_parameter(&mut self) -> Located<()> {
+        let (name, at) = self.word(ANNOUNCE_PARAMETER)?;
+        if !name.eq_ignore_ascii_case("Refresh") {
+            return Err(syntax(at, format!("`{name}`"), ANNOUNCE_PARAMETER));
+        }
+        self.expect_equals("Refresh")?;
+        if self.peek_is("off") || self.peek_is("0") {
+            self.next += 1;
+            self.config.announce.refresh = None;
+            return Ok(());
+        }
+        let at = self.peek().map_or(self.end, |t| t.position);
+        let period = self.interval()?;
+        if !period.is_zero() && period < MIN_REFRESH {
+            return Err(bad_value(
+                at,
+                format!("a Refresh of {period:?}"),
+                "off or a period of at least 1s",
+            ));
+        }
+        self.config.announce.refresh = (!period.is_zero()).then_some(period);
+        Ok(())
+    }
+
     fn prefer(&mut self) -> Located<()> {
         const EXPECTED: &str = "None, an address A.B.C.D[/BITS] or `{`";
         match self.peek() {
@@ -403,17 +457,21 @@ impl<'a> Parser<'a> {
     }
 
     fn notify_entry(&mut self) -> Located<()> {
-        const ENTRY: &str = "a Notify entry: IF:A.B.C.D[/BITS] or arp-cache";
+        const ENTRY: &str = "a Notify entry: IF:A.B.C.D[/BITS], IF:IPV6 or arp-cache";
         if self.peek_is("arp-cache") {
             self.next += 1;
             let ping = self.ping_flag();
             self.config.notify.push(NotifyTarget::ArpCache { ping });
             return Ok(());
         }
-        let (interface, block, at) = self.block_address(ENTRY, "Notify")?;
+        let (written, at) = self.address(ENTRY)?;
+        if let IpAddr::V6(addr) = written.addr {
+            return self.notify_neighbour(written, addr, at);
+        }
+        let (interface, block) = self.ipv4_block(written, at, "Notify")?;
         let interface = required_interface(
             interface,
-            block.addr,
+            block.addr.into(),
             at,
             "IF:A.B.C.D[/BITS] in Notify (as in eth0:10.0.0.0/24)",
         )?;
@@ -440,6 +498,26 @@ impl<'a> Parser<'a> {
             throttle: throttle.flatten(),
             ping,
         });
+        Ok(())
+    }
+
+    /// `IF:IPV6[/128]`: one neighbour, told by unicast.
+    fn notify_neighbour(
+        &mut self,
+        written: WrittenAddress,
+        addr: std::net::Ipv6Addr,
+        at: Position,
+    ) -> Located<()> {
+        const NEIGHBOUR: &str =
+            "one IPv6 neighbour IF:IPV6 in Notify (as in eth0:2001:db8::1), without /BITS below 128";
+        let interface = required_interface(written.interface, written.addr, at, NEIGHBOUR)?;
+        if written.bits.is_some_and(|b| b < 128) || addr.is_multicast() || addr.is_unspecified() {
+            let text = self.tokens[self.next - 1].describe();
+            return Err(bad_value(at, text, NEIGHBOUR));
+        }
+        self.config
+            .notify
+            .push(NotifyTarget::Neighbour { interface, addr });
         Ok(())
     }
 
@@ -489,12 +567,26 @@ impl<'a> Parser<'a> {
         let (written, at) = self.address(VIF_ADDRESS_EXPECTED)?;
         let interface =
             required_interface(written.interface, written.addr, at, VIF_ADDRESS_EXPECTED)?;
+        let (prefix_len, network_len) = match written.addr {
+            IpAddr::V4(_) => (written.bits.unwrap_or(32), written.net.unwrap_or(24)),
+            IpAddr::V6(addr) => {
+                if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+                    return Err(bad_value(
+                        at,
+                        format!("{addr}, which cannot be an interface's own address"),
+                        "a unicast IPv6 address for the VIF",
+                    ));
+                }
+                let bits = written.bits.unwrap_or(128);
+                (bits, bits)
+            }
+        };
         self.spans.vif_addresses.push(at);
         Ok(VifAddress {
             interface,
             addr: written.addr,
-            prefix_len: written.bits.unwrap_or(32),
-            network_len: written.net.unwrap_or(24),
+            prefix_len,
+            network_len,
         })
     }
 
@@ -504,24 +596,37 @@ impl<'a> Parser<'a> {
         Ok((written, at))
     }
 
-    /// An address that names a block (Prefer, Notify): `/BITS` defaults
-    /// to 32, and an `nNET` suffix, which means nothing there, is warned
-    /// about. The interface, if written, is the caller's to judge.
+    /// An address that names an IPv4 block (Prefer, Notify): `/BITS`
+    /// defaults to 32, and an `nNET` suffix, which means nothing there, is
+    /// warned about. The interface, if written, is the caller's to judge.
     fn block_address(
         &mut self,
         expected: &str,
         directive: &'static str,
     ) -> Located<(Option<String>, Ipv4Block, Position)> {
         let (written, at) = self.address(expected)?;
+        let (interface, block) = self.ipv4_block(written, at, directive)?;
+        Ok((interface, block, at))
+    }
+
+    fn ipv4_block(
+        &mut self,
+        written: WrittenAddress,
+        at: Position,
+        directive: &'static str,
+    ) -> Located<(Option<String>, Ipv4Block)> {
+        let IpAddr::V4(addr) = written.addr else {
+            return Err(ipv4_only(at, written.addr, directive));
+        };
         if written.net.is_some() {
             self.warnings
                 .push((at, WarningKind::NetworkLengthIgnored { directive }));
         }
         let block = Ipv4Block {
-            addr: written.addr,
+            addr,
             prefix_len: written.bits.unwrap_or(32),
         };
-        Ok((written.interface, block, at))
+        Ok((written.interface, block))
     }
 
     fn hook(&mut self, keyword: &str) -> Located<()> {
@@ -564,7 +669,9 @@ impl<'a> Parser<'a> {
             let text = self.tokens[self.next - 1].describe();
             return Err(bad_value(at, text, EXPECTED));
         }
-        let addr: Ipv4Addr = written.addr;
+        let IpAddr::V4(addr) = written.addr else {
+            return Err(ipv4_only(at, written.addr, "Identity"));
+        };
         if let Err(problem) = values::check_identity(addr) {
             return Err(bad_value(
                 at,

@@ -264,6 +264,9 @@ fn log_announcement(report: Report) {
         Report::Failed { vif_index, error } => {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
         }
+        Report::RefreshFailed { vif_index, error } => {
+            log_warning!("refresh of VIF {vif_index} failed: {error}")
+        }
     }
 }
 

@@ -58,7 +58,8 @@ fn main() {
                             40 + i as u8,
                             (run / 250) as u8,
                             (run % 250 + 1) as u8,
-                        ),
+                        )
+                        .into(),
                         prefix_len: 24,
                         network_len: 24,
                     })
