@@ -213,7 +213,10 @@ fn start<S: GroupService>(
         None => None,
     };
     let announcer = Announcer::spawn_leased(
-        AnnounceSettings::default(),
+        AnnounceSettings {
+            refresh: config.announce.refresh,
+            ..AnnounceSettings::default()
+        },
         service.lease(),
         log_announcement,
     )
