@@ -113,14 +113,27 @@ fn the_shipped_example_loads() {
     let (config, warnings) = config::load(path.as_ref()).unwrap_or_else(|err| panic!("{err}"));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
-    assert_eq!(config.vifs.len(), 2);
+    assert_eq!(config.vifs.len(), 3);
     assert_eq!(
         config.vifs[1].addresses,
         vec![
             vif_address("eth0", [192, 168, 10, 1], 24, 24),
             vif_address("eth1", [203, 0, 113, 1], 29, 29),
+            vif6("eth0", "2001:db8:10::1", 64),
         ]
     );
+    assert_eq!(
+        config.vifs[2].addresses,
+        vec![vif6("eth0", "2001:db8:10::80", 64)]
+    );
+    assert_eq!(
+        config.notify.last(),
+        Some(&NotifyTarget::Neighbour {
+            interface: "eth0".into(),
+            addr: "2001:db8:10::fffe".parse().unwrap(),
+        })
+    );
+    assert_eq!(config.announce.refresh, Some(Duration::from_secs(60)));
     assert_eq!(
         config.preferred_addresses(),
         vec![Ipv4Addr::new(192, 168, 10, 80)]
