@@ -49,6 +49,8 @@ pub enum Reason {
     NotAnAlias { label: String },
     /// The kernel accepted the removal but the address is still there.
     StillPresent,
+    /// IPv6 is switched off on the interface (`disable_ipv6`).
+    Ipv6Disabled,
 }
 
 /// A failure of the networking layer.
@@ -111,6 +113,9 @@ impl fmt::Display for Reason {
                  remove it by hand"
             ),
             Reason::StillPresent => f.write_str("the kernel still lists it after removal"),
+            Reason::Ipv6Disabled => {
+                f.write_str("IPv6 is disabled on the interface (net.ipv6.conf.IF.disable_ipv6 = 1)")
+            }
         }
     }
 }

@@ -121,8 +121,18 @@ pub fn bring_up(interface: &str, addr: Ipv6Addr, prefix_len: u8) -> Result<Outco
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(Outcome::AlreadyPresent {
             label: interface.to_string(),
         }),
+        // The kernel's answer when IPv6 is off on the interface, which
+        // would otherwise read as a missing capability.
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) && ipv6_disabled(interface) => {
+            Err(Error::new(action, interface, about, Reason::Ipv6Disabled))
+        }
         Err(e) => Err(Error::os(action, interface, about, e)),
     }
+}
+
+fn ipv6_disabled(interface: &str) -> bool {
+    let path = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
+    std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "1")
 }
 
 /// Takes `addr` off `interface`, whatever its prefix, and nothing else:

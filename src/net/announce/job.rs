@@ -173,16 +173,13 @@ impl Job {
     ) -> Result<()> {
         let vip = &self.addresses[address];
         let ours = senders.mac(vip)?;
-        let (destination, mac) = match (destination, vip.addr) {
-            (Destination::Host(ip, mac), IpAddr::V4(_)) => (ip, mac),
-            (Destination::Neighbour(neighbour), IpAddr::V6(addr)) => {
+        let (addr, destination, mac) = match (vip.addr, destination) {
+            (IpAddr::V4(addr), Destination::Host(ip, mac)) => (addr, ip, mac),
+            (IpAddr::V6(addr), Destination::Neighbour(neighbour)) => {
                 return neighbour::advertise(&vip.interface, addr, ours, neighbour);
             }
             // The plan pairs each address with its own family only.
             _ => return Ok(()),
-        };
-        let Some(addr) = vip.ipv4() else {
-            return Ok(());
         };
         self.echo_sequence = self.echo_sequence.wrapping_add(1);
         let sequence = self.echo_sequence;

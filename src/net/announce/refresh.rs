@@ -2,7 +2,9 @@
 //! held address is announced again once per period, one at a time and
 //! evenly spaced (T / N apart for N addresses), so a node holding 254
 //! addresses sends one frame every T / 254 instead of a burst of 254 that
-//! switches may drop. Pure: the worker asks which address is due.
+//! switches may drop. One sent late (a busy worker) never brings the next
+//! closer than half that spacing. Pure: the worker asks which address is
+//! due.
 
 use std::time::{Duration, Instant};
 
