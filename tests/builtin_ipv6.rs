@@ -2,7 +2,8 @@
 //! membership (root only): each node's `wm0` has IPv6 on, in namespaces
 //! the test creates (see tests/support/builtin.rs). One dual-stack VIF and
 //! two IPv6-only ones: every address sits with its VIF on exactly one node
-//! and is never tentative; after `kill -9` of a holder, the heir's
+//! and is never tentative; `Announce { Refresh }` advertises each again
+//! once per period; after `kill -9` of a holder, the heir's
 //! unsolicited neighbour advertisement is seen on the bridge with every
 //! field right, and a neighbour that reached the address before points to
 //! the heir within 100 ms of it; the node that comes back takes a VIF over
@@ -35,6 +36,8 @@ use netns::Netns;
 use sniffer::{Advertisement, Sniffer};
 
 const SETTLE: Duration = Duration::from_secs(30);
+/// Every node's `Announce { Refresh }`.
+const REFRESH: Duration = Duration::from_millis(1000);
 /// The product's promise: a neighbour's cache follows the advertisement
 /// at once (a functional deadline, not a benchmark).
 const NEIGHBOUR_DEADLINE: Duration = Duration::from_millis(100);
@@ -99,6 +102,18 @@ impl NaCapture {
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// When unsolicited advertisements of `target` to all nodes from `mac`
+    /// were seen, at or after `since`.
+    fn all(&self, target: Ipv6Addr, mac: [u8; 6], since: Instant) -> Vec<Instant> {
+        let seen = self.seen.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter()
+            .filter(|(at, source, na)| {
+                *at >= since && *source == mac && na.target == target && na.destination == ALL_NODES
+            })
+            .map(|(at, _, _)| *at)
+            .collect()
     }
 
     /// The first unsolicited advertisement of `target` to all nodes from
@@ -258,7 +273,9 @@ fn mac_text(mac: [u8; 6]) -> String {
 
 #[test]
 fn dual_stack_and_ipv6_only_vifs_fail_over_with_a_neighbour_advertisement() {
-    let mut cluster = BuiltinCluster::new("b6", Spec::new(3, 0));
+    let mut spec = Spec::new(3, 0);
+    spec.extra = vec![format!("Announce {{ Refresh = {}ms }}", REFRESH.as_millis()); 3];
+    let mut cluster = BuiltinCluster::new("b6", spec);
     for i in 0..3 {
         enable_ipv6(&cluster, i);
         let text = vif_config(&cluster, i);
@@ -281,7 +298,32 @@ fn dual_stack_and_ipv6_only_vifs_fail_over_with_a_neighbour_advertisement() {
 
     cluster.start_all();
     let everyone = [0, 1, 2];
+    let started = Instant::now();
     let holders = wait_placed(&mut cluster, &everyone, "first placement");
+
+    // Refresh: past the three announcements of acquiring, every held
+    // IPv6 address is advertised again by its holder once per period.
+    thread::sleep(REFRESH * 5 / 2);
+    for (v, vif) in VIFS.iter().enumerate() {
+        let mac = cluster.node(holders[v]).mac;
+        for written in vif.iter() {
+            let IpAddr::V6(target) = address(written) else {
+                continue;
+            };
+            let times = capture.all(target, mac, started);
+            let refreshes = &times[times.len().min(3)..];
+            if refreshes.len() < 2 {
+                cluster.fail(&format!("{target} refreshed at {times:?}"));
+            }
+            for pair in refreshes.windows(2) {
+                assert!(
+                    pair[1] - pair[0] >= REFRESH * 3 / 4,
+                    "{target} refreshed {:?} apart",
+                    pair[1] - pair[0]
+                );
+            }
+        }
+    }
 
     // The status shows each address's family; the listing (every VIF,
     // from any node) prints IPv6 in its usual form.
