@@ -246,7 +246,7 @@ mod tests {
     fn address(interface: &str, addr: [u8; 4], prefix_len: u8) -> VifAddress {
         VifAddress {
             interface: interface.to_string(),
-            addr: Ipv4Addr::from(addr),
+            addr: Ipv4Addr::from(addr).into(),
             prefix_len,
             network_len: 24,
         }

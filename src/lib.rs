@@ -3,8 +3,10 @@
 //! Layers (see README.md): `config` reads `wackamole.conf` into a typed
 //! [`config::Config`]; `engine` is the pure allocation state machine;
 //! `spread` speaks the Spread client protocol; `net` puts addresses on
-//! interfaces and sends ARP; `control`, `hooks`, `log` and `descriptor`
-//! are the daemon's plumbing; `cli` parses the command lines of both faces of the binary.
+//! interfaces (IPv4 by ioctl, IPv6 by rtnetlink) and sends ARP and
+//! neighbour advertisements; `control`, `hooks`, `log` and `descriptor`
+//! are the daemon's plumbing; `cli` parses the command lines of both faces
+//! of the binary.
 
 pub mod cli;
 pub mod config;

@@ -128,6 +128,96 @@ const CASES: &[Case] = &[
         9,
         &["found `AcquisitionsPerRound`", "expected `{` after Balance"],
     ),
+    // IPv6 addresses.
+    case(
+        "VIFs {\n  eth0:2001:db8::zz/64\n}",
+        false,
+        2,
+        8,
+        &[
+            "found `2001:db8::zz`",
+            "an IPv6 address such as 2001:db8::10",
+        ],
+    ),
+    case(
+        "VIFs { eth0:2001:db8::10/129 }",
+        false,
+        1,
+        26,
+        &["found 129", "a prefix length of 0 to 128"],
+    ),
+    case(
+        "VIFs { eth0:2001:db8::10/64n64 }",
+        false,
+        1,
+        28,
+        &["found `n`", "nNET is for IPv4 only"],
+    ),
+    case(
+        "VIFs { eth0:ff02::1 }",
+        false,
+        1,
+        8,
+        &["found ff02::1, which cannot be an interface's own address"],
+    ),
+    case(
+        "VIFs { 2001:db8::10/64 }",
+        false,
+        1,
+        8,
+        &[
+            "found `2001:db8::10` without an interface",
+            "IF:IPV6[/BITS]",
+        ],
+    ),
+    case(
+        "Prefer 2001:db8::10",
+        true,
+        1,
+        8,
+        &[
+            "found IPv6 address 2001:db8::10",
+            "an IPv4 address in Prefer",
+        ],
+    ),
+    case(
+        "Identity = 2001:db8::1",
+        true,
+        1,
+        12,
+        &[
+            "found IPv6 address 2001:db8::1",
+            "an IPv4 address in Identity",
+        ],
+    ),
+    case(
+        "Notify { eth0:2001:db8::/64 }",
+        true,
+        1,
+        10,
+        &["found `eth0:2001:db8::/64`", "one IPv6 neighbour IF:IPV6"],
+    ),
+    case(
+        "Membership { Nodes { 2001:db8::1 } Key = /k }",
+        true,
+        1,
+        22,
+        &["found `2001:db8::1`", "a node address A.B.C.D"],
+    ),
+    case(
+        "Announce { Refresh = 500ms }",
+        true,
+        1,
+        22,
+        &["found a Refresh of 500ms", "off or a period of at least 1s"],
+    ),
+    case(
+        "Announce { Resend = 5s }",
+        true,
+        1,
+        12,
+        &["found `Resend`", "Refresh inside Announce"],
+    ),
     // Bad addresses.
     case(
         "VirtualInterfaces {\n  eth0:10.0.300.5\n}",
@@ -813,6 +903,49 @@ fn error_kinds_are_typed() {
         }
     ));
     assert!(matches!(kind("Mature 5s"), ErrorKind::Syntax { .. }));
+    assert!(matches!(
+        kind("VIFs { eth0:2001:db8::10/64 eth1:2001:db8:0::10/48 }"),
+        ErrorKind::DuplicateVifAddress { .. }
+    ));
+}
+
+#[test]
+fn ipv6_vifs_that_would_share_a_wire_key_are_refused() {
+    // Find two IPv6 primaries whose keys meet (28 bits: a few tens of
+    // thousands of tries), then check the file naming both is refused
+    // where the second is written.
+    let key = |n: u32| {
+        config::Vif {
+            addresses: vec![config::VifAddress {
+                interface: "eth0".into(),
+                addr: std::net::Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (n >> 16) as u16,
+                    n as u16,
+                )
+                .into(),
+                prefix_len: 128,
+                network_len: 128,
+            }],
+        }
+        .wire_key()
+    };
+    let mut seen = std::collections::HashMap::new();
+    let (a, b) = (0u32..)
+        .find_map(|n| seen.insert(key(n), n).map(|first| (first, n)))
+        .expect("a clash exists");
+    let addr =
+        |n: u32| std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, (n >> 16) as u16, n as u16);
+    let text = format!("VIFs {{\n eth0:{}\n eth0:{}\n}}\n", addr(a), addr(b));
+    let err = config::parse(&text, "f").unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::WireKeyClash { .. }), "{err}");
+    assert_eq!((err.line(), err.column()), (Some(3), Some(2)));
+    assert!(err.to_string().contains("line 2, column 2"), "{err}");
 }
 
 #[test]

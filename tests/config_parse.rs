@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wackamole::config::{
-    self, AcquisitionsPerRound, Balance, Config, Hook, HookEvent, Ipv4Block, LogFacility,
-    MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif, VifAddress, Warning,
-    WarningKind,
+    self, AcquisitionsPerRound, AnnounceConfig, Balance, Config, Hook, HookEvent, Ipv4Block,
+    LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif, VifAddress,
+    Warning, WarningKind,
 };
 use wackamole::membership::Settings;
 
@@ -28,7 +28,7 @@ fn parse_snippet(snippet: &str) -> Config {
 fn vif_address(interface: &str, addr: [u8; 4], prefix_len: u8, network_len: u8) -> VifAddress {
     VifAddress {
         interface: interface.to_string(),
-        addr: Ipv4Addr::from(addr),
+        addr: Ipv4Addr::from(addr).into(),
         prefix_len,
         network_len,
     }
@@ -94,6 +94,7 @@ fn the_original_sample_means_what_it_says() {
             network("brlan0", [10, 80, 116, 41], 23),
             NotifyTarget::ArpCache { ping: false },
         ],
+        announce: AnnounceConfig::default(),
         vifs: vec![Vif {
             addresses: vec![vif_address("brlan0", [10, 80, 116, 41], 23, 24)],
         }],
@@ -112,14 +113,27 @@ fn the_shipped_example_loads() {
     let (config, warnings) = config::load(path.as_ref()).unwrap_or_else(|err| panic!("{err}"));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
-    assert_eq!(config.vifs.len(), 2);
+    assert_eq!(config.vifs.len(), 3);
     assert_eq!(
         config.vifs[1].addresses,
         vec![
             vif_address("eth0", [192, 168, 10, 1], 24, 24),
             vif_address("eth1", [203, 0, 113, 1], 29, 29),
+            vif6("eth0", "2001:db8:10::1", 64),
         ]
     );
+    assert_eq!(
+        config.vifs[2].addresses,
+        vec![vif6("eth0", "2001:db8:10::80", 64)]
+    );
+    assert_eq!(
+        config.notify.last(),
+        Some(&NotifyTarget::Neighbour {
+            interface: "eth0".into(),
+            addr: "2001:db8:10::fffe".parse().unwrap(),
+        })
+    );
+    assert_eq!(config.announce.refresh, Some(Duration::from_secs(60)));
     assert_eq!(
         config.preferred_addresses(),
         vec![Ipv4Addr::new(192, 168, 10, 80)]
@@ -651,4 +665,87 @@ fn summary_shows_the_membership_and_the_quorum() {
     assert!(!spread.contains("membership"), "{spread}");
     let none = config::summary(&parse_snippet(""));
     assert!(none.lines().any(|l| l == "quorum: none"), "{none}");
+}
+
+fn vif6(interface: &str, addr: &str, prefix_len: u8) -> VifAddress {
+    VifAddress {
+        interface: interface.to_string(),
+        addr: addr.parse().expect("test address"),
+        prefix_len,
+        network_len: prefix_len,
+    }
+}
+
+#[test]
+fn ipv6_vifs_alone_and_mixed_with_ipv4() {
+    let (config, warnings) = parse(
+        "VirtualInterfaces {\n\
+         { eth0:192.0.2.10/24 eth0:2001:db8::10/64 }\n\
+         { eth0:2001:db8::11/64 }\n\
+         { br-lan.5:fd00:5::1 eth1:10.0.0.5 }\n\
+         }\n",
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.vifs[0].addresses,
+        vec![
+            vif_address("eth0", [192, 0, 2, 10], 24, 24),
+            vif6("eth0", "2001:db8::10", 64),
+        ]
+    );
+    assert_eq!(
+        config.vifs[1].addresses,
+        vec![vif6("eth0", "2001:db8::11", 64)]
+    );
+    assert_eq!(
+        config.vifs[2].addresses,
+        vec![
+            vif6("br-lan.5", "fd00:5::1", 128),
+            vif_address("eth1", [10, 0, 0, 5], 32, 24),
+        ]
+    );
+    assert_eq!(config.vifs[2].primary().family(), "ipv6");
+    // The first VIF travels under its IPv4 primary; the others under keys
+    // of their own.
+    assert_eq!(config.vifs[0].wire_key(), Ipv4Addr::new(192, 0, 2, 10));
+    assert_ne!(config.vifs[1].wire_key(), config.vifs[2].wire_key());
+    let text = config::summary(&config);
+    assert!(
+        text.contains("  1: eth0:192.0.2.10/24n24 eth0:2001:db8::10/64"),
+        "{text}"
+    );
+}
+
+#[test]
+fn notify_takes_ipv6_neighbours() {
+    let config = parse_snippet("Notify { eth0:2001:db8::1 eth0:fe80::1/128 eth0:10.0.0.0/24 }");
+    assert_eq!(
+        config.notify,
+        vec![
+            NotifyTarget::Neighbour {
+                interface: "eth0".into(),
+                addr: "2001:db8::1".parse().unwrap(),
+            },
+            NotifyTarget::Neighbour {
+                interface: "eth0".into(),
+                addr: "fe80::1".parse().unwrap(),
+            },
+            network("eth0", [10, 0, 0, 0], 24),
+        ]
+    );
+}
+
+#[test]
+fn announce_refresh() {
+    assert_eq!(parse_snippet("").announce.refresh, None);
+    assert_eq!(
+        parse_snippet("Announce { Refresh = 60s }").announce.refresh,
+        Some(Duration::from_secs(60))
+    );
+    for off in ["0", "off", "OFF"] {
+        let text = format!("Announce {{ Refresh = 10s }}\nannounce {{ refresh = {off} }}");
+        assert_eq!(parse_snippet(&text).announce.refresh, None);
+    }
+    let text = config::summary(&parse_snippet("Announce { Refresh = 2m }"));
+    assert!(text.contains("announce refresh: 2m"), "{text}");
 }

@@ -91,7 +91,7 @@ fn recorded_config() -> Config {
             .map(|last| Vif {
                 addresses: vec![VifAddress {
                     interface: "eth0".into(),
-                    addr: Ipv4Addr::new(10, 99, 0, last),
+                    addr: Ipv4Addr::new(10, 99, 0, last).into(),
                     prefix_len: 24,
                     network_len: 24,
                 }],

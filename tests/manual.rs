@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::Command;
 
 use wackamole::cli::{self, Invocation};
-use wackamole::config::{self, BALANCE_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS};
+use wackamole::config::{
+    self, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS,
+};
 use wackamole::engine::Phase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wackamole");
@@ -92,6 +94,7 @@ fn every_directive_and_block_parameter_is_in_wackamole_conf_5() {
         "Membership parameters",
         &names(MEMBERSHIP_PARAMETERS),
     );
+    assert_documented(&page, "Announce parameters", &names(ANNOUNCE_PARAMETERS));
 }
 
 #[test]

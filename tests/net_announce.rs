@@ -57,10 +57,14 @@ fn lan(tag: &str, settings: AnnounceSettings) -> Lan {
 fn vip(addr: [u8; 4], network_len: u8) -> VifAddress {
     VifAddress {
         interface: "va".into(),
-        addr: Ipv4Addr::from(addr),
+        addr: Ipv4Addr::from(addr).into(),
         prefix_len: 32,
         network_len,
     }
+}
+
+fn ipv4(vip: &VifAddress) -> Ipv4Addr {
+    vip.ipv4().expect("an IPv4 VIP")
 }
 
 fn network(
@@ -94,7 +98,9 @@ impl Lan {
     fn wait_done(&self, vif_index: usize, within: Duration) {
         match self.reports.recv_timeout(within) {
             Ok(Report::Done { vif_index: done }) => assert_eq!(done, vif_index),
-            Ok(Report::Failed { error, .. }) => panic!("announcement failed: {error}"),
+            Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) => {
+                panic!("announcement failed: {error}")
+            }
             Err(_) => panic!("no report within {within:?}"),
         }
     }
@@ -115,7 +121,9 @@ impl Lan {
                     assert_eq!(done, vif_index);
                     break;
                 }
-                Ok(Report::Failed { error, .. }) => panic!("announcement failed: {error}"),
+                Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) => {
+                    panic!("announcement failed: {error}")
+                }
                 Err(_) => assert!(
                     Instant::now() < deadline,
                     "announcement not done within {within:?}"
@@ -174,6 +182,7 @@ fn gratuitous_arps_every_field_and_the_repeat_schedule() {
     let settings = AnnounceSettings {
         gratuitous_count: 4,
         gratuitous_interval: Duration::from_millis(150),
+        refresh: None,
     };
     let lan = lan("garp", settings);
     let vips = [vip([10, 30, 0, 5], 24), vip([10, 30, 1, 6], 24)];
@@ -191,7 +200,7 @@ fn gratuitous_arps_every_field_and_the_repeat_schedule() {
             let arp = check_arp(frame, lan.node_mac, BROADCAST);
             assert_eq!(arp.operation, 1, "an announcement is a request");
             assert_eq!(arp.sender_ip, vip.addr);
-            assert_eq!((arp.target_mac, arp.target_ip), ([0; 6], vip.addr));
+            assert_eq!((arp.target_mac, arp.target_ip), ([0; 6], ipv4(vip)));
         }
         // Repeats are spaced by the interval (late is possible, early not).
         for pair in sent.windows(2) {
@@ -213,6 +222,7 @@ fn throttled_network_walk_covers_every_target_at_a_bounded_rate() {
     let settings = AnnounceSettings {
         gratuitous_count: 1,
         gratuitous_interval: Duration::from_millis(100),
+        refresh: None,
     };
     let lan = lan("thr", settings);
     let address = vip([10, 30, 0, 5], 24);
@@ -228,7 +238,7 @@ fn throttled_network_walk_covers_every_target_at_a_bounded_rate() {
     let replies: Vec<&Frame> = frames.iter().filter(|f| !is_gratuitous(f)).collect();
     let mut per_target: BTreeMap<Ipv4Addr, Vec<Instant>> = BTreeMap::new();
     for frame in &replies {
-        let target = check_notification(frame, lan.node_mac, address.addr, BROADCAST);
+        let target = check_notification(frame, lan.node_mac, ipv4(&address), BROADCAST);
         per_target.entry(target).or_default().push(frame.at);
     }
     let expected: Vec<Ipv4Addr> = (16..32).map(|i| Ipv4Addr::new(10, 30, 0, i)).collect();
@@ -268,6 +278,7 @@ fn arp_cache_walk_sends_broadcast_and_unicast_replies_and_pings() {
         AnnounceSettings {
             gratuitous_count: 1,
             gratuitous_interval: Duration::from_millis(100),
+            refresh: None,
         },
     );
     let address = vip([10, 30, 0, 5], 24);
@@ -297,20 +308,20 @@ fn arp_cache_walk_sends_broadcast_and_unicast_replies_and_pings() {
     ]) {
         for frame in &chunk[..2] {
             assert_eq!(
-                check_notification(frame, lan.node_mac, address.addr, BROADCAST),
+                check_notification(frame, lan.node_mac, ipv4(&address), BROADCAST),
                 target
             );
         }
         for frame in &chunk[2..4] {
             assert_eq!(
-                check_notification(frame, lan.node_mac, address.addr, mac),
+                check_notification(frame, lan.node_mac, ipv4(&address), mac),
                 target
             );
         }
         let echo = chunk[4];
         assert_eq!(echo.destination(), mac);
         assert_eq!(echo.source(), lan.node_mac);
-        assert_eq!(echo.echo_request(), Some((address.addr, target)));
+        assert_eq!(echo.echo_request(), Some((ipv4(&address), target)));
         let ip = &echo.bytes[14..34];
         assert_eq!(
             wackamole::net::arp::internet_checksum(ip),
@@ -333,6 +344,7 @@ fn release_cancels_the_rest_of_the_walk() {
         AnnounceSettings {
             gratuitous_count: 1,
             gratuitous_interval: Duration::from_millis(100),
+            refresh: None,
         },
     );
     let address = vip([10, 30, 0, 5], 24);
@@ -436,6 +448,7 @@ fn a_lease_holds_the_frames_back_until_it_is_renewed() {
     let settings = AnnounceSettings {
         gratuitous_count: 20,
         gratuitous_interval: Duration::from_millis(50),
+        refresh: None,
     };
     let (tx, reports) = mpsc::channel();
     let announcer = node.run(|| {

@@ -13,7 +13,7 @@ use wackamole::net::iface::{self, Outcome};
 fn vip(interface: &str, addr: [u8; 4], prefix_len: u8) -> VifAddress {
     VifAddress {
         interface: interface.into(),
-        addr: Ipv4Addr::from(addr),
+        addr: Ipv4Addr::from(addr).into(),
         prefix_len,
         network_len: 24,
     }
@@ -220,7 +220,11 @@ fn a_vip_is_restored_even_when_another_address_cannot_be() {
         }
     );
     let err = node.run(|| iface::take_down(&released).unwrap_err());
-    assert_eq!(err.address, Some(Ipv4Addr::new(10, 30, 0, 7)), "{err}");
+    assert_eq!(
+        err.address,
+        Some(Ipv4Addr::new(10, 30, 0, 7).into()),
+        "{err}"
+    );
     assert!(matches!(err.reason, Reason::LabelTooLong { .. }), "{err}");
     let text = err.to_string();
     assert!(

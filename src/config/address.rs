@@ -1,6 +1,9 @@
-//! The address notation `[IF:]A.B.C.D[/BITS][nNET]`.
+//! The address notation `[IF:]A.B.C.D[/BITS][nNET]` and its IPv6 form
+//! `[IF:]ADDR[/BITS]`: the interface is everything before the first colon,
+//! so `eth0:2001:db8::10/64` is `2001:db8::10/64` on eth0. A text that is
+//! a whole IPv6 address (with its `/BITS`) has no interface.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::ErrorKind;
 use super::MAX_INTERFACE_NAME;
@@ -10,7 +13,7 @@ use super::MAX_INTERFACE_NAME;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenAddress {
     pub interface: Option<String>,
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     pub bits: Option<u8>,
     pub net: Option<u8>,
 }
@@ -35,6 +38,7 @@ fn bad(offset: usize, found: String, expected: &str) -> AddressError {
 
 pub fn parse_address(text: &str) -> Result<WrittenAddress, AddressError> {
     let (interface, rest, rest_offset) = match text.split_once(':') {
+        Some(_) if is_bare_ipv6(text) => (None, text, 0),
         Some((name, rest)) => {
             check_interface_name(name)?;
             (Some(name.to_string()), rest, name.chars().count() + 1)
@@ -46,36 +50,48 @@ pub fn parse_address(text: &str) -> Result<WrittenAddress, AddressError> {
         offset: rest_offset,
         whole: text,
     };
-    let mut octets = [0u8; 4];
-    for (i, octet) in octets.iter_mut().enumerate() {
-        if i > 0 {
-            cursor.expect_char('.', "`.` between the four octets of an IPv4 address")?;
-        }
-        *octet = cursor.number(255, "an octet of 0 to 255")?;
-    }
+    let address_part = &rest[..rest.find(['/', 'n']).unwrap_or(rest.len())];
+    let (addr, max_bits) = if address_part.contains(':') {
+        (IpAddr::V6(cursor.ipv6(address_part)?), 128)
+    } else {
+        (IpAddr::V4(cursor.ipv4()?), 32)
+    };
     let bits = if cursor.eat('/') {
-        Some(cursor.number(32, "a prefix length of 0 to 32 after `/`")?)
+        let expected = if max_bits == 32 {
+            "a prefix length of 0 to 32 after `/`"
+        } else {
+            "a prefix length of 0 to 128 after `/`"
+        };
+        Some(cursor.number(max_bits, expected)?)
     } else {
         None
     };
-    let net = if cursor.eat('n') {
+    let net = if addr.is_ipv4() && cursor.eat('n') {
         Some(cursor.number(32, "a network length of 0 to 32 after `n`")?)
     } else {
         None
     };
     if let Some(c) = cursor.text.chars().next() {
-        return Err(bad(
-            cursor.offset,
-            format!("`{c}` in `{text}`"),
-            "the address to end, or `/BITS` or `nNET` (as in eth0:10.0.0.5/24n24)",
-        ));
+        let expected = if addr.is_ipv4() {
+            "the address to end, or `/BITS` or `nNET` (as in eth0:10.0.0.5/24n24)"
+        } else {
+            "the address to end, or `/BITS` (as in eth0:2001:db8::10/64; nNET is for IPv4 only)"
+        };
+        return Err(bad(cursor.offset, format!("`{c}` in `{text}`"), expected));
     }
     Ok(WrittenAddress {
         interface,
-        addr: Ipv4Addr::from(octets),
+        addr,
         bits,
         net,
     })
+}
+
+/// Whether `text` up to its `/BITS` is an IPv6 address on its own (so the
+/// part before its first colon is not an interface name).
+fn is_bare_ipv6(text: &str) -> bool {
+    let address = text.split_once('/').map_or(text, |(a, _)| a);
+    address.parse::<Ipv6Addr>().is_ok()
 }
 
 /// Linux accepts any bytes in an interface name except `/`, `:`, white
@@ -142,6 +158,32 @@ impl Cursor<'_> {
         }
     }
 
+    /// `A.B.C.D`, each octet checked where it is written.
+    fn ipv4(&mut self) -> Result<Ipv4Addr, AddressError> {
+        let mut octets = [0u8; 4];
+        for (i, octet) in octets.iter_mut().enumerate() {
+            if i > 0 {
+                self.expect_char('.', "`.` between the four octets of an IPv4 address")?;
+            }
+            *octet = self.number(255, "an octet of 0 to 255")?;
+        }
+        Ok(Ipv4Addr::from(octets))
+    }
+
+    /// `part`, the next characters of the text, as an IPv6 address.
+    fn ipv6(&mut self, part: &str) -> Result<Ipv6Addr, AddressError> {
+        let addr = part.parse::<Ipv6Addr>().map_err(|_| {
+            bad(
+                self.offset,
+                format!("`{part}` in `{}`", self.whole),
+                "an IPv6 address such as 2001:db8::10",
+            )
+        })?;
+        self.text = &self.text[part.len()..];
+        self.offset += part.chars().count();
+        Ok(addr)
+    }
+
     /// Decimal digits with a value of at most `max`.
     fn number(&mut self, max: u32, expected: &str) -> Result<u8, AddressError> {
         let digits = self.text.len()
@@ -181,7 +223,7 @@ mod tests {
             parse_address("fxp0:192.168.10.2/32n23").expect("parses"),
             WrittenAddress {
                 interface: Some("fxp0".to_string()),
-                addr: Ipv4Addr::new(192, 168, 10, 2),
+                addr: Ipv4Addr::new(192, 168, 10, 2).into(),
                 bits: Some(32),
                 net: Some(23),
             }
@@ -192,7 +234,7 @@ mod tests {
     fn bare_address() {
         let written = parse_address("10.0.0.1").expect("parses");
         assert_eq!(written.interface, None);
-        assert_eq!(written.addr, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(written.addr, IpAddr::from([10, 0, 0, 1]));
         assert_eq!((written.bits, written.net), (None, None));
     }
 
@@ -206,6 +248,34 @@ mod tests {
         assert_eq!(offset("10.0.0.1x"), 8);
         assert_eq!(offset(":10.0.0.1"), 0);
         assert_eq!(offset("a/b:10.0.0.1"), 1);
+    }
+
+    #[test]
+    fn ipv6_after_the_first_colon() {
+        let written = parse_address("eth0:2001:db8::10/64").expect("parses");
+        assert_eq!(written.interface.as_deref(), Some("eth0"));
+        assert_eq!(written.addr, "2001:db8::10".parse::<IpAddr>().unwrap());
+        assert_eq!((written.bits, written.net), (Some(64), None));
+        let mapped = parse_address("br-lan:::ffff:10.0.0.1").expect("parses");
+        assert_eq!(mapped.interface.as_deref(), Some("br-lan"));
+        assert_eq!(mapped.addr, "::ffff:10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_whole_ipv6_address_has_no_interface() {
+        let written = parse_address("2001:db8::1/128").expect("parses");
+        assert_eq!(written.interface, None);
+        assert_eq!(written.addr, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(written.bits, Some(128));
+    }
+
+    #[test]
+    fn ipv6_errors_point_into_the_token() {
+        let offset = |text: &str| parse_address(text).unwrap_err().offset;
+        assert_eq!(offset("eth0:2001:db8::g1/64"), 5);
+        assert_eq!(offset("eth0:2001:db8::1/129"), 17);
+        assert_eq!(offset("eth0:2001:db8::1/64n24"), 19);
+        assert_eq!(offset("eth0:2001:db8:::1"), 5);
     }
 
     #[test]

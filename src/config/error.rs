@@ -2,7 +2,7 @@
 //! the file that caused it.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::membership::SettingsError;
 
@@ -46,7 +46,10 @@ pub enum ErrorKind {
     /// An interface name longer than Linux allows.
     InterfaceNameTooLong { name: String },
     /// The same address appears in two VIFs, or twice in one.
-    DuplicateVifAddress { address: Ipv4Addr, first: Position },
+    DuplicateVifAddress { address: IpAddr, first: Position },
+    /// Two VIFs that would travel under the same four-byte key (a hash
+    /// of an IPv6 primary meeting another VIF's key).
+    WireKeyClash { address: IpAddr, first: Position },
     /// The file lists no VIF at all.
     NoVirtualInterfaces,
     /// Both a `Spread` directive and a `Membership` block: the file must
@@ -123,6 +126,13 @@ impl fmt::Display for Error {
                 f,
                 "found {address} again, expected each VIF address only once (first listed at \
                  line {}, column {})",
+                first.line, first.column
+            ),
+            ErrorKind::WireKeyClash { address, first } => write!(
+                f,
+                "found VIF {address}, whose key between nodes equals that of the VIF at line {}, \
+                 column {}; expected VIFs that can be told apart (write another of its addresses \
+                 first)",
                 first.line, first.column
             ),
             ErrorKind::NoVirtualInterfaces => write!(

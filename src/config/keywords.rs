@@ -17,6 +17,7 @@ pub enum Directive {
     Balance,
     Prefer,
     Notify,
+    Announce,
     VirtualInterfaces,
     Run,
     Identity,
@@ -40,6 +41,7 @@ pub const DIRECTIVES: &[(&str, Directive)] = &[
     ("Balance", Directive::Balance),
     ("Prefer", Directive::Prefer),
     ("Notify", Directive::Notify),
+    ("Announce", Directive::Announce),
     ("VirtualInterfaces", Directive::VirtualInterfaces),
     ("VIFs", Directive::VirtualInterfaces),
     ("VIPs", Directive::VirtualInterfaces),
@@ -86,6 +88,15 @@ pub const MEMBERSHIP_PARAMETERS: &[(&str, MembershipParameter)] = &[
     ("Heartbeat", MembershipParameter::Heartbeat),
     ("Timeout", MembershipParameter::Timeout),
 ];
+
+/// A parameter inside `Announce { ... }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnounceParameter {
+    Refresh,
+}
+
+pub const ANNOUNCE_PARAMETERS: &[(&str, AnnounceParameter)] =
+    &[("Refresh", AnnounceParameter::Refresh)];
 
 /// What `word` names in `table`, whatever its case.
 pub fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {

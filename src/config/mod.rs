@@ -20,8 +20,8 @@ use std::path::Path;
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
 pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
 pub use keywords::{
-    lookup as lookup_keyword, BalanceParameter, Directive, MembershipParameter, BALANCE_PARAMETERS,
-    DIRECTIVES, MEMBERSHIP_PARAMETERS,
+    lookup as lookup_keyword, AnnounceParameter, BalanceParameter, Directive, MembershipParameter,
+    ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS,
 };
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,

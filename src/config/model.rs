@@ -3,7 +3,7 @@
 //! sees configuration text.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,20 +67,23 @@ pub fn prefix_mask(len: u8) -> u32 {
     }
 }
 
-/// One address of a VIF: `IF:A.B.C.D/BITS[nNET]`.
+/// One address of a VIF: `IF:A.B.C.D/BITS[nNET]` or `IF:ADDR/BITS` for
+/// IPv6.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VifAddress {
     /// Interface name, at most 15 bytes.
     pub interface: String,
-    pub addr: Ipv4Addr,
-    /// `/BITS`: netmask of the address on the interface (default 32).
+    pub addr: IpAddr,
+    /// `/BITS`: prefix of the address on the interface (default 32 for
+    /// IPv4, 128 for IPv6).
     pub prefix_len: u8,
-    /// `nNET`: length of the directly attached network used to decide whom
-    /// ARP notifications may reach (default 24).
+    /// `nNET` (IPv4 only): length of the directly attached network used
+    /// to decide whom ARP notifications may reach (default 24). IPv6 has
+    /// no such suffix: there it equals `prefix_len`.
     pub network_len: u8,
 }
 
-/// `IF:A.B.C.D/BITS`, as logs (`UP: eth0:10.0.0.5/24`) and hooks show it.
+/// `IF:ADDR/BITS`, as logs (`UP: eth0:10.0.0.5/24`) and hooks show it.
 impl fmt::Display for VifAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}/{}", self.interface, self.addr, self.prefix_len)
@@ -88,21 +91,51 @@ impl fmt::Display for VifAddress {
 }
 
 impl VifAddress {
-    pub fn netmask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(prefix_mask(self.prefix_len))
-    }
-
-    /// Broadcast address of the address's subnet on the interface.
-    pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) | !prefix_mask(self.prefix_len))
-    }
-
-    /// The directly attached network (`nNET`) as a block.
-    pub fn attached_network(&self) -> Ipv4Block {
-        Ipv4Block {
-            addr: Ipv4Addr::from(u32::from(self.addr) & prefix_mask(self.network_len)),
-            prefix_len: self.network_len,
+    /// The address if it is IPv4.
+    pub fn ipv4(&self) -> Option<Ipv4Addr> {
+        match self.addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
         }
+    }
+
+    /// The address if it is IPv6.
+    pub fn ipv6(&self) -> Option<Ipv6Addr> {
+        match self.addr {
+            IpAddr::V4(_) => None,
+            IpAddr::V6(a) => Some(a),
+        }
+    }
+
+    /// `ipv4` or `ipv6`, as the status names the family.
+    pub fn family(&self) -> &'static str {
+        if self.addr.is_ipv4() {
+            "ipv4"
+        } else {
+            "ipv6"
+        }
+    }
+
+    /// The IPv4 netmask (none for IPv6).
+    pub fn netmask(&self) -> Option<Ipv4Addr> {
+        self.ipv4()
+            .map(|_| Ipv4Addr::from(prefix_mask(self.prefix_len)))
+    }
+
+    /// Broadcast address of the IPv4 subnet on the interface (none for
+    /// IPv6).
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        self.ipv4()
+            .map(|a| Ipv4Addr::from(u32::from(a) | !prefix_mask(self.prefix_len)))
+    }
+
+    /// The directly attached IPv4 network (`nNET`) as a block (none for
+    /// IPv6).
+    pub fn attached_network(&self) -> Option<Ipv4Block> {
+        self.ipv4().map(|a| Ipv4Block {
+            addr: Ipv4Addr::from(u32::from(a) & prefix_mask(self.network_len)),
+            prefix_len: self.network_len,
+        })
     }
 }
 
@@ -114,10 +147,34 @@ pub struct Vif {
     pub addresses: Vec<VifAddress>,
 }
 
+/// Where wire keys of VIFs with an IPv6 primary live: 240.0.0.0/4, which
+/// no VIF uses.
+const IPV6_KEY_BLOCK: u32 = 0xf000_0000;
+
 impl Vif {
     pub fn primary(&self) -> &VifAddress {
         &self.addresses[0]
     }
+
+    /// The four bytes that name this VIF between nodes (STATE and BALANCE
+    /// carry IPv4 addresses): the primary itself when it is IPv4;
+    /// otherwise a fixed hash of the IPv6 primary inside 240.0.0.0/4, the
+    /// same on every node whatever the order of its VIFs. The
+    /// configuration refuses two VIFs with the same key.
+    pub fn wire_key(&self) -> Ipv4Addr {
+        match self.primary().addr {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => Ipv4Addr::from(IPV6_KEY_BLOCK | (fnv1a(&a.octets()) >> 4)),
+        }
+    }
+}
+
+/// 32-bit FNV-1a: small, fixed forever, and spreads 16 bytes well enough
+/// for a few thousand keys.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash: u32, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// What this node prefers to hold.
@@ -147,6 +204,19 @@ pub enum NotifyTarget {
     },
     /// `arp-cache [ping]`: every entry of the cluster-wide ARP cache.
     ArpCache { ping: bool },
+    /// `IF:ADDR` with an IPv6 address (ours): one neighbour that gets a
+    /// unicast neighbour advertisement for every IPv6 address of each VIF
+    /// acquired on that interface.
+    Neighbour { interface: String, addr: Ipv6Addr },
+}
+
+/// `Announce { Refresh = T }` (ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnnounceConfig {
+    /// Announce every held address again every `T` (gratuitous ARP or
+    /// unsolicited neighbour advertisement), spread over the period;
+    /// `None` (the default): only when acquired.
+    pub refresh: Option<Duration>,
 }
 
 /// `AcquisitionsPerRound`.
@@ -247,6 +317,7 @@ pub struct Config {
     pub balance: Balance,
     pub prefer: Prefer,
     pub notify: Vec<NotifyTarget>,
+    pub announce: AnnounceConfig,
     /// Never empty.
     pub vifs: Vec<Vif>,
     pub hooks: Vec<Hook>,
@@ -275,6 +346,7 @@ impl Default for Config {
             balance: Balance::default(),
             prefer: Prefer::default(),
             notify: Vec::new(),
+            announce: AnnounceConfig::default(),
             vifs: Vec::new(),
             hooks: Vec::new(),
             identity: None,
@@ -324,7 +396,9 @@ impl Config {
                         continue;
                     }
                     for vif in &self.vifs {
-                        let primary = vif.primary().addr;
+                        let Some(primary) = vif.primary().ipv4() else {
+                            continue;
+                        };
                         if block.contains(primary) && !out.contains(&primary) {
                             out.push(primary);
                         }
@@ -370,11 +444,37 @@ mod tests {
     }
 
     #[test]
+    fn wire_keys_name_ipv4_vifs_by_their_primary_and_ipv6_ones_inside_240_slash_4() {
+        let vif = |addr: &str| Vif {
+            addresses: vec![VifAddress {
+                interface: "eth0".into(),
+                addr: addr.parse().unwrap(),
+                prefix_len: 64,
+                network_len: 64,
+            }],
+        };
+        assert_eq!(vif("10.0.0.5").wire_key(), Ipv4Addr::new(10, 0, 0, 5));
+        let a = vif("2001:db8::10").wire_key();
+        let b = vif("2001:db8::11").wire_key();
+        assert_eq!(a.octets()[0] & 0xf0, 0xf0);
+        assert_eq!(b.octets()[0] & 0xf0, 0xf0);
+        assert_ne!(a, b);
+        assert_eq!(a, vif("2001:db8::10").wire_key());
+    }
+
+    #[test]
+    fn the_key_hash_is_fnv1a() {
+        // Published FNV-1a test vectors: nodes of different builds agree.
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
     fn preferred_addresses_follow_the_wire_convention() {
         let vif = |a: [u8; 4]| Vif {
             addresses: vec![VifAddress {
                 interface: "eth0".into(),
-                addr: Ipv4Addr::from(a),
+                addr: Ipv4Addr::from(a).into(),
                 prefix_len: 32,
                 network_len: 24,
             }],

@@ -1,10 +1,12 @@
 //! Recursive-descent parser: tokens to a `Config`, remembering where each
 //! VIF address and Prefer entry was written so validation can point at it.
-//! The `Membership` block and `Quorum` are read in [`membership`].
+//! The `Membership` block and `Quorum` are read in [`membership`],
+//! `Notify` and `Announce` in [`notify`].
 
 mod membership;
+mod notify;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::address::{parse_address, WrittenAddress};
@@ -12,9 +14,7 @@ use super::error::{ErrorKind, Position, WarningKind};
 use super::keywords::{self, BalanceParameter, Directive, BALANCE_PARAMETERS, DIRECTIVES};
 use super::lexer::{Token, TokenKind};
 use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED};
-use super::{
-    AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, NotifyTarget, Prefer, Vif, VifAddress,
-};
+use super::{AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, Prefer, Vif, VifAddress};
 use crate::spread::wire::is_legal_group_name;
 
 pub type Located<T> = Result<T, (Position, ErrorKind)>;
@@ -41,10 +41,11 @@ pub struct Parsed {
 }
 
 const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
-     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, VirtualInterfaces, Run, Identity, \
-     Membership, Quorum)";
-const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] (as in eth0:10.0.0.5/24)";
-const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET] or `{` with several";
+     LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, Announce, VirtualInterfaces, Run, \
+     Identity, Membership, Quorum)";
+const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] or IF:IPV6[/BITS] \
+     (as in eth0:10.0.0.5/24 or eth0:2001:db8::10/64)";
+const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET], IF:IPV6[/BITS] or `{` with several";
 const BALANCE_PARAMETER: &str = "AcquisitionsPerRound or Interval inside Balance";
 const EVENT_EXPECTED: &str = "an event: on up, on down, post up or post down";
 
@@ -106,11 +107,20 @@ fn bad_value(
 /// The interface of an address written at `at` where one is required.
 fn required_interface(
     interface: Option<String>,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     at: Position,
     expected: &str,
 ) -> Located<String> {
     interface.ok_or_else(|| bad_value(at, format!("`{addr}` without an interface"), expected))
+}
+
+/// An IPv6 address where the wire between nodes carries IPv4 only.
+fn ipv4_only(at: Position, addr: IpAddr, directive: &str) -> (Position, ErrorKind) {
+    bad_value(
+        at,
+        format!("IPv6 address {addr}"),
+        format!("an IPv4 address in {directive} (only VIFs and Notify take IPv6 addresses)"),
+    )
 }
 
 fn is_keyword(token: &Token, keyword: &str) -> bool {
@@ -247,6 +257,7 @@ impl<'a> Parser<'a> {
             Directive::Balance => self.balance()?,
             Directive::Prefer => self.prefer()?,
             Directive::Notify => self.notify()?,
+            Directive::Announce => self.announce()?,
             Directive::VirtualInterfaces => self.virtual_interfaces()?,
             Directive::Run => self.hook(keyword)?,
             Directive::Identity => self.identity()?,
@@ -394,67 +405,6 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn notify(&mut self) -> Located<()> {
-        match self.peek() {
-            Some(t) if is_keyword(t, "none") => self.next += 1,
-            Some(t) if t.kind == TokenKind::OpenBrace => {
-                self.next += 1;
-                self.braced(t.position, "a Notify entry", None, Self::notify_entry)?;
-            }
-            _ => self.notify_entry()?,
-        }
-        Ok(())
-    }
-
-    fn notify_entry(&mut self) -> Located<()> {
-        const ENTRY: &str = "a Notify entry: IF:A.B.C.D[/BITS] or arp-cache";
-        if self.peek_is("arp-cache") {
-            self.next += 1;
-            let ping = self.ping_flag();
-            self.config.notify.push(NotifyTarget::ArpCache { ping });
-            return Ok(());
-        }
-        let (interface, block, at) = self.block_address(ENTRY, "Notify")?;
-        let interface = required_interface(
-            interface,
-            block.addr,
-            at,
-            "IF:A.B.C.D[/BITS] in Notify (as in eth0:10.0.0.0/24)",
-        )?;
-        let mut throttle = None;
-        let mut ping = false;
-        loop {
-            if !ping && self.ping_flag() {
-                ping = true;
-            } else if throttle.is_none() && self.peek_is("throttle") {
-                self.next += 1;
-                const RATE: &str = "a number of destinations per second after throttle";
-                let (rate, rate_at) = self.word(RATE)?;
-                let rate = values::parse_number(rate)
-                    .ok_or_else(|| bad_value(rate_at, format!("`{rate}`"), RATE))?;
-                // The original reads `throttle 0` as no limit.
-                throttle = Some((rate > 0).then_some(rate));
-            } else {
-                break;
-            }
-        }
-        self.config.notify.push(NotifyTarget::Network {
-            interface,
-            block,
-            throttle: throttle.flatten(),
-            ping,
-        });
-        Ok(())
-    }
-
-    fn ping_flag(&mut self) -> bool {
-        let ping = self.peek_is("ping");
-        if ping {
-            self.next += 1;
-        }
-        ping
-    }
-
     fn virtual_interfaces(&mut self) -> Located<()> {
         let open = self
             .expect(TokenKind::OpenBrace, "`{` after VirtualInterfaces")?
@@ -493,12 +443,26 @@ impl<'a> Parser<'a> {
         let (written, at) = self.address(VIF_ADDRESS_EXPECTED)?;
         let interface =
             required_interface(written.interface, written.addr, at, VIF_ADDRESS_EXPECTED)?;
+        let (prefix_len, network_len) = match written.addr {
+            IpAddr::V4(_) => (written.bits.unwrap_or(32), written.net.unwrap_or(24)),
+            IpAddr::V6(addr) => {
+                if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+                    return Err(bad_value(
+                        at,
+                        format!("{addr}, which cannot be an interface's own address"),
+                        "a unicast IPv6 address for the VIF",
+                    ));
+                }
+                let bits = written.bits.unwrap_or(128);
+                (bits, bits)
+            }
+        };
         self.spans.vif_addresses.push(at);
         Ok(VifAddress {
             interface,
             addr: written.addr,
-            prefix_len: written.bits.unwrap_or(32),
-            network_len: written.net.unwrap_or(24),
+            prefix_len,
+            network_len,
         })
     }
 
@@ -508,24 +472,37 @@ impl<'a> Parser<'a> {
         Ok((written, at))
     }
 
-    /// An address that names a block (Prefer, Notify): `/BITS` defaults
-    /// to 32, and an `nNET` suffix, which means nothing there, is warned
-    /// about. The interface, if written, is the caller's to judge.
+    /// An address that names an IPv4 block (Prefer, Notify): `/BITS`
+    /// defaults to 32, and an `nNET` suffix, which means nothing there, is
+    /// warned about. The interface, if written, is the caller's to judge.
     fn block_address(
         &mut self,
         expected: &str,
         directive: &'static str,
     ) -> Located<(Option<String>, Ipv4Block, Position)> {
         let (written, at) = self.address(expected)?;
+        let (interface, block) = self.ipv4_block(written, at, directive)?;
+        Ok((interface, block, at))
+    }
+
+    fn ipv4_block(
+        &mut self,
+        written: WrittenAddress,
+        at: Position,
+        directive: &'static str,
+    ) -> Located<(Option<String>, Ipv4Block)> {
+        let IpAddr::V4(addr) = written.addr else {
+            return Err(ipv4_only(at, written.addr, directive));
+        };
         if written.net.is_some() {
             self.warnings
                 .push((at, WarningKind::NetworkLengthIgnored { directive }));
         }
         let block = Ipv4Block {
-            addr: written.addr,
+            addr,
             prefix_len: written.bits.unwrap_or(32),
         };
-        Ok((written.interface, block, at))
+        Ok((written.interface, block))
     }
 
     fn hook(&mut self, keyword: &str) -> Located<()> {
@@ -568,7 +545,9 @@ impl<'a> Parser<'a> {
             let text = self.tokens[self.next - 1].describe();
             return Err(bad_value(at, text, EXPECTED));
         }
-        let addr: Ipv4Addr = written.addr;
+        let IpAddr::V4(addr) = written.addr else {
+            return Err(ipv4_only(at, written.addr, "Identity"));
+        };
         if let Err(problem) = values::check_identity(addr) {
             return Err(bad_value(
                 at,

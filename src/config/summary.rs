@@ -97,18 +97,28 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
                     }
                     writeln!(out)?;
                 }
+                NotifyTarget::Neighbour { interface, addr } => {
+                    writeln!(out, "  {interface}:{addr}")?
+                }
                 NotifyTarget::ArpCache { ping } => {
                     writeln!(out, "  arp-cache{}", if *ping { " ping" } else { "" })?
                 }
             }
         }
     }
+    match config.announce.refresh {
+        Some(period) => writeln!(out, "announce refresh: {}", format_interval(period))?,
+        None => writeln!(out, "announce refresh: off")?,
+    }
     writeln!(out, "vifs: {}", config.vifs.len())?;
     for (index, vif) in config.vifs.iter().enumerate() {
         let addresses: Vec<String> = vif
             .addresses
             .iter()
-            .map(|a| format!("{a}n{}", a.network_len))
+            .map(|a| match a.addr {
+                std::net::IpAddr::V4(_) => format!("{a}n{}", a.network_len),
+                std::net::IpAddr::V6(_) => a.to_string(),
+            })
             .collect();
         writeln!(out, "  {}: {}", index + 1, addresses.join(" "))?;
     }

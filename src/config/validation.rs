@@ -3,7 +3,7 @@
 //! can reach, and Prefer entries that match nothing.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::error::{ErrorKind, Position, WarningKind};
 use super::parser::{Located, Spans};
@@ -20,7 +20,7 @@ pub fn validate(
         return Err((end, ErrorKind::NoVirtualInterfaces));
     }
     let addresses = config.vifs.iter().flat_map(|vif| &vif.addresses);
-    let mut first_seen: HashMap<Ipv4Addr, Position> = HashMap::new();
+    let mut first_seen: HashMap<IpAddr, Position> = HashMap::new();
     for (address, &position) in addresses.zip(&spans.vif_addresses) {
         if let Some(&first) = first_seen.get(&address.addr) {
             return Err((
@@ -33,6 +33,7 @@ pub fn validate(
         }
         first_seen.insert(address.addr, position);
     }
+    wire_keys(config, spans)?;
     group_service(config, spans)?;
     let mut warnings = Vec::new();
     if let Prefer::Blocks(blocks) = &config.prefer {
@@ -40,7 +41,8 @@ pub fn validate(
             if !config
                 .vifs
                 .iter()
-                .any(|vif| block.contains(vif.primary().addr))
+                .filter_map(|vif| vif.primary().ipv4())
+                .any(|primary| block.contains(primary))
             {
                 let written = if block.prefix_len == 32 {
                     block.addr.to_string()
@@ -52,6 +54,31 @@ pub fn validate(
         }
     }
     Ok(warnings)
+}
+
+/// Every VIF needs its own wire key. Two IPv4 primaries cannot share one
+/// (duplicates are refused above); an IPv6 primary whose hash meets
+/// another VIF's key is refused here, naming both.
+fn wire_keys(config: &Config, spans: &Spans) -> Located<()> {
+    let mut first_seen: HashMap<Ipv4Addr, Position> = HashMap::new();
+    let mut span = 0;
+    for vif in &config.vifs {
+        let Some(&at) = spans.vif_addresses.get(span) else {
+            break;
+        };
+        span += vif.addresses.len();
+        if let Some(&first) = first_seen.get(&vif.wire_key()) {
+            return Err((
+                at,
+                ErrorKind::WireKeyClash {
+                    address: vif.primary().addr,
+                    first,
+                },
+            ));
+        }
+        first_seen.insert(vif.wire_key(), at);
+    }
+    Ok(())
 }
 
 /// The file chooses Spread or the built-in membership, not both, a

@@ -11,7 +11,9 @@ use nanoserde::DeJson;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::json::JsonStatus;
-use super::wire::{decode_length, decode_state, RequestKind, StateReply, VIF_LEN};
+use super::wire::{
+    decode_length, decode_state, AddressRecord, RequestKind, StateReply, VifRecord, VIF_LEN,
+};
 use super::ControlError;
 
 /// Time allowed for connecting and for each reply.
@@ -147,13 +149,51 @@ pub fn render_listing(reply: &StateReply) -> String {
             let _ = writeln!(
                 out,
                 "\t{mark} {:>5}:{}/{}",
-                a.interface,
-                a.addr,
-                a.prefix_len()
+                a.interface, a.addr, a.prefix_len
             );
         }
     }
     out
+}
+
+/// What the listing shows: from our JSON status, which carries IPv6
+/// addresses too; from the original state reply when the daemon does not
+/// answer request 3 (an original daemon, which has no IPv6 addresses).
+fn listing(mut client: ControlClient, socket: &Path) -> Result<StateReply, ControlError> {
+    let text = match client.json_status() {
+        Ok(text) => text,
+        Err(_) => return ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state(),
+    };
+    let status = JsonStatus::deserialize_json(&text)
+        .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))?;
+    state_from_json(&status)
+}
+
+/// The listing's view of a JSON status.
+pub fn state_from_json(status: &JsonStatus) -> Result<StateReply, ControlError> {
+    let bad =
+        |what: &str, text: &str| ControlError::BadReply(format!("JSON status: {what} `{text}`"));
+    let mut vifs = Vec::with_capacity(status.vifs.len());
+    for vif in &status.vifs {
+        let owner = match &vif.owner {
+            Some(text) => Some(text.parse().map_err(|_| bad("owner", text))?),
+            None => None,
+        };
+        let mut addresses = Vec::with_capacity(vif.addresses.len());
+        for a in &vif.addresses {
+            addresses.push(AddressRecord {
+                interface: a.interface.clone(),
+                addr: a.address.parse().map_err(|_| bad("address", &a.address))?,
+                prefix_len: a.prefix_len,
+            });
+        }
+        vifs.push(VifRecord {
+            priority: vif.priority,
+            owner,
+            addresses,
+        });
+    }
+    Ok(StateReply { vifs })
 }
 
 /// What `wackatrl` does: act if asked to, then print the listing (or the
@@ -173,7 +213,7 @@ pub fn run(
     let text = if json {
         client.json_status()? + "\n"
     } else {
-        render_listing(&client.state()?)
+        render_listing(&listing(client, socket)?)
     };
     out.write_all(text.as_bytes())
         .map_err(|e| ControlError::io("writing the listing", e))
@@ -194,6 +234,32 @@ mod tests {
              \t ->  eth1:192.0.2.5/32\n\
              Owner: not acquired\n\
              \t*    eth0:10.0.0.6/24\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_are_listed_in_their_usual_form() {
+        let mut status = sample_status();
+        status.vifs[1].addresses.push(crate::config::VifAddress {
+            interface: "eth0".into(),
+            addr: "2001:db8::6".parse().unwrap(),
+            prefix_len: 64,
+            network_len: 64,
+        });
+        let reply = state_from_json(&status.json()).unwrap();
+        assert_eq!(reply, {
+            let mut expected = status.state_reply();
+            expected.vifs[1].addresses[1].prefix_len = 64;
+            expected
+        });
+        assert_eq!(
+            render_listing(&reply),
+            "Owner: 192.168.1.10\n\
+             \t*    eth0:10.0.0.5/24\n\
+             \t ->  eth1:192.0.2.5/32\n\
+             Owner: not acquired\n\
+             \t*    eth0:10.0.0.6/24\n\
+             \t ->  eth0:2001:db8::6/64\n"
         );
     }
 

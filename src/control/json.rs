@@ -111,24 +111,31 @@ pub struct JsonVif {
 }
 
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[nserde(serialize_none_as_null)]
 pub struct JsonAddress {
     pub interface: String,
+    /// `ipv4` or `ipv6`; older daemons sent IPv4 only and no family.
+    #[nserde(default = "ipv4")]
+    pub family: String,
     pub address: String,
     pub prefix_len: u8,
     pub network_len: u8,
-    pub netmask: String,
-    pub broadcast: String,
+    /// IPv4 only (null for IPv6).
+    pub netmask: Option<String>,
+    /// IPv4 only (null for IPv6).
+    pub broadcast: Option<String>,
 }
 
 impl From<&VifAddress> for JsonAddress {
     fn from(a: &VifAddress) -> JsonAddress {
         JsonAddress {
             interface: a.interface.clone(),
+            family: a.family().to_string(),
             address: a.addr.to_string(),
             prefix_len: a.prefix_len,
             network_len: a.network_len,
-            netmask: a.netmask().to_string(),
-            broadcast: a.broadcast().to_string(),
+            netmask: a.netmask().map(|m| m.to_string()),
+            broadcast: a.broadcast().map(|b| b.to_string()),
         }
     }
 }

@@ -16,7 +16,7 @@
 //! | `held_count` | number | VIFs this node holds |
 //! | `members` | array | per member, in view order: `index`, `name` (Spread private group), `address` (real address or null), `held` (VIFs it holds) |
 //! | `vifs` | array | per VIF, in configuration order: `index`, `owner` (real address or null), `priority` (0..5), `priority_name` (`UNCLAIMED` .. `PREFER_CLAIMED`), `addresses` |
-//! | `vifs[].addresses` | array | primary first: `interface`, `address`, `prefix_len`, `network_len`, `netmask`, `broadcast` |
+//! | `vifs[].addresses` | array | primary first: `interface`, `family` (`ipv4` or `ipv6`), `address` (usual text form), `prefix_len`, `network_len` (the prefix for IPv6), `netmask` and `broadcast` (null for IPv6) |
 //! | `service` | object | the group service: `name` (`spread`), `endpoint` (where it is reached), `state` (its own words, e.g. `connected`, or `refused` after a permanent refusal), `error` (only while a failure needs someone to act: what and why); absent from older daemons |
 
 use std::net::Ipv4Addr;
@@ -296,7 +296,7 @@ pub(crate) mod tests {
         let me = Ipv4Addr::new(192, 168, 1, 10);
         let address = |interface: &str, addr: [u8; 4], prefix_len| VifAddress {
             interface: interface.to_string(),
-            addr: Ipv4Addr::from(addr),
+            addr: Ipv4Addr::from(addr).into(),
             prefix_len,
             network_len: 24,
         };
@@ -416,12 +416,12 @@ pub(crate) mod tests {
             r##"{"index":1,"name":"#wack456#node2","address":null,"held":0}],"##,
             r#""vifs":[{"index":0,"owner":"192.168.1.10","priority":5,"#,
             r#""priority_name":"PREFER_CLAIMED","addresses":["#,
-            r#"{"interface":"eth0","address":"10.0.0.5","prefix_len":24,"network_len":24,"#,
+            r#"{"interface":"eth0","family":"ipv4","address":"10.0.0.5","prefix_len":24,"network_len":24,"#,
             r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"},"#,
-            r#"{"interface":"eth1","address":"192.0.2.5","prefix_len":32,"network_len":24,"#,
+            r#"{"interface":"eth1","family":"ipv4","address":"192.0.2.5","prefix_len":32,"network_len":24,"#,
             r#""netmask":"255.255.255.255","broadcast":"192.0.2.5"}]},"#,
             r#"{"index":1,"owner":null,"priority":0,"priority_name":"UNCLAIMED","addresses":["#,
-            r#"{"interface":"eth0","address":"10.0.0.6","prefix_len":24,"network_len":24,"#,
+            r#"{"interface":"eth0","family":"ipv4","address":"10.0.0.6","prefix_len":24,"network_len":24,"#,
             r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"}]}],"#,
             r#""service":{"name":"spread","endpoint":"unix:/var/run/4803","state":"connected"},"#,
             r#""quorum":{"rule":"none","needed":0,"members":2,"met":true}}"#,
@@ -461,6 +461,33 @@ pub(crate) mod tests {
         assert_eq!(&json[cut..], expected);
         let parsed = JsonStatus::deserialize_json(&json).unwrap();
         assert_eq!(parsed, membership_status().json());
+    }
+
+    #[test]
+    fn ipv6_addresses_carry_their_family_and_no_mask() {
+        let mut status = sample_status();
+        status.vifs[1].addresses.push(VifAddress {
+            interface: "eth0".into(),
+            addr: "2001:db8::6".parse().unwrap(),
+            prefix_len: 64,
+            network_len: 64,
+        });
+        let json = status.to_json();
+        assert!(
+            json.contains(
+                r#"{"interface":"eth0","family":"ipv6","address":"2001:db8::6","prefix_len":64,"network_len":64,"netmask":null,"broadcast":null}"#
+            ),
+            "{json}"
+        );
+        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        assert_eq!(parsed, status.json());
+    }
+
+    #[test]
+    fn a_document_without_families_reads_as_ipv4() {
+        let json = sample_status().to_json().replace(r#""family":"ipv4","#, "");
+        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        assert_eq!(parsed.vifs[0].addresses[0].family, "ipv4");
     }
 
     #[test]
@@ -536,7 +563,7 @@ pub(crate) mod tests {
         assert_eq!(reply.vifs.len(), 2);
         assert_eq!(reply.vifs[0].priority, 5);
         assert_eq!(reply.vifs[0].owner, Some(Ipv4Addr::new(192, 168, 1, 10)));
-        assert_eq!(reply.vifs[0].addresses[1].netmask, Ipv4Addr::BROADCAST);
+        assert_eq!(reply.vifs[0].addresses[1].prefix_len, 32);
         assert_eq!(reply.vifs[1].owner, None);
     }
 }

@@ -7,12 +7,14 @@
 //! Record 0 carries the owner's real address (0 when not acquired), record
 //! 1 the primary address, records 2.. the other addresses, zero-filled
 //! when unused. So a VIF carries at most 31 addresses on this wire; the
-//! JSON status carries them all.
+//! JSON status carries them all. IPv6 addresses have no room in these
+//! records and are left out (the original never had any); a VIF of IPv6
+//! addresses only travels with no address record.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::ControlError;
-use crate::config::VifAddress;
+use crate::config::{prefix_mask, VifAddress};
 
 pub const IFNAME_LEN: usize = 16;
 pub const RECORD_LEN: usize = IFNAME_LEN + 12;
@@ -69,25 +71,22 @@ pub struct VifRecord {
     pub addresses: Vec<AddressRecord>,
 }
 
-/// One interface record.
+/// One address of a VIF as the listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRecord {
     pub interface: String,
-    pub addr: Ipv4Addr,
-    pub broadcast: Ipv4Addr,
-    pub netmask: Ipv4Addr,
+    pub addr: IpAddr,
+    pub prefix_len: u8,
 }
 
-impl AddressRecord {
-    /// The netmask's length (`255.255.255.0` -> 24), counted from the
-    /// lowest set bit, so it is exact for every contiguous mask.
-    pub fn prefix_len(&self) -> u8 {
-        let mask = u32::from(self.netmask);
-        if mask == 0 {
-            0
-        } else {
-            (32 - mask.trailing_zeros()) as u8
-        }
+/// The netmask's length (`255.255.255.0` -> 24), counted from the lowest
+/// set bit, so it is exact for every contiguous mask.
+fn mask_len(netmask: Ipv4Addr) -> u8 {
+    let mask = u32::from(netmask);
+    if mask == 0 {
+        0
+    } else {
+        (32 - mask.trailing_zeros()) as u8
     }
 }
 
@@ -96,8 +95,7 @@ impl From<&VifAddress> for AddressRecord {
         AddressRecord {
             interface: a.interface.clone(),
             addr: a.addr,
-            broadcast: a.broadcast(),
-            netmask: a.netmask(),
+            prefix_len: a.prefix_len,
         }
     }
 }
@@ -119,8 +117,14 @@ pub fn encode_state(reply: &StateReply) -> Vec<u8> {
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
         );
-        for a in vif.addresses.iter().take(MAX_ADDRESSES) {
-            put_record(&mut out, &a.interface, a.addr, a.broadcast, a.netmask);
+        let ipv4 = vif.addresses.iter().filter_map(|a| match a.addr {
+            IpAddr::V4(addr) => Some((a, addr)),
+            IpAddr::V6(_) => None,
+        });
+        for (a, addr) in ipv4.take(MAX_ADDRESSES) {
+            let mask = prefix_mask(a.prefix_len);
+            let broadcast = Ipv4Addr::from(u32::from(addr) | !mask);
+            put_record(&mut out, &a.interface, addr, broadcast, mask.into());
         }
         out.resize(start + VIF_LEN, 0);
     }
@@ -184,15 +188,9 @@ fn decode_vif(index: usize, chunk: &[u8]) -> Result<VifRecord, ControlError> {
         })?;
         addresses.push(AddressRecord {
             interface: interface.to_string(),
-            addr,
-            broadcast: address_at(record, IFNAME_LEN + 4),
-            netmask: address_at(record, IFNAME_LEN + 8),
+            addr: addr.into(),
+            prefix_len: mask_len(address_at(record, IFNAME_LEN + 8)),
         });
-    }
-    if addresses.is_empty() {
-        return Err(ControlError::BadReply(format!(
-            "VIF {index} has no primary address"
-        )));
     }
     Ok(VifRecord {
         priority,
@@ -212,7 +210,7 @@ mod tests {
     fn record(interface: &str, addr: [u8; 4], prefix: u8) -> AddressRecord {
         AddressRecord::from(&VifAddress {
             interface: interface.to_string(),
-            addr: Ipv4Addr::from(addr),
+            addr: Ipv4Addr::from(addr).into(),
             prefix_len: prefix,
             network_len: 24,
         })
@@ -299,8 +297,46 @@ mod tests {
     #[test]
     fn prefix_lengths_come_from_the_netmask() {
         for bits in [0u8, 1, 8, 23, 24, 29, 32] {
-            assert_eq!(record("eth0", [10, 0, 0, 5], bits).prefix_len(), bits);
+            let reply = StateReply {
+                vifs: vec![VifRecord {
+                    priority: 1,
+                    owner: None,
+                    addresses: vec![record("eth0", [10, 0, 0, 5], bits)],
+                }],
+            };
+            let decoded = decode_state(&encode_state(&reply)[4..]).unwrap();
+            assert_eq!(decoded.vifs[0].addresses[0].prefix_len, bits);
         }
+    }
+
+    #[test]
+    fn ipv6_addresses_have_no_record() {
+        let v6 = AddressRecord {
+            interface: "eth0".into(),
+            addr: "2001:db8::10".parse().unwrap(),
+            prefix_len: 64,
+        };
+        let mixed = StateReply {
+            vifs: vec![
+                VifRecord {
+                    priority: 2,
+                    owner: None,
+                    addresses: vec![v6.clone(), record("eth0", [10, 0, 0, 5], 24)],
+                },
+                VifRecord {
+                    priority: 2,
+                    owner: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                    addresses: vec![v6],
+                },
+            ],
+        };
+        let decoded = decode_state(&encode_state(&mixed)[4..]).unwrap();
+        assert_eq!(
+            decoded.vifs[0].addresses,
+            vec![record("eth0", [10, 0, 0, 5], 24)]
+        );
+        assert!(decoded.vifs[1].addresses.is_empty());
+        assert_eq!(decoded.vifs[1].owner, Some(Ipv4Addr::new(192, 0, 2, 1)));
     }
 
     #[test]
@@ -309,8 +345,6 @@ mod tests {
         assert!(decode_length(901u32.to_be_bytes(), 900).is_err());
         let err = decode_state(&[0u8; 899]).unwrap_err();
         assert!(err.to_string().contains("899"), "{err}");
-        let err = decode_state(&[0u8; 900]).unwrap_err();
-        assert!(err.to_string().contains("no primary"), "{err}");
         let mut bytes = encode_state(&sample());
         bytes[36] = 0xff;
         let err = decode_state(&bytes[4..]).unwrap_err();

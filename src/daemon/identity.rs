@@ -72,7 +72,7 @@ pub fn choose(config: &Config) -> Result<(Ipv4Addr, Source), IdentityError> {
     let vips: Vec<Ipv4Addr> = config
         .vifs
         .iter()
-        .flat_map(|vif| vif.addresses.iter().map(|a| a.addr))
+        .flat_map(|vif| vif.addresses.iter().filter_map(|a| a.ipv4()))
         .collect();
     match iface::list(&interface) {
         Ok(addresses) => addresses

@@ -214,7 +214,10 @@ fn start<S: GroupService>(
         None => None,
     };
     let announcer = Announcer::spawn_leased(
-        AnnounceSettings::default(),
+        AnnounceSettings {
+            refresh: config.announce.refresh,
+            ..AnnounceSettings::default()
+        },
         service.lease(),
         log_announcement,
     )
@@ -264,6 +267,9 @@ fn log_announcement(report: Report) {
         }
         Report::Failed { vif_index, error } => {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
+        }
+        Report::RefreshFailed { vif_index, error } => {
+            log_warning!("refresh of VIF {vif_index} failed: {error}")
         }
     }
 }

@@ -5,7 +5,8 @@
 //! `Timeout`. Everything that the cluster or the connection depends on
 //! (the VIFs, the group, the identity, the preferences our STATE carries,
 //! the group service itself: the Spread daemon, or the membership's nodes,
-//! port and key, the control socket) needs a restart: a file that changes
+//! port and key, the control socket, the announcer's `Announce` block)
+//! needs a restart: a file that changes
 //! any of it is refused whole and the running configuration stays. The key
 //! file's content is compared by [`check_key`], as the daemon reads it.
 //!
@@ -65,6 +66,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ("Port", membership_differs(|old, new| old.port != new.port)),
         ("Key", membership_differs(|old, new| old.key != new.key)),
         ("Control", running.control != new.control),
+        ("Announce", running.announce != new.announce),
     ];
     let refused = changed(&fixed);
     if !refused.is_empty() {
@@ -228,6 +230,12 @@ mod tests {
         let refused = check(&running, &new).unwrap_err();
         assert_eq!(refused.settings, vec!["Group", "Prefer"]);
         assert!(refused.to_string().contains("Group, Prefer cannot change"));
+        let mut refresh = running.clone();
+        refresh.announce.refresh = Some(Duration::from_secs(60));
+        assert_eq!(
+            check(&running, &refresh).unwrap_err().settings,
+            vec!["Announce"]
+        );
     }
 
     #[test]

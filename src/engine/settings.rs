@@ -17,7 +17,8 @@ pub const SILENT_WARNING_REPEAT: Duration = Duration::from_secs(5);
 pub struct Settings {
     /// Our real address, as STATE and BALANCE carry it.
     pub identity: Ipv4Addr,
-    /// The primary address of every VIF, in configuration order.
+    /// The wire key of every VIF (its primary address when IPv4), in
+    /// configuration order.
     pub vifs: Vec<Ipv4Addr>,
     /// Exactly what our STATE carries as preferred addresses.
     pub preferred: Vec<Ipv4Addr>,
@@ -32,7 +33,7 @@ impl Settings {
     pub fn from_config(config: &Config, identity: Ipv4Addr) -> Settings {
         Settings {
             identity,
-            vifs: config.vifs.iter().map(|v| v.primary().addr).collect(),
+            vifs: config.vifs.iter().map(|v| v.wire_key()).collect(),
             preferred: config.preferred_addresses(),
             mature: config.mature,
             balance: config.balance,

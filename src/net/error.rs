@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// What the networking layer was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub enum Reason {
     NotAnAlias { label: String },
     /// The kernel accepted the removal but the address is still there.
     StillPresent,
+    /// IPv6 is switched off on the interface (`disable_ipv6`).
+    Ipv6Disabled,
 }
 
 /// A failure of the networking layer.
@@ -58,12 +60,12 @@ pub struct Error {
     /// The interface involved; empty when none is (reading the ARP table).
     pub interface: String,
     /// The address involved, if any.
-    pub address: Option<Ipv4Addr>,
+    pub address: Option<IpAddr>,
     pub reason: Reason,
 }
 
 impl Error {
-    pub fn new(action: Action, interface: &str, address: Option<Ipv4Addr>, reason: Reason) -> Self {
+    pub fn new(action: Action, interface: &str, address: Option<IpAddr>, reason: Reason) -> Self {
         Error {
             action,
             interface: interface.to_string(),
@@ -73,11 +75,11 @@ impl Error {
     }
 
     /// An error carrying the OS error of the last failed system call.
-    pub fn last_os(action: Action, interface: &str, address: Option<Ipv4Addr>) -> Self {
+    pub fn last_os(action: Action, interface: &str, address: Option<IpAddr>) -> Self {
         Error::os(action, interface, address, io::Error::last_os_error())
     }
 
-    pub fn os(action: Action, interface: &str, address: Option<Ipv4Addr>, err: io::Error) -> Self {
+    pub fn os(action: Action, interface: &str, address: Option<IpAddr>, err: io::Error) -> Self {
         Error::new(action, interface, address, Reason::Os(err))
     }
 }
@@ -111,6 +113,9 @@ impl fmt::Display for Reason {
                  remove it by hand"
             ),
             Reason::StillPresent => f.write_str("the kernel still lists it after removal"),
+            Reason::Ipv6Disabled => {
+                f.write_str("IPv6 is disabled on the interface (net.ipv6.conf.IF.disable_ipv6 = 1)")
+            }
         }
     }
 }
@@ -148,7 +153,7 @@ mod tests {
         let err = Error::os(
             Action::AddAddress,
             "eth7",
-            Some(Ipv4Addr::new(10, 0, 0, 5)),
+            Some(std::net::Ipv4Addr::new(10, 0, 0, 5).into()),
             io::Error::from_raw_os_error(libc::ENODEV),
         );
         let text = err.to_string();

@@ -1,4 +1,5 @@
-//! VIP addresses on interfaces, as alias labels `IF:N`, through the
+//! VIP addresses on interfaces: IPv6 ones through `iface6`; IPv4 ones,
+//! here, as alias labels `IF:N`, through the
 //! classic ioctls (SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFBRDADDR,
 //! SIOCSIFFLAGS), which need nothing beyond libc and work on every kernel.
 //!
@@ -10,11 +11,12 @@
 //! `net.ipv4.conf.IF.promote_secondaries = 1` is still worthwhile: it
 //! avoids the short gap in which those addresses are missing.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use socket2::Socket;
 
 use super::error::{Action, Error, Reason, Result};
+use super::iface6;
 use super::ifreq::{self, IFNAMSIZ};
 use crate::config::{prefix_mask, VifAddress, MAX_INTERFACE_NAME};
 
@@ -54,7 +56,7 @@ pub enum Outcome {
     AlreadyAbsent,
 }
 
-fn check_interface_name(name: &str, action: Action, addr: Option<Ipv4Addr>) -> Result<()> {
+pub(super) fn check_interface_name(name: &str, action: Action, addr: Option<IpAddr>) -> Result<()> {
     if name.is_empty()
         || name.len() > MAX_INTERFACE_NAME
         || name.contains(':')
@@ -65,7 +67,7 @@ fn check_interface_name(name: &str, action: Action, addr: Option<Ipv4Addr>) -> R
     Ok(())
 }
 
-fn socket(action: Action, interface: &str, addr: Option<Ipv4Addr>) -> Result<Socket> {
+fn socket(action: Action, interface: &str, addr: Option<IpAddr>) -> Result<Socket> {
     ifreq::control_socket().map_err(|e| Error::os(action, interface, addr, e))
 }
 
@@ -82,7 +84,7 @@ fn labels(
     sock: &Socket,
     interface: &str,
     action: Action,
-    addr: Option<Ipv4Addr>,
+    addr: Option<IpAddr>,
 ) -> Result<Vec<(String, Ipv4Addr)>> {
     let all = ifreq::addresses(sock).map_err(|e| Error::os(action, interface, addr, e))?;
     Ok(all
@@ -95,7 +97,7 @@ fn list_with(
     sock: &Socket,
     interface: &str,
     action: Action,
-    addr: Option<Ipv4Addr>,
+    addr: Option<IpAddr>,
 ) -> Result<Vec<InterfaceAddress>> {
     let mut out = Vec::new();
     for (label, a) in labels(sock, interface, action, addr)? {
@@ -104,7 +106,7 @@ fn list_with(
             // Removed (or its interface gone) between the listing and this
             // look-up: it is simply no longer there.
             Err(e) if vanished(&e) => continue,
-            Err(e) => return Err(Error::os(action, interface, Some(a), e)),
+            Err(e) => return Err(Error::os(action, interface, Some(a.into()), e)),
         };
         out.push(InterfaceAddress {
             label,
@@ -157,7 +159,7 @@ fn free_label(interface: &str, taken: &[(String, Ipv4Addr)], addr: Ipv4Addr) -> 
         return Err(Error::new(
             Action::AddAddress,
             interface,
-            Some(addr),
+            Some(addr.into()),
             Reason::LabelTooLong { label },
         ));
     }
@@ -176,7 +178,7 @@ fn add_labelled(
     broadcast: Ipv4Addr,
     action: Action,
 ) -> Result<()> {
-    let err = |e| Error::os(action, interface, Some(addr), e);
+    let err = |e| Error::os(action, interface, Some(addr.into()), e);
     // SIOCSIFADDR starts with a classful mask; the next two fix it.
     ifreq::set_inet(sock, libc::SIOCSIFADDR, label, addr).map_err(err)?;
     let configure = || -> std::io::Result<()> {
@@ -203,38 +205,44 @@ fn add_labelled(
     })
 }
 
-/// Brings up one address of a VIF under the lowest free alias label.
-/// Already present on that interface (under any label, with any mask):
-/// success, nothing done. The interface must exist and be up; we never
-/// change the interface itself.
+/// Brings up one address of a VIF: IPv4 under the lowest free alias
+/// label, IPv6 through rtnetlink without duplicate address detection
+/// (`iface6`). Already present on that interface (under any label, with
+/// any mask): success, nothing done. The interface must exist and be up;
+/// we never change the interface itself.
 pub fn bring_up(vip: &VifAddress) -> Result<Outcome> {
-    let (interface, addr) = (vip.interface.as_str(), vip.addr);
-    check_interface_name(interface, Action::AddAddress, Some(addr))?;
-    let sock = socket(Action::AddAddress, interface, Some(addr))?;
+    let addr = match vip.addr {
+        IpAddr::V4(addr) => addr,
+        IpAddr::V6(addr) => return iface6::bring_up(&vip.interface, addr, vip.prefix_len),
+    };
+    let interface = vip.interface.as_str();
+    check_interface_name(interface, Action::AddAddress, Some(addr.into()))?;
+    let sock = socket(Action::AddAddress, interface, Some(addr.into()))?;
     let device = ifreq::flags(&sock, interface)
-        .map_err(|e| Error::os(Action::AddAddress, interface, Some(addr), e))?;
+        .map_err(|e| Error::os(Action::AddAddress, interface, Some(addr.into()), e))?;
     if device & libc::IFF_UP as libc::c_short == 0 {
         return Err(Error::new(
             Action::AddAddress,
             interface,
-            Some(addr),
+            Some(addr.into()),
             Reason::InterfaceDown,
         ));
     }
-    let present = labels(&sock, interface, Action::AddAddress, Some(addr))?;
+    let present = labels(&sock, interface, Action::AddAddress, Some(addr.into()))?;
     if let Some((label, _)) = present.iter().find(|(_, a)| *a == addr) {
         return Ok(Outcome::AlreadyPresent {
             label: label.clone(),
         });
     }
     let label = free_label(interface, &present, addr)?;
+    let broadcast = Ipv4Addr::from(u32::from(addr) | !prefix_mask(vip.prefix_len));
     add_labelled(
         &sock,
         interface,
         &label,
         addr,
         vip.prefix_len,
-        vip.broadcast(),
+        broadcast,
         Action::AddAddress,
     )?;
     Ok(Outcome::Added { label })
@@ -250,12 +258,19 @@ fn same_address(a: &InterfaceAddress, b: &InterfaceAddress) -> bool {
 /// a fresh one otherwise (an address with the interface's own label cannot
 /// be re-added under it by ioctl without replacing the interface's first
 /// address).
+///
+/// An IPv6 address is removed through rtnetlink, which never takes
+/// another address with it.
 pub fn take_down(vip: &VifAddress) -> Result<Outcome> {
-    let (interface, addr) = (vip.interface.as_str(), vip.addr);
+    let addr = match vip.addr {
+        IpAddr::V4(addr) => addr,
+        IpAddr::V6(addr) => return iface6::take_down(&vip.interface, addr),
+    };
+    let interface = vip.interface.as_str();
     let action = Action::RemoveAddress;
-    check_interface_name(interface, action, Some(addr))?;
-    let sock = socket(action, interface, Some(addr))?;
-    let before = list_with(&sock, interface, action, Some(addr))?;
+    check_interface_name(interface, action, Some(addr.into()))?;
+    let sock = socket(action, interface, Some(addr.into()))?;
+    let before = list_with(&sock, interface, action, Some(addr.into()))?;
     let Some(target) = before.iter().find(|a| a.addr == addr).cloned() else {
         return Ok(Outcome::AlreadyAbsent);
     };
@@ -263,7 +278,7 @@ pub fn take_down(vip: &VifAddress) -> Result<Outcome> {
         return Err(Error::new(
             action,
             interface,
-            Some(addr),
+            Some(addr.into()),
             Reason::NotAnAlias {
                 label: target.label,
             },
@@ -276,8 +291,8 @@ pub fn take_down(vip: &VifAddress) -> Result<Outcome> {
     let mut after = before.clone();
     for _ in 0..sharing {
         ifreq::set_alias_flags(&sock, &target.label, 0)
-            .map_err(|e| Error::os(action, interface, Some(addr), e))?;
-        after = list_with(&sock, interface, action, Some(addr))?;
+            .map_err(|e| Error::os(action, interface, Some(addr.into()), e))?;
+        after = list_with(&sock, interface, action, Some(addr.into()))?;
         if !after.iter().any(|a| a.addr == addr) {
             break;
         }
@@ -287,7 +302,7 @@ pub fn take_down(vip: &VifAddress) -> Result<Outcome> {
         return Err(Error::new(
             action,
             interface,
-            Some(addr),
+            Some(addr.into()),
             Reason::StillPresent,
         ));
     }
@@ -330,7 +345,12 @@ fn restore_dropped(
 /// Puts `lost` back under its own alias label when that is free, under a
 /// fresh one otherwise.
 fn restore(sock: &Socket, interface: &str, lost: &InterfaceAddress) -> Result<()> {
-    let taken = labels(sock, interface, Action::RestoreAddress, Some(lost.addr))?;
+    let taken = labels(
+        sock,
+        interface,
+        Action::RestoreAddress,
+        Some(lost.addr.into()),
+    )?;
     let label = if lost.is_alias() && !taken.iter().any(|(l, _)| *l == lost.label) {
         lost.label.clone()
     } else {
@@ -351,18 +371,22 @@ fn restore(sock: &Socket, interface: &str, lost: &InterfaceAddress) -> Result<()
 }
 
 /// Start-up cleanup: removes every configured VIP address that is already
-/// on its interface under an alias label with the configured mask (left
-/// behind by an instance that crashed), so this node never answers for a
-/// VIP it does not own. Returns what it removed, for the log. Addresses
-/// under the interface's own label or with another mask are the
-/// operator's and stay.
+/// on its interface the way we add them (left behind by an instance that
+/// crashed), so this node never answers for a VIP it does not own: IPv4
+/// under an alias label with the configured mask, IPv6 with the
+/// configured prefix and the no-DAD flag. Returns what it removed, for the
+/// log. Addresses under the interface's own label, with another mask, or
+/// IPv6 ones added with duplicate address detection are the operator's
+/// and stay.
 pub fn remove_leftovers(configured: &[VifAddress]) -> Result<Vec<VifAddress>> {
     let mut removed = Vec::new();
     for vip in configured {
-        let present = list(&vip.interface)?;
-        let leftover = present
-            .iter()
-            .any(|a| a.addr == vip.addr && a.prefix_len == vip.prefix_len && a.is_alias());
+        let leftover = match vip.addr {
+            IpAddr::V4(addr) => list(&vip.interface)?
+                .iter()
+                .any(|a| a.addr == addr && a.prefix_len == vip.prefix_len && a.is_alias()),
+            IpAddr::V6(addr) => iface6::is_leftover(&vip.interface, addr, vip.prefix_len)?,
+        };
         if leftover {
             if let Outcome::Removed { .. } = take_down(vip)? {
                 removed.push(vip.clone());

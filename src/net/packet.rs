@@ -54,7 +54,7 @@ impl PacketSender {
 
     /// Sends one complete Ethernet frame. `about` is the VIP it concerns,
     /// named in the error.
-    pub fn send(&self, frame: &[u8], about: std::net::Ipv4Addr) -> Result<()> {
+    pub fn send(&self, frame: &[u8], about: std::net::IpAddr) -> Result<()> {
         match self.socket.send(frame) {
             Ok(n) if n == frame.len() => Ok(()),
             Ok(_) => Err(Error::os(

@@ -1,13 +1,14 @@
 //! A frame sniffer for root-only tests: an AF_PACKET socket that captures
 //! every frame arriving on one interface, with the time it was read, and a
-//! decoder for the ARP and ICMP frames the announcer sends.
+//! decoder for the ARP, ICMP and neighbour advertisement frames the
+//! announcer sends.
 //!
 //! Include with `#[path = "support/sniffer.rs"] mod sniffer;`, and open it
 //! inside the namespace of the interface (e.g. in `Netns::run`).
 #![allow(dead_code)]
 
 use std::mem;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,73 @@ impl Frame {
             Ipv4Addr::new(b[12], b[13], b[14], b[15]),
             Ipv4Addr::new(b[16], b[17], b[18], b[19]),
         ))
+    }
+}
+
+/// An ICMPv6 neighbour advertisement as captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertisement {
+    pub source: Ipv6Addr,
+    pub destination: Ipv6Addr,
+    pub hop_limit: u8,
+    pub router: bool,
+    pub solicited: bool,
+    pub override_flag: bool,
+    pub target: Ipv6Addr,
+    /// The target link-layer address option, if present.
+    pub target_mac: Option<[u8; 6]>,
+    /// The ICMPv6 checksum verifies over the pseudo-header.
+    pub checksum_ok: bool,
+}
+
+impl Frame {
+    /// The neighbour advertisement, if this is one.
+    pub fn advertisement(&self) -> Option<Advertisement> {
+        let ip = self.bytes.get(14..)?;
+        if self.ethertype() != 0x86dd || ip.len() < 40 + 24 || ip[6] != 58 {
+            return None;
+        }
+        let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        let icmp = ip.get(40..40 + payload_len)?;
+        if icmp[0] != 136 || icmp.len() < 24 {
+            return None;
+        }
+        let source = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());
+        let destination = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).unwrap());
+        // Receivers' check: everything summed, checksum included, is 0xffff.
+        let mut sum: u32 = 0;
+        let mut add = |bytes: &[u8]| {
+            for pair in bytes.chunks(2) {
+                sum += u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
+            }
+        };
+        add(&ip[8..40]);
+        add(&(icmp.len() as u32).to_be_bytes());
+        add(&[0, 0, 0, 58]);
+        add(icmp);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let mut target_mac = None;
+        let mut options = &icmp[24..];
+        while options.len() >= 8 && options[1] > 0 {
+            let len = usize::from(options[1]) * 8;
+            if options[0] == 2 && len >= 8 {
+                target_mac = Some(options[2..8].try_into().unwrap());
+            }
+            options = options.get(len..).unwrap_or(&[]);
+        }
+        Some(Advertisement {
+            source,
+            destination,
+            hop_limit: ip[7],
+            router: icmp[4] & 0x80 != 0,
+            solicited: icmp[4] & 0x40 != 0,
+            override_flag: icmp[4] & 0x20 != 0,
+            target: Ipv6Addr::from(<[u8; 16]>::try_from(&icmp[8..24]).unwrap()),
+            target_mac,
+            checksum_ok: sum == 0xffff,
+        })
     }
 }
 

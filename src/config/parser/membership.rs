@@ -1,12 +1,12 @@
 //! The `Membership` block (the built-in group service) and the top-level
 //! `Quorum` directive.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{bad_value, syntax, Located, Parser};
-use crate::config::address::parse_address;
+use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
@@ -140,13 +140,12 @@ impl Parser<'_> {
         let (text, at) = self.word(NODE_EXPECTED)?;
         let plain = || bad_value(at, format!("`{text}`"), NODE_EXPECTED);
         let address = match parse_address(text) {
-            Ok(written)
-                if written.interface.is_none()
-                    && written.bits.is_none()
-                    && written.net.is_none() =>
-            {
-                written.addr
-            }
+            Ok(WrittenAddress {
+                interface: None,
+                addr: IpAddr::V4(addr),
+                bits: None,
+                net: None,
+            }) => addr,
             Ok(_) => return Err(plain()),
             // `A.B.C.D:PORT` reads as an interface named A.B.C.D: say what
             // is wrong with it instead of pointing at the port.
