@@ -33,7 +33,7 @@ impl Parser<'_> {
     /// `Refresh = T`: `off` or `0` turns it off (as not writing it does).
     fn announce_parameter(&mut self) -> Located<()> {
         let (name, at) = self.word(ANNOUNCE_PARAMETER)?;
-        let Some(AnnounceParameter::Refresh) = keywords::lookup(ANNOUNCE_PARAMETERS, &name) else {
+        let Some(AnnounceParameter::Refresh) = keywords::lookup(ANNOUNCE_PARAMETERS, name) else {
             return Err(syntax(at, format!("`{name}`"), ANNOUNCE_PARAMETER));
         };
         self.expect_equals("Refresh")?;
