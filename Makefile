@@ -67,7 +67,7 @@ lint:
 # last three build network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon --bench builtin
+	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench builtin
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).
