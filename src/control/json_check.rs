@@ -13,6 +13,9 @@ use std::fmt;
 /// nests four deep; the rest is room for fields added later.
 pub const MAX_DEPTH: usize = 64;
 
+/// What [`JsonError::expected`] says of nesting beyond [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "no deeper nesting";
+
 /// Where and why a document is not well-formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonError {
@@ -135,7 +138,7 @@ impl Scanner<'_> {
     /// Consumes the opening bracket of a container and what space follows.
     fn open(&mut self, open: &mut Vec<Container>, container: Container) -> Result<(), JsonError> {
         if open.len() == MAX_DEPTH {
-            return Err(self.error("no deeper nesting"));
+            return Err(self.error(TOO_DEEP));
         }
         open.push(container);
         self.at += 1;
@@ -289,7 +292,7 @@ mod tests {
         let deep = |n: usize| format!("{}{}{}", "{\"a\":".repeat(n), "1", "}".repeat(n));
         assert_eq!(check_object(deep(MAX_DEPTH).as_bytes()), Ok(()));
         let err = check_object(deep(MAX_DEPTH + 1).as_bytes()).unwrap_err();
-        assert_eq!(err.expected, "no deeper nesting");
+        assert_eq!(err.expected, TOO_DEEP);
         // A million open brackets are refused at the limit, not recursed into.
         let text = format!("{{\"a\":{}", "[".repeat(1_000_000));
         assert_eq!(
