@@ -74,58 +74,46 @@ impl<'a> Bytes<'a> {
     }
 }
 
-/// The status the control targets serve: two members, two VIFs, one of
-/// them with two addresses.
+/// The status the control targets serve: three members, of which this
+/// node is the first, and four VIFs of up to three addresses each, held
+/// by turns or by nobody.
 pub fn sample_status() -> Status {
-    let me = Ipv4Addr::new(192, 168, 1, 10);
-    let address = |interface: &str, addr: [u8; 4], prefix_len| VifAddress {
-        interface: interface.to_string(),
-        addr: Ipv4Addr::from(addr),
-        prefix_len,
-        network_len: 24,
+    let node = |n: u8| Ipv4Addr::new(192, 168, 7, n);
+    let vif = |v: u8| VifStatus {
+        priority: i32::from(v % 6),
+        owner: (v != 3).then(|| node(1 + v % 3)),
+        addresses: (0..=v % 3)
+            .map(|a| VifAddress {
+                interface: format!("eth{a}"),
+                addr: Ipv4Addr::new(10, a, 0, 10 + v),
+                prefix_len: 16 + 8 * (a % 2),
+                network_len: 24,
+            })
+            .collect(),
     };
     Status {
         state: "RUN".to_string(),
         mature: true,
-        identity: Some(me),
-        view_id: Some([3232235786, 1714566896, 7]),
-        members: vec![
-            MemberStatus {
-                name: "#wack1#node1".to_string(),
-                address: Some(me),
-                held: 1,
-            },
-            MemberStatus {
-                name: "#wack2#node2".to_string(),
-                address: None,
-                held: 0,
-            },
-        ],
-        vifs: vec![
-            VifStatus {
-                priority: 5,
-                owner: Some(me),
-                addresses: vec![
-                    address("eth0", [10, 0, 0, 5], 24),
-                    address("eth1", [192, 0, 2, 5], 32),
-                ],
-            },
-            VifStatus {
-                priority: 0,
-                owner: None,
-                addresses: vec![address("eth0", [10, 0, 0, 6], 24)],
-            },
-        ],
+        identity: Some(node(1)),
+        view_id: Some([0xC0A8_0701, 1_700_000_000, 3]),
+        members: (1..=3)
+            .map(|n| MemberStatus {
+                name: format!("#wack{n}#node{n}"),
+                address: (n != 3).then(|| node(n)),
+                held: u32::from(n % 3),
+            })
+            .collect(),
+        vifs: (0..4).map(vif).collect(),
         service: ServiceStatus {
             name: "spread".to_string(),
-            endpoint: "unix:/var/run/4803".to_string(),
+            endpoint: "unix:/tmp/4803".to_string(),
             state: "connected".to_string(),
             membership: None,
         },
         quorum: Some(QuorumStatus {
-            rule: "none".to_string(),
-            needed: 0,
-            members: Some(2),
+            rule: "2".to_string(),
+            needed: 2,
+            members: Some(3),
             met: true,
         }),
     }
