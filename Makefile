@@ -11,7 +11,7 @@ STATIC_DIR := dist
 # The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
 export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
-.PHONY: all test soak demo static install lint bench bench-load clean model model-mutants
+.PHONY: all test soak demo static install lint bench bench-load clean model model-mutants fuzz
 
 all:
 	$(CARGO) build --release
@@ -84,7 +84,7 @@ lint:
 # network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench membership --bench net --bench daemon --bench death --bench builtin
+	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).
@@ -134,6 +134,35 @@ model-mutants:
 			echo "$$m: NOT caught (see $(MODEL_DIR)/mutants/$$m.out)"; fail=1; \
 		fi; \
 	done; exit $$fail
+
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every decoder of
+# outside bytes or text: each target of tests/fuzz runs FUZZ_SECS seconds
+# (FUZZ_TARGETS to choose some), from seeds built out of the repository's
+# recordings and example configurations (tests/fuzz/seeds) and the corpus
+# grown by earlier runs (tests/fuzz/corpus). A crash stops it and leaves
+# its input in tests/fuzz/artifacts/TARGET/. Needs the nightly toolchain
+# (rustup toolchain install nightly); cargo-fuzz is installed if missing.
+FUZZ_DIR := tests/fuzz
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?= spread_frame spread_handshake spread_membership engine_codec \
+	engine_inputs control_request control_reply config_parse membership_wire \
+	membership_node
+FUZZ_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+
+fuzz:
+	@rustup run nightly rustc --version >/dev/null 2>&1 || { \
+		echo "fuzz: the nightly toolchain is missing: rustup toolchain install nightly" >&2; exit 1; }
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || { \
+		echo "fuzz: installing cargo-fuzz (cargo install cargo-fuzz)"; \
+		cargo +nightly install cargo-fuzz --locked; }
+	cd $(FUZZ_DIR) && cargo +nightly run --release --example seeds -- seeds
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+		echo "fuzz: $$t for $(FUZZ_SECS) s" && \
+		cargo +nightly fuzz run --fuzz-dir $(FUZZ_DIR) $$t \
+			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECS) $(FUZZ_FLAGS) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

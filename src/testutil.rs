@@ -29,9 +29,10 @@ impl Drop for TempDir {
     }
 }
 
-/// Counts the heap allocations of the calling thread, so that a test can
-/// show a path allocates nothing (tests run on parallel threads, so a
-/// process-wide count would mix them up).
+/// Counts the heap allocations of the calling thread, and notes the
+/// largest, so that a test can show a path allocates nothing, or nothing
+/// big (tests run on parallel threads, so a process-wide count would mix
+/// them up).
 pub mod allocations {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
@@ -42,27 +43,29 @@ pub mod allocations {
         // Const-initialized and without a destructor, so reading it from
         // inside the allocator never allocates.
         static COUNT: Cell<usize> = const { Cell::new(0) };
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
     }
 
-    fn note() {
+    fn note(size: usize) {
         // Fails only while the thread is being torn down; nothing to count.
         let _ = COUNT.try_with(|n| n.set(n.get() + 1));
+        let _ = LARGEST.try_with(|n| n.set(n.get().max(size)));
     }
 
     // SAFETY: every call is passed on unchanged to the system allocator.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            note();
+            note(layout.size());
             System.alloc(layout)
         }
 
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            note();
+            note(layout.size());
             System.alloc_zeroed(layout)
         }
 
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            note();
+            note(new_size);
             System.realloc(ptr, layout, new_size)
         }
 
@@ -80,5 +83,14 @@ pub mod allocations {
         let before = COUNT.with(Cell::get);
         let out = f();
         (out, COUNT.with(Cell::get) - before)
+    }
+
+    /// Runs `f` and returns its result with the size in bytes of the
+    /// largest block it allocated (or grew to) on this thread.
+    pub fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = LARGEST.with(|n| n.replace(0));
+        let out = f();
+        let largest = LARGEST.with(|n| n.replace(before.max(n.get())));
+        (out, largest)
     }
 }

@@ -2,6 +2,7 @@
 //! it has been parsed. Every other layer reads these types; none of them
 //! sees configuration text.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -382,31 +383,90 @@ impl Config {
     /// nothing for no `Prefer` line, 0.0.0.0 for `Prefer None`, otherwise
     /// the primary of every VIF inside a preferred block (a /32 block that
     /// matches no VIF is still sent, so peers see what we asked for).
+    /// Blocks count in the order written, the VIFs of one block in
+    /// configuration order, and each address once.
+    ///
+    /// The primaries are sorted once, so the VIFs of a block are a range
+    /// found by binary search; a VIF taken by one block is skipped by
+    /// later ones without being visited again. About n log n in the
+    /// number of VIFs and blocks.
     pub fn preferred_addresses(&self) -> Vec<Ipv4Addr> {
-        match &self.prefer {
-            Prefer::Unspecified => Vec::new(),
-            Prefer::None => vec![Ipv4Addr::UNSPECIFIED],
-            Prefer::Blocks(blocks) => {
-                let mut out = Vec::new();
-                for block in blocks {
-                    if block.prefix_len >= 32 {
-                        if !out.contains(&block.addr) {
-                            out.push(block.addr);
-                        }
-                        continue;
-                    }
-                    for vif in &self.vifs {
-                        let Some(primary) = vif.primary().ipv4() else {
-                            continue;
-                        };
-                        if block.contains(primary) && !out.contains(&primary) {
-                            out.push(primary);
-                        }
-                    }
+        let blocks = match &self.prefer {
+            Prefer::Unspecified => return Vec::new(),
+            Prefer::None => return vec![Ipv4Addr::UNSPECIFIED],
+            Prefer::Blocks(blocks) => blocks,
+        };
+        // (IPv4 primary, VIF index), by address then configuration order;
+        // a VIF with an IPv6 primary lies in no IPv4 block.
+        let mut sorted: Vec<(u32, usize)> = (self.vifs.iter().enumerate())
+            .filter_map(|(i, vif)| vif.primary().ipv4().map(|a| (u32::from(a), i)))
+            .collect();
+        sorted.sort_unstable();
+        let mut untaken = Untaken::new(sorted.len());
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        for block in blocks {
+            if block.prefix_len >= 32 {
+                if seen.insert(block.addr) {
+                    out.push(block.addr);
                 }
-                out
+                continue;
+            }
+            let mask = prefix_mask(block.prefix_len);
+            let first = u32::from(block.addr) & mask;
+            let last = first | !mask;
+            let start = sorted.partition_point(|&(a, _)| a < first);
+            let end = sorted.partition_point(|&(a, _)| a <= last);
+            found.clear();
+            let mut at = untaken.next(start);
+            while at < end {
+                found.push(sorted[at].1);
+                untaken.take(at);
+                at = untaken.next(at + 1);
+            }
+            found.sort_unstable();
+            for &vif in &found {
+                let Some(primary) = self.vifs[vif].primary().ipv4() else {
+                    continue;
+                };
+                if seen.insert(primary) {
+                    out.push(primary);
+                }
             }
         }
+        out
+    }
+}
+
+/// Positions 0..n not taken yet: `next(i)` is the first untaken position
+/// at or after `i` (n when none), in amortized near-constant time (a
+/// disjoint-set forest with path halving).
+struct Untaken {
+    /// Where to look next from each position; a position that points at
+    /// itself is untaken. Position n is a sentinel, never taken.
+    next: Vec<usize>,
+}
+
+impl Untaken {
+    fn new(n: usize) -> Untaken {
+        Untaken {
+            next: (0..=n).collect(),
+        }
+    }
+
+    fn next(&mut self, mut i: usize) -> usize {
+        while self.next[i] != i {
+            let skip = self.next[self.next[i]];
+            self.next[i] = skip;
+            i = skip;
+        }
+        i
+    }
+
+    /// Takes position `i` (< n).
+    fn take(&mut self, i: usize) {
+        self.next[i] = i + 1;
     }
 }
 
@@ -500,5 +560,75 @@ mod tests {
             config.preferred_addresses(),
             vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)]
         );
+    }
+
+    /// What `preferred_addresses` means, written the plain way: for each
+    /// block in order, the /32 itself or every VIF primary inside it, in
+    /// configuration order, each address once.
+    fn preferred_by_definition(config: &Config) -> Vec<Ipv4Addr> {
+        let Prefer::Blocks(blocks) = &config.prefer else {
+            return config.preferred_addresses();
+        };
+        let mut out = Vec::new();
+        for block in blocks {
+            let inside: Vec<Ipv4Addr> = if block.prefix_len >= 32 {
+                vec![block.addr]
+            } else {
+                let primaries = config.vifs.iter().filter_map(|v| v.primary().ipv4());
+                primaries.filter(|&a| block.contains(a)).collect()
+            };
+            for a in inside {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn preferred_addresses_match_the_definition_on_random_configs() {
+        // splitmix64, so that every run checks the same configurations.
+        let mut state = 0x5eed_u64;
+        let mut next = move |below: u64| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % below
+        };
+        for round in 0..3000 {
+            // Addresses from a small space, so blocks overlap, nest and
+            // repeat, and primaries repeat too.
+            let address = |n: &mut dyn FnMut(u64) -> u64| {
+                Ipv4Addr::new(10, n(3) as u8, n(4) as u8, n(8) as u8)
+            };
+            let vifs = (0..next(40))
+                .map(|_| Vif {
+                    addresses: vec![VifAddress {
+                        interface: "eth0".into(),
+                        addr: address(&mut next).into(),
+                        prefix_len: 24,
+                        network_len: 24,
+                    }],
+                })
+                .collect();
+            let blocks = (0..next(12))
+                .map(|_| Ipv4Block {
+                    addr: address(&mut next),
+                    prefix_len: [0, 8, 16, 22, 24, 29, 30, 31, 32][next(9) as usize],
+                })
+                .collect();
+            let config = Config {
+                vifs,
+                prefer: Prefer::Blocks(blocks),
+                ..Config::default()
+            };
+            assert_eq!(
+                config.preferred_addresses(),
+                preferred_by_definition(&config),
+                "round {round}: {config:?}"
+            );
+        }
     }
 }

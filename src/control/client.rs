@@ -11,6 +11,7 @@ use nanoserde::DeJson;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::json::JsonStatus;
+use super::json_check::check_object;
 use super::wire::{
     decode_length, decode_state, AddressRecord, RequestKind, StateReply, VifRecord, VIF_LEN,
 };
@@ -20,9 +21,12 @@ use super::ControlError;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest state reply accepted: far more VIFs than any cluster has.
+/// Memory follows the bytes that arrive, not the length announced.
 const MAX_STATE_LEN: usize = 65_536 * VIF_LEN;
 /// Largest JSON reply accepted.
 const MAX_JSON_LEN: usize = 64 << 20;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 << 10;
 
 /// What `wackatrl` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,16 +90,12 @@ impl ControlClient {
         self.acknowledged(RequestKind::EndFailure)
     }
 
-    /// Request 3 (ours): the JSON status, checked to be a well-formed
-    /// document before it is returned.
+    /// Request 3 (ours): the JSON status, as received, once checked to be
+    /// a well-formed document (see [`json_reply`]).
     pub fn json_status(&mut self) -> Result<String, ControlError> {
         self.send(RequestKind::JsonStatus)?;
         let len = decode_length(self.read_array("reading the JSON length")?, MAX_JSON_LEN)?;
-        let text = String::from_utf8(self.read_vec(len, "reading the JSON status")?)
-            .map_err(|_| ControlError::BadReply("JSON status is not UTF-8".to_string()))?;
-        JsonStatus::deserialize_json(&text)
-            .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))?;
-        Ok(text)
+        json_reply(self.read_vec(len, "reading the JSON status")?)
     }
 
     fn acknowledged(&mut self, kind: RequestKind) -> Result<(), ControlError> {
@@ -120,13 +120,33 @@ impl ControlClient {
         Ok(buf)
     }
 
+    /// Reads `len` bytes, growing the buffer as they arrive: a peer that
+    /// announces a long reply and sends little costs little.
     fn read_vec(&mut self, len: usize, what: &'static str) -> Result<Vec<u8>, ControlError> {
-        let mut buf = vec![0u8; len];
-        self.stream
-            .read_exact(&mut buf)
-            .map_err(|e| ControlError::transfer(what, e))?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; READ_CHUNK];
+        while buf.len() < len {
+            let want = (len - buf.len()).min(READ_CHUNK);
+            match self.stream.read(&mut chunk[..want]) {
+                Ok(0) => return Err(ControlError::Truncated(what)),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ControlError::transfer(what, e)),
+            }
+        }
         Ok(buf)
     }
+}
+
+/// The body of a JSON reply as `wackatrl --json` prints it: UTF-8 text
+/// holding one well-formed JSON object, returned unchanged. The check
+/// cannot panic or loop, whatever the bytes.
+pub fn json_reply(body: Vec<u8>) -> Result<String, ControlError> {
+    let text = String::from_utf8(body)
+        .map_err(|_| ControlError::BadReply("JSON status is not UTF-8".to_string()))?;
+    check_object(text.as_bytes())
+        .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))?;
+    Ok(text)
 }
 
 /// The listing of `wackatrl -l`, as the original prints it: per VIF
@@ -164,9 +184,17 @@ fn listing(mut client: ControlClient, socket: &Path) -> Result<StateReply, Contr
         Ok(text) => text,
         Err(_) => return ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state(),
     };
-    let status = JsonStatus::deserialize_json(&text)
+    state_from_json(&decode_status(&text)?)
+}
+
+/// Our JSON status from a reply [`json_reply`] has checked: only a
+/// well-formed document reaches nanoserde's decoder, whose skipping of
+/// unknown fields panics or loops on some malformed ones.
+pub fn decode_status(text: &str) -> Result<JsonStatus, ControlError> {
+    check_object(text.as_bytes())
         .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))?;
-    state_from_json(&status)
+    JsonStatus::deserialize_json(text)
+        .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))
 }
 
 /// The listing's view of a JSON status.
@@ -223,6 +251,145 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::control::status::tests::sample_status;
+    use crate::testutil::{allocations, TempDir};
+    use std::os::unix::net::UnixListener;
+    use std::path::PathBuf;
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// A fake daemon that answers one request with `reply` and closes.
+    fn fake_daemon(reply: Vec<u8>) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
+        let dir = TempDir::new("fake-control");
+        let path = dir.path().join("control");
+        let listener = UnixListener::bind(&path).expect("bind the fake daemon");
+        let daemon = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 1];
+            stream.read_exact(&mut request).expect("the request byte");
+            // The client may close first when it refuses the reply.
+            let _ = stream.write_all(&reply);
+        });
+        (dir, path, daemon)
+    }
+
+    fn reply(announced: u32, body: &[u8]) -> Vec<u8> {
+        let mut bytes = announced.to_be_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// What `wackatrl -l --json` does against a daemon answering `reply`,
+    /// on a thread of its own so that a client that never returns fails
+    /// the test instead of hanging it.
+    fn wackatrl_json(reply: Vec<u8>) -> Result<String, ControlError> {
+        let (_dir, path, daemon) = fake_daemon(reply);
+        let (done, result) = mpsc::channel();
+        thread::spawn(move || {
+            let mut out = Vec::new();
+            let outcome = run(&path, Action::List, true, &mut out);
+            let _ = done.send(outcome.map(|()| String::from_utf8_lossy(&out).into_owned()));
+        });
+        let outcome = result
+            .recv_timeout(Duration::from_secs(20))
+            .expect("wackatrl --json returns");
+        daemon.join().expect("the fake daemon");
+        outcome
+    }
+
+    #[test]
+    fn json_replies_that_once_broke_the_client_are_refused() {
+        // An unknown member without a value aborted the client; an
+        // unclosed array after one made it spin forever.
+        for body in [&b"{\"\":"[..], b"{\"\":[", b"{\"\":[[[[", b"{\"a\":1}x"] {
+            match wackatrl_json(reply(body.len() as u32, body)) {
+                Err(ControlError::BadReply(why)) => assert!(why.contains("at byte"), "{why}"),
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_listing_decodes_only_checked_documents_and_survives_strange_ones() {
+        // Malformed: refused by the check before nanoserde sees them.
+        for text in ["{\"\":", "{\"\":[", "{\"vifs\":[}", "{\"a\":1}x"] {
+            match decode_status(text) {
+                Err(ControlError::BadReply(why)) => assert!(why.contains("at byte"), "{why}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        // Well-formed but not ours: unknown members holding every kind of
+        // value, nested, escaped and in exponent form. An error is fine;
+        // a panic or a hang is not.
+        let deep = format!("{}{}", "[".repeat(60), "]".repeat(60));
+        let strange = [
+            "{}".to_string(),
+            "{\"x\":{\"y\":[1,-2.5e-3,true,false,null,\"a\\\"b\\u00e9\"]},\"vifs\":[]}".to_string(),
+            format!("{{\"x\":{deep}}}"),
+            "{\"state\":\"RUN\",\"vifs\":{\"not\":\"an array\"}}".to_string(),
+            "{\"vifs\":[{\"index\":\"zero\"}]}".to_string(),
+        ];
+        for text in &strange {
+            let _ = decode_status(text);
+        }
+        // Our own document decodes.
+        let ours = crate::control::status::tests::sample_status().to_json();
+        assert!(decode_status(&ours).is_ok());
+    }
+
+    #[test]
+    fn json_reply_is_printed_as_received() {
+        let document = sample_status().to_json();
+        let printed = wackatrl_json(reply(document.len() as u32, document.as_bytes()));
+        assert_eq!(printed.expect("a well-formed reply"), document + "\n");
+        let unknown = r#"{"state":"RUN","later":{"x":[1,2,{"y":null}]}}"#;
+        let printed = wackatrl_json(reply(unknown.len() as u32, unknown.as_bytes()));
+        assert_eq!(
+            printed.expect("unknown fields pass"),
+            format!("{unknown}\n")
+        );
+    }
+
+    #[test]
+    fn announced_lengths_are_not_allocated_before_the_bytes_arrive() {
+        let most = [MAX_JSON_LEN, MAX_STATE_LEN];
+        for (kind, announced) in [RequestKind::JsonStatus, RequestKind::State]
+            .into_iter()
+            .zip(most)
+        {
+            let (_dir, path, daemon) = fake_daemon(reply(announced as u32, &[b'{'; 100]));
+            let mut client = ControlClient::connect(&path, DEFAULT_TIMEOUT).expect("connect");
+            let (outcome, largest) = allocations::largest_during(|| match kind {
+                RequestKind::State => client.state().map(|_| ()),
+                _ => client.json_status().map(|_| ()),
+            });
+            daemon.join().expect("the fake daemon");
+            assert!(
+                matches!(outcome, Err(ControlError::Truncated(_))),
+                "{outcome:?}"
+            );
+            assert!(largest < 64 << 10, "{kind:?}: allocated {largest} bytes");
+        }
+        // One byte over the limit is refused before anything is read.
+        let (_dir, path, daemon) = fake_daemon(reply(MAX_JSON_LEN as u32 + 1, b""));
+        let mut client = ControlClient::connect(&path, DEFAULT_TIMEOUT).expect("connect");
+        assert!(matches!(
+            client.json_status(),
+            Err(ControlError::BadReply(_))
+        ));
+        daemon.join().expect("the fake daemon");
+    }
+
+    #[test]
+    fn a_long_reply_arrives_whole() {
+        let mut status = sample_status();
+        let vif = status.vifs[0].clone();
+        status.vifs = vec![vif; 3000];
+        let bytes = super::super::wire::encode_state(&status.state_reply());
+        let (_dir, path, daemon) = fake_daemon(bytes);
+        let mut client = ControlClient::connect(&path, DEFAULT_TIMEOUT).expect("connect");
+        assert_eq!(client.state().expect("the state"), status.state_reply());
+        daemon.join().expect("the fake daemon");
+    }
 
     #[test]
     fn listing_matches_the_original_format() {

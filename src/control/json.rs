@@ -1,5 +1,10 @@
 //! The JSON status document (request byte 3); its fields are described
 //! in [`super::status`].
+//!
+//! The daemon serializes it. `wackatrl` does not decode replies (it checks
+//! them with [`super::json_check`] and prints them as received); the
+//! derived decoder is for reading documents of our own daemon, as the
+//! tests do, never for bytes from an unknown peer.
 
 // The code nanoserde's DeJson derive generates trips this lint.
 #![allow(clippy::question_mark)]

@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod json;
+pub mod json_check;
 pub mod server;
 pub mod status;
 pub mod wire;

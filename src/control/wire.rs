@@ -179,9 +179,15 @@ fn decode_vif(index: usize, chunk: &[u8]) -> Result<VifRecord, ControlError> {
         if addr.is_unspecified() {
             break;
         }
+        // Interface names are at most 15 bytes: the field always holds
+        // the NUL that ends one (the C reader prints up to it).
         let name = &record[..IFNAME_LEN];
-        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(IFNAME_LEN)];
-        let interface = std::str::from_utf8(name).map_err(|_| {
+        let Some(end) = name.iter().position(|&b| b == 0) else {
+            return Err(ControlError::BadReply(format!(
+                "VIF {index}, record {n}: interface name has no terminating NUL"
+            )));
+        };
+        let interface = std::str::from_utf8(&name[..end]).map_err(|_| {
             ControlError::BadReply(format!(
                 "VIF {index}, record {n}: interface name is not UTF-8"
             ))
@@ -349,5 +355,22 @@ mod tests {
         bytes[36] = 0xff;
         let err = decode_state(&bytes[4..]).unwrap_err();
         assert!(err.to_string().contains("VIF 0, record 1"), "{err}");
+    }
+
+    /// Found by fuzzing: a 16-byte name without its NUL decoded into a
+    /// name that no encoder writes (and that the C reader runs past).
+    #[test]
+    fn interface_names_without_their_nul_are_refused() {
+        let mut bytes = encode_state(&sample());
+        let second = 4 + 4 + 2 * RECORD_LEN;
+        bytes[second..second + IFNAME_LEN].copy_from_slice(b"eth1234567890123");
+        let err = decode_state(&bytes[4..]).unwrap_err();
+        assert!(err.to_string().contains("VIF 0, record 2"), "{err}");
+        assert!(err.to_string().contains("NUL"), "{err}");
+        // Fifteen bytes and the NUL are the longest name, and round-trip.
+        let mut reply = sample();
+        reply.vifs[0].addresses[1].interface = "eth123456789012".to_string();
+        let bytes = encode_state(&reply);
+        assert_eq!(decode_state(&bytes[4..]).unwrap(), reply);
     }
 }

@@ -99,7 +99,8 @@
 //! window and reaches the state machine.
 //!
 //! A view id in a body is 17 bytes: ltime u64, coordinator u8, incarnation
-//! u64; ltime 0 means "none". A member is 9 bytes: node u8, incarnation u64.
+//! u64; ltime 0 means "none". No ltime (of a view id or a max ltime) may
+//! exceed 2^62 ([`wire::MAX_LTIME`]): larger ones are malformed. A member is 9 bytes: node u8, incarnation u64.
 //! A message is: seq u32, origin node u8, local number u32, length u16,
 //! payload.
 //!

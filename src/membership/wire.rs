@@ -39,6 +39,11 @@ pub const MAX_DATAGRAM: usize = 60_000;
 pub const MAX_PAYLOAD: usize = 16 * 1024;
 /// Most nodes a cluster may list (the bitmaps are 32 bits wide).
 pub const MAX_NODES: usize = 32;
+/// Largest logical time a datagram may carry (view ids, max ltime): 2^62.
+/// Ltimes start from an incarnation (microseconds of the wall clock) and
+/// grow by one per view, so no node gets there; a larger value is refused
+/// as malformed, which keeps `ltime + 1` from overflowing.
+pub const MAX_LTIME: u64 = 1 << 62;
 
 /// Identifies a view; ordered by (`ltime`, `coordinator`, `incarnation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

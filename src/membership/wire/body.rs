@@ -1,7 +1,8 @@
 //! The bodies of the datagrams: everything between the header and the MAC.
 
 use super::{
-    Body, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_NODES, MAX_PAYLOAD,
+    Body, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME, MAX_NODES,
+    MAX_PAYLOAD,
 };
 
 const VIEW_ID_LEN: usize = 17;
@@ -168,7 +169,7 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
             delivered: r.u32("delivered count")?,
             sequenced: r.u32("sequenced count")?,
             stable: r.u32("stable count")?,
-            max_ltime: r.u64("max ltime")?,
+            max_ltime: r.ltime("max ltime")?,
         }),
         Kind::Propose => Body::Propose {
             proposal: r.view("proposal view id")?,
@@ -178,7 +179,7 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
             proposal: r.view("proposal view id")?,
             old_view: r.optional_view("old view id")?,
             delivered: r.u32("delivered count")?,
-            max_ltime: r.u64("max ltime")?,
+            max_ltime: r.ltime("max ltime")?,
             messages: r.messages()?,
         },
         Kind::Install => Body::Install {
@@ -266,10 +267,23 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(self.array(field)?))
     }
 
+    /// A logical time, at most [`MAX_LTIME`].
+    fn ltime(&mut self, field: &'static str) -> Result<u64, WireError> {
+        let ltime = self.u64(field)?;
+        if ltime > MAX_LTIME {
+            return Err(WireError::LtimeTooLarge {
+                kind: self.kind,
+                field,
+                ltime,
+            });
+        }
+        Ok(ltime)
+    }
+
     /// A view id that reads as "none" when its ltime is 0.
     fn optional_view(&mut self, field: &'static str) -> Result<Option<ViewId>, WireError> {
         let view = ViewId {
-            ltime: self.u64(field)?,
+            ltime: self.ltime(field)?,
             coordinator: self.u8(field)?,
             incarnation: self.u64(field)?,
         };

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use super::{Kind, MAC_LEN, MAX_DATAGRAM, MAX_NODES, MAX_PAYLOAD, MIN_DATAGRAM, VERSION};
+use super::{
+    Kind, MAC_LEN, MAX_DATAGRAM, MAX_LTIME, MAX_NODES, MAX_PAYLOAD, MIN_DATAGRAM, VERSION,
+};
 
 /// A datagram that [`super::open`] or [`super::decode_body`] refuses.
 /// Offsets count from the first byte of the datagram.
@@ -64,6 +66,13 @@ pub enum WireError {
     TrailingBytes {
         kind: Kind,
         extra: usize,
+    },
+    /// A logical time above [`super::MAX_LTIME`]: no node counts that far,
+    /// and a node that took it as the highest seen could not count on.
+    LtimeTooLarge {
+        kind: Kind,
+        field: &'static str,
+        ltime: u64,
     },
 }
 
@@ -150,6 +159,10 @@ impl fmt::Display for WireError {
             WireError::TrailingBytes { kind, extra } => write!(
                 f,
                 "{kind} has {extra} unexpected bytes after its last field"
+            ),
+            WireError::LtimeTooLarge { kind, field, ltime } => write!(
+                f,
+                "{kind} carries {ltime} as its {field}, above the largest logical time {MAX_LTIME}"
             ),
         }
     }

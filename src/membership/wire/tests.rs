@@ -62,7 +62,7 @@ fn message(seq: u32, payload_len: usize) -> Sequenced {
 /// One body or more of every kind, with the boundary values of each field.
 fn samples() -> Vec<Body> {
     let max_view = ViewId {
-        ltime: u64::MAX,
+        ltime: MAX_LTIME,
         coordinator: u8::MAX,
         incarnation: u64::MAX,
     };
@@ -85,7 +85,7 @@ fn samples() -> Vec<Body> {
             delivered: u32::MAX,
             sequenced: u32::MAX,
             stable: u32::MAX,
-            max_ltime: u64::MAX,
+            max_ltime: MAX_LTIME,
         }),
         Body::Heartbeat(Heartbeat {
             hears: 0b1011,
@@ -116,7 +116,7 @@ fn samples() -> Vec<Body> {
             proposal: view(9),
             old_view: Some(view(5)),
             delivered: 3,
-            max_ltime: u64::MAX,
+            max_ltime: MAX_LTIME,
             messages: vec![message(4, 0), message(5, MAX_PAYLOAD), message(6, 1)],
         },
         Body::Install {
@@ -611,6 +611,42 @@ fn view_ids_that_must_be_present_are() {
             field: "view id"
         })
     );
+}
+
+/// Found by fuzzing a node: a peer's max ltime of 2^64 - 1 made the
+/// node's next proposal overflow (`ltime + 1`), a panic in a debug build
+/// and a proposal of ltime 0 ("none") in a release build.
+#[test]
+fn ltimes_beyond_the_limit_are_refused() {
+    let heartbeat = |max_ltime, view_ltime| {
+        body_bytes(&Body::Heartbeat(Heartbeat {
+            hears: 1,
+            reach: 1,
+            choice: None,
+            view: Some(view(view_ltime)),
+            delivered: 0,
+            sequenced: 0,
+            stable: 0,
+            max_ltime,
+        }))
+    };
+    let kind = Kind::Heartbeat.byte();
+    assert!(decode_body(kind, &heartbeat(MAX_LTIME, MAX_LTIME)).is_ok());
+    for (max_ltime, view_ltime, field) in [
+        (u64::MAX, 1, "max ltime"),
+        (MAX_LTIME + 1, 1, "max ltime"),
+        (1, MAX_LTIME + 1, "view id"),
+    ] {
+        let refusal = decode_body(kind, &heartbeat(max_ltime, view_ltime)).unwrap_err();
+        assert_eq!(refusal.reason(), Refusal::Malformed);
+        assert!(refusal.to_string().contains(field), "{refusal}");
+    }
+    let mut flush = body_bytes(&samples()[5]);
+    assert!(matches!(samples()[5], Body::Flush { .. }));
+    // The FLUSH's max ltime follows its two view ids and delivered count.
+    flush[2 * 17 + 4..2 * 17 + 12].copy_from_slice(&u64::MAX.to_be_bytes());
+    let refusal = decode_body(Kind::Flush.byte(), &flush).unwrap_err();
+    assert!(refusal.to_string().contains("max ltime"), "{refusal}");
 }
 
 #[test]
