@@ -176,8 +176,8 @@ cross_test() {
 	rm -rf "$dir" && mkdir -p "$exchange"
 	log=$dir/test.log
 	# 1. This host encodes its bodies for the other build to decode.
-	say "host: encoding the engine's bodies into $exchange"
-	env -u RUSTFLAGS WACKAMOLE_ENDIAN_WRITE="$exchange" \
+	say "host: encoding the engine's bodies into $exchange/host"
+	env -u RUSTFLAGS WACKAMOLE_ENDIAN_WRITE="$exchange/host" \
 		$CARGO test --profile test-opt --test endian_exchange -q >"$dir/host-write.log" 2>&1 ||
 		{ cat "$dir/host-write.log" >&2; die "host encoding failed"; }
 	# 2. The emulated build: the whole set, decoding the host's bodies and
@@ -186,7 +186,7 @@ cross_test() {
 	set -- --lib
 	for t in $CROSS_TESTS; do set -- "$@" --test "$t"; done
 	say "$target: building and running $# test binaries under ${QEMU:-the host} (seeds: engine $WACKAMOLE_SIM_SEEDS, membership $WACKAMOLE_MSIM_SEEDS, scenarios $WACKAMOLE_SCENARIO_SEEDS)"
-	WACKAMOLE_ENDIAN_WRITE="$exchange" WACKAMOLE_ENDIAN_READ="$exchange" \
+	WACKAMOLE_ENDIAN_WRITE="$exchange/target" WACKAMOLE_ENDIAN_READ="$exchange/host" \
 		$CARGO test --profile test-opt --target "$target" "$@" -- --test-threads=2 2>&1 |
 		tee "$log" | grep -E '^(test result|     Running|error|failures:|---- )' || true
 	grep -q '^test result: FAILED' "$log" && die "$target: tests failed (see $log)"
@@ -194,7 +194,7 @@ cross_test() {
 	[ "$binaries" -eq $(( $# / 2 + 1 )) ] || die "$target: only $binaries of $(( $# / 2 + 1 )) test binaries passed (see $log)"
 	# 3. This host decodes what the emulated build encoded.
 	say "host: decoding the bodies $target encoded"
-	env -u RUSTFLAGS WACKAMOLE_ENDIAN_READ="$exchange" \
+	env -u RUSTFLAGS WACKAMOLE_ENDIAN_READ="$exchange/target" \
 		$CARGO test --profile test-opt --test endian_exchange >"$dir/host-read.log" 2>&1 ||
 		{ cat "$dir/host-read.log" >&2; die "host decoding failed"; }
 	say "$target: $(passed "$log") tests passed in $binaries binaries under ${QEMU:-the host}," \
