@@ -30,7 +30,7 @@ CROSS_TESTS="config_parse config_errors engine_sim engine_transcript endian_exch
 membership_sim membership_scenarios membership_hostile spread_transcripts
 spread_session spread_robustness spread_test_daemon"
 # Reduced seed counts: emulation is 5 to 20 times slower than the host.
-: "${WACKAMOLE_SIM_SEEDS:=1000}"
+: "${WACKAMOLE_SIM_SEEDS:=5000}"
 : "${WACKAMOLE_MSIM_SEEDS:=300}"
 : "${WACKAMOLE_SCENARIO_SEEDS:=50}"
 export WACKAMOLE_SIM_SEEDS WACKAMOLE_MSIM_SEEDS WACKAMOLE_SCENARIO_SEEDS
@@ -185,7 +185,7 @@ cross_test() {
 	setup "$target" run
 	set -- --lib
 	for t in $CROSS_TESTS; do set -- "$@" --test "$t"; done
-	say "$target: building and running $# test binaries under ${QEMU:-the host} (seeds: engine $WACKAMOLE_SIM_SEEDS, membership $WACKAMOLE_MSIM_SEEDS, scenarios $WACKAMOLE_SCENARIO_SEEDS)"
+	say "$target: building and running $(( $# / 2 + 1 )) test binaries under ${QEMU:-the host} (seeds: engine $WACKAMOLE_SIM_SEEDS, membership $WACKAMOLE_MSIM_SEEDS, scenarios $WACKAMOLE_SCENARIO_SEEDS)"
 	WACKAMOLE_ENDIAN_WRITE="$exchange/target" WACKAMOLE_ENDIAN_READ="$exchange/host" \
 		$CARGO test --profile test-opt --target "$target" "$@" -- --test-threads=2 2>&1 |
 		tee "$log" | grep -E '^(test result|     Running|error|failures:|---- )' || true
