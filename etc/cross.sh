@@ -39,7 +39,7 @@ say() { printf '%s: %s\n' "$ACTION" "$*"; }
 die() { printf '%s: %s\n' "$ACTION" "$*" >&2; exit 1; }
 loud() {
 	printf '\n%s: ********************************************************\n' "$ACTION" >&2
-	printf '%s: %s\n' "$ACTION" "$@" >&2
+	for line in "$@"; do printf '%s: %s\n' "$ACTION" "$line" >&2; done
 	printf '%s: ********************************************************\n\n' "$ACTION" >&2
 }
 
