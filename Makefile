@@ -32,10 +32,11 @@ demo:
 # A fully static binary (etc/cross.sh). Without TARGET: x86-64 with musl
 # in dist/wackamole, installing the musl target with rustup when it is
 # missing (and saying loudly if it falls back to glibc with crt-static).
-# With TARGET=<triple> (`sh etc/cross.sh targets` lists them: aarch64 and
-# armv7 with musl, big-endian powerpc and s390x with glibc): a static
-# binary for that CPU in dist/<triple>/wackamole, with the target and its
-# cross linker installed when missing (rustup, apt-get as root).
+# With TARGET=<triple> (`sh etc/cross.sh targets` lists them: aarch64
+# with musl, armv7 with musl or glibc, big-endian powerpc and s390x with
+# glibc): a static binary for that CPU in dist/<triple>/wackamole, with
+# the target and its cross linker installed when missing (rustup, apt-get
+# as root). Sizes in README.md.
 TARGET ?=
 static:
 	CARGO="$(CARGO)" sh etc/cross.sh static $(TARGET)
