@@ -17,7 +17,7 @@ use std::time::Duration;
 use transcript::{Dir, Item, Transcript};
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::service_bits as bits;
-use wackamole::spread::wire::{decode_header, GROUP_NAME_FIELD, HEADER_LEN};
+use wackamole::spread::wire::{decode_header, ByteOrder, GROUP_NAME_FIELD, HEADER_LEN};
 use wackamole::spread::{Cause, ConnectOptions, Event, MembershipKind, Service, Session};
 
 fn socket_path(tag: &str) -> PathBuf {
@@ -141,6 +141,9 @@ impl Player {
                         raw.io()
                             .read_exact(&mut got)
                             .unwrap_or_else(|e| panic!("{at}: {e}"));
+                        // The recordings are little-endian; this daemon writes
+                        // in this host's order.
+                        let got = transcript::in_order(&got, ByteOrder::Little);
                         assert_eq!(mask_gid_time(&got), mask_gid_time(&bytes), "{at}");
                     }
                 }

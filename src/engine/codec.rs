@@ -3,10 +3,15 @@
 //!
 //! Integers are written in this host's byte order (the group service marks
 //! the message with the sender's order, and a receiver of the other order
-//! is told so). On such an endian mismatch every int32 of STATE, BALANCE
-//! and PROCEED is byte-swapped, address fields included, as the C nodes
-//! do: the addresses then read "wrong", but every member of a mixed
-//! cluster reads them the same way, and the allocation only needs that.
+//! is told so); addresses are written as their four bytes, in network
+//! order, on every host. On an endian mismatch every int32 of STATE,
+//! BALANCE and PROCEED is byte-swapped, and the addresses are read as
+//! they are. The C nodes swap the address fields too, so a C node reads
+//! every address of a peer of the other byte order backwards (a claim on
+//! 10.0.0.1 arrives as a claim on 1.0.0.10, which no VIF matches), and a
+//! mixed-endian cluster of C nodes does not agree on who holds what; we
+//! read what the sender meant, so nodes of this implementation agree
+//! whatever their CPUs (see the engine's module docs).
 //! ARPCACHE carries no host-order integer (its count is implied by the
 //! length, its addresses are in network order), so it is never swapped.
 
@@ -234,17 +239,19 @@ impl<'a> Reader<'a> {
                 len: self.body.len(),
             })?;
         self.at += 4;
-        let mut word = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        Ok([bytes[0], bytes[1], bytes[2], bytes[3]])
+    }
+
+    /// An int32 in the sender's byte order.
+    fn int(&mut self, field: &'static str) -> Result<i32, CodecError> {
+        let mut word = self.word(field)?;
         if self.swap {
             word.reverse();
         }
-        Ok(word)
+        Ok(i32::from_ne_bytes(word))
     }
 
-    fn int(&mut self, field: &'static str) -> Result<i32, CodecError> {
-        Ok(i32::from_ne_bytes(self.word(field)?))
-    }
-
+    /// An address: network order whatever the sender's CPU.
     fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, CodecError> {
         Ok(Ipv4Addr::from(self.word(field)?))
     }
@@ -473,15 +480,52 @@ mod tests {
         assert_eq!(StateBody::decode(&s.encode(), false), Ok(s));
     }
 
+    /// `value` as a host of the other byte order writes it.
+    fn foreign_int(value: i32) -> [u8; 4] {
+        let mut bytes = value.to_ne_bytes();
+        bytes.reverse();
+        bytes
+    }
+
     #[test]
-    fn state_from_other_byte_order_swaps_every_word() {
+    fn state_from_other_byte_order_swaps_its_integers_not_its_addresses() {
         let s = sample_state();
-        let mut foreign = s.encode();
-        for word in foreign.chunks_exact_mut(4) {
-            word.reverse();
+        // Built field by field as a host of the other order writes it.
+        let mut foreign = Vec::new();
+        for part in s.group_id {
+            foreign.extend_from_slice(&foreign_int(part as i32));
         }
-        let decoded = StateBody::decode(&foreign, true).expect("decodes");
-        assert_eq!(decoded, s);
+        foreign.extend_from_slice(&[10, 99, 0, 1]);
+        foreign.extend_from_slice(&foreign_int(0));
+        foreign.extend_from_slice(&foreign_int(1));
+        foreign.extend_from_slice(&foreign_int(2));
+        foreign.extend_from_slice(&[10, 99, 0, 101]);
+        foreign.extend_from_slice(&foreign_int(2));
+        foreign.extend_from_slice(&[10, 99, 0, 102]);
+        foreign.extend_from_slice(&foreign_int(5));
+        foreign.extend_from_slice(&foreign_int(1));
+        foreign.extend_from_slice(&[10, 99, 0, 102]);
+        assert_eq!(StateBody::decode(&foreign, true), Ok(s.clone()));
+        // Told no mismatch, the same bytes read as nonsense counts.
+        assert!(StateBody::decode(&foreign, false).is_err());
+    }
+
+    #[test]
+    fn balance_and_proceed_from_other_byte_order_keep_their_addresses() {
+        let mut foreign = foreign_int(1).to_vec();
+        foreign.extend_from_slice(&[10, 99, 0, 2, 10, 99, 0, 101]);
+        let balance = decode_balance(&foreign, true).expect("decodes");
+        assert_eq!(
+            balance.moves,
+            vec![Move {
+                owner: Ipv4Addr::new(10, 99, 0, 2),
+                vif: Ipv4Addr::new(10, 99, 0, 101),
+            }]
+        );
+        assert_eq!(balance.announced, 1);
+        let gid = [0x0a63_0001, 1_795_562_366, 2];
+        let foreign: Vec<u8> = gid.iter().flat_map(|&g| foreign_int(g as i32)).collect();
+        assert_eq!(decode_proceed(&foreign, true), Ok(gid));
     }
 
     #[test]

@@ -99,6 +99,15 @@
 //!   member holds only preferred VIFs, and the C members apply the pairs
 //!   present, so we apply exactly those (and log a notice) rather than
 //!   drop moves the rest of the view carries out.
+//! - **Addresses from a peer of the other byte order** are read as sent.
+//!   Integers in a body follow the sender's CPU, addresses are always in
+//!   network order; a C node byte-swaps the addresses along with the
+//!   integers, so it sees every claim, identity and move of a peer of the
+//!   other byte order as some other address, and a mixed-endian cluster
+//!   of C nodes holds addresses twice. We swap only the integers, so our
+//!   nodes agree whatever their CPUs (checked in `make cross-test`
+//!   between a big-endian build under emulation and this host); a C node
+//!   still misreads our addresses exactly as it misreads another C node's.
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 

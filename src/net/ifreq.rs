@@ -12,13 +12,19 @@ use socket2::{Domain, Socket, Type};
 /// `IFNAMSIZ`: names and labels hold at most 15 bytes plus the NUL.
 pub const IFNAMSIZ: usize = 16;
 
-/// `struct ifreq`: the name, then a 24-byte union whose meaning depends on
-/// the request (a `sockaddr`, flags, an index).
+/// The size of `struct ifreq`'s union: 24 bytes on 64-bit CPUs, 16 on
+/// 32-bit ones (its largest member, `struct ifmap`, holds two `long`s).
+/// SIOCGIFCONF lays out its answers at this stride.
+const IFRU_LEN: usize = mem::size_of::<libc::ifreq>() - IFNAMSIZ;
+
+/// `struct ifreq`: the name, then a union whose meaning depends on the
+/// request (a `sockaddr`, flags, an index). Integers in it are in host
+/// order, the address of a `sockaddr_in` in network order.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct IfReq {
     name: [u8; IFNAMSIZ],
-    data: [u8; 24],
+    data: [u8; IFRU_LEN],
 }
 
 impl IfReq {
@@ -30,7 +36,7 @@ impl IfReq {
         }
         let mut req = IfReq {
             name: [0; IFNAMSIZ],
-            data: [0; 24],
+            data: [0; IFRU_LEN],
         };
         req.name[..bytes.len()].copy_from_slice(bytes);
         Ok(req)
@@ -94,7 +100,7 @@ pub fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
         let mut reqs = vec![
             IfReq {
                 name: [0; IFNAMSIZ],
-                data: [0; 24]
+                data: [0; IFRU_LEN]
             };
             capacity
         ];
@@ -192,4 +198,35 @@ pub fn hardware_address(sock: &Socket, name: &str) -> io::Result<[u8; 6]> {
     let mut mac = [0u8; 6];
     mac.copy_from_slice(&req.data[2..8]);
     Ok(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_laid_out_as_the_kernel_expects_on_this_cpu() {
+        assert_eq!(mem::size_of::<IfReq>(), mem::size_of::<libc::ifreq>());
+        let req = IfReq::with_inet("eth0:1", Ipv4Addr::new(192, 0, 2, 7)).expect("fits");
+        // The same bytes as the C library's own sockaddr_in: sa_family in
+        // host order, sin_addr in network order, on any CPU.
+        // SAFETY: all-zero is a valid sockaddr_in.
+        let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from(Ipv4Addr::new(192, 0, 2, 7)).to_be();
+        // SAFETY: reads the bytes of a plain C struct that lives here.
+        let sin_bytes = unsafe {
+            std::slice::from_raw_parts(
+                &sin as *const libc::sockaddr_in as *const u8,
+                mem::size_of::<libc::sockaddr_in>(),
+            )
+        };
+        assert_eq!(req.data[..8], sin_bytes[..8]);
+        assert_eq!(req.inet(), Some(Ipv4Addr::new(192, 0, 2, 7)));
+        assert_eq!(req.name(), "eth0:1");
+        let mut flags = IfReq::new("eth0:1").expect("fits");
+        flags.set_flags(0x1043);
+        assert_eq!(flags.flags(), 0x1043);
+        assert_eq!(flags.data[..2], 0x1043i16.to_ne_bytes());
+    }
 }

@@ -1,56 +1,67 @@
 //! [`Lease`]: the right to announce addresses, renewed while the process
 //! is known to be on time.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The right to announce, renewed by whoever watches that the process is
 /// still on time (the built-in membership's thread, while its node is in a
 /// view): frames go out only while the last renewal is younger than the
 /// lease's maximum age. Shared between threads; never renewed, it holds
-/// everything back.
+/// everything back. A lock rather than 64-bit atomics, which 32-bit
+/// router CPUs (PowerPC, MIPS) lack; it is taken a few times per
+/// heartbeat and per announcement.
 #[derive(Debug)]
 pub struct Lease {
-    base: Instant,
-    /// When it was last renewed, in µs after `base`, plus one (0: not
-    /// renewed).
-    renewed: AtomicU64,
-    max_age_us: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// When it was last renewed (None: not renewed, or revoked).
+    renewed: Option<Instant>,
+    max_age: Duration,
 }
 
 impl Lease {
     pub fn new(max_age: Duration) -> Lease {
         Lease {
-            base: Instant::now(),
-            renewed: AtomicU64::new(0),
-            max_age_us: AtomicU64::new(micros(max_age)),
+            state: Mutex::new(State {
+                renewed: None,
+                max_age,
+            }),
         }
     }
 
+    /// The state; a thread that panicked holding the lock cannot have
+    /// left it half-written (every update is one field), so a poisoned
+    /// lock is used as it is.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn renew(&self, now: Instant) {
-        let at = micros(now.saturating_duration_since(self.base));
-        self.renewed.store(at.saturating_add(1), Ordering::Release);
+        self.state().renewed = Some(now);
     }
 
     /// Holds everything back until the next renewal.
     pub fn revoke(&self) {
-        self.renewed.store(0, Ordering::Release);
+        self.state().renewed = None;
     }
 
     pub fn set_max_age(&self, max_age: Duration) {
-        self.max_age_us.store(micros(max_age), Ordering::Release);
+        self.state().max_age = max_age;
     }
 
     /// Whether frames may go out at `now`.
     pub fn valid(&self, now: Instant) -> bool {
-        let renewed = self.renewed.load(Ordering::Acquire);
-        let now = micros(now.saturating_duration_since(self.base)).saturating_add(1);
-        renewed != 0 && now.saturating_sub(renewed) < self.max_age_us.load(Ordering::Acquire)
+        let state = self.state();
+        state
+            .renewed
+            .is_some_and(|at| now.saturating_duration_since(at) < state.max_age)
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -70,9 +81,10 @@ mod tests {
         assert!(lease.valid(t0 + Duration::from_millis(150)));
         lease.revoke();
         assert!(!lease.valid(t0));
-        // A renewal at the very start of the lease's clock still counts.
-        let early = Lease::new(Duration::from_secs(1));
-        early.renew(early.base);
-        assert!(early.valid(early.base));
+        // A renewal counts from the instant it names, not from when the
+        // call is made.
+        lease.renew(t0 + Duration::from_millis(50));
+        assert!(lease.valid(t0 + Duration::from_millis(249)));
+        assert!(!lease.valid(t0 + Duration::from_millis(250)));
     }
 }

@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -57,8 +57,8 @@ struct Shared {
     state: Mutex<State>,
     stopping: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    conns: Mutex<BTreeMap<u64, Conn>>,
-    next_conn: AtomicU64,
+    conns: Mutex<BTreeMap<u32, Conn>>,
+    next_conn: AtomicU32,
     /// When each private name's last session ended (its client closed it
     /// or sent garbage), as its reader saw it.
     ended: Mutex<BTreeMap<String, Instant>>,
@@ -475,7 +475,7 @@ impl TestDaemon {
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             conns: Mutex::new(BTreeMap::new()),
-            next_conn: AtomicU64::new(0),
+            next_conn: AtomicU32::new(0),
             ended: Mutex::new(BTreeMap::new()),
         });
         let acceptor = {

@@ -8,6 +8,13 @@
 use std::fs;
 use std::path::PathBuf;
 
+use wackamole::spread::wire::membership::{
+    decode_regular_body, decode_transitional_body, encode_regular_body,
+};
+use wackamole::spread::wire::{
+    decode_frame, service_bits, ByteOrder, GROUP_NAME_FIELD, HEADER_LEN,
+};
+
 /// Where the recordings live, relative to the repository.
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/spread-wire");
 
@@ -261,4 +268,53 @@ pub fn bytes_literal(text: &str, key: &str) -> Option<(Vec<u8>, bool)> {
         truncated = true;
     }
     Some((out, truncated))
+}
+
+/// `bytes` with the integers of its Spread frame rewritten in `to`'s byte
+/// order (its header, a reject's original type, a membership body),
+/// marker included; anything that is not one whole frame is returned as
+/// it is. The recordings are little-endian: a big-endian host compares
+/// what it wrote with them through this.
+pub fn in_order(bytes: &[u8], to: ByteOrder) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let Ok((frame, used)) = decode_frame(bytes) else {
+        return out;
+    };
+    if used != bytes.len() {
+        return out;
+    }
+    let h = &frame.header;
+    let mut put = |at: usize, value: u32| out[at..at + 4].copy_from_slice(&to.write_u32(value));
+    if h.hint_order != to {
+        put(40, h.hint | to.marker());
+    }
+    if h.order == to {
+        return out;
+    }
+    put(0, h.service_type | to.marker());
+    put(36, h.num_groups as u32);
+    put(44, h.data_len as u32);
+    let mut at = HEADER_LEN;
+    if let Some(original) = frame.original_type {
+        put(at, original | to.marker());
+        at += 4;
+    }
+    at += GROUP_NAME_FIELD * h.num_groups;
+    let body = if h.service_type & service_bits::REG_MEMB != 0 {
+        decode_regular_body(h.order, &frame.body)
+            .ok()
+            .and_then(|b| {
+                encode_regular_body(to, b.group_id, &b.vs_sets, b.my_vs_set.unwrap_or(0)).ok()
+            })
+    } else if h.service_type & service_bits::TRANSITION != 0 {
+        decode_transitional_body(h.order, &frame.body)
+            .ok()
+            .map(|id| id.encode(to).to_vec())
+    } else {
+        return out;
+    };
+    if let Some(body) = body {
+        out[at..].copy_from_slice(&body);
+    }
+    out
 }
