@@ -8,6 +8,7 @@
 //! are the daemon's plumbing; `cli` parses the command lines of both faces
 //! of the binary.
 
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod control;

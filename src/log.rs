@@ -14,39 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
-use crate::config::LogFacility;
-
-/// Severity of a record, most severe first (syslog's order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Error = 0,
-    Warning = 1,
-    Notice = 2,
-    Info = 3,
-    Debug = 4,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warning => "warning",
-            Level::Notice => "notice",
-            Level::Info => "info",
-            Level::Debug => "debug",
-        }
-    }
-
-    fn from_u8(value: u8) -> Level {
-        match value {
-            0 => Level::Error,
-            1 => Level::Warning,
-            2 => Level::Notice,
-            3 => Level::Info,
-            _ => Level::Debug,
-        }
-    }
-}
+pub use crate::base::Level;
+use crate::base::LogFacility;
 
 /// Where records go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

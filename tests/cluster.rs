@@ -429,11 +429,18 @@ fn refused_addresses_are_placed_once_the_interface_comes_up() {
     if cluster.holders() != [Vec::<Ipv4Addr>::new()] {
         cluster.fail("addresses came up on a down interface");
     }
+    // A few tries (one a second) while the interface stays down.
+    std::thread::sleep(Duration::from_millis(2500));
     cluster.node(0).ns().ip(&["link", "set", INTERFACE, "up"]);
     cluster.wait_spread_as(&[2], SETTLE);
     let views = cluster.log(0).matches("connected to Spread").count();
     if views != 1 {
         cluster.fail("the node reconnected instead of retrying the addresses");
+    }
+    // Each refusal is an error once, not once per try.
+    let errors = cluster.log(0).matches("cannot bring up").count();
+    if errors != 2 {
+        cluster.fail(&format!("{errors} refusal errors logged for 2 addresses"));
     }
 }
 

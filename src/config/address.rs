@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::ErrorKind;
-use super::MAX_INTERFACE_NAME;
+use crate::base::{interface_name_fault, InterfaceNameFault};
 
 /// An address as written, before the directive decides which parts it
 /// needs.
@@ -94,36 +94,36 @@ fn is_bare_ipv6(text: &str) -> bool {
     address.parse::<Ipv6Addr>().is_ok()
 }
 
-/// Linux accepts any bytes in an interface name except `/`, `:`, white
-/// space and NUL, up to 15 bytes.
+/// The interface-name rule of [`crate::base::interface_name_fault`], as
+/// an error pointing into the name.
 fn check_interface_name(name: &str) -> Result<(), AddressError> {
-    if name.is_empty() {
-        return Err(bad(
+    match interface_name_fault(name) {
+        None => Ok(()),
+        Some(InterfaceNameFault::Empty) => Err(bad(
             0,
             "`:` with no interface name before it".to_string(),
             "an interface name such as eth0 before `:`",
-        ));
-    }
-    if let Some((index, c)) = name
-        .chars()
-        .enumerate()
-        .find(|&(_, c)| c == '/' || c == '\0' || c.is_whitespace())
-    {
-        return Err(bad(
+        )),
+        Some(InterfaceNameFault::Forbidden { index, character }) => Err(bad(
             index,
-            format!("`{}` in interface name `{name}`", c.escape_default()),
-            "an interface name without `/`",
-        ));
-    }
-    if name.len() > MAX_INTERFACE_NAME {
-        return Err(AddressError {
+            format!(
+                "`{}` in interface name `{name}`",
+                character.escape_default()
+            ),
+            "an interface name without `/`, `:` or white space",
+        )),
+        Some(InterfaceNameFault::Reserved) => Err(bad(
+            0,
+            format!("interface name `{name}`"),
+            "an interface name other than `.` and `..`",
+        )),
+        Some(InterfaceNameFault::TooLong) => Err(AddressError {
             offset: 0,
             kind: ErrorKind::InterfaceNameTooLong {
                 name: name.to_string(),
             },
-        });
+        }),
     }
-    Ok(())
 }
 
 struct Cursor<'a> {

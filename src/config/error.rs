@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::membership::SettingsError;
+use crate::base::membership_settings::SettingsError;
 
 /// A place in a configuration file: 1-based line and column (columns count
 /// characters, a tab counts as one).

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use crate::membership::Settings;
+use crate::base::membership_settings::Settings;
 
 /// `Port` when the block names none.
 pub const DEFAULT_MEMBERSHIP_PORT: u16 = 4810;

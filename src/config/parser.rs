@@ -15,7 +15,7 @@ use super::keywords::{self, BalanceParameter, Directive, BALANCE_PARAMETERS, DIR
 use super::lexer::{Token, TokenKind};
 use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED};
 use super::{AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, Prefer, Vif, VifAddress};
-use crate::spread::wire::is_legal_group_name;
+use crate::base::spread_name::is_legal_group_name;
 
 pub type Located<T> = Result<T, (Position, ErrorKind)>;
 

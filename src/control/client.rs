@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn ipv6_addresses_are_listed_in_their_usual_form() {
         let mut status = sample_status();
-        status.vifs[1].addresses.push(crate::config::VifAddress {
+        status.vifs[1].addresses.push(crate::base::VifAddress {
             interface: "eth0".into(),
             addr: "2001:db8::6".parse().unwrap(),
             prefix_len: 64,

@@ -11,7 +11,7 @@
 
 use nanoserde::{DeJson, SerJson};
 
-use crate::config::VifAddress;
+use crate::base::VifAddress;
 
 /// The JSON document; field meanings in the module documentation.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]

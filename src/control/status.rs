@@ -28,7 +28,7 @@ use super::json::{
     JsonService, JsonStatus, JsonVif,
 };
 use super::wire::{AddressRecord, StateReply, VifRecord};
-use crate::config::VifAddress;
+use crate::base::VifAddress;
 use crate::engine::ClaimPriority;
 
 /// The daemon's state as reported on the control socket.

@@ -14,7 +14,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::ControlError;
-use crate::config::{prefix_mask, VifAddress};
+use crate::base::{prefix_mask, VifAddress};
 
 pub const IFNAME_LEN: usize = 16;
 pub const RECORD_LEN: usize = IFNAME_LEN + 12;

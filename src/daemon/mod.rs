@@ -48,6 +48,12 @@ pub use spread_service::group_event;
 use spread_service::SpreadService;
 use timers::Timers;
 
+/// How often an address the kernel refused is tried again while its VIF
+/// is ours (an interface that is down or not there yet): often enough that
+/// it serves soon after the interface comes up, cheap (one ioctl or netlink
+/// request per address).
+pub const ADDRESS_RETRY: Duration = Duration::from_secs(1);
+
 /// Longest the loop sleeps when no timer is armed.
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
 
@@ -444,8 +450,10 @@ impl<S: GroupService> Daemon<S> {
 
     /// Brings up every address of VIF `vif` and announces them (on a later
     /// try, only if one came up). Where the kernel refuses an address, the
-    /// VIF is remembered and tried again every `SpreadRetryInterval`: the
-    /// group has given it to us, so nobody else will serve it.
+    /// VIF is remembered and tried again every [`ADDRESS_RETRY`]: the
+    /// group has given it to us, so nobody else will serve it. The first
+    /// refusal is an error in the log; the tries after it log at debug
+    /// level, so an interface that stays down does not flood the log.
     fn place(&mut self, vif: usize, first_try: bool) {
         let addresses = self.addresses(vif);
         let mut complete = true;
@@ -457,13 +465,15 @@ impl<S: GroupService> Daemon<S> {
                     log_notice!("UP: {address}");
                 }
                 Ok(_) => log_debug!("{address} was already up"),
-                Err(err) => {
+                Err(err) if first_try => {
                     complete = false;
                     log_error!(
-                        "cannot bring up {}: {err}; trying again every {:?}",
-                        address,
-                        self.config.spread_retry_interval
+                        "cannot bring up {address}: {err}; trying again every {ADDRESS_RETRY:?}"
                     );
+                }
+                Err(err) => {
+                    complete = false;
+                    log_debug!("{address} refused again: {err}");
                 }
             }
         }
@@ -471,10 +481,8 @@ impl<S: GroupService> Daemon<S> {
             self.unplaced.remove(&vif);
         } else {
             if self.unplaced.is_empty() {
-                self.timers.arm(
-                    Deadline::PlaceAddresses,
-                    Instant::now() + self.config.spread_retry_interval,
-                );
+                self.timers
+                    .arm(Deadline::PlaceAddresses, Instant::now() + ADDRESS_RETRY);
             }
             self.unplaced.insert(vif);
         }

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use super::codec::{ArpEntry, GroupId};
 use super::index::VifIndex;
-use crate::config::HookEvent;
 /// Log records carry the facade's severity; the engine only names it.
-pub use crate::log::Level;
+pub use crate::base::Level;
+use crate::config::HookEvent;
 
 /// A regular membership of our group, as the group service delivers it.
 #[derive(Debug, Clone, PartialEq, Eq)]

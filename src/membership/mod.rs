@@ -260,11 +260,12 @@ mod proposal;
 mod protocol;
 mod replay;
 mod sequencer;
-mod settings;
 mod status;
 mod view;
 
+pub use crate::base::membership_settings::{
+    Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
+};
 pub use node::{Event, LeftReason, MulticastError, Node, NodeError, Transmit};
-pub use settings::{Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use status::{NodeState, NodeStatus, Refusals, Status};
 pub use wire::{Member, ViewId};

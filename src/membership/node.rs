@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use super::peers::Peers;
 use super::proposal::Proposal;
-use super::settings::Settings;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
 use super::view::ViewState;
 use super::wire::{self, Body, Header, Heartbeat, Key, Member, Sequenced, ViewId, MAX_NODES};
+use crate::base::membership_settings::Settings;
 
 /// Own multicasts waiting to be sequenced, at most.
 const MAX_OUTGOING: usize = 256;

@@ -18,7 +18,7 @@ use socket2::Socket;
 use super::error::{Action, Error, Reason, Result};
 use super::iface6;
 use super::ifreq::{self, IFNAMSIZ};
-use crate::config::{prefix_mask, VifAddress, MAX_INTERFACE_NAME};
+use crate::base::{interface_name_fault, prefix_mask, VifAddress};
 
 /// One IPv4 address configured on an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +57,7 @@ pub enum Outcome {
 }
 
 pub(super) fn check_interface_name(name: &str, action: Action, addr: Option<IpAddr>) -> Result<()> {
-    if name.is_empty()
-        || name.len() > MAX_INTERFACE_NAME
-        || name.contains(':')
-        || name.contains('\0')
-    {
+    if interface_name_fault(name).is_some() {
         return Err(Error::new(action, name, addr, Reason::BadInterfaceName));
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! the stream (TCP or Unix) behind a session.
 
 use super::Error;
-use crate::config::SpreadAddress;
+use crate::base::SpreadAddress;
 use crate::descriptor;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};

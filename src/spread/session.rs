@@ -14,7 +14,7 @@ use super::wire::{
     HEADER_LEN, MAX_GROUPS_PER_REQUEST, MAX_MESSAGE_BODY_LEN,
 };
 use super::Error;
-use crate::config::SpreadAddress;
+use crate::base::SpreadAddress;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{bad_value, syntax, Located, Parser};
+use crate::base::membership_settings::{
+    Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
+};
 use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_MEMBERSHIP_NODES};
-use crate::membership::{Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
 const PARAMETER: &str = "Nodes, Port, Key, Heartbeat or Timeout inside Membership";
 const NODE_EXPECTED: &str =

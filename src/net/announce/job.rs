@@ -11,7 +11,7 @@ use super::super::packet::PacketSender;
 use super::super::{ndp, neighbour};
 use super::walk::{plan, Destination, Segment};
 use super::{AnnounceSettings, Request};
-use crate::config::VifAddress;
+use crate::base::VifAddress;
 
 /// Destinations handled per turn, so commands (a cancel) are seen quickly
 /// even during a long unthrottled walk.

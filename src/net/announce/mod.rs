@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::arp::Mac;
 use super::error::Error;
 pub use super::lease::Lease;
-use crate::config::{NotifyTarget, VifAddress};
+use crate::base::{NotifyTarget, VifAddress};
 use job::{Job, Senders};
 use refresh::Pacer;
 

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::super::arp::Mac;
-use crate::config::{prefix_mask, NotifyTarget, VifAddress};
+use crate::base::{prefix_mask, NotifyTarget, VifAddress};
 
 /// Whom one stretch of the walk notifies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub(super) fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Ipv4Block;
+    use crate::base::Ipv4Block;
 
     fn vip(interface: &str, addr: [u8; 4], network_len: u8) -> VifAddress {
         VifAddress {

@@ -22,10 +22,7 @@ pub use membership::GroupId;
 
 /// Longest private name a client may ask for.
 pub const MAX_PRIVATE_NAME: usize = 10;
-/// Size of a name field on the wire, including its terminating NUL.
-pub const GROUP_NAME_FIELD: usize = 32;
-/// Longest group (or private group) name: the field minus its NUL.
-pub const MAX_GROUP_NAME: usize = GROUP_NAME_FIELD - 1;
+pub use crate::base::spread_name::{is_legal_group_name, GROUP_NAME_FIELD, MAX_GROUP_NAME};
 /// Most groups a client may address in one request.
 pub const MAX_GROUPS_PER_REQUEST: usize = 100;
 /// Largest body plus group list of one message: 100 packets of 1472
@@ -221,14 +218,6 @@ impl fmt::Display for EncodeError {
 }
 
 impl std::error::Error for EncodeError {}
-
-/// Whether `name` is a group name the library accepts: 1..=31 bytes, all
-/// in 36..=126 (`$` to `~`).
-pub fn is_legal_group_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_GROUP_NAME
-        && name.bytes().all(|b| (36..=126).contains(&b))
-}
 
 /// Whether `name` is a private name the daemon accepts: at most 10 bytes,
 /// all in 0x24..=0x7e. Empty asks the daemon to pick one.
