@@ -820,10 +820,12 @@ impl Stats {
 /// of seeds as it finishes one; stops at the first failure and names the
 /// lowest failing seed found.
 fn run_seeds(seeds: u64, threads: usize) -> Stats {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     const BATCH: u64 = 64;
-    let next = AtomicU64::new(0);
+    // A lock, not an AtomicU64: 32-bit PowerPC (make cross-test) has no
+    // 64-bit atomics.
+    let next = Mutex::new(0u64);
     let failed = AtomicBool::new(false);
     let first_failure: Mutex<Option<u64>> = Mutex::new(None);
     let total = Mutex::new(Stats::default());
@@ -832,7 +834,12 @@ fn run_seeds(seeds: u64, threads: usize) -> Stats {
             scope.spawn(|| {
                 let mut mine = Stats::default();
                 'batches: while !failed.load(Ordering::Relaxed) {
-                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                    let start = {
+                        let mut next = next.lock().expect("not poisoned");
+                        let start = *next;
+                        *next += BATCH;
+                        start
+                    };
                     for seed in start..seeds.min(start + BATCH) {
                         match run_seed(seed, false) {
                             Ok(s) => mine.add(&s),
