@@ -18,16 +18,18 @@ mod cluster;
 mod descriptors;
 #[path = "support/faults.rs"]
 mod faults;
-#[path = "support/json.rs"]
-mod json;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/rng.rs"]
 mod rng;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sniffer.rs"]
 mod sniffer;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "support/status.rs"]
+mod status;
 
 use std::net::SocketAddrV4;
 use std::thread;
@@ -38,7 +40,7 @@ use builtin_checks::{
     assert_announced, assert_no_view_change, assert_node_states, ms, takeover_watch, view_ids,
 };
 use builtin_status::ViewWatch;
-use cluster::{describe_exit, Capture, INTERFACE};
+use cluster::{describe_exit, Capture, Waits, INTERFACE};
 use descriptors::Descriptors;
 use faults::Loss;
 use rng::Rng;
@@ -75,7 +77,7 @@ fn five_nodes_settle_balanced_and_announce_every_vif() {
     for i in 0..5 {
         let report = cluster.status(i);
         let summary = (report.state(), report.mature(), report.held_count());
-        if summary != (Some("RUN"), true, Some(2)) {
+        if summary != ("RUN", true, 2) {
             cluster.fail(&format!("node {i}: {summary:?}: {}", report.text));
         }
         assert_node_states(&mut cluster, i, &everyone);
@@ -265,8 +267,7 @@ fn a_partition_by_link_down_heals_to_one_owner_per_vif() {
     cluster.wait_each_once_among(&[0, 1], SETTLE);
     cluster.wait_view_of(&[0, 1], SETTLE);
     cluster.wait_for("the isolated node alone in its view", SETTLE, |c| {
-        c.try_status(isolated)
-            .is_ok_and(|r| r.view_size() == Some(1))
+        c.try_status(isolated).is_ok_and(|r| r.view_size() == 1)
     });
     cluster.link_up(isolated);
     cluster.wait_each_once(SETTLE);

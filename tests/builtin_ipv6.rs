@@ -15,14 +15,16 @@ mod builtin;
 mod builtin_status;
 #[path = "support/cluster.rs"]
 mod cluster;
-#[path = "support/json.rs"]
-mod json;
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sniffer.rs"]
 mod sniffer;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "support/status.rs"]
+mod status;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +33,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use builtin::{node_address, BuiltinCluster, Spec};
-use cluster::INTERFACE;
+use cluster::{Waits, INTERFACE};
 use netns::Netns;
 use sniffer::{Advertisement, Sniffer};
 

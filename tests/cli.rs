@@ -1,36 +1,17 @@
 //! The binary as a user runs it: `wackamole -t`, the usage errors of both
 //! faces, the configuration lookup, and the init script.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use scratch::Scratch;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wackamole");
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/wackamole.conf");
 const INIT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/init.d/wackamole");
-
-/// A scratch directory removed when the test ends, however it ends.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("wackamole-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create scratch directory");
-        ScratchDir(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write scratch file");
-        path
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -86,8 +67,8 @@ fn test_mode_prints_the_shipped_example_normalized() {
 
 #[test]
 fn test_mode_with_a_missing_file_fails_with_one_line() {
-    let dir = ScratchDir::new("missing");
-    let path = dir.0.join("nowhere.conf");
+    let dir = Scratch::new("missing");
+    let path = dir.path("nowhere.conf");
     let out = run(&["-t", "-c", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "");
@@ -104,7 +85,7 @@ fn test_mode_with_a_missing_file_fails_with_one_line() {
 
 #[test]
 fn test_mode_with_a_bad_file_names_line_and_column() {
-    let dir = ScratchDir::new("bad");
+    let dir = Scratch::new("bad");
     let path = dir.write(
         "bad.conf",
         "Group = wack1\nVirtualInterfaces {\n  eth0:10.0.0.256/24\n}\n",
@@ -123,7 +104,7 @@ fn test_mode_with_a_bad_file_names_line_and_column() {
 
 #[test]
 fn test_mode_reports_warnings_and_still_succeeds() {
-    let dir = ScratchDir::new("warn");
+    let dir = Scratch::new("warn");
     let path = dir.write(
         "warn.conf",
         "VIFs { eth0:10.0.0.5 }\nModuleDir = /usr/lib/wackamole\n",
@@ -209,8 +190,8 @@ fn ctl_face_needs_exactly_one_action() {
 
 #[test]
 fn invoked_as_wackatrl_it_is_the_control_tool() {
-    let dir = ScratchDir::new("wackatrl");
-    let link = dir.0.join("wackatrl");
+    let dir = Scratch::new("wackatrl");
+    let link = dir.path("wackatrl");
     std::os::unix::fs::symlink(BIN, &link).expect("symlink");
     let out = Command::new(&link)
         .args(["-l", "-s"])
@@ -227,20 +208,20 @@ fn invoked_as_wackatrl_it_is_the_control_tool() {
 
 #[test]
 fn without_c_the_system_file_comes_before_the_working_directory() {
-    let dir = ScratchDir::new("lookup");
+    let dir = Scratch::new("lookup");
     dir.write(
         "wackamole.conf",
         "Group = from-cwd\nVIFs { eth0:10.0.0.5 }\n",
     );
     let out = Command::new(BIN)
         .arg("-t")
-        .current_dir(&dir.0)
+        .current_dir(dir.dir())
         .output()
         .expect("run");
-    let empty = ScratchDir::new("lookup-empty");
+    let empty = Scratch::new("lookup-empty");
     let out_empty = Command::new(BIN)
         .arg("-t")
-        .current_dir(&empty.0)
+        .current_dir(empty.dir())
         .output()
         .expect("run");
     let system = Path::new(wackamole::cli::sysconfdir()).join("wackamole.conf");
@@ -264,13 +245,13 @@ fn without_c_the_system_file_comes_before_the_working_directory() {
     }
 }
 
-fn init_script(dir: &ScratchDir, action: &str, config: &Path) -> Output {
+fn init_script(dir: &Scratch, action: &str, config: &Path) -> Output {
     Command::new("sh")
         .arg(INIT_SCRIPT)
         .arg(action)
         .env("DAEMON", BIN)
         .env("CONFIG", config)
-        .env("PIDFILE", dir.0.join("wackamole.pid"))
+        .env("PIDFILE", dir.path("wackamole.pid"))
         .output()
         .expect("run the init script")
 }
@@ -286,7 +267,7 @@ fn init_script_is_valid_posix_sh() {
 
 #[test]
 fn init_script_status_follows_the_pid_file() {
-    let dir = ScratchDir::new("init-status");
+    let dir = Scratch::new("init-status");
     let config = Path::new(EXAMPLE);
     let absent = init_script(&dir, "status", config);
     assert_eq!(absent.status.code(), Some(3));
@@ -311,7 +292,7 @@ fn init_script_status_follows_the_pid_file() {
 
 #[test]
 fn init_script_refuses_to_start_with_a_bad_configuration() {
-    let dir = ScratchDir::new("init-start");
+    let dir = Scratch::new("init-start");
     let bad = dir.write("bad.conf", "Group wack1\n");
     let out = init_script(&dir, "start", &bad);
     assert_eq!(out.status.code(), Some(6));
@@ -322,7 +303,7 @@ fn init_script_refuses_to_start_with_a_bad_configuration() {
             bad.display()
         )
     );
-    assert!(!dir.0.join("wackamole.pid").exists());
+    assert!(!dir.path("wackamole.pid").exists());
 }
 
 fn path_text(path: &Path) -> &str {
@@ -335,9 +316,9 @@ fn mode_of(path: &Path) -> u32 {
 }
 
 /// A key file of `len` bytes with `mode`, as an operator might leave it.
-fn key_file(dir: &ScratchDir, name: &str, len: usize, mode: u32) -> PathBuf {
+fn key_file(dir: &Scratch, name: &str, len: usize, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.0.join(name);
+    let path = dir.path(name);
     std::fs::write(&path, vec![b'k'; len]).expect("write a key");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     path
@@ -345,7 +326,7 @@ fn key_file(dir: &ScratchDir, name: &str, len: usize, mode: u32) -> PathBuf {
 
 /// A configuration with a Membership block listing `nodes` and using the
 /// key at `key`; `extra` goes before the VIFs.
-fn membership_conf(dir: &ScratchDir, key: &Path, nodes: &str, extra: &str) -> PathBuf {
+fn membership_conf(dir: &Scratch, key: &Path, nodes: &str, extra: &str) -> PathBuf {
     dir.write(
         "membership.conf",
         &format!(
@@ -357,8 +338,8 @@ fn membership_conf(dir: &ScratchDir, key: &Path, nodes: &str, extra: &str) -> Pa
 
 #[test]
 fn keygen_writes_a_private_key_and_never_overwrites_one() {
-    let dir = ScratchDir::new("keygen");
-    let key = dir.0.join("cluster.key");
+    let dir = Scratch::new("keygen");
+    let key = dir.path("cluster.key");
     let out = run(&["keygen", path_text(&key)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
@@ -380,7 +361,7 @@ fn keygen_writes_a_private_key_and_never_overwrites_one() {
     );
     assert_eq!(std::fs::read(&key).expect("read the key"), first);
 
-    let nowhere = dir.0.join("no-such-dir").join("cluster.key");
+    let nowhere = dir.path("no-such-dir").join("cluster.key");
     let out = run(&["keygen", path_text(&nowhere)]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -404,8 +385,8 @@ fn keygen_writes_a_private_key_and_never_overwrites_one() {
 
 #[test]
 fn test_mode_prints_the_membership_and_this_node() {
-    let dir = ScratchDir::new("membership");
-    let key = dir.0.join("cluster.key");
+    let dir = Scratch::new("membership");
+    let key = dir.path("cluster.key");
     assert_eq!(run(&["keygen", path_text(&key)]).status.code(), Some(0));
     let conf = membership_conf(
         &dir,
@@ -458,7 +439,7 @@ fn test_mode_prints_the_membership_and_this_node() {
 
 #[test]
 fn test_mode_finds_this_node_among_the_host_addresses() {
-    let dir = ScratchDir::new("membership-local");
+    let dir = Scratch::new("membership-local");
     let key = key_file(&dir, "cluster.key", 32, 0o600);
     // Every host has 127.0.0.1; no host here has 192.0.2.1 (TEST-NET-1).
     let conf = membership_conf(&dir, &key, "192.0.2.1 127.0.0.1", "");
@@ -485,10 +466,10 @@ fn test_mode_finds_this_node_among_the_host_addresses() {
 
 #[test]
 fn test_mode_refuses_an_exposed_short_or_missing_key() {
-    let dir = ScratchDir::new("badkey");
+    let dir = Scratch::new("badkey");
     let exposed = key_file(&dir, "exposed.key", 32, 0o644);
     let short = key_file(&dir, "short.key", 15, 0o600);
-    let missing = dir.0.join("missing.key");
+    let missing = dir.path("missing.key");
     for (key, expected) in [
         (
             &exposed,

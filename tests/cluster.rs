@@ -9,19 +9,21 @@ mod cluster;
 mod descriptors;
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sniffer.rs"]
 mod sniffer;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "support/status.rs"]
+mod status;
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use cluster::{describe_exit, node_address, vip, Capture, Cluster, Spec, INTERFACE};
+use cluster::{describe_exit, node_address, vip, Capture, Cluster, Spec, Waits, INTERFACE};
 use descriptors::Descriptors;
-use nanoserde::DeJson;
-use wackamole::control::json::JsonStatus;
 
 /// Bound for a cluster to settle after a start or a change: maturity (1 s)
 /// plus a few one-second balance rounds, with room for a loaded machine.
@@ -56,22 +58,6 @@ fn assert_announced(cluster: &mut Cluster, capture: &Capture, vips: &[Ipv4Addr],
             ));
         }
     }
-}
-
-/// Node `i`'s `wackatrl -l --json`, parsed, with its text for messages.
-fn json_status(cluster: &Cluster, i: usize) -> (JsonStatus, String) {
-    let json = cluster.ctl(i, &["-l", "--json"]);
-    assert!(json.status.success(), "{json:?}");
-    let text = String::from_utf8_lossy(&json.stdout).trim().to_string();
-    let status = JsonStatus::deserialize_json(&text)
-        .unwrap_or_else(|e| panic!("wackatrl --json is not our document: {e}: {text}"));
-    (status, text)
-}
-
-/// The group service's name and state in a JSON status.
-fn service_state(status: &JsonStatus) -> Option<(&str, &str)> {
-    let service = status.service.as_ref()?;
-    Some((service.name.as_str(), service.state.as_str()))
 }
 
 /// Reads `path` as lines (empty when it does not exist yet).
@@ -163,13 +149,10 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
         expected_listing(&holders, 6)
     );
 
-    let (status, text) = json_status(&cluster, 0);
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     assert_eq!(status.state, "RUN", "{text}");
-    assert_eq!(
-        service_state(&status),
-        Some(("spread", "connected")),
-        "{text}"
-    );
+    assert_eq!(reply.service(), Some(("spread", "connected")), "{text}");
     assert!(status.mature, "{text}");
     assert_eq!(status.identity.as_deref(), Some("10.77.0.10"), "{text}");
     assert!(
@@ -218,9 +201,10 @@ fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
     cluster.wait_for("node 0 out of the group", SETTLE, |c| {
         !c.members().iter().any(|m| m == "#node0#wm1")
     });
-    let (status, text) = json_status(&cluster, 0);
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     assert_eq!(status.state, "DISCONNECTED", "{text}");
-    assert_eq!(service_state(&status), Some(("spread", "left")), "{text}");
+    assert_eq!(reply.service(), Some(("spread", "left")), "{text}");
 
     // -s: it comes back, and balance gives it its share again.
     let succeed = cluster.ctl(0, &["-s"]);
@@ -383,7 +367,8 @@ fn sighup_applies_live_settings_and_refuses_a_changed_vif_list() {
     });
     assert!(cluster.running(0));
     // The running configuration stays: still two VIFs, both held.
-    let (status, text) = json_status(&cluster, 0);
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     assert_eq!((status.vif_count, status.held_count), (2, 2), "{text}");
     let holders = cluster.holders();
     if holders != [vec![vip(0), vip(1)]] {

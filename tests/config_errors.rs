@@ -2,6 +2,10 @@
 //! column of the mistake and a message saying what was found and what was
 //! expected.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
+use scratch::Scratch;
 use wackamole::config::{self, ErrorKind};
 use wackamole::membership::SettingsError;
 
@@ -950,7 +954,8 @@ fn ipv6_vifs_that_would_share_a_wire_key_are_refused() {
 
 #[test]
 fn a_missing_file_names_itself_without_a_position() {
-    let path = std::env::temp_dir().join(format!("wackamole-absent-{}.conf", std::process::id()));
+    let scratch = Scratch::new("absent");
+    let path = scratch.path("absent.conf");
     let err = config::load(&path).unwrap_err();
     assert!(matches!(err.kind, ErrorKind::Read(_)));
     assert_eq!(err.position, None);

@@ -9,18 +9,20 @@
 mod cluster;
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/sniffer.rs"]
 mod sniffer;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "support/status.rs"]
+mod status;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster::{describe_exit, node_address, Cluster, Spec, BINARY};
-use nanoserde::DeJson;
-use wackamole::control::json::{JsonMembership, JsonStatus};
+use cluster::{describe_exit, node_address, Cluster, Spec, Waits, BINARY};
 
 /// Bound for a cluster to settle: maturity (1 s) and a few balance
 /// rounds, with room for a loaded machine.
@@ -63,31 +65,13 @@ fn cluster(tag: &str, nodes: usize, vifs: usize, quorum: &str) -> Cluster {
     cluster
 }
 
-/// Node `i`'s JSON status, parsed, with its text for messages.
-fn json_status(cluster: &Cluster, i: usize) -> (JsonStatus, String) {
-    let out = cluster.ctl(i, &["-l", "--json"]);
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let status = JsonStatus::deserialize_json(&text)
-        .unwrap_or_else(|e| panic!("wackatrl --json is not our document: {e}: {text}"));
-    (status, text)
-}
-
-fn membership(status: &JsonStatus) -> Option<&JsonMembership> {
-    status.service.as_ref()?.membership.as_ref()
-}
-
-/// Node `i`'s JSON status, if it answers and reports a membership view
-/// of `members`.
+/// Whether node `i` answers and reports a membership view of `members`.
 fn in_view_of(cluster: &Cluster, i: usize, members: usize) -> bool {
-    let out = cluster.ctl(i, &["-l", "--json"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    JsonStatus::deserialize_json(text.trim())
-        .ok()
-        .as_ref()
-        .and_then(membership)
-        .and_then(|m| m.view.as_ref())
-        .is_some_and(|v| v.members.len() == members)
+    cluster.try_status(i).is_ok_and(|s| {
+        s.membership()
+            .and_then(|m| m.view.as_ref())
+            .is_some_and(|v| v.members.len() == members)
+    })
 }
 
 #[test]
@@ -96,7 +80,8 @@ fn three_nodes_form_one_view_split_the_vifs_and_report_it() {
     cluster.start_all();
     cluster.wait_spread_as(&[2, 2, 2], SETTLE);
 
-    let (status, text) = json_status(&cluster, 1);
+    let reply = cluster.status(1);
+    let (status, text) = (&reply.doc, &reply.text);
     assert_eq!(status.state, "RUN", "{text}");
     assert_eq!(status.identity.as_deref(), Some("10.77.0.11"), "{text}");
     assert_eq!((status.member_count, status.held_count), (3, 2), "{text}");
@@ -104,7 +89,7 @@ fn three_nodes_form_one_view_split_the_vifs_and_report_it() {
     assert_eq!(service.name, "membership", "{text}");
     assert_eq!(service.state, "in view", "{text}");
     assert_eq!(service.endpoint, "udp:10.77.0.11:4810", "{text}");
-    let m = membership(&status).expect("the membership's part");
+    let m = reply.membership().expect("the membership's part");
     assert_eq!(m.node, 1, "{text}");
     let view = m.view.as_ref().expect("a view");
     assert_eq!(view.members.len(), 3, "{text}");
@@ -138,7 +123,7 @@ fn three_nodes_form_one_view_split_the_vifs_and_report_it() {
         "{text}"
     );
     // Every node agrees on the view.
-    let ids: Vec<_> = (0..3).map(|i| json_status(&cluster, i).0.view_id).collect();
+    let ids: Vec<_> = (0..3).map(|i| cluster.status(i).doc.view_id).collect();
     assert!(
         ids.iter().all(|id| id.is_some() && *id == ids[0]),
         "{ids:?}"
@@ -168,7 +153,8 @@ fn sigterm_hands_over_at_once_and_a_lone_survivor_below_the_quorum_holds_nothing
     cluster.wait_for("the survivor releasing everything", SETTLE, |c| {
         c.holders()[0].is_empty()
     });
-    let (status, text) = json_status(&cluster, 0);
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     let quorum = status.quorum.as_ref().expect("the quorum");
     assert_eq!((quorum.members, quorum.met), (Some(1), false), "{text}");
     assert_eq!(status.state, "DISCONNECTED", "{text}");
@@ -206,7 +192,8 @@ fn sighup_changes_timing_and_quorum_live() {
                 .contains("configuration re-read: Heartbeat, Timeout now in effect")
         });
     }
-    let (status, text) = json_status(&cluster, 0);
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     assert_eq!(status.held_count, 2, "{text}");
 
     // One of two dies (its cable first, so that what it held goes with

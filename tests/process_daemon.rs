@@ -9,17 +9,24 @@
 //! foreground: a Spread daemon that accepts but never answers does not
 //! hold up the control socket while the connection is pending.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+#[path = "support/status.rs"]
+mod status;
+
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use scratch::Scratch;
+use status::Status;
 use wackamole::process::daemonize;
 
 #[test]
 fn daemonize_detaches_into_a_clean_session() {
-    let report = std::env::temp_dir().join(format!("wackamole-daemon-{}", std::process::id()));
-    let _ = std::fs::remove_file(&report);
+    let scratch = Scratch::new("daemonize");
+    let report = scratch.path("report");
     let partial = report.with_extension("partial");
     let script = format!(
         "fds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2); \
@@ -79,43 +86,44 @@ fn daemonize_detaches_into_a_clean_session() {
 /// A scratch directory with a configuration whose VIF is on an interface
 /// that does not exist and whose Spread daemon is absent, so a running
 /// daemon touches nothing on the host. Drop ends a daemon that was
-/// started from it (by the pid it wrote) and removes the directory.
-struct Scratch {
-    dir: PathBuf,
+/// started from it (by the pid it wrote), then the directory goes.
+struct Setup {
     config: PathBuf,
     pid_file: PathBuf,
+    // Last, so the daemon is ended before its directory goes.
+    scratch: Scratch,
 }
 
-/// The directory of the `Scratch` made with `tag`.
-fn scratch_dir(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("wackamole-{tag}-{}", std::process::id()))
-}
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let spread = scratch_dir(tag).join("no-spread-here");
-        Scratch::with_spread(tag, &spread.display().to_string(), "")
+impl Setup {
+    fn new(tag: &str) -> Setup {
+        Setup::with_spread(tag, None, false)
     }
 
-    /// With `Spread = spread` and extra configuration lines.
-    fn with_spread(tag: &str, spread: &str, extra: &str) -> Scratch {
-        let dir = scratch_dir(tag);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("wackamole.conf");
-        std::fs::write(
-            &config,
-            format!(
+    /// With `Spread = spread` (a socket path in the directory that nothing
+    /// listens on when None) and, if `control`, the control socket
+    /// `control.sock` in the directory.
+    fn with_spread(tag: &str, spread: Option<&str>, control: bool) -> Setup {
+        let scratch = Scratch::new(tag);
+        let spread = spread.map_or_else(
+            || scratch.path("no-spread-here").display().to_string(),
+            str::to_string,
+        );
+        let control = if control {
+            format!("Control = {}\n", scratch.path("control.sock").display())
+        } else {
+            String::new()
+        };
+        let config = scratch.write(
+            "wackamole.conf",
+            &format!(
                 "Spread = {spread}\nGroup = wack1\nIdentity = 192.0.2.1\n\
-                 VirtualInterfaces {{ wkabsent0:192.0.2.200/32 }}\n{extra}"
+                 VirtualInterfaces {{ wkabsent0:192.0.2.200/32 }}\n{control}"
             ),
-        )
-        .unwrap();
-        let pid_file = dir.join("wackamole.pid");
-        Scratch {
-            dir,
+        );
+        Setup {
             config,
-            pid_file,
+            pid_file: scratch.path("wackamole.pid"),
+            scratch,
         }
     }
 
@@ -138,21 +146,20 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
+impl Drop for Setup {
     fn drop(&mut self) {
         if let Some(pid) = self.daemon_pid() {
             // SAFETY: a daemon this test started, named by its own pid file.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 #[test]
 fn a_detached_start_that_fails_says_why_and_exits_1() {
-    let scratch = Scratch::new("detach-fail");
-    let unwritable = scratch.dir.join("no-such-dir/wackamole.pid");
-    let out = scratch.start(&unwritable);
+    let setup = Setup::new("detach-fail");
+    let unwritable = setup.scratch.path("no-such-dir/wackamole.pid");
+    let out = setup.start(&unwritable);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(
@@ -163,8 +170,8 @@ fn a_detached_start_that_fails_says_why_and_exits_1() {
 
 #[test]
 fn a_detached_start_exits_0_once_ready_and_sigterm_removes_the_pid_file() {
-    let scratch = Scratch::new("detach-ok");
-    let out = scratch.start(&scratch.pid_file);
+    let setup = Setup::new("detach-ok");
+    let out = setup.start(&setup.pid_file);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -172,7 +179,7 @@ fn a_detached_start_exits_0_once_ready_and_sigterm_removes_the_pid_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Ready means the pid file is already there, naming a live daemon.
-    let pid = scratch
+    let pid = setup
         .daemon_pid()
         .expect("a pid file once the start returned");
     // SAFETY: signal 0 only checks that the process exists.
@@ -183,10 +190,10 @@ fn a_detached_start_exits_0_once_ready_and_sigterm_removes_the_pid_file() {
     // SAFETY: the daemon this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while scratch.pid_file.exists() && Instant::now() < deadline {
+    while setup.pid_file.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!scratch.pid_file.exists(), "SIGTERM removes the pid file");
+    assert!(!setup.pid_file.exists(), "SIGTERM removes the pid file");
     while running(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -222,16 +229,11 @@ fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
 
     let spread = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = spread.local_addr().unwrap().port();
-    let control = scratch_dir("hung").join("control.sock");
-    let scratch = Scratch::with_spread(
-        "hung",
-        &format!("{port}@127.0.0.1"),
-        &format!("Control = {}\n", control.display()),
-    );
+    let setup = Setup::with_spread("hung", Some(&format!("{port}@127.0.0.1")), true);
     let _daemon = Foreground(
         Command::new(env!("CARGO_BIN_EXE_wackamole"))
             .args(["-d", "-c"])
-            .arg(&scratch.config)
+            .arg(&setup.config)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start wackamole"),
@@ -249,22 +251,10 @@ fn a_spread_daemon_that_never_answers_does_not_hold_up_the_control_socket() {
         .read_exact(&mut request)
         .expect("a handshake request");
 
-    let listing = Command::new(env!("CARGO_BIN_EXE_wackamole"))
-        .args(["ctl", "-l", "--json", "-c"])
-        .arg(&scratch.config)
-        .output()
-        .expect("run wackatrl");
-    let json = String::from_utf8_lossy(&listing.stdout);
-    assert!(
-        listing.status.success(),
-        "wackatrl failed: {}",
-        String::from_utf8_lossy(&listing.stderr)
-    );
-    assert!(json.contains("\"state\":\"DISCONNECTED\""), "{json}");
-    assert!(
-        json.contains("\"name\":\"spread\"") && json.contains("\"state\":\"connecting\""),
-        "{json}"
-    );
+    let listing = Status::listing(&setup.config).unwrap_or_else(|e| panic!("{e}"));
+    let json = &listing.text;
+    assert_eq!(listing.state(), "DISCONNECTED", "{json}");
+    assert_eq!(listing.service(), Some(("spread", "connecting")), "{json}");
 
     // The answer came while the attempt was still open: the daemon has
     // neither finished nor abandoned the handshake (it would have closed

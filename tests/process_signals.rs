@@ -2,10 +2,14 @@
 //! signals in its thread and sends them with pthread_kill, which would
 //! disturb other tests sharing the process.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use scratch::Scratch;
 use wackamole::config::{Hook, HookEvent};
 use wackamole::hooks::{HookDetails, HookRunner};
 use wackamole::process::{block_signals, spawn_signal_thread, Signal};
@@ -43,7 +47,8 @@ fn signals_become_events_and_hooks_start_unblocked() {
 
     // Hooks run from a thread that has the signals blocked must not
     // inherit that mask, or `kill` and `timeout` in scripts would not work.
-    let out = std::env::temp_dir().join(format!("wackamole-sigmask-{}", std::process::id()));
+    let scratch = Scratch::new("sigmask");
+    let out = scratch.path("sigblk");
     let runner = HookRunner::spawn(Duration::from_secs(10)).unwrap();
     let hook = Hook {
         command: format!("grep SigBlk /proc/self/status > '{}'", out.display()),
@@ -52,7 +57,6 @@ fn signals_become_events_and_hooks_start_unblocked() {
     runner.run(HookEvent::OnUp, &[hook], &HookDetails::default());
     runner.finish();
     let status = std::fs::read_to_string(&out).unwrap_or_default();
-    let _ = std::fs::remove_file(&out);
     assert_eq!(status.trim(), "SigBlk:\t0000000000000000");
 
     // Once the daemon has gone, the thread ends at the next signal.

@@ -1,13 +1,16 @@
 //! The session against daemons that misbehave: invalid frames, and a
 //! daemon that stops reading while we send.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use scratch::Scratch;
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
     encode_auth_list, Accept, ConnectRequest, Version, AUTH_CHOICE_LEN, NULL_AUTH,
@@ -18,12 +21,6 @@ use wackamole::spread::{ConnectOptions, Error, Service, Session};
 
 /// Long enough to tell a hang from slowness on a loaded machine.
 const HANG: Duration = Duration::from_secs(10);
-
-fn socket_path(tag: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("spread-session-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
-}
 
 /// Plays the daemon side of the handshake for `name` (as the recordings
 /// show it) and hands over the connection.
@@ -66,7 +63,8 @@ fn message(sender: &str, body: &[u8]) -> Vec<u8> {
 /// that follow (here, a whole forged message) as a frame.
 #[test]
 fn an_invalid_frame_closes_the_session() {
-    let path = socket_path("invalid");
+    let dir = Scratch::new("session");
+    let path = dir.path("invalid");
     let listener = UnixListener::bind(&path).unwrap();
     let daemon = thread::spawn(move || {
         let mut sock = accept_session(&listener, "x");
@@ -93,7 +91,6 @@ fn an_invalid_frame_closes_the_session() {
     assert!(matches!(second, Err(Error::ConnectionClosed)), "{second:?}");
     drop(session);
     daemon.join().unwrap();
-    let _ = std::fs::remove_file(&path);
 }
 
 /// A daemon that stops reading leaves a send blocked; shutting the session
@@ -101,7 +98,8 @@ fn an_invalid_frame_closes_the_session() {
 /// blocked reader.
 #[test]
 fn shutdown_is_not_held_up_by_a_blocked_send() {
-    let path = socket_path("blocked");
+    let dir = Scratch::new("session");
+    let path = dir.path("blocked");
     let listener = UnixListener::bind(&path).unwrap();
     let (release, released) = mpsc::channel::<()>();
     let daemon = thread::spawn(move || {
@@ -165,7 +163,6 @@ fn shutdown_is_not_held_up_by_a_blocked_send() {
     sender.join().unwrap();
     reader.join().unwrap();
     daemon.join().unwrap();
-    let _ = std::fs::remove_file(&path);
 }
 
 /// With a send time-out, a daemon that stops reading makes the send fail
@@ -173,7 +170,8 @@ fn shutdown_is_not_held_up_by_a_blocked_send() {
 /// closed (the frame may be cut off half way).
 #[test]
 fn a_send_time_out_turns_a_stalled_daemon_into_an_error() {
-    let path = socket_path("stalled");
+    let dir = Scratch::new("session");
+    let path = dir.path("stalled");
     let listener = UnixListener::bind(&path).unwrap();
     let (release, released) = mpsc::channel::<()>();
     let daemon = thread::spawn(move || {
@@ -205,5 +203,4 @@ fn a_send_time_out_turns_a_stalled_daemon_into_an_error() {
     assert!(matches!(after, Err(Error::ConnectionClosed)), "{after:?}");
     drop(session);
     daemon.join().unwrap();
-    let _ = std::fs::remove_file(&path);
 }

@@ -1,17 +1,19 @@
 //! The test daemon held against the recorded transcripts, and sessions
 //! against it: several clients, agreed order, disconnects, partitions.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/spread_daemon.rs"]
 mod spread_daemon;
 #[path = "support/transcript.rs"]
 mod transcript;
 
+use scratch::Scratch;
 use spread_daemon::{Listen, TestDaemon};
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use transcript::{Dir, Item, Transcript};
@@ -19,10 +21,6 @@ use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{decode_header, ByteOrder, GROUP_NAME_FIELD, HEADER_LEN};
 use wackamole::spread::{Cause, ConnectOptions, Event, MembershipKind, Service, Session};
-
-fn socket_path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("spread-td-{tag}-{}", std::process::id()))
-}
 
 enum Raw {
     Unix(UnixStream),
@@ -190,9 +188,11 @@ fn rename_in_frame(bytes: &mut [u8], from: &[u8], to: &[u8]) {
     }
 }
 
-fn recorded_daemon(tag: &str) -> TestDaemon {
+/// A test daemon answering as the recorded one did, its socket named
+/// `tag` in `dir`.
+fn recorded_daemon(dir: &Scratch, tag: &str) -> TestDaemon {
     TestDaemon::start_as(
-        Listen::Unix(socket_path(tag)),
+        Listen::Unix(dir.path(tag)),
         "wm1",
         Ipv4Addr::new(10, 99, 0, 1),
     )
@@ -208,8 +208,9 @@ fn test_daemon_answers_single_client_recordings_as_recorded() {
         "s01a", "s01c", "s02", "s04a", "s04b", "s04c", "s04e", "s04f", "s04g", "s04h", "s04i",
         "s04j", "s04k", "s06",
     ];
+    let dir = Scratch::new("td");
     for name in names {
-        let daemon = recorded_daemon(name);
+        let daemon = recorded_daemon(&dir, name);
         let mut player = Player::new(name);
         player.finish(&daemon.address());
         drop(daemon);
@@ -228,7 +229,8 @@ fn test_daemon_answers_single_client_recordings_as_recorded() {
 /// daemon in the order the recorded deliveries show.
 #[test]
 fn test_daemon_answers_multi_client_recordings_as_recorded() {
-    let daemon = recorded_daemon("s03");
+    let dir = Scratch::new("td");
+    let daemon = recorded_daemon(&dir, "s03");
     let addr = daemon.address();
     let (mut alice, mut bob) = (Player::new("s03-alice"), Player::new("s03-bob"));
     alice.play(&addr, 6);
@@ -243,7 +245,7 @@ fn test_daemon_answers_multi_client_recordings_as_recorded() {
     alice.finish(&addr);
     drop(daemon);
 
-    let daemon = recorded_daemon("s04d");
+    let daemon = recorded_daemon(&dir, "s04d");
     let addr = daemon.address();
     let (mut first, mut second) = (Player::new("s04d-first"), Player::new("s04d-second"));
     first.play(&addr, 4);
@@ -251,7 +253,7 @@ fn test_daemon_answers_multi_client_recordings_as_recorded() {
     first.finish(&addr);
     drop(daemon);
 
-    let daemon = recorded_daemon("s05");
+    let daemon = recorded_daemon(&dir, "s05");
     let addr = daemon.address();
     let (mut quiet, mut loud) = (Player::new("s05-quiet"), Player::new("s05-loud"));
     quiet.play(&addr, 5);
@@ -283,7 +285,8 @@ fn next_view(s: &Session) -> wackamole::spread::Membership {
 
 #[test]
 fn sessions_see_joins_agreed_order_leaves_and_disconnects() {
-    let daemon = TestDaemon::start(Listen::Unix(socket_path("order")), "td").unwrap();
+    let dir = Scratch::new("td");
+    let daemon = TestDaemon::start(Listen::Unix(dir.path("order")), "td").unwrap();
     let names = ["n1", "n2", "n3"];
     let sessions: Vec<Session> = names.iter().map(|n| connect(&daemon, n)).collect();
     for (i, s) in sessions.iter().enumerate() {
@@ -377,7 +380,8 @@ fn sessions_see_joins_agreed_order_leaves_and_disconnects() {
 
 #[test]
 fn partition_and_merge_give_transitional_and_network_views() {
-    let daemon = TestDaemon::start(Listen::Unix(socket_path("part")), "td").unwrap();
+    let dir = Scratch::new("td");
+    let daemon = TestDaemon::start(Listen::Unix(dir.path("part")), "td").unwrap();
     let (a, b, c) = (
         connect(&daemon, "a"),
         connect(&daemon, "b"),
@@ -440,7 +444,8 @@ fn partition_and_merge_give_transitional_and_network_views() {
 
 #[test]
 fn stopped_daemon_wakes_readers_and_can_start_again() {
-    let path = socket_path("stop");
+    let dir = Scratch::new("td");
+    let path = dir.path("stop");
     let mut daemon = TestDaemon::start(Listen::Unix(path.clone()), "td").unwrap();
     let (reader, _writer) = connect(&daemon, "r").split();
     let blocked = std::thread::spawn(move || reader.receive());
@@ -464,7 +469,8 @@ fn stopped_daemon_wakes_readers_and_can_start_again() {
 
 #[test]
 fn membership_off_sessions_get_messages_only_and_rejects_are_typed() {
-    let daemon = TestDaemon::start(Listen::Unix(socket_path("quiet")), "td").unwrap();
+    let dir = Scratch::new("td");
+    let daemon = TestDaemon::start(Listen::Unix(dir.path("quiet")), "td").unwrap();
     let quiet = Session::connect(
         &daemon.address(),
         "quiet",

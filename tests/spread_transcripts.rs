@@ -2,6 +2,8 @@
 //! session: the client bytes we produce must be the recorded ones, and
 //! every daemon unit must decode to what the library reported.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/transcript.rs"]
 mod transcript;
 
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
+use scratch::Scratch;
 use transcript::{bytes_literal, field, quoted, string_list, Dir, Item, Transcript};
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
@@ -614,15 +617,13 @@ fn replay_calls(t: &Transcript, addr: &SpreadAddress) {
 /// scripted daemon playing the recorded daemon side.
 #[test]
 fn session_replays_every_library_transcript() {
-    let dir = std::env::temp_dir().join(format!("spread-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("replay");
     let mut replayed = Vec::new();
     for t in transcript::load_all()
         .into_iter()
         .filter(Transcript::is_library_client)
     {
-        let path = dir.join(&t.name);
-        let _ = std::fs::remove_file(&path);
+        let path = dir.path(&t.name);
         let connect = t
             .api()
             .find(|c| c.starts_with("SP_connect("))
@@ -654,7 +655,6 @@ fn session_replays_every_library_transcript() {
         daemon.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
         replayed.push(t.name.clone());
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(replayed.len() >= 10, "only {replayed:?} replayed");
 }
 
@@ -673,8 +673,8 @@ fn truncated_name(t: &Transcript, name: &str) -> Transcript {
 /// typed error, not a hang.
 #[test]
 fn silent_daemon_gives_connection_closed() {
-    let path = std::env::temp_dir().join(format!("spread-silent-{}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let dir = Scratch::new("silent");
+    let path = dir.path("spread.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let daemon = thread::spawn(move || {
         let (sock, _) = listener.accept().unwrap();
@@ -687,6 +687,5 @@ fn silent_daemon_gives_connection_closed() {
         ConnectOptions::default(),
     );
     daemon.join().unwrap();
-    let _ = std::fs::remove_file(&path);
     assert!(matches!(result, Err(Error::ConnectionClosed)), "{result:?}");
 }

@@ -25,22 +25,25 @@ mod builtin_status;
 mod cluster;
 #[path = "../support/faults.rs"]
 mod faults;
-#[path = "../support/json.rs"]
-mod json;
 #[path = "../support/netns.rs"]
 mod netns;
 #[path = "../support/rng.rs"]
 mod rng;
+#[path = "../support/scratch.rs"]
+mod scratch;
 #[path = "../support/sniffer.rs"]
 mod sniffer;
 #[path = "../support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "../support/status.rs"]
+mod status;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use builtin::{millis, port_name, BuiltinCluster, Spec, PORT};
 use builtin_status::ViewWatch;
+use cluster::Waits;
 use faults::Burners;
 use sniffer::Sniffer;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};

@@ -16,19 +16,21 @@
 mod cluster;
 #[path = "../support/netns.rs"]
 mod netns;
+#[path = "../support/scratch.rs"]
+mod scratch;
 #[path = "../support/sniffer.rs"]
 mod sniffer;
 #[path = "../support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "../support/status.rs"]
+mod status;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{vip, Capture, Cluster, Spec, BINARY};
-use nanoserde::DeJson;
-use wackamole::control::json::JsonStatus;
+use cluster::{vip, Capture, Cluster, Spec, Waits, BINARY};
 
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -86,13 +88,9 @@ fn mib(bytes: u64) -> f64 {
 
 /// Whether node `i` runs, in a view of `members`, mature and settled.
 fn ready(cluster: &Cluster, i: usize, members: usize) -> bool {
-    let out = cluster.ctl(i, &["-l", "--json"]);
-    if !out.status.success() {
-        return false;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    JsonStatus::deserialize_json(text.trim())
-        .is_ok_and(|s| s.state == "RUN" && s.mature && s.member_count == members)
+    cluster
+        .try_status(i)
+        .is_ok_and(|s| s.doc.state == "RUN" && s.doc.mature && s.doc.member_count == members)
 }
 
 /// Two nodes, one VIF: kill whichever holds it, time the takeover, bring
@@ -236,10 +234,8 @@ fn idle_cpu(period: Duration) {
     cluster.wait_spread_as(&[2, 2, 2], Duration::from_secs(60));
     // The leader (first in the view) is the busiest: it runs the balance
     // timer.
-    let out = cluster.ctl(0, &["-l", "--json"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let status = JsonStatus::deserialize_json(text.trim())
-        .unwrap_or_else(|e| panic!("wackatrl --json: {e}: {text}"));
+    let reply = cluster.status(0);
+    let (status, text) = (&reply.doc, &reply.text);
     let leader = (0..3)
         .find(|i| status.members[0].name == format!("#node{i}#wm1"))
         .unwrap_or_else(|| panic!("no leader among the nodes: {text}"));

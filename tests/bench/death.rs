@@ -15,16 +15,20 @@ mod cluster;
 mod descriptors;
 #[path = "../support/netns.rs"]
 mod netns;
+#[path = "../support/scratch.rs"]
+mod scratch;
 #[path = "../support/sniffer.rs"]
 mod sniffer;
 #[path = "../support/spread_daemon.rs"]
 mod spread_daemon;
+#[path = "../support/status.rs"]
+mod status;
 
 use std::os::unix::process::ExitStatusExt;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{Cluster, Spec};
+use cluster::{Cluster, Spec, Waits};
 use descriptors::Descriptors;
 
 const VIFS: usize = 4;

@@ -16,36 +16,32 @@
 //!
 //! ```ignore
 //! #[path = "support/netns.rs"] mod netns;
+//! #[path = "support/scratch.rs"] mod scratch;
 //! #[path = "support/sniffer.rs"] mod sniffer;
 //! #[path = "support/spread_daemon.rs"] mod spread_daemon;
+//! #[path = "support/status.rs"] mod status;
 //! #[path = "support/cluster.rs"] mod cluster;
-//! #[path = "support/json.rs"] mod json;
-//! #[path = "support/builtin_status.rs"] mod builtin_status;
 //! #[path = "support/builtin.rs"] mod builtin;
 //! ```
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
-use std::io;
+use std::fs;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
-use crate::builtin_status::NodeReport;
-use crate::cluster::{owners, Capture, Observer, TempDir, BINARY, INTERFACE};
+use crate::cluster::{make_nodes, node_config, Capture, Node, Observer, Waits, BINARY};
 use crate::netns::{self, Netns};
+use crate::scratch::Scratch;
+use crate::status::Status;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
 /// The UDP port of every node.
 pub const PORT: u16 = 4810;
-/// Longest a poll sleeps between two looks.
-const POLL: Duration = Duration::from_millis(20);
+/// How often [`BuiltinCluster::wait_exit`] looks.
+const EXIT_POLL: Duration = Duration::from_millis(1);
 /// How long a control request may take before the node counts as silent.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -106,38 +102,6 @@ impl Spec {
     }
 }
 
-/// One node: its namespace and, while it runs, its daemon.
-pub struct Node {
-    ns: Netns,
-    /// Held open for `setns` in the daemon's `pre_exec` and the observer.
-    ns_file: Arc<File>,
-    pub mac: [u8; 6],
-    pub config: PathBuf,
-    pub control: PathBuf,
-    pub log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Node {
-    pub fn ns(&self) -> &Netns {
-        &self.ns
-    }
-
-    /// The daemon's pid while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Kill and reap only the process we started, by its pid (a
-            // stopped process dies of SIGKILL too).
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// A cluster on the built-in membership; see the module documentation.
 pub struct BuiltinCluster {
     pub spec: Spec,
@@ -149,7 +113,7 @@ pub struct BuiltinCluster {
     observer: Observer,
     key: PathBuf,
     // Last, so it outlives the sockets, keys and logs in it.
-    dir: TempDir,
+    dir: Scratch,
 }
 
 impl BuiltinCluster {
@@ -157,39 +121,22 @@ impl BuiltinCluster {
     /// no node runs yet.
     pub fn new(tag: &str, spec: Spec) -> BuiltinCluster {
         assert_eq!(spec.extra.len(), spec.nodes, "one extra text per node");
-        let dir = TempDir::new(tag);
+        let dir = Scratch::new(tag);
         let hub = Netns::new(&format!("{tag}h"));
         for bridge in ["br0", "br1"] {
             hub.ip(&["link", "add", bridge, "type", "bridge"]);
             hub.ip(&["link", "set", bridge, "up"]);
         }
-        let key = dir.0.join("cluster.key");
+        let key = dir.path("cluster.key");
         keygen(&key);
         let vips: Vec<Ipv4Addr> = (0..spec.vifs).map(vip).collect();
-        let nodes: Vec<Node> = (0..spec.nodes)
-            .map(|i| {
-                let ns = Netns::new(&format!("{tag}{i}"));
-                let path = format!("/run/netns/{}", ns.name());
-                let ns_file =
-                    File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
-                Node {
-                    ns,
-                    ns_file: Arc::new(ns_file),
-                    mac: [0; 6],
-                    config: dir.0.join(format!("node{i}.conf")),
-                    control: dir.0.join(format!("node{i}.sock")),
-                    log: dir.0.join(format!("node{i}.log")),
-                    child: None,
-                }
-            })
-            .collect();
-        let namespaces: Vec<Arc<File>> = nodes.iter().map(|n| n.ns_file.clone()).collect();
+        let (nodes, observer) = make_nodes(tag, spec.nodes, dir.dir(), &vips);
         let mut cluster = BuiltinCluster {
             spec,
             binary: PathBuf::from(BINARY),
             nodes,
             hub,
-            observer: Observer::spawn(&namespaces, &vips),
+            observer,
             vips,
             key,
             dir,
@@ -206,18 +153,13 @@ impl BuiltinCluster {
     /// own address, IPv6 off so that only the cluster's traffic crosses.
     pub fn wire(&mut self, i: usize) {
         let peer = port_name(i);
-        let node = &mut self.nodes[i];
-        netns::quiet_veth(&node.ns, INTERFACE, &self.hub, &peer);
-        self.hub.ip(&["link", "set", &peer, "master", "br0"]);
-        let own = format!("{}/16", node_address(i));
-        node.ns.ip(&["addr", "add", &own, "dev", INTERFACE]);
-        node.mac = netns::mac_of(&node.ns, INTERFACE);
+        self.nodes[i].plug(&self.hub, &peer, node_address(i), netns::quiet_veth);
     }
 
     /// The machine of node `i` is gone: its `wm0` is deleted, and with it
     /// every address it held.
     pub fn cut(&mut self, i: usize) {
-        self.nodes[i].ns.ip(&["link", "del", INTERFACE]);
+        self.nodes[i].unplug();
     }
 
     /// `ip link set p<i> down` in the hub: node `i`'s link is down (its
@@ -261,15 +203,11 @@ impl BuiltinCluster {
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir.0
+        self.dir.dir()
     }
 
     pub fn key(&self) -> &Path {
         &self.key
-    }
-
-    pub fn vips(&self) -> &[Ipv4Addr] {
-        &self.vips
     }
 
     /// Captures every ARP frame reaching `br0`.
@@ -283,7 +221,7 @@ impl BuiltinCluster {
         let nodes: Vec<String> = (0..spec.nodes)
             .map(|n| node_address(n).to_string())
             .collect();
-        let mut text = format!(
+        let service = format!(
             "Membership {{\n\
              \tNodes {{ {nodes} }}\n\
              \tPort = {PORT}\n\
@@ -291,49 +229,42 @@ impl BuiltinCluster {
              \tHeartbeat = {heartbeat}\n\
              \tTimeout = {timeout}\n\
              }}\n\
-             Quorum = {quorum}\n\
-             Control = {control}\n\
-             Identity = {identity}\n\
-             Mature = {mature}\n\
-             Arp-Cache = 90s\n\
-             Balance {{\n\
-             \tAcquisitionsPerRound = {apr}\n\
-             \tInterval = {interval}\n\
-             }}\n\
-             VirtualInterfaces {{\n",
+             Quorum = {quorum}\n",
             nodes = nodes.join(" "),
             key = self.key.display(),
             heartbeat = spec.heartbeat,
             timeout = spec.timeout,
             quorum = spec.quorum,
-            control = self.nodes[i].control.display(),
-            identity = node_address(i),
-            mature = spec.mature,
-            apr = spec.acquisitions_per_round,
-            interval = spec.balance_interval,
         );
-        for vip in &self.vips {
-            let _ = writeln!(text, "\t{INTERFACE}:{vip}/16");
-        }
-        text.push_str("}\n");
-        text.push_str(&spec.extra[i]);
-        text.push('\n');
-        text
+        let timing = [
+            &spec.mature,
+            &spec.acquisitions_per_round,
+            &spec.balance_interval,
+        ];
+        let control = &self.nodes[i].control;
+        let (identity, extra) = (node_address(i), &spec.extra[i]);
+        node_config(
+            &service,
+            control,
+            identity,
+            timing.map(String::as_str),
+            &self.vips,
+            extra,
+        )
     }
 
     pub fn config_text(&self, i: usize) -> String {
-        fs::read_to_string(&self.nodes[i].config).expect("node configuration")
+        self.nodes[i].config_text()
     }
 
     pub fn write_config(&self, i: usize, text: &str) {
-        let path = &self.nodes[i].config;
-        fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {path:?}: {e}"));
+        self.nodes[i].write_config(text);
     }
 
     /// Gives node `i` a key of its own (another `wackamole keygen`), so
     /// that nothing it sends authenticates for the others.
     pub fn give_wrong_key(&self, i: usize) -> PathBuf {
-        let wrong = self.dir.0.join(format!("wrong{i}.key"));
+        let wrong = self.dir.path(&format!("wrong{i}.key"));
         keygen(&wrong);
         let text = self.config_text(i).replace(
             &self.key.display().to_string(),
@@ -347,38 +278,7 @@ impl BuiltinCluster {
     /// namespace, logging to its log file; the child's pid is the
     /// daemon's own.
     pub fn start(&mut self, i: usize) {
-        let binary = self.binary.clone();
-        let node = &mut self.nodes[i];
-        assert!(node.child.is_none(), "node {i} already runs");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&node.log)
-            .unwrap_or_else(|e| panic!("cannot open {:?}: {e}", node.log));
-        let err = log.try_clone().expect("log file");
-        let fd = node.ns_file.as_raw_fd();
-        let mut command = Command::new(&binary);
-        command
-            .args(["-d", "-c"])
-            .arg(&node.config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err);
-        // SAFETY: setns is a plain system call on a descriptor we hold
-        // open; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                }
-            });
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary:?} for node {i}: {e}"));
-        node.child = Some(child);
+        self.nodes[i].start(&self.binary, &[]);
     }
 
     pub fn start_all(&mut self) {
@@ -389,44 +289,28 @@ impl BuiltinCluster {
 
     /// Sends `signal` to node `i`'s daemon (by the pid we started).
     pub fn signal(&self, i: usize, signal: libc::c_int) {
-        let pid = self.nodes[i].pid().expect("the node runs");
-        // SAFETY: kill on the pid of a child we have not reaped yet.
-        let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill {pid}: {}", io::Error::last_os_error());
+        self.nodes[i].signal(signal);
     }
 
     /// SIGKILL of node `i`'s daemon, reaped at once.
     pub fn kill(&mut self, i: usize) {
-        assert!(self.nodes[i].child.is_some(), "node {i} does not run");
+        assert!(self.nodes[i].pid().is_some(), "node {i} does not run");
         self.nodes[i].kill();
     }
 
     /// Waits (bounded) for node `i`'s daemon to exit and reaps it.
     pub fn wait_exit(&mut self, i: usize, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            let child = self.nodes[i].child.as_mut().expect("the node runs");
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    self.nodes[i].child = None;
-                    return status;
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(1)),
-                Ok(None) => self.fail(&format!("node {i} did not exit within {within:?}")),
-                Err(e) => panic!("waiting for node {i}: {e}"),
-            }
+        match self.nodes[i].wait_exit(within, EXIT_POLL) {
+            Ok(status) => status,
+            Err(message) => self.fail(&message),
         }
     }
 
     /// Whether node `i`'s daemon still runs (an unexpected exit fails).
     pub fn running(&mut self, i: usize) -> bool {
-        let Some(child) = self.nodes[i].child.as_mut() else {
-            return false;
-        };
-        match child.try_wait() {
-            Ok(None) => true,
-            Ok(Some(status)) => self.fail(&format!("node {i} exited unexpectedly: {status}")),
-            Err(e) => panic!("waiting for node {i}: {e}"),
+        match self.nodes[i].running() {
+            Ok(running) => running,
+            Err(message) => self.fail(&message),
         }
     }
 
@@ -435,137 +319,60 @@ impl BuiltinCluster {
         self.observer.clone()
     }
 
-    /// The VIPs on each node's `wm0`, by node.
-    pub fn holders(&self) -> Vec<Vec<Ipv4Addr>> {
-        self.observer.sweep()
-    }
-
     /// Node `i`'s log so far.
     pub fn log(&self, i: usize) -> String {
-        fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
+        self.nodes[i].log_text()
     }
 
     /// Node `i`'s JSON status, asked on its control socket, or why not.
-    pub fn try_status(&self, i: usize) -> Result<NodeReport, String> {
-        NodeReport::ask(&self.nodes[i].control, CONTROL_TIMEOUT)
+    pub fn try_status(&self, i: usize) -> Result<Status, String> {
+        Status::ask(&self.nodes[i].control, CONTROL_TIMEOUT)
     }
 
     /// Node `i`'s JSON status; fails the test when it cannot be had.
-    pub fn status(&mut self, i: usize) -> NodeReport {
+    pub fn status(&mut self, i: usize) -> Status {
         match self.try_status(i) {
             Ok(report) => report,
             Err(e) => self.fail(&format!("no status from node {i}: {e}")),
         }
     }
 
-    /// Polls `done` until it holds or `within` passes; then fails with
-    /// `what` and the diagnostics.
-    pub fn wait_for(&mut self, what: &str, within: Duration, mut done: impl FnMut(&Self) -> bool) {
-        let deadline = Instant::now() + within;
-        loop {
-            if done(self) {
-                return;
-            }
-            if Instant::now() >= deadline {
-                self.fail(&format!("timed out after {within:?} waiting for {what}"));
-            }
-            thread::sleep(POLL);
-        }
-    }
-
-    /// Waits until every VIF is on exactly one node and each node holds
-    /// `counts[i]` of them.
-    pub fn wait_spread_as(&mut self, counts: &[usize], within: Duration) {
-        let what = format!("every VIF on exactly one node, held {counts:?}");
-        self.wait_for(&what, within, |c| {
-            let holders = c.holders();
-            c.each_once(&holders) && holders.iter().map(Vec::len).eq(counts.iter().copied())
-        });
-    }
-
-    /// Waits until every VIF is on exactly one node (however spread).
-    pub fn wait_each_once(&mut self, within: Duration) {
-        self.wait_for("every VIF on exactly one node", within, |c| {
-            c.each_once(&c.holders())
-        });
-    }
-
-    /// Waits until every VIF is on exactly one of `nodes` (the others are
-    /// not looked at: a dead or frozen machine keeps what it had).
-    pub fn wait_each_once_among(&mut self, nodes: &[usize], within: Duration) {
-        let what = format!("every VIF on exactly one of nodes {nodes:?}");
-        self.wait_for(&what, within, |c| c.each_once_among(&c.holders(), nodes));
-    }
-
     /// Waits until every node in `nodes` reports a view of exactly those
     /// nodes in its status.
     pub fn wait_view_of(&mut self, nodes: &[usize], within: Duration) {
         let what = format!("nodes {nodes:?} in one view of {} members", nodes.len());
-        let size = nodes.len() as u64;
+        let size = nodes.len();
         self.wait_for(&what, within, |c| {
             let reports: Vec<_> = nodes.iter().map(|&i| c.try_status(i)).collect();
             let ids: Vec<Option<String>> = reports
                 .iter()
-                .map(|r| r.as_ref().ok().and_then(NodeReport::view_id))
+                .map(|r| r.as_ref().ok().and_then(Status::view_id))
                 .collect();
             reports
                 .iter()
-                .all(|r| r.as_ref().is_ok_and(|r| r.view_size() == Some(size)))
+                .all(|r| r.as_ref().is_ok_and(|r| r.view_size() == size))
                 && ids[0].is_some()
                 && ids.iter().all(|id| *id == ids[0])
         });
     }
+}
 
-    /// Whether every VIF is on exactly one node in `holders`.
-    pub fn each_once(&self, holders: &[Vec<Ipv4Addr>]) -> bool {
-        let all: Vec<usize> = (0..holders.len()).collect();
-        self.each_once_among(holders, &all)
+impl Waits for BuiltinCluster {
+    fn watched(&self) -> (&Observer, &[Ipv4Addr]) {
+        (&self.observer, &self.vips)
     }
 
-    /// Whether every VIF is on exactly one of `nodes` in `holders`.
-    pub fn each_once_among(&self, holders: &[Vec<Ipv4Addr>], nodes: &[usize]) -> bool {
-        let only: Vec<Vec<Ipv4Addr>> = holders
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                if nodes.contains(&i) {
-                    h.clone()
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let owners = owners(&only);
-        self.vips
-            .iter()
-            .all(|v| owners.get(v).is_some_and(|o| o.len() == 1))
-    }
-
-    /// Fails the test with `message` and the diagnostics.
-    pub fn fail(&mut self, message: &str) -> ! {
-        panic!("{message}\n{}", self.diagnostics());
-    }
-
-    pub fn diagnostics(&mut self) -> String {
+    fn diagnostics(&mut self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "holders: {:?}", self.holders());
         for i in 0..self.nodes.len() {
-            let state = match self.nodes[i].child.as_mut().map(Child::try_wait) {
-                None => "not running".to_string(),
-                Some(Ok(None)) => format!("running, pid {}", self.nodes[i].pid().unwrap_or(0)),
-                Some(Ok(Some(status))) => format!("exited: {status}"),
-                Some(Err(e)) => format!("unknown: {e}"),
-            };
+            let state = self.nodes[i].state();
             let status = match self.try_status(i) {
                 Ok(report) => report.summary(),
                 Err(e) => e,
             };
             let node = &self.nodes[i];
-            let addresses = Command::new("ip")
-                .args(["-n", node.ns.name(), "-4", "-o", "addr"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_else(|e| format!("(ip failed: {e})"));
+            let addresses = node.addresses();
             let log = self.log(i);
             let tail: Vec<&str> = log.lines().rev().take(80).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -573,7 +380,7 @@ impl BuiltinCluster {
                 out,
                 "==== node {i} ({}, {state}), status: {status}\naddresses:\n{addresses}\
                  ---- log (last 80 lines):\n{}",
-                node.ns.name(),
+                node.ns().name(),
                 tail.join("\n")
             );
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::builtin::BuiltinCluster;
 use crate::builtin_status::ViewHistory;
-use crate::cluster::Capture;
+use crate::cluster::{Capture, Waits};
 
 /// Bound for a gratuitous ARP to show once its VIP is up.
 const ANNOUNCE: Duration = Duration::from_secs(5);
