@@ -140,6 +140,21 @@ fn run_until(
     panic!("the schedule never settled");
 }
 
+/// A schedule with `settings` (no lease) and an empty recorder, both
+/// starting at the returned instant.
+fn start(settings: AnnounceSettings) -> (Instant, Schedule, Recorder) {
+    let t0 = Instant::now();
+    (t0, Schedule::new(settings, None, t0), Recorder::new(t0))
+}
+
+/// Announcing once on acquiring, and refreshing every `period`.
+fn refreshing(period: Duration) -> AnnounceSettings {
+    AnnounceSettings {
+        refresh: Some(period),
+        ..once()
+    }
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -208,10 +223,7 @@ fn notification(vip: &VifAddress, target: Ipv4Addr, destination: Mac) -> Sent {
 
 #[test]
 fn one_announcement_at_once_and_the_repeats_within_500_ms_on_each_interface() {
-    let t0 = Instant::now();
-    let settings = AnnounceSettings::default();
-    let mut schedule = Schedule::new(settings, None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(AnnounceSettings::default());
     let vips = [
         vip("eth0", "10.0.0.5", 32),
         vip("eth1", "2001:db8::5", 64),
@@ -232,9 +244,7 @@ fn one_announcement_at_once_and_the_repeats_within_500_ms_on_each_interface() {
 
 #[test]
 fn a_throttled_walk_notifies_its_block_in_batches_a_second_apart() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(once(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(once());
     let address = vip("eth0", "10.30.0.5", 32);
     let notify = vec![
         network([10, 30, 0, 16], 28, Some(4), false),
@@ -258,9 +268,7 @@ fn a_throttled_walk_notifies_its_block_in_batches_a_second_apart() {
 
 #[test]
 fn an_unthrottled_walk_goes_in_short_turns_and_release_stops_it() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(once(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(once());
     let address = vip("eth0", "10.30.0.5", 32);
     let whole = || vec![network([10, 30, 0, 0], 24, None, false)];
     schedule.announce(request(2, std::slice::from_ref(&address), whole()), t0);
@@ -294,9 +302,7 @@ fn an_unthrottled_walk_goes_in_short_turns_and_release_stops_it() {
 
 #[test]
 fn known_hosts_get_broadcast_and_unicast_replies_and_numbered_pings() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(once(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(once());
     let address = vip("eth0", "10.30.0.5", 32);
     let (m1, m2) = ([0x02, 1, 1, 1, 1, 1], [0x02, 2, 2, 2, 2, 2]);
     let mut asked = request(
@@ -348,9 +354,7 @@ fn known_hosts_get_broadcast_and_unicast_replies_and_numbered_pings() {
 
 #[test]
 fn ipv6_neighbours_on_the_interface_get_one_unicast_advertisement() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(once(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(once());
     let address = vip("eth0", "2001:db8::10", 64);
     let neighbour = |interface: &str, addr: &str| NotifyTarget::Neighbour {
         interface: interface.into(),
@@ -377,9 +381,7 @@ fn ipv6_neighbours_on_the_interface_get_one_unicast_advertisement() {
 
 #[test]
 fn a_new_announcement_of_a_vif_replaces_the_running_one() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(once(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(once());
     let old = vip("eth0", "10.30.0.5", 32);
     let throttled = vec![network([10, 30, 0, 0], 24, Some(1), false)];
     schedule.announce(request(7, std::slice::from_ref(&old), throttled), t0);
@@ -397,9 +399,7 @@ fn a_new_announcement_of_a_vif_replaces_the_running_one() {
 
 #[test]
 fn link_failures_are_reported_per_vif_and_the_others_go_on() {
-    let t0 = Instant::now();
-    let mut schedule = Schedule::new(AnnounceSettings::default(), None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(AnnounceSettings::default());
     link.down.insert("eth1");
     let fine = vip("eth0", "10.0.0.5", 32);
     schedule.announce(request(0, std::slice::from_ref(&fine), vec![]), t0);
@@ -463,14 +463,8 @@ fn link_failures_are_reported_per_vif_and_the_others_go_on() {
 
 #[test]
 fn refresh_sends_each_held_address_once_per_period_evenly_spaced() {
-    let t0 = Instant::now();
     let period = ms(1000);
-    let settings = AnnounceSettings {
-        refresh: Some(period),
-        ..once()
-    };
-    let mut schedule = Schedule::new(settings, None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(refreshing(period));
     let first = [
         vip("eth0", "10.63.0.1", 32),
         vip("eth0", "2001:db8:63::1", 64),
@@ -515,14 +509,8 @@ fn refresh_sends_each_held_address_once_per_period_evenly_spaced() {
 
 #[test]
 fn a_late_refresh_sends_one_address_and_keeps_half_the_spacing() {
-    let t0 = Instant::now();
     let period = ms(10_000);
-    let settings = AnnounceSettings {
-        refresh: Some(period),
-        ..once()
-    };
-    let mut schedule = Schedule::new(settings, None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(refreshing(period));
     let vips: Vec<VifAddress> = (1..=10)
         .map(|i| vip("eth0", &format!("10.64.0.{i}"), 32))
         .collect();
@@ -545,14 +533,8 @@ fn a_late_refresh_sends_one_address_and_keeps_half_the_spacing() {
 
 #[test]
 fn refresh_failures_are_reported_and_the_next_round_tries_again() {
-    let t0 = Instant::now();
     let period = ms(1000);
-    let settings = AnnounceSettings {
-        refresh: Some(period),
-        ..once()
-    };
-    let mut schedule = Schedule::new(settings, None, t0);
-    let mut link = Recorder::new(t0);
+    let (t0, mut schedule, mut link) = start(refreshing(period));
     let address = vip("eth1", "10.65.0.1", 32);
     link.down.insert("eth1");
     schedule.announce(request(5, std::slice::from_ref(&address), vec![]), t0);
