@@ -1,6 +1,8 @@
 //! The announcer on the wire: a sniffer on the peer end of a veth, in
 //! namespaces the tests create, captures what it sends (root only).
 
+#[path = "support/announce_rig.rs"]
+mod announce_rig;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/sniffer.rs"]
@@ -8,50 +10,19 @@ mod sniffer;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use netns::Netns;
-use sniffer::{Frame, Sniffer};
+use announce_rig::{Lan, Stack};
+use sniffer::Frame;
 use wackamole::config::{Ipv4Block, NotifyTarget, VifAddress};
-use wackamole::net::announce::{AnnounceSettings, Announcer, Lease, Report};
-use wackamole::net::iface;
+use wackamole::net::announce::{AnnounceSettings, Report};
 
 const BROADCAST: [u8; 6] = [0xff; 6];
 
-/// A node namespace (veth `va`) wired to a peer namespace (veth `vb`)
-/// where the sniffer listens, and an announcer spawned in the node.
-struct Lan {
-    node: Netns,
-    _peer: Netns,
-    node_mac: [u8; 6],
-    peer_mac: [u8; 6],
-    sniffer: Sniffer,
-    announcer: Announcer,
-    reports: mpsc::Receiver<Report>,
-}
-
+/// A rig on an IPv4-only link: every frame from the node is the
+/// announcer's.
 fn lan(tag: &str, settings: AnnounceSettings) -> Lan {
-    let node = Netns::new(tag);
-    let peer = Netns::new(&format!("{tag}p"));
-    netns::quiet_veth(&node, "va", &peer, "vb");
-    let sniffer = peer.run(|| Sniffer::open("vb"));
-    let (tx, reports) = mpsc::channel();
-    let announcer = node.run(|| {
-        Announcer::spawn(settings, move |report| {
-            let _ = tx.send(report);
-        })
-        .expect("spawn announcer")
-    });
-    Lan {
-        node_mac: netns::mac_of(&node, "va"),
-        peer_mac: netns::mac_of(&peer, "vb"),
-        node,
-        _peer: peer,
-        sniffer,
-        announcer,
-        reports,
-    }
+    announce_rig::lan(tag, Stack::Ipv4, settings)
 }
 
 fn vip(addr: [u8; 4], network_len: u8) -> VifAddress {
@@ -86,14 +57,6 @@ fn network(
 }
 
 impl Lan {
-    fn bring_up(&self, addresses: &[VifAddress]) {
-        self.node.run(|| {
-            for a in addresses {
-                iface::bring_up(a).expect("bring up");
-            }
-        });
-    }
-
     /// Waits for the report of VIF `vif_index`; fails on a failure report.
     fn wait_done(&self, vif_index: usize, within: Duration) {
         match self.reports.recv_timeout(within) {
@@ -208,13 +171,6 @@ fn gratuitous_arps_every_field_and_the_repeat_schedule() {
             assert!(gap >= Duration::from_millis(120), "repeat after {gap:?}");
         }
     }
-}
-
-#[test]
-fn default_settings_send_three_within_the_first_second() {
-    let settings = AnnounceSettings::default();
-    assert_eq!(settings.gratuitous_count, 3);
-    assert!(settings.gratuitous_interval * 2 < Duration::from_secs(1));
 }
 
 #[test]
@@ -338,74 +294,6 @@ fn arp_cache_walk_sends_broadcast_and_unicast_replies_and_pings() {
 }
 
 #[test]
-fn release_cancels_the_rest_of_the_walk() {
-    let lan = lan(
-        "cancel",
-        AnnounceSettings {
-            gratuitous_count: 1,
-            gratuitous_interval: Duration::from_millis(100),
-            refresh: None,
-        },
-    );
-    let address = vip([10, 30, 0, 5], 24);
-    lan.bring_up(std::slice::from_ref(&address));
-    // 256 targets at 8 per second would take 32 s.
-    lan.announcer.announce(
-        2,
-        vec![address.clone()],
-        vec![network("va", [10, 30, 0, 0], 24, Some(8), false)],
-        vec![],
-    );
-    let mut targets = std::collections::BTreeSet::new();
-    let started = lan.sniffer.capture_from(
-        lan.node_mac,
-        Instant::now() + Duration::from_secs(5),
-        |frames| {
-            frames
-                .iter()
-                .filter_map(|f| f.arp())
-                .filter(|a| a.operation == 2)
-                .map(|a| a.target_ip)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-                > 8
-        },
-    );
-    targets.extend(
-        started
-            .iter()
-            .filter_map(|f| f.arp())
-            .filter(|a| a.operation == 2)
-            .map(|a| a.target_ip),
-    );
-    assert!(targets.len() > 8, "the second batch started");
-    lan.announcer.cancel(2);
-    lan.node
-        .run(|| iface::take_down(&address).expect("take down"));
-    // Let frames already on their way arrive, then expect silence.
-    let in_flight = lan.sniffer.capture_from(
-        lan.node_mac,
-        Instant::now() + Duration::from_millis(300),
-        |_| false,
-    );
-    assert!(
-        in_flight.len() <= 32,
-        "{} frames after cancel",
-        in_flight.len()
-    );
-    let late = lan.sniffer.capture_from(
-        lan.node_mac,
-        Instant::now() + Duration::from_millis(1500),
-        |_| false,
-    );
-    assert!(late.is_empty(), "frames after cancellation: {late:?}");
-    assert!(
-        lan.reports.try_recv().is_err(),
-        "a cancelled announcement reports nothing"
-    );
-}
-
-#[test]
 fn failures_are_reported_with_interface_and_address() {
     let lan = lan("fail", AnnounceSettings::default());
     lan.announcer.announce(
@@ -433,72 +321,4 @@ fn failures_are_reported_with_interface_and_address() {
     lan.bring_up(std::slice::from_ref(&address));
     lan.announcer.announce(6, vec![address], vec![], vec![]);
     lan.wait_done(6, Duration::from_secs(5));
-}
-
-/// With a lease, nothing is sent until it is renewed, and nothing once it
-/// has aged past its maximum: a process woken from a long stop holds its
-/// frames until its group service has had its turn.
-#[test]
-fn a_lease_holds_the_frames_back_until_it_is_renewed() {
-    let node = Netns::new("lease");
-    let peer = Netns::new("leasep");
-    netns::quiet_veth(&node, "va", &peer, "vb");
-    let sniffer = peer.run(|| Sniffer::open("vb"));
-    let lease = Arc::new(Lease::new(Duration::from_millis(150)));
-    let settings = AnnounceSettings {
-        gratuitous_count: 20,
-        gratuitous_interval: Duration::from_millis(50),
-        refresh: None,
-    };
-    let (tx, reports) = mpsc::channel();
-    let announcer = node.run(|| {
-        Announcer::spawn_leased(settings, Some(lease.clone()), move |r| {
-            let _ = tx.send(r);
-        })
-        .expect("spawn announcer")
-    });
-    node.ip(&["addr", "add", "10.9.0.1/24", "dev", "va"]);
-    announcer.announce(0, vec![vip([10, 9, 0, 1], 24)], Vec::new(), Vec::new());
-    let silent_for = |d: Duration| {
-        let until = Instant::now() + d;
-        std::iter::from_fn(|| sniffer.next(until)).next()
-    };
-    // Never renewed: silence.
-    let quiet = silent_for(Duration::from_millis(300));
-    assert!(
-        quiet.is_none(),
-        "a frame went out without a lease: {quiet:?}"
-    );
-    // Renewed: the announcement runs.
-    let renewed = Instant::now();
-    lease.renew(renewed);
-    let first = sniffer
-        .next(renewed + Duration::from_secs(2))
-        .expect("a gratuitous ARP once renewed");
-    assert!(first.at >= renewed);
-    // Aged out (nobody renews it): the rest waits...
-    while sniffer.next(renewed + Duration::from_millis(200)).is_some() {}
-    let held = silent_for(Duration::from_millis(300));
-    assert!(
-        held.is_none(),
-        "a frame went out on an expired lease: {held:?}"
-    );
-    // ... and goes on once renewed, unless cancelled first.
-    lease.renew(Instant::now());
-    assert!(sniffer
-        .next(Instant::now() + Duration::from_secs(2))
-        .is_some());
-    lease.revoke();
-    announcer.cancel(0);
-    lease.renew(Instant::now());
-    while sniffer
-        .next(Instant::now() + Duration::from_millis(20))
-        .is_some()
-    {}
-    let after = silent_for(Duration::from_millis(300));
-    assert!(
-        after.is_none(),
-        "a cancelled announcement went on: {after:?}"
-    );
-    assert!(reports.try_recv().is_err(), "a held job reported");
 }

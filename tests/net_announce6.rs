@@ -5,55 +5,22 @@
 //! addresses) also crosses the link; the checks pick the frames that
 //! concern our addresses.
 
+#[path = "support/announce_rig.rs"]
+mod announce_rig;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/sniffer.rs"]
 mod sniffer;
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netns::Netns;
-use sniffer::{Advertisement, Frame, Sniffer};
+use announce_rig::{lan, Stack};
+use sniffer::{Advertisement, Frame};
 use wackamole::config::{NotifyTarget, VifAddress};
-use wackamole::net::announce::{AnnounceSettings, Announcer, Report};
-use wackamole::net::iface;
+use wackamole::net::announce::AnnounceSettings;
 
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-
-struct Lan {
-    node: Netns,
-    peer: Netns,
-    node_mac: [u8; 6],
-    peer_mac: [u8; 6],
-    sniffer: Sniffer,
-    announcer: Announcer,
-    reports: mpsc::Receiver<Report>,
-}
-
-fn lan(tag: &str, settings: AnnounceSettings) -> Lan {
-    let node = Netns::new(tag);
-    let peer = Netns::new(&format!("{tag}p"));
-    netns::veth(&node, "va", &peer, "vb");
-    let sniffer = peer.run(|| Sniffer::open("vb"));
-    let (tx, reports) = mpsc::channel();
-    let announcer = node.run(|| {
-        Announcer::spawn(settings, move |report| {
-            let _ = tx.send(report);
-        })
-        .expect("spawn announcer")
-    });
-    Lan {
-        node_mac: netns::mac_of(&node, "va"),
-        peer_mac: netns::mac_of(&peer, "vb"),
-        node,
-        peer,
-        sniffer,
-        announcer,
-        reports,
-    }
-}
 
 fn vip(addr: &str, prefix_len: u8) -> VifAddress {
     let addr: IpAddr = addr.parse().expect("test address");
@@ -62,30 +29,6 @@ fn vip(addr: &str, prefix_len: u8) -> VifAddress {
         addr,
         prefix_len,
         network_len: if addr.is_ipv4() { 24 } else { prefix_len },
-    }
-}
-
-impl Lan {
-    fn bring_up(&self, addresses: &[VifAddress]) {
-        self.node.run(|| {
-            for a in addresses {
-                iface::bring_up(a).expect("bring up");
-            }
-        });
-    }
-
-    /// Every frame from the node's MAC for `span`.
-    fn capture(&self, span: Duration) -> Vec<Frame> {
-        self.sniffer
-            .capture_from(self.node_mac, Instant::now() + span, |_| false)
-    }
-
-    fn no_failure(&self) {
-        if let Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) =
-            self.reports.try_recv()
-        {
-            panic!("announcement failed: {error}");
-        }
     }
 }
 
@@ -123,7 +66,7 @@ fn check_unsolicited(frame: &Frame, mac: [u8; 6], vip: Ipv6Addr) {
 
 #[test]
 fn unsolicited_advertisements_every_field_and_the_gratuitous_schedule() {
-    let lan = lan("na", AnnounceSettings::default());
+    let lan = lan("na", Stack::Dual, AnnounceSettings::default());
     let vips = [
         vip("10.60.0.5", 24),
         vip("2001:db8:60::5", 64),
@@ -158,6 +101,7 @@ fn unsolicited_advertisements_every_field_and_the_gratuitous_schedule() {
 fn ipv6_neighbours_in_notify_get_a_unicast_advertisement() {
     let lan = lan(
         "nan",
+        Stack::Dual,
         AnnounceSettings {
             gratuitous_count: 1,
             ..AnnounceSettings::default()
@@ -220,6 +164,7 @@ fn refresh_announces_every_held_address_once_per_period_one_at_a_time() {
     let period = Duration::from_millis(1000);
     let lan = lan(
         "rfr",
+        Stack::Dual,
         AnnounceSettings {
             gratuitous_count: 1,
             refresh: Some(period),

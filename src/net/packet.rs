@@ -52,23 +52,14 @@ impl PacketSender {
         self.mac
     }
 
-    /// Sends one complete Ethernet frame. `about` is the VIP it concerns,
-    /// named in the error.
-    pub fn send(&self, frame: &[u8], about: std::net::IpAddr) -> Result<()> {
+    /// Sends one complete Ethernet frame. The error names the interface;
+    /// the caller adds the address the frame concerns.
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        let fail = |e| Error::os(Action::SendFrame, &self.interface, None, e);
         match self.socket.send(frame) {
             Ok(n) if n == frame.len() => Ok(()),
-            Ok(_) => Err(Error::os(
-                Action::SendFrame,
-                &self.interface,
-                Some(about),
-                std::io::Error::from(std::io::ErrorKind::WriteZero),
-            )),
-            Err(e) => Err(Error::os(
-                Action::SendFrame,
-                &self.interface,
-                Some(about),
-                e,
-            )),
+            Ok(_) => Err(fail(std::io::Error::from(std::io::ErrorKind::WriteZero))),
+            Err(e) => Err(fail(e)),
         }
     }
 }

@@ -1,69 +1,54 @@
 //! One VIF's announcement in progress: its gratuitous announcements and
-//! its notification walk, sent on packet sockets kept per interface.
+//! its notification walk, sent on a [`Link`]. Pure: the time comes in as
+//! an argument.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::super::arp::{self, Mac, BROADCAST_MAC};
 use super::super::error::{Error, Result};
-use super::super::packet::PacketSender;
-use super::super::{ndp, neighbour};
+use super::super::ndp;
+use super::link::Link;
 use super::walk::{plan, Destination, Segment};
 use super::{AnnounceSettings, Request};
 use crate::base::VifAddress;
 
 /// Destinations handled per turn, so commands (a cancel) are seen quickly
 /// even during a long unthrottled walk.
-const TURN: u32 = 32;
+pub(super) const TURN: u32 = 32;
 
-/// Packet senders by interface, opened on first use and kept for later
-/// announcements: closing an AF_PACKET socket waits for an RCU grace
-/// period (milliseconds), which must not delay the next acquisition.
-#[derive(Default)]
-pub(super) struct Senders(HashMap<String, PacketSender>);
-
-impl Senders {
-    /// Our MAC on `vip`'s interface; errors name `vip`.
-    pub(super) fn mac(&mut self, vip: &VifAddress) -> Result<Mac> {
-        if let Some(sender) = self.0.get(&vip.interface) {
-            return Ok(sender.mac());
-        }
-        let sender = PacketSender::open(&vip.interface).map_err(|e| Error {
-            address: Some(vip.addr),
-            ..e
-        })?;
-        let mac = sender.mac();
-        self.0.insert(vip.interface.clone(), sender);
-        Ok(mac)
+/// `error` of the link, naming the VIP it concerns.
+fn about(vip: &VifAddress) -> impl Fn(Error) -> Error + '_ {
+    |error| Error {
+        address: Some(vip.addr),
+        ..error
     }
+}
 
-    /// Sends `frame` about `vip`. A sender that failed is dropped, so a
-    /// re-created interface gets a fresh one next time.
-    pub(super) fn send(&mut self, vip: &VifAddress, frame: &[u8]) -> Result<()> {
-        self.mac(vip)?;
-        let result = self.0[&vip.interface].send(frame, vip.addr);
-        if result.is_err() {
-            self.0.remove(&vip.interface);
-        }
-        result
-    }
+/// Our MAC on `vip`'s interface; errors name `vip`.
+fn mac(link: &mut dyn Link, vip: &VifAddress) -> Result<Mac> {
+    link.mac(&vip.interface).map_err(about(vip))
+}
 
-    /// The unsolicited announcement of `vip` to its whole LAN: a
-    /// gratuitous ARP for IPv4, a neighbour advertisement to all nodes for
-    /// IPv6.
-    pub(super) fn announce(&mut self, vip: &VifAddress) -> Result<()> {
-        let mac = self.mac(vip)?;
-        let frame = match vip.addr {
-            IpAddr::V4(addr) => arp::gratuitous(mac, addr),
-            IpAddr::V6(addr) => ndp::unsolicited(mac, addr),
-        };
-        self.send(vip, &frame)
-    }
+/// Sends `frame` about `vip` on its interface; errors name `vip`.
+fn send(link: &mut dyn Link, vip: &VifAddress, frame: &[u8]) -> Result<()> {
+    link.send(&vip.interface, frame).map_err(about(vip))
+}
+
+/// The unsolicited announcement of `vip` to its whole LAN: a gratuitous
+/// ARP for IPv4, a neighbour advertisement to all nodes for IPv6.
+pub(super) fn announce(link: &mut dyn Link, vip: &VifAddress) -> Result<()> {
+    let mac = mac(link, vip)?;
+    let frame = match vip.addr {
+        IpAddr::V4(addr) => arp::gratuitous(mac, addr),
+        IpAddr::V6(addr) => ndp::unsolicited(mac, addr),
+    };
+    send(link, vip, &frame)
 }
 
 /// One VIF's announcement in progress.
 pub(super) struct Job {
+    /// The VIF it announces.
     pub(super) vif_index: usize,
     addresses: Vec<VifAddress>,
     started: Instant,
@@ -79,6 +64,7 @@ pub(super) struct Job {
 }
 
 impl Job {
+    /// The announcement `request` asks for, starting at `now`.
     pub(super) fn new(request: Request, now: Instant) -> Job {
         let walk = plan(&request.addresses, &request.notify, &request.arp_cache);
         Job {
@@ -101,14 +87,14 @@ impl Job {
         &mut self,
         now: Instant,
         settings: &AnnounceSettings,
-        senders: &mut Senders,
+        link: &mut dyn Link,
     ) -> Result<Option<Instant>> {
         let mut next_gratuitous = None;
         if self.gratuitous_sent < settings.gratuitous_count {
             let at = self.started + settings.gratuitous_interval * self.gratuitous_sent;
             if at <= now {
                 for vip in &self.addresses {
-                    senders.announce(vip)?;
+                    announce(link, vip)?;
                 }
                 self.gratuitous_sent += 1;
             }
@@ -117,7 +103,7 @@ impl Job {
                     Some(self.started + settings.gratuitous_interval * self.gratuitous_sent);
             }
         }
-        let next_walk = self.walk_turn(now, senders)?;
+        let next_walk = self.walk_turn(now, link)?;
         Ok(match (next_gratuitous, next_walk) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -125,7 +111,7 @@ impl Job {
     }
 
     /// Walks up to [`TURN`] destinations, respecting throttles.
-    fn walk_turn(&mut self, now: Instant, senders: &mut Senders) -> Result<Option<Instant>> {
+    fn walk_turn(&mut self, now: Instant, link: &mut dyn Link) -> Result<Option<Instant>> {
         for _ in 0..TURN {
             let Some(segment) = self.walk.get(self.segment) else {
                 return Ok(None);
@@ -146,7 +132,7 @@ impl Job {
                     Some(_) => {}
                 }
             }
-            self.notify(senders, address, destination, ping)?;
+            self.notify(link, address, destination, ping)?;
             if let Some((_, sent)) = &mut self.batch {
                 *sent += 1;
             }
@@ -166,17 +152,19 @@ impl Job {
     /// one unicast neighbour advertisement.
     fn notify(
         &mut self,
-        senders: &mut Senders,
+        link: &mut dyn Link,
         address: usize,
         destination: Destination,
         ping: bool,
     ) -> Result<()> {
         let vip = &self.addresses[address];
-        let ours = senders.mac(vip)?;
+        let ours = mac(link, vip)?;
         let (addr, destination, mac) = match (vip.addr, destination) {
             (IpAddr::V4(addr), Destination::Host(ip, mac)) => (addr, ip, mac),
             (IpAddr::V6(addr), Destination::Neighbour(neighbour)) => {
-                return neighbour::advertise(&vip.interface, addr, ours, neighbour);
+                return link
+                    .advertise(&vip.interface, addr, ours, neighbour)
+                    .map_err(about(vip));
             }
             // The plan pairs each address with its own family only.
             _ => return Ok(()),
@@ -184,12 +172,12 @@ impl Job {
         self.echo_sequence = self.echo_sequence.wrapping_add(1);
         let sequence = self.echo_sequence;
         let broadcast = arp::notification(ours, addr, destination, BROADCAST_MAC);
-        senders.send(vip, &broadcast)?;
-        senders.send(vip, &broadcast)?;
+        send(link, vip, &broadcast)?;
+        send(link, vip, &broadcast)?;
         if let Some(mac) = mac {
             let unicast = arp::notification(ours, addr, destination, mac);
-            senders.send(vip, &unicast)?;
-            senders.send(vip, &unicast)?;
+            send(link, vip, &unicast)?;
+            send(link, vip, &unicast)?;
         }
         if ping {
             let echo = arp::echo_request(
@@ -199,7 +187,7 @@ impl Job {
                 mac.unwrap_or(BROADCAST_MAC),
                 sequence,
             );
-            senders.send(vip, &echo)?;
+            send(link, vip, &echo)?;
         }
         Ok(())
     }

@@ -8,8 +8,10 @@
 //! Callers only ever push a command on a channel: nothing here can delay
 //! the state machine.
 //!
-//! The worker opens its packet sockets in the network namespace it was
-//! spawned in.
+//! What is sent when is decided by a pure `schedule` (the time is an
+//! argument) that sends through a `link`; the worker thread here only
+//! feeds it commands and the clock. It opens its packet sockets in the
+//! network namespace it was spawned in.
 //!
 //! With a [`Lease`], nothing is sent unless the lease was renewed
 //! recently: a process that was stopped or starved wakes with all its
@@ -18,10 +20,13 @@
 //! (the group service) has had its turn to find out.
 
 mod job;
+mod link;
 mod refresh;
+mod schedule;
+#[cfg(test)]
+mod tests;
 mod walk;
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -32,8 +37,8 @@ use super::arp::Mac;
 use super::error::Error;
 pub use super::lease::Lease;
 use crate::base::{NotifyTarget, VifAddress};
-use job::{Job, Senders};
-use refresh::Pacer;
+use link::Sockets;
+use schedule::Schedule;
 
 /// How gratuitous ARPs and unsolicited neighbour advertisements are
 /// repeated.
@@ -59,26 +64,40 @@ impl Default for AnnounceSettings {
     }
 }
 
-/// How soon a job held back by an expired lease looks again.
-const LEASE_RETRY: Duration = Duration::from_millis(1);
-
 /// What the worker tells its owner about an announcement.
 #[derive(Debug)]
 pub enum Report {
     /// Every frame of the VIF's announcement has been sent.
-    Done { vif_index: usize },
-    /// The announcement stopped at this error (the rest is not sent).
-    Failed { vif_index: usize, error: Error },
+    Done {
+        /// The VIF announced.
+        vif_index: usize,
+    },
+    /// The announcement stopped at this error (the rest is not sent; the
+    /// refresh, if any, still covers the VIF's addresses).
+    Failed {
+        /// The VIF announced.
+        vif_index: usize,
+        /// Why, naming the interface and address.
+        error: Error,
+    },
     /// A periodic refresh of one of the VIF's addresses failed (the next
     /// round tries again).
-    RefreshFailed { vif_index: usize, error: Error },
+    RefreshFailed {
+        /// The VIF whose address was refreshed.
+        vif_index: usize,
+        /// Why, naming the interface and address.
+        error: Error,
+    },
 }
 
+/// What the handle asks of the worker.
 enum Command {
     Announce(Box<Request>),
     Cancel(usize),
 }
 
+/// One VIF to announce: its addresses (already up), whom to notify, and
+/// the shared ARP cache the `arp-cache` notify entries walk.
 pub(super) struct Request {
     vif_index: usize,
     addresses: Vec<VifAddress>,
@@ -113,7 +132,14 @@ impl Announcer {
         let (commands, inbox) = mpsc::channel();
         let worker = thread::Builder::new()
             .name("announcer".into())
-            .spawn(move || Worker::new(settings, lease, Box::new(report)).run(inbox))?;
+            .spawn(move || {
+                let worker = Worker {
+                    schedule: Schedule::new(settings, lease, Instant::now()),
+                    link: Sockets::default(),
+                    report: Box::new(report),
+                };
+                worker.run(inbox)
+            })?;
         Ok(Announcer {
             commands: Some(commands),
             worker: Some(worker),
@@ -163,127 +189,26 @@ impl Drop for Announcer {
     }
 }
 
+/// The thread around a [`Schedule`]: it waits for a command or for the
+/// next thing due, and sends on packet sockets it opens itself (in the
+/// network namespace it was spawned in).
 struct Worker {
-    settings: AnnounceSettings,
-    lease: Option<Arc<Lease>>,
+    schedule: Schedule,
+    link: Sockets,
     report: Box<dyn FnMut(Report) + Send>,
-    jobs: Vec<Job>,
-    senders: Senders,
-    /// The addresses of every VIF announced and not cancelled since: what
-    /// the refresh walks.
-    held: BTreeMap<usize, Vec<VifAddress>>,
-    pacer: Option<Pacer>,
 }
 
 impl Worker {
-    fn new(
-        settings: AnnounceSettings,
-        lease: Option<Arc<Lease>>,
-        report: Box<dyn FnMut(Report) + Send>,
-    ) -> Worker {
-        Worker {
-            settings,
-            lease,
-            report,
-            jobs: Vec::new(),
-            senders: Senders::default(),
-            held: BTreeMap::new(),
-            pacer: settings
-                .refresh
-                .map(|period| Pacer::new(period, Instant::now())),
-        }
-    }
-
     fn apply(&mut self, command: Command) {
         match command {
-            Command::Announce(request) => {
-                self.jobs.retain(|j| j.vif_index != request.vif_index);
-                self.held
-                    .insert(request.vif_index, request.addresses.clone());
-                self.jobs.push(Job::new(*request, Instant::now()));
-            }
-            Command::Cancel(vif_index) => {
-                self.jobs.retain(|j| j.vif_index != vif_index);
-                self.held.remove(&vif_index);
-            }
-        }
-    }
-
-    /// Runs every job that is due; drops the finished and failed ones.
-    fn run_due(&mut self) {
-        let now = Instant::now();
-        if self.lease.as_ref().is_some_and(|lease| !lease.valid(now)) {
-            // Held back: the jobs wait (a cancel may come meanwhile).
-            for job in self.jobs.iter_mut().filter(|job| job.due <= now) {
-                job.due = now + LEASE_RETRY;
-            }
-            if let Some(pacer) = &mut self.pacer {
-                pacer.postpone(now + LEASE_RETRY);
-            }
-            return;
-        }
-        let settings = self.settings;
-        let mut reports = Vec::new();
-        let senders = &mut self.senders;
-        self.jobs.retain_mut(|job| {
-            if job.due > now {
-                return true;
-            }
-            match job.step(now, &settings, senders) {
-                Ok(Some(due)) => {
-                    job.due = due;
-                    true
-                }
-                Ok(None) => {
-                    reports.push(Report::Done {
-                        vif_index: job.vif_index,
-                    });
-                    false
-                }
-                Err(error) => {
-                    reports.push(Report::Failed {
-                        vif_index: job.vif_index,
-                        error,
-                    });
-                    false
-                }
-            }
-        });
-        if let Some(report) = self.refresh_due(now) {
-            reports.push(report);
-        }
-        for report in reports {
-            (self.report)(report);
-        }
-    }
-
-    /// Announces the held address the pacer says is due, if any.
-    fn refresh_due(&mut self, now: Instant) -> Option<Report> {
-        let pacer = self.pacer.as_mut()?;
-        let count = self.held.values().map(Vec::len).sum();
-        let index = pacer.due(now, count)?;
-        let (&vif_index, vip) = self
-            .held
-            .iter()
-            .flat_map(|(vif, addresses)| addresses.iter().map(move |a| (vif, a)))
-            .nth(index)?;
-        let error = self.senders.announce(vip).err()?;
-        Some(Report::RefreshFailed { vif_index, error })
-    }
-
-    /// When the worker next has something to do.
-    fn next_due(&self) -> Option<Instant> {
-        let jobs = self.jobs.iter().map(|j| j.due).min();
-        let refresh = self.pacer.as_ref().map(Pacer::next);
-        match (jobs, refresh) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            Command::Announce(request) => self.schedule.announce(*request, Instant::now()),
+            Command::Cancel(vif_index) => self.schedule.cancel(vif_index),
         }
     }
 
     fn run(mut self, inbox: Receiver<Command>) {
         loop {
-            let command = match self.next_due() {
+            let command = match self.schedule.next_due() {
                 None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
             };
@@ -297,7 +222,9 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            self.run_due();
+            for report in self.schedule.run_due(Instant::now(), &mut self.link) {
+                (self.report)(report);
+            }
         }
     }
 }
