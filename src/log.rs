@@ -7,12 +7,11 @@
 
 use std::fmt;
 use std::io::Write;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
 pub use crate::base::Level;
 use crate::base::LogFacility;
@@ -46,6 +45,40 @@ impl fmt::Display for LogError {
 impl std::error::Error for LogError {}
 
 const PROCESS_NAME: &str = "wackamole";
+/// Where the system's syslog daemon listens.
+const DEFAULT_SOCKET: &str = "/dev/log";
+
+/// An open connection to the syslog socket: a datagram socket as
+/// nearly every syslog daemon offers, or a stream for those configured
+/// so (records then end with a NUL byte, as the C library's `syslog()`
+/// sends them).
+enum Connection {
+    Datagram(UnixDatagram),
+    Stream(UnixStream),
+}
+
+impl Connection {
+    fn open(path: &Path) -> std::io::Result<Connection> {
+        let datagram = UnixDatagram::unbound()?;
+        match datagram.connect(path) {
+            Ok(()) => Ok(Connection::Datagram(datagram)),
+            Err(err) if err.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                UnixStream::connect(path).map(Connection::Stream)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn send(&mut self, record: &[u8]) -> std::io::Result<()> {
+        match self {
+            Connection::Datagram(socket) => socket.send(record).map(drop),
+            Connection::Stream(stream) => {
+                stream.write_all(record)?;
+                stream.write_all(&[0])
+            }
+        }
+    }
+}
 
 /// A connection to syslog that remembers how to reconnect: syslogd may be
 /// restarted under a long-running daemon, or start after it.
@@ -54,29 +87,20 @@ struct SyslogSink {
     socket: Option<PathBuf>,
     facility: LogFacility,
     /// `None` while syslog cannot be reached.
-    logger: Option<Logger<LoggerBackend, Formatter3164>>,
+    connection: Option<Connection>,
 }
 
 impl SyslogSink {
     fn connect(facility: LogFacility, socket: Option<&Path>) -> Result<SyslogSink, LogError> {
-        let formatter = Formatter3164 {
-            facility: syslog_facility(facility),
-            hostname: None,
-            process: PROCESS_NAME.to_string(),
-            pid: std::process::id(),
-        };
-        let logger = match socket {
-            Some(path) => syslog::unix_custom(formatter, path),
-            None => syslog::unix(formatter),
-        }
-        .map_err(|e| LogError::SyslogUnavailable {
-            socket: socket.map_or_else(|| "/dev/log".to_string(), |p| p.display().to_string()),
+        let path = socket.unwrap_or(Path::new(DEFAULT_SOCKET));
+        let connection = Connection::open(path).map_err(|e| LogError::SyslogUnavailable {
+            socket: path.display().to_string(),
             reason: e.to_string(),
         })?;
         Ok(SyslogSink {
             socket: socket.map(Path::to_path_buf),
             facility,
-            logger: Some(logger),
+            connection: Some(connection),
         })
     }
 
@@ -87,22 +111,16 @@ impl SyslogSink {
         SyslogSink::connect(facility, socket).unwrap_or(SyslogSink {
             socket: socket.map(Path::to_path_buf),
             facility,
-            logger: None,
+            connection: None,
         })
     }
 
     fn send(&mut self, level: Level, message: &str) -> bool {
-        let Some(logger) = &mut self.logger else {
+        let Some(connection) = &mut self.connection else {
             return false;
         };
-        match level {
-            Level::Error => logger.err(message),
-            Level::Warning => logger.warning(message),
-            Level::Notice => logger.notice(message),
-            Level::Info => logger.info(message),
-            Level::Debug => logger.debug(message),
-        }
-        .is_ok()
+        let record = syslog_record(self.facility, level, std::process::id(), message);
+        connection.send(record.as_bytes()).is_ok()
     }
 
     /// Sends, reconnecting once if the socket went away. A record that
@@ -116,6 +134,44 @@ impl SyslogSink {
             *self = fresh;
             self.send(level, message);
         }
+    }
+}
+
+/// One record for the local syslog socket: `<PRI>wackamole[PID]: text`,
+/// the priority being facility × 8 + severity. It carries no timestamp
+/// or host name: the local syslog daemon stamps records without one as
+/// they arrive (RFC 3164, 4.3), which spares the binary a time-zone
+/// library.
+fn syslog_record(facility: LogFacility, level: Level, pid: u32, message: &str) -> String {
+    // Level runs from Error (0) to Debug (4); syslog's severities from
+    // err (3) to debug (7).
+    let priority = facility_code(facility) * 8 + 3 + level as u32;
+    format!("<{priority}>{PROCESS_NAME}[{pid}]: {message}")
+}
+
+/// The facility's number in the syslog protocol.
+fn facility_code(facility: LogFacility) -> u32 {
+    match facility {
+        LogFacility::Kern => 0,
+        LogFacility::User => 1,
+        LogFacility::Mail => 2,
+        LogFacility::Daemon => 3,
+        LogFacility::Auth => 4,
+        LogFacility::Syslog => 5,
+        LogFacility::Lpr => 6,
+        LogFacility::News => 7,
+        LogFacility::Uucp => 8,
+        LogFacility::Cron => 9,
+        LogFacility::AuthPriv => 10,
+        LogFacility::Ftp => 11,
+        LogFacility::Local0 => 16,
+        LogFacility::Local1 => 17,
+        LogFacility::Local2 => 18,
+        LogFacility::Local3 => 19,
+        LogFacility::Local4 => 20,
+        LogFacility::Local5 => 21,
+        LogFacility::Local6 => 22,
+        LogFacility::Local7 => 23,
     }
 }
 
@@ -222,31 +278,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-fn syslog_facility(facility: LogFacility) -> Facility {
-    match facility {
-        LogFacility::Kern => Facility::LOG_KERN,
-        LogFacility::User => Facility::LOG_USER,
-        LogFacility::Mail => Facility::LOG_MAIL,
-        LogFacility::Daemon => Facility::LOG_DAEMON,
-        LogFacility::Auth => Facility::LOG_AUTH,
-        LogFacility::Syslog => Facility::LOG_SYSLOG,
-        LogFacility::Lpr => Facility::LOG_LPR,
-        LogFacility::News => Facility::LOG_NEWS,
-        LogFacility::Uucp => Facility::LOG_UUCP,
-        LogFacility::Cron => Facility::LOG_CRON,
-        LogFacility::AuthPriv => Facility::LOG_AUTHPRIV,
-        LogFacility::Ftp => Facility::LOG_FTP,
-        LogFacility::Local0 => Facility::LOG_LOCAL0,
-        LogFacility::Local1 => Facility::LOG_LOCAL1,
-        LogFacility::Local2 => Facility::LOG_LOCAL2,
-        LogFacility::Local3 => Facility::LOG_LOCAL3,
-        LogFacility::Local4 => Facility::LOG_LOCAL4,
-        LogFacility::Local5 => Facility::LOG_LOCAL5,
-        LogFacility::Local6 => Facility::LOG_LOCAL6,
-        LogFacility::Local7 => Facility::LOG_LOCAL7,
-    }
-}
-
 #[macro_export]
 macro_rules! log_error {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Error, format_args!($($arg)*)) };
@@ -276,7 +307,8 @@ macro_rules! log_debug {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
-    use std::os::unix::net::UnixDatagram;
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
     use std::time::Duration;
 
     fn receive(socket: &UnixDatagram) -> String {
@@ -328,6 +360,45 @@ mod tests {
             std::process::id()
         );
         assert!(record.ends_with(&tail), "{record}");
+    }
+
+    #[test]
+    fn records_number_every_facility_and_severity_as_syslog_does() {
+        let cases = [
+            (LogFacility::Kern, Level::Error, 3),
+            (LogFacility::Daemon, Level::Debug, 31),
+            (LogFacility::AuthPriv, Level::Info, 86),
+            (LogFacility::Ftp, Level::Notice, 93),
+            (LogFacility::Local7, Level::Warning, 188),
+        ];
+        for (facility, level, priority) in cases {
+            assert_eq!(
+                syslog_record(facility, level, 42, "text"),
+                format!("<{priority}>wackamole[42]: text")
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_socket_receives_records_ending_in_nul() {
+        let dir = TempDir::new("log-stream");
+        let path = dir.path().join("log");
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut sink = SyslogSink::connect(LogFacility::User, Some(&path)).unwrap();
+        let (mut accepted, _) = listener.accept().unwrap();
+        accepted
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        sink.write(Level::Info, "one");
+        sink.write(Level::Info, "two");
+        drop(sink);
+        let mut bytes = Vec::new();
+        accepted.read_to_end(&mut bytes).unwrap();
+        let pid = std::process::id();
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            format!("<14>wackamole[{pid}]: one\0<14>wackamole[{pid}]: two\0")
+        );
     }
 
     #[test]
