@@ -3,6 +3,7 @@
 
 mod app;
 
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,8 +15,7 @@ fn main() -> ExitCode {
     match cli::parse_invocation(&argv) {
         Ok(Invocation::Daemon(opts)) => {
             if opts.version {
-                println!("wackamole {}", cli::VERSION);
-                return ExitCode::SUCCESS;
+                return print_out(&format!("wackamole {}\n", cli::VERSION));
             }
             let Some((config, path)) = load_config(opts.config.as_deref()) else {
                 return ExitCode::FAILURE;
@@ -37,11 +37,12 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-                print!("{}", config::summary(&config));
+                let mut text = config::summary(&config);
                 if let Some(line) = own_node {
-                    println!("{line}");
+                    text.push_str(&line);
+                    text.push('\n');
                 }
-                return ExitCode::SUCCESS;
+                return print_out(&text);
             }
             app::run_daemon(opts, config, path, overrides)
         }
@@ -50,12 +51,24 @@ fn main() -> ExitCode {
             Some((config, _)) => app::run_ctl(opts, config),
             None => ExitCode::FAILURE,
         },
-        Err(exit) if exit.success => {
-            println!("{}", exit.output);
-            ExitCode::SUCCESS
-        }
+        Err(exit) if exit.success => print_out(&format!("{}\n", exit.output)),
         Err(exit) => {
             eprintln!("{}", exit.output);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes `text` to standard output. A reader that went away (`wackamole
+/// -t | head`) ends the output quietly and leaves the result as it was;
+/// any other failure to write is reported and fails.
+fn print_out(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wackamole: cannot write to standard output: {err}");
             ExitCode::FAILURE
         }
     }

@@ -65,6 +65,32 @@ fn test_mode_prints_the_shipped_example_normalized() {
     );
 }
 
+/// `wackamole -t | head -1`: the reader is gone before the summary is
+/// written. The check still reports the file's result, with no panic.
+#[test]
+fn test_mode_into_a_closed_pipe_keeps_its_result() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe()");
+    // SAFETY: both descriptors were just opened and are owned here only.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    for (config, code) in [(EXAMPLE, 0), ("/nonexistent/wackamole.conf", 1)] {
+        let out = Command::new(BIN)
+            .args(["-t", "-c", config])
+            .stdout(writer.try_clone().expect("dup the pipe"))
+            .output()
+            .expect("run wackamole");
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn test_mode_with_a_missing_file_fails_with_one_line() {
     let dir = Scratch::new("missing");

@@ -243,8 +243,11 @@ pub fn run(
     } else {
         render_listing(&listing(client, socket)?)
     };
-    out.write_all(text.as_bytes())
-        .map_err(|e| ControlError::io("writing the listing", e))
+    match out.write_all(text.as_bytes()) {
+        // The reader went away (`wackatrl -l | head`): nothing left to do.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.map_err(|e| ControlError::io("writing the listing", e)),
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +273,32 @@ mod tests {
             let _ = stream.write_all(&reply);
         });
         (dir, path, daemon)
+    }
+
+    /// Standard output whose reader is gone, or that fails otherwise.
+    struct FailingOut(std::io::ErrorKind);
+
+    impl Write for FailingOut {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reader_gone_ends_the_output_quietly_and_other_failures_are_errors() {
+        let document = b"{\"state\":\"running\"}";
+        for (kind, fails) in [
+            (std::io::ErrorKind::BrokenPipe, false),
+            (std::io::ErrorKind::PermissionDenied, true),
+        ] {
+            let (_dir, path, daemon) = fake_daemon(reply(document.len() as u32, document));
+            let outcome = run(&path, Action::List, true, &mut FailingOut(kind));
+            daemon.join().expect("the fake daemon");
+            assert_eq!(outcome.is_err(), fails, "{kind:?}: {outcome:?}");
+        }
     }
 
     fn reply(announced: u32, body: &[u8]) -> Vec<u8> {

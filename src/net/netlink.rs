@@ -157,7 +157,7 @@ impl Netlink {
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let timeout = libc::timeval {
-            tv_sec: REPLY_TIMEOUT.as_secs() as libc::time_t,
+            tv_sec: REPLY_TIMEOUT.as_secs().try_into().unwrap_or(0x7fff_ffff),
             tv_usec: 0,
         };
         // SAFETY: SO_RCVTIMEO takes a timeval of the size we pass.

@@ -362,7 +362,9 @@ fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
         revents: 0,
     };
     let spec = libc::timespec {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        // The type of tv_sec differs between C libraries and CPUs; a wait
+        // beyond 2^31 - 1 s (68 years) is cut to that, which fits all.
+        tv_sec: timeout.as_secs().try_into().unwrap_or(0x7fff_ffff),
         // Below 10^9: fits every c_long.
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
