@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nanoserde::DeJson;
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -17,7 +17,8 @@ use super::wire::{
 };
 use super::ControlError;
 
-/// Time allowed for connecting and for each reply.
+/// Time allowed for connecting and for each reply, whole: a daemon that
+/// trickles its answer a byte at a time does not hold the tool longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest state reply accepted: far more VIFs than any cluster has.
@@ -42,11 +43,15 @@ pub enum Action {
 /// A connection to a daemon's control socket.
 pub struct ControlClient {
     stream: UnixStream,
+    /// How long a whole reply may take.
+    timeout: Duration,
+    /// When the reply to the last request must be complete.
+    deadline: Instant,
 }
 
 impl ControlClient {
-    /// Connects within `timeout`; every later reply must also arrive
-    /// within `timeout`.
+    /// Connects within `timeout`; every later reply must also arrive,
+    /// whole, within `timeout` of its request.
     pub fn connect(path: &Path, timeout: Duration) -> Result<ControlClient, ControlError> {
         let context = || {
             format!(
@@ -67,10 +72,14 @@ impl ControlClient {
             _ => ControlError::io(context(), e),
         })?;
         let stream = UnixStream::from(std::os::fd::OwnedFd::from(socket));
-        let setup = |e| ControlError::io("control socket: set time-outs", e);
-        stream.set_read_timeout(Some(timeout)).map_err(setup)?;
-        stream.set_write_timeout(Some(timeout)).map_err(setup)?;
-        Ok(ControlClient { stream })
+        stream
+            .set_write_timeout(Some(timeout))
+            .map_err(|e| ControlError::io("control socket: set time-outs", e))?;
+        Ok(ControlClient {
+            stream,
+            timeout,
+            deadline: Instant::now() + timeout,
+        })
     }
 
     /// Request 0: the VIF table.
@@ -107,16 +116,39 @@ impl ControlClient {
     }
 
     fn send(&mut self, kind: RequestKind) -> Result<(), ControlError> {
+        self.deadline = Instant::now() + self.timeout;
         self.stream
             .write_all(&[kind.byte()])
             .map_err(|e| ControlError::transfer("sending the request", e))
     }
 
+    /// One read of at most `buf.len()` bytes (0 at the end of the
+    /// stream), waiting no later than the reply's deadline.
+    fn read_some(&mut self, buf: &mut [u8], what: &'static str) -> Result<usize, ControlError> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ControlError::TimedOut(what));
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(|e| ControlError::io("control socket: set time-outs", e))?;
+            match self.stream.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                read => return read.map_err(|e| ControlError::transfer(what, e)),
+            }
+        }
+    }
+
     fn read_array(&mut self, what: &'static str) -> Result<[u8; 4], ControlError> {
         let mut buf = [0u8; 4];
-        self.stream
-            .read_exact(&mut buf)
-            .map_err(|e| ControlError::transfer(what, e))?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_some(&mut buf[filled..], what)? {
+                0 => return Err(ControlError::Truncated(what)),
+                n => filled += n,
+            }
+        }
         Ok(buf)
     }
 
@@ -127,11 +159,9 @@ impl ControlClient {
         let mut chunk = [0u8; READ_CHUNK];
         while buf.len() < len {
             let want = (len - buf.len()).min(READ_CHUNK);
-            match self.stream.read(&mut chunk[..want]) {
-                Ok(0) => return Err(ControlError::Truncated(what)),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ControlError::transfer(what, e)),
+            match self.read_some(&mut chunk[..want], what)? {
+                0 => return Err(ControlError::Truncated(what)),
+                n => buf.extend_from_slice(&chunk[..n]),
             }
         }
         Ok(buf)
@@ -273,6 +303,38 @@ mod tests {
             let _ = stream.write_all(&reply);
         });
         (dir, path, daemon)
+    }
+
+    #[test]
+    fn a_daemon_trickling_its_reply_is_given_up_on_at_the_deadline() {
+        let dir = TempDir::new("trickle-control");
+        let path = dir.path().join("control");
+        let listener = UnixListener::bind(&path).expect("bind the fake daemon");
+        let daemon = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 1];
+            stream.read_exact(&mut request).expect("the request byte");
+            // A long reply announced, then one byte every 50 ms: each
+            // read returns well within any per-read time-out.
+            let _ = stream.write_all(&(1u32 << 20).to_be_bytes());
+            while stream.write_all(b" ").is_ok() {
+                thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let (done, result) = mpsc::channel();
+        thread::spawn(move || {
+            let outcome = ControlClient::connect(&path, std::time::Duration::from_millis(500))
+                .and_then(|mut client| client.json_status());
+            let _ = done.send(outcome);
+        });
+        let outcome = result
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the client gives up instead of reading for ever");
+        assert!(
+            matches!(outcome, Err(ControlError::TimedOut(_))),
+            "{outcome:?}"
+        );
+        daemon.join().expect("the fake daemon");
     }
 
     /// Standard output whose reader is gone, or that fails otherwise.
