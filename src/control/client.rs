@@ -290,8 +290,11 @@ mod tests {
     use std::sync::mpsc;
     use std::thread;
 
-    /// A fake daemon that answers one request with `reply` and closes.
-    fn fake_daemon(reply: Vec<u8>) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
+    /// A fake daemon that reads one request byte, lets `answer` write to
+    /// the connection, and closes.
+    fn fake_daemon_with(
+        answer: impl FnOnce(&mut UnixStream) + Send + 'static,
+    ) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
         let dir = TempDir::new("fake-control");
         let path = dir.path().join("control");
         let listener = UnixListener::bind(&path).expect("bind the fake daemon");
@@ -299,23 +302,22 @@ mod tests {
             let (mut stream, _) = listener.accept().expect("accept");
             let mut request = [0u8; 1];
             stream.read_exact(&mut request).expect("the request byte");
-            // The client may close first when it refuses the reply.
-            let _ = stream.write_all(&reply);
+            answer(&mut stream);
         });
         (dir, path, daemon)
     }
 
+    /// A fake daemon that answers one request with `reply` and closes.
+    fn fake_daemon(reply: Vec<u8>) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
+        // The client may close first when it refuses the reply.
+        fake_daemon_with(move |stream| drop(stream.write_all(&reply)))
+    }
+
     #[test]
     fn a_daemon_trickling_its_reply_is_given_up_on_at_the_deadline() {
-        let dir = TempDir::new("trickle-control");
-        let path = dir.path().join("control");
-        let listener = UnixListener::bind(&path).expect("bind the fake daemon");
-        let daemon = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut request = [0u8; 1];
-            stream.read_exact(&mut request).expect("the request byte");
-            // A long reply announced, then one byte every 50 ms: each
-            // read returns well within any per-read time-out.
+        // A long reply announced, then one byte every 50 ms: each read
+        // returns well within any per-read time-out.
+        let (_dir, path, daemon) = fake_daemon_with(|stream| {
             let _ = stream.write_all(&(1u32 << 20).to_be_bytes());
             while stream.write_all(b" ").is_ok() {
                 thread::sleep(std::time::Duration::from_millis(50));
