@@ -37,8 +37,8 @@ use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::StateBody;
 use wackamole::engine::{
-    ArpEntry, ClaimPriority, Engine, Input, Level, MemberIndex, MemberStatus, Message, Output,
-    Phase, Settings, Timer, View, VifIndex,
+    ArpEntry, ClaimPriority, Engine, GroupId, Input, Level, MemberIndex, MemberStatus, Message,
+    Output, Phase, Settings, Timer, View, VifIndex,
 };
 
 const DEFAULT_SEEDS: u64 = 100_000;
@@ -327,7 +327,7 @@ impl Sim {
                     .collect();
                 text += &format!(
                     ": view {}, {}, mature {}, holds {held:?}, prefers {:?}",
-                    state.group_id[2], state.identity, state.mature, state.preferred
+                    state.group_id.index, state.identity, state.mature, state.preferred
                 );
             }
             self.note(|| text);
@@ -405,7 +405,7 @@ impl Sim {
                 .collect();
             for (i, &m) in members.iter().enumerate() {
                 let view = View {
-                    group_id: gid,
+                    group_id: GroupId::from_raw(gid),
                     members: names.clone(),
                     my_index: i,
                 };
@@ -994,7 +994,7 @@ impl Scripted {
         let mut states = Vec::new();
         for (my_index, &m) in members.iter().enumerate() {
             let view = View {
-                group_id: [1, 2, gid],
+                group_id: GroupId::from_raw([1, 2, gid]),
                 members: names.clone(),
                 my_index,
             };
@@ -1145,7 +1145,7 @@ mod c_rules {
                 state: State::Boot,
                 mature: false,
                 recounted: false,
-                gid: [0; 3],
+                gid: GroupId::from_raw([0; 3]),
                 members: Vec::new(),
                 pending: 0,
                 alloc: vec![NONE; n],

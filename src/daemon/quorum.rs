@@ -224,11 +224,11 @@ impl QuorumGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Message;
+    use crate::engine::{GroupId, Message};
 
     fn view(members: usize) -> GroupEvent {
         GroupEvent::View(View {
-            group_id: [1, 2, u32::try_from(members).unwrap_or(0)],
+            group_id: GroupId::from_raw([1, 2, u32::try_from(members).unwrap_or(0)]),
             members: (0..members).map(|i| format!("m{i}")).collect(),
             my_index: 0,
         })

@@ -337,7 +337,7 @@ pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
             match (membership.kind, membership.my_index) {
                 (spread::MembershipKind::Regular(_), Some(my_index)) => {
                     Some(GroupEvent::View(engine::View {
-                        group_id: membership.group_id.raw(),
+                        group_id: membership.group_id,
                         members: membership.members,
                         my_index,
                     }))
@@ -451,7 +451,7 @@ mod tests {
         assert_eq!(
             service.on_received(membership(GROUP, MembershipKind::Regular(Cause::Join))),
             Some(GroupEvent::View(engine::View {
-                group_id: [1, 2, 3],
+                group_id: GroupId::from_raw([1, 2, 3]),
                 members: vec!["#a#n1".into(), "#t#n2".into()],
                 my_index: 1,
             }))

@@ -42,7 +42,7 @@ pub fn status(
         state: snapshot.phase.as_str().to_string(),
         mature: snapshot.mature,
         identity: Some(identity),
-        view_id: snapshot.view.as_ref().map(|view| view.group_id),
+        view_id: snapshot.view.as_ref().map(|view| view.group_id.raw()),
         members,
         vifs,
         service,

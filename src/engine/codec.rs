@@ -18,6 +18,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+pub use crate::base::{ArpEntry, GroupId};
+
 /// Wackamole message types (the group service's `mess_type`).
 pub mod mess_type {
     pub const STATE: i16 = 1;
@@ -161,9 +163,6 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
-/// The group id of a view, as the group service delivers it.
-pub type GroupId = [u32; 3];
-
 /// STATE: what a member holds and prefers, in answer to a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateBody {
@@ -182,13 +181,6 @@ pub struct StateBody {
 pub struct Move {
     pub owner: Ipv4Addr,
     pub vif: Ipv4Addr,
-}
-
-/// One entry of a member's ARP table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ArpEntry {
-    pub addr: Ipv4Addr,
-    pub mac: [u8; 6],
 }
 
 const ARP_ENTRY_LEN: usize = 12;
@@ -290,7 +282,7 @@ impl StateBody {
         let mut w = Writer(Vec::with_capacity(
             36 + 8 * self.held.len() + 4 * self.preferred.len(),
         ));
-        for part in self.group_id {
+        for part in self.group_id.raw() {
             w.int(part as i32);
         }
         w.addr(self.identity);
@@ -342,11 +334,11 @@ impl StateBody {
 }
 
 fn read_group_id(r: &mut Reader<'_>) -> Result<GroupId, CodecError> {
-    Ok([
+    Ok(GroupId::from_raw([
         r.int("group id")? as u32,
         r.int("group id")? as u32,
         r.int("group id")? as u32,
-    ])
+    ]))
 }
 
 /// MATURING has an empty body.
@@ -443,7 +435,7 @@ pub fn decode_arp_cache(body: &[u8]) -> Result<Vec<ArpEntry>, CodecError> {
 /// finish without its silent members.
 pub fn encode_proceed(group_id: GroupId) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(12));
-    for part in group_id {
+    for part in group_id.raw() {
         w.int(part as i32);
     }
     w.0
@@ -462,7 +454,7 @@ mod tests {
 
     fn sample_state() -> StateBody {
         StateBody {
-            group_id: [0x0a63_0001, 1_795_562_366, 2],
+            group_id: GroupId::from_raw([0x0a63_0001, 1_795_562_366, 2]),
             identity: Ipv4Addr::new(10, 99, 0, 1),
             index: 0,
             mature: true,
@@ -492,7 +484,7 @@ mod tests {
         let s = sample_state();
         // Built field by field as a host of the other order writes it.
         let mut foreign = Vec::new();
-        for part in s.group_id {
+        for part in s.group_id.raw() {
             foreign.extend_from_slice(&foreign_int(part as i32));
         }
         foreign.extend_from_slice(&[10, 99, 0, 1]);
@@ -523,8 +515,12 @@ mod tests {
             }]
         );
         assert_eq!(balance.announced, 1);
-        let gid = [0x0a63_0001, 1_795_562_366, 2];
-        let foreign: Vec<u8> = gid.iter().flat_map(|&g| foreign_int(g as i32)).collect();
+        let gid = GroupId::from_raw([0x0a63_0001, 1_795_562_366, 2]);
+        let foreign: Vec<u8> = gid
+            .raw()
+            .iter()
+            .flat_map(|&g| foreign_int(g as i32))
+            .collect();
         assert_eq!(decode_proceed(&foreign, true), Ok(gid));
     }
 
@@ -673,7 +669,7 @@ mod tests {
     fn maturing_must_be_empty_and_proceed_carries_a_group_id() {
         assert_eq!(decode_maturing(&[]), Ok(()));
         assert!(decode_maturing(&[1]).is_err());
-        let gid = [1, 2, 3];
+        let gid = GroupId::from_raw([1, 2, 3]);
         assert_eq!(decode_proceed(&encode_proceed(gid), false), Ok(gid));
         assert!(decode_proceed(&[0; 8], false).is_err());
     }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::codec::{ArpEntry, GroupId};
 use super::index::VifIndex;
 /// Log records carry the facade's severity; the engine only names it.
 pub use crate::base::Level;
+use crate::base::{ArpEntry, GroupId};
 use crate::config::HookEvent;
 
 /// A regular membership of our group, as the group service delivers it.

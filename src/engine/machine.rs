@@ -8,13 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::codec::{self, mess_type, ArpEntry, ClaimPriority};
+use super::codec::{self, mess_type, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
 use super::index::{MemberIndex, VifIndex};
 use super::settings::Settings;
 use super::snapshot::Phase;
 use super::table::Table;
 use super::view::CurrentView;
+use crate::base::ArpEntry;
 use crate::config::{Balance, HookEvent};
 
 pub struct Engine {

@@ -124,7 +124,8 @@ mod table;
 mod testkit;
 mod view;
 
-pub use codec::{ArpEntry, ClaimPriority, CodecError, GroupId};
+pub use crate::base::{ArpEntry, GroupId};
+pub use codec::{ClaimPriority, CodecError};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
 pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;

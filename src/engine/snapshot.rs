@@ -2,9 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::codec::{ClaimPriority, GroupId};
+use super::codec::ClaimPriority;
 use super::index::MemberIndex;
 use super::machine::Engine;
+use crate::base::GroupId;
 
 /// Where the engine is in its cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,13 @@
 
 use std::net::Ipv4Addr;
 
-use super::codec::{self, mess_type, GroupId, StateBody};
+use super::codec::{self, mess_type, StateBody};
 use super::event::{Delivery, Level, Output, Timer, View};
 use super::index::MemberIndex;
 use super::machine::Engine;
 use super::settings::SILENT_WARNING_REPEAT;
 use super::snapshot::{MemberStatus, Phase};
+use crate::base::GroupId;
 
 pub(super) struct Member {
     pub(super) name: String,
@@ -247,7 +248,7 @@ impl Engine {
             "no STATE from {} in view {:?}; the allocation cannot settle without it (a member \
              that is not a wackamole?); asking the group to proceed without them",
             view.names(MemberStatus::Awaited).join(", "),
-            group_id
+            group_id.raw()
         );
         self.log(Level::Warning, text);
         self.multicast(
@@ -321,7 +322,11 @@ mod tests {
     fn proceed_for_another_view_is_ignored() {
         let mut e = gathering(0, 2, 1);
         e.handle(state(0, ip(0), &[]));
-        e.handle(msg(1, mess_type::PROCEED, codec::encode_proceed([9, 9, 9])));
+        e.handle(msg(
+            1,
+            mess_type::PROCEED,
+            codec::encode_proceed(GroupId::from_raw([9, 9, 9])),
+        ));
         assert_eq!(e.phase(), Phase::Gather);
     }
 }
