@@ -5,7 +5,7 @@
 use super::codec::{self, mess_type, BalanceBody, Move};
 use super::event::{Delivery, Level, Timer};
 use super::machine::Engine;
-use super::snapshot::{MemberStatus, Phase};
+use super::snapshot::{Phase, StateReport};
 use crate::config::AcquisitionsPerRound;
 
 impl Engine {
@@ -17,10 +17,7 @@ impl Engine {
         let participants = view.participants();
         if self.phase != Phase::Run
             || participants.first() != Some(&view.my_index)
-            || view
-                .members
-                .iter()
-                .any(|m| m.status == MemberStatus::Silent)
+            || view.members.iter().any(|m| m.status == StateReport::Silent)
         {
             return;
         }

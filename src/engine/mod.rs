@@ -130,4 +130,4 @@ pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
 pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;
 pub use settings::{Settings, DEFAULT_STATE_WAIT, SILENT_WARNING_REPEAT};
-pub use snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};
+pub use snapshot::{MemberSnapshot, Phase, Snapshot, StateReport, ViewSnapshot, VifSnapshot};

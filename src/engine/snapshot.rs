@@ -37,9 +37,12 @@ impl Phase {
     }
 }
 
-/// Where a member of the view stands in the state exchange.
+/// Where a member of the view stands in the state exchange: whether its
+/// STATE came, and what became of it. (Not the control socket's
+/// `control::MemberStatus`, which describes a member for the status
+/// output.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberStatus {
+pub enum StateReport {
     /// Its STATE has not arrived yet.
     Awaited,
     /// Its STATE arrived; it takes part in the table.
@@ -56,7 +59,7 @@ pub struct MemberSnapshot {
     pub name: String,
     /// Its real address, once its STATE arrived.
     pub identity: Option<Ipv4Addr>,
-    pub status: MemberStatus,
+    pub status: StateReport,
     /// VIFs it owns in the table.
     pub owned: usize,
 }
