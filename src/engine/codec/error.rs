@@ -1,0 +1,89 @@
+//! Decoding errors of message bodies.
+
+use std::fmt;
+
+/// Which message a decoding error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    State,
+    Maturing,
+    Balance,
+    ArpCache,
+    Proceed,
+}
+
+impl fmt::Display for BodyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BodyKind::State => "STATE",
+            BodyKind::Maturing => "MATURING",
+            BodyKind::Balance => "BALANCE",
+            BodyKind::ArpCache => "ARPCACHE",
+            BodyKind::Proceed => "PROCEED",
+        })
+    }
+}
+
+/// A body that does not decode. Display names the message, the field and
+/// the byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// The body ends before `field`, which starts at `offset`.
+    Truncated {
+        kind: BodyKind,
+        field: &'static str,
+        offset: usize,
+        len: usize,
+    },
+    /// A count is negative or announces more entries than the body holds.
+    BadCount {
+        kind: BodyKind,
+        field: &'static str,
+        count: i32,
+        room: usize,
+    },
+    /// A claim priority outside 0..=5.
+    UnknownPriority { offset: usize, value: i32 },
+    /// Bytes left over after the last field.
+    TrailingBytes {
+        kind: BodyKind,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::Truncated {
+                kind,
+                field,
+                offset,
+                len,
+            } => write!(
+                f,
+                "{kind} body of {len} bytes ends before its {field} at byte {offset}"
+            ),
+            CodecError::BadCount {
+                kind,
+                field,
+                count,
+                room,
+            } => write!(
+                f,
+                "{kind} body announces {count} {field}, but only {room} fit in the rest of the body"
+            ),
+            CodecError::UnknownPriority { offset, value } => write!(
+                f,
+                "STATE body has claim priority {value} at byte {offset} (known: 0..=5)"
+            ),
+            CodecError::TrailingBytes { kind, offset, len } => write!(
+                f,
+                "{kind} body has {} unexpected bytes after its last field (at byte {offset})",
+                len - offset
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
