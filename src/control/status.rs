@@ -532,16 +532,16 @@ pub(crate) mod tests {
         use nanoserde::DeJson;
 
         #[derive(DeJson)]
-        pub struct Service {
-            pub name: String,
-            pub state: String,
+        struct Service {
+            name: String,
+            state: String,
         }
 
         #[derive(DeJson)]
-        pub struct Status {
-            pub state: String,
-            pub member_count: usize,
-            pub service: Option<Service>,
+        struct Status {
+            state: String,
+            member_count: usize,
+            service: Option<Service>,
         }
     }
 

@@ -30,10 +30,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// messages is treated as gone: the loop must not hang behind it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pace of attempts after a permanent refusal.
-pub const PERMANENT_RETRY: Duration = Duration::from_secs(60);
+pub(super) const PERMANENT_RETRY: Duration = Duration::from_secs(60);
 
 /// What the connecting and reading threads report.
-pub enum Report {
+pub(super) enum Report {
     /// Connection attempt `link` ended: connected and joined, or not.
     Connected {
         link: u64,
@@ -46,7 +46,7 @@ pub enum Report {
 }
 
 /// Why a connection attempt failed.
-pub enum ConnectFailure {
+pub(super) enum ConnectFailure {
     Connect(spread::Error),
     Join(spread::Error),
 }
@@ -69,7 +69,7 @@ enum Link {
     Left,
 }
 
-pub struct SpreadService {
+pub(super) struct SpreadService {
     address: SpreadAddress,
     private_name: String,
     group: String,
@@ -85,7 +85,11 @@ impl SpreadService {
     /// A service for `config`'s Spread daemon and group, connecting as
     /// `private_name` (default `wack<pid>`). It stays away until
     /// [`join`](GroupService::join).
-    pub fn new(config: &Config, private_name: Option<String>, reports: Reports<Report>) -> Self {
+    pub(super) fn new(
+        config: &Config,
+        private_name: Option<String>,
+        reports: Reports<Report>,
+    ) -> Self {
         SpreadService {
             address: config.spread.clone(),
             private_name: private_name.unwrap_or_else(|| default_private_name(std::process::id())),

@@ -11,7 +11,7 @@ use crate::engine::Snapshot;
 /// What `wackatrl` shows. While the daemon is out of the group (the
 /// group service lost, or a simulated failure) the state reads
 /// DISCONNECTED.
-pub fn status(
+pub(super) fn status(
     snapshot: &Snapshot,
     config: &Config,
     identity: Ipv4Addr,

@@ -17,6 +17,10 @@
 //! that the cluster may have moved meanwhile before the owner of the lease
 //! (the group service) has had its turn to find out.
 
+// The announcer is being rewritten; the crate's documentation and
+// visibility lints are enforced here once the rewrite lands.
+#![allow(missing_docs, unreachable_pub)]
+
 mod job;
 mod refresh;
 mod walk;
