@@ -39,6 +39,7 @@ pub(super) fn parse_number(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
+/// What a `Spread` value must be, for error messages.
 pub const SPREAD_EXPECTED: &str =
     "a Spread daemon: PORT, PORT@HOST or an absolute Unix socket path (as in 4803@127.0.0.1)";
 
@@ -74,6 +75,7 @@ fn valid_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
+/// What an `Identity` value must be, for error messages.
 pub const IDENTITY_EXPECTED: &str =
     "a unicast address of this node that its peers can tell apart from theirs";
 

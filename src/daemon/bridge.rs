@@ -75,6 +75,7 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge for the configured `nodes`, in `Nodes` order.
     pub fn new(nodes: Vec<Ipv4Addr>) -> Bridge {
         Bridge {
             nodes,
@@ -89,6 +90,7 @@ impl Bridge {
         self.view
     }
 
+    /// The engine's name of a member: `ADDRESS/INCARNATION`.
     pub fn name(&self, member: &Member) -> String {
         let addr = self
             .nodes

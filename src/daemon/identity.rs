@@ -34,6 +34,7 @@ impl fmt::Display for Source {
     }
 }
 
+/// No address could serve as this node's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityError {
     interface: String,

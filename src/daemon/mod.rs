@@ -76,11 +76,15 @@ pub struct Options {
 /// Why the daemon could not start or had to stop.
 #[derive(Debug)]
 pub enum DaemonError {
+    /// Detaching, the pid file or the signal thread failed.
     Process(process::ProcessError),
+    /// This node's real address cannot be found.
     Identity(IdentityError),
     /// The built-in membership cannot start.
     Membership(BuiltinError),
+    /// The control socket cannot be set up.
     Control(crate::control::ControlError),
+    /// A thread cannot be started.
     Thread(std::io::Error),
 }
 

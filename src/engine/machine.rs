@@ -18,6 +18,7 @@ use super::view::CurrentView;
 use crate::base::ArpEntry;
 use crate::config::{Balance, HookEvent};
 
+/// The Wackamole state machine: inputs in, outputs out, no I/O.
 pub struct Engine {
     pub(super) settings: Settings,
     pub(super) vif_by_primary: HashMap<Ipv4Addr, VifIndex>,
@@ -43,6 +44,7 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine for `settings`, disconnected until told [`Input::Connected`].
     pub fn new(settings: Settings) -> Engine {
         let mut vif_by_primary = HashMap::with_capacity(settings.vifs.len());
         for (i, &primary) in settings.vifs.iter().enumerate() {
@@ -74,6 +76,7 @@ impl Engine {
         self.settings.arp_share = arp_share;
     }
 
+    /// Where the engine is in its cycle.
     pub fn phase(&self) -> Phase {
         self.phase
     }

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 /// A MAC address.
 pub type Mac = [u8; 6];
 
+/// The Ethernet broadcast address.
 pub const BROADCAST_MAC: Mac = [0xff; 6];
 
 /// The shortest Ethernet frame (without FCS); shorter ones are padded.

@@ -24,6 +24,7 @@ struct State {
 }
 
 impl Lease {
+    /// A lease not yet renewed, valid for `max_age` after each renewal.
     pub fn new(max_age: Duration) -> Lease {
         Lease {
             state: Mutex::new(State {
@@ -42,6 +43,7 @@ impl Lease {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Renews the lease as of `now`.
     pub fn renew(&self, now: Instant) {
         self.state().renewed = Some(now);
     }
@@ -51,6 +53,7 @@ impl Lease {
         self.state().renewed = None;
     }
 
+    /// Changes how long a renewal lasts (a reload may change the time-out).
     pub fn set_max_age(&self, max_age: Duration) {
         self.state().max_age = max_age;
     }

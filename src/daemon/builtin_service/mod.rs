@@ -71,14 +71,22 @@ pub(super) struct Report {
 pub enum BuiltinError {
     /// Without `Identity`, the host's addresses decide which node we are.
     LocalAddresses(crate::net::Error),
+    /// This host is not one of the listed nodes, or is several.
     OwnIndex(OwnIndexError),
+    /// The key file cannot be used.
     Key(KeyError),
+    /// The membership refuses the key.
     KeyRejected(wire::KeyError),
+    /// The UDP socket cannot be bound.
     Bind {
+        /// The address it was bound to.
         addr: SocketAddrV4,
+        /// Why it failed.
         error: io::Error,
     },
+    /// The worker's wake-up channel cannot be made.
     Waker(io::Error),
+    /// The worker thread cannot be started.
     Thread(io::Error),
 }
 

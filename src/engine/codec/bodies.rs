@@ -12,12 +12,17 @@ use crate::base::{ArpEntry, GroupId};
 /// STATE: what a member holds and prefers, in answer to a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateBody {
+    /// The view this STATE answers.
     pub group_id: GroupId,
+    /// The sender's real address.
     pub identity: Ipv4Addr,
+    /// The sender's position in the view, as it sees it.
     pub index: i32,
+    /// Whether the sender has matured.
     pub mature: bool,
     /// (VIF primary, priority) for every VIF the sender holds.
     pub held: Vec<(Ipv4Addr, ClaimPriority)>,
+    /// The primaries of the VIFs the sender prefers.
     pub preferred: Vec<Ipv4Addr>,
 }
 
@@ -25,13 +30,16 @@ pub struct StateBody {
 /// member's identity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Move {
+    /// The member's identity that takes the VIF.
     pub owner: Ipv4Addr,
+    /// The VIF's primary.
     pub vif: Ipv4Addr,
 }
 
 const ARP_ENTRY_LEN: usize = 12;
 
 impl StateBody {
+    /// The body as the C nodes write it, integers in this host's order.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(
             36 + 8 * self.held.len() + 4 * self.preferred.len(),
@@ -54,6 +62,8 @@ impl StateBody {
         w.0
     }
 
+    /// Decodes a STATE body; `endian_mismatch` says the sender's
+    /// integers are in the other byte order.
     pub fn decode(body: &[u8], endian_mismatch: bool) -> Result<StateBody, CodecError> {
         let mut r = Reader::new(body, endian_mismatch, BodyKind::State);
         let group_id = read_group_id(&mut r)?;
@@ -115,6 +125,7 @@ pub fn encode_balance(moves: &[Move]) -> Vec<u8> {
 /// announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalanceBody {
+    /// The moves carried, at most as many as announced.
     pub moves: Vec<Move>,
     /// The count field. A C leader announces more moves than it writes
     /// when, within its round, the fullest member holds only preferred
@@ -167,6 +178,7 @@ pub fn encode_arp_cache(entries: &[ArpEntry]) -> Vec<u8> {
     body
 }
 
+/// Decodes an ARPCACHE body: whole 12-byte entries only.
 pub fn decode_arp_cache(body: &[u8]) -> Result<Vec<ArpEntry>, CodecError> {
     if body.len() % ARP_ENTRY_LEN != 0 {
         let whole = body.len() - body.len() % ARP_ENTRY_LEN;
@@ -195,6 +207,7 @@ pub fn encode_proceed(group_id: GroupId) -> Vec<u8> {
     w.0
 }
 
+/// Decodes a PROCEED body: one group id.
 pub fn decode_proceed(body: &[u8], endian_mismatch: bool) -> Result<GroupId, CodecError> {
     let mut r = Reader::new(body, endian_mismatch, BodyKind::Proceed);
     let group_id = read_group_id(&mut r)?;

@@ -5,10 +5,15 @@ use std::fmt;
 /// Which message a decoding error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
+    /// STATE.
     State,
+    /// MATURING.
     Maturing,
+    /// BALANCE.
     Balance,
+    /// ARPCACHE.
     ArpCache,
+    /// PROCEED.
     Proceed,
 }
 
@@ -30,24 +35,40 @@ impl fmt::Display for BodyKind {
 pub enum CodecError {
     /// The body ends before `field`, which starts at `offset`.
     Truncated {
+        /// The message.
         kind: BodyKind,
+        /// The field the body ends before.
         field: &'static str,
+        /// Where that field starts.
         offset: usize,
+        /// The body's length.
         len: usize,
     },
     /// A count is negative or announces more entries than the body holds.
     BadCount {
+        /// The message.
         kind: BodyKind,
+        /// What is counted.
         field: &'static str,
+        /// The count as sent.
         count: i32,
+        /// Entries the rest of the body can hold.
         room: usize,
     },
     /// A claim priority outside 0..=5.
-    UnknownPriority { offset: usize, value: i32 },
+    UnknownPriority {
+        /// Where the priority is.
+        offset: usize,
+        /// The value sent.
+        value: i32,
+    },
     /// Bytes left over after the last field.
     TrailingBytes {
+        /// The message.
         kind: BodyKind,
+        /// Where the unexpected bytes start.
         offset: usize,
+        /// The body's length.
         len: usize,
     },
 }

@@ -39,11 +39,15 @@ pub use error::{BodyKind, CodecError};
 
 /// Wackamole message types (the group service's `mess_type`).
 pub mod mess_type {
+    /// STATE: what a member holds and prefers, in answer to a view.
     pub const STATE: i16 = 1;
+    /// MATURING: the sender has matured.
     pub const MATURING: i16 = 2;
+    /// BALANCE: the leader's moves.
     pub const BALANCE: i16 = 3;
     /// Defined by the C nodes, never sent, ignored on receipt.
     pub const OPERATOR: i16 = 4;
+    /// ARPCACHE: the sender's ARP table.
     pub const ARPCACHE: i16 = 5;
     /// Ours: "finish the state exchange of this view without the members
     /// whose STATE has not arrived" (see the engine's module docs).
@@ -54,17 +58,22 @@ pub mod mess_type {
 /// claim rules compare priorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClaimPriority {
+    /// No member holds it.
     Unclaimed = 0,
     /// Defined by the C nodes, never produced.
     ClaimedBoot = 1,
+    /// Held, assigned by the balancing rules.
     Claimed = 2,
     /// Defined by the C nodes, never produced.
     PreferBoot = 3,
+    /// Some member prefers it; not yet taken over.
     Prefer = 4,
+    /// Held by a member that prefers it.
     PreferClaimed = 5,
 }
 
 impl ClaimPriority {
+    /// The priority a wire value names, if any.
     pub fn from_wire(value: i32) -> Option<ClaimPriority> {
         Some(match value {
             0 => ClaimPriority::Unclaimed,
@@ -77,6 +86,7 @@ impl ClaimPriority {
         })
     }
 
+    /// The wire value.
     pub fn to_wire(self) -> i32 {
         self as i32
     }

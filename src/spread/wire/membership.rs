@@ -23,6 +23,7 @@ fn read_group_id(cur: &mut Cursor<'_>, order: ByteOrder) -> Result<GroupId, Deco
 /// The body of a regular membership message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegularBody {
+    /// The new view's id.
     pub group_id: GroupId,
     /// Members that moved together into this view, set by set.
     pub vs_sets: Vec<Vec<String>>,
