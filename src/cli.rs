@@ -11,6 +11,7 @@ use argh::FromArgs;
 use crate::config::{self, SpreadAddress};
 use crate::spread::wire::{is_legal_private_name, MAX_PRIVATE_NAME};
 
+/// The version `-v` prints.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Wackamole: keeps virtual IP addresses alive across a cluster,
@@ -78,6 +79,7 @@ struct KeygenArgs {
 /// `wackamole keygen FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeygenOptions {
+    /// Where to write the new key.
     pub file: PathBuf,
 }
 
@@ -92,18 +94,25 @@ pub enum CtlAction {
     Succeed,
 }
 
+/// `wackatrl`'s options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtlOptions {
+    /// `-c`: the configuration whose control socket to use.
     pub config: Option<PathBuf>,
+    /// What to ask the daemon.
     pub action: CtlAction,
+    /// `--json`: print the state as JSON.
     pub json: bool,
 }
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
+    /// The daemon face, `wackamole`.
     Daemon(DaemonOptions),
+    /// The control tool, `wackatrl` or `wackamole ctl`.
     Ctl(CtlOptions),
+    /// `wackamole keygen`.
     Keygen(KeygenOptions),
 }
 
@@ -111,7 +120,9 @@ pub enum Invocation {
 /// usage error (failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EarlyExit {
+    /// What to print.
     pub output: String,
+    /// Whether the program exits successfully.
     pub success: bool,
 }
 

@@ -8,6 +8,9 @@
 //! are the daemon's plumbing; `cli` parses the command lines of both faces
 //! of the binary.
 
+#![warn(unreachable_pub, missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod base;
 pub mod cli;
 pub mod config;

@@ -29,7 +29,12 @@ pub enum Target {
 #[derive(Debug)]
 pub enum LogError {
     /// No syslog daemon answered on its socket.
-    SyslogUnavailable { socket: String, reason: String },
+    SyslogUnavailable {
+        /// The socket tried.
+        socket: String,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for LogError {
@@ -215,6 +220,7 @@ pub fn set_max_level(max: Level) {
     MAX_LEVEL.store(max as u8, Ordering::Relaxed);
 }
 
+/// The most detailed level records are emitted at.
 pub fn max_level() -> Level {
     Level::from_u8(MAX_LEVEL.load(Ordering::Relaxed))
 }
@@ -278,26 +284,31 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Logs a record at [`Level::Error`], `format!`-style.
 #[macro_export]
 macro_rules! log_error {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Error, format_args!($($arg)*)) };
 }
 
+/// Logs a record at [`Level::Warning`], `format!`-style.
 #[macro_export]
 macro_rules! log_warning {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Warning, format_args!($($arg)*)) };
 }
 
+/// Logs a record at [`Level::Notice`], `format!`-style.
 #[macro_export]
 macro_rules! log_notice {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Notice, format_args!($($arg)*)) };
 }
 
+/// Logs a record at [`Level::Info`], `format!`-style.
 #[macro_export]
 macro_rules! log_info {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Info, format_args!($($arg)*)) };
 }
 
+/// Logs a record at [`Level::Debug`], `format!`-style.
 #[macro_export]
 macro_rules! log_debug {
     ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Debug, format_args!($($arg)*)) };

@@ -22,17 +22,30 @@ use crate::log_notice;
 /// The default pid file.
 pub const DEFAULT_PID_FILE: &str = "/var/run/wackamole.pid";
 
+/// Why the daemon could not become a daemon.
 #[derive(Debug)]
 pub enum ProcessError {
     /// A system call of detaching failed.
     Detach {
+        /// The system call.
         step: &'static str,
+        /// Its error.
         source: io::Error,
     },
     /// The pid file could not be written.
-    PidFile { path: PathBuf, source: io::Error },
+    PidFile {
+        /// The pid file.
+        path: PathBuf,
+        /// Why it could not be written.
+        source: io::Error,
+    },
     /// Another live process holds the pid file.
-    AlreadyRunning { path: PathBuf, pid: Option<u32> },
+    AlreadyRunning {
+        /// The pid file.
+        path: PathBuf,
+        /// The process it names, if it could be read.
+        pid: Option<u32>,
+    },
     /// The signal mask or the signal thread could not be set up.
     Signals(io::Error),
 }
@@ -106,14 +119,18 @@ pub fn daemonize() -> Result<StartupReport, ProcessError> {
     // returns.
     let pid = unsafe { libc::fork() };
     if pid > 0 {
+        // SAFETY: write_end is the parent's copy of the pipe's write end,
+        // which nothing else closes; the parent only reads.
         unsafe { libc::close(write_end) };
         await_startup(read_end);
     }
+    // SAFETY: read_end is this process's copy of the pipe's read end,
+    // which nothing else closes; the child only writes.
     unsafe { libc::close(read_end) };
-    // SAFETY: the descriptor is ours alone from here on.
-    let report = StartupReport {
-        fd: unsafe { OwnedFd::from_raw_fd(write_end) },
-    };
+    // SAFETY: write_end is open (pipe2 above) and nothing else owns it, so
+    // the OwnedFd is its only owner from here on.
+    let fd = unsafe { OwnedFd::from_raw_fd(write_end) };
+    let report = StartupReport { fd };
     detach_step("fork", pid)?;
     match detach_child() {
         Ok(()) => Ok(report),

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fresh directory under the system's temp dir, removed on drop (also
 /// when the test fails). Unique per process and per call.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(label: &str) -> TempDir {
+    pub(crate) fn new(label: &str) -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path =
@@ -18,7 +18,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -33,7 +33,7 @@ impl Drop for TempDir {
 /// largest, so that a test can show a path allocates nothing, or nothing
 /// big (tests run on parallel threads, so a process-wide count would mix
 /// them up).
-pub mod allocations {
+pub(crate) mod allocations {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
 
@@ -79,7 +79,7 @@ pub mod allocations {
 
     /// Runs `f` and returns its result with the number of allocations it
     /// made on this thread.
-    pub fn during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    pub(crate) fn during<T>(f: impl FnOnce() -> T) -> (T, usize) {
         let before = COUNT.with(Cell::get);
         let out = f();
         (out, COUNT.with(Cell::get) - before)
@@ -87,7 +87,7 @@ pub mod allocations {
 
     /// Runs `f` and returns its result with the size in bytes of the
     /// largest block it allocated (or grew to) on this thread.
-    pub fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    pub(crate) fn largest_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
         let before = LARGEST.with(|n| n.replace(0));
         let out = f();
         let largest = LARGEST.with(|n| n.replace(before.max(n.get())));

@@ -33,7 +33,7 @@ use wackamole::spread::Event;
 const RECORDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/endian");
 const ME: &str = "#n1#h1";
 const GROUP: &str = "wack1";
-const GROUP_ID: GroupId = [0x0a63_0001, 1_795_562_366, 7];
+const GROUP_ID: GroupId = GroupId::from_raw([0x0a63_0001, 1_795_562_366, 7]);
 const IDENTITY: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const VIFS: [Ipv4Addr; 3] = [
@@ -103,7 +103,7 @@ fn arp_table() -> Vec<ArpEntry> {
 /// the codec, since the engine sends them only deep in a scenario.
 fn held_state() -> StateBody {
     StateBody {
-        group_id: [0xc000_0201, 0x7fff_fffe, 0x0102_0304],
+        group_id: GroupId::from_raw([0xc000_0201, 0x7fff_fffe, 0x0102_0304]),
         identity: PEER,
         index: 1,
         mature: true,

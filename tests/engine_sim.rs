@@ -37,8 +37,8 @@ use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::StateBody;
 use wackamole::engine::{
-    ArpEntry, ClaimPriority, Engine, Input, Level, MemberIndex, MemberStatus, Message, Output,
-    Phase, Settings, Timer, View, VifIndex,
+    ArpEntry, ClaimPriority, Engine, GroupId, Input, Level, MemberIndex, Message, Output, Phase,
+    Settings, StateReport, Timer, View, VifIndex,
 };
 
 const DEFAULT_SEEDS: u64 = 100_000;
@@ -219,11 +219,7 @@ impl Sim {
             let outputs = engine.handle(input);
             if proceed {
                 let view = engine.snapshot().view.expect("in a view");
-                if view
-                    .members
-                    .iter()
-                    .any(|m| m.status == MemberStatus::Silent)
-                {
+                if view.members.iter().any(|m| m.status == StateReport::Silent) {
                     self.nodes[node].twin = None;
                 }
             }
@@ -327,7 +323,7 @@ impl Sim {
                     .collect();
                 text += &format!(
                     ": view {}, {}, mature {}, holds {held:?}, prefers {:?}",
-                    state.group_id[2], state.identity, state.mature, state.preferred
+                    state.group_id.index, state.identity, state.mature, state.preferred
                 );
             }
             self.note(|| text);
@@ -405,7 +401,7 @@ impl Sim {
                 .collect();
             for (i, &m) in members.iter().enumerate() {
                 let view = View {
-                    group_id: gid,
+                    group_id: GroupId::from_raw(gid),
                     members: names.clone(),
                     my_index: i,
                 };
@@ -691,7 +687,7 @@ impl Sim {
             );
         }
         let participants: Vec<usize> = (0..view.members.len())
-            .filter(|&i| view.members[i].status == MemberStatus::Reported)
+            .filter(|&i| view.members[i].status == StateReport::Reported)
             .collect();
         let min = participants
             .iter()
@@ -700,10 +696,7 @@ impl Sim {
             .expect("someone took part");
         // A view that settled without some members' STATE is not balanced
         // (a C member would still be gathering and not follow the moves).
-        let settled_without_some = view
-            .members
-            .iter()
-            .any(|m| m.status == MemberStatus::Silent);
+        let settled_without_some = view.members.iter().any(|m| m.status == StateReport::Silent);
         for &p in participants.iter().filter(|_| !settled_without_some) {
             let movable = reference
                 .vifs
@@ -994,7 +987,7 @@ impl Scripted {
         let mut states = Vec::new();
         for (my_index, &m) in members.iter().enumerate() {
             let view = View {
-                group_id: [1, 2, gid],
+                group_id: GroupId::from_raw([1, 2, gid]),
                 members: names.clone(),
                 my_index,
             };
@@ -1145,7 +1138,7 @@ mod c_rules {
                 state: State::Boot,
                 mature: false,
                 recounted: false,
-                gid: [0; 3],
+                gid: GroupId::from_raw([0; 3]),
                 members: Vec::new(),
                 pending: 0,
                 alloc: vec![NONE; n],

@@ -23,7 +23,8 @@ use wackamole::config::{
 use wackamole::daemon::{group::GroupEvent, group_event};
 use wackamole::engine::codec::{self, mess_type, StateBody};
 use wackamole::engine::{
-    Delivery, Engine, Input, Message, Output, Phase, Settings, Snapshot, Timer, View, VifIndex,
+    Delivery, Engine, GroupId, Input, Message, Output, Phase, Settings, Snapshot, Timer, View,
+    VifIndex,
 };
 use wackamole::spread::wire::service_bits;
 use wackamole::spread::wire::{decode_header, decode_payload, ByteOrder, Frame, HEADER_LEN};
@@ -348,7 +349,7 @@ fn recorded_state_fields_mean_what_the_c_nodes_meant() {
         .map(|f| StateBody::decode(&f.body, mismatch(&f)).expect("decodes"))
         .collect();
     let second = &states[1];
-    assert_eq!(second.group_id, [0x0a63_0001, 1_795_562_366, 2]);
+    assert_eq!(second.group_id.raw(), [0x0a63_0001, 1_795_562_366, 2]);
     assert_eq!(second.identity, WM1);
     assert!(second.mature);
     assert_eq!(second.held.len(), 4);
@@ -403,7 +404,7 @@ fn acquisitions_and_releases_come_with_their_hooks() {
     let mut engine = Engine::new(Settings::from_config(&recorded_config(), WM1));
     engine.handle(Input::Connected);
     let view = View {
-        group_id: [1, 2, 3],
+        group_id: GroupId::from_raw([1, 2, 3]),
         members: vec!["#a#wm1".into()],
         my_index: 0,
     };

@@ -38,19 +38,17 @@ fn reads_complete_entries_of_the_namespace() {
     ]);
     // Incomplete entries (flags 0x0) are covered by the parser's unit test.
     let mut entries = node.run(|| arptable::read().expect("read /proc/net/arp"));
-    entries.sort_by_key(|e| e.ip);
+    entries.sort_by_key(|e| e.addr);
     assert_eq!(
         entries,
         [
             ArpEntry {
-                ip: Ipv4Addr::new(10, 50, 0, 7),
+                addr: Ipv4Addr::new(10, 50, 0, 7),
                 mac: [2, 0, 0, 0, 0, 7],
-                interface: "va".into()
             },
             ArpEntry {
-                ip: Ipv4Addr::new(10, 50, 0, 8),
+                addr: Ipv4Addr::new(10, 50, 0, 8),
                 mac: [2, 0, 0, 0, 0, 8],
-                interface: "va".into()
             },
         ]
     );

@@ -2,7 +2,7 @@
 //! frames through the decoder: typed errors, never a panic, bounded
 //! allocation.
 
-use wackamole::spread::wire::membership::encode_regular_body;
+use wackamole::spread::wire::membership::{encode_regular_body, encode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_frame, encode_frame, ByteOrder, GroupId, Outgoing, HEADER_LEN,
@@ -95,7 +95,14 @@ fn byte_swapped_memberships_decode() {
         }
         other => panic!("{other:?}"),
     }
-    let trans = frame(order, bits::TRANSITION, "wack1", &[], 0, &gid.encode(order));
+    let trans = frame(
+        order,
+        bits::TRANSITION,
+        "wack1",
+        &[],
+        0,
+        &encode_transitional_body(order, gid),
+    );
     let (f, _) = decode_frame(&trans).unwrap();
     match Event::from_frame(f, "#b#wm2").unwrap() {
         Event::Membership(m) => {
@@ -133,7 +140,14 @@ fn membership_bodies_follow_the_order_of_the_type_field() {
         }
         other => panic!("{other:?}"),
     }
-    let mut trans = frame(order, bits::TRANSITION, "g", &[], 0, &gid.encode(order));
+    let mut trans = frame(
+        order,
+        bits::TRANSITION,
+        "g",
+        &[],
+        0,
+        &encode_transitional_body(order, gid),
+    );
     trans[40..44].copy_from_slice(&other.write_u32(other.marker()));
     let (f, _) = decode_frame(&trans).unwrap();
     match Event::from_frame(f, "#a#wm1").unwrap() {
@@ -182,7 +196,14 @@ fn seeds() -> Vec<Vec<u8>> {
             0,
             &encode_regular_body(order, gid, &sets, 1).unwrap(),
         ),
-        frame(order, bits::TRANSITION, "g", &[], 0, &gid.encode(order)),
+        frame(
+            order,
+            bits::TRANSITION,
+            "g",
+            &[],
+            0,
+            &encode_transitional_body(order, gid),
+        ),
         frame(order, bits::CAUSED_BY_LEAVE, "g", &[], 0, &[]),
         encode_frame(
             order,

@@ -13,13 +13,17 @@ pub const MAX_INTERFACE_NAME: usize = 15;
 /// not `.` or `..`, and none of `/`, `:`, NUL or white space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InterfaceNameFault {
+    /// No name at all.
     Empty,
+    /// Longer than [`MAX_INTERFACE_NAME`] bytes.
     TooLong,
     /// `.` or `..`.
     Reserved,
     /// The character at this character index.
     Forbidden {
+        /// Its index, in characters.
         index: usize,
+        /// The character.
         character: char,
     },
 }
@@ -50,9 +54,17 @@ pub fn interface_name_fault(name: &str) -> Option<InterfaceNameFault> {
 pub enum SpreadAddress {
     /// `4803`: the local daemon, reached through its Unix socket
     /// `/tmp/<port>` as the Spread library does.
-    Local { port: u16 },
+    Local {
+        /// The daemon's port.
+        port: u16,
+    },
     /// `4803@host`: TCP to `host:port`.
-    Tcp { port: u16, host: String },
+    Tcp {
+        /// The daemon's port.
+        port: u16,
+        /// Its host name or address.
+        host: String,
+    },
     /// A Unix socket path given directly (ours).
     Unix(PathBuf),
 }
@@ -66,6 +78,7 @@ impl Default for SpreadAddress {
 /// An IPv4 address with its prefix, as written `A.B.C.D[/BITS][nNET]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv4Block {
+    /// The address.
     pub addr: Ipv4Addr,
     /// `/BITS`: the netmask length (default 32).
     pub prefix_len: u8,
@@ -106,6 +119,7 @@ pub fn prefix_mask(len: u8) -> u32 {
 pub struct VifAddress {
     /// Interface name, at most 15 bytes.
     pub interface: String,
+    /// The address.
     pub addr: IpAddr,
     /// `/BITS`: prefix of the address on the interface (default 32 for
     /// IPv4, 128 for IPv6).
@@ -177,16 +191,27 @@ impl VifAddress {
 pub enum NotifyTarget {
     /// `IF:NET/LEN [throttle T] [ping]`.
     Network {
+        /// The interface to announce on.
         interface: String,
+        /// The network whose addresses are told.
         block: Ipv4Block,
         /// At most this many destinations per second (None: no limit).
         throttle: Option<u32>,
+        /// Also send each destination an ICMP echo.
         ping: bool,
     },
     /// `arp-cache [ping]`: every entry of the cluster-wide ARP cache.
-    ArpCache { ping: bool },
+    ArpCache {
+        /// Also send each destination an ICMP echo.
+        ping: bool,
+    },
     /// `IF:ADDR` with an IPv6 address (ours): one neighbour that gets a
     /// unicast neighbour advertisement for every IPv6 address of each VIF
     /// acquired on that interface.
-    Neighbour { interface: String, addr: Ipv6Addr },
+    Neighbour {
+        /// The interface it is reached on.
+        interface: String,
+        /// Its IPv6 address.
+        addr: Ipv6Addr,
+    },
 }

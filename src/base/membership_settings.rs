@@ -20,9 +20,12 @@ pub const MIN_HEARTBEATS_PER_TIMEOUT: u32 = 3;
 /// Longest time-out accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// `Heartbeat` and `Timeout` of a `Membership` block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
+    /// Time between heartbeats.
     pub heartbeat: Duration,
+    /// Silence after which a node is no longer heard.
     pub timeout: Duration,
 }
 
@@ -38,12 +41,16 @@ impl Default for Settings {
 /// Why a pair of settings is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingsError {
+    /// A heartbeat outside [`MIN_HEARTBEAT`]..=[`MAX_HEARTBEAT`].
     HeartbeatOutOfRange(Duration),
+    /// A time-out above [`MAX_TIMEOUT`].
     TimeoutOutOfRange(Duration),
     /// The time-out covers fewer than [`MIN_HEARTBEATS_PER_TIMEOUT`]
     /// heartbeats.
     TimeoutTooShort {
+        /// The heartbeat.
         heartbeat: Duration,
+        /// The time-out.
         timeout: Duration,
     },
 }

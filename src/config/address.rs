@@ -11,7 +11,7 @@ use crate::base::{interface_name_fault, InterfaceNameFault};
 /// An address as written, before the directive decides which parts it
 /// needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrittenAddress {
+pub(super) struct WrittenAddress {
     pub interface: Option<String>,
     pub addr: IpAddr,
     pub bits: Option<u8>,
@@ -21,7 +21,7 @@ pub struct WrittenAddress {
 /// An error inside an address: `offset` counts characters from the start
 /// of the token, so the message can point at the offending part.
 #[derive(Debug)]
-pub struct AddressError {
+pub(super) struct AddressError {
     pub offset: usize,
     pub kind: ErrorKind,
 }
@@ -36,7 +36,7 @@ fn bad(offset: usize, found: String, expected: &str) -> AddressError {
     }
 }
 
-pub fn parse_address(text: &str) -> Result<WrittenAddress, AddressError> {
+pub(super) fn parse_address(text: &str) -> Result<WrittenAddress, AddressError> {
     let (interface, rest, rest_offset) = match text.split_once(':') {
         Some(_) if is_bare_ipv6(text) => (None, text, 0),
         Some((name, rest)) => {

@@ -10,11 +10,14 @@ use crate::base::membership_settings::SettingsError;
 /// characters, a tab counts as one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
 }
 
 impl Position {
+    /// The position at `line`, `column`.
     pub fn new(line: usize, column: usize) -> Self {
         Position { line, column }
     }
@@ -37,37 +40,83 @@ pub enum ErrorKind {
     /// The file could not be read.
     Read(std::io::Error),
     /// The token at the position does not fit the grammar.
-    Syntax { found: String, expected: String },
+    Syntax {
+        /// The token as written.
+        found: String,
+        /// What the grammar allows there.
+        expected: String,
+    },
     /// The token fits the grammar but its value is not acceptable.
-    BadValue { found: String, expected: String },
+    BadValue {
+        /// The value as written.
+        found: String,
+        /// What is acceptable there.
+        expected: String,
+    },
     /// A directive of the original that loaded code (shared objects or
     /// embedded Perl), which a static binary cannot do.
-    Unsupported { directive: String, instead: String },
+    Unsupported {
+        /// The directive as written.
+        directive: String,
+        /// What to use instead.
+        instead: String,
+    },
     /// An interface name longer than Linux allows.
-    InterfaceNameTooLong { name: String },
+    InterfaceNameTooLong {
+        /// The name as written.
+        name: String,
+    },
     /// The same address appears in two VIFs, or twice in one.
-    DuplicateVifAddress { address: IpAddr, first: Position },
+    DuplicateVifAddress {
+        /// The repeated address.
+        address: IpAddr,
+        /// Where it first appears.
+        first: Position,
+    },
     /// Two VIFs that would travel under the same four-byte key (a hash
     /// of an IPv6 primary meeting another VIF's key).
-    WireKeyClash { address: IpAddr, first: Position },
+    WireKeyClash {
+        /// The address whose key clashes.
+        address: IpAddr,
+        /// Where the other VIF is.
+        first: Position,
+    },
     /// The file lists no VIF at all.
     NoVirtualInterfaces,
     /// Both a `Spread` directive and a `Membership` block: the file must
     /// choose one group service.
     SpreadAndMembership {
+        /// Where the `Spread` directive is.
         spread: Position,
+        /// Where the `Membership` block starts.
         membership: Position,
     },
     /// A second `Membership` block.
-    RepeatedMembership { first: Position },
+    RepeatedMembership {
+        /// Where the first block starts.
+        first: Position,
+    },
     /// The same address listed twice in `Nodes`.
-    DuplicateNode { address: Ipv4Addr, first: Position },
+    DuplicateNode {
+        /// The repeated address.
+        address: Ipv4Addr,
+        /// Where it is first listed.
+        first: Position,
+    },
     /// One node more than the membership can tell apart.
-    TooManyNodes { address: Ipv4Addr },
+    TooManyNodes {
+        /// The first node past the limit.
+        address: Ipv4Addr,
+    },
     /// `Heartbeat` and `Timeout` that the built-in membership refuses.
     MembershipTiming(SettingsError),
     /// A `Quorum` count above the number of listed nodes: never reached.
-    QuorumAboveNodes { quorum: u32, nodes: usize },
+    QuorumAboveNodes {
+        /// The configured count.
+        quorum: u32,
+        /// Nodes listed.
+        nodes: usize,
+    },
     /// `Quorum = majority` with Spread: no node list to take half of.
     MajorityWithoutNodes,
 }
@@ -79,6 +128,7 @@ pub struct Error {
     pub file: String,
     /// Absent only for [`ErrorKind::Read`].
     pub position: Option<Position>,
+    /// What went wrong.
     pub kind: ErrorKind,
 }
 
@@ -91,10 +141,12 @@ impl Error {
         }
     }
 
+    /// The line of the error, if it has a position.
     pub fn line(&self) -> Option<usize> {
         self.position.map(|p| p.line)
     }
 
+    /// The column of the error, if it has a position.
     pub fn column(&self) -> Option<usize> {
         self.position.map(|p| p.column)
     }
@@ -196,16 +248,25 @@ pub enum WarningKind {
     /// `ModuleDir` only mattered for `RunDynamic`.
     ModuleDirIgnored,
     /// A `Prefer` block that contains no VIF's primary address.
-    PreferMatchesNoVif { block: String },
+    PreferMatchesNoVif {
+        /// The block as written.
+        block: String,
+    },
     /// `nNET` written where only the address and prefix matter.
-    NetworkLengthIgnored { directive: &'static str },
+    NetworkLengthIgnored {
+        /// The directive it was written in.
+        directive: &'static str,
+    },
 }
 
 /// A warning: the configuration loads, the caller logs these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// The file as named by the caller.
     pub file: String,
+    /// Where the warning points.
     pub position: Position,
+    /// What it is about.
     pub kind: WarningKind,
 }
 

@@ -21,37 +21,52 @@ pub const NEW_KEY_LEN: usize = 32;
 pub enum KeyError {
     /// The file cannot be opened or read.
     Unreadable {
+        /// The key file.
         path: PathBuf,
+        /// Why.
         error: io::Error,
     },
     /// The path names a directory, a device or the like.
     NotAFile {
+        /// The key file.
         path: PathBuf,
     },
     /// Group or others may read or write the file.
     Exposed {
+        /// The key file.
         path: PathBuf,
+        /// Its permission bits.
         mode: u32,
     },
+    /// Fewer bytes than the membership accepts as a key.
     TooShort {
+        /// The key file.
         path: PathBuf,
+        /// Its length.
         len: usize,
     },
+    /// Longer than [`MAX_KEY_LEN`].
     TooLong {
+        /// The key file.
         path: PathBuf,
     },
     /// `keygen` found the file already there.
     Exists {
+        /// The key file.
         path: PathBuf,
     },
     /// `keygen` could not create or fill the file.
     Unwritable {
+        /// The key file.
         path: PathBuf,
+        /// Why.
         error: io::Error,
     },
     /// `keygen` could not get random bytes from the kernel.
     NoRandomness {
+        /// The key file.
         path: PathBuf,
+        /// Why.
         error: io::Error,
     },
 }

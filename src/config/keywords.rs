@@ -7,21 +7,37 @@
 /// A top-level directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Directive {
+    /// `Spread`: the Spread daemon to connect to.
     Spread,
+    /// `SpreadRetryInterval`: how long to wait before connecting again.
     SpreadRetryInterval,
+    /// `Group`: the Spread group to join.
     Group,
+    /// `Control`: the control socket's path.
     Control,
+    /// `LogFacility`: the syslog facility.
     LogFacility,
+    /// `Mature`: how long a new node waits before claiming.
     Mature,
+    /// `Arp-Cache`: how often the ARP table is shared.
     ArpCache,
+    /// `Balance { ... }`.
     Balance,
+    /// `Prefer`: the VIFs this node prefers.
     Prefer,
+    /// `Notify`: whom to tell of a move.
     Notify,
+    /// `Announce { ... }`.
     Announce,
+    /// `VirtualInterfaces` (or `VIFs`, `VIPs`): the addresses to keep up.
     VirtualInterfaces,
+    /// `Run` (or `Exec`): the hooks.
     Run,
+    /// `Identity`: this node's real address.
     Identity,
+    /// `Membership { ... }`: the built-in group service.
     Membership,
+    /// `Quorum`: how many members a view needs.
     Quorum,
     /// The original's module directory: accepted and ignored.
     ModuleDir,
@@ -59,10 +75,13 @@ pub const DIRECTIVES: &[(&str, Directive)] = &[
 /// A parameter inside `Balance { ... }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BalanceParameter {
+    /// `AcquisitionsPerRound`: VIFs the leader moves per round.
     AcquisitionsPerRound,
+    /// `Interval`: time between rounds.
     Interval,
 }
 
+/// Every spelling of every `Balance` parameter.
 pub const BALANCE_PARAMETERS: &[(&str, BalanceParameter)] = &[
     (
         "AcquisitionsPerRound",
@@ -74,13 +93,19 @@ pub const BALANCE_PARAMETERS: &[(&str, BalanceParameter)] = &[
 /// A parameter inside `Membership { ... }` (the built-in group service).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipParameter {
+    /// `Nodes`: the node list.
     Nodes,
+    /// `Port`: the UDP port.
     Port,
+    /// `Key`: the cluster key.
     Key,
+    /// `Heartbeat`: time between heartbeats.
     Heartbeat,
+    /// `Timeout`: silence after which a node is taken as gone.
     Timeout,
 }
 
+/// Every spelling of every `Membership` parameter.
 pub const MEMBERSHIP_PARAMETERS: &[(&str, MembershipParameter)] = &[
     ("Nodes", MembershipParameter::Nodes),
     ("Port", MembershipParameter::Port),
@@ -92,9 +117,11 @@ pub const MEMBERSHIP_PARAMETERS: &[(&str, MembershipParameter)] = &[
 /// A parameter inside `Announce { ... }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnnounceParameter {
+    /// `Refresh`: how often every held address is announced again.
     Refresh,
 }
 
+/// Every spelling of every `Announce` parameter.
 pub const ANNOUNCE_PARAMETERS: &[(&str, AnnounceParameter)] =
     &[("Refresh", AnnounceParameter::Refresh)];
 

@@ -4,7 +4,7 @@
 use super::error::{ErrorKind, Position};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenKind {
+pub(super) enum TokenKind {
     OpenBrace,
     CloseBrace,
     Equals,
@@ -16,14 +16,14 @@ pub enum TokenKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+pub(super) struct Token {
     pub kind: TokenKind,
     pub position: Position,
 }
 
 impl Token {
     /// How the token reads in an error message.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match &self.kind {
             TokenKind::OpenBrace => "`{`".to_string(),
             TokenKind::CloseBrace => "`}`".to_string(),
@@ -35,7 +35,7 @@ impl Token {
 }
 
 /// Tokenizes `text`; the only lexical error is an unterminated quote.
-pub fn tokenize(text: &str) -> Result<Vec<Token>, (Position, ErrorKind)> {
+pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, (Position, ErrorKind)> {
     let mut tokens = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
@@ -110,7 +110,7 @@ fn ends_word(c: char) -> bool {
 
 /// The position just after the last character of `text`, where "end of
 /// file" errors point.
-pub fn end_position(text: &str) -> Position {
+pub(super) fn end_position(text: &str) -> Position {
     let line = text.matches('\n').count() + 1;
     let last_line = text.rsplit('\n').next().unwrap_or("");
     Position::new(line, last_line.chars().count() + 1)

@@ -77,13 +77,21 @@ impl fmt::Display for Quorum {
 pub enum OwnIndexError {
     /// `Identity` (or `-i`) names an address that `Nodes` does not list.
     IdentityNotListed {
+        /// The address named.
         identity: Ipv4Addr,
+        /// The listed nodes.
         nodes: Vec<Ipv4Addr>,
     },
     /// No listed address is configured on this host.
-    NoneLocal { nodes: Vec<Ipv4Addr> },
+    NoneLocal {
+        /// The listed nodes.
+        nodes: Vec<Ipv4Addr>,
+    },
     /// Several listed addresses are configured on this host.
-    SeveralLocal { found: Vec<Ipv4Addr> },
+    SeveralLocal {
+        /// The listed addresses found here.
+        found: Vec<Ipv4Addr>,
+    },
 }
 
 fn spaced(addresses: &[Ipv4Addr]) -> String {

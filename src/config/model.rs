@@ -26,6 +26,7 @@ pub struct Vif {
 const IPV6_KEY_BLOCK: u32 = 0xf000_0000;
 
 impl Vif {
+    /// The primary address: the first one listed, which names the VIF.
     pub fn primary(&self) -> &VifAddress {
         &self.addresses[0]
     }
@@ -83,9 +84,12 @@ pub enum AcquisitionsPerRound {
     All,
 }
 
+/// `Balance { ... }`: how the leader evens out the VIFs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balance {
+    /// VIFs moved per round.
     pub acquisitions_per_round: AcquisitionsPerRound,
+    /// Time between rounds.
     pub interval: Duration,
 }
 
@@ -126,7 +130,9 @@ impl HookEvent {
 /// `Run "COMMAND" EVENT` (ours; `Exec` is a synonym).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hook {
+    /// The command line, run by the shell.
     pub command: String,
+    /// When it runs.
     pub event: HookEvent,
 }
 
@@ -136,19 +142,29 @@ pub struct Config {
     /// The Spread daemon; unused when `membership` is set (the parser
     /// refuses a file that names both).
     pub spread: SpreadAddress,
+    /// `SpreadRetryInterval`: the wait before connecting to Spread again.
     pub spread_retry_interval: Duration,
+    /// `Group`: the Spread group of the cluster.
     pub group: String,
     /// `Control = PATH`: the control socket, if any.
     pub control: Option<PathBuf>,
+    /// `LogFacility`: where syslog records go.
     pub log_facility: LogFacility,
+    /// `Mature`: how long a new node waits before claiming VIFs.
     pub mature: Duration,
+    /// `Arp-Cache`: how often the ARP table is shared.
     pub arp_cache: Duration,
+    /// `Balance { ... }`.
     pub balance: Balance,
+    /// `Prefer`: the VIFs this node prefers.
     pub prefer: Prefer,
+    /// `Notify`: whom to tell when a VIF arrives here.
     pub notify: Vec<NotifyTarget>,
+    /// `Announce { ... }` (ours).
     pub announce: AnnounceConfig,
     /// Never empty.
     pub vifs: Vec<Vif>,
+    /// `Run`/`Exec` hooks, in file order.
     pub hooks: Vec<Hook>,
     /// The real address identifying this node to its peers, if set
     /// explicitly (ours); otherwise the daemon derives it at start.
@@ -190,11 +206,14 @@ impl Default for Config {
 /// like with like.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Overrides {
+    /// `-s`: the Spread daemon.
     pub spread: Option<SpreadAddress>,
+    /// `-i`: this node's real address.
     pub identity: Option<Ipv4Addr>,
 }
 
 impl Overrides {
+    /// `config` with these settings put over the file's.
     pub fn apply(&self, mut config: Config) -> Config {
         if let Some(spread) = &self.spread {
             config.spread = spread.clone();

@@ -17,11 +17,11 @@ use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED}
 use super::{AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, Prefer, Vif, VifAddress};
 use crate::base::spread_name::is_legal_group_name;
 
-pub type Located<T> = Result<T, (Position, ErrorKind)>;
+pub(super) type Located<T> = Result<T, (Position, ErrorKind)>;
 
 /// Where the parts that validation looks at were written.
 #[derive(Debug, Default)]
-pub struct Spans {
+pub(super) struct Spans {
     /// One per VIF address, in the order of `Config::vifs` flattened.
     pub vif_addresses: Vec<Position>,
     /// One per block of `Prefer::Blocks`.
@@ -34,7 +34,7 @@ pub struct Spans {
     pub quorum: Option<Position>,
 }
 
-pub struct Parsed {
+pub(super) struct Parsed {
     pub config: Config,
     pub spans: Spans,
     pub warnings: Vec<(Position, WarningKind)>,
@@ -52,7 +52,7 @@ const EVENT_EXPECTED: &str = "an event: on up, on down, post up or post down";
 /// Longest Unix socket path (sun_path 108 with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
-pub fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
+pub(super) fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
     let mut parser = Parser {
         tokens,
         next: 0,

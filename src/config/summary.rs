@@ -9,6 +9,7 @@ use super::{
     SpreadAddress,
 };
 
+/// The summary `wackamole -t` prints for `config`.
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.

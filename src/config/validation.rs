@@ -11,7 +11,7 @@ use super::{Config, Prefer, Quorum};
 
 /// Refuses what cannot run; returns warnings about what can but may not be
 /// what the operator meant.
-pub fn validate(
+pub(super) fn validate(
     config: &Config,
     spans: &Spans,
     end: Position,

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use super::{LogFacility, SpreadAddress};
 
-pub const INTERVAL_EXPECTED: &str = "an interval: digits and a unit s, m, h or ms (as in 5s)";
+pub(super) const INTERVAL_EXPECTED: &str =
+    "an interval: digits and a unit s, m, h or ms (as in 5s)";
 
 /// `90s`, `2m`, `1h`, `500ms`.
-pub fn parse_interval(text: &str) -> Result<Duration, &'static str> {
+pub(super) fn parse_interval(text: &str) -> Result<Duration, &'static str> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
@@ -31,13 +32,14 @@ pub fn parse_interval(text: &str) -> Result<Duration, &'static str> {
 }
 
 /// A decimal number that fits in `u32`.
-pub fn parse_number(text: &str) -> Option<u32> {
+pub(super) fn parse_number(text: &str) -> Option<u32> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     text.parse().ok()
 }
 
+/// What a `Spread` value must be, for error messages.
 pub const SPREAD_EXPECTED: &str =
     "a Spread daemon: PORT, PORT@HOST or an absolute Unix socket path (as in 4803@127.0.0.1)";
 
@@ -73,6 +75,7 @@ fn valid_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
+/// What an `Identity` value must be, for error messages.
 pub const IDENTITY_EXPECTED: &str =
     "a unicast address of this node that its peers can tell apart from theirs";
 
@@ -115,10 +118,11 @@ const FACILITIES: [(&str, LogFacility); 20] = [
     ("local7", LogFacility::Local7),
 ];
 
-pub const FACILITY_EXPECTED: &str = "a syslog facility: kern, user, mail, daemon, auth, syslog, \
+pub(super) const FACILITY_EXPECTED: &str =
+    "a syslog facility: kern, user, mail, daemon, auth, syslog, \
      lpr, news, uucp, cron, authpriv, ftp or local0 to local7";
 
-pub fn parse_log_facility(text: &str) -> Option<LogFacility> {
+pub(super) fn parse_log_facility(text: &str) -> Option<LogFacility> {
     FACILITIES
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(text))

@@ -17,15 +17,25 @@ use crate::base::VifAddress;
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonStatus {
+    /// The engine's phase: `BOOT`, `GATHER`, `RUN` or `DISCONNECTED`.
     pub state: String,
+    /// Whether this node has matured.
     pub mature: bool,
+    /// This node's real address.
     pub identity: Option<String>,
+    /// The installed view's group id, as Spread delivers it.
     pub view_id: Option<Vec<u32>>,
+    /// Members in the view.
     pub member_count: usize,
+    /// Configured VIFs.
     pub vif_count: usize,
+    /// VIFs with an owner.
     pub acquired_count: usize,
+    /// VIFs this node holds.
     pub held_count: usize,
+    /// Per member, in view order.
     pub members: Vec<JsonMember>,
+    /// Per VIF, in configuration order.
     pub vifs: Vec<JsonVif>,
     /// Absent from the documents of daemons that predate it.
     pub service: Option<JsonService>,
@@ -33,10 +43,14 @@ pub struct JsonStatus {
     pub quorum: Option<JsonQuorum>,
 }
 
+/// The group service, as it describes itself.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 pub struct JsonService {
+    /// `spread` or `membership`.
     pub name: String,
+    /// Where the service is reached.
     pub endpoint: String,
+    /// The service's own state, in its own words.
     pub state: String,
     /// Only for the built-in membership (left out otherwise).
     pub membership: Option<JsonMembership>,
@@ -44,86 +58,136 @@ pub struct JsonService {
     pub error: Option<String>,
 }
 
+/// The built-in membership as this node sees it.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonMembership {
+    /// This node's index in `Nodes`.
     pub node: usize,
+    /// This node's incarnation.
     pub incarnation: u64,
+    /// The installed view, if any.
     pub view: Option<JsonMembershipView>,
+    /// The node this one follows, if it has chosen one.
     pub coordinator: Option<String>,
+    /// Whether a view change is under way here.
     pub changing_view: bool,
+    /// Views installed since the start.
     pub views_installed: u64,
+    /// Multicasts dropped between views.
     pub dropped_multicasts: u64,
+    /// Refused datagrams no listed node can be blamed for.
     pub refused: JsonRefused,
+    /// Every listed node, in `Nodes` order.
     pub nodes: Vec<JsonNode>,
 }
 
+/// An installed view of the built-in membership.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 pub struct JsonMembershipView {
+    /// Logical time of the view id.
     pub ltime: u64,
+    /// Index of the coordinator in `Nodes`.
     pub coordinator: usize,
+    /// The coordinator's incarnation.
     pub incarnation: u64,
+    /// `ADDRESS/INCARNATION`, in `Nodes` order.
     pub members: Vec<String>,
 }
 
+/// Refused datagrams, by reason.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 pub struct JsonRefused {
+    /// Datagrams that do not parse.
     pub malformed: u64,
+    /// Datagrams that fail authentication.
     pub bad_mac: u64,
+    /// Datagrams of another cluster.
     pub wrong_cluster: u64,
+    /// Datagrams for another node.
     pub misdirected: u64,
+    /// Datagrams from an incarnation older than the newest heard.
     pub old_incarnation: u64,
+    /// Datagrams seen before.
     pub replayed: u64,
 }
 
+/// One listed node, as this node sees it.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonNode {
+    /// Its index in `Nodes`.
     pub index: usize,
+    /// Its configured address.
     pub address: String,
+    /// `self`, `in view`, `reachable`, `suspected` or `unreachable`.
     pub state: String,
+    /// Its newest incarnation heard.
     pub incarnation: Option<u64>,
+    /// Milliseconds since its last accepted datagram.
     pub last_heard_ms: Option<u64>,
+    /// Its datagrams that authenticated but were refused.
     pub refused: JsonRefused,
 }
 
+/// The quorum rule and the current view's count.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonQuorum {
+    /// The rule as configured.
     pub rule: String,
+    /// Members a view needs.
     pub needed: usize,
+    /// Members in the current view, if there is one.
     pub members: Option<usize>,
+    /// Whether the view meets the rule.
     pub met: bool,
 }
 
+/// One member of the view.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonMember {
+    /// Its position in the view.
     pub index: usize,
+    /// Its Spread private group name.
     pub name: String,
+    /// Its real address, once its STATE has arrived.
     pub address: Option<String>,
+    /// VIFs it holds.
     pub held: u32,
 }
 
+/// One configured VIF.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonVif {
+    /// Its position in the configuration.
     pub index: usize,
+    /// The owner's real address.
     pub owner: Option<String>,
+    /// Claim priority, 0..=5.
     pub priority: i32,
+    /// The priority's name, `UNCLAIMED` .. `PREFER_CLAIMED`.
     pub priority_name: String,
+    /// Primary first.
     pub addresses: Vec<JsonAddress>,
 }
 
+/// One address of a VIF.
 #[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonAddress {
+    /// The interface it goes on.
     pub interface: String,
     /// `ipv4` or `ipv6`; older daemons sent IPv4 only and no family.
     #[nserde(default = "ipv4")]
     pub family: String,
+    /// In its usual text form.
     pub address: String,
+    /// The address's prefix length.
     pub prefix_len: u8,
+    /// The network's prefix length (the same as `prefix_len` for IPv6).
     pub network_len: u8,
     /// IPv4 only (null for IPv6).
     pub netmask: Option<String>,

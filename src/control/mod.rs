@@ -39,7 +39,12 @@ pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};
 #[derive(Debug)]
 pub enum ControlError {
     /// A system call on the socket failed.
-    Io { context: String, source: io::Error },
+    Io {
+        /// What was being done.
+        context: String,
+        /// The socket error.
+        source: io::Error,
+    },
     /// `bind`: a daemon already answers on this socket.
     InUse(PathBuf),
     /// `bind`: the path exists and is not a socket; we never delete it.

@@ -43,6 +43,7 @@ pub enum Request {
 pub struct Responder<T>(SyncSender<T>);
 
 impl<T> Responder<T> {
+    /// Sends the answer; a client that has gone is no error.
     pub fn respond(self, value: T) {
         // The client may have gone; nothing to do about it.
         let _ = self.0.try_send(value);
@@ -114,6 +115,7 @@ impl ControlServer {
         })
     }
 
+    /// The same server with other limits on clients.
     pub fn with_limits(mut self, limits: Limits) -> ControlServer {
         self.limits = limits;
         self

@@ -16,9 +16,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::ControlError;
 use crate::base::{prefix_mask, VifAddress};
 
+/// Bytes of a record's NUL-padded interface name.
 pub const IFNAME_LEN: usize = 16;
+/// Bytes of one address record.
 pub const RECORD_LEN: usize = IFNAME_LEN + 12;
+/// Address records per VIF.
 pub const RECORDS_PER_VIF: usize = 32;
+/// Bytes of one VIF in the state reply.
 pub const VIF_LEN: usize = 4 + RECORDS_PER_VIF * RECORD_LEN;
 /// Addresses one VIF can carry: every record but the owner's.
 pub const MAX_ADDRESSES: usize = RECORDS_PER_VIF - 1;
@@ -26,14 +30,18 @@ pub const MAX_ADDRESSES: usize = RECORDS_PER_VIF - 1;
 /// One request of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
+    /// 0: the state reply.
     State,
+    /// 1: leave the group and release every VIF, as if this node failed.
     SimulateFailure,
+    /// 2: end the simulated failure.
     EndFailure,
     /// Ours: the JSON status.
     JsonStatus,
 }
 
 impl RequestKind {
+    /// The request a request byte names, if any.
     pub fn from_byte(byte: u8) -> Option<RequestKind> {
         match byte {
             0 => Some(RequestKind::State),
@@ -44,6 +52,7 @@ impl RequestKind {
         }
     }
 
+    /// The request byte.
     pub fn byte(self) -> u8 {
         match self {
             RequestKind::State => 0,
@@ -57,6 +66,7 @@ impl RequestKind {
 /// The state reply as it travels.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateReply {
+    /// Every configured VIF, in configuration order.
     pub vifs: Vec<VifRecord>,
 }
 
@@ -74,8 +84,11 @@ pub struct VifRecord {
 /// One address of a VIF as the listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRecord {
+    /// The interface it goes on.
     pub interface: String,
+    /// The address.
     pub addr: IpAddr,
+    /// Its prefix length on the interface.
     pub prefix_len: u8,
 }
 

@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 
 use super::group::GroupEvent;
 use crate::engine::codec::mess_type;
-use crate::engine::{Message, View};
+use crate::engine::{GroupId, Message, View};
 use crate::membership::{Event, Member, ViewId};
 
 const LITTLE_ENDIAN: u8 = 1;
@@ -53,12 +53,15 @@ pub fn decode(payload: &[u8]) -> Option<(i16, bool, &[u8])> {
     Some((i16::from_be_bytes([kind[0], kind[1]]), mismatch, body))
 }
 
-pub fn group_id(view: &ViewId) -> [u32; 3] {
-    [
+/// The engine's group id of a built-in view: its logical time split in
+/// two, then its coordinator in the top byte over the low 24 bits of the
+/// coordinator's incarnation.
+pub fn group_id(view: &ViewId) -> GroupId {
+    GroupId::from_raw([
         (view.ltime >> 32) as u32,
         view.ltime as u32,
         (u32::from(view.coordinator) << 24) | (view.incarnation as u32 & 0x00FF_FFFF),
-    ]
+    ])
 }
 
 /// Turns membership events into group events for the engine loop.
@@ -72,6 +75,7 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge for the configured `nodes`, in `Nodes` order.
     pub fn new(nodes: Vec<Ipv4Addr>) -> Bridge {
         Bridge {
             nodes,
@@ -86,6 +90,7 @@ impl Bridge {
         self.view
     }
 
+    /// The engine's name of a member: `ADDRESS/INCARNATION`.
     pub fn name(&self, member: &Member) -> String {
         let addr = self
             .nodes
@@ -181,7 +186,7 @@ mod tests {
             my_index: 1,
         }) {
             Some(GroupEvent::View(v)) => {
-                assert_eq!(v.group_id, [7, 9, (1 << 24) | 0x34_5678]);
+                assert_eq!(v.group_id.raw(), [7, 9, (1 << 24) | 0x34_5678]);
                 assert_eq!(v.members, vec!["10.0.0.1/42", "10.0.0.2/42"]);
                 assert_eq!(v.my_index, 1);
             }

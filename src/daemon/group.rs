@@ -33,13 +33,16 @@ use crate::net::lease::Lease;
 pub enum GroupEvent {
     /// We are in the group; a view follows.
     Connected,
+    /// A new view of the group.
     View(View),
+    /// A message delivered to the group.
     Message(Message),
     /// We are out of the group, not by our own choice. The service has
     /// arranged to come back by itself if it can (through
     /// [`GroupService::deadline`] or its own thread); the loop logs
     /// `reason` and releases everything.
     Disconnected {
+        /// Why, for the log.
         reason: String,
     },
 }

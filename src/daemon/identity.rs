@@ -15,7 +15,7 @@ use crate::net::iface;
 
 /// Where the identity came from, for the start-up log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(super) enum Source {
     Configured,
     /// Our own address in the Membership block's Nodes.
     Membership,
@@ -34,6 +34,7 @@ impl fmt::Display for Source {
     }
 }
 
+/// No address could serve as this node's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityError {
     interface: String,
@@ -55,7 +56,7 @@ impl fmt::Display for IdentityError {
 impl std::error::Error for IdentityError {}
 
 /// Chooses this node's real address.
-pub fn choose(config: &Config) -> Result<(Ipv4Addr, Source), IdentityError> {
+pub(super) fn choose(config: &Config) -> Result<(Ipv4Addr, Source), IdentityError> {
     if let Some(addr) = config.identity {
         return Ok((addr, Source::Configured));
     }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request};
-use crate::engine::{ArpEntry, Engine, Input, Output, Settings, Timer, VifIndex};
+use crate::engine::{Engine, Input, Output, Settings, Timer, VifIndex};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
@@ -76,11 +76,15 @@ pub struct Options {
 /// Why the daemon could not start or had to stop.
 #[derive(Debug)]
 pub enum DaemonError {
+    /// Detaching, the pid file or the signal thread failed.
     Process(process::ProcessError),
+    /// This node's real address cannot be found.
     Identity(IdentityError),
     /// The built-in membership cannot start.
     Membership(BuiltinError),
+    /// The control socket cannot be set up.
     Control(crate::control::ControlError),
+    /// A thread cannot be started.
     Thread(std::io::Error),
 }
 
@@ -418,17 +422,7 @@ impl<S: GroupService> Daemon<S> {
             }
             Output::DisarmTimer(timer) => self.timers.disarm(Deadline::Engine(timer)),
             Output::ReadArpTable => match arptable::read() {
-                Ok(entries) => {
-                    return Some(Input::LocalArpTable(
-                        entries
-                            .into_iter()
-                            .map(|e| ArpEntry {
-                                addr: e.ip,
-                                mac: e.mac,
-                            })
-                            .collect(),
-                    ))
-                }
+                Ok(entries) => return Some(Input::LocalArpTable(entries)),
                 Err(err) => log_warning!("cannot read the ARP table: {err}"),
             },
             Output::Log(level, message) => log::emit(level, format_args!("{message}")),

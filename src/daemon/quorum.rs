@@ -72,14 +72,18 @@ pub struct QuorumGate {
 /// The quorum as `wackatrl` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumState {
+    /// The configured rule.
     pub rule: Quorum,
+    /// Members a view needs.
     pub needed: usize,
     /// Members of the current view, if there is one.
     pub members: Option<usize>,
+    /// Whether the current view has them.
     pub met: bool,
 }
 
 impl QuorumGate {
+    /// A gate for `rule`, with `configured` nodes listed (none with Spread).
     pub fn new(rule: Quorum, configured: Option<usize>) -> QuorumGate {
         QuorumGate {
             rule,
@@ -100,6 +104,7 @@ impl QuorumGate {
         members >= self.needed()
     }
 
+    /// The quorum as `wackatrl` shows it.
     pub fn state(&self) -> QuorumState {
         let members = self.view.as_ref().map(|v| v.members.len());
         QuorumState {
@@ -224,11 +229,11 @@ impl QuorumGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Message;
+    use crate::engine::{GroupId, Message};
 
     fn view(members: usize) -> GroupEvent {
         GroupEvent::View(View {
-            group_id: [1, 2, u32::try_from(members).unwrap_or(0)],
+            group_id: GroupId::from_raw([1, 2, u32::try_from(members).unwrap_or(0)]),
             members: (0..members).map(|i| format!("m{i}")).collect(),
             my_index: 0,
         })

@@ -24,6 +24,7 @@ use crate::{log, log_error, log_notice, log_warning};
 /// The reload was refused: these settings differ from the running ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
+    /// The names of the settings that differ.
     pub settings: Vec<&'static str>,
 }
 

@@ -30,10 +30,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// messages is treated as gone: the loop must not hang behind it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pace of attempts after a permanent refusal.
-pub const PERMANENT_RETRY: Duration = Duration::from_secs(60);
+pub(super) const PERMANENT_RETRY: Duration = Duration::from_secs(60);
 
 /// What the connecting and reading threads report.
-pub enum Report {
+pub(super) enum Report {
     /// Connection attempt `link` ended: connected and joined, or not.
     Connected {
         link: u64,
@@ -46,7 +46,7 @@ pub enum Report {
 }
 
 /// Why a connection attempt failed.
-pub enum ConnectFailure {
+pub(super) enum ConnectFailure {
     Connect(spread::Error),
     Join(spread::Error),
 }
@@ -69,7 +69,7 @@ enum Link {
     Left,
 }
 
-pub struct SpreadService {
+pub(super) struct SpreadService {
     address: SpreadAddress,
     private_name: String,
     group: String,
@@ -85,7 +85,11 @@ impl SpreadService {
     /// A service for `config`'s Spread daemon and group, connecting as
     /// `private_name` (default `wack<pid>`). It stays away until
     /// [`join`](GroupService::join).
-    pub fn new(config: &Config, private_name: Option<String>, reports: Reports<Report>) -> Self {
+    pub(super) fn new(
+        config: &Config,
+        private_name: Option<String>,
+        reports: Reports<Report>,
+    ) -> Self {
         SpreadService {
             address: config.spread.clone(),
             private_name: private_name.unwrap_or_else(|| default_private_name(std::process::id())),
@@ -337,7 +341,7 @@ pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
             match (membership.kind, membership.my_index) {
                 (spread::MembershipKind::Regular(_), Some(my_index)) => {
                     Some(GroupEvent::View(engine::View {
-                        group_id: membership.group_id.raw(),
+                        group_id: membership.group_id,
                         members: membership.members,
                         my_index,
                     }))
@@ -451,7 +455,7 @@ mod tests {
         assert_eq!(
             service.on_received(membership(GROUP, MembershipKind::Regular(Cause::Join))),
             Some(GroupEvent::View(engine::View {
-                group_id: [1, 2, 3],
+                group_id: GroupId::from_raw([1, 2, 3]),
                 members: vec!["#a#n1".into(), "#t#n2".into()],
                 my_index: 1,
             }))

@@ -11,7 +11,7 @@ use crate::engine::Snapshot;
 /// What `wackatrl` shows. While the daemon is out of the group (the
 /// group service lost, or a simulated failure) the state reads
 /// DISCONNECTED.
-pub fn status(
+pub(super) fn status(
     snapshot: &Snapshot,
     config: &Config,
     identity: Ipv4Addr,
@@ -42,7 +42,7 @@ pub fn status(
         state: snapshot.phase.as_str().to_string(),
         mature: snapshot.mature,
         identity: Some(identity),
-        view_id: snapshot.view.as_ref().map(|view| view.group_id),
+        view_id: snapshot.view.as_ref().map(|view| view.group_id.raw()),
         members,
         vifs,
         service,

@@ -5,27 +5,27 @@ use std::time::{Duration, Instant};
 /// A set of named one-shot deadlines. Arming a name again replaces its
 /// deadline, as the engine's timers expect.
 #[derive(Debug)]
-pub struct Timers<K> {
+pub(super) struct Timers<K> {
     armed: Vec<(K, Instant)>,
 }
 
 impl<K: Copy + PartialEq> Timers<K> {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Timers { armed: Vec::new() }
     }
 
-    pub fn arm(&mut self, key: K, at: Instant) {
+    pub(super) fn arm(&mut self, key: K, at: Instant) {
         self.disarm(key);
         self.armed.push((key, at));
     }
 
-    pub fn disarm(&mut self, key: K) {
+    pub(super) fn disarm(&mut self, key: K) {
         self.armed.retain(|(k, _)| *k != key);
     }
 
     /// How long the loop may sleep before the next deadline (`max` when
     /// nothing is armed).
-    pub fn wait(&self, now: Instant, max: Duration) -> Duration {
+    pub(super) fn wait(&self, now: Instant, max: Duration) -> Duration {
         self.armed
             .iter()
             .map(|(_, at)| at.saturating_duration_since(now))
@@ -34,7 +34,7 @@ impl<K: Copy + PartialEq> Timers<K> {
     }
 
     /// Removes and returns every timer due at `now`, earliest first.
-    pub fn take_due(&mut self, now: Instant) -> Vec<K> {
+    pub(super) fn take_due(&mut self, now: Instant) -> Vec<K> {
         let mut due: Vec<(K, Instant)> = Vec::new();
         self.armed.retain(|&(k, at)| {
             if at <= now {

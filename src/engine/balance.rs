@@ -5,7 +5,7 @@
 use super::codec::{self, mess_type, BalanceBody, Move};
 use super::event::{Delivery, Level, Timer};
 use super::machine::Engine;
-use super::snapshot::{MemberStatus, Phase};
+use super::snapshot::{Phase, StateReport};
 use crate::config::AcquisitionsPerRound;
 
 impl Engine {
@@ -17,10 +17,7 @@ impl Engine {
         let participants = view.participants();
         if self.phase != Phase::Run
             || participants.first() != Some(&view.my_index)
-            || view
-                .members
-                .iter()
-                .any(|m| m.status == MemberStatus::Silent)
+            || view.members.iter().any(|m| m.status == StateReport::Silent)
         {
             return;
         }
@@ -141,12 +138,12 @@ mod tests {
         assert!(multicast_body(&out).is_none(), "{out:?}");
         // The next complete view balances again.
         e.handle(Input::View(View {
-            group_id: [4, 5, 6],
+            group_id: GroupId::from_raw([4, 5, 6]),
             members: (0..2).map(name).collect(),
             my_index: 0,
         }));
-        e.handle(state_in([4, 5, 6], 0, ip(0), &[]));
-        e.handle(state_in([4, 5, 6], 1, ip(1), &all));
+        e.handle(state_in(GroupId::from_raw([4, 5, 6]), 0, ip(0), &[]));
+        e.handle(state_in(GroupId::from_raw([4, 5, 6]), 1, ip(1), &all));
         let out = e.handle(Input::TimerFired(Timer::Balance));
         assert!(multicast_body(&out).is_some(), "{out:?}");
     }

@@ -8,7 +8,7 @@ use super::codec::StateBody;
 use super::event::{Level, Timer};
 use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
-use super::snapshot::{MemberStatus, Phase};
+use super::snapshot::{Phase, StateReport};
 use super::table::ClaimResult;
 use crate::config::AcquisitionsPerRound;
 
@@ -53,7 +53,7 @@ impl Engine {
         let participants = view.participants();
         let me = view.my_index;
         let members = view.members.len();
-        let silent = view.names(MemberStatus::Silent).join(", ");
+        let silent = view.names(StateReport::Silent).join(", ");
         self.table.priority_claim();
         // Counts always come from the table: every member derives the same.
         let mut counts = self.table.counts(members);

@@ -2,15 +2,16 @@
 
 use std::time::Duration;
 
-use super::codec::{ArpEntry, GroupId};
 use super::index::VifIndex;
 /// Log records carry the facade's severity; the engine only names it.
 pub use crate::base::Level;
+use crate::base::{ArpEntry, GroupId};
 use crate::config::HookEvent;
 
 /// A regular membership of our group, as the group service delivers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
+    /// The view's id: STATE and PROCEED bodies name it.
     pub group_id: GroupId,
     /// Opaque member names, in the group service's order (index 0 leads).
     pub members: Vec<String>,
@@ -23,9 +24,11 @@ pub struct View {
 pub struct Message {
     /// The sending member's name, as in [`View::members`].
     pub sender: String,
+    /// The Wackamole message type ([`super::codec::mess_type`]).
     pub mess_type: i16,
     /// The sender's byte order differs from ours.
     pub endian_mismatch: bool,
+    /// The body, as sent.
     pub body: Vec<u8>,
 }
 
@@ -43,14 +46,18 @@ pub enum Timer {
     ArpShare,
 }
 
+/// What the engine is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// We joined the group (a view follows).
     Connected,
     /// We are out of the group, by choice or not.
     Disconnected,
+    /// A new view of the group.
     View(View),
+    /// A message delivered to the group.
     Message(Message),
+    /// A timer the engine armed has expired.
     TimerFired(Timer),
     /// The kernel's ARP table, read because of [`Output::ReadArpTable`].
     LocalArpTable(Vec<ArpEntry>),
@@ -65,11 +72,16 @@ pub enum Delivery {
     Reliable,
 }
 
+/// What the engine asks its driver to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// Send a message to the group.
     Multicast {
+        /// The ordering it needs.
         delivery: Delivery,
+        /// The Wackamole message type.
         mess_type: i16,
+        /// The encoded body.
         body: Vec<u8>,
     },
     /// Bring up every address of this VIF and announce it. Never emitted
@@ -83,10 +95,13 @@ pub enum Output {
     /// Run the hooks of this event (`PostUp` / `PostDown`) once, after
     /// the round acquired (or released) these VIFs, in the order it did.
     PostHooks(HookEvent, Vec<VifIndex>),
+    /// Start (or restart) a timer.
     ArmTimer(Timer, Duration),
+    /// Stop a timer, if armed.
     DisarmTimer(Timer),
     /// Read the kernel's ARP table and hand it back as
     /// [`Input::LocalArpTable`].
     ReadArpTable,
+    /// Log a record.
     Log(Level, String),
 }

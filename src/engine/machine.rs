@@ -8,15 +8,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::codec::{self, mess_type, ArpEntry, ClaimPriority};
+use super::codec::{self, mess_type, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
 use super::index::{MemberIndex, VifIndex};
 use super::settings::Settings;
 use super::snapshot::Phase;
 use super::table::Table;
 use super::view::CurrentView;
+use crate::base::ArpEntry;
 use crate::config::{Balance, HookEvent};
 
+/// The Wackamole state machine: inputs in, outputs out, no I/O.
 pub struct Engine {
     pub(super) settings: Settings,
     pub(super) vif_by_primary: HashMap<Ipv4Addr, VifIndex>,
@@ -42,6 +44,7 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine for `settings`, disconnected until told [`Input::Connected`].
     pub fn new(settings: Settings) -> Engine {
         let mut vif_by_primary = HashMap::with_capacity(settings.vifs.len());
         for (i, &primary) in settings.vifs.iter().enumerate() {
@@ -73,6 +76,7 @@ impl Engine {
         self.settings.arp_share = arp_share;
     }
 
+    /// Where the engine is in its cycle.
     pub fn phase(&self) -> Phase {
         self.phase
     }

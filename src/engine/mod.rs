@@ -124,9 +124,10 @@ mod table;
 mod testkit;
 mod view;
 
-pub use codec::{ArpEntry, ClaimPriority, CodecError, GroupId};
+pub use crate::base::{ArpEntry, GroupId};
+pub use codec::{ClaimPriority, CodecError};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
 pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;
 pub use settings::{Settings, DEFAULT_STATE_WAIT, SILENT_WARNING_REPEAT};
-pub use snapshot::{MemberSnapshot, MemberStatus, Phase, Snapshot, ViewSnapshot, VifSnapshot};
+pub use snapshot::{MemberSnapshot, Phase, Snapshot, StateReport, ViewSnapshot, VifSnapshot};

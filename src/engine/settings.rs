@@ -13,6 +13,7 @@ pub const DEFAULT_STATE_WAIT: Duration = Duration::from_secs(10);
 /// exchange stays stuck.
 pub const SILENT_WARNING_REPEAT: Duration = Duration::from_secs(5);
 
+/// What the engine needs of the configuration, and this node's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Our real address, as STATE and BALANCE carry it.
@@ -22,14 +23,18 @@ pub struct Settings {
     pub vifs: Vec<Ipv4Addr>,
     /// Exactly what our STATE carries as preferred addresses.
     pub preferred: Vec<Ipv4Addr>,
+    /// How long after joining before this node claims VIFs (`Mature`).
     pub mature: Duration,
+    /// How the leader balances (`Balance`).
     pub balance: Balance,
+    /// How long the state exchange waits for every member's STATE.
     pub state_wait: Duration,
     /// Interval of ARP table sharing (`Arp-Cache`).
     pub arp_share: Duration,
 }
 
 impl Settings {
+    /// The settings of `config` for this node, known by `identity`.
     pub fn from_config(config: &Config, identity: Ipv4Addr) -> Settings {
         Settings {
             identity,

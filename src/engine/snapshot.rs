@@ -2,9 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::codec::{ClaimPriority, GroupId};
+use super::codec::ClaimPriority;
 use super::index::MemberIndex;
 use super::machine::Engine;
+use crate::base::GroupId;
 
 /// Where the engine is in its cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +37,12 @@ impl Phase {
     }
 }
 
-/// Where a member of the view stands in the state exchange.
+/// Where a member of the view stands in the state exchange: whether its
+/// STATE came, and what became of it. (Not the control socket's
+/// `control::MemberStatus`, which describes a member for the status
+/// output.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberStatus {
+pub enum StateReport {
     /// Its STATE has not arrived yet.
     Awaited,
     /// Its STATE arrived; it takes part in the table.
@@ -50,44 +54,60 @@ pub enum MemberStatus {
     Silent,
 }
 
+/// One member of the current view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSnapshot {
+    /// Its name in the group service (a Spread private group).
     pub name: String,
     /// Its real address, once its STATE arrived.
     pub identity: Option<Ipv4Addr>,
-    pub status: MemberStatus,
+    /// Where it stands in the state exchange.
+    pub status: StateReport,
     /// VIFs it owns in the table.
     pub owned: usize,
 }
 
+/// The current view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewSnapshot {
+    /// Its group id.
     pub group_id: GroupId,
+    /// This node's position in it.
     pub my_index: MemberIndex,
+    /// Its members, in the group service's order.
     pub members: Vec<MemberSnapshot>,
 }
 
+/// One configured VIF.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VifSnapshot {
+    /// Its primary address.
     pub primary: Ipv4Addr,
     /// Index of the owning member in the view.
     pub owner: Option<MemberIndex>,
     /// The owner's real address.
     pub owner_identity: Option<Ipv4Addr>,
+    /// How strongly its owner holds it.
     pub priority: ClaimPriority,
     /// This node has it up.
     pub held_here: bool,
 }
 
+/// The engine's state, read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Where the engine is in its cycle.
     pub phase: Phase,
+    /// Whether this node has matured.
     pub mature: bool,
+    /// The installed view, if any.
     pub view: Option<ViewSnapshot>,
+    /// Every VIF, in configuration order.
     pub vifs: Vec<VifSnapshot>,
 }
 
 impl Engine {
+    /// A picture of the engine's state now.
     pub fn snapshot(&self) -> Snapshot {
         let counts = self
             .view

@@ -9,7 +9,7 @@ use super::index::{MemberIndex, VifIndex};
 
 /// One VIF's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot {
+pub(super) struct Slot {
     /// Index of the owning member in the view.
     pub owner: Option<MemberIndex>,
     pub priority: ClaimPriority,
@@ -22,7 +22,7 @@ const EMPTY: Slot = Slot {
 
 /// What a claim from a STATE did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimResult {
+pub(super) enum ClaimResult {
     /// The VIF had no owner; the sender owns it now.
     Recorded,
     /// The existing owner keeps it; the sender must give it up.
@@ -35,27 +35,27 @@ pub enum ClaimResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
+pub(super) struct Table {
     slots: Vec<Slot>,
 }
 
 impl Table {
-    pub fn new(vifs: usize) -> Table {
+    pub(super) fn new(vifs: usize) -> Table {
         Table {
             slots: vec![EMPTY; vifs],
         }
     }
 
-    pub fn slots(&self) -> &[Slot] {
+    pub(super) fn slots(&self) -> &[Slot] {
         &self.slots
     }
 
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.slots.fill(EMPTY);
     }
 
     /// A STATE's claim of `vif` by `sender` with `priority`.
-    pub fn claim(
+    pub(super) fn claim(
         &mut self,
         vif: VifIndex,
         sender: MemberIndex,
@@ -92,7 +92,7 @@ impl Table {
     }
 
     /// A STATE's preference for `vif`: it wins over anything below PREFER.
-    pub fn prefer(&mut self, vif: VifIndex, sender: MemberIndex) {
+    pub(super) fn prefer(&mut self, vif: VifIndex, sender: MemberIndex) {
         let slot = &mut self.slots[vif.0];
         if slot.priority < ClaimPriority::Prefer {
             *slot = Slot {
@@ -103,7 +103,7 @@ impl Table {
     }
 
     /// Every preferred VIF is now taken by the member that prefers it.
-    pub fn priority_claim(&mut self) {
+    pub(super) fn priority_claim(&mut self) {
         for slot in &mut self.slots {
             if slot.priority == ClaimPriority::Prefer {
                 slot.priority = ClaimPriority::PreferClaimed;
@@ -112,7 +112,7 @@ impl Table {
     }
 
     /// How many VIFs each of `members` members owns, by member index.
-    pub fn counts(&self, members: usize) -> Vec<u32> {
+    pub(super) fn counts(&self, members: usize) -> Vec<u32> {
         let mut counts = vec![0; members];
         for owner in self.slots.iter().filter_map(|s| s.owner) {
             counts[owner.0] += 1;
@@ -123,7 +123,7 @@ impl Table {
     /// Every unowned VIF, in configuration order, goes to the participant
     /// with the fewest (lowest index on ties). `participants` is in index
     /// order.
-    pub fn claim_unclaimed(&mut self, participants: &[MemberIndex], counts: &mut [u32]) {
+    pub(super) fn claim_unclaimed(&mut self, participants: &[MemberIndex], counts: &mut [u32]) {
         for slot in &mut self.slots {
             if slot.owner.is_some() {
                 continue;
@@ -140,7 +140,7 @@ impl Table {
     }
 
     /// Moves `vif` to `owner`, keeping its priority.
-    pub fn reassign(&mut self, vif: VifIndex, owner: MemberIndex) {
+    pub(super) fn reassign(&mut self, vif: VifIndex, owner: MemberIndex) {
         self.slots[vif.0].owner = Some(owner);
     }
 
@@ -150,7 +150,7 @@ impl Table {
     /// while they differ by more than one. Unlike the original, a fullest
     /// member holding only preferred VIFs does not stop the round: the next
     /// fullest gives instead.
-    pub fn plan_balance(
+    pub(super) fn plan_balance(
         &self,
         participants: &[MemberIndex],
         counts: &[u32],

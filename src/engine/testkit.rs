@@ -4,15 +4,16 @@
 pub(super) use std::net::Ipv4Addr;
 pub(super) use std::time::Duration;
 
-pub(super) use super::codec::{self, mess_type, ClaimPriority, GroupId, StateBody};
+pub(super) use super::codec::{self, mess_type, ClaimPriority, StateBody};
 pub(super) use super::event::{Input, Level, Message, Output, Timer, View};
 pub(super) use super::index::{MemberIndex, VifIndex};
 pub(super) use super::machine::Engine;
 pub(super) use super::settings::{Settings, SILENT_WARNING_REPEAT};
-pub(super) use super::snapshot::{MemberStatus, Phase};
+pub(super) use super::snapshot::{Phase, StateReport};
+pub(super) use crate::base::GroupId;
 pub(super) use crate::config::{AcquisitionsPerRound, Balance, HookEvent};
 
-pub(super) const GID: GroupId = [1, 2, 3];
+pub(super) const GID: GroupId = GroupId::from_raw([1, 2, 3]);
 
 pub(super) fn settings(identity: Ipv4Addr, vifs: usize) -> Settings {
     Settings {

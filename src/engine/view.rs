@@ -5,17 +5,18 @@
 
 use std::net::Ipv4Addr;
 
-use super::codec::{self, mess_type, GroupId, StateBody};
+use super::codec::{self, mess_type, StateBody};
 use super::event::{Delivery, Level, Output, Timer, View};
 use super::index::MemberIndex;
 use super::machine::Engine;
 use super::settings::SILENT_WARNING_REPEAT;
-use super::snapshot::{MemberStatus, Phase};
+use super::snapshot::{Phase, StateReport};
+use crate::base::GroupId;
 
 pub(super) struct Member {
     pub(super) name: String,
     pub(super) identity: Option<Ipv4Addr>,
-    pub(super) status: MemberStatus,
+    pub(super) status: StateReport,
 }
 
 pub(super) struct CurrentView {
@@ -25,7 +26,7 @@ pub(super) struct CurrentView {
 }
 
 impl CurrentView {
-    pub(super) fn names(&self, status: MemberStatus) -> Vec<&str> {
+    pub(super) fn names(&self, status: StateReport) -> Vec<&str> {
         self.members
             .iter()
             .filter(|m| m.status == status)
@@ -44,14 +45,14 @@ impl CurrentView {
     pub(super) fn participants(&self) -> Vec<MemberIndex> {
         (0..self.members.len())
             .map(MemberIndex)
-            .filter(|&i| self.member(i).status == MemberStatus::Reported)
+            .filter(|&i| self.member(i).status == StateReport::Reported)
             .collect()
     }
 
     pub(super) fn participant_with(&self, identity: Ipv4Addr) -> Option<MemberIndex> {
         self.members
             .iter()
-            .position(|m| m.status == MemberStatus::Reported && m.identity == Some(identity))
+            .position(|m| m.status == StateReport::Reported && m.identity == Some(identity))
             .map(MemberIndex)
     }
 }
@@ -85,7 +86,7 @@ impl Engine {
             .map(|name| Member {
                 name,
                 identity: None,
-                status: MemberStatus::Awaited,
+                status: StateReport::Awaited,
             })
             .collect::<Vec<_>>();
         self.view = Some(CurrentView {
@@ -159,7 +160,7 @@ impl Engine {
             return;
         };
         let slot = MemberIndex(slot);
-        if view.member(slot).status != MemberStatus::Awaited {
+        if view.member(slot).status != StateReport::Awaited {
             let text = format!("second STATE from {sender} in one view; ignored");
             self.log(Level::Warning, text);
             return;
@@ -167,7 +168,7 @@ impl Engine {
         let me = view.my_index;
         if let Some(first) = view.participant_with(state.identity) {
             let member = view.member_mut(slot);
-            member.status = MemberStatus::DuplicateIdentity;
+            member.status = StateReport::DuplicateIdentity;
             member.identity = Some(state.identity);
             let first_name = view.member(first).name.clone();
             let mut text = format!(
@@ -181,7 +182,7 @@ impl Engine {
             self.log(Level::Error, text);
         } else {
             let member = view.member_mut(slot);
-            member.status = MemberStatus::Reported;
+            member.status = StateReport::Reported;
             member.identity = Some(state.identity);
             self.apply_claims(sender, slot, &state);
         }
@@ -192,7 +193,7 @@ impl Engine {
         let done = self
             .view
             .as_ref()
-            .is_some_and(|v| v.members.iter().all(|m| m.status != MemberStatus::Awaited));
+            .is_some_and(|v| v.members.iter().all(|m| m.status != StateReport::Awaited));
         if done {
             self.finish_gather();
         }
@@ -208,11 +209,11 @@ impl Engine {
         if view.group_id != group_id {
             return;
         }
-        let silent = view.names(MemberStatus::Awaited).join(", ");
-        let me_silent = view.member(view.my_index).status == MemberStatus::Awaited;
+        let silent = view.names(StateReport::Awaited).join(", ");
+        let me_silent = view.member(view.my_index).status == StateReport::Awaited;
         for m in &mut view.members {
-            if m.status == MemberStatus::Awaited {
-                m.status = MemberStatus::Silent;
+            if m.status == StateReport::Awaited {
+                m.status = StateReport::Silent;
             }
         }
         let mut text = format!(
@@ -246,8 +247,8 @@ impl Engine {
         let text = format!(
             "no STATE from {} in view {:?}; the allocation cannot settle without it (a member \
              that is not a wackamole?); asking the group to proceed without them",
-            view.names(MemberStatus::Awaited).join(", "),
-            group_id
+            view.names(StateReport::Awaited).join(", "),
+            group_id.raw()
         );
         self.log(Level::Warning, text);
         self.multicast(
@@ -278,7 +279,7 @@ mod tests {
         assert_eq!(snap.phase, Phase::Run);
         assert!(snap.vifs.iter().all(|vif| vif.owner == Some(m(0))));
         let members = snap.view.expect("view").members;
-        assert_eq!(members[1].status, MemberStatus::DuplicateIdentity);
+        assert_eq!(members[1].status, StateReport::DuplicateIdentity);
     }
 
     #[test]
@@ -307,7 +308,7 @@ mod tests {
         let snap = e.snapshot();
         assert_eq!(snap.phase, Phase::Run);
         let members = snap.view.expect("view").members;
-        assert_eq!(members[2].status, MemberStatus::Silent);
+        assert_eq!(members[2].status, StateReport::Silent);
         assert_eq!(
             snap.vifs.iter().map(|v| v.owner).collect::<Vec<_>>(),
             vec![Some(m(0)), Some(m(1)), Some(m(0))]
@@ -321,7 +322,11 @@ mod tests {
     fn proceed_for_another_view_is_ignored() {
         let mut e = gathering(0, 2, 1);
         e.handle(state(0, ip(0), &[]));
-        e.handle(msg(1, mess_type::PROCEED, codec::encode_proceed([9, 9, 9])));
+        e.handle(msg(
+            1,
+            mess_type::PROCEED,
+            codec::encode_proceed(GroupId::from_raw([9, 9, 9])),
+        ));
         assert_eq!(e.phase(), Phase::Gather);
     }
 }

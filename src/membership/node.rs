@@ -26,7 +26,9 @@ const LEAVE_COPIES: usize = 3;
 pub struct Transmit {
     /// The destination's index in the configured list.
     pub to: u8,
+    /// The destination's address.
     pub addr: SocketAddrV4,
+    /// The datagram.
     pub bytes: Vec<u8>,
 }
 
@@ -46,6 +48,7 @@ pub enum LeftReason {
 }
 
 impl LeftReason {
+    /// The reason in words, for the log.
     pub fn as_str(self) -> &'static str {
         match self {
             LeftReason::Requested => "left on request",
@@ -63,17 +66,28 @@ pub enum Event {
     Joined,
     /// A new view: its members in configured order, and our position.
     View {
+        /// The view's id.
         id: ViewId,
+        /// Its members.
         members: Vec<Member>,
+        /// Our position in `members`.
         my_index: usize,
     },
     /// A message of the current view (or the end of the previous one,
     /// just before a `View`), in agreed order.
-    Deliver { origin: Member, payload: Vec<u8> },
+    Deliver {
+        /// The member that multicast it.
+        origin: Member,
+        /// What it multicast.
+        payload: Vec<u8>,
+    },
     /// One of our multicasts that its view ended without delivering (to
     /// us or anyone): the user may send it again in the next view. Given
     /// before the `View` or `Left` that ends that view.
-    Undelivered { payload: Vec<u8> },
+    Undelivered {
+        /// What we multicast.
+        payload: Vec<u8>,
+    },
     /// We are in no view any more.
     Left(LeftReason),
 }
@@ -86,7 +100,9 @@ pub enum MulticastError {
     /// The view it was meant for has ended (the payload comes back as
     /// [`Event::Undelivered`]).
     ViewEnded,
+    /// The payload is longer than [`wire::MAX_PAYLOAD`].
     TooLarge {
+        /// The payload's length.
         len: usize,
     },
     /// Too many of our messages wait for the sequencer.
@@ -121,7 +137,12 @@ pub enum NodeError {
     /// No node, or more than [`MAX_NODES`].
     NodeCount(usize),
     /// Our index is not in the list.
-    NotListed { me: usize, count: usize },
+    NotListed {
+        /// Our index.
+        me: usize,
+        /// Nodes listed.
+        count: usize,
+    },
 }
 
 impl fmt::Display for NodeError {
@@ -269,6 +290,7 @@ impl Node {
         Ok(node)
     }
 
+    /// This node in its current incarnation.
     pub fn member(&self) -> Member {
         Member {
             node: self.me,
@@ -325,10 +347,12 @@ impl Node {
         Some(next)
     }
 
+    /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next event for the user, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -391,6 +415,7 @@ impl Node {
         self.deadline = None;
     }
 
+    /// What this node reports about itself and its peers.
     pub fn status(&self) -> Status {
         let now = self.now;
         let in_view = |node: u8| {

@@ -37,7 +37,7 @@ pub(super) struct Peer {
 
 impl Peer {
     /// Takes its latest heartbeat.
-    pub fn heartbeat_heard(&mut self, hb: Heartbeat, me: u8, now: Instant) {
+    pub(super) fn heartbeat_heard(&mut self, hb: Heartbeat, me: u8, now: Instant) {
         if hb.hears & bit(me) == 0 {
             self.unheard_since.get_or_insert(now);
         } else {
@@ -55,19 +55,19 @@ impl Peer {
         }
     }
 
-    pub fn hears(&self, now: Instant, timeout: Duration) -> bool {
+    pub(super) fn hears(&self, now: Instant, timeout: Duration) -> bool {
         self.present() && self.last_heard.is_some_and(|t| now < t + timeout)
     }
 
     /// Heard once, not now, and not long ago.
-    pub fn recently_lost(&self, now: Instant, timeout: Duration) -> bool {
+    pub(super) fn recently_lost(&self, now: Instant, timeout: Duration) -> bool {
         !self.hears(now, timeout)
             && self
                 .last_heard
                 .is_some_and(|t| now < t + timeout * RECENTLY_LOST_TIMEOUTS)
     }
 
-    pub fn member(&self, node: u8) -> Option<Member> {
+    pub(super) fn member(&self, node: u8) -> Option<Member> {
         self.incarnation
             .map(|incarnation| Member { node, incarnation })
     }
@@ -77,7 +77,7 @@ impl Peer {
     /// The others (a one-way link confirmed, a lost node forgotten, a
     /// decline expired) only speed convergence and wait for our next
     /// heartbeat.
-    pub fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+    pub(super) fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
         let t = self.last_heard? + timeout;
         (t > now).then_some(t)
     }
@@ -96,7 +96,7 @@ fn bit(node: u8) -> u32 {
 }
 
 impl Peers {
-    pub fn new(count: usize, me: u8, timeout: Duration) -> Peers {
+    pub(super) fn new(count: usize, me: u8, timeout: Duration) -> Peers {
         Peers {
             me,
             timeout,
@@ -104,25 +104,25 @@ impl Peers {
         }
     }
 
-    pub fn others(&self) -> impl Iterator<Item = u8> + '_ {
+    pub(super) fn others(&self) -> impl Iterator<Item = u8> + '_ {
         let me = self.me;
         (0..self.list.len() as u8).filter(move |&n| n != me)
     }
 
-    pub fn get(&self, node: u8) -> &Peer {
+    pub(super) fn get(&self, node: u8) -> &Peer {
         &self.list[usize::from(node)]
     }
 
-    pub fn get_mut(&mut self, node: u8) -> &mut Peer {
+    pub(super) fn get_mut(&mut self, node: u8) -> &mut Peer {
         &mut self.list[usize::from(node)]
     }
 
-    pub fn hears(&self, node: u8, now: Instant) -> bool {
+    pub(super) fn hears(&self, node: u8, now: Instant) -> bool {
         node != self.me && self.get(node).hears(now, self.timeout)
     }
 
     /// Both ways: we hear it, and its last heartbeat says it hears us.
-    pub fn reaches(&self, node: u8, now: Instant) -> bool {
+    pub(super) fn reaches(&self, node: u8, now: Instant) -> bool {
         self.hears(node, now)
             && self
                 .get(node)
@@ -131,13 +131,13 @@ impl Peers {
                 .is_some_and(|hb| hb.hears & bit(self.me) != 0)
     }
 
-    pub fn hears_bitmap(&self, now: Instant) -> u32 {
+    pub(super) fn hears_bitmap(&self, now: Instant) -> u32 {
         self.others()
             .filter(|&n| self.hears(n, now))
             .fold(0, |acc, n| acc | bit(n))
     }
 
-    pub fn reach_bitmap(&self, now: Instant) -> u32 {
+    pub(super) fn reach_bitmap(&self, now: Instant) -> u32 {
         self.others()
             .filter(|&n| self.reaches(n, now))
             .fold(0, |acc, n| acc | bit(n))
@@ -148,7 +148,7 @@ impl Peers {
     /// the side that cannot be heard. (One heartbeat saying so proves
     /// little on a lossy link; a time-out of them is what the failure
     /// detector itself would need to suspect us.)
-    pub fn deferring(&self, now: Instant) -> bool {
+    pub(super) fn deferring(&self, now: Instant) -> bool {
         self.others().any(|n| {
             let peer = self.get(n);
             self.hears(n, now)
@@ -172,7 +172,7 @@ impl Peers {
     /// The coordinator we follow: the lowest eligible node we reach, or
     /// ourselves. `None` while undecided or deferring (decided by the
     /// caller for the first, here for the second).
-    pub fn choice(&self, now: Instant) -> Option<u8> {
+    pub(super) fn choice(&self, now: Instant) -> Option<u8> {
         if self.deferring(now) {
             return None;
         }
@@ -181,7 +181,7 @@ impl Peers {
     }
 
     /// As coordinator: the nodes we would put in our view besides us.
-    pub fn wanted(&self, now: Instant) -> Vec<Member> {
+    pub(super) fn wanted(&self, now: Instant) -> Vec<Member> {
         self.others()
             .filter(|&n| {
                 let peer = self.get(n);
@@ -198,7 +198,7 @@ impl Peers {
             .collect()
     }
 
-    pub fn next_expiry(&self, now: Instant) -> Option<Instant> {
+    pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {
         self.others()
             .filter_map(|n| self.get(n).expiry(now, self.timeout))
             .min()

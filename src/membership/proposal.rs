@@ -23,7 +23,7 @@ pub(super) struct Proposal {
 }
 
 impl Proposal {
-    pub fn new(id: ViewId, members: Vec<Member>, started: Instant) -> Proposal {
+    pub(super) fn new(id: ViewId, members: Vec<Member>, started: Instant) -> Proposal {
         Proposal {
             id,
             members,
@@ -32,14 +32,14 @@ impl Proposal {
         }
     }
 
-    pub fn missing(&self) -> impl Iterator<Item = Member> + '_ {
+    pub(super) fn missing(&self) -> impl Iterator<Item = Member> + '_ {
         self.members
             .iter()
             .copied()
             .filter(|m| !self.reports.contains_key(&m.node))
     }
 
-    pub fn complete(&self) -> bool {
+    pub(super) fn complete(&self) -> bool {
         self.missing().next().is_none()
     }
 
@@ -50,7 +50,7 @@ impl Proposal {
     /// documentation). Should a message be missing all the same, the cut
     /// of that old view stops below it, and the members above it are the
     /// reason (an invariant the simulation checks never to happen).
-    pub fn installs(&self) -> Vec<(u8, Body)> {
+    pub(super) fn installs(&self) -> Vec<(u8, Body)> {
         let mut union: BTreeMap<Option<ViewId>, BTreeMap<u32, &Sequenced>> = BTreeMap::new();
         let mut highest: BTreeMap<Option<ViewId>, u32> = BTreeMap::new();
         for report in self.reports.values() {

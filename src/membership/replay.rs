@@ -10,11 +10,11 @@ use std::fmt;
 
 /// How many counters below the highest one seen are still told apart;
 /// anything older is refused.
-pub const WINDOW: u64 = 64;
+pub(super) const WINDOW: u64 = 64;
 
 /// What one sender's datagrams have shown so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReplayWindow {
+pub(super) struct ReplayWindow {
     /// `None` until the first datagram is accepted.
     seen: Option<Seen>,
 }
@@ -29,7 +29,7 @@ struct Seen {
 
 /// Why a datagram's incarnation and counter are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplayError {
+pub(super) enum ReplayError {
     OldIncarnation { newest: u64, got: u64 },
     Replayed { counter: u64 },
     TooOld { counter: u64, highest: u64 },
@@ -58,7 +58,7 @@ impl std::error::Error for ReplayError {}
 impl ReplayWindow {
     /// Whether a datagram with this incarnation and counter may be taken;
     /// changes nothing.
-    pub fn check(&self, incarnation: u64, counter: u64) -> Result<(), ReplayError> {
+    pub(super) fn check(&self, incarnation: u64, counter: u64) -> Result<(), ReplayError> {
         let Some(seen) = self.seen else {
             return Ok(());
         };
@@ -87,7 +87,7 @@ impl ReplayWindow {
     /// Records a datagram that passed [`Self::check`] and every later
     /// check. A newer incarnation starts the window afresh. Accepting what
     /// `check` refuses changes nothing.
-    pub fn accept(&mut self, incarnation: u64, counter: u64) {
+    pub(super) fn accept(&mut self, incarnation: u64, counter: u64) {
         let fresh = Seen {
             incarnation,
             highest: counter,

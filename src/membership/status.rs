@@ -24,6 +24,7 @@ pub struct Refusals {
 }
 
 impl Refusals {
+    /// Every refused datagram, whatever the reason.
     pub fn total(&self) -> u64 {
         self.malformed
             + self.bad_mac
@@ -33,6 +34,7 @@ impl Refusals {
             + self.replayed
     }
 
+    /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &Refusals) {
         self.malformed += other.malformed;
         self.bad_mac += other.bad_mac;
@@ -59,6 +61,7 @@ pub enum NodeState {
 }
 
 impl NodeState {
+    /// The state in words, as the status output spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             NodeState::Myself => "self",
@@ -70,19 +73,27 @@ impl NodeState {
     }
 }
 
+/// One listed node, as this node sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStatus {
+    /// Its index in the node list.
     pub node: u8,
+    /// How we see it.
     pub state: NodeState,
+    /// Its newest incarnation heard (ours for this node).
     pub incarnation: Option<u64>,
+    /// When its last datagram was accepted; none if never.
     pub last_heard: Option<Instant>,
     /// Refused datagrams that authenticated as this node's.
     pub refusals: Refusals,
 }
 
+/// What a node reports about itself and the other listed nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
+    /// This node's index in the list.
     pub me: u8,
+    /// This node's incarnation.
     pub incarnation: u64,
     /// Our installed view, if any.
     pub view: Option<(ViewId, Vec<Member>)>,
@@ -90,6 +101,7 @@ pub struct Status {
     pub choice: Option<u8>,
     /// Whether a view change is under way here.
     pub flushing: bool,
+    /// Every listed node, in list order (this one included).
     pub nodes: Vec<NodeStatus>,
     /// Refused datagrams no node can be blamed for (failed authentication
     /// or malformed before it).
@@ -97,5 +109,6 @@ pub struct Status {
     /// Multicasts dropped: asked while in no view, or left unsequenced
     /// when a view ended.
     pub dropped_multicasts: u64,
+    /// Views installed since the start.
     pub views_installed: u64,
 }

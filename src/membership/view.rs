@@ -50,7 +50,12 @@ pub(super) fn message_cost(payload_len: usize) -> usize {
 }
 
 impl ViewState {
-    pub fn new(id: ViewId, members: Vec<Member>, me: u8, installed_at: Instant) -> ViewState {
+    pub(super) fn new(
+        id: ViewId,
+        members: Vec<Member>,
+        me: u8,
+        installed_at: Instant,
+    ) -> ViewState {
         // The coordinator's own slots: its log is the reference, so it
         // never holds back stability or the log's trimming.
         let sequencer = (id.coordinator == me).then(|| Sequencer {
@@ -78,18 +83,18 @@ impl ViewState {
         }
     }
 
-    pub fn position(&self, node: u8) -> Option<usize> {
+    pub(super) fn position(&self, node: u8) -> Option<usize> {
         self.members.iter().position(|m| m.node == node)
     }
 
-    pub fn member(&self, node: u8) -> Option<Member> {
+    pub(super) fn member(&self, node: u8) -> Option<Member> {
         self.members.iter().copied().find(|m| m.node == node)
     }
 
     /// Stores a received message; returns the messages now deliverable in
     /// order (and counts them delivered). `gap` is set when the message
     /// is beyond the next one expected.
-    pub fn receive(&mut self, message: Sequenced) -> (Vec<Sequenced>, bool) {
+    pub(super) fn receive(&mut self, message: Sequenced) -> (Vec<Sequenced>, bool) {
         if message.seq <= self.delivered {
             return (Vec::new(), false);
         }
@@ -108,7 +113,7 @@ impl ViewState {
     }
 
     /// The delivered messages not known stable, for a FLUSH.
-    pub fn unstable_delivered(&self) -> Vec<Sequenced> {
+    pub(super) fn unstable_delivered(&self) -> Vec<Sequenced> {
         if self.stable >= self.delivered {
             return Vec::new();
         }
@@ -119,7 +124,7 @@ impl ViewState {
     }
 
     /// Messages `after+1 ..= upto` from our log, if we have them all.
-    pub fn range(&self, after: u32, upto: u32) -> Option<Vec<Sequenced>> {
+    pub(super) fn range(&self, after: u32, upto: u32) -> Option<Vec<Sequenced>> {
         (after + 1..=upto)
             .map(|s| self.log.get(&s).cloned())
             .collect()
@@ -129,7 +134,7 @@ impl ViewState {
     /// messages; the coordinator keeps them until every member has echoed
     /// that stable point, so that [`ViewState::unacknowledged_cost`] covers
     /// everything a member may still hold.
-    pub fn set_stable(&mut self, stable: u32) {
+    pub(super) fn set_stable(&mut self, stable: u32) {
         let stable = stable.min(self.delivered);
         if stable > self.stable {
             self.stable = stable;
@@ -144,7 +149,7 @@ impl ViewState {
     }
 
     /// Bytes of the messages a FLUSH from any member may carry.
-    pub fn unacknowledged_cost(&self) -> usize {
+    pub(super) fn unacknowledged_cost(&self) -> usize {
         self.log
             .values()
             .map(|m| message_cost(m.payload.len()))
@@ -154,12 +159,12 @@ impl ViewState {
 
 impl Sequencer {
     /// Lowest delivered count among the members: the new stable point.
-    pub fn stable(&self) -> u32 {
+    pub(super) fn stable(&self) -> u32 {
         self.delivered.iter().copied().min().unwrap_or(0)
     }
 
     /// Lowest stable point a member echoed back.
-    pub fn acknowledged_floor(&self) -> u32 {
+    pub(super) fn acknowledged_floor(&self) -> u32 {
         self.acknowledged_stable.iter().copied().min().unwrap_or(0)
     }
 }

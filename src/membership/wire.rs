@@ -48,97 +48,151 @@ pub const MAX_LTIME: u64 = 1 << 62;
 /// Identifies a view; ordered by (`ltime`, `coordinator`, `incarnation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ViewId {
+    /// Logical time; 0 travels as "no view".
     pub ltime: u64,
+    /// The node that installed the view.
     pub coordinator: u8,
+    /// That node's incarnation when it did.
     pub incarnation: u64,
 }
 
 /// One member of a view: a node in one of its incarnations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Member {
+    /// Its index in the node list.
     pub node: u8,
+    /// Its incarnation: the wall-clock microseconds it started at.
     pub incarnation: u64,
 }
 
 /// A sequenced message of a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequenced {
+    /// Its place in the view's agreed order.
     pub seq: u32,
+    /// The node that multicast it.
     pub origin: u8,
+    /// The origin's own number for it, counting its multicasts in the view.
     pub local: u32,
+    /// What the origin multicast.
     pub payload: Vec<u8>,
 }
 
 /// The fixed part of every datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// Names the cluster: see [`cluster_digest`].
     pub digest: [u8; 8],
+    /// The sending node's index.
     pub sender: u8,
+    /// The index of the node it is for.
     pub destination: u8,
+    /// The sender's incarnation.
     pub incarnation: u64,
+    /// Counts the sender's datagrams to this destination (replay window).
     pub counter: u64,
 }
 
+/// What every node tells every other listed node, every `Heartbeat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
+    /// Bit `n`: the sender hears node `n`.
     pub hears: u32,
+    /// Bit `n`: the sender and node `n` hear each other.
     pub reach: u32,
     /// `None` travels as 0xFF.
     pub choice: Option<u8>,
     /// `None` travels as an id with ltime 0.
     pub view: Option<ViewId>,
+    /// Sequence number of the last message delivered here in the view.
     pub delivered: u32,
+    /// Sequence number the coordinator has given out last (0 for others).
     pub sequenced: u32,
+    /// Sequence number up to which every member has delivered.
     pub stable: u32,
+    /// The largest logical time the sender has seen.
     pub max_ltime: u64,
 }
 
+/// A datagram's body, by kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// Liveness and what the sender sees.
     Heartbeat(Heartbeat),
+    /// A coordinator proposes a view to each proposed member.
     Propose {
+        /// The proposed view's id.
         proposal: ViewId,
+        /// The proposed members.
         members: Vec<Member>,
     },
+    /// A member answers a proposal with what it has of its old view.
     Flush {
+        /// The proposal it answers.
         proposal: ViewId,
+        /// Its installed view, if any.
         old_view: Option<ViewId>,
+        /// Sequence number of the last message it delivered there.
         delivered: u32,
+        /// The largest logical time it has seen.
         max_ltime: u64,
+        /// Messages of the old view it holds beyond what it delivered.
         messages: Vec<Sequenced>,
     },
+    /// The coordinator installs the view.
     Install {
+        /// The new view's id.
         view: ViewId,
+        /// Its members.
         members: Vec<Member>,
+        /// The view the members flushed.
         old_view: Option<ViewId>,
+        /// Every member delivers the old view's messages up to this number.
         cut: u32,
+        /// The old view's messages some member may lack.
         messages: Vec<Sequenced>,
     },
+    /// A member hands a multicast to its view's coordinator.
     Data {
+        /// The view it was multicast in.
         view: ViewId,
+        /// The member's own number for it.
         local: u32,
+        /// What it multicasts.
         payload: Vec<u8>,
     },
+    /// The coordinator hands a message in agreed order to each member.
     Sequenced {
+        /// The view it belongs to.
         view: ViewId,
+        /// The message and its place in the order.
         message: Sequenced,
     },
+    /// The sender leaves for good.
     Leave,
 }
 
 /// The kind byte of a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// HEARTBEAT.
     Heartbeat = 1,
+    /// PROPOSE.
     Propose = 2,
+    /// FLUSH.
     Flush = 3,
+    /// INSTALL.
     Install = 4,
+    /// DATA.
     Data = 5,
+    /// SEQUENCED.
     Sequenced = 6,
+    /// LEAVE.
     Leave = 7,
 }
 
 impl Kind {
+    /// The kind a datagram's kind byte names, if any.
     pub fn from_byte(byte: u8) -> Option<Kind> {
         Some(match byte {
             1 => Kind::Heartbeat,
@@ -152,6 +206,7 @@ impl Kind {
         })
     }
 
+    /// The kind byte.
     pub fn byte(self) -> u8 {
         self as u8
     }
@@ -177,6 +232,7 @@ impl fmt::Display for Kind {
 }
 
 impl Body {
+    /// The kind this body travels as.
     pub fn kind(&self) -> Kind {
         match self {
             Body::Heartbeat(_) => Kind::Heartbeat,
@@ -198,6 +254,7 @@ pub struct Key {
 }
 
 impl Key {
+    /// Keys the MAC with `secret`, which must have at least [`MIN_KEY_LEN`] bytes.
     pub fn new(secret: &[u8]) -> Result<Key, KeyError> {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort { len: secret.len() });
@@ -231,7 +288,11 @@ impl fmt::Debug for Key {
 /// Why a cluster key is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    TooShort { len: usize },
+    /// The key has `len` bytes, fewer than [`MIN_KEY_LEN`].
+    TooShort {
+        /// The key's length in bytes.
+        len: usize,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -304,9 +365,11 @@ pub fn seal(key: &Key, unsigned: &[u8]) -> Vec<u8> {
 /// An authenticated datagram whose body is not parsed yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened<'a> {
+    /// The authenticated header.
     pub header: Header,
     /// The kind byte, unchecked: [`decode_body`] refuses unknown kinds.
     pub kind: u8,
+    /// The body's bytes, authenticated.
     pub body: &'a [u8],
 }
 

@@ -1,10 +1,9 @@
 //! The kernel's ARP table, `/proc/net/arp`: what this node shares with its
 //! peers as its ARP cache.
 
-use std::net::Ipv4Addr;
-
 use super::arp::Mac;
 use super::error::{Action, Error, Result};
+pub use crate::base::ArpEntry;
 
 /// `/proc/net` shows the namespace of the process's main thread; this
 /// shows the calling thread's, which is the one every other call here
@@ -13,14 +12,6 @@ pub const PATH: &str = "/proc/thread-self/net/arp";
 
 /// `ATF_COM`: the entry is complete (has a MAC).
 const COMPLETE: u32 = 0x2;
-
-/// One complete entry of the ARP table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArpEntry {
-    pub ip: Ipv4Addr,
-    pub mac: Mac,
-    pub interface: String,
-}
 
 /// Reads the ARP table of the calling thread's network namespace.
 pub fn read() -> Result<Vec<ArpEntry>> {
@@ -31,7 +22,8 @@ pub fn read() -> Result<Vec<ArpEntry>> {
 
 /// Complete entries of an ARP table in `/proc/net/arp` form. The header
 /// and every line that does not parse (incomplete entries, odd formats,
-/// a zero MAC) are skipped.
+/// a zero MAC) are skipped; the device column is not kept, as peers share
+/// addresses and MACs only.
 pub fn parse(text: &str) -> Vec<ArpEntry> {
     text.lines().filter_map(parse_line).collect()
 }
@@ -39,7 +31,7 @@ pub fn parse(text: &str) -> Vec<ArpEntry> {
 fn parse_line(line: &str) -> Option<ArpEntry> {
     // IP address, HW type, Flags, HW address, Mask, Device.
     let fields: Vec<&str> = line.split_whitespace().collect();
-    let [ip, _hw_type, flags, mac, _mask, interface] = fields[..] else {
+    let [ip, _hw_type, flags, mac, _mask, _interface] = fields[..] else {
         return None;
     };
     let flags = u32::from_str_radix(flags.strip_prefix("0x")?, 16).ok()?;
@@ -51,9 +43,8 @@ fn parse_line(line: &str) -> Option<ArpEntry> {
         return None;
     }
     Some(ArpEntry {
-        ip: ip.parse().ok()?,
+        addr: ip.parse().ok()?,
         mac,
-        interface: interface.to_string(),
     })
 }
 
@@ -74,6 +65,7 @@ pub fn parse_mac(text: &str) -> Option<Mac> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const TABLE: &str = "\
 IP address       HW type     Flags       HW address            Mask     Device
@@ -93,14 +85,12 @@ garbage line
             parse(TABLE),
             vec![
                 ArpEntry {
-                    ip: Ipv4Addr::new(192, 168, 1, 1),
+                    addr: Ipv4Addr::new(192, 168, 1, 1),
                     mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
-                    interface: "eth0".into(),
                 },
                 ArpEntry {
-                    ip: Ipv4Addr::new(10, 0, 0, 7),
+                    addr: Ipv4Addr::new(10, 0, 0, 7),
                     mac: [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x0e],
-                    interface: "br-lan".into(),
                 },
             ]
         );

@@ -9,13 +9,19 @@ use std::net::IpAddr;
 /// What the networking layer was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// Putting an address on an interface.
     AddAddress,
+    /// Taking an address off an interface.
     RemoveAddress,
     /// Putting back an address the kernel dropped together with ours.
     RestoreAddress,
+    /// Listing an interface's addresses.
     ListAddresses,
+    /// Opening a packet socket to send ARP or neighbour advertisements.
     OpenPacketSocket,
+    /// Sending one of those frames.
     SendFrame,
+    /// Reading the kernel's ARP table.
     ReadArpTable,
 }
 
@@ -43,10 +49,16 @@ pub enum Reason {
     /// The interface exists but is not up: a VIP there would reach nobody.
     InterfaceDown,
     /// The alias label `IF:N` for the next free N does not fit in 15 bytes.
-    LabelTooLong { label: String },
+    LabelTooLong {
+        /// The label it would take.
+        label: String,
+    },
     /// The address carries the interface's own label; the alias ioctls can
     /// only remove it by taking the whole interface down, which we never do.
-    NotAnAlias { label: String },
+    NotAnAlias {
+        /// The interface's own label.
+        label: String,
+    },
     /// The kernel accepted the removal but the address is still there.
     StillPresent,
     /// IPv6 is switched off on the interface (`disable_ipv6`).
@@ -56,15 +68,18 @@ pub enum Reason {
 /// A failure of the networking layer.
 #[derive(Debug)]
 pub struct Error {
+    /// What was being done.
     pub action: Action,
     /// The interface involved; empty when none is (reading the ARP table).
     pub interface: String,
     /// The address involved, if any.
     pub address: Option<IpAddr>,
+    /// Why it failed.
     pub reason: Reason,
 }
 
 impl Error {
+    /// An error of `action` on `interface` (and `address`) for `reason`.
     pub fn new(action: Action, interface: &str, address: Option<IpAddr>, reason: Reason) -> Self {
         Error {
             action,
@@ -79,6 +94,7 @@ impl Error {
         Error::os(action, interface, address, io::Error::last_os_error())
     }
 
+    /// An error of `action` on `interface` (and `address`) the kernel refused with `err`.
     pub fn os(action: Action, interface: &str, address: Option<IpAddr>, err: io::Error) -> Self {
         Error::new(action, interface, address, Reason::Os(err))
     }
@@ -142,6 +158,7 @@ impl std::error::Error for Error {
     }
 }
 
+/// The networking layer's result.
 pub type Result<T> = std::result::Result<T, Error>;
 
 #[cfg(test)]

@@ -25,8 +25,11 @@ use crate::base::{interface_name_fault, prefix_mask, VifAddress};
 pub struct InterfaceAddress {
     /// `eth0` for the interface's own label, `eth0:3` for an alias.
     pub label: String,
+    /// The address.
     pub addr: Ipv4Addr,
+    /// Its netmask length.
     pub prefix_len: u8,
+    /// Its broadcast address.
     pub broadcast: Ipv4Addr,
 }
 
@@ -42,14 +45,22 @@ impl InterfaceAddress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The address was added under this alias label.
-    Added { label: String },
+    Added {
+        /// The label.
+        label: String,
+    },
     /// The interface already had the address (under this label): nothing
     /// was done.
-    AlreadyPresent { label: String },
+    AlreadyPresent {
+        /// The label.
+        label: String,
+    },
     /// The address under this label was removed. `restored` lists the other
     /// addresses the kernel dropped along with it and that were put back.
     Removed {
+        /// The label it had.
         label: String,
+        /// Addresses put back.
         restored: Vec<Ipv4Addr>,
     },
     /// The interface did not have the address (or does not exist).

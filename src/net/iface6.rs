@@ -25,14 +25,19 @@ pub const IFA_F_TENTATIVE: u32 = 0x40;
 /// One IPv6 address configured on an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ipv6InterfaceAddress {
+    /// The interface it is on.
     pub interface: String,
+    /// The address.
     pub addr: Ipv6Addr,
+    /// Its prefix length.
     pub prefix_len: u8,
     /// The kernel's `IFA_F_*` flags (as far as if_inet6 shows them).
     pub flags: u32,
 }
 
 impl Ipv6InterfaceAddress {
+    /// Whether duplicate address detection is still running on it (the
+    /// kernel does not use it yet).
     pub fn is_tentative(&self) -> bool {
         self.flags & IFA_F_TENTATIVE != 0
     }

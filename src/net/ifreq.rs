@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use socket2::{Domain, Socket, Type};
 
 /// `IFNAMSIZ`: names and labels hold at most 15 bytes plus the NUL.
-pub const IFNAMSIZ: usize = 16;
+pub(super) const IFNAMSIZ: usize = 16;
 
 /// The size of `struct ifreq`'s union: 24 bytes on 64-bit CPUs, 16 on
 /// 32-bit ones (its largest member, `struct ifmap`, holds two `long`s).
@@ -22,7 +22,7 @@ const IFRU_LEN: usize = mem::size_of::<libc::ifreq>() - IFNAMSIZ;
 /// order, the address of a `sockaddr_in` in network order.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct IfReq {
+pub(super) struct IfReq {
     name: [u8; IFNAMSIZ],
     data: [u8; IFRU_LEN],
 }
@@ -50,13 +50,13 @@ impl IfReq {
     }
 
     /// The name (an interface name or an address label) up to its NUL.
-    pub fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         let end = self.name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
         String::from_utf8_lossy(&self.name[..end]).into_owned()
     }
 
     /// The IPv4 address of a `sockaddr_in` in the union.
-    pub fn inet(&self) -> Option<Ipv4Addr> {
+    pub(super) fn inet(&self) -> Option<Ipv4Addr> {
         let family = u16::from_ne_bytes([self.data[0], self.data[1]]);
         (i32::from(family) == libc::AF_INET)
             .then(|| Ipv4Addr::new(self.data[4], self.data[5], self.data[6], self.data[7]))
@@ -72,7 +72,7 @@ impl IfReq {
 }
 
 /// A throw-away socket to issue ioctls on.
-pub fn control_socket() -> io::Result<Socket> {
+pub(super) fn control_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)
 }
 
@@ -89,7 +89,7 @@ fn ioctl(fd: RawFd, request: libc::c_ulong, req: &mut IfReq) -> io::Result<()> {
 
 /// Every IPv4 address of the namespace as (label, address), from
 /// SIOCGIFCONF. The kernel lists all of them, whatever the interface state.
-pub fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
+pub(super) fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
     #[repr(C)]
     struct IfConf {
         len: libc::c_int,
@@ -137,7 +137,7 @@ pub fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
 /// The netmask and broadcast of the address `addr` labelled `label`. The
 /// kernel matches on label and address together when the request carries
 /// an AF_INET address, so a shared label still finds the right one.
-pub fn mask_and_broadcast(
+pub(super) fn mask_and_broadcast(
     sock: &Socket,
     label: &str,
     addr: Ipv4Addr,
@@ -152,7 +152,7 @@ pub fn mask_and_broadcast(
 }
 
 /// The flags of the device `name` (or of the device a label belongs to).
-pub fn flags(sock: &Socket, name: &str) -> io::Result<libc::c_short> {
+pub(super) fn flags(sock: &Socket, name: &str) -> io::Result<libc::c_short> {
     let mut req = IfReq::new(name)?;
     ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req)?;
     Ok(req.flags())
@@ -161,7 +161,7 @@ pub fn flags(sock: &Socket, name: &str) -> io::Result<libc::c_short> {
 /// SIOCSIFFLAGS. On an alias label (`IF:N`) the kernel looks only at
 /// IFF_UP: without it, the labelled address is deleted; the device itself
 /// is never touched. Callers never pass a plain interface name here.
-pub fn set_alias_flags(sock: &Socket, label: &str, flags: libc::c_short) -> io::Result<()> {
+pub(super) fn set_alias_flags(sock: &Socket, label: &str, flags: libc::c_short) -> io::Result<()> {
     debug_assert!(label.contains(':'));
     let mut req = IfReq::new(label)?;
     req.set_flags(flags);
@@ -169,7 +169,7 @@ pub fn set_alias_flags(sock: &Socket, label: &str, flags: libc::c_short) -> io::
 }
 
 /// SIOCSIFADDR, SIOCSIFNETMASK or SIOCSIFBRDADDR on `label`.
-pub fn set_inet(
+pub(super) fn set_inet(
     sock: &Socket,
     request: libc::c_ulong,
     label: &str,
@@ -180,7 +180,7 @@ pub fn set_inet(
 }
 
 /// The interface index of `name`.
-pub fn index(sock: &Socket, name: &str) -> io::Result<i32> {
+pub(super) fn index(sock: &Socket, name: &str) -> io::Result<i32> {
     let mut req = IfReq::new(name)?;
     ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req)?;
     Ok(i32::from_ne_bytes([
@@ -192,7 +192,7 @@ pub fn index(sock: &Socket, name: &str) -> io::Result<i32> {
 }
 
 /// The hardware (MAC) address of `name`: a `sockaddr` whose data holds it.
-pub fn hardware_address(sock: &Socket, name: &str) -> io::Result<[u8; 6]> {
+pub(super) fn hardware_address(sock: &Socket, name: &str) -> io::Result<[u8; 6]> {
     let mut req = IfReq::new(name)?;
     ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req)?;
     let mut mac = [0u8; 6];

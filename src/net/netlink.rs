@@ -35,7 +35,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// What to do with the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
+    /// Add the address.
     Add,
+    /// Delete the address.
     Delete,
 }
 
@@ -142,6 +144,7 @@ pub struct Netlink {
 }
 
 impl Netlink {
+    /// Opens an rtnetlink socket in the calling thread's network namespace.
     pub fn open() -> io::Result<Netlink> {
         // SAFETY: plain socket(2); the descriptor is owned right below.
         let fd = unsafe {

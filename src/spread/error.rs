@@ -7,30 +7,69 @@ use super::wire::{
 use std::fmt;
 use std::io;
 
+/// What can go wrong between a client and its Spread daemon.
 #[derive(Debug)]
 pub enum Error {
     /// The private name is too long or has a character outside `$`..`~`.
-    IllegalPrivateName { name: String },
+    IllegalPrivateName {
+        /// The name asked for.
+        name: String,
+    },
     /// Priority other than 0 or 1.
     IllegalPriority(u8),
     /// A group name the daemon would refuse.
-    IllegalGroup { group: String },
+    IllegalGroup {
+        /// The group name.
+        group: String,
+    },
     /// A multicast to no group, or to more than 100.
-    GroupCount { count: usize },
+    GroupCount {
+        /// Groups addressed.
+        count: usize,
+    },
     /// Body plus group list above Spread's message limit.
-    MessageTooLong { len: usize, max: usize },
+    MessageTooLong {
+        /// Bytes of body and group list.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The daemon's host name does not resolve.
-    Resolve { address: String, source: io::Error },
+    Resolve {
+        /// The address as given.
+        address: String,
+        /// Why it does not resolve.
+        source: io::Error,
+    },
     /// No connection to the daemon.
-    CouldNotConnect { address: String, source: io::Error },
+    CouldNotConnect {
+        /// The address tried.
+        address: String,
+        /// Why the connection failed.
+        source: io::Error,
+    },
     /// The daemon did not complete the handshake in time.
-    Timeout { address: String },
+    Timeout {
+        /// The daemon's address.
+        address: String,
+    },
     /// The daemon does not offer the NULL authentication method.
-    NoNullAuth { offered: Vec<String> },
+    NoNullAuth {
+        /// The methods it offers.
+        offered: Vec<String>,
+    },
     /// The daemon refused the session.
-    Rejected { address: String, code: RejectCode },
+    Rejected {
+        /// The daemon's address.
+        address: String,
+        /// Its reason.
+        code: RejectCode,
+    },
     /// The daemon is older than this protocol supports.
-    DaemonTooOld { version: Version },
+    DaemonTooOld {
+        /// The version it speaks.
+        version: Version,
+    },
     /// The daemon closed the connection (or it was shut down locally).
     ConnectionClosed,
     /// The daemon took longer than `ConnectOptions::send_timeout` to take
@@ -38,7 +77,9 @@ pub enum Error {
     SendTimedOut,
     /// A socket error after the connection was made.
     Io {
+        /// What was being done.
         context: &'static str,
+        /// The socket error.
         source: io::Error,
     },
     /// The daemon sent bytes that are not a valid message: the session

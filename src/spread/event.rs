@@ -8,15 +8,22 @@ use super::wire::{ByteOrder, DecodeError, Frame, GroupId};
 /// A message ordering service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
+    /// May be lost; no order.
     Unreliable,
+    /// Delivered, in no particular order.
     Reliable,
+    /// In the order each sender sent.
     Fifo,
+    /// In causal order.
     Causal,
+    /// In one total order at every member.
     Agreed,
+    /// In total order, once every member has it.
     Safe,
 }
 
 impl Service {
+    /// Every service, weakest first.
     pub const ALL: [Service; 6] = [
         Service::Unreliable,
         Service::Reliable,
@@ -56,12 +63,14 @@ impl Service {
 /// A service plus the SELF_DISCARD flag: what a multicast asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServiceType {
+    /// The ordering service.
     pub service: Service,
     /// Do not deliver the message back to its sender.
     pub self_discard: bool,
 }
 
 impl ServiceType {
+    /// The service-type bits of this request.
     pub fn bits(self) -> u32 {
         self.service.bits()
             | if self.self_discard {
@@ -84,10 +93,13 @@ impl From<Service> for ServiceType {
 /// One thing received from the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// A regular (application) message.
     Message(Message),
+    /// A membership change of a group we joined.
     Membership(Membership),
     /// We left `group` (only the leaver gets this).
     SelfLeave {
+        /// The group left.
         group: String,
     },
     /// The daemon refused one of our requests and returned it.
@@ -97,27 +109,35 @@ pub enum Event {
 /// A regular (application) message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The ordering service it was sent with.
     pub service: Service,
     /// The sender's private group.
     pub sender: String,
     /// Every group the message was sent to.
     pub groups: Vec<String>,
+    /// The application's message type.
     pub mess_type: i16,
     /// The sender's native byte order differs from ours: integers in the
     /// body need swapping.
     pub endian_mismatch: bool,
+    /// The message body, as sent.
     pub body: Vec<u8>,
 }
 
 /// Why a regular membership changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cause {
+    /// A member joined.
     Join,
+    /// A member left.
     Leave,
+    /// A member disconnected.
     Disconnect,
+    /// The network partitioned or merged.
     Network,
 }
 
+/// Which kind of membership message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MembershipKind {
     /// A new view is installed.
@@ -129,7 +149,9 @@ pub enum MembershipKind {
 /// A membership message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
+    /// Regular or transitional, and why.
     pub kind: MembershipKind,
+    /// The group whose membership changed.
     pub group: String,
     /// The new view's id (regular), or the ending view's (transitional).
     pub group_id: GroupId,
@@ -148,9 +170,13 @@ pub struct Membership {
 /// What kind of request the daemon refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectedRequest {
+    /// A multicast with this service.
     Multicast(Service),
+    /// A join.
     Join,
+    /// A leave.
     Leave,
+    /// A disconnect.
     Disconnect,
     /// A type this library does not send.
     Other(u32),
@@ -159,10 +185,15 @@ pub enum RejectedRequest {
 /// A request returned by the daemon's access control.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
+    /// What the request was.
     pub request: RejectedRequest,
+    /// The private group it was sent as (ours).
     pub sender: String,
+    /// The groups it was addressed to.
     pub groups: Vec<String>,
+    /// The message type it carried.
     pub mess_type: i16,
+    /// The body it carried.
     pub body: Vec<u8>,
 }
 

@@ -189,14 +189,17 @@ impl Session {
         &self.writer.private_group
     }
 
+    /// Joins `group`; its memberships arrive through [`Session::receive`].
     pub fn join(&self, group: &str) -> Result<(), Error> {
         self.writer.join(group)
     }
 
+    /// Leaves `group`; a self-leave notice follows.
     pub fn leave(&self, group: &str) -> Result<(), Error> {
         self.writer.leave(group)
     }
 
+    /// Sends `body` to `groups` with this service (see [`SessionWriter::multicast`]).
     pub fn multicast(
         &self,
         service: impl Into<ServiceType>,
@@ -207,6 +210,7 @@ impl Session {
         self.writer.multicast(service, groups, mess_type, body)
     }
 
+    /// Blocks until the next message, membership, self-leave or reject.
     pub fn receive(&self) -> Result<Event, Error> {
         self.reader.receive()
     }
@@ -217,6 +221,7 @@ impl Session {
         self.writer.shutdown()
     }
 
+    /// Tells the daemon we leave, then closes the connection.
     pub fn disconnect(self) -> Result<(), Error> {
         self.writer.disconnect()
     }
@@ -269,6 +274,7 @@ fn handshake(
 }
 
 impl SessionReader {
+    /// Our private group, `#<private name>#<daemon name>`.
     pub fn private_group(&self) -> &str {
         &self.private_group
     }
@@ -309,6 +315,7 @@ impl SessionReader {
 }
 
 impl SessionWriter {
+    /// Our private group, `#<private name>#<daemon name>`.
     pub fn private_group(&self) -> &str {
         &self.private_group
     }
@@ -359,10 +366,12 @@ impl SessionWriter {
         self.send(service_type, &[group], 0, &[])
     }
 
+    /// Asks the daemon to join `group` (a legal group name).
     pub fn join(&self, group: &str) -> Result<(), Error> {
         self.membership_request(service_bits::JOIN, group)
     }
 
+    /// Asks the daemon to leave `group` (a legal group name).
     pub fn leave(&self, group: &str) -> Result<(), Error> {
         self.membership_request(service_bits::LEAVE, group)
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::{mess_type, ClaimPriority, StateBody};
-use wackamole::engine::{Engine, Input, Message, Output, Settings, View};
+use wackamole::engine::{Engine, GroupId, Input, Message, Output, Settings, View};
 
 const MEMBERS: usize = 32;
 const VIFS: usize = 254;
@@ -30,7 +30,7 @@ fn name(m: usize) -> String {
 /// Member `m`'s STATE for view `gid`: the 31 older members share the VIFs
 /// round-robin, the leader (a newcomer) holds nothing, eight members
 /// prefer one VIF each (two of them the same one).
-fn state(m: usize, gid: [u32; 3]) -> Vec<u8> {
+fn state(m: usize, gid: GroupId) -> Vec<u8> {
     let held = if m == 0 {
         Vec::new()
     } else {
@@ -86,7 +86,7 @@ fn main() {
     let mut balance_time = Duration::ZERO;
     let mut moves_seen = 0usize;
     for round in 0..ROUNDS {
-        let gid = [0x0a00_0001, 1, round + 1];
+        let gid = GroupId::from_raw([0x0a00_0001, 1, round + 1]);
         let states: Vec<Message> = (0..MEMBERS)
             .map(|m| message(m, mess_type::STATE, state(m, gid)))
             .collect();

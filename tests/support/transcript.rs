@@ -9,7 +9,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use wackamole::spread::wire::membership::{
-    decode_regular_body, decode_transitional_body, encode_regular_body,
+    decode_regular_body, decode_transitional_body, encode_regular_body, encode_transitional_body,
 };
 use wackamole::spread::wire::{
     decode_frame, service_bits, ByteOrder, GROUP_NAME_FIELD, HEADER_LEN,
@@ -309,7 +309,7 @@ pub fn in_order(bytes: &[u8], to: ByteOrder) -> Vec<u8> {
     } else if h.service_type & service_bits::TRANSITION != 0 {
         decode_transitional_body(h.order, &frame.body)
             .ok()
-            .map(|id| id.encode(to).to_vec())
+            .map(|id| encode_transitional_body(to, id).to_vec())
     } else {
         return out;
     };

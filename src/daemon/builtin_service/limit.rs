@@ -12,11 +12,11 @@ use crate::log::Level;
 use crate::membership::Refusals;
 
 /// At most one line per reason in this time.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+pub(super) const INTERVAL: Duration = Duration::from_secs(10);
 
 /// Occurrences of one kind of trouble since its last line.
 #[derive(Debug, Clone, Default)]
-pub struct Slot {
+pub(super) struct Slot {
     last_line: Option<Instant>,
     pending: u64,
     latest: Option<SocketAddr>,
@@ -25,14 +25,14 @@ pub struct Slot {
 impl Slot {
     /// Counts one occurrence involving `addr`; returns (count, latest
     /// address) when a line is due now.
-    pub fn note(&mut self, addr: SocketAddr, now: Instant) -> Option<(u64, SocketAddr)> {
+    pub(super) fn note(&mut self, addr: SocketAddr, now: Instant) -> Option<(u64, SocketAddr)> {
         self.pending += 1;
         self.latest = Some(addr);
         self.due(now)
     }
 
     /// The line held back, once its interval has passed.
-    pub fn due(&mut self, now: Instant) -> Option<(u64, SocketAddr)> {
+    pub(super) fn due(&mut self, now: Instant) -> Option<(u64, SocketAddr)> {
         if self.pending == 0 || self.last_line.is_some_and(|t| now < t + INTERVAL) {
             return None;
         }
@@ -44,7 +44,7 @@ impl Slot {
 
 /// Why the core refused a datagram: the counters of [`Refusals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(super) enum Reason {
     Malformed,
     BadMac,
     WrongCluster,
@@ -54,7 +54,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub(super) const ALL: [Reason; 6] = [
         Reason::Malformed,
         Reason::BadMac,
         Reason::WrongCluster,
@@ -63,7 +63,7 @@ impl Reason {
         Reason::Replayed,
     ];
 
-    pub fn count(self, refusals: &Refusals) -> u64 {
+    pub(super) fn count(self, refusals: &Refusals) -> u64 {
         match self {
             Reason::Malformed => refusals.malformed,
             Reason::BadMac => refusals.bad_mac,
@@ -100,14 +100,14 @@ impl Reason {
 
 /// The refusals seen, by reason.
 #[derive(Debug, Clone, Default)]
-pub struct RefusalLog {
+pub(super) struct RefusalLog {
     slots: [Slot; 6],
 }
 
 impl RefusalLog {
     /// Notes what one datagram from `from` did to the counters (`before`
     /// and `after` it); returns the lines to log now.
-    pub fn note(
+    pub(super) fn note(
         &mut self,
         before: &Refusals,
         after: &Refusals,
@@ -127,7 +127,7 @@ impl RefusalLog {
     }
 
     /// Lines held back whose interval has passed.
-    pub fn due(&mut self, now: Instant) -> Vec<(Level, String)> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<(Level, String)> {
         Reason::ALL
             .into_iter()
             .zip(self.slots.iter_mut())

@@ -58,7 +58,7 @@ const ANSWER_WAIT: Duration = Duration::from_secs(1);
 const RECEIVE_BUFFER: usize = 1 << 20;
 
 /// An event of the node of join `epoch`.
-pub struct Report {
+pub(super) struct Report {
     epoch: u64,
     event: membership::Event,
     /// An `Undelivered` that came back at once from a multicast meant for
@@ -71,14 +71,22 @@ pub struct Report {
 pub enum BuiltinError {
     /// Without `Identity`, the host's addresses decide which node we are.
     LocalAddresses(crate::net::Error),
+    /// This host is not one of the listed nodes, or is several.
     OwnIndex(OwnIndexError),
+    /// The key file cannot be used.
     Key(KeyError),
+    /// The membership refuses the key.
     KeyRejected(wire::KeyError),
+    /// The UDP socket cannot be bound.
     Bind {
+        /// The address it was bound to.
         addr: SocketAddrV4,
+        /// Why it failed.
         error: io::Error,
     },
+    /// The worker's wake-up channel cannot be made.
     Waker(io::Error),
+    /// The worker thread cannot be started.
     Thread(io::Error),
 }
 
@@ -108,7 +116,7 @@ impl fmt::Display for BuiltinError {
 
 impl std::error::Error for BuiltinError {}
 
-pub struct BuiltinService {
+pub(super) struct BuiltinService {
     /// Our own listed address and port, and our index in `Nodes`.
     own: SocketAddrV4,
     me: usize,
@@ -136,7 +144,10 @@ pub struct BuiltinService {
 
 /// This node's index in `membership.nodes`: the one `Identity` names, or
 /// the only listed address this host has.
-pub fn own_index(config: &Config, membership: &MembershipConfig) -> Result<usize, BuiltinError> {
+pub(super) fn own_index(
+    config: &Config,
+    membership: &MembershipConfig,
+) -> Result<usize, BuiltinError> {
     let local = match config.identity {
         Some(_) => Vec::new(),
         None => iface::local_addresses().map_err(BuiltinError::LocalAddresses)?,
@@ -148,7 +159,7 @@ impl BuiltinService {
     /// Finds this node among the listed ones, reads the key, binds the
     /// socket and starts the thread; the node itself starts at
     /// [`join`](GroupService::join).
-    pub fn start(
+    pub(super) fn start(
         config: &Config,
         membership: &MembershipConfig,
         reports: Reports<Report>,

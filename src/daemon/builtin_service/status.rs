@@ -8,7 +8,7 @@ use crate::daemon::bridge::Bridge;
 use crate::membership::{Refusals, Status};
 
 /// `status`, taken at `at`, with the listed `nodes`' addresses.
-pub fn describe(
+pub(super) fn describe(
     status: &Status,
     at: Instant,
     nodes: &[Ipv4Addr],

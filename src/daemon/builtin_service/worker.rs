@@ -56,7 +56,7 @@ const MAX_DRAIN: usize = 4096;
 const BUFFER: usize = 65_536;
 
 /// What the engine loop asks of the thread.
-pub enum Command {
+pub(super) enum Command {
     /// Start a new node (a new member) with this incarnation; its events
     /// carry `epoch`.
     Join {
@@ -80,14 +80,14 @@ pub enum Command {
 }
 
 /// What a node is built from, each time the service joins.
-pub struct NodeSetup {
+pub(super) struct NodeSetup {
     pub nodes: Vec<SocketAddrV4>,
     pub me: usize,
     pub key: Key,
     pub settings: Settings,
 }
 
-pub struct Worker {
+pub(super) struct Worker {
     pub socket: UdpSocket,
     /// Where the engine loop's wake-up bytes come from.
     pub waker: SocketAddr,
@@ -101,7 +101,7 @@ pub struct Worker {
 /// How long the lease lasts after the node's last heartbeat: between the
 /// longest gap between two heartbeats (a third of the time-out at most)
 /// and the silence after which the node gives up its view (3/4).
-pub fn lease_age(settings: &Settings) -> std::time::Duration {
+pub(super) fn lease_age(settings: &Settings) -> std::time::Duration {
     settings.timeout / 2
 }
 
@@ -123,7 +123,7 @@ struct Driver {
 
 impl Worker {
     /// Runs the loop until told to stop or the engine loop is gone.
-    pub fn run(self) {
+    pub(super) fn run(self) {
         let nodes = self.setup.nodes.len();
         let mut driver = Driver {
             w: self,

@@ -10,68 +10,104 @@ use super::{
 /// Offsets count from the first byte of the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireError {
+    /// Shorter than a header, an empty body and the tag.
     TooShort {
+        /// The datagram's length.
         len: usize,
     },
+    /// Longer than [`MAX_DATAGRAM`].
     TooLong {
+        /// The datagram's length.
         len: usize,
     },
+    /// Not a membership datagram: the first two bytes are not "WM".
     BadMagic {
+        /// The first two bytes.
         found: u16,
     },
+    /// A protocol version this node does not speak.
     BadVersion {
+        /// The version byte.
         found: u8,
     },
     /// The tag does not match: another key, or bytes changed on the way.
     BadMac,
+    /// A kind byte no kind has.
     UnknownKind {
+        /// The kind byte.
         kind: u8,
     },
     /// The body ends inside `field`.
     Truncated {
+        /// The message kind.
         kind: Kind,
+        /// The field the body ends in.
         field: &'static str,
+        /// Where the field starts.
         offset: usize,
+        /// Bytes the field takes.
         needed: usize,
+        /// Bytes left from `offset`.
         left: usize,
     },
     /// A count announces more `items` than the rest of the body can hold,
     /// each taking at least `min_each` bytes.
     CountExceedsBody {
+        /// The message kind.
         kind: Kind,
+        /// What is counted.
         items: &'static str,
+        /// The count.
         count: usize,
+        /// Least bytes one item takes.
         min_each: usize,
+        /// Bytes left after the count.
         left: usize,
     },
+    /// More members than [`MAX_NODES`].
     TooManyMembers {
+        /// The message kind.
         kind: Kind,
+        /// The count.
         count: usize,
     },
+    /// A payload longer than [`MAX_PAYLOAD`].
     PayloadTooLong {
+        /// The message kind.
         kind: Kind,
+        /// The payload's length.
         len: usize,
     },
     /// A view id the kind requires reads as "none" (ltime 0).
     MissingView {
+        /// The message kind.
         kind: Kind,
+        /// The field that holds the view id.
         field: &'static str,
     },
     /// A "none" view id (ltime 0) with a coordinator or incarnation set:
     /// a sender writes "none" as 17 zero bytes.
     BadNoneView {
+        /// The message kind.
         kind: Kind,
+        /// The field that holds the view id.
         field: &'static str,
     },
+    /// Bytes after the body's last field.
     TrailingBytes {
+        /// The message kind.
         kind: Kind,
+        /// How many.
         extra: usize,
     },
     /// A logical time above [`super::MAX_LTIME`]: no node counts that far,
     /// and a node that took it as the highest seen could not count on.
     LtimeTooLarge {
+        /// The message kind.
         kind: Kind,
+        /// The field that holds it.
         field: &'static str,
+        /// The logical time.
         ltime: u64,
     },
 }
@@ -86,6 +122,7 @@ pub enum Refusal {
 }
 
 impl WireError {
+    /// What this refusal counts as.
     pub fn reason(&self) -> Refusal {
         match self {
             WireError::BadMac => Refusal::BadMac,

@@ -16,12 +16,14 @@ pub struct Header {
     pub service_type: u32,
     /// Sender's private group, or the group of a membership message.
     pub name: String,
+    /// Group names that follow the header.
     pub num_groups: usize,
     /// Order of `hint`, checked on its own as the library does: it is
     /// the sender's native order, which its body integers follow.
     pub hint_order: ByteOrder,
     /// `hint` with the byte-order marker removed: `mess_type << 8`.
     pub hint: u32,
+    /// Bytes of the body.
     pub data_len: usize,
 }
 
@@ -47,10 +49,13 @@ impl Header {
 /// A whole frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// The header.
     pub header: Header,
     /// For reject frames: the type of the refused request (marker removed).
     pub original_type: Option<u32>,
+    /// The groups it was sent to (for a membership: the members).
     pub groups: Vec<String>,
+    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -62,10 +67,13 @@ pub struct Outgoing<'a> {
     /// The name field: own private group from a client, or the sender or
     /// group from a daemon.
     pub sender: &'a str,
+    /// Groups to send to.
     pub groups: &'a [&'a str],
+    /// The message type.
     pub mess_type: i16,
     /// Reject frames only: the refused request's type.
     pub original_type: Option<u32>,
+    /// The message body.
     pub body: &'a [u8],
 }
 

@@ -21,8 +21,11 @@ pub const ACCEPT_SESSION: u8 = 1;
 /// A library or daemon version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
+    /// Major version.
     pub major: u8,
+    /// Minor version.
     pub minor: u8,
+    /// Patch level.
     pub patch: u8,
 }
 
@@ -84,6 +87,7 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    /// The code a reject byte carries.
     pub fn from_byte(byte: u8) -> RejectCode {
         match byte as i8 {
             -3 => RejectCode::Quota,
@@ -96,6 +100,7 @@ impl RejectCode {
         }
     }
 
+    /// The reject byte of this code.
     pub fn to_byte(self) -> u8 {
         let code: i8 = match self {
             RejectCode::Quota => -3,
@@ -114,9 +119,17 @@ impl RejectCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parse<T> {
     /// The unit is complete and took `len` bytes.
-    Complete { value: T, len: usize },
+    Complete {
+        /// What was parsed.
+        value: T,
+        /// Bytes it took.
+        len: usize,
+    },
     /// At least `needed` bytes (in total) are required.
-    Incomplete { needed: usize },
+    Incomplete {
+        /// Bytes needed in total.
+        needed: usize,
+    },
     /// The peer refused the session (client side), or the request must be
     /// refused with this code (daemon side).
     Rejected(RejectCode),
@@ -125,6 +138,7 @@ pub enum Parse<T> {
 /// The client's connect request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectRequest {
+    /// The client library's version.
     pub version: Version,
     /// Bit 0: wants membership messages; high nibble: priority.
     pub flags: u8,
@@ -148,6 +162,7 @@ impl ConnectRequest {
         (self.flags as i8) % 2 == 1
     }
 
+    /// The priority in the high nibble, as the daemon reads it.
     pub fn priority(&self) -> i8 {
         (self.flags as i8) / 16
     }
@@ -290,7 +305,9 @@ pub fn decode_auth_choice(choice: &[u8; AUTH_CHOICE_LEN]) -> Vec<String> {
 /// The daemon's accept: its version and our private group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accept {
+    /// The daemon's version.
     pub daemon_version: Version,
+    /// Our private group's full name (`#name#host`).
     pub private_group: String,
 }
 

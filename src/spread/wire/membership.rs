@@ -5,73 +5,25 @@ use super::cursor::Cursor;
 use super::{
     ByteOrder, DecodeError, EncodeError, GROUP_NAME_FIELD, MAX_GROUPS_RECEIVED, MAX_GROUP_NAME,
 };
-use std::fmt;
-use std::net::Ipv4Addr;
+pub use crate::base::GroupId;
 
 /// Size of a group id on the wire.
 pub const GROUP_ID_LEN: usize = 12;
 /// Where the vs-sets start; the own-set offset counts from here.
 const VS_SETS_START: usize = 20;
 
-/// Identifies one view of a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupId {
-    /// The daemon that created the daemon membership: its IPv4 address.
-    pub proc_id: u32,
-    /// The daemon membership's timestamp.
-    pub time: u32,
-    /// Counts views of this group within that daemon membership.
-    pub index: u32,
-}
-
-impl GroupId {
-    /// The three integers, in the order Spread keeps them (and Wackamole
-    /// copies into its STATE messages).
-    pub fn raw(&self) -> [u32; 3] {
-        [self.proc_id, self.time, self.index]
-    }
-
-    pub fn from_raw(raw: [u32; 3]) -> GroupId {
-        GroupId {
-            proc_id: raw[0],
-            time: raw[1],
-            index: raw[2],
-        }
-    }
-
-    pub fn encode(&self, order: ByteOrder) -> [u8; GROUP_ID_LEN] {
-        let mut out = [0u8; GROUP_ID_LEN];
-        for (chunk, value) in out.chunks_mut(4).zip(self.raw()) {
-            chunk.copy_from_slice(&order.write_u32(value));
-        }
-        out
-    }
-
-    fn read(cur: &mut Cursor<'_>, order: ByteOrder) -> Result<GroupId, DecodeError> {
-        Ok(GroupId::from_raw([
-            cur.u32(order)?,
-            cur.u32(order)?,
-            cur.u32(order)?,
-        ]))
-    }
-}
-
-impl fmt::Display for GroupId {
-    /// `10.99.0.1/1795562150/3`: creating daemon, membership time, index.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}",
-            Ipv4Addr::from(self.proc_id),
-            self.time,
-            self.index
-        )
-    }
+fn read_group_id(cur: &mut Cursor<'_>, order: ByteOrder) -> Result<GroupId, DecodeError> {
+    Ok(GroupId::from_raw([
+        cur.u32(order)?,
+        cur.u32(order)?,
+        cur.u32(order)?,
+    ]))
 }
 
 /// The body of a regular membership message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegularBody {
+    /// The new view's id.
     pub group_id: GroupId,
     /// Members that moved together into this view, set by set.
     pub vs_sets: Vec<Vec<String>>,
@@ -82,16 +34,26 @@ pub struct RegularBody {
 /// Decodes a transitional membership body: the ending view's group id.
 pub fn decode_transitional_body(order: ByteOrder, body: &[u8]) -> Result<GroupId, DecodeError> {
     let mut cur = Cursor::new(body, "transitional membership body");
-    let id = GroupId::read(&mut cur, order)?;
+    let id = read_group_id(&mut cur, order)?;
     cur.finish()?;
     Ok(id)
+}
+
+/// Encodes a transitional membership body: the ending view's group id.
+/// A regular membership body starts with the same twelve bytes.
+pub fn encode_transitional_body(order: ByteOrder, group_id: GroupId) -> [u8; GROUP_ID_LEN] {
+    let mut out = [0u8; GROUP_ID_LEN];
+    for (chunk, value) in out.chunks_mut(4).zip(group_id.raw()) {
+        chunk.copy_from_slice(&order.write_u32(value));
+    }
+    out
 }
 
 /// Decodes a regular membership body. Counts are checked against the
 /// bytes actually present before anything is allocated.
 pub fn decode_regular_body(order: ByteOrder, body: &[u8]) -> Result<RegularBody, DecodeError> {
     let mut cur = Cursor::new(body, "membership body");
-    let group_id = GroupId::read(&mut cur, order)?;
+    let group_id = read_group_id(&mut cur, order)?;
     let num_sets = cur.u32(order)? as usize;
     let my_offset = cur.u32(order)?;
     // Each set takes at least its 4-byte count.
@@ -142,7 +104,7 @@ pub fn encode_regular_body(
     vs_sets: &[Vec<String>],
     my_vs_set: usize,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut out = group_id.encode(order).to_vec();
+    let mut out = encode_transitional_body(order, group_id).to_vec();
     out.extend_from_slice(&order.write_u32(vs_sets.len() as u32));
     let my_offset: usize = vs_sets
         .iter()
@@ -193,9 +155,8 @@ mod tests {
 
     #[test]
     fn huge_counts_are_refused_without_allocating() {
-        let mut body = GroupId::from_raw([1, 2, 3])
-            .encode(ByteOrder::Little)
-            .to_vec();
+        let mut body =
+            encode_transitional_body(ByteOrder::Little, GroupId::from_raw([1, 2, 3])).to_vec();
         body.extend_from_slice(&u32::MAX.to_le_bytes());
         body.extend_from_slice(&0u32.to_le_bytes());
         assert!(matches!(
@@ -214,13 +175,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn display_names_daemon_time_and_index() {
-        assert_eq!(
-            GroupId::from_raw([174_260_225, 1_795_562_150, 3]).to_string(),
-            "10.99.0.1/1795562150/3"
-        );
     }
 }

@@ -36,26 +36,45 @@ pub const HEADER_LEN: usize = 48;
 
 /// Service-type bits, as Spread defines them.
 pub mod service_bits {
+    /// May be lost; no order.
     pub const UNRELIABLE: u32 = 0x0000_0001;
+    /// Delivered, in no particular order.
     pub const RELIABLE: u32 = 0x0000_0002;
+    /// In the order each sender sent.
     pub const FIFO: u32 = 0x0000_0004;
+    /// In causal order.
     pub const CAUSAL: u32 = 0x0000_0008;
+    /// In one total order at every member.
     pub const AGREED: u32 = 0x0000_0010;
+    /// In total order, once every member has it.
     pub const SAFE: u32 = 0x0000_0020;
     /// Every regular (ordering) service bit.
     pub const REGULAR: u32 = 0x0000_003f;
+    /// Not delivered back to the sender.
     pub const SELF_DISCARD: u32 = 0x0000_0040;
+    /// A membership caused by a join.
     pub const CAUSED_BY_JOIN: u32 = 0x0000_0100;
+    /// A membership caused by a leave.
     pub const CAUSED_BY_LEAVE: u32 = 0x0000_0200;
+    /// A membership caused by a disconnect.
     pub const CAUSED_BY_DISCONNECT: u32 = 0x0000_0400;
+    /// A membership caused by a partition or merge.
     pub const CAUSED_BY_NETWORK: u32 = 0x0000_0800;
+    /// Every cause bit.
     pub const CAUSES: u32 = 0x0000_0f00;
+    /// A regular membership.
     pub const REG_MEMB: u32 = 0x0000_1000;
+    /// A transitional membership.
     pub const TRANSITION: u32 = 0x0000_2000;
+    /// A join request.
     pub const JOIN: u32 = 0x0001_0000;
+    /// A leave request.
     pub const LEAVE: u32 = 0x0002_0000;
+    /// A disconnect request.
     pub const KILL: u32 = 0x0004_0000;
+    /// A group-list request (not used here).
     pub const GROUPS: u32 = 0x0008_0000;
+    /// A request the daemon refused and returned.
     pub const REJECT: u32 = 0x0040_0000;
     /// What a little-endian sender ORs into `type` and `hint`. Symmetric
     /// under a 4-byte swap, so it reads the same in either order.
@@ -65,7 +84,9 @@ pub mod service_bits {
 /// The byte order of a peer's integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteOrder {
+    /// Least significant byte first.
     Little,
+    /// Most significant byte first.
     Big,
 }
 
@@ -99,6 +120,7 @@ impl ByteOrder {
         }
     }
 
+    /// Reads `bytes` as a u32 in this order.
     pub fn read_u32(self, bytes: [u8; 4]) -> u32 {
         match self {
             ByteOrder::Little => u32::from_le_bytes(bytes),
@@ -106,6 +128,7 @@ impl ByteOrder {
         }
     }
 
+    /// Writes `value` as four bytes in this order.
     pub fn write_u32(self, value: u32) -> [u8; 4] {
         match self {
             ByteOrder::Little => value.to_le_bytes(),
@@ -119,20 +142,32 @@ impl ByteOrder {
 pub enum DecodeError {
     /// Fewer bytes than the unit needs.
     Truncated {
+        /// The unit.
         what: &'static str,
+        /// Bytes it needs.
         needed: usize,
+        /// Bytes there are.
         available: usize,
     },
     /// A length or count outside what the protocol allows.
     OutOfRange {
+        /// The field.
         field: &'static str,
+        /// Its value.
         value: i64,
+        /// The largest allowed.
         max: usize,
     },
     /// A 32-byte name field with no terminating NUL.
-    UnterminatedName { field: &'static str },
+    UnterminatedName {
+        /// The field.
+        field: &'static str,
+    },
     /// A name that is not text.
-    NameNotText { field: &'static str },
+    NameNotText {
+        /// The field.
+        field: &'static str,
+    },
     /// A service type that is neither a message, a membership nor a reject.
     UnknownServiceType(u32),
     /// A regular membership without exactly one cause.
@@ -140,7 +175,12 @@ pub enum DecodeError {
     /// The membership body's own-set offset points at no set.
     BadVsSetOffset(u32),
     /// Bytes left over after the unit ended.
-    TrailingBytes { what: &'static str, extra: usize },
+    TrailingBytes {
+        /// The unit.
+        what: &'static str,
+        /// How many bytes are left over.
+        extra: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -192,11 +232,26 @@ impl std::error::Error for DecodeError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
     /// A name that does not fit its field, or contains a NUL.
-    BadName { field: &'static str, name: String },
+    BadName {
+        /// The field.
+        field: &'static str,
+        /// The name.
+        name: String,
+    },
     /// More groups than a request may address.
-    TooManyGroups { count: usize, max: usize },
+    TooManyGroups {
+        /// Groups addressed.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Body plus group list above the message limit.
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Bytes of body and group list.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl fmt::Display for EncodeError {

@@ -15,7 +15,9 @@ use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::{
     encode_arp_cache, encode_balance, encode_proceed, mess_type, ClaimPriority, Move, StateBody,
 };
-use wackamole::engine::{ArpEntry, Engine, Input, Message, Output, Settings, Timer, View};
+use wackamole::engine::{
+    ArpEntry, Engine, GroupId, Input, Message, Output, Settings, Timer, View, VifIndex,
+};
 use wackamole_fuzz::Bytes;
 
 const VIFS: usize = 6;
@@ -47,12 +49,12 @@ fn priority(input: &mut Bytes) -> ClaimPriority {
 }
 
 /// A message body: mostly well-formed for its type, sometimes raw bytes.
-fn body(input: &mut Bytes, kind: i16, group_id: [u32; 3]) -> Vec<u8> {
+fn body(input: &mut Bytes, kind: i16, group_id: GroupId) -> Vec<u8> {
     if input.below(8) == 0 {
         return input.chunk().to_vec();
     }
     let group_id = if input.below(4) == 0 {
-        [input.u32(), input.u32(), input.u32()]
+        GroupId::from_raw([input.u32(), input.u32(), input.u32()])
     } else {
         group_id
     };
@@ -109,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
         arp_share: Duration::from_secs(60),
     });
     let mut held = [false; VIFS];
-    let mut group_id = [0u32; 3];
+    let mut group_id = GroupId::from_raw([0; 3]);
     let mut members: Vec<usize> = Vec::new();
     let mut steps = 0;
     while !input.is_empty() && steps < 200 {
@@ -123,7 +125,8 @@ fuzz_target!(|data: &[u8]| {
                 if !chosen.contains(&me) {
                     chosen.insert(input.below(chosen.len() + 1), me);
                 }
-                group_id = [input.u8().into(), 1, group_id[2].wrapping_add(1)];
+                group_id =
+                    GroupId::from_raw([input.u8().into(), 1, group_id.index.wrapping_add(1)]);
                 members = chosen;
                 Input::View(View {
                     group_id,
@@ -164,20 +167,20 @@ fuzz_target!(|data: &[u8]| {
         };
         for output in engine.handle(event) {
             match output {
-                Output::Acquire(i) => {
+                Output::Acquire(VifIndex(i)) => {
                     assert!(i < VIFS && !held[i], "acquired VIF {i}, held: {held:?}");
                     held[i] = true;
                 }
-                Output::Release(i) => {
+                Output::Release(VifIndex(i)) => {
                     assert!(i < VIFS && held[i], "released VIF {i}, held: {held:?}");
                     held[i] = false;
                 }
-                Output::Hooks(_, i) => assert!(i < VIFS),
+                Output::Hooks(_, VifIndex(i)) => assert!(i < VIFS),
                 _ => {}
             }
         }
         for (i, &h) in held.iter().enumerate() {
-            assert_eq!(engine.holds(i), h, "VIF {i}");
+            assert_eq!(engine.holds(VifIndex(i)), h, "VIF {i}");
         }
     }
 });

@@ -85,7 +85,7 @@ pub fn sample_status() -> Status {
         addresses: (0..=v % 3)
             .map(|a| VifAddress {
                 interface: format!("eth{a}"),
-                addr: Ipv4Addr::new(10, a, 0, 10 + v),
+                addr: Ipv4Addr::new(10, a, 0, 10 + v).into(),
                 prefix_len: 16 + 8 * (a % 2),
                 network_len: 24,
             })
@@ -109,6 +109,7 @@ pub fn sample_status() -> Status {
             endpoint: "unix:/tmp/4803".to_string(),
             state: "connected".to_string(),
             membership: None,
+            error: None,
         },
         quorum: Some(QuorumStatus {
             rule: "2".to_string(),

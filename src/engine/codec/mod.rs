@@ -1,0 +1,105 @@
+//! Bodies of the messages Wackamole members exchange, byte-for-byte as the
+//! C nodes write them.
+//!
+//! Integers are written in this host's byte order (the group service marks
+//! the message with the sender's order, and a receiver of the other order
+//! is told so); addresses are written as their four bytes, in network
+//! order, on every host. On an endian mismatch every int32 of STATE,
+//! BALANCE and PROCEED is byte-swapped, and the addresses are read as
+//! they are. The C nodes swap the address fields too, so a C node reads
+//! every address of a peer of the other byte order backwards (a claim on
+//! 10.0.0.1 arrives as a claim on 1.0.0.10, which no VIF matches), and a
+//! mixed-endian cluster of C nodes does not agree on who holds what; we
+//! read what the sender meant, so nodes of this implementation agree
+//! whatever their CPUs (see the engine's module docs).
+//! ARPCACHE carries no host-order integer (its count is implied by the
+//! length, its addresses are in network order), so it is never swapped.
+//!
+//! The parts, by job:
+//! - this file: the message types and [`ClaimPriority`];
+//! - `bodies`: each message body's encoding and decoding
+//!   ([`StateBody`], [`encode_balance`], [`decode_arp_cache`], ...);
+//! - `bytes`: the reader and writer of host-order integers and
+//!   network-order addresses the bodies are made of;
+//! - `error`: [`CodecError`], which names the message, field and offset;
+//! - `tests`: the bodies against hand-built bytes in both byte orders.
+
+mod bodies;
+mod bytes;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use crate::base::{ArpEntry, GroupId};
+pub use bodies::{
+    decode_arp_cache, decode_balance, decode_maturing, decode_proceed, encode_arp_cache,
+    encode_balance, encode_proceed, BalanceBody, Move, StateBody,
+};
+pub use error::{BodyKind, CodecError};
+
+/// Wackamole message types (the group service's `mess_type`).
+pub mod mess_type {
+    /// STATE: what a member holds and prefers, in answer to a view.
+    pub const STATE: i16 = 1;
+    /// MATURING: the sender has matured.
+    pub const MATURING: i16 = 2;
+    /// BALANCE: the leader's moves.
+    pub const BALANCE: i16 = 3;
+    /// Defined by the C nodes, never sent, ignored on receipt.
+    pub const OPERATOR: i16 = 4;
+    /// ARPCACHE: the sender's ARP table.
+    pub const ARPCACHE: i16 = 5;
+    /// Ours: "finish the state exchange of this view without the members
+    /// whose STATE has not arrived" (see the engine's module docs).
+    pub const PROCEED: i16 = 6;
+}
+
+/// How strongly a member holds (or wants) a VIF. The order matters: the
+/// claim rules compare priorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClaimPriority {
+    /// No member holds it.
+    Unclaimed = 0,
+    /// Defined by the C nodes, never produced.
+    ClaimedBoot = 1,
+    /// Held, assigned by the balancing rules.
+    Claimed = 2,
+    /// Defined by the C nodes, never produced.
+    PreferBoot = 3,
+    /// Some member prefers it; not yet taken over.
+    Prefer = 4,
+    /// Held by a member that prefers it.
+    PreferClaimed = 5,
+}
+
+impl ClaimPriority {
+    /// The priority a wire value names, if any.
+    pub fn from_wire(value: i32) -> Option<ClaimPriority> {
+        Some(match value {
+            0 => ClaimPriority::Unclaimed,
+            1 => ClaimPriority::ClaimedBoot,
+            2 => ClaimPriority::Claimed,
+            3 => ClaimPriority::PreferBoot,
+            4 => ClaimPriority::Prefer,
+            5 => ClaimPriority::PreferClaimed,
+            _ => return None,
+        })
+    }
+
+    /// The wire value.
+    pub fn to_wire(self) -> i32 {
+        self as i32
+    }
+
+    /// The name ALGORITHM.md and the status output use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimPriority::Unclaimed => "UNCLAIMED",
+            ClaimPriority::ClaimedBoot => "CLAIMED_BOOT",
+            ClaimPriority::Claimed => "CLAIMED",
+            ClaimPriority::PreferBoot => "PREFER_BOOT",
+            ClaimPriority::Prefer => "PREFER",
+            ClaimPriority::PreferClaimed => "PREFER_CLAIMED",
+        }
+    }
+}
