@@ -255,6 +255,7 @@
 pub mod wire;
 
 mod node;
+mod outputs;
 mod peers;
 mod proposal;
 mod protocol;
@@ -266,6 +267,7 @@ mod view;
 pub use crate::base::membership_settings::{
     Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
 };
-pub use node::{Event, LeftReason, MulticastError, Node, NodeError, Transmit};
+pub use node::Node;
+pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
 pub use status::{NodeState, NodeStatus, Refusals, Status};
 pub use wire::{Member, ViewId};

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::node::{Event, LeftReason, Node, Phase};
+use super::node::{Node, Phase};
+use super::outputs::{Event, LeftReason};
 use super::proposal::{FlushReport, Proposal};
 use super::replay::ReplayError;
 use super::view::ViewState;

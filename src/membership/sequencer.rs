@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use super::node::{Event, Node, Phase, MAX_EARLY};
+use super::node::{Node, Phase, MAX_EARLY};
+use super::outputs::Event;
 use super::view::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{Body, Member, Sequenced, ViewId};
 

@@ -1,0 +1,236 @@
+use super::*;
+use crate::control::client::{self, Action, ControlClient};
+use crate::control::render_listing;
+use crate::control::status::tests::sample_status;
+use crate::testutil::TempDir;
+use std::time::Instant;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A stand-in for the engine loop: answers every request and counts
+/// what it was asked.
+struct Daemon {
+    handle: Option<ControlHandle>,
+    seen: Receiver<&'static str>,
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+fn daemon(limits: Limits) -> Daemon {
+    let dir = TempDir::new("control");
+    let path = dir.path().join("wackamole.sock");
+    let (events, requests) = mpsc::channel::<Request>();
+    let (note, seen) = mpsc::channel();
+    thread::spawn(move || {
+        for request in requests {
+            // Noted before answering: once the client has its answer,
+            // the test may look at what was seen.
+            let _ = note.send(match &request {
+                Request::GetState(_) => "state",
+                Request::SimulateFailure(_) => "failure",
+                Request::EndFailure(_) => "success",
+            });
+            match request {
+                Request::GetState(r) => r.respond(sample_status()),
+                Request::SimulateFailure(r) | Request::EndFailure(r) => r.respond(()),
+            }
+        }
+    });
+    let server = ControlServer::bind(&path).unwrap().with_limits(limits);
+    let handle = server.spawn(events, |r| r).unwrap();
+    Daemon {
+        handle: Some(handle),
+        seen,
+        _dir: dir,
+        path,
+    }
+}
+
+fn quick() -> Limits {
+    Limits {
+        idle: Duration::from_millis(300),
+        write: Duration::from_millis(300),
+        answer: Duration::from_secs(2),
+        max_connections: 4,
+        max_requests: 16,
+    }
+}
+
+fn raw(path: &Path) -> UnixStream {
+    let stream = UnixStream::connect(path).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection (a reset when it
+/// left our extra bytes unread).
+fn read_to_close(stream: &mut UnixStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return rest,
+            Ok(n) => rest.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return rest,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+}
+
+fn assert_serves(path: &Path) {
+    let mut client = ControlClient::connect(path, TIMEOUT).unwrap();
+    assert_eq!(client.state().unwrap(), sample_status().state_reply());
+}
+
+#[test]
+fn socket_is_private() {
+    let d = daemon(quick());
+    let mode = std::fs::metadata(&d.path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn state_reply_is_the_byte_protocol() {
+    let d = daemon(quick());
+    let mut stream = raw(&d.path);
+    stream.write_all(&[0]).unwrap();
+    let mut reply = vec![0u8; 4 + 2 * 900];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, encode_state(&sample_status().state_reply()));
+}
+
+#[test]
+fn wackatrl_lists_acts_and_prints_json() {
+    let d = daemon(quick());
+    let mut out = Vec::new();
+    client::run(&d.path, Action::List, false, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        render_listing(&sample_status().state_reply())
+    );
+
+    let mut out = Vec::new();
+    client::run(&d.path, Action::SimulateFailure, false, &mut out).unwrap();
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .starts_with("Owner: 192.168.1.10\n"));
+    let mut out = Vec::new();
+    client::run(&d.path, Action::EndFailure, true, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        sample_status().to_json() + "\n"
+    );
+
+    let seen: Vec<_> = d.seen.try_iter().collect();
+    assert_eq!(seen, ["state", "failure", "state", "success", "state"]);
+}
+
+#[test]
+fn garbage_closes_only_that_connection() {
+    let d = daemon(quick());
+    let mut stream = raw(&d.path);
+    stream.write_all(&[9, 0xff, 0, 0, 0]).unwrap();
+    assert!(read_to_close(&mut stream).is_empty());
+    assert_serves(&d.path);
+}
+
+#[test]
+fn silent_clients_are_dropped_and_never_block_others() {
+    let d = daemon(quick());
+    // More silent clients than connection slots.
+    let mut silent: Vec<_> = (0..10).map(|_| raw(&d.path)).collect();
+    let started = Instant::now();
+    assert_serves(&d.path);
+    assert!(started.elapsed() < TIMEOUT);
+    for stream in &mut silent {
+        assert!(read_to_close(stream).is_empty());
+    }
+    assert_eq!(d.seen.try_iter().count(), 1);
+}
+
+#[test]
+fn a_client_leaving_mid_reply_does_not_matter() {
+    let d = daemon(quick());
+    for _ in 0..20 {
+        let mut stream = raw(&d.path);
+        stream.write_all(&[0]).unwrap();
+        let mut part = [0u8; 10];
+        stream.read_exact(&mut part).unwrap();
+        drop(stream);
+    }
+    assert_serves(&d.path);
+}
+
+#[test]
+fn many_clients_are_all_served() {
+    let d = daemon(quick());
+    let clients: Vec<_> = (0..40)
+        .map(|_| {
+            let path = d.path.clone();
+            thread::spawn(move || {
+                let mut client = ControlClient::connect(&path, TIMEOUT).unwrap();
+                client.state().unwrap()
+            })
+        })
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), sample_status().state_reply());
+    }
+}
+
+#[test]
+fn a_connection_serves_a_bounded_number_of_requests() {
+    let d = daemon(Limits {
+        max_requests: 2,
+        ..quick()
+    });
+    let mut stream = raw(&d.path);
+    stream.write_all(&[1, 2, 1]).unwrap();
+    assert_eq!(read_to_close(&mut stream), [0, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn an_unanswered_request_closes_the_connection() {
+    let dir = TempDir::new("control-unanswered");
+    let path = dir.path().join("sock");
+    let (events, requests) = mpsc::channel::<Request>();
+    // The engine drops every request unanswered.
+    thread::spawn(move || requests.into_iter().for_each(drop));
+    let _handle = ControlServer::bind(&path)
+        .unwrap()
+        .spawn(events, |r| r)
+        .unwrap();
+    let mut client = ControlClient::connect(&path, TIMEOUT).unwrap();
+    let err = client.state().unwrap_err();
+    assert!(matches!(err, ControlError::Truncated(_)), "{err}");
+}
+
+#[test]
+fn a_live_socket_is_refused_and_a_stale_one_replaced() {
+    let mut d = daemon(quick());
+    let err = ControlServer::bind(&d.path)
+        .err()
+        .expect("a second daemon is refused");
+    assert!(matches!(err, ControlError::InUse(_)), "{err}");
+    assert_serves(&d.path);
+
+    // A socket file nobody listens on any more.
+    drop(d.handle.take());
+    assert!(!d.path.exists(), "dropping the server removes its socket");
+    let stale = std::os::unix::net::UnixListener::bind(&d.path).unwrap();
+    drop(stale);
+    assert!(d.path.exists());
+    let (events, _requests) = mpsc::channel::<Request>();
+    let handle = ControlServer::bind(&d.path).unwrap().spawn(events, |r| r);
+    assert!(handle.is_ok());
+}
+
+#[test]
+fn a_path_that_is_no_socket_is_left_alone() {
+    let dir = TempDir::new("control-file");
+    let path = dir.path().join("precious");
+    std::fs::write(&path, "data").unwrap();
+    let err = ControlServer::bind(&path).err().expect("refused");
+    assert!(matches!(err, ControlError::NotASocket(_)), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+}
