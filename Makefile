@@ -79,6 +79,7 @@ install: all
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --document-private-items
 
 # Figures for the engine, the membership core in simulation, the network
 # layer, the whole daemon, how soon a killed daemon's Spread session ends,

@@ -30,6 +30,8 @@ pub struct DaemonOptions {
     pub spread: Option<SpreadAddress>,
     /// private name used with Spread (default wack<pid>, at most 10
     /// characters)
+    // The text above is the option's help as argh prints it, not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     #[argh(option, short = 'u', from_str_fn(private_name_option))]
     pub user: Option<String>,
     /// print the version and exit

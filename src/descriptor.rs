@@ -30,7 +30,7 @@ pub const CEILING: RawFd = 1024;
 /// built-in membership's socket, and room to spare.
 const TOP_SLOTS: RawFd = 32;
 
-/// Moves `socket` to the lowest free number in the top [`TOP_SLOTS`] of
+/// Moves `socket` to the lowest free number in the top `TOP_SLOTS` of
 /// the table (close-on-exec, as everything of ours), closing its old
 /// number. Best effort: where the table cannot grow there (a tiny file
 /// limit), the socket stays where it is, which only makes the process's

@@ -10,7 +10,7 @@
 //! any of it is refused whole and the running configuration stays. The key
 //! file's content is compared by [`check_key`], as the daemon reads it.
 //!
-//! [`Daemon::reload`] carries a reload out: the file, these checks, the
+//! `Daemon::reload` carries a reload out: the file, these checks, the
 //! group service's own (the key's content), then the live settings, the
 //! quorum rule last (it may have us leave the group and join again).
 

@@ -23,7 +23,7 @@ pub struct Transmit {
 /// Why a node is no longer in any view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeftReason {
-    /// [`Node::leave`] was called.
+    /// [`Node::leave`](super::Node::leave) was called.
     Requested,
     /// We were silent longer than the others allow (paused or starved):
     /// they have surely moved on without us.
@@ -95,7 +95,7 @@ pub enum MulticastError {
     },
     /// Too many of our messages wait for the sequencer.
     Backlog,
-    /// [`Node::leave`] was called.
+    /// [`Node::leave`](super::Node::leave) was called.
     Gone,
 }
 
