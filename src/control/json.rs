@@ -1,20 +1,18 @@
 //! The JSON status document (request byte 3); its fields are described
 //! in [`super::status`].
 //!
-//! The daemon serializes it. `wackatrl` does not decode replies (it checks
-//! them with [`super::json_check`] and prints them as received); the
-//! derived decoder is for reading documents of our own daemon, as the
-//! tests do, never for bytes from an unknown peer.
+//! The daemon serializes it. `wackatrl --json` prints replies as
+//! received once [`super::json_check`] has found them well-formed;
+//! `wackatrl -l` and the tests read them back with
+//! [`JsonStatus::decode`](super::json_decode), which no reply can make
+//! panic or loop.
 
-// The code nanoserde's DeJson derive generates trips this lint.
-#![allow(clippy::question_mark)]
-
-use nanoserde::{DeJson, SerJson};
+use nanoserde::SerJson;
 
 use crate::base::VifAddress;
 
 /// The JSON document; field meanings in the module documentation.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonStatus {
     /// The engine's phase: `BOOT`, `GATHER`, `RUN` or `DISCONNECTED`.
@@ -44,7 +42,7 @@ pub struct JsonStatus {
 }
 
 /// The group service, as it describes itself.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 pub struct JsonService {
     /// `spread` or `membership`.
     pub name: String,
@@ -59,7 +57,7 @@ pub struct JsonService {
 }
 
 /// The built-in membership as this node sees it.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonMembership {
     /// This node's index in `Nodes`.
@@ -83,7 +81,7 @@ pub struct JsonMembership {
 }
 
 /// An installed view of the built-in membership.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 pub struct JsonMembershipView {
     /// Logical time of the view id.
     pub ltime: u64,
@@ -96,7 +94,7 @@ pub struct JsonMembershipView {
 }
 
 /// Refused datagrams, by reason.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 pub struct JsonRefused {
     /// Datagrams that do not parse.
     pub malformed: u64,
@@ -113,7 +111,7 @@ pub struct JsonRefused {
 }
 
 /// One listed node, as this node sees it.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonNode {
     /// Its index in `Nodes`.
@@ -131,7 +129,7 @@ pub struct JsonNode {
 }
 
 /// The quorum rule and the current view's count.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonQuorum {
     /// The rule as configured.
@@ -145,7 +143,7 @@ pub struct JsonQuorum {
 }
 
 /// One member of the view.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonMember {
     /// Its position in the view.
@@ -159,7 +157,7 @@ pub struct JsonMember {
 }
 
 /// One configured VIF.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonVif {
     /// Its position in the configuration.
@@ -175,13 +173,12 @@ pub struct JsonVif {
 }
 
 /// One address of a VIF.
-#[derive(Debug, Clone, PartialEq, SerJson, DeJson)]
+#[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonAddress {
     /// The interface it goes on.
     pub interface: String,
     /// `ipv4` or `ipv6`; older daemons sent IPv4 only and no family.
-    #[nserde(default = "ipv4")]
     pub family: String,
     /// In its usual text form.
     pub address: String,

@@ -19,6 +19,8 @@
 pub mod client;
 pub mod json;
 pub mod json_check;
+pub mod json_decode;
+pub mod json_value;
 pub mod server;
 pub mod status;
 pub mod wire;

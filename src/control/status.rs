@@ -306,7 +306,6 @@ impl RefusalCounts {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use nanoserde::DeJson;
 
     pub(crate) fn sample_status() -> Status {
         let me = Ipv4Addr::new(192, 168, 1, 10);
@@ -475,7 +474,7 @@ pub(crate) mod tests {
         ]
         .concat();
         assert_eq!(&json[cut..], expected);
-        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        let parsed = JsonStatus::decode(&json).unwrap();
         assert_eq!(parsed, membership_status().json());
     }
 
@@ -495,21 +494,21 @@ pub(crate) mod tests {
             ),
             "{json}"
         );
-        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        let parsed = JsonStatus::decode(&json).unwrap();
         assert_eq!(parsed, status.json());
     }
 
     #[test]
     fn a_document_without_families_reads_as_ipv4() {
         let json = sample_status().to_json().replace(r#""family":"ipv4","#, "");
-        let parsed = JsonStatus::deserialize_json(&json).unwrap();
+        let parsed = JsonStatus::decode(&json).unwrap();
         assert_eq!(parsed.vifs[0].addresses[0].family, "ipv4");
     }
 
     #[test]
     fn json_document_round_trips() {
         let status = sample_status();
-        let parsed = JsonStatus::deserialize_json(&status.to_json()).unwrap();
+        let parsed = JsonStatus::decode(&status.to_json()).unwrap();
         assert_eq!(parsed, status.json());
     }
 
@@ -519,7 +518,7 @@ pub(crate) mod tests {
         assert!(!status.to_json().contains(r#""error""#));
         status.service.state = "refused".to_string();
         status.service.error = Some("cannot connect to Spread: refused".to_string());
-        let parsed = JsonStatus::deserialize_json(&status.to_json()).unwrap();
+        let parsed = JsonStatus::decode(&status.to_json()).unwrap();
         let service = parsed.service.expect("the service");
         assert_eq!(service.state, "refused");
         assert_eq!(
@@ -533,7 +532,7 @@ pub(crate) mod tests {
         let json = sample_status().to_json();
         let cut = json.find(r#","service":"#).expect("the service field");
         let older = format!("{}}}", &json[..cut]);
-        let parsed = JsonStatus::deserialize_json(&older).unwrap();
+        let parsed = JsonStatus::decode(&older).unwrap();
         assert_eq!(parsed.service, None);
         assert_eq!(parsed.quorum, None);
         assert_eq!(parsed.vifs, sample_status().json().vifs);
@@ -566,7 +565,7 @@ pub(crate) mod tests {
     #[test]
     fn older_clients_skip_the_fields_they_do_not_know() {
         let json = membership_status().to_json();
-        let parsed = older::Status::deserialize_json(&json).unwrap();
+        let parsed = <older::Status as nanoserde::DeJson>::deserialize_json(&json).unwrap();
         assert_eq!((parsed.state.as_str(), parsed.member_count), ("RUN", 2));
         let service = parsed.service.expect("the service");
         assert_eq!(

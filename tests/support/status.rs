@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use nanoserde::{DeJson, SerJson};
+use nanoserde::SerJson;
 use wackamole::control::json::{JsonMembership, JsonNode, JsonRefused, JsonStatus};
 use wackamole::control::ControlClient;
 
@@ -35,7 +35,7 @@ impl Status {
     /// Decodes a document of our daemon.
     pub fn parse(text: &str) -> Result<Status, String> {
         let text = text.trim().to_string();
-        let doc = JsonStatus::deserialize_json(&text)
+        let doc = JsonStatus::decode(&text)
             .map_err(|e| format!("not our JSON status document: {e}: {text}"))?;
         Ok(Status { doc, text })
     }

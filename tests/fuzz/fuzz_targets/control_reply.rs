@@ -1,13 +1,15 @@
 //! What `wackatrl` reads from whatever answers on the control socket: the
 //! length prefix, the state reply of the original protocol, and our JSON
-//! document, which is checked (never decoded) and printed as received.
-//! A state reply that decodes must encode to the same bytes' meaning, and
-//! a JSON reply that passes comes back unchanged.
+//! document, which is checked and printed as received (`--json`) or read
+//! into a tree and decoded (`-l`). A state reply that decodes must encode
+//! to the same bytes' meaning, a JSON reply that passes comes back
+//! unchanged, and the tree reader accepts exactly what the check does.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wackamole::control::client::json_reply;
+use wackamole::control::client::{decode_status, json_reply};
+use wackamole::control::json_value::parse_object;
 use wackamole::control::json_check::{check_object, TOO_DEEP};
 use wackamole::control::wire::{decode_length, decode_state, encode_state};
 use wackamole_fuzz::Bytes;
@@ -29,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
         let ours = json_reply(body.to_vec());
         if let Ok(text) = &ours {
             assert_eq!(text.as_bytes(), body);
+            assert!(parse_object(text).is_ok(), "the check passed it");
+            let _ = decode_status(text);
         }
         same_verdict_as_serde_json(body, ours.is_ok());
     }
