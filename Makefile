@@ -16,9 +16,12 @@ export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 all:
 	$(CARGO) build --release
 
-# The whole suite, including the root-only network-namespace tests.
+# The whole suite, including the root-only network-namespace tests, and
+# a build check of the fuzz targets (which `make fuzz` runs on nightly)
+# so that they keep up with the code they exercise.
 test:
 	$(CARGO) test --profile test-opt -- --test-threads=2
+	$(CARGO) check --manifest-path tests/fuzz/Cargo.toml --bins --examples
 
 # Every seeded simulation at length, SOAK_SEEDS schedules each (a
 # million by default), each spread over every core: the engine's clusters
