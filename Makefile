@@ -154,6 +154,10 @@ FUZZ_TARGETS ?= spread_frame spread_handshake spread_membership engine_codec \
 	engine_inputs control_request control_reply config_parse membership_wire \
 	membership_node
 FUZZ_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+# control_request drives a live server whose connection threads outlive
+# each input; glibc's registration of their thread-local destructors then
+# looks like a leak to LeakSanitizer. Leaks are not checked there.
+FUZZ_NO_LEAK_CHECK := control_request
 
 fuzz:
 	@rustup run nightly rustc --version >/dev/null 2>&1 || { \
@@ -165,9 +169,10 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t && \
 		echo "fuzz: $$t for $(FUZZ_SECS) s" && \
+		case " $(FUZZ_NO_LEAK_CHECK) " in *" $$t "*) extra=-detect_leaks=0 ;; *) extra= ;; esac && \
 		cargo +nightly fuzz run --fuzz-dir $(FUZZ_DIR) $$t \
 			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t -- \
-			-max_total_time=$(FUZZ_SECS) $(FUZZ_FLAGS) || exit 1; \
+			-max_total_time=$(FUZZ_SECS) $(FUZZ_FLAGS) $$extra || exit 1; \
 	done
 
 clean:
