@@ -101,9 +101,14 @@ impl ControlClient {
     /// Request 3 (ours): the JSON status, as received, once checked to be
     /// a well-formed document (see [`json_reply`]).
     pub fn json_status(&mut self) -> Result<String, ControlError> {
+        self.json_text().and_then(well_formed)
+    }
+
+    /// Request 3's reply as UTF-8 text, not yet checked.
+    fn json_text(&mut self) -> Result<String, ControlError> {
         self.send(RequestKind::JsonStatus)?;
         let len = decode_length(self.read_array("reading the JSON length")?, MAX_JSON_LEN)?;
-        json_reply(self.read_vec(len, "reading the JSON status")?)
+        utf8(self.read_vec(len, "reading the JSON status")?)
     }
 
     fn acknowledged(&mut self, kind: RequestKind) -> Result<(), ControlError> {
@@ -171,8 +176,15 @@ impl ControlClient {
 /// holding one well-formed JSON object, returned unchanged. The check
 /// cannot panic or loop, whatever the bytes.
 pub fn json_reply(body: Vec<u8>) -> Result<String, ControlError> {
-    let text = String::from_utf8(body)
-        .map_err(|_| ControlError::BadReply("JSON status is not UTF-8".to_string()))?;
+    utf8(body).and_then(well_formed)
+}
+
+fn utf8(body: Vec<u8>) -> Result<String, ControlError> {
+    String::from_utf8(body)
+        .map_err(|_| ControlError::BadReply("JSON status is not UTF-8".to_string()))
+}
+
+fn well_formed(text: String) -> Result<String, ControlError> {
     check_object(text.as_bytes())
         .map_err(|e| ControlError::BadReply(format!("JSON status: {e}")))?;
     Ok(text)
@@ -208,12 +220,13 @@ pub fn render_listing(reply: &StateReply) -> String {
 /// What the listing shows: from our JSON status, which carries IPv6
 /// addresses too; from the original state reply when the daemon does not
 /// answer request 3 (an original daemon, which has no IPv6 addresses).
+/// The JSON text is checked once, by the decoder; an answer that is not
+/// our document is an error, not a reason to ask again.
 fn listing(mut client: ControlClient, socket: &Path) -> Result<StateReply, ControlError> {
-    let text = match client.json_status() {
-        Ok(text) => text,
-        Err(_) => return ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state(),
-    };
-    state_from_json(&decode_status(&text)?)
+    match client.json_text() {
+        Ok(text) => state_from_json(&decode_status(&text)?),
+        Err(_) => ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state(),
+    }
 }
 
 /// Our JSON status from the text of a reply ([`JsonStatus::decode`]: no
@@ -306,6 +319,45 @@ mod tests {
     fn fake_daemon(reply: Vec<u8>) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
         // The client may close first when it refuses the reply.
         fake_daemon_with(move |stream| drop(stream.write_all(&reply)))
+    }
+
+    /// An original daemon does not know request 3 and hangs up; the
+    /// listing then asks for the original state reply. A daemon that
+    /// answers request 3 with something that is not our document is an
+    /// error.
+    #[test]
+    fn the_listing_falls_back_to_the_state_reply_only_when_json_is_not_answered() {
+        let dir = TempDir::new("original-control");
+        let path = dir.path().join("control");
+        let listener = UnixListener::bind(&path).expect("bind the fake daemon");
+        let daemon = thread::spawn(move || {
+            let mut asked = Vec::new();
+            for _ in 0..2 {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut request = [0u8; 1];
+                stream.read_exact(&mut request).expect("the request byte");
+                asked.push(request[0]);
+                if RequestKind::from_byte(request[0]) == Some(RequestKind::State) {
+                    let reply = crate::control::wire::encode_state(&sample_status().state_reply());
+                    stream.write_all(&reply).expect("the state reply");
+                }
+            }
+            asked
+        });
+        let mut out = Vec::new();
+        run(&path, Action::List, false, &mut out).expect("the listing");
+        assert_eq!(daemon.join().expect("the fake daemon"), [3, 0]);
+        let expected = render_listing(&sample_status().state_reply());
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+
+        let not_ours = b"{\"state\":7}";
+        let (_dir, path, daemon) = fake_daemon(reply(not_ours.len() as u32, not_ours));
+        let outcome = run(&path, Action::List, false, &mut Vec::new());
+        daemon.join().expect("the fake daemon");
+        match outcome {
+            Err(ControlError::BadReply(why)) => assert!(why.contains("state"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
