@@ -26,20 +26,6 @@ pub enum Value {
     Object(Vec<(String, Value)>),
 }
 
-impl Value {
-    /// What kind of value this is, for error messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        }
-    }
-}
-
 /// Reads `text`, which must be one JSON object and nothing else.
 pub fn parse_object(text: &str) -> Result<Value, JsonError> {
     check_object(text.as_bytes())?;
@@ -197,8 +183,9 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// `XXXX` after `\u`, with its low surrogate when it is a high one. A
-    /// lone surrogate reads as U+FFFD, as it names no character.
+    /// The four hex digits after `\u`, with the low surrogate that follows
+    /// when they name a high one. A lone surrogate reads as U+FFFD, as it
+    /// names no character.
     fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let first = self.hex4()?;
         if !(0xd800..0xdc00).contains(&first) {
