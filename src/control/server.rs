@@ -50,7 +50,7 @@ impl<T> Responder<T> {
     }
 }
 
-fn responder<T>() -> (Responder<T>, Receiver<T>) {
+pub(crate) fn responder<T>() -> (Responder<T>, Receiver<T>) {
     let (tx, rx) = mpsc::sync_channel(1);
     (Responder(tx), rx)
 }

@@ -45,6 +45,11 @@ pub enum GroupEvent {
         /// Why, for the log.
         reason: String,
     },
+    /// The service's quorum lease lapsed (`false`: no quorum of the view
+    /// has confirmed us recently enough, so a majority may soon take our
+    /// addresses over) or holds again (`true`). Only a service asked for a
+    /// quorum of two or more ([`GroupService::set_quorum`]) says it.
+    Lease(bool),
 }
 
 /// A group service: views and totally ordered messages among the nodes of
@@ -89,6 +94,18 @@ pub trait GroupService {
     fn view_taken(&mut self, taken: bool) {
         let _ = taken;
     }
+
+    /// Members a view needs before this node may hold anything (the
+    /// quorum gate's count; 0 or 1: any view). A service that can tell
+    /// when a quorum of its view stops confirming us says so with
+    /// [`GroupEvent::Lease`].
+    fn set_quorum(&mut self, needed: usize) {
+        let _ = needed;
+    }
+
+    /// The service's name, for the log and the status (`spread`,
+    /// `membership`).
+    fn name(&self) -> &'static str;
 
     /// When the loop must call [`on_deadline`](GroupService::on_deadline)
     /// (for example to connect again), if ever. Asked after every call.

@@ -137,6 +137,9 @@ impl QuorumGate {
                 self.out_of_group();
                 vec![Step::Lost(reason), Step::Feed(Input::Disconnected)]
             }
+            // What the addresses do while the lease lapses is the core's
+            // business: the engine's table stays as it is.
+            GroupEvent::Lease(_) => Vec::new(),
         }
     }
 

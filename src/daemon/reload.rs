@@ -10,16 +10,14 @@
 //! any of it is refused whole and the running configuration stays. The key
 //! file's content is compared by [`check_key`], as the daemon reads it.
 //!
-//! `Daemon::reload` carries a reload out: the file, these checks, the
-//! group service's own (the key's content), then the live settings, the
-//! quorum rule last (it may have us leave the group and join again).
+//! The daemon reads the file; [`Core::reload`](super::core::Core::reload)
+//! carries the reload out: these checks, the group service's own (the
+//! key's content), then the live settings, the quorum rule last (it may
+//! have us leave the group and join again).
 
 use std::fmt;
 
-use super::group::GroupService;
-use super::{configured_nodes, Daemon};
-use crate::config::{self, Config, MembershipConfig};
-use crate::{log, log_error, log_notice, log_warning};
+use crate::config::{Config, MembershipConfig};
 
 /// The reload was refused: these settings differ from the running ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,51 +138,9 @@ fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
         .collect()
 }
 
-impl<S: GroupService> Daemon<S> {
-    /// SIGHUP: re-reads the file and applies what may change live.
-    pub(super) fn reload(&mut self) {
-        log_notice!("re-reading {}", self.config_path.display());
-        let new = match config::load(&self.config_path) {
-            Ok((new, warnings)) => {
-                for warning in warnings {
-                    log_warning!("{warning}");
-                }
-                self.overrides.apply(new)
-            }
-            Err(err) => {
-                log_error!("configuration not reloaded: {err}; the running configuration stays");
-                return;
-            }
-        };
-        let changed = match check(&self.config, &new) {
-            Ok(changed) => changed,
-            Err(refused) => {
-                log_error!("{refused}");
-                return;
-            }
-        };
-        if let Err(refused) = self.service.check_reload(&new) {
-            log_error!("{refused}");
-            return;
-        }
-        if new.log_facility != self.config.log_facility {
-            log::set_facility(new.log_facility);
-        }
-        self.engine.retune(new.mature, new.balance, new.arp_cache);
-        self.service.reconfigure(&new);
-        let quorum = self.quorum.set_rule(new.quorum, configured_nodes(&new));
-        self.config = new;
-        if changed.is_empty() {
-            log_notice!("configuration re-read: nothing changed");
-        } else {
-            log_notice!(
-                "configuration re-read: {} now in effect",
-                changed.join(", ")
-            );
-        }
-        // Last: a new quorum may have us leave and join again.
-        self.take_steps(quorum);
-    }
+/// How many nodes the configuration lists (none with Spread).
+pub(super) fn configured_nodes(config: &Config) -> Option<usize> {
+    config.membership.as_ref().map(|m| m.nodes.len())
 }
 
 #[cfg(test)]

@@ -313,6 +313,10 @@ impl GroupService for SpreadService {
         self.retry = config.spread_retry_interval;
     }
 
+    fn name(&self) -> &'static str {
+        "spread"
+    }
+
     fn status(&self) -> ServiceStatus {
         let state = match self.link {
             Link::Up { .. } => "connected",

@@ -1,6 +1,6 @@
 //! Deadlines of the engine loop: armed by name, fired when due.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A set of named one-shot deadlines. Arming a name again replaces its
 /// deadline, as the engine's timers expect.
@@ -23,14 +23,9 @@ impl<K: Copy + PartialEq> Timers<K> {
         self.armed.retain(|(k, _)| *k != key);
     }
 
-    /// How long the loop may sleep before the next deadline (`max` when
-    /// nothing is armed).
-    pub(super) fn wait(&self, now: Instant, max: Duration) -> Duration {
-        self.armed
-            .iter()
-            .map(|(_, at)| at.saturating_duration_since(now))
-            .min()
-            .map_or(max, |d| d.min(max))
+    /// The earliest deadline armed, if any.
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.armed.iter().map(|&(_, at)| at).min()
     }
 
     /// Removes and returns every timer due at `now`, earliest first.
@@ -58,6 +53,7 @@ impl<K: Copy + PartialEq> Default for Timers<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn rearming_replaces_and_due_timers_come_out_in_order() {
@@ -66,16 +62,10 @@ mod tests {
         timers.arm('a', t0 + Duration::from_secs(5));
         timers.arm('b', t0 + Duration::from_secs(2));
         timers.arm('a', t0 + Duration::from_secs(1));
-        assert_eq!(
-            timers.wait(t0, Duration::from_secs(60)),
-            Duration::from_secs(1)
-        );
+        assert_eq!(timers.next(), Some(t0 + Duration::from_secs(1)));
         assert!(timers.take_due(t0).is_empty());
         assert_eq!(timers.take_due(t0 + Duration::from_secs(3)), vec!['a', 'b']);
-        assert_eq!(
-            timers.wait(t0, Duration::from_secs(60)),
-            Duration::from_secs(60)
-        );
+        assert_eq!(timers.next(), None);
     }
 
     #[test]

@@ -180,6 +180,7 @@ impl Engines {
             GroupEvent::View(v) => Input::View(v),
             GroupEvent::Message(m) => Input::Message(m),
             GroupEvent::Disconnected { .. } => Input::Disconnected,
+            GroupEvent::Lease(_) => return,
         };
         self.feed(i, input, net);
         if is_view {

@@ -4,14 +4,19 @@
 //! `Port`, so that what we send leaves from the address the others know
 //! us by (they refuse datagrams from any other source).
 //!
-//! The node and the socket belong to a thread of their own (see
-//! [`worker`]); this side, on the engine loop, sends it commands over a
-//! channel and wakes it with one byte sent to its socket from a waker
-//! socket on our own address, so that a multicast or a leave goes out
-//! within microseconds rather than at the next heartbeat. The thread's
-//! events come back as [`Report`]s and are turned into group events by
-//! the [`Bridge`]; a MATURING that a view change left undelivered is
-//! multicast again once the next view is in the engine.
+//! The service itself ([`BuiltinService`]) is the pure part, on the
+//! engine loop: it sends [`Command`]s to whoever drives the node, through
+//! a [`NodeLink`], and turns the node's events, which come back as
+//! [`Report`]s, into group events through the [`Bridge`]: the epoch
+//! filter, the translation, and the MATURING that a view change left
+//! undelivered, multicast again once the next view is in the engine. The
+//! daemon's link ([`ThreadLink`]) hands the commands to a thread of their
+//! own that owns the node and the socket (see [`worker`]) and wakes it
+//! with one byte sent to its socket from a waker socket on our own
+//! address, so that a multicast or a leave goes out within microseconds
+//! rather than at the next heartbeat; the simulations' link applies them
+//! to a simulated node instead. No call waits for the thread: the status
+//! is the one the thread last published.
 //!
 //! Every join starts a new node, a new member with a new incarnation;
 //! each join has an epoch, and events of an earlier one are dropped.
@@ -29,9 +34,9 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -42,28 +47,69 @@ use crate::config::{self, Config, KeyError, MembershipConfig, OwnIndexError};
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
-use crate::membership::{self, wire};
+use crate::membership::{self, wire, Settings, ViewId};
 use crate::net::iface;
 use crate::net::lease::Lease;
-use crate::{log_error, log_notice, log_warning};
+use crate::{log_error, log_notice};
 
-use worker::{Command, NodeSetup, Worker};
+use worker::{NodeSetup, Worker};
 
-/// Longest the loop waits for the thread to confirm a leave (its LEAVE
-/// datagrams sent) or to answer a status request.
-const ANSWER_WAIT: Duration = Duration::from_secs(1);
+/// What the service asks of whoever drives the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Start a new node (a new member) with this incarnation; its events
+    /// carry `epoch`.
+    Join {
+        /// The join's number.
+        epoch: u64,
+        /// The new member's incarnation.
+        incarnation: u64,
+    },
+    /// Leave: the node sends its LEAVE datagrams and stops.
+    Leave,
+    /// One payload, in agreed order, for the view the engine was last
+    /// told of (if that view has ended, it comes back undelivered).
+    Multicast {
+        /// The view it is meant for.
+        view: ViewId,
+        /// The bridge payload.
+        payload: Vec<u8>,
+    },
+    /// New timing settings.
+    Settings(Settings),
+    /// Members a view needs (the node's quorum lease).
+    Quorum(usize),
+    /// End the driver.
+    Stop,
+}
+
+/// Where the service's commands go.
+pub trait NodeLink {
+    /// Hands `command` to the node's driver; false if the driver is gone.
+    fn command(&mut self, command: Command) -> bool;
+
+    /// The node's status as its driver last published it, and when.
+    fn status(&self) -> Option<(membership::Status, Instant)>;
+
+    /// The announcer's lease, renewed by the driver while the node is in
+    /// a view.
+    fn lease(&self) -> Option<Arc<Lease>>;
+}
 /// Receive buffer asked of the kernel: a paused node finds what its peers
 /// sent meanwhile (a 32-node cluster at short heartbeats sends thousands
 /// of datagrams a second).
 const RECEIVE_BUFFER: usize = 1 << 20;
 
 /// An event of the node of join `epoch`.
-pub(super) struct Report {
-    epoch: u64,
-    event: membership::Event,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The join it belongs to.
+    pub epoch: u64,
+    /// What the node said.
+    pub event: membership::Event,
     /// An `Undelivered` that came back at once from a multicast meant for
     /// a view that had already ended (the events ending it came first).
-    bounced: bool,
+    pub bounced: bool,
 }
 
 /// Why the built-in membership cannot start.
@@ -116,7 +162,9 @@ impl fmt::Display for BuiltinError {
 
 impl std::error::Error for BuiltinError {}
 
-pub(super) struct BuiltinService {
+/// The built-in membership as a group service, over a link `L` to the
+/// node's driver.
+pub struct BuiltinService<L> {
     /// Our own listed address and port, and our index in `Nodes`.
     own: SocketAddrV4,
     me: usize,
@@ -125,12 +173,7 @@ pub(super) struct BuiltinService {
     /// The key's bytes, to tell a reload that changed the file's content.
     key: Vec<u8>,
     bridge: Bridge,
-    commands: Sender<Command>,
-    /// Connected to our socket: one byte wakes the thread.
-    waker: UdpSocket,
-    thread: Option<JoinHandle<()>>,
-    /// The announcer's, renewed by the thread while the node is in a view.
-    lease: Arc<Lease>,
+    link: L,
     epoch: u64,
     /// A node runs (between join and leave).
     joined: bool,
@@ -140,6 +183,51 @@ pub(super) struct BuiltinService {
     /// MATURING that bounced off a view that had ended.
     engine_view: Option<bool>,
     last_incarnation: u64,
+}
+
+/// The daemon's link: the membership thread, woken through its socket.
+pub struct ThreadLink {
+    commands: Sender<Command>,
+    /// Connected to the node's socket: one byte wakes the thread.
+    waker: UdpSocket,
+    thread: Option<JoinHandle<()>>,
+    /// The announcer's, renewed by the thread while the node is in a view.
+    lease: Arc<Lease>,
+    /// What the thread last published of the node.
+    published: Arc<Mutex<Option<(membership::Status, Instant)>>>,
+}
+
+impl NodeLink for ThreadLink {
+    fn command(&mut self, command: Command) -> bool {
+        if self.commands.send(command).is_err() {
+            return false;
+        }
+        // A lost wake-up only delays the command to the node's next
+        // deadline (a heartbeat at most).
+        let _ = self.waker.send(&[0]);
+        true
+    }
+
+    fn status(&self) -> Option<(membership::Status, Instant)> {
+        self.published
+            .lock()
+            .map_or_else(|poisoned| poisoned.into_inner().clone(), |s| s.clone())
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        Some(self.lease.clone())
+    }
+}
+
+impl Drop for ThreadLink {
+    /// Stops the thread (a node still running sends its LEAVE first) and
+    /// waits for it.
+    fn drop(&mut self) {
+        self.command(Command::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// This node's index in `membership.nodes`: the one `Identity` names, or
@@ -155,7 +243,7 @@ pub(super) fn own_index(
     config::own_index(&membership.nodes, config.identity, &local).map_err(BuiltinError::OwnIndex)
 }
 
-impl BuiltinService {
+impl BuiltinService<ThreadLink> {
     /// Finds this node among the listed ones, reads the key, binds the
     /// socket and starts the thread; the node itself starts at
     /// [`join`](GroupService::join).
@@ -163,7 +251,7 @@ impl BuiltinService {
         config: &Config,
         membership: &MembershipConfig,
         reports: Reports<Report>,
-    ) -> Result<BuiltinService, BuiltinError> {
+    ) -> Result<BuiltinService<ThreadLink>, BuiltinError> {
         let me = own_index(config, membership)?;
         let key = config::load_key(&membership.key).map_err(BuiltinError::Key)?;
         let wire_key = wire::Key::new(&key).map_err(BuiltinError::KeyRejected)?;
@@ -178,6 +266,7 @@ impl BuiltinService {
         let waker_addr = waker.local_addr().map_err(BuiltinError::Waker)?;
         let (commands, inbox) = mpsc::channel();
         let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
+        let published = Arc::new(Mutex::new(None));
         let worker = Worker {
             socket,
             waker: waker_addr,
@@ -186,50 +275,74 @@ impl BuiltinService {
                 me,
                 key: wire_key,
                 settings: membership.settings,
+                quorum: 0,
             },
             commands: inbox,
             reports,
             lease: lease.clone(),
+            published: published.clone(),
         };
         let thread = thread::Builder::new()
             .name("membership".into())
             .spawn(move || worker.run())
             .map_err(BuiltinError::Thread)?;
-        Ok(BuiltinService {
+        let link = ThreadLink {
+            commands,
+            waker,
+            thread: Some(thread),
+            lease,
+            published,
+        };
+        Ok(BuiltinService::new(own, me, membership, key, link))
+    }
+}
+
+impl<L: NodeLink> BuiltinService<L> {
+    /// The service of node `me` (listening on `own`) of `membership`,
+    /// whose key file held `key`, over `link`; it joins at
+    /// [`join`](GroupService::join).
+    pub fn new(
+        own: SocketAddrV4,
+        me: usize,
+        membership: &MembershipConfig,
+        key: Vec<u8>,
+        link: L,
+    ) -> BuiltinService<L> {
+        BuiltinService {
             own,
             me,
             nodes: membership.nodes.clone(),
             key_path: membership.key.clone(),
             key,
             bridge: Bridge::new(membership.nodes.clone()),
-            commands,
-            waker,
-            thread: Some(thread),
-            lease,
+            link,
             epoch: 0,
             joined: false,
             engine_view: Some(false),
             last_incarnation: 0,
-        })
+        }
+    }
+
+    /// The link to the node's driver.
+    pub fn link(&self) -> &L {
+        &self.link
+    }
+
+    /// The link to the node's driver, for a simulation to drive it.
+    pub fn link_mut(&mut self) -> &mut L {
+        &mut self.link
+    }
+
+    /// The current join's number: its node's events carry it.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Multicasts `payload` to the view the engine knows of, if any.
-    fn send(&self, payload: Vec<u8>) {
+    fn send(&mut self, payload: Vec<u8>) {
         if let (true, Some(view)) = (self.joined, self.bridge.view()) {
-            self.command(Command::Multicast { view, payload });
+            self.link.command(Command::Multicast { view, payload });
         }
-    }
-
-    /// Hands `command` to the thread and wakes it; false if the thread
-    /// is gone.
-    fn command(&self, command: Command) -> bool {
-        if self.commands.send(command).is_err() {
-            return false;
-        }
-        // A lost wake-up only delays the command to the node's next
-        // deadline (a heartbeat at most).
-        let _ = self.waker.send(&[0]);
-        true
     }
 
     /// The incarnation of a new node. The wall clock in microseconds since
@@ -248,7 +361,7 @@ impl BuiltinService {
     }
 }
 
-impl GroupService for BuiltinService {
+impl<L: NodeLink> GroupService for BuiltinService<L> {
     type Report = Report;
 
     fn join(&mut self) {
@@ -257,7 +370,7 @@ impl GroupService for BuiltinService {
         }
         self.epoch += 1;
         let incarnation = self.next_incarnation();
-        self.joined = self.command(Command::Join {
+        self.joined = self.link.command(Command::Join {
             epoch: self.epoch,
             incarnation,
         });
@@ -281,10 +394,9 @@ impl GroupService for BuiltinService {
         // and the engine has no view to send to.
         self.bridge = Bridge::new(self.nodes.clone());
         self.engine_view = Some(false);
-        let (done, confirmed) = mpsc::sync_channel(1);
-        if self.command(Command::Leave { done }) && confirmed.recv_timeout(ANSWER_WAIT).is_err() {
-            log_warning!("membership: the leave was not confirmed within {ANSWER_WAIT:?}");
-        }
+        // Its LEAVE datagrams go out on the thread's next turn, within
+        // microseconds; at the end, the thread is stopped only after it.
+        self.link.command(Command::Leave);
     }
 
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
@@ -336,8 +448,16 @@ impl GroupService for BuiltinService {
 
     fn reconfigure(&mut self, config: &Config) {
         if let Some(membership) = &config.membership {
-            self.command(Command::Settings(membership.settings));
+            self.link.command(Command::Settings(membership.settings));
         }
+    }
+
+    fn set_quorum(&mut self, needed: usize) {
+        self.link.command(Command::Quorum(needed));
+    }
+
+    fn name(&self) -> &'static str {
+        "membership"
     }
 
     fn check_reload(&self, _new: &Config) -> Result<(), KeyRefused> {
@@ -351,46 +471,30 @@ impl GroupService for BuiltinService {
     }
 
     fn lease(&self) -> Option<Arc<Lease>> {
-        Some(self.lease.clone())
+        self.link.lease()
     }
 
     fn status(&self) -> ServiceStatus {
         let endpoint = format!("udp:{}", self.own);
         let node = if self.joined {
-            let (reply, answer) = mpsc::sync_channel(1);
-            if self.command(Command::Status(reply)) {
-                answer.recv_timeout(ANSWER_WAIT).ok()
-            } else {
-                None
-            }
+            self.link.status()
         } else {
             None
         };
         let state = match &node {
             _ if !self.joined => "left",
-            None => "not answering",
-            Some(None) => "left",
-            Some(Some((status, _))) if status.flushing => "changing view",
-            Some(Some((status, _))) if status.view.is_some() => "in view",
-            Some(Some(_)) => "joining",
+            None => "joining",
+            Some((status, _)) if status.flushing => "changing view",
+            Some((status, _)) if status.view.is_some() => "in view",
+            Some(_) => "joining",
         };
         ServiceStatus {
             name: "membership".to_string(),
             endpoint,
             state: state.to_string(),
             membership: node
-                .flatten()
                 .map(|(status, at)| status::describe(&status, at, &self.nodes, &self.bridge)),
             error: None,
-        }
-    }
-}
-
-impl Drop for BuiltinService {
-    fn drop(&mut self) {
-        self.command(Command::Stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

@@ -1,20 +1,21 @@
 //! Three services on loopback addresses (127.0.0.1 to .3, no root
-//! needed), each with a real engine on top through the quorum gate: they
+//! needed), each under the daemon's own core with a recording host: they
 //! form one view, split the VIFs, hear a clean leave at once, and a
 //! survivor below the quorum holds nothing.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::worker::Command;
 use super::*;
 use crate::config::Quorum;
-use crate::daemon::quorum::{QuorumGate, Step};
-use crate::daemon::timers::Timers;
+use crate::daemon::core::Core;
+use crate::daemon::test_host::{Journal, Recorder};
 use crate::daemon::Event;
-use crate::engine::{Engine, Input, Output, Settings as EngineSettings, Timer, View, VifIndex};
+use crate::engine::View;
 use crate::testutil::TempDir;
 
 const NODES: usize = 3;
@@ -51,16 +52,11 @@ fn config(i: usize, key: &std::path::Path, port: u16, quorum: &str) -> Config {
     config
 }
 
-/// One daemon without interfaces: the service, the gate and the engine,
-/// with what the engine holds kept in a set.
+/// One daemon without interfaces: the core over the service's thread,
+/// with a recording host.
 struct Member {
-    service: BuiltinService,
+    core: Core<BuiltinService<ThreadLink>, Recorder>,
     inbox: Receiver<Event<Report>>,
-    gate: QuorumGate,
-    engine: Engine,
-    timers: Timers<Timer>,
-    held: BTreeSet<usize>,
-    view: Option<View>,
 }
 
 impl Member {
@@ -73,68 +69,42 @@ impl Member {
             .identity()
             .expect("the membership decides the identity");
         assert_eq!(Some(identity), config.identity);
-        let mut member = Member {
-            service,
-            inbox,
-            gate: QuorumGate::new(config.quorum, Some(NODES)),
-            engine: Engine::new(EngineSettings::from_config(config, identity)),
-            timers: Timers::new(),
-            held: BTreeSet::new(),
-            view: None,
-        };
-        member.service.join();
-        member
+        let host = Recorder::new(Journal::default());
+        let mut core = Core::new(config.clone(), identity, service, host);
+        core.start(Instant::now());
+        Member { core, inbox }
     }
 
-    /// Handles what arrived within `wait`, and the timers due.
+    /// Handles what arrived within `wait`, and the deadlines due: the
+    /// daemon's loop, without signals.
     fn step(&mut self, wait: Duration) {
         match self.inbox.recv_timeout(wait) {
-            Ok(Event::Group(report)) => {
-                if let Some(event) = self.service.handle(report) {
-                    for step in self.gate.on_event(event) {
-                        match step {
-                            Step::Feed(input) => self.feed(input),
-                            Step::ViewTaken(taken) => self.service.view_taken(taken),
-                            Step::Lost(_) | Step::Notice(_) | Step::Rejoin => {}
-                        }
-                    }
-                }
-            }
+            Ok(Event::Group(report)) => self.core.handle_report(report, Instant::now()),
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => panic!("the service's channel closed"),
         }
-        for timer in self.timers.take_due(Instant::now()) {
-            self.feed(Input::TimerFired(timer));
-        }
+        self.core.handle_timeout(Instant::now());
     }
 
-    fn feed(&mut self, input: Input) {
-        if let Input::View(view) = &input {
-            self.view = Some(view.clone());
-        }
-        if input == Input::Disconnected {
-            self.view = None;
-        }
-        let mut pending = vec![input];
-        while let Some(input) = pending.pop() {
-            for output in self.engine.handle(input) {
-                match output {
-                    Output::Multicast {
-                        delivery,
-                        mess_type,
-                        body,
-                    } => self.service.multicast(delivery, mess_type, &body),
-                    Output::Acquire(VifIndex(vif)) => assert!(self.held.insert(vif)),
-                    Output::Release(VifIndex(vif)) => assert!(self.held.remove(&vif)),
-                    Output::ArmTimer(timer, after) => {
-                        self.timers.arm(timer, Instant::now() + after)
-                    }
-                    Output::DisarmTimer(timer) => self.timers.disarm(timer),
-                    Output::ReadArpTable => pending.push(Input::LocalArpTable(Vec::new())),
-                    Output::Hooks(..) | Output::PostHooks(..) | Output::Log(..) => {}
-                }
-            }
-        }
+    /// The VIFs whose addresses are in the (recorded) kernel.
+    fn held(&self) -> BTreeSet<usize> {
+        (0..VIFS)
+            .filter(|&k| {
+                self.core
+                    .host()
+                    .kernel
+                    .contains(&format!("wkabsent0:192.0.2.{}/32", k + 1))
+            })
+            .collect()
+    }
+
+    fn view(&self) -> Option<View> {
+        let snapshot = self.core.snapshot();
+        snapshot.view.map(|v| View {
+            group_id: v.group_id,
+            members: v.members.into_iter().map(|m| m.name).collect(),
+            my_index: v.my_index.0,
+        })
     }
 }
 
@@ -150,8 +120,8 @@ fn run_until(
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}: views {:?}, held {:?}",
-            members.iter().map(|m| m.view.clone()).collect::<Vec<_>>(),
-            members.iter().map(|m| m.held.clone()).collect::<Vec<_>>()
+            members.iter().map(|m| m.view()).collect::<Vec<_>>(),
+            members.iter().map(|m| m.held()).collect::<Vec<_>>()
         );
         for member in members.iter_mut() {
             member.step(Duration::from_millis(1));
@@ -164,11 +134,12 @@ fn split_as(members: &[Member], counts: &[usize]) -> bool {
     let mut all = BTreeSet::new();
     let mut total = 0;
     for (member, &count) in members.iter().zip(counts) {
-        if member.held.len() != count {
+        let held = member.held();
+        if held.len() != count {
             return false;
         }
         total += count;
-        all.extend(member.held.iter().copied());
+        all.extend(held);
     }
     all.len() == total && total == VIFS
 }
@@ -188,14 +159,14 @@ fn three_nodes_form_one_view_split_the_vifs_and_see_a_leave_at_once() {
         .map(|i| Member::start(&config(i, &key, port, "none")))
         .collect();
     run_until(&mut members, "one view of three", SETTLE, |m| {
-        let first = m[0].view.as_ref();
-        first.is_some_and(|v| v.members.len() == NODES)
+        let first = m[0].view();
+        first.as_ref().is_some_and(|v| v.members.len() == NODES)
             && m.iter()
-                .all(|x| x.view.as_ref().map(|v| &v.group_id) == first.map(|v| &v.group_id))
+                .all(|x| x.view().map(|v| v.group_id) == first.as_ref().map(|v| v.group_id))
     });
-    let view = members[0].view.clone().expect("a view");
+    let view = members[0].view().expect("a view");
     for (i, member) in members.iter().enumerate() {
-        let mine = member.view.as_ref().expect("a view");
+        let mine = member.view().expect("a view");
         assert_eq!(mine.members, view.members);
         assert_eq!(mine.my_index, i);
         assert!(mine.members[i].starts_with(&format!("{}/", address(i))));
@@ -204,11 +175,12 @@ fn three_nodes_form_one_view_split_the_vifs_and_see_a_leave_at_once() {
         split_as(m, &[2, 2, 2])
     });
 
-    let status = members[1].service.status();
-    assert_eq!(
-        (status.name.as_str(), status.state.as_str()),
-        ("membership", "in view")
-    );
+    // The status is what the thread last published: give it a moment.
+    run_until(&mut members, "a published status", SETTLE, |m| {
+        m[1].core.service().status().state == "in view"
+    });
+    let status = members[1].core.service().status();
+    assert_eq!(status.name, "membership");
     assert_eq!(status.endpoint, format!("udp:127.0.0.2:{port}"));
     let detail = status.membership.expect("the node's status");
     assert_eq!(detail.node, 1);
@@ -221,12 +193,12 @@ fn three_nodes_form_one_view_split_the_vifs_and_see_a_leave_at_once() {
     // time-out (500 ms).
     let mut leaver = members.pop().expect("three members");
     let left = Instant::now();
-    leaver.feed(Input::Disconnected);
-    leaver.service.leave();
-    assert_eq!(leaver.service.status().state, "left");
+    leaver.core.shut_down(left);
+    assert!(leaver.held().is_empty());
+    assert_eq!(leaver.core.service().status().state, "left");
     run_until(&mut members, "a view of two", SETTLE, |m| {
         m.iter()
-            .all(|x| x.view.as_ref().is_some_and(|v| v.members.len() == 2))
+            .all(|x| x.view().is_some_and(|v| v.members.len() == 2))
     });
     let took = left.elapsed();
     assert!(
@@ -238,11 +210,11 @@ fn three_nodes_form_one_view_split_the_vifs_and_see_a_leave_at_once() {
     });
 
     // It comes back as a new member.
-    leaver.service.join();
+    leaver.core.start(Instant::now());
     members.push(leaver);
     run_until(&mut members, "the third back", SETTLE, |m| {
         m.iter()
-            .all(|x| x.view.as_ref().is_some_and(|v| v.members.len() == NODES))
+            .all(|x| x.view().is_some_and(|v| v.members.len() == NODES))
     });
 }
 
@@ -259,17 +231,17 @@ fn a_survivor_below_the_quorum_holds_nothing() {
     });
     // Two leave: the survivor's view of one is below the majority of 3.
     for mut gone in members.drain(1..).collect::<Vec<_>>() {
-        gone.feed(Input::Disconnected);
-        gone.service.leave();
+        gone.core.shut_down(Instant::now());
     }
     run_until(&mut members, "the survivor released", SETTLE, |m| {
-        m[0].held.is_empty() && m[0].gate.state().members == Some(1)
+        m[0].held().is_empty() && m[0].core.quorum().members == Some(1)
     });
-    let quorum = members[0].gate.state();
+    let quorum = members[0].core.quorum();
     assert!(!quorum.met);
     assert_eq!((quorum.rule, quorum.needed), (Quorum::Majority, 2));
     // The engine was told it is out of the group, not given the view.
-    assert_eq!(members[0].view, None);
+    assert_eq!(members[0].view(), None);
+    assert!(members[0].core.host().logged("below quorum"));
 }
 
 #[test]
@@ -332,31 +304,44 @@ fn incarnations_grow_even_when_the_clock_does_not() {
     assert!(service.next_incarnation() > first);
 }
 
-/// A service whose thread is the test: it reads the commands itself.
-fn detached() -> (BuiltinService, Receiver<Command>) {
-    let nodes = vec![address(0), address(1)];
-    let (commands, inbox) = mpsc::channel();
-    let waker = UdpSocket::bind((address(0), 0)).expect("a waker");
-    waker
-        .connect(waker.local_addr().expect("its address"))
-        .expect("connect");
-    let service = BuiltinService {
-        own: SocketAddrV4::new(address(0), port(3)),
-        me: 0,
-        nodes: nodes.clone(),
-        key_path: "/nonexistent".into(),
-        key: Vec::new(),
-        bridge: Bridge::new(nodes),
-        commands,
-        waker,
-        thread: None,
-        lease: Arc::new(Lease::new(Duration::from_secs(1))),
-        epoch: 1,
-        joined: true,
-        engine_view: Some(false),
-        last_incarnation: 0,
+/// A link that keeps the commands for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Rc<RefCell<Vec<Command>>>);
+
+impl NodeLink for Captured {
+    fn command(&mut self, command: Command) -> bool {
+        self.0.borrow_mut().push(command);
+        true
+    }
+
+    fn status(&self) -> Option<(membership::Status, Instant)> {
+        None
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        None
+    }
+}
+
+/// A joined service whose node is the test.
+fn detached() -> (BuiltinService<Captured>, Captured) {
+    let membership = MembershipConfig {
+        nodes: vec![address(0), address(1)],
+        port: port(3),
+        key: "/nonexistent".into(),
+        settings: membership::Settings::default(),
     };
-    (service, inbox)
+    let link = Captured::default();
+    let mut service = BuiltinService::new(
+        SocketAddrV4::new(address(0), port(3)),
+        0,
+        &membership,
+        Vec::new(),
+        link.clone(),
+    );
+    service.join();
+    link.0.borrow_mut().clear();
+    (service, link)
 }
 
 fn view_event(ltime: u64) -> membership::Event {
@@ -388,10 +373,11 @@ fn undelivered(mess_type: i16) -> membership::Event {
     }
 }
 
-/// The views the multicasts sent so far were meant for.
-fn sent(inbox: &Receiver<Command>) -> Vec<u64> {
-    inbox
-        .try_iter()
+/// The views the multicasts sent since the last call were meant for.
+fn sent(link: &Captured) -> Vec<u64> {
+    link.0
+        .borrow_mut()
+        .drain(..)
         .filter_map(|c| match c {
             Command::Multicast { view, .. } => Some(view.ltime),
             _ => None,

@@ -33,13 +33,12 @@
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use super::limit::{RefusalLog, Slot};
-use super::Report;
+use super::{Command, Report};
 use crate::daemon::group::Reports;
 use crate::membership::{wire::Key, Event, MulticastError, Node, Settings, Status, ViewId};
 use crate::net::lease::Lease;
@@ -54,30 +53,8 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 const MAX_DRAIN: usize = 4096;
 /// Longest datagram the protocol sends, plus room to see a longer one.
 const BUFFER: usize = 65_536;
-
-/// What the engine loop asks of the thread.
-pub(super) enum Command {
-    /// Start a new node (a new member) with this incarnation; its events
-    /// carry `epoch`.
-    Join {
-        epoch: u64,
-        incarnation: u64,
-    },
-    /// Leave: the node's LEAVE datagrams are sent before `done` is told.
-    Leave {
-        done: SyncSender<()>,
-    },
-    /// One payload, in agreed order, for the view the engine loop was
-    /// last told of (if that view has ended, it comes back undelivered).
-    Multicast {
-        view: ViewId,
-        payload: Vec<u8>,
-    },
-    Settings(Settings),
-    /// The node's status and the moment it describes (none while left).
-    Status(SyncSender<Option<(Status, Instant)>>),
-    Stop,
-}
+/// How stale the published status may grow while nothing changes.
+const STATUS_PERIOD: Duration = Duration::from_millis(250);
 
 /// What a node is built from, each time the service joins.
 pub(super) struct NodeSetup {
@@ -85,6 +62,8 @@ pub(super) struct NodeSetup {
     pub me: usize,
     pub key: Key,
     pub settings: Settings,
+    /// Members a view needs (the quorum lease).
+    pub quorum: usize,
 }
 
 pub(super) struct Worker {
@@ -96,6 +75,8 @@ pub(super) struct Worker {
     pub reports: Reports<Report>,
     /// Renewed while the node is in a view (see the module documentation).
     pub lease: Arc<Lease>,
+    /// Where the node's status is published for the engine loop.
+    pub published: Arc<Mutex<Option<(Status, Instant)>>>,
 }
 
 /// How long the lease lasts after the node's last heartbeat: between the
@@ -119,6 +100,10 @@ struct Driver {
     send_errors: Vec<Slot>,
     receive_errors: Slot,
     buffer: Vec<u8>,
+    /// When the status was last published, and whether a view change
+    /// since asks for it at once.
+    published_at: Option<Instant>,
+    publish_now: bool,
 }
 
 impl Worker {
@@ -135,6 +120,8 @@ impl Worker {
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
             buffer: vec![0; BUFFER],
+            published_at: None,
+            publish_now: true,
         };
         driver.run();
     }
@@ -165,6 +152,7 @@ impl Driver {
             for (level, line) in self.refusals.due(now) {
                 log::emit(level, format_args!("{line}"));
             }
+            self.publish(now);
         }
         if let Some(node) = &mut self.node {
             node.leave(Instant::now());
@@ -238,13 +226,13 @@ impl Driver {
             let now = Instant::now();
             match command {
                 Command::Join { epoch, incarnation } => self.join(epoch, incarnation, now),
-                Command::Leave { done } => {
+                Command::Leave => {
                     self.out_of_view();
                     if let Some(mut node) = self.node.take() {
                         node.leave(now);
                         self.send_all(&mut node);
                     }
-                    let _ = done.send(());
+                    self.publish_now = true;
                 }
                 Command::Multicast { view, payload } => self.multicast(view, payload, now),
                 Command::Settings(settings) => {
@@ -254,10 +242,7 @@ impl Driver {
                         node.set_settings(settings);
                     }
                 }
-                Command::Status(reply) => {
-                    let status = self.node.as_ref().map(|n| (n.status(), now));
-                    let _ = reply.send(status);
-                }
+                Command::Quorum(needed) => self.w.setup.quorum = needed,
                 Command::Stop => return false,
             }
             if !self.flush() {
@@ -318,8 +303,14 @@ impl Driver {
         let bounced = std::mem::take(&mut self.bounced);
         while let Some(event) = node.poll_event() {
             match event {
-                Event::View { .. } => self.in_view = true,
-                Event::Left(_) => self.out_of_view(),
+                Event::View { .. } => {
+                    self.in_view = true;
+                    self.publish_now = true;
+                }
+                Event::Left(_) => {
+                    self.out_of_view();
+                    self.publish_now = true;
+                }
                 _ => {}
             }
             alive &= self.w.reports.send(Report {
@@ -330,6 +321,24 @@ impl Driver {
         }
         self.node = Some(node);
         alive
+    }
+
+    /// Publishes the node's status for the engine loop: after a view
+    /// change, else every [`STATUS_PERIOD`].
+    fn publish(&mut self, now: Instant) {
+        let due = self.published_at.map_or(true, |at| {
+            now.saturating_duration_since(at) >= STATUS_PERIOD
+        });
+        if !(self.publish_now || due) {
+            return;
+        }
+        self.publish_now = false;
+        self.published_at = Some(now);
+        let status = self.node.as_ref().map(|n| (n.status(), now));
+        match self.w.published.lock() {
+            Ok(mut slot) => *slot = status,
+            Err(poisoned) => *poisoned.into_inner() = status,
+        }
     }
 
     /// The node has no view: the announcer holds everything back.

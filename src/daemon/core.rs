@@ -1,0 +1,515 @@
+//! The daemon's core: everything the daemon decides, without I/O.
+//!
+//! It holds the allocation [`Engine`], the [`QuorumGate`] between the
+//! group service and the engine, the loop side of the group service
+//! ([`GroupService`]), the VIFs whose addresses the kernel has not all
+//! taken yet, and one table of deadlines. It reads no clock (every call
+//! takes `now`) and touches the machine only through its [`Host`]: the
+//! daemon's loop drives it with what arrives (a group service's report, a
+//! control request, a re-read configuration) and with the time
+//! ([`Core::handle_timeout`] when [`Core::poll_timeout`] is due), and the
+//! simulations drive the very same code with a recording host in
+//! simulated time.
+//!
+//! The order of effects is the contract the rest of the cluster relies
+//! on, and it is kept here in one place:
+//!
+//! - The engine's outputs are carried out in the order it gives them, each
+//!   to its end before the next: an address released is out of the
+//!   kernel before the multicast that follows its release is handed to the
+//!   group service.
+//! - Leaving the group (a stop, `wackatrl -f`, a rejoin after a quorum
+//!   change) releases every address first, then leaves, so peers that
+//!   take over on our leave never find an address still here.
+//! - While the group service says its quorum lease has lapsed
+//!   ([`GroupEvent::Lease`]), the VIFs the engine holds stay in its
+//!   table but their addresses are out of the kernel and nothing is
+//!   announced; they come back, announced, when the lease holds again.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use super::group::{GroupEvent, GroupService};
+use super::host::{Added, Announcement, Host};
+use super::quorum::{QuorumGate, QuorumState, Step};
+use super::reload::{self, configured_nodes};
+use super::status;
+use super::timers::Timers;
+use crate::base::{Level, VifAddress};
+use crate::config::Config;
+use crate::control::Request;
+use crate::engine::{Engine, Input, Output, Settings, Snapshot, Timer, VifIndex};
+use crate::hooks::HookDetails;
+
+/// How often an address the kernel refused is tried again while its VIF
+/// is ours (an interface that is down or not there yet): often enough that
+/// it serves soon after the interface comes up, cheap (one request per
+/// address).
+pub const ADDRESS_RETRY: Duration = Duration::from_secs(1);
+
+/// The core's deadlines beside the engine's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    Engine(Timer),
+    /// The group service's deadline (for Spread: connect again).
+    Service,
+    /// Try again to bring up addresses the kernel refused.
+    PlaceAddresses,
+}
+
+/// The daemon's decisions over a group service `S`, carried out on a
+/// host `H`.
+pub struct Core<S, H> {
+    engine: Engine,
+    service: S,
+    host: H,
+    /// What of the service's events the engine is told (`Quorum`).
+    quorum: QuorumGate,
+    config: Config,
+    identity: Ipv4Addr,
+    timers: Timers<Deadline>,
+    /// VIFs we hold whose addresses the kernel did not all take: tried
+    /// again every [`ADDRESS_RETRY`] while we hold them.
+    unplaced: BTreeSet<VifIndex>,
+    /// `wackatrl -f`: out of the group until `-s`.
+    away: bool,
+    /// The service's quorum lease has lapsed: what the engine holds is
+    /// out of the kernel until it holds again.
+    lapsed: bool,
+}
+
+impl<S: GroupService, H: Host> Core<S, H> {
+    /// A core for `config`, known to the group as `identity`, that has
+    /// not joined yet ([`start`](Core::start)).
+    pub fn new(config: Config, identity: Ipv4Addr, service: S, host: H) -> Core<S, H> {
+        let mut service = service;
+        let quorum = QuorumGate::new(config.quorum, configured_nodes(&config));
+        service.set_quorum(quorum.needed());
+        Core {
+            engine: Engine::new(Settings::from_config(&config, identity)),
+            service,
+            host,
+            quorum,
+            config,
+            identity,
+            timers: Timers::new(),
+            unplaced: BTreeSet::new(),
+            away: false,
+            lapsed: false,
+        }
+    }
+
+    /// Joins the group.
+    pub fn start(&mut self, now: Instant) {
+        self.service.join();
+        self.sync_service(now);
+    }
+
+    /// The next moment [`handle_timeout`](Core::handle_timeout) must be
+    /// called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Carries out every deadline due at `now`, earliest first.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for deadline in self.timers.take_due(now) {
+            match deadline {
+                Deadline::Engine(timer) => self.feed(Input::TimerFired(timer), now),
+                Deadline::Service => self.service.on_deadline(),
+                Deadline::PlaceAddresses => self.place_again(now),
+            }
+        }
+        self.sync_service(now);
+    }
+
+    /// One report of the group service's threads.
+    pub fn handle_report(&mut self, report: S::Report, now: Instant) {
+        if let Some(event) = self.service.handle(report) {
+            self.on_group(event, now);
+        }
+        self.sync_service(now);
+    }
+
+    /// A request of the control socket.
+    pub fn handle_control(&mut self, request: Request, now: Instant) {
+        match request {
+            Request::GetState(responder) => responder.respond(status::status(
+                &self.engine.snapshot(),
+                &self.config,
+                self.identity,
+                self.service.status(),
+                &self.quorum.state(),
+            )),
+            Request::SimulateFailure(responder) => {
+                self.log(
+                    Level::Notice,
+                    format_args!(
+                        "simulated failure: leaving the group ({}) until told to return",
+                        self.service.name()
+                    ),
+                );
+                self.away = true;
+                self.leave_group(now);
+                responder.respond(());
+            }
+            Request::EndFailure(responder) => {
+                if std::mem::take(&mut self.away) {
+                    self.log(
+                        Level::Notice,
+                        format_args!("simulated failure over: joining again"),
+                    );
+                    self.service.join();
+                }
+                responder.respond(());
+            }
+        }
+        self.sync_service(now);
+    }
+
+    /// A re-read configuration: applies what may change live, or refuses
+    /// the whole file (logged) and keeps the running one. True if taken.
+    pub fn reload(&mut self, new: Config, now: Instant) -> bool {
+        let changed = match reload::check(&self.config, &new) {
+            Ok(changed) => changed,
+            Err(refused) => {
+                self.log(Level::Error, format_args!("{refused}"));
+                return false;
+            }
+        };
+        if let Err(refused) = self.service.check_reload(&new) {
+            self.log(Level::Error, format_args!("{refused}"));
+            return false;
+        }
+        self.engine.retune(new.mature, new.balance, new.arp_cache);
+        self.service.reconfigure(&new);
+        let quorum = self.quorum.set_rule(new.quorum, configured_nodes(&new));
+        self.service.set_quorum(self.quorum.needed());
+        self.config = new;
+        if changed.is_empty() {
+            self.log(
+                Level::Notice,
+                format_args!("configuration re-read: nothing changed"),
+            );
+        } else {
+            self.log(
+                Level::Notice,
+                format_args!(
+                    "configuration re-read: {} now in effect",
+                    changed.join(", ")
+                ),
+            );
+        }
+        // Last: a new quorum may have us leave and join again.
+        self.take_steps(quorum, now);
+        self.sync_service(now);
+        true
+    }
+
+    /// Releases every VIF, then leaves the group, so peers learn at once.
+    pub fn shut_down(&mut self, now: Instant) {
+        self.log(
+            Level::Notice,
+            format_args!("terminating: releasing every VIF"),
+        );
+        self.leave_group(now);
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The engine's state.
+    pub fn snapshot(&self) -> Snapshot {
+        self.engine.snapshot()
+    }
+
+    /// Whether the engine holds VIF `vif`.
+    pub fn holds(&self, vif: VifIndex) -> bool {
+        self.engine.holds(vif)
+    }
+
+    /// The quorum as the status shows it.
+    pub fn quorum(&self) -> QuorumState {
+        self.quorum.state()
+    }
+
+    /// The group service.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// The group service, to hand it what only its driver knows.
+    pub fn service_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
+    /// The host.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    /// The host, for what the caller does beside the core.
+    pub fn host_mut(&mut self) -> &mut H {
+        &mut self.host
+    }
+
+    /// Gives the host back (at the end).
+    pub fn into_host(self) -> H {
+        self.host
+    }
+
+    fn log(&mut self, level: Level, message: std::fmt::Arguments<'_>) {
+        self.host.log(level, message);
+    }
+
+    /// Keeps the service's own deadline in the table.
+    fn sync_service(&mut self, _now: Instant) {
+        match self.service.deadline() {
+            Some(at) => self.timers.arm(Deadline::Service, at),
+            None => self.timers.disarm(Deadline::Service),
+        }
+    }
+
+    fn on_group(&mut self, event: GroupEvent, now: Instant) {
+        if let GroupEvent::Lease(held) = event {
+            self.on_lease(held, now);
+            return;
+        }
+        let steps = self.quorum.on_event(event);
+        self.take_steps(steps, now);
+    }
+
+    /// Carries out what the quorum gate decided, in its order.
+    fn take_steps(&mut self, steps: Vec<Step>, now: Instant) {
+        for step in steps {
+            match step {
+                Step::Feed(input) => self.feed(input, now),
+                Step::Lost(reason) => self.log(Level::Error, format_args!("{reason}")),
+                Step::Notice(line) => self.log(Level::Notice, format_args!("{line}")),
+                Step::ViewTaken(taken) => self.service.view_taken(taken),
+                Step::Rejoin => {
+                    self.leave_group(now);
+                    if !self.away {
+                        self.service.join();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands one input to the engine and carries out what it asks, and
+    /// what that leads to, before returning.
+    fn feed(&mut self, input: Input, now: Instant) {
+        let mut pending = std::collections::VecDeque::from([input]);
+        while let Some(input) = pending.pop_front() {
+            for output in self.engine.handle(input) {
+                if let Some(next) = self.apply(output, now) {
+                    pending.push_back(next);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, output: Output, now: Instant) -> Option<Input> {
+        match output {
+            Output::Multicast {
+                delivery,
+                mess_type,
+                body,
+            } => self.service.multicast(delivery, mess_type, &body),
+            Output::Acquire(vif) => {
+                if !self.lapsed {
+                    self.place(vif, true, now);
+                }
+            }
+            Output::Release(vif) => self.release(vif),
+            Output::Hooks(event, vif) => {
+                let details = HookDetails {
+                    vif_index: Some(vif.0),
+                    addresses: self.addresses(vif),
+                };
+                self.host.run_hooks(event, &self.config.hooks, details);
+            }
+            Output::PostHooks(event, moved) => {
+                let details = HookDetails {
+                    vif_index: None,
+                    addresses: moved.iter().flat_map(|&vif| self.addresses(vif)).collect(),
+                };
+                self.host.run_hooks(event, &self.config.hooks, details);
+            }
+            Output::ArmTimer(timer, after) => self.timers.arm(Deadline::Engine(timer), now + after),
+            Output::DisarmTimer(timer) => self.timers.disarm(Deadline::Engine(timer)),
+            Output::ReadArpTable => match self.host.read_arp_table() {
+                Ok(entries) => return Some(Input::LocalArpTable(entries)),
+                Err(err) => self.log(
+                    Level::Warning,
+                    format_args!("cannot read the ARP table: {err}"),
+                ),
+            },
+            Output::Log(level, message) => self.log(level, format_args!("{message}")),
+        }
+        None
+    }
+
+    fn addresses(&self, vif: VifIndex) -> Vec<VifAddress> {
+        self.config
+            .vifs
+            .get(vif.0)
+            .map(|v| v.addresses.clone())
+            .unwrap_or_default()
+    }
+
+    /// Brings up every address of `vif` and announces them (on a later
+    /// try, only if one came up). Where the kernel refuses an address, the
+    /// VIF is remembered and tried again every [`ADDRESS_RETRY`]: the
+    /// group has given it to us, so nobody else will serve it. The first
+    /// refusal is an error in the log; the tries after it log at debug
+    /// level, so an interface that stays down does not flood the log.
+    fn place(&mut self, vif: VifIndex, first_try: bool, now: Instant) {
+        let addresses = self.addresses(vif);
+        let mut complete = true;
+        let mut added = false;
+        for address in &addresses {
+            match self.host.add(address) {
+                Ok(Added::New) => {
+                    added = true;
+                    self.log(Level::Notice, format_args!("UP: {address}"));
+                }
+                Ok(Added::Present) => {
+                    self.log(Level::Debug, format_args!("{address} was already up"))
+                }
+                Err(err) if first_try => {
+                    complete = false;
+                    self.log(
+                        Level::Error,
+                        format_args!(
+                            "cannot bring up {address}: {err}; trying again every \
+                             {ADDRESS_RETRY:?}"
+                        ),
+                    );
+                }
+                Err(err) => {
+                    complete = false;
+                    self.log(Level::Debug, format_args!("{address} refused again: {err}"));
+                }
+            }
+        }
+        if complete {
+            self.unplaced.remove(&vif);
+        } else {
+            if self.unplaced.is_empty() {
+                self.timers
+                    .arm(Deadline::PlaceAddresses, now + ADDRESS_RETRY);
+            }
+            self.unplaced.insert(vif);
+        }
+        if first_try || added {
+            let arp_cache = self
+                .engine
+                .arp_cache()
+                .iter()
+                .map(|(&addr, &mac)| (addr, mac))
+                .collect();
+            self.host.announce(Announcement {
+                vif: vif.0,
+                addresses,
+                notify: self.config.notify.clone(),
+                arp_cache,
+            });
+        }
+    }
+
+    /// Another try for the VIFs whose addresses did not all come up.
+    fn place_again(&mut self, now: Instant) {
+        for vif in std::mem::take(&mut self.unplaced) {
+            if self.engine.holds(vif) && !self.lapsed {
+                self.place(vif, false, now);
+            }
+        }
+    }
+
+    /// Takes every address of `vif` out of the kernel.
+    fn release(&mut self, vif: VifIndex) {
+        self.unplaced.remove(&vif);
+        self.host.cancel_announcement(vif.0);
+        if self.lapsed {
+            // Already out of the kernel.
+            return;
+        }
+        self.take_down(vif);
+    }
+
+    fn take_down(&mut self, vif: VifIndex) {
+        for address in &self.addresses(vif) {
+            match self.host.remove(address) {
+                Ok(()) => self.log(Level::Notice, format_args!("DOWN: {address}")),
+                Err(err) => self.log(
+                    Level::Error,
+                    format_args!("cannot take down {address}: {err}"),
+                ),
+            }
+        }
+    }
+
+    /// The VIFs the engine holds, in order.
+    fn held(&self) -> Vec<VifIndex> {
+        (0..self.config.vifs.len())
+            .map(VifIndex)
+            .filter(|&vif| self.engine.holds(vif))
+            .collect()
+    }
+
+    /// The quorum lease lapsed (`held` false) or holds again.
+    fn on_lease(&mut self, held: bool, now: Instant) {
+        // Nothing changes unless it lapses while held or holds while lapsed.
+        if held != self.lapsed {
+            return;
+        }
+        self.lapsed = !held;
+        let vifs = self.held();
+        if held {
+            if !vifs.is_empty() {
+                self.log(
+                    Level::Notice,
+                    format_args!(
+                        "quorum lease holds again: bringing back {} VIFs",
+                        vifs.len()
+                    ),
+                );
+            }
+            for vif in vifs {
+                self.place(vif, true, now);
+            }
+        } else {
+            self.log(
+                Level::Warning,
+                format_args!(
+                    "quorum lease lapsed: no quorum of the view confirmed us in time; taking \
+                     down {} VIFs until it holds again",
+                    vifs.len()
+                ),
+            );
+            self.unplaced.clear();
+            for vif in vifs {
+                self.host.cancel_announcement(vif.0);
+                self.take_down(vif);
+            }
+        }
+    }
+
+    /// Releases every VIF, then has the service leave the group.
+    /// Releasing first means peers that take over on our leave never find
+    /// the addresses still up here.
+    fn leave_group(&mut self, now: Instant) {
+        self.feed(Input::Disconnected, now);
+        self.quorum.left();
+        self.lapsed = false;
+        self.service.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests;

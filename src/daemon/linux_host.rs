@@ -1,0 +1,74 @@
+//! The daemon's [`Host`]: this machine's interfaces, ARP table, announcer
+//! thread, hook thread and log.
+
+use std::fmt;
+
+use super::host::{Added, Announcement, Host, HostError};
+use crate::base::{ArpEntry, Level, VifAddress};
+use crate::config::{Hook, HookEvent};
+use crate::hooks::{HookDetails, HookRunner};
+use crate::log;
+use crate::net::announce::Announcer;
+use crate::net::arptable;
+use crate::net::iface::{self, Outcome};
+
+/// Linux, through `net`, with the announcer and the hook runner threads.
+pub(super) struct LinuxHost {
+    announcer: Announcer,
+    hooks: HookRunner,
+}
+
+impl LinuxHost {
+    pub(super) fn new(announcer: Announcer, hooks: HookRunner) -> LinuxHost {
+        LinuxHost { announcer, hooks }
+    }
+
+    /// Stops the announcer and waits for the queued hooks (each bounded
+    /// by its time-out), so `on down` hooks of a clean exit still run.
+    pub(super) fn finish(self) {
+        let LinuxHost { announcer, hooks } = self;
+        drop(announcer);
+        hooks.finish();
+    }
+}
+
+impl Host for LinuxHost {
+    fn add(&mut self, address: &VifAddress) -> Result<Added, HostError> {
+        match iface::bring_up(address) {
+            Ok(Outcome::Added { .. }) => Ok(Added::New),
+            Ok(_) => Ok(Added::Present),
+            Err(err) => Err(HostError(err.to_string())),
+        }
+    }
+
+    fn remove(&mut self, address: &VifAddress) -> Result<(), HostError> {
+        iface::take_down(address)
+            .map(|_| ())
+            .map_err(|err| HostError(err.to_string()))
+    }
+
+    fn read_arp_table(&mut self) -> Result<Vec<ArpEntry>, HostError> {
+        arptable::read().map_err(|err| HostError(err.to_string()))
+    }
+
+    fn announce(&mut self, announcement: Announcement) {
+        self.announcer.announce(
+            announcement.vif,
+            announcement.addresses,
+            announcement.notify,
+            announcement.arp_cache,
+        );
+    }
+
+    fn cancel_announcement(&mut self, vif: usize) {
+        self.announcer.cancel(vif);
+    }
+
+    fn run_hooks(&mut self, event: HookEvent, hooks: &[Hook], details: HookDetails) {
+        self.hooks.run(event, hooks, &details);
+    }
+
+    fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        log::emit(level, message);
+    }
+}
