@@ -1,5 +1,6 @@
-//! Packet-level simulation of the built-in membership, with the real
-//! engine on every node.
+//! Packet-level simulation of the built-in membership, with the daemon's
+//! own core (engine, quorum gate, built-in service) on every node and the
+//! addresses each host's kernel holds tracked in simulated time.
 //!
 //! Each seed builds a cluster of 2 to 16 nodes on a network that loses (up
 //! to 20%), duplicates, delays and reorders datagrams, and runs a schedule
@@ -12,8 +13,15 @@
 //! Then the faults stop (the network heals, or stays cut into clean
 //! groups) and liveness is checked: within [`LIVENESS_BOUND`] every group
 //! of running nodes that hear each other has installed one view holding
-//! exactly them. Last, with the engine settled, no VIF is held twice in a
-//! group and every VIF is held.
+//! exactly them. Last, with the engines settled, every address is
+//! configured on exactly one host of each group.
+//!
+//! The physical timeline is checked at every step: no address is ever
+//! configured on two running hosts that are in the same view, nor, in
+//! schedules where every node needs a majority (`Quorum = majority`), on
+//! two running hosts at all; and no host takes an address back after
+//! releasing it unless some fault (a start, a crash, a pause, loss, a
+//! cut link) happened in between.
 //!
 //! `WACKAMOLE_MSIM_SEED=N` replays one seed with a trace (and
 //! `WACKAMOLE_MSIM_ENGINE=1` adds every engine input and output to it);
@@ -23,8 +31,8 @@
 
 #[path = "support/rng.rs"]
 mod rng;
-#[path = "support/simengine.rs"]
-mod simengine;
+#[path = "support/simdaemon.rs"]
+mod simdaemon;
 #[path = "support/simnet.rs"]
 mod simnet;
 #[path = "support/vsync.rs"]
@@ -32,7 +40,7 @@ mod vsync;
 
 use std::time::Duration;
 
-use simengine::Engines;
+use simdaemon::Daemons;
 use simnet::{Net, SlotState};
 use vsync::{Checker, Tag};
 use wackamole::membership::{Event, Member, Settings, ViewId};
@@ -192,11 +200,19 @@ fn check_no_flapping(run: &mut Run, settle: u64) {
 struct Run {
     net: Net,
     checker: Checker,
-    engines: Engines,
+    daemons: Daemons,
     trace: Option<Vec<String>>,
     states: Vec<Option<(Option<u8>, bool)>>,
     /// A crash of a coordinator mid view change waits until then.
     mid_change_until: Option<u64>,
+    /// Per node: the members of its view before the current one, and of
+    /// the current one.
+    views: Vec<Option<(Vec<Member>, Vec<Member>)>>,
+    /// When each link was last seen cut, each node paused, the network
+    /// lossy.
+    cut_at: Vec<Vec<u64>>,
+    paused_at: Vec<u64>,
+    lossy_at: u64,
     seed: u64,
 }
 
@@ -212,25 +228,94 @@ impl Run {
     }
 
     fn start(&mut self, i: usize) {
-        self.net.start(i);
+        self.disturbed();
+        self.daemons.start(i, &mut self.net);
         let member = self.net.slots[i]
             .node
             .as_ref()
             .map(|n| n.member())
-            .expect("just started");
+            .expect("joined as it started");
         self.checker.started(i, member);
-        self.engines.started(i);
         self.note(|| format!("start node {i} as {member:?}"));
         self.settle_events();
     }
 
     fn crash(&mut self, i: usize) {
-        if self.net.up(i) {
+        self.disturbed();
+        if self.net.up(i) || self.daemons.running(i) {
             self.net.crash(i);
             self.checker.crashed(i);
-            self.engines.crashed(i);
+            self.daemons.crashed(i);
             self.note(|| format!("crash node {i}"));
         }
+    }
+
+    /// Something happened that may legitimately make a host give an
+    /// address up and take it back later.
+    fn disturbed(&mut self) {
+        self.daemons.kernels.borrow_mut().disturbed_at = self.net.now;
+    }
+
+    /// The physical checks of this instant.
+    fn check_now(&mut self) {
+        let now = self.net.now;
+        let n = self.net.slots.len();
+        let mut disturbed = false;
+        if self.net.loss_per_mille > 0 {
+            self.lossy_at = now;
+            disturbed = true;
+        }
+        for a in 0..n {
+            if !self.net.running(a) && self.net.up(a) {
+                self.paused_at[a] = now;
+                disturbed = true;
+            }
+            for b in 0..n {
+                if self.net.blocked[a][b] {
+                    self.cut_at[a][b] = now;
+                    disturbed = true;
+                }
+            }
+        }
+        if disturbed {
+            self.disturbed();
+        }
+        let checker = &self.checker;
+        let mut verdict = self.daemons.check_now(&self.net, |i| checker.current(i));
+        if verdict.is_ok() {
+            let kernels = self.daemons.kernels.clone();
+            verdict = kernels
+                .borrow_mut()
+                .check_flaps(|host| self.release_excused(host));
+        }
+        if let Err(broken) = verdict {
+            panic!("{}", self.failure(&broken));
+        }
+    }
+
+    /// Whether a failure explains why `host` released an address now: it
+    /// is in no view (it left, stalled or stepped back), or its last view
+    /// change lost a member that really is gone or unreachable from it
+    /// (crashed, restarted, paused, cut off), not one that moved to
+    /// another view.
+    fn release_excused(&self, host: usize) -> bool {
+        let (Some(_), Some((before, after))) =
+            (self.checker.current(host), self.views[host].as_ref())
+        else {
+            return true;
+        };
+        // A view change still follows a fault this long after it.
+        let window = 4 * self.net.settings.timeout.as_micros() as u64;
+        let recent = |at: u64| at > 0 && self.net.now.saturating_sub(at) <= window;
+        before.iter().filter(|m| !after.contains(m)).any(|m| {
+            let i = usize::from(m.node);
+            self.net.slots[i].node.as_ref().map(|n| n.member()) != Some(*m)
+                || !self.net.running(i)
+                || recent(self.cut_at[host][i])
+                || recent(self.cut_at[i][host])
+                || recent(self.paused_at[i])
+                || recent(self.lossy_at)
+        })
     }
 
     /// When tracing: notes each node's choice and view change state as
@@ -266,7 +351,11 @@ impl Run {
                     panic!("{}", self.failure(&broken));
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
-                self.engines.event(i, &e, &mut self.net);
+                if let Event::View { members, .. } = &e {
+                    let before = self.views[i].take().map(|(_, now)| now).unwrap_or_default();
+                    self.views[i] = Some((before, members.clone()));
+                }
+                self.daemons.event(i, &e, &mut self.net);
             }
         }
     }
@@ -300,15 +389,17 @@ impl Run {
             view,
         };
         let len = self.net.rng.range(0, 200);
-        let mut rest = vec![simengine::CHATTER];
+        let mut rest = vec![simdaemon::CHATTER];
         rest.resize(len + 1, 0x5A);
         let payload = tag.encode(&rest);
-        self.net.multicast(i, view, payload);
+        // Refused when the view has just ended: chatter is not resent.
+        let _ = self.net.multicast(i, view, payload);
         self.settle_events();
     }
 
     fn apply(&mut self, fault: &Fault) {
         let n = self.net.slots.len();
+        self.disturbed();
         self.note(|| format!("fault {fault:?}"));
         match fault {
             Fault::Crash(i) => self.crash(*i),
@@ -324,10 +415,9 @@ impl Run {
             }
             Fault::Leave(i) => {
                 if self.net.running(*i) {
-                    self.net.leave(*i);
+                    self.daemons.stop(*i, &mut self.net);
                     self.settle_events();
                     self.checker.crashed(*i);
-                    self.engines.crashed(*i);
                 }
             }
             Fault::Pause(i, d) => self.net.pause(*i, *d),
@@ -393,16 +483,20 @@ impl Run {
         let mut next_chatter = self.net.now + 50 * MS;
         loop {
             let net_at = self.net.next_at().unwrap_or(u64::MAX);
-            let engine_at = self.engines.next_at(&self.net).unwrap_or(u64::MAX);
+            let engine_at = self.daemons.next_at(&self.net).unwrap_or(u64::MAX);
             let chat_at = if chatter { next_chatter } else { u64::MAX };
             let at = net_at.min(engine_at).min(chat_at);
             if at > until {
                 self.net.now = until;
                 return;
             }
+            // A node waking from a pause gives its view up as it wakes.
+            if (0..self.net.slots.len()).any(|i| !self.net.running(i) && self.net.up(i)) {
+                self.disturbed();
+            }
             if at == engine_at {
                 self.net.now = self.net.now.max(at);
-                self.engines.fire_due(&mut self.net);
+                self.daemons.fire_due(&mut self.net);
             } else if at == chat_at {
                 self.net.now = self.net.now.max(at);
                 let i = self.net.rng.below(self.net.slots.len());
@@ -413,6 +507,7 @@ impl Run {
             }
             self.settle_events();
             self.crash_mid_change();
+            self.check_now();
         }
     }
 
@@ -490,10 +585,14 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     let mut run = Run {
         net: Net::new(plan.n, settings, seed),
         checker: Checker::new(plan.n),
-        engines: Engines::new(plan.n, seed),
+        daemons: Daemons::new(plan.n, seed, settings),
         trace: tracing.then(Vec::new),
         states: Vec::new(),
         mid_change_until: None,
+        views: vec![None; plan.n],
+        cut_at: vec![vec![0; plan.n]; plan.n],
+        paused_at: vec![0; plan.n],
+        lossy_at: 0,
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));
@@ -512,6 +611,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     }
     run.run_to(plan.quiet_at, true);
     run.net.heal();
+    run.disturbed();
     if let Some(groups) = &plan.final_groups {
         run.net.partition(groups);
     }
@@ -550,12 +650,12 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     let settle_us = settled_at.unwrap_or(quiet) - quiet;
     // The engines settle on top (maturity and balancing): every group
     // must come to hold each VIF exactly once, with the views unmoved.
-    let engine_end = run.net.now + run.engines.settle_time().as_micros() as u64;
+    let engine_end = run.net.now + run.daemons.settle_time().as_micros() as u64;
     loop {
         let groups = run.groups();
         let verdict = groups
             .iter()
-            .try_for_each(|g| run.engines.check_group(g))
+            .try_for_each(|g| run.daemons.check_group(g))
             .and_then(|()| run.settled());
         match verdict {
             Ok(()) => break,

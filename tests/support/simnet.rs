@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, Node, Settings, ViewId};
+use wackamole::membership::{Event, MulticastError, Node, Settings, ViewId};
 
 use super::rng::Rng;
 
@@ -193,15 +193,20 @@ impl Net {
     }
 
     /// Node `i` multicasts in `view`, the view it was last told of.
-    pub fn multicast(&mut self, i: usize, view: ViewId, payload: Vec<u8>) -> bool {
+    pub fn multicast(
+        &mut self,
+        i: usize,
+        view: ViewId,
+        payload: Vec<u8>,
+    ) -> Result<(), MulticastError> {
         if !self.running(i) {
-            return false;
+            return Err(MulticastError::Gone);
         }
         let now = self.instant(self.now);
-        let taken = self.slots[i]
-            .node
-            .as_mut()
-            .is_some_and(|n| n.multicast(view, payload, now).is_ok());
+        let taken = match self.slots[i].node.as_mut() {
+            Some(node) => node.multicast(view, payload, now),
+            None => Err(MulticastError::Gone),
+        };
         self.flush(i);
         taken
     }
