@@ -57,7 +57,7 @@ pub struct JsonService {
 }
 
 /// The built-in membership as this node sees it.
-#[derive(Debug, Clone, PartialEq, SerJson)]
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonMembership {
     /// This node's index in `Nodes`.
@@ -81,7 +81,7 @@ pub struct JsonMembership {
 }
 
 /// An installed view of the built-in membership.
-#[derive(Debug, Clone, PartialEq, SerJson)]
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
 pub struct JsonMembershipView {
     /// Logical time of the view id.
     pub ltime: u64,
@@ -94,7 +94,7 @@ pub struct JsonMembershipView {
 }
 
 /// Refused datagrams, by reason.
-#[derive(Debug, Clone, PartialEq, SerJson)]
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
 pub struct JsonRefused {
     /// Datagrams that do not parse.
     pub malformed: u64,
@@ -111,7 +111,7 @@ pub struct JsonRefused {
 }
 
 /// One listed node, as this node sees it.
-#[derive(Debug, Clone, PartialEq, SerJson)]
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonNode {
     /// Its index in `Nodes`.

@@ -31,10 +31,7 @@ use std::path::PathBuf;
 
 pub use client::{render_listing, run, Action, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
-pub use status::{
-    MemberStatus, MembershipStatus, MembershipView, PeerStatus, QuorumStatus, RefusalCounts,
-    ServiceStatus, Status, VifStatus,
-};
+pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};
 
 /// What went wrong on the control socket, on either side.

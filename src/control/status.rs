@@ -2,30 +2,17 @@
 //! engine's snapshot, rendered as the original state reply or as our JSON
 //! document ([`JsonStatus`], request byte 3).
 //!
-//! JSON fields (one object):
-//!
-//! | field | type | meaning |
-//! |---|---|---|
-//! | `state` | string | the engine's phase: `BOOT`, `GATHER`, `RUN` or `DISCONNECTED` (balancing happens within `RUN`) |
-//! | `mature` | bool | whether this node (and so its group) has matured |
-//! | `identity` | string or null | this node's real address |
-//! | `view_id` | [3 numbers] or null | the installed view's group id, as Spread delivers it |
-//! | `member_count` | number | members in the view |
-//! | `vif_count` | number | configured VIFs |
-//! | `acquired_count` | number | VIFs with an owner |
-//! | `held_count` | number | VIFs this node holds |
-//! | `members` | array | per member, in view order: `index`, `name` (Spread private group), `address` (real address or null), `held` (VIFs it holds) |
-//! | `vifs` | array | per VIF, in configuration order: `index`, `owner` (real address or null), `priority` (0..5), `priority_name` (`UNCLAIMED` .. `PREFER_CLAIMED`), `addresses` |
-//! | `vifs[].addresses` | array | primary first: `interface`, `family` (`ipv4` or `ipv6`), `address` (usual text form), `prefix_len`, `network_len` (the prefix for IPv6), `netmask` and `broadcast` (null for IPv6) |
-//! | `service` | object | the group service: `name` (`spread`), `endpoint` (where it is reached), `state` (its own words, e.g. `connected`, or `refused` after a permanent refusal), `error` (only while a failure needs someone to act: what and why); absent from older daemons |
+//! The fields of the JSON document and what each means are listed once,
+//! in the README (section "wackatrl"); the document is built here from the
+//! engine's snapshot and, for the built-in membership, from the node's own
+//! status as the daemon renders it ([`JsonMembership`]).
 
 use std::net::Ipv4Addr;
 
 use nanoserde::SerJson;
 
 use super::json::{
-    JsonAddress, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum, JsonRefused,
-    JsonService, JsonStatus, JsonVif,
+    JsonAddress, JsonMember, JsonMembership, JsonQuorum, JsonService, JsonStatus, JsonVif,
 };
 use super::wire::{AddressRecord, StateReply, VifRecord};
 use crate::base::VifAddress;
@@ -88,81 +75,10 @@ pub struct ServiceStatus {
     pub state: String,
     /// What the built-in membership's node sees (none for Spread, and
     /// while the membership has left).
-    pub membership: Option<MembershipStatus>,
+    pub membership: Option<JsonMembership>,
     /// A failure that needs someone to act (for Spread: the daemon's
     /// permanent refusal), while it lasts.
     pub error: Option<String>,
-}
-
-/// The built-in membership as this node sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MembershipStatus {
-    /// This node's index in `Nodes`.
-    pub node: usize,
-    /// This node's incarnation.
-    pub incarnation: u64,
-    /// The installed view, if any.
-    pub view: Option<MembershipView>,
-    /// The node whose proposals this one follows (itself when it
-    /// coordinates), if it has chosen one.
-    pub coordinator: Option<Ipv4Addr>,
-    /// A view change is under way here.
-    pub changing_view: bool,
-    /// Views installed since the start.
-    pub views_installed: u64,
-    /// Multicasts dropped (asked between views, or left unsequenced when
-    /// a view ended).
-    pub dropped_multicasts: u64,
-    /// Refused datagrams no listed node can be blamed for (failed
-    /// authentication, malformed, another cluster, misdirected).
-    pub refused: RefusalCounts,
-    /// Every listed node, in `Nodes` order (this one included).
-    pub nodes: Vec<PeerStatus>,
-}
-
-/// An installed view of the built-in membership.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MembershipView {
-    /// The view id: logical time, coordinator index and incarnation.
-    pub ltime: u64,
-    /// Index of the coordinator in `Nodes`.
-    pub coordinator: usize,
-    /// The coordinator's incarnation.
-    pub incarnation: u64,
-    /// `ADDRESS/INCARNATION`, in `Nodes` order.
-    pub members: Vec<String>,
-}
-
-/// Refused datagrams, by reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RefusalCounts {
-    /// Datagrams that do not parse.
-    pub malformed: u64,
-    /// Datagrams that fail authentication.
-    pub bad_mac: u64,
-    /// Datagrams of another cluster.
-    pub wrong_cluster: u64,
-    /// Datagrams for another node, or from the wrong address.
-    pub misdirected: u64,
-    /// Datagrams from an incarnation older than the newest heard.
-    pub old_incarnation: u64,
-    /// Datagrams seen before.
-    pub replayed: u64,
-}
-
-/// One listed node, as this node sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerStatus {
-    /// Its configured address.
-    pub address: Ipv4Addr,
-    /// `self`, `in view`, `reachable`, `suspected` or `unreachable`.
-    pub state: String,
-    /// Its newest incarnation heard (ours for `self`).
-    pub incarnation: Option<u64>,
-    /// Milliseconds since its last accepted datagram; none if never.
-    pub last_heard_ms: Option<u64>,
-    /// Its datagrams that authenticated but were refused.
-    pub refused: RefusalCounts,
 }
 
 /// The `Quorum` rule and the current view's count.
@@ -244,7 +160,7 @@ impl Status {
                 name: self.service.name.clone(),
                 endpoint: self.service.endpoint.clone(),
                 state: self.service.state.clone(),
-                membership: self.service.membership.as_ref().map(MembershipStatus::json),
+                membership: self.service.membership.clone(),
                 error: self.service.error.clone(),
             }),
             quorum: self.quorum.as_ref().map(|q| JsonQuorum {
@@ -257,55 +173,10 @@ impl Status {
     }
 }
 
-impl MembershipStatus {
-    fn json(&self) -> JsonMembership {
-        JsonMembership {
-            node: self.node,
-            incarnation: self.incarnation,
-            view: self.view.as_ref().map(|v| JsonMembershipView {
-                ltime: v.ltime,
-                coordinator: v.coordinator,
-                incarnation: v.incarnation,
-                members: v.members.clone(),
-            }),
-            coordinator: self.coordinator.map(|a| a.to_string()),
-            changing_view: self.changing_view,
-            views_installed: self.views_installed,
-            dropped_multicasts: self.dropped_multicasts,
-            refused: self.refused.json(),
-            nodes: self
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(index, n)| JsonNode {
-                    index,
-                    address: n.address.to_string(),
-                    state: n.state.clone(),
-                    incarnation: n.incarnation,
-                    last_heard_ms: n.last_heard_ms,
-                    refused: n.refused.json(),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl RefusalCounts {
-    fn json(&self) -> JsonRefused {
-        JsonRefused {
-            malformed: self.malformed,
-            bad_mac: self.bad_mac,
-            wrong_cluster: self.wrong_cluster,
-            misdirected: self.misdirected,
-            old_incarnation: self.old_incarnation,
-            replayed: self.replayed,
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::control::json::{JsonMembershipView, JsonNode, JsonRefused};
 
     pub(crate) fn sample_status() -> Status {
         let me = Ipv4Addr::new(192, 168, 1, 10);
@@ -365,22 +236,31 @@ pub(crate) mod tests {
 
     /// The sample as the built-in membership would report it.
     pub(crate) fn membership_status() -> Status {
-        let node = |last: u8, state: &str, incarnation, heard| PeerStatus {
-            address: Ipv4Addr::new(192, 168, 1, last),
+        let refused = |bad_mac, replayed| JsonRefused {
+            malformed: 0,
+            bad_mac,
+            wrong_cluster: 0,
+            misdirected: 0,
+            old_incarnation: 0,
+            replayed,
+        };
+        let node = |index: usize, state: &str, incarnation, heard, replayed| JsonNode {
+            index,
+            address: format!("192.168.1.{}", 10 + index),
             state: state.to_string(),
             incarnation,
             last_heard_ms: heard,
-            refused: RefusalCounts::default(),
+            refused: refused(0, replayed),
         };
         let mut status = sample_status();
         status.service = ServiceStatus {
             name: "membership".to_string(),
             endpoint: "udp:192.168.1.10:4810".to_string(),
             state: "in view".to_string(),
-            membership: Some(MembershipStatus {
+            membership: Some(JsonMembership {
                 node: 0,
                 incarnation: 1714566896000001,
-                view: Some(MembershipView {
+                view: Some(JsonMembershipView {
                     ltime: 1714566896000002,
                     coordinator: 0,
                     incarnation: 1714566896000001,
@@ -389,24 +269,15 @@ pub(crate) mod tests {
                         "192.168.1.11/1714566800000000".to_string(),
                     ],
                 }),
-                coordinator: Some(Ipv4Addr::new(192, 168, 1, 10)),
+                coordinator: Some("192.168.1.10".to_string()),
                 changing_view: false,
                 views_installed: 2,
                 dropped_multicasts: 0,
-                refused: RefusalCounts {
-                    bad_mac: 3,
-                    ..RefusalCounts::default()
-                },
+                refused: refused(3, 0),
                 nodes: vec![
-                    node(10, "self", Some(1714566896000001), None),
-                    node(11, "in view", Some(1714566800000000), Some(12)),
-                    PeerStatus {
-                        refused: RefusalCounts {
-                            replayed: 1,
-                            ..RefusalCounts::default()
-                        },
-                        ..node(12, "unreachable", None, None)
-                    },
+                    node(0, "self", Some(1714566896000001), None, 0),
+                    node(1, "in view", Some(1714566800000000), Some(12), 0),
+                    node(2, "unreachable", None, None, 1),
                 ],
             }),
             error: None,

@@ -1,7 +1,7 @@
 //! What the daemon core does to the machine, behind one trait.
 //!
 //! The [`Core`](super::core::Core) decides; a [`Host`] carries it out.
-//! The daemon's host ([`LinuxHost`](super::linux_host::LinuxHost)) puts
+//! The daemon's host (`LinuxHost`, in `linux_host.rs`) puts
 //! addresses on interfaces, reads the kernel's ARP table, hands
 //! announcements to the announcer thread, queues hooks and writes the log;
 //! tests and simulations record the same calls in simulated time and check

@@ -11,7 +11,7 @@
 //! filter, the translation, and the MATURING that a view change left
 //! undelivered, multicast again once the next view is in the engine. The
 //! daemon's link ([`ThreadLink`]) hands the commands to a thread of their
-//! own that owns the node and the socket (see [`worker`]) and wakes it
+//! own that owns the node and the socket (see `worker.rs`) and wakes it
 //! with one byte sent to its socket from a waker socket on our own
 //! address, so that a multicast or a leave goes out within microseconds
 //! rather than at the next heartbeat; the simulations' link applies them

@@ -1,9 +1,11 @@
-//! The node's status in the terms of the control socket.
+//! The node's status as the JSON document shows it: rendered straight
+//! from the membership's own [`Status`], members named as the engine
+//! knows them.
 
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use crate::control::{MembershipStatus, MembershipView, PeerStatus, RefusalCounts};
+use crate::control::json::{JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
 use crate::daemon::bridge::Bridge;
 use crate::membership::{Refusals, Status};
 
@@ -13,23 +15,26 @@ pub(super) fn describe(
     at: Instant,
     nodes: &[Ipv4Addr],
     bridge: &Bridge,
-) -> MembershipStatus {
+) -> JsonMembership {
     let address = |node: u8| {
         nodes
             .get(usize::from(node))
             .copied()
             .unwrap_or(Ipv4Addr::UNSPECIFIED)
     };
-    MembershipStatus {
+    JsonMembership {
         node: usize::from(status.me),
         incarnation: status.incarnation,
-        view: status.view.as_ref().map(|(id, members)| MembershipView {
-            ltime: id.ltime,
-            coordinator: usize::from(id.coordinator),
-            incarnation: id.incarnation,
-            members: members.iter().map(|m| bridge.name(m)).collect(),
-        }),
-        coordinator: status.choice.map(address),
+        view: status
+            .view
+            .as_ref()
+            .map(|(id, members)| JsonMembershipView {
+                ltime: id.ltime,
+                coordinator: usize::from(id.coordinator),
+                incarnation: id.incarnation,
+                members: members.iter().map(|m| bridge.name(m)).collect(),
+            }),
+        coordinator: status.choice.map(|node| address(node).to_string()),
         changing_view: status.flushing,
         views_installed: status.views_installed,
         dropped_multicasts: status.dropped_multicasts,
@@ -37,8 +42,9 @@ pub(super) fn describe(
         nodes: status
             .nodes
             .iter()
-            .map(|n| PeerStatus {
-                address: address(n.node),
+            .map(|n| JsonNode {
+                index: usize::from(n.node),
+                address: address(n.node).to_string(),
                 state: n.state.as_str().to_string(),
                 incarnation: n.incarnation,
                 last_heard_ms: n.last_heard.map(|t| {
@@ -50,8 +56,8 @@ pub(super) fn describe(
     }
 }
 
-fn counts(r: &Refusals) -> RefusalCounts {
-    RefusalCounts {
+fn counts(r: &Refusals) -> JsonRefused {
+    JsonRefused {
         malformed: r.malformed,
         bad_mac: r.bad_mac,
         wrong_cluster: r.wrong_cluster,
@@ -121,7 +127,7 @@ mod tests {
         };
         let described = describe(&status, t0 + Duration::from_millis(42), &nodes, &bridge);
         assert_eq!(described.node, 1);
-        assert_eq!(described.coordinator, Some(nodes[0]));
+        assert_eq!(described.coordinator, Some("10.0.0.1".to_string()));
         let view = described.view.expect("a view");
         assert_eq!(view.members, vec!["10.0.0.1/7", "10.0.0.2/9"]);
         assert_eq!((view.ltime, view.coordinator, view.incarnation), (10, 0, 7));
