@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
+use std::time::Duration;
 
 /// What the networking layer was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub enum Action {
     RemoveAddress,
     /// Putting back an address the kernel dropped together with ours.
     RestoreAddress,
+    /// Giving an address its lifetime again.
+    RenewAddress,
     /// Listing an interface's addresses.
     ListAddresses,
     /// Opening a packet socket to send ARP or neighbour advertisements.
@@ -31,6 +34,7 @@ impl Action {
             Action::AddAddress => "cannot add",
             Action::RemoveAddress => "cannot remove",
             Action::RestoreAddress => "cannot restore",
+            Action::RenewAddress => "cannot renew",
             Action::ListAddresses => "cannot list addresses",
             Action::OpenPacketSocket => "cannot open a packet socket",
             Action::SendFrame => "cannot send a frame",
@@ -63,6 +67,12 @@ pub enum Reason {
     StillPresent,
     /// IPv6 is switched off on the interface (`disable_ipv6`).
     Ipv6Disabled,
+    /// An address lifetime the kernel cannot take: zero, or 2^32 - 1
+    /// seconds and more (which it reads as forever).
+    BadLifetime {
+        /// The lifetime asked for.
+        lifetime: Duration,
+    },
 }
 
 /// A failure of the networking layer.
@@ -132,6 +142,14 @@ impl fmt::Display for Reason {
             Reason::Ipv6Disabled => {
                 f.write_str("IPv6 is disabled on the interface (net.ipv6.conf.IF.disable_ipv6 = 1)")
             }
+            Reason::BadLifetime { lifetime } if lifetime.is_zero() => {
+                write!(f, "a lifetime must be at least 1s, not {lifetime:?}")
+            }
+            Reason::BadLifetime { lifetime } => write!(
+                f,
+                "a lifetime of {lifetime:?} is longer than the kernel counts ({}s at most)",
+                u32::MAX - 1
+            ),
         }
     }
 }

@@ -1,24 +1,23 @@
-//! IPv6 VIP addresses on interfaces, through rtnetlink ([`netlink`]) with
-//! `IFA_F_NODAD`: an address we add is usable at once, never "tentative".
-//! IPv6 has no alias labels and no primaries whose removal takes others
-//! along: removing one address removes exactly that one.
+//! IPv6 VIP addresses on interfaces, through rtnetlink with
+//! `IFA_F_NODAD`: an address we add is usable at once, never "tentative",
+//! and may carry a lifetime like an IPv4 one (see [`iface`]). IPv6 has no
+//! alias labels and no primaries whose removal takes others along:
+//! removing one address removes exactly that one.
 //!
-//! The addresses of an interface are read from
-//! `/proc/thread-self/net/if_inet6` (the namespace of the calling thread).
 //! Our own addresses are the ones carrying the no-DAD flag: an operator's
 //! `ip addr add` leaves it clear, which is how start-up cleanup tells a
 //! crashed instance's leftovers from the operator's addresses.
 //!
-//! [`netlink`]: super::netlink
+//! [`iface`]: super::iface
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
 
+use super::addrmsg::{KernelAddress, Lifetimes};
+pub use super::addrmsg::{IFA_F_NODAD, IFA_F_PERMANENT};
 use super::error::{Action, Error, Reason, Result};
-use super::iface::{check_interface_name, Outcome};
-use super::ifreq;
-use super::netlink::{Change, Netlink, IFA_F_NODAD};
+use super::iface::{add_unless_present, delete, listed, Deletion, Outcome};
 
-const IF_INET6: &str = "/proc/thread-self/net/if_inet6";
 /// `IFA_F_TENTATIVE`: duplicate address detection still running.
 pub const IFA_F_TENTATIVE: u32 = 0x40;
 
@@ -31,8 +30,11 @@ pub struct Ipv6InterfaceAddress {
     pub addr: Ipv6Addr,
     /// Its prefix length.
     pub prefix_len: u8,
-    /// The kernel's `IFA_F_*` flags (as far as if_inet6 shows them).
+    /// The kernel's `IFA_F_*` flags.
     pub flags: u32,
+    /// How much longer the kernel keeps it, in whole seconds rounded
+    /// down; `None` for a permanent address.
+    pub lifetime: Option<Duration>,
 }
 
 impl Ipv6InterfaceAddress {
@@ -48,91 +50,53 @@ impl Ipv6InterfaceAddress {
     }
 }
 
-/// Parses the text of if_inet6: per line the address in 32 hex digits,
-/// the interface index, prefix length, scope and flags in hex, then the
-/// interface name. Lines that do not fit are skipped.
-pub fn parse_if_inet6(text: &str) -> Vec<Ipv6InterfaceAddress> {
-    text.lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let [addr, _index, prefix, _scope, flags, name] = fields[..] else {
-                return None;
-            };
-            if addr.len() != 32 {
-                return None;
-            }
-            let addr = u128::from_str_radix(addr, 16).ok()?;
-            Some(Ipv6InterfaceAddress {
-                interface: name.to_string(),
-                addr: Ipv6Addr::from(addr),
-                prefix_len: u8::from_str_radix(prefix, 16).ok()?,
-                flags: u32::from_str_radix(flags, 16).ok()?,
-            })
-        })
-        .collect()
-}
-
 /// Every IPv6 address of `interface` (none when IPv6 is off or the
 /// interface does not exist).
 pub fn list(interface: &str) -> Result<Vec<Ipv6InterfaceAddress>> {
-    check_interface_name(interface, Action::ListAddresses, None)?;
-    let text = match std::fs::read_to_string(IF_INET6) {
-        Ok(text) => text,
-        // No IPv6 in this kernel or namespace: no addresses.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::os(Action::ListAddresses, interface, None, e)),
-    };
-    Ok(parse_if_inet6(&text)
+    Ok(listed(interface, libc::AF_INET6)?
         .into_iter()
-        .filter(|a| a.interface == interface)
+        .filter_map(|a| match a.local {
+            IpAddr::V6(addr) => Some(Ipv6InterfaceAddress {
+                interface: interface.to_string(),
+                addr,
+                prefix_len: a.prefix_len,
+                flags: a.flags,
+                lifetime: a.lifetimes.map(|l| Duration::from_secs(l.valid.into())),
+            }),
+            IpAddr::V4(_) => None,
+        })
         .collect())
 }
 
-fn netlink(action: Action, interface: &str, addr: Ipv6Addr) -> Result<Netlink> {
-    Netlink::open().map_err(|e| Error::os(action, interface, Some(addr.into()), e))
-}
-
 /// Brings up `addr/prefix_len` on `interface`, without duplicate address
-/// detection. Already there (with any prefix): success, nothing done. The
-/// interface must exist and be up; we never change the interface itself.
-pub fn bring_up(interface: &str, addr: Ipv6Addr, prefix_len: u8) -> Result<Outcome> {
+/// detection, for `lifetime` seconds or for good (see
+/// [`iface::bring_up_for`](super::iface::bring_up_for)).
+pub fn bring_up(
+    interface: &str,
+    addr: Ipv6Addr,
+    prefix_len: u8,
+    lifetime: Option<u32>,
+) -> Result<Outcome> {
     let action = Action::AddAddress;
     let about = Some(IpAddr::from(addr));
-    check_interface_name(interface, action, about)?;
-    let sock = ifreq::control_socket().map_err(|e| Error::os(action, interface, about, e))?;
-    let device =
-        ifreq::flags(&sock, interface).map_err(|e| Error::os(action, interface, about, e))?;
-    if device & libc::IFF_UP as libc::c_short == 0 {
-        return Err(Error::new(action, interface, about, Reason::InterfaceDown));
-    }
-    if list(interface)?.iter().any(|a| a.addr == addr) {
-        return Ok(Outcome::AlreadyPresent {
-            label: interface.to_string(),
-        });
-    }
-    let index =
-        ifreq::index(&sock, interface).map_err(|e| Error::os(action, interface, about, e))?;
-    let added = netlink(action, interface, addr)?.change_address(
-        Change::Add,
-        index as u32,
-        addr,
-        prefix_len,
-    );
-    match added {
-        Ok(()) => Ok(Outcome::Added {
-            label: interface.to_string(),
-        }),
-        // Added by someone else between the listing and now.
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(Outcome::AlreadyPresent {
-            label: interface.to_string(),
-        }),
+    let added = add_unless_present(interface, addr.into(), lifetime, |index, _| {
+        Ok(KernelAddress::new(
+            index,
+            addr.into(),
+            prefix_len,
+            None,
+            lifetime.map(Lifetimes::both),
+        ))
+    })?;
+    added.map_err(|e| {
         // The kernel's answer when IPv6 is off on the interface, which
         // would otherwise read as a missing capability.
-        Err(e) if e.raw_os_error() == Some(libc::EACCES) && ipv6_disabled(interface) => {
-            Err(Error::new(action, interface, about, Reason::Ipv6Disabled))
+        if e.raw_os_error() == Some(libc::EACCES) && ipv6_disabled(interface) {
+            Error::new(action, interface, about, Reason::Ipv6Disabled)
+        } else {
+            Error::os(action, interface, about, e)
         }
-        Err(e) => Err(Error::os(action, interface, about, e)),
-    }
+    })
 }
 
 fn ipv6_disabled(interface: &str) -> bool {
@@ -143,33 +107,13 @@ fn ipv6_disabled(interface: &str) -> bool {
 /// Takes `addr` off `interface`, whatever its prefix, and nothing else:
 /// absent is success.
 pub fn take_down(interface: &str, addr: Ipv6Addr) -> Result<Outcome> {
-    let action = Action::RemoveAddress;
     let about = Some(IpAddr::from(addr));
-    check_interface_name(interface, action, about)?;
-    let Some(present) = list(interface)?.into_iter().find(|a| a.addr == addr) else {
+    let Deletion::Deleted { after, .. } = delete(interface, addr.into(), |_| Ok(()))? else {
         return Ok(Outcome::AlreadyAbsent);
     };
-    let sock = ifreq::control_socket().map_err(|e| Error::os(action, interface, about, e))?;
-    let index = match ifreq::index(&sock, interface) {
-        Ok(index) => index,
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(Outcome::AlreadyAbsent),
-        Err(e) => return Err(Error::os(action, interface, about, e)),
-    };
-    let removed = netlink(action, interface, addr)?.change_address(
-        Change::Delete,
-        index as u32,
-        addr,
-        present.prefix_len,
-    );
-    match removed {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
-            return Ok(Outcome::AlreadyAbsent)
-        }
-        Err(e) => return Err(Error::os(action, interface, about, e)),
-    }
-    if list(interface)?.iter().any(|a| a.addr == addr) {
-        return Err(Error::new(action, interface, about, Reason::StillPresent));
+    if after.iter().any(|a| a.local == IpAddr::V6(addr)) {
+        let reason = Reason::StillPresent;
+        return Err(Error::new(Action::RemoveAddress, interface, about, reason));
     }
     Ok(Outcome::Removed {
         label: interface.to_string(),
@@ -183,28 +127,4 @@ pub fn is_leftover(interface: &str, addr: Ipv6Addr, prefix_len: u8) -> Result<bo
     Ok(list(interface)?
         .iter()
         .any(|a| a.addr == addr && a.prefix_len == prefix_len && a.is_nodad()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_inet6_lines_are_read() {
-        let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
-                    20010db8000000000000000000000010 04 40 00 c2     eth0\n\
-                    fe8000000000000000fc00fffe000001 04 40 20 80 br-lan.10\n\
-                    garbage\n";
-        let all = parse_if_inet6(text);
-        assert_eq!(all.len(), 3);
-        assert_eq!(all[0].addr, Ipv6Addr::LOCALHOST);
-        assert_eq!(all[0].prefix_len, 128);
-        let vip = &all[1];
-        assert_eq!(vip.interface, "eth0");
-        assert_eq!(vip.addr, "2001:db8::10".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(vip.prefix_len, 64);
-        assert!(vip.is_nodad() && vip.is_tentative());
-        assert_eq!(all[2].interface, "br-lan.10");
-        assert!(!all[2].is_nodad() && !all[2].is_tentative());
-    }
 }

@@ -42,13 +42,6 @@ impl IfReq {
         Ok(req)
     }
 
-    fn with_inet(name: &str, addr: Ipv4Addr) -> io::Result<Self> {
-        let mut req = IfReq::new(name)?;
-        req.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
-        req.data[4..8].copy_from_slice(&addr.octets());
-        Ok(req)
-    }
-
     /// The name (an interface name or an address label) up to its NUL.
     pub(super) fn name(&self) -> String {
         let end = self.name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
@@ -64,10 +57,6 @@ impl IfReq {
 
     fn flags(&self) -> libc::c_short {
         libc::c_short::from_ne_bytes([self.data[0], self.data[1]])
-    }
-
-    fn set_flags(&mut self, flags: libc::c_short) {
-        self.data[..2].copy_from_slice(&flags.to_ne_bytes());
     }
 }
 
@@ -134,49 +123,11 @@ pub(super) fn addresses(sock: &Socket) -> io::Result<Vec<(String, Ipv4Addr)>> {
     }
 }
 
-/// The netmask and broadcast of the address `addr` labelled `label`. The
-/// kernel matches on label and address together when the request carries
-/// an AF_INET address, so a shared label still finds the right one.
-pub(super) fn mask_and_broadcast(
-    sock: &Socket,
-    label: &str,
-    addr: Ipv4Addr,
-) -> io::Result<(Ipv4Addr, Ipv4Addr)> {
-    let mut req = IfReq::with_inet(label, addr)?;
-    ioctl(sock.as_raw_fd(), libc::SIOCGIFNETMASK, &mut req)?;
-    let mask = req.inet().unwrap_or(Ipv4Addr::BROADCAST);
-    let mut req = IfReq::with_inet(label, addr)?;
-    ioctl(sock.as_raw_fd(), libc::SIOCGIFBRDADDR, &mut req)?;
-    let broadcast = req.inet().unwrap_or(Ipv4Addr::UNSPECIFIED);
-    Ok((mask, broadcast))
-}
-
 /// The flags of the device `name` (or of the device a label belongs to).
 pub(super) fn flags(sock: &Socket, name: &str) -> io::Result<libc::c_short> {
     let mut req = IfReq::new(name)?;
     ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req)?;
     Ok(req.flags())
-}
-
-/// SIOCSIFFLAGS. On an alias label (`IF:N`) the kernel looks only at
-/// IFF_UP: without it, the labelled address is deleted; the device itself
-/// is never touched. Callers never pass a plain interface name here.
-pub(super) fn set_alias_flags(sock: &Socket, label: &str, flags: libc::c_short) -> io::Result<()> {
-    debug_assert!(label.contains(':'));
-    let mut req = IfReq::new(label)?;
-    req.set_flags(flags);
-    ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &mut req)
-}
-
-/// SIOCSIFADDR, SIOCSIFNETMASK or SIOCSIFBRDADDR on `label`.
-pub(super) fn set_inet(
-    sock: &Socket,
-    request: libc::c_ulong,
-    label: &str,
-    addr: Ipv4Addr,
-) -> io::Result<()> {
-    let mut req = IfReq::with_inet(label, addr)?;
-    ioctl(sock.as_raw_fd(), request, &mut req)
 }
 
 /// The interface index of `name`.
@@ -204,10 +155,17 @@ pub(super) fn hardware_address(sock: &Socket, name: &str) -> io::Result<[u8; 6]>
 mod tests {
     use super::*;
 
+    fn with_inet(name: &str, addr: Ipv4Addr) -> IfReq {
+        let mut req = IfReq::new(name).expect("fits");
+        req.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        req.data[4..8].copy_from_slice(&addr.octets());
+        req
+    }
+
     #[test]
     fn a_request_is_laid_out_as_the_kernel_expects_on_this_cpu() {
         assert_eq!(mem::size_of::<IfReq>(), mem::size_of::<libc::ifreq>());
-        let req = IfReq::with_inet("eth0:1", Ipv4Addr::new(192, 0, 2, 7)).expect("fits");
+        let req = with_inet("eth0:1", Ipv4Addr::new(192, 0, 2, 7));
         // The same bytes as the C library's own sockaddr_in: sa_family in
         // host order, sin_addr in network order, on any CPU.
         // SAFETY: all-zero is a valid sockaddr_in.
@@ -225,8 +183,7 @@ mod tests {
         assert_eq!(req.inet(), Some(Ipv4Addr::new(192, 0, 2, 7)));
         assert_eq!(req.name(), "eth0:1");
         let mut flags = IfReq::new("eth0:1").expect("fits");
-        flags.set_flags(0x1043);
+        flags.data[..2].copy_from_slice(&0x1043i16.to_ne_bytes());
         assert_eq!(flags.flags(), 0x1043);
-        assert_eq!(flags.data[..2], 0x1043i16.to_ne_bytes());
     }
 }

@@ -1,146 +1,89 @@
-//! Just enough rtnetlink to add and remove one IPv6 address:
-//! `RTM_NEWADDR` / `RTM_DELADDR` with an acknowledgement. Only rtnetlink
-//! can set `IFA_F_NODAD`, which makes a new address usable at once instead
-//! of "tentative" for the second or more of duplicate address detection.
-//! The messages are built and the replies read by pure functions (tested
-//! here byte for byte); [`Netlink`] only moves them.
+//! Just enough rtnetlink to manage addresses: a `NETLINK_ROUTE` socket
+//! that sends the requests of [`addrmsg`] (one, or many in few
+//! datagrams) and waits for the kernel's acknowledgement of each, and
+//! that reads a dump of a family's addresses. Only rtnetlink can give an
+//! address a lifetime (`IFA_CACHEINFO`) or set `IFA_F_NODAD`. The replies
+//! are read by pure functions (tested here); [`Netlink`] only moves bytes.
+//!
+//! [`addrmsg`]: super::addrmsg
 
+use std::collections::BTreeMap;
 use std::io;
 use std::mem;
-use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-const RTM_NEWADDR: u16 = 20;
-const RTM_DELADDR: u16 = 21;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 0x01;
-const NLM_F_ACK: u16 = 0x04;
-const NLM_F_EXCL: u16 = 0x200;
-const NLM_F_CREATE: u16 = 0x400;
-const AF_INET6: u8 = libc::AF_INET6 as u8;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_FLAGS: u16 = 8;
-/// No duplicate address detection: the address is never tentative.
-pub const IFA_F_NODAD: u32 = 0x02;
-const RT_SCOPE_UNIVERSE: u8 = 0;
-const RT_SCOPE_LINK: u8 = 253;
-
-const HEADER_LEN: usize = 16;
+use super::addrmsg::{
+    self, address_request, dump_request, error_code, malformed, messages, Change, KernelAddress,
+    NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_NEWADDR,
+};
 
 /// How long the kernel may take to answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Requests sent in one datagram. The kernel queues all their
+/// acknowledgements before we read one; a refusal echoes the request, so
+/// this many stay well inside the default receive buffer.
+const BATCH: usize = 32;
+/// The largest datagram the kernel sends a dump in is 32 KiB.
+const RECEIVE_BUFFER: usize = 64 * 1024;
+/// Dumps tried again when the kernel says the list changed under them.
+const DUMP_TRIES: usize = 8;
 
-/// What to do with the address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Add the address.
-    Add,
-    /// Delete the address.
-    Delete,
+/// The acknowledgements in one datagram: (sequence number, errno), errno
+/// 0 for success.
+pub fn read_acks(datagram: &[u8]) -> io::Result<Vec<(u32, i32)>> {
+    messages(datagram)?
+        .into_iter()
+        .filter(|m| m.kind == NLMSG_ERROR)
+        .map(|m| Ok((m.seq, error_code(m.body)?)))
+        .collect()
 }
 
-/// The request for `change` of `addr/prefix_len` on interface `ifindex`,
-/// with sequence number `seq`. Adding asks for an acknowledgement and
-/// refuses to replace an address already there (`EEXIST`).
-pub fn address_request(
-    change: Change,
-    seq: u32,
-    ifindex: u32,
-    addr: Ipv6Addr,
-    prefix_len: u8,
-) -> Vec<u8> {
-    let (kind, flags) = match change {
-        Change::Add => (
-            RTM_NEWADDR,
-            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        ),
-        Change::Delete => (RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK),
-    };
-    let scope = if addr.segments()[0] & 0xffc0 == 0xfe80 {
-        RT_SCOPE_LINK
-    } else {
-        RT_SCOPE_UNIVERSE
-    };
-    let mut message = Vec::with_capacity(64);
-    message.extend_from_slice(&[0; 4]); // length, filled in below
-    message.extend_from_slice(&kind.to_ne_bytes());
-    message.extend_from_slice(&flags.to_ne_bytes());
-    message.extend_from_slice(&seq.to_ne_bytes());
-    message.extend_from_slice(&0u32.to_ne_bytes()); // to the kernel
-                                                    // ifaddrmsg: family, prefix length, flags (the low eight), scope, index.
-    message.extend_from_slice(&[AF_INET6, prefix_len, IFA_F_NODAD as u8, scope]);
-    message.extend_from_slice(&ifindex.to_ne_bytes());
-    attribute(&mut message, IFA_LOCAL, &addr.octets());
-    attribute(&mut message, IFA_ADDRESS, &addr.octets());
-    if change == Change::Add {
-        attribute(&mut message, IFA_FLAGS, &IFA_F_NODAD.to_ne_bytes());
-    }
-    let len = message.len() as u32;
-    message[..4].copy_from_slice(&len.to_ne_bytes());
-    message
+/// What one datagram of the dump `seq` holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DumpPart {
+    /// The addresses in it.
+    pub addresses: Vec<KernelAddress>,
+    /// The dump ended with it.
+    pub done: bool,
+    /// The kernel saw the list change while dumping it: it may be
+    /// inconsistent.
+    pub interrupted: bool,
 }
 
-/// An rtattr: length, type, payload padded to four bytes.
-fn attribute(message: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-    let len = 4 + payload.len();
-    message.extend_from_slice(&(len as u16).to_ne_bytes());
-    message.extend_from_slice(&kind.to_ne_bytes());
-    message.extend_from_slice(payload);
-    message.resize(message.len() + (4 - len % 4) % 4, 0);
-}
-
-/// What one datagram from the kernel says about request `seq`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// The request succeeded.
-    Ack,
-    /// The request failed with this errno.
-    Refused(i32),
-    /// Nothing about `seq` in it (another message): read on.
-    Unrelated,
-}
-
-/// Reads the acknowledgement of request `seq` in `datagram`.
-pub fn read_reply(datagram: &[u8], seq: u32) -> io::Result<Reply> {
-    let mut rest = datagram;
-    while rest.len() >= HEADER_LEN {
-        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if len < HEADER_LEN || len > rest.len() {
-            return Err(malformed("message length outside the datagram"));
+/// Reads one datagram of the dump `seq`; a refusal is the kernel's errno.
+/// Messages about other requests are skipped.
+pub fn read_dump(datagram: &[u8], seq: u32) -> io::Result<DumpPart> {
+    let mut part = DumpPart::default();
+    for message in messages(datagram)? {
+        if message.seq != seq {
+            continue;
         }
-        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-        let msg_seq = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
-        if kind == NLMSG_ERROR && msg_seq == seq {
-            if len < HEADER_LEN + 4 {
-                return Err(malformed("error message without its code"));
+        part.interrupted |= message.flags & NLM_F_DUMP_INTR != 0;
+        match message.kind {
+            RTM_NEWADDR => part.addresses.extend(addrmsg::read_address(message.body)?),
+            NLMSG_DONE => {
+                // The body holds the dump's own error code, when it has one.
+                match error_code(message.body) {
+                    Ok(errno) if errno != 0 => return Err(io::Error::from_raw_os_error(errno)),
+                    _ => part.done = true,
+                }
             }
-            let body = &rest[HEADER_LEN..];
-            let code = i32::from_ne_bytes([body[0], body[1], body[2], body[3]]);
-            return Ok(if code == 0 {
-                Reply::Ack
-            } else {
-                Reply::Refused(code.saturating_neg())
-            });
+            NLMSG_ERROR => match error_code(message.body)? {
+                0 => part.done = true,
+                errno => return Err(io::Error::from_raw_os_error(errno)),
+            },
+            _ => {}
         }
-        let aligned = (len + 3) & !3;
-        rest = &rest[aligned.min(rest.len())..];
     }
-    Ok(Reply::Unrelated)
+    Ok(part)
 }
 
-fn malformed(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("malformed netlink reply: {what}"),
-    )
-}
-
-/// A NETLINK_ROUTE socket for one request at a time.
+/// A NETLINK_ROUTE socket in the calling thread's network namespace.
 pub struct Netlink {
     fd: OwnedFd,
     seq: u32,
+    buffer: Vec<u8>,
 }
 
 impl Netlink {
@@ -176,42 +119,112 @@ impl Netlink {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Netlink { fd, seq: 0 })
+        Ok(Netlink {
+            fd,
+            seq: 0,
+            buffer: vec![0; RECEIVE_BUFFER],
+        })
     }
 
-    /// Applies `change` and waits for the kernel's answer; a refusal is
-    /// the kernel's errno as an `io::Error`.
-    pub fn change_address(
+    /// Applies `change` to `address` and waits for the kernel's answer; a
+    /// refusal is the kernel's errno as an `io::Error`.
+    pub fn change(&mut self, change: Change, address: &KernelAddress) -> io::Result<()> {
+        self.change_all(change, &[address])?
+            .pop()
+            .unwrap_or_else(|| Err(malformed("no answer")))
+    }
+
+    /// Applies `change` to each of `addresses`, many per datagram, and
+    /// returns the kernel's answer to each, in order. The outer error is
+    /// the socket's (nothing is known of the requests not yet answered).
+    pub fn change_all(
         &mut self,
         change: Change,
-        ifindex: u32,
-        addr: Ipv6Addr,
-        prefix_len: u8,
-    ) -> io::Result<()> {
-        self.seq = self.seq.wrapping_add(1);
-        let request = address_request(change, self.seq, ifindex, addr, prefix_len);
+        addresses: &[&KernelAddress],
+    ) -> io::Result<Vec<io::Result<()>>> {
+        let mut answers = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(BATCH) {
+            let first = self.seq.wrapping_add(1);
+            let mut datagram = Vec::with_capacity(chunk.len() * 96);
+            for address in chunk {
+                self.seq = self.seq.wrapping_add(1);
+                datagram.extend_from_slice(&address_request(change, self.seq, address));
+            }
+            self.send(&datagram)?;
+            let mut errnos: BTreeMap<u32, i32> = BTreeMap::new();
+            while errnos.len() < chunk.len() {
+                let got = self.receive()?;
+                for (seq, errno) in read_acks(&self.buffer[..got])? {
+                    let offset = seq.wrapping_sub(first);
+                    if (offset as usize) < chunk.len() {
+                        errnos.insert(offset, errno);
+                    }
+                }
+            }
+            answers.extend(errnos.into_values().map(|errno| match errno {
+                0 => Ok(()),
+                errno => Err(io::Error::from_raw_os_error(errno)),
+            }));
+        }
+        Ok(answers)
+    }
+
+    /// Every address of `family` (`libc::AF_INET` or `libc::AF_INET6`) in
+    /// the namespace, from one consistent dump.
+    pub fn addresses(&mut self, family: u8) -> io::Result<Vec<KernelAddress>> {
+        for _ in 0..DUMP_TRIES {
+            self.seq = self.seq.wrapping_add(1);
+            let seq = self.seq;
+            self.send(&dump_request(family, seq))?;
+            let (mut all, mut interrupted) = (Vec::new(), false);
+            loop {
+                let got = self.receive()?;
+                let part = read_dump(&self.buffer[..got], seq)?;
+                all.extend(part.addresses);
+                interrupted |= part.interrupted;
+                if part.done {
+                    break;
+                }
+            }
+            if !interrupted {
+                return Ok(all);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            format!("the address list kept changing during {DUMP_TRIES} dumps"),
+        ))
+    }
+
+    fn send(&self, datagram: &[u8]) -> io::Result<()> {
         // SAFETY: the buffer is valid for its length; with no address the
         // datagram goes to the kernel.
         let sent = unsafe {
             libc::send(
                 self.fd.as_raw_fd(),
-                request.as_ptr() as *const libc::c_void,
-                request.len(),
+                datagram.as_ptr() as *const libc::c_void,
+                datagram.len(),
                 0,
             )
         };
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut buffer = [0u8; 8192];
+        Ok(())
+    }
+
+    /// Receives one datagram into the buffer; its length.
+    fn receive(&mut self) -> io::Result<usize> {
         loop {
-            // SAFETY: the buffer is valid for writes of its length.
+            // SAFETY: the buffer is valid for writes of its length; with
+            // MSG_TRUNC the kernel still writes at most that much and
+            // returns the datagram's full length.
             let got = unsafe {
                 libc::recv(
                     self.fd.as_raw_fd(),
-                    buffer.as_mut_ptr() as *mut libc::c_void,
-                    buffer.len(),
-                    0,
+                    self.buffer.as_mut_ptr() as *mut libc::c_void,
+                    self.buffer.len(),
+                    libc::MSG_TRUNC,
                 )
             };
             if got < 0 {
@@ -221,11 +234,11 @@ impl Netlink {
                 }
                 return Err(err);
             }
-            match read_reply(&buffer[..got as usize], self.seq)? {
-                Reply::Ack => return Ok(()),
-                Reply::Refused(errno) => return Err(io::Error::from_raw_os_error(errno)),
-                Reply::Unrelated => {}
+            let got = got as usize;
+            if got > self.buffer.len() {
+                return Err(malformed("datagram larger than the receive buffer"));
             }
+            return Ok(got);
         }
     }
 }
@@ -233,81 +246,35 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::addrmsg::tests::{ne16, ne32};
+    use crate::net::addrmsg::Lifetimes;
+    use std::net::IpAddr;
 
-    fn ne16(v: u16) -> [u8; 2] {
-        v.to_ne_bytes()
-    }
-
-    fn ne32(v: u32) -> [u8; 4] {
-        v.to_ne_bytes()
-    }
-
-    const ADDR: [u8; 16] = [
-        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-    ];
-
-    #[test]
-    fn add_request_is_byte_exact() {
-        let addr = Ipv6Addr::from(ADDR);
-        let message = address_request(Change::Add, 7, 3, addr, 64);
-        let mut expected = Vec::new();
-        expected.extend_from_slice(&ne32(72)); // 16 + 8 + 20 + 20 + 8
-        expected.extend_from_slice(&ne16(20)); // RTM_NEWADDR
-        expected.extend_from_slice(&ne16(0x0605)); // REQUEST|ACK|EXCL|CREATE
-        expected.extend_from_slice(&ne32(7));
-        expected.extend_from_slice(&ne32(0));
-        expected.extend_from_slice(&[10, 64, 0x02, 0]); // AF_INET6, /64, NODAD, universe
-        expected.extend_from_slice(&ne32(3));
-        for kind in [2u16, 1] {
-            expected.extend_from_slice(&ne16(20));
-            expected.extend_from_slice(&ne16(kind));
-            expected.extend_from_slice(&ADDR);
-        }
-        expected.extend_from_slice(&ne16(8));
-        expected.extend_from_slice(&ne16(8)); // IFA_FLAGS
-        expected.extend_from_slice(&ne32(0x02));
-        assert_eq!(message, expected);
-    }
-
-    #[test]
-    fn delete_request_names_address_and_prefix_only() {
-        let addr: Ipv6Addr = "fe80::10".parse().unwrap();
-        let message = address_request(Change::Delete, 9, 4, addr, 128);
-        assert_eq!(message.len(), 64);
-        assert_eq!(message[4..6], ne16(21)); // RTM_DELADDR
-        assert_eq!(message[6..8], ne16(0x0005)); // REQUEST|ACK
-        assert_eq!(message[16..20], [10, 128, 0x02, 253]); // link scope
-        assert_eq!(message[20..24], ne32(4));
+    fn header(len: u32, kind: u16, flags: u16, seq: u32) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&ne32(len));
+        m.extend_from_slice(&ne16(kind));
+        m.extend_from_slice(&ne16(flags));
+        m.extend_from_slice(&ne32(seq));
+        m.extend_from_slice(&ne32(0));
+        m
     }
 
     fn error_message(seq: u32, code: i32) -> Vec<u8> {
-        let mut m = Vec::new();
-        m.extend_from_slice(&ne32(36));
-        m.extend_from_slice(&ne16(2));
-        m.extend_from_slice(&ne16(0));
-        m.extend_from_slice(&ne32(seq));
-        m.extend_from_slice(&ne32(0));
+        let mut m = header(36, 2, 0, seq);
         m.extend_from_slice(&code.to_ne_bytes());
         m.extend_from_slice(&[0; 16]); // the request's header, echoed
         m
     }
 
     #[test]
-    fn replies_are_matched_to_their_request() {
-        assert_eq!(read_reply(&error_message(5, 0), 5).unwrap(), Reply::Ack);
-        assert_eq!(
-            read_reply(&error_message(5, -libc::EEXIST), 5).unwrap(),
-            Reply::Refused(libc::EEXIST)
-        );
-        assert_eq!(
-            read_reply(&error_message(4, 0), 5).unwrap(),
-            Reply::Unrelated
-        );
+    fn acknowledgements_are_read_with_their_request() {
+        assert_eq!(read_acks(&error_message(5, 0)).unwrap(), [(5, 0)]);
         let mut two = error_message(4, -libc::EINVAL);
         two.extend_from_slice(&error_message(5, -libc::EADDRNOTAVAIL));
         assert_eq!(
-            read_reply(&two, 5).unwrap(),
-            Reply::Refused(libc::EADDRNOTAVAIL)
+            read_acks(&two).unwrap(),
+            [(4, libc::EINVAL), (5, libc::EADDRNOTAVAIL)]
         );
     }
 
@@ -315,7 +282,100 @@ mod tests {
     fn truncated_replies_are_errors() {
         let mut m = error_message(5, 0);
         m[..4].copy_from_slice(&ne32(400));
-        assert!(read_reply(&m, 5).is_err());
-        assert_eq!(read_reply(&[0; 8], 5).unwrap(), Reply::Unrelated);
+        assert!(read_acks(&m).is_err());
+        assert!(read_acks(&[0; 8]).unwrap().is_empty());
+        // An error message cut before its code.
+        let mut short = header(20, 2, 0, 5);
+        short.extend_from_slice(&[0; 4]);
+        short[..4].copy_from_slice(&ne32(18));
+        assert!(read_acks(&short).is_err());
+    }
+
+    /// A dump entry as the kernel writes it: 10.0.0.5/24 on index 3,
+    /// labelled `va:1`, 7 s left, created at 12.34 s after boot.
+    fn dump_entry(seq: u32, flags: u16) -> Vec<u8> {
+        let mut body = vec![2, 24, 0, 0];
+        body.extend_from_slice(&ne32(3));
+        for kind in [1u16, 2] {
+            body.extend_from_slice(&ne16(8));
+            body.extend_from_slice(&ne16(kind));
+            body.extend_from_slice(&[10, 0, 0, 5]);
+        }
+        body.extend_from_slice(&ne16(8));
+        body.extend_from_slice(&ne16(4)); // IFA_BROADCAST
+        body.extend_from_slice(&[10, 0, 0, 255]);
+        body.extend_from_slice(&ne16(9));
+        body.extend_from_slice(&ne16(3)); // IFA_LABEL
+        body.extend_from_slice(b"va:1\0\0\0\0");
+        body.extend_from_slice(&ne16(8));
+        body.extend_from_slice(&ne16(8)); // IFA_FLAGS
+        body.extend_from_slice(&ne32(0));
+        body.extend_from_slice(&ne16(20));
+        body.extend_from_slice(&ne16(6)); // IFA_CACHEINFO
+        for word in [7u32, 7, 1234, 1300] {
+            body.extend_from_slice(&ne32(word));
+        }
+        let mut m = header(16 + body.len() as u32, 20, flags, seq);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn dumps_are_read_to_their_end() {
+        let mut datagram = dump_entry(9, 0x2);
+        datagram.extend_from_slice(&dump_entry(8, 0x2)); // another request's
+        let part = read_dump(&datagram, 9).unwrap();
+        assert!(!part.done && !part.interrupted);
+        assert_eq!(
+            part.addresses,
+            [KernelAddress {
+                index: 3,
+                local: IpAddr::from([10, 0, 0, 5]),
+                peer: IpAddr::from([10, 0, 0, 5]),
+                prefix_len: 24,
+                label: Some("va:1".into()),
+                broadcast: Some([10, 0, 0, 255].into()),
+                scope: 0,
+                flags: 0,
+                lifetimes: Some(Lifetimes {
+                    preferred: 7,
+                    valid: 7
+                }),
+                created: 1234,
+                metric: None,
+            }]
+        );
+        let mut end = header(20, 3, 0x2, 9);
+        end.extend_from_slice(&ne32(0));
+        let part = read_dump(&end, 9).unwrap();
+        assert!(part.done && part.addresses.is_empty());
+        // Changed while dumped.
+        assert!(read_dump(&dump_entry(9, 0x12), 9).unwrap().interrupted);
+        // Refused.
+        let err = read_dump(&error_message(9, -libc::EPERM), 9).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    }
+
+    #[test]
+    fn a_cut_dump_entry_is_an_error_never_a_panic() {
+        let whole = dump_entry(9, 0x2);
+        // Where the attributes of the entry start and end.
+        let boundaries = [24, 32, 40, 48, 60, 68, 88];
+        for cut in 16..whole.len() {
+            let mut part = whole[..cut].to_vec();
+            part[..4].copy_from_slice(&ne32(cut as u32));
+            let read = read_dump(&part, 9);
+            if cut < 24 {
+                assert!(read.is_err(), "cut at {cut}");
+            }
+            if boundaries.contains(&cut) {
+                let part = read.unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+                assert_eq!(part.addresses.len(), usize::from(cut > 24), "cut at {cut}");
+            }
+        }
+        let mut bad = whole.clone();
+        // The label attribute claims more than the message holds.
+        bad[48] = 200;
+        assert!(read_dump(&bad, 9).is_err());
     }
 }
