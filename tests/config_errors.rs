@@ -222,6 +222,43 @@ const CASES: &[Case] = &[
         12,
         &["found `Resend`", "Refresh inside Announce"],
     ),
+    case(
+        "Addresses { Lifetime = 500ms }",
+        true,
+        1,
+        24,
+        &[
+            "found a Lifetime of 500ms",
+            "whole number of seconds, at least 1s",
+        ],
+    ),
+    case(
+        "Addresses { Lifetime = 5s Linger = 1s }",
+        true,
+        1,
+        27,
+        &[
+            "found `Linger`",
+            "Lifetime or TakeoverWait inside Addresses",
+        ],
+    ),
+    case(
+        "Addresses { TakeoverWait = maybe }",
+        true,
+        1,
+        28,
+        &["found `maybe`", "expected on or off"],
+    ),
+    case(
+        "Spread = 4803\nAddresses { TakeoverWait = on }",
+        true,
+        2,
+        13,
+        &[
+            "found TakeoverWait = on without a Lifetime",
+            "a lifetime of at least 1s",
+        ],
+    ),
     // Bad addresses.
     case(
         "VirtualInterfaces {\n  eth0:10.0.300.5\n}",

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wackamole::config::{
-    self, AcquisitionsPerRound, AnnounceConfig, Balance, Config, Hook, HookEvent, Ipv4Block,
-    LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif, VifAddress,
-    Warning, WarningKind,
+    self, AcquisitionsPerRound, AddressesConfig, AnnounceConfig, Balance, Config, Hook, HookEvent,
+    Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif,
+    VifAddress, Warning, WarningKind,
 };
 use wackamole::membership::Settings;
 
@@ -95,6 +95,7 @@ fn the_original_sample_means_what_it_says() {
             NotifyTarget::ArpCache { ping: false },
         ],
         announce: AnnounceConfig::default(),
+        addresses: AddressesConfig::default(),
         vifs: vec![Vif {
             addresses: vec![vif_address("brlan0", [10, 80, 116, 41], 23, 24)],
         }],
@@ -748,4 +749,28 @@ fn announce_refresh() {
     }
     let text = config::summary(&parse_snippet("Announce { Refresh = 2m }"));
     assert!(text.contains("announce refresh: 2m"), "{text}");
+}
+
+#[test]
+fn address_lifetimes_default_to_the_group_service() {
+    let spread = parse_snippet("Spread = 4803");
+    assert_eq!(spread.addresses, AddressesConfig::default());
+    let builtin = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }");
+    assert_eq!(
+        builtin.addresses.lifetime,
+        Some(config::DEFAULT_ADDRESS_LIFETIME)
+    );
+    assert!(!builtin.addresses.takeover_wait);
+    let off = parse_snippet(
+        "Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }\nAddresses { Lifetime = off }",
+    );
+    assert_eq!(off.addresses.lifetime, None);
+    let waiting = parse_snippet("Spread = 4803\naddresses { LIFETIME = 3s takeoverwait = on }");
+    assert_eq!(
+        waiting.addresses,
+        AddressesConfig {
+            lifetime: Some(Duration::from_secs(3)),
+            takeover_wait: true,
+        }
+    );
 }

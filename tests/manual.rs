@@ -14,7 +14,8 @@ use std::process::Command;
 
 use wackamole::cli::{self, Invocation};
 use wackamole::config::{
-    self, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS,
+    self, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES,
+    MEMBERSHIP_PARAMETERS,
 };
 use wackamole::engine::Phase;
 
@@ -95,6 +96,7 @@ fn every_directive_and_block_parameter_is_in_wackamole_conf_5() {
         &names(MEMBERSHIP_PARAMETERS),
     );
     assert_documented(&page, "Announce parameters", &names(ANNOUNCE_PARAMETERS));
+    assert_documented(&page, "Addresses parameters", &names(ADDRESSES_PARAMETERS));
 }
 
 #[test]

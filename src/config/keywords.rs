@@ -39,6 +39,8 @@ pub enum Directive {
     Membership,
     /// `Quorum`: how many members a view needs.
     Quorum,
+    /// `Addresses { ... }`: kernel lifetimes of the VIF addresses.
+    Addresses,
     /// The original's module directory: accepted and ignored.
     ModuleDir,
     /// The original's dynamic hooks: refused with the `Run` line to use.
@@ -66,6 +68,7 @@ pub const DIRECTIVES: &[(&str, Directive)] = &[
     ("Identity", Directive::Identity),
     ("Membership", Directive::Membership),
     ("Quorum", Directive::Quorum),
+    ("Addresses", Directive::Addresses),
     ("ModuleDir", Directive::ModuleDir),
     ("RunDynamic", Directive::RunDynamic),
     ("PerlUse", Directive::RunDynamic),
@@ -124,6 +127,22 @@ pub enum AnnounceParameter {
 /// Every spelling of every `Announce` parameter.
 pub const ANNOUNCE_PARAMETERS: &[(&str, AnnounceParameter)] =
     &[("Refresh", AnnounceParameter::Refresh)];
+
+/// A parameter inside `Addresses { ... }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressesParameter {
+    /// `Lifetime`: how long the kernel keeps an address we stop renewing.
+    Lifetime,
+    /// `TakeoverWait`: survivors wait out that lifetime before taking the
+    /// addresses of a member that left.
+    TakeoverWait,
+}
+
+/// Every spelling of every `Addresses` parameter.
+pub const ADDRESSES_PARAMETERS: &[(&str, AddressesParameter)] = &[
+    ("Lifetime", AddressesParameter::Lifetime),
+    ("TakeoverWait", AddressesParameter::TakeoverWait),
+];
 
 /// What `word` names in `table`, whatever its case.
 pub fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {

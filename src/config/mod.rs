@@ -21,7 +21,8 @@ pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
 pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
 pub use keywords::{
     lookup as lookup_keyword, AnnounceParameter, BalanceParameter, Directive, MembershipParameter,
-    ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS,
+    ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES,
+    MEMBERSHIP_PARAMETERS,
 };
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,

@@ -75,6 +75,27 @@ pub struct AnnounceConfig {
     pub refresh: Option<Duration>,
 }
 
+/// The kernel lifetime given to a built-in membership's addresses when
+/// the file does not say.
+pub const DEFAULT_ADDRESS_LIFETIME: Duration = Duration::from_secs(2);
+
+/// `Addresses { Lifetime = T  TakeoverWait = on }` (ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AddressesConfig {
+    /// The kernel valid lifetime of every VIF address we add, renewed
+    /// while we hold it: a process stopped or starved loses its addresses
+    /// this long after its last renewal, by the kernel's own doing.
+    /// `None`: permanent addresses, as the original added them (the
+    /// default with Spread; [`DEFAULT_ADDRESS_LIFETIME`] with the built-in
+    /// membership).
+    pub lifetime: Option<Duration>,
+    /// The survivors of a member that left the view bring its addresses up
+    /// only once its kernel must have dropped them (the lifetime and the
+    /// kernel's slack): never two holders even across a stall, at the
+    /// price of a slower failover.
+    pub takeover_wait: bool,
+}
+
 /// `AcquisitionsPerRound`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcquisitionsPerRound {
@@ -162,6 +183,8 @@ pub struct Config {
     pub notify: Vec<NotifyTarget>,
     /// `Announce { ... }` (ours).
     pub announce: AnnounceConfig,
+    /// `Addresses { ... }` (ours).
+    pub addresses: AddressesConfig,
     /// Never empty.
     pub vifs: Vec<Vif>,
     /// `Run`/`Exec` hooks, in file order.
@@ -192,6 +215,7 @@ impl Default for Config {
             prefer: Prefer::default(),
             notify: Vec::new(),
             announce: AnnounceConfig::default(),
+            addresses: AddressesConfig::default(),
             vifs: Vec::new(),
             hooks: Vec::new(),
             identity: None,

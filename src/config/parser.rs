@@ -3,6 +3,7 @@
 //! The `Membership` block and `Quorum` are read in [`membership`],
 //! `Notify` and `Announce` in [`notify`].
 
+mod addresses;
 mod membership;
 mod notify;
 
@@ -32,6 +33,10 @@ pub(super) struct Spans {
     pub membership: Option<Position>,
     /// The value of the last `Quorum`.
     pub quorum: Option<Position>,
+    /// The `Lifetime` parameter, if written.
+    pub lifetime: Option<Position>,
+    /// `TakeoverWait = on`, if written.
+    pub takeover_wait: Option<Position>,
 }
 
 pub(super) struct Parsed {
@@ -42,7 +47,7 @@ pub(super) struct Parsed {
 
 const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
      LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, Announce, VirtualInterfaces, Run, \
-     Identity, Membership, Quorum)";
+     Identity, Membership, Quorum, Addresses)";
 const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] or IF:IPV6[/BITS] \
      (as in eth0:10.0.0.5/24 or eth0:2001:db8::10/64)";
 const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET], IF:IPV6[/BITS] or `{` with several";
@@ -64,6 +69,7 @@ pub(super) fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
     while parser.peek().is_some() {
         parser.directive()?;
     }
+    parser.finish_addresses()?;
     Ok(Parsed {
         config: parser.config,
         spans: parser.spans,
@@ -263,6 +269,7 @@ impl<'a> Parser<'a> {
             Directive::Identity => self.identity()?,
             Directive::Membership => self.membership(position)?,
             Directive::Quorum => self.quorum()?,
+            Directive::Addresses => self.addresses()?,
             Directive::ModuleDir => {
                 self.expect_equals("ModuleDir")?;
                 self.string("a directory")?;

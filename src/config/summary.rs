@@ -111,6 +111,19 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         Some(period) => writeln!(out, "announce refresh: {}", format_interval(period))?,
         None => writeln!(out, "announce refresh: off")?,
     }
+    match config.addresses.lifetime {
+        Some(lifetime) => writeln!(
+            out,
+            "address lifetime: {}{}",
+            format_interval(lifetime),
+            if config.addresses.takeover_wait {
+                ", survivors wait it out before taking over"
+            } else {
+                ""
+            }
+        )?,
+        None => writeln!(out, "address lifetime: off (permanent addresses)")?,
+    }
     writeln!(out, "vifs: {}", config.vifs.len())?;
     for (index, vif) in config.vifs.iter().enumerate() {
         let addresses: Vec<String> = vif

@@ -25,13 +25,23 @@
 //!   ([`GroupEvent::Lease`]), the VIFs the engine holds stay in its
 //!   table but their addresses are out of the kernel and nothing is
 //!   announced; they come back, announced, when the lease holds again.
+//! - With an address lifetime (`Addresses { Lifetime }`), every address
+//!   goes into the kernel with that lifetime and is renewed every third
+//!   of it while held, and only while the group service still counts us
+//!   in (its lease, [`GroupService::lease`]): a process that is stopped
+//!   or starved stops renewing, and its kernel drops the addresses by
+//!   itself. An address found gone at a renewal is put back only while
+//!   the service still counts us in.
+//! - With `TakeoverWait`, a VIF whose owner left the view is brought up
+//!   here only once that owner's kernel must have dropped it (its
+//!   lifetime plus [`KERNEL_SLACK`] after the view change).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::group::{GroupEvent, GroupService};
-use super::host::{Added, Announcement, Host};
+use super::host::{Added, Announcement, Host, Renewed};
 use super::quorum::{QuorumGate, QuorumState, Step};
 use super::reload::{self, configured_nodes};
 use super::status;
@@ -48,6 +58,11 @@ use crate::hooks::HookDetails;
 /// address).
 pub const ADDRESS_RETRY: Duration = Duration::from_secs(1);
 
+/// How much later than its lifetime a kernel may drop an address: IPv4
+/// lifetimes are checked by a kernel work item that runs about once a
+/// second at worst.
+pub const KERNEL_SLACK: Duration = Duration::from_secs(1);
+
 /// The core's deadlines beside the engine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deadline {
@@ -56,6 +71,10 @@ enum Deadline {
     Service,
     /// Try again to bring up addresses the kernel refused.
     PlaceAddresses,
+    /// Renew the lifetimes of the addresses in the kernel.
+    Renew,
+    /// Bring up the VIFs whose departed owner's lifetime has run out.
+    Orphans,
 }
 
 /// The daemon's decisions over a group service `S`, carried out on a
@@ -77,6 +96,11 @@ pub struct Core<S, H> {
     /// The service's quorum lease has lapsed: what the engine holds is
     /// out of the kernel until it holds again.
     lapsed: bool,
+    /// VIFs whose owner left the view, and when its kernel must have
+    /// dropped their addresses (`TakeoverWait`).
+    orphans: BTreeMap<VifIndex, Instant>,
+    /// VIFs the engine holds that wait for that moment.
+    deferred: BTreeSet<VifIndex>,
 }
 
 impl<S: GroupService, H: Host> Core<S, H> {
@@ -97,6 +121,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
             unplaced: BTreeSet::new(),
             away: false,
             lapsed: false,
+            orphans: BTreeMap::new(),
+            deferred: BTreeSet::new(),
         }
     }
 
@@ -119,6 +145,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 Deadline::Engine(timer) => self.feed(Input::TimerFired(timer), now),
                 Deadline::Service => self.service.on_deadline(),
                 Deadline::PlaceAddresses => self.place_again(now),
+                Deadline::Renew => self.renew(now),
+                Deadline::Orphans => self.place_orphans(now),
             }
         }
         self.sync_service(now);
@@ -286,7 +314,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
     fn take_steps(&mut self, steps: Vec<Step>, now: Instant) {
         for step in steps {
             match step {
-                Step::Feed(input) => self.feed(input, now),
+                Step::Feed(input) => {
+                    if let Input::View(view) = &input {
+                        self.note_departures(&view.members, now);
+                    }
+                    self.feed(input, now)
+                }
                 Step::Lost(reason) => self.log(Level::Error, format_args!("{reason}")),
                 Step::Notice(line) => self.log(Level::Notice, format_args!("{line}")),
                 Step::ViewTaken(taken) => self.service.view_taken(taken),
@@ -321,7 +354,19 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
             Output::Acquire(vif) => {
-                if !self.lapsed {
+                if let Some(&safe) = self.orphans.get(&vif).filter(|&&at| at > now) {
+                    self.log(
+                        Level::Notice,
+                        format_args!(
+                            "VIF {} of a member that left: up in {:?}, once its kernel has \
+                             dropped it (TakeoverWait)",
+                            vif.0,
+                            safe - now
+                        ),
+                    );
+                    self.deferred.insert(vif);
+                    self.arm_orphans();
+                } else if !self.lapsed {
                     self.place(vif, true, now);
                 }
             }
@@ -372,8 +417,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
         let addresses = self.addresses(vif);
         let mut complete = true;
         let mut added = false;
+        let lifetime = self.config.addresses.lifetime;
         for address in &addresses {
-            match self.host.add(address) {
+            match self.host.add(address, lifetime) {
                 Ok(Added::New) => {
                     added = true;
                     self.log(Level::Notice, format_args!("UP: {address}"));
@@ -396,6 +442,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
                     self.log(Level::Debug, format_args!("{address} refused again: {err}"));
                 }
             }
+        }
+        if lifetime.is_some() && self.timers.at(Deadline::Renew).is_none() {
+            self.arm_renewal(now);
         }
         if complete {
             self.unplaced.remove(&vif);
@@ -435,11 +484,139 @@ impl<S: GroupService, H: Host> Core<S, H> {
     fn release(&mut self, vif: VifIndex) {
         self.unplaced.remove(&vif);
         self.host.cancel_announcement(vif.0);
-        if self.lapsed {
-            // Already out of the kernel.
+        if self.lapsed || self.deferred.remove(&vif) {
+            // Not in the kernel.
             return;
         }
         self.take_down(vif);
+    }
+
+    /// Before a new view reaches the engine: with `TakeoverWait`, the
+    /// VIFs of members that are not in it become orphans until their
+    /// kernels must have dropped them.
+    fn note_departures(&mut self, members: &[String], now: Instant) {
+        self.orphans.retain(|_, &mut at| at > now);
+        let (true, Some(lifetime)) = (
+            self.config.addresses.takeover_wait,
+            self.config.addresses.lifetime,
+        ) else {
+            return;
+        };
+        let snapshot = self.engine.snapshot();
+        let Some(view) = snapshot.view else {
+            return;
+        };
+        let departed: Vec<Ipv4Addr> = view
+            .members
+            .iter()
+            .filter(|m| !members.contains(&m.name))
+            .filter_map(|m| m.identity)
+            .collect();
+        let safe = now + lifetime + KERNEL_SLACK;
+        for (index, vif) in snapshot.vifs.iter().enumerate() {
+            if vif
+                .owner_identity
+                .is_some_and(|owner| departed.contains(&owner))
+            {
+                self.orphans.insert(VifIndex(index), safe);
+            }
+        }
+    }
+
+    fn arm_orphans(&mut self) {
+        let next = self
+            .deferred
+            .iter()
+            .filter_map(|vif| self.orphans.get(vif))
+            .min()
+            .copied();
+        match next {
+            Some(at) => self.timers.arm(Deadline::Orphans, at),
+            None => self.timers.disarm(Deadline::Orphans),
+        }
+    }
+
+    /// The deferred VIFs whose moment has come, if still ours.
+    fn place_orphans(&mut self, now: Instant) {
+        let due: Vec<VifIndex> = self
+            .deferred
+            .iter()
+            .copied()
+            .filter(|vif| self.orphans.get(vif).map_or(true, |&at| at <= now))
+            .collect();
+        for vif in due {
+            self.deferred.remove(&vif);
+            self.orphans.remove(&vif);
+            if self.engine.holds(vif) && !self.lapsed {
+                self.place(vif, true, now);
+            }
+        }
+        self.arm_orphans();
+    }
+
+    fn arm_renewal(&mut self, now: Instant) {
+        if let Some(lifetime) = self.config.addresses.lifetime {
+            self.timers.arm(Deadline::Renew, now + lifetime / 3);
+        }
+    }
+
+    /// Whether the group service still counts us in (a stalled process
+    /// must not renew or put back what its peers may have taken over).
+    fn counted_in(&self, now: Instant) -> bool {
+        self.service.lease().map_or(true, |lease| lease.valid(now))
+    }
+
+    /// Renews the lifetime of every address in the kernel; puts back one
+    /// found gone while the service still counts us in.
+    fn renew(&mut self, now: Instant) {
+        let Some(lifetime) = self.config.addresses.lifetime else {
+            return;
+        };
+        let placed: Vec<VifIndex> = self
+            .held()
+            .into_iter()
+            .filter(|vif| !self.lapsed && !self.deferred.contains(vif))
+            .collect();
+        if placed.is_empty() {
+            return;
+        }
+        self.arm_renewal(now);
+        if !self.counted_in(now) {
+            self.log(
+                Level::Debug,
+                format_args!("not renewing: the group service does not count us in now"),
+            );
+            return;
+        }
+        let addresses: Vec<(VifIndex, VifAddress)> = placed
+            .iter()
+            .flat_map(|&vif| self.addresses(vif).into_iter().map(move |a| (vif, a)))
+            .collect();
+        let list: Vec<VifAddress> = addresses.iter().map(|(_, a)| a.clone()).collect();
+        let answers = self.host.renew(&list, lifetime);
+        let mut missing = BTreeSet::new();
+        for ((vif, address), answer) in addresses.iter().zip(answers) {
+            match answer {
+                Ok(Renewed::Renewed | Renewed::Permanent) => {}
+                Ok(Renewed::Missing) => {
+                    self.log(
+                        Level::Warning,
+                        format_args!(
+                            "{address} was gone from its interface while held (expired after \
+                             a stall, or removed by hand): putting it back"
+                        ),
+                    );
+                    missing.insert(*vif);
+                }
+                Err(err) => self.log(
+                    Level::Warning,
+                    format_args!("cannot renew the lifetime of {address}: {err}"),
+                ),
+            }
+        }
+        for vif in missing {
+            self.place(vif, true, now);
+        }
     }
 
     fn take_down(&mut self, vif: VifIndex) {
@@ -507,6 +684,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
         self.feed(Input::Disconnected, now);
         self.quorum.left();
         self.lapsed = false;
+        self.deferred.clear();
+        self.timers.disarm(Deadline::Orphans);
         self.service.leave();
     }
 }

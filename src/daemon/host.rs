@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use crate::base::{ArpEntry, Level, NotifyTarget, VifAddress};
 use crate::config::{Hook, HookEvent};
@@ -23,6 +24,18 @@ pub enum Added {
     New,
     /// The interface had it already: nothing was done.
     Present,
+}
+
+/// What renewing an address found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewed {
+    /// Its lifetime starts again.
+    Renewed,
+    /// It is not on its interface any more (expired, or removed by
+    /// someone): nothing was added.
+    Missing,
+    /// It is there without a lifetime (the operator's): left alone.
+    Permanent,
 }
 
 /// A refusal of the host (the kernel said no), for the log.
@@ -52,8 +65,19 @@ pub struct Announcement {
 
 /// The effects of the daemon core.
 pub trait Host {
-    /// Configures `address` on its interface.
-    fn add(&mut self, address: &VifAddress) -> Result<Added, HostError>;
+    /// Configures `address` on its interface; with a `lifetime`, the
+    /// kernel removes it by itself that long after unless
+    /// [`renew`](Host::renew)ed.
+    fn add(&mut self, address: &VifAddress, lifetime: Option<Duration>)
+        -> Result<Added, HostError>;
+
+    /// Gives every address of `addresses` (added with a lifetime) that
+    /// lifetime again from now; one answer per address, in order.
+    fn renew(
+        &mut self,
+        addresses: &[VifAddress],
+        lifetime: Duration,
+    ) -> Vec<Result<Renewed, HostError>>;
 
     /// Removes `address` from its interface.
     fn remove(&mut self, address: &VifAddress) -> Result<(), HostError>;

@@ -2,15 +2,16 @@
 //! thread, hook thread and log.
 
 use std::fmt;
+use std::time::Duration;
 
-use super::host::{Added, Announcement, Host, HostError};
+use super::host::{Added, Announcement, Host, HostError, Renewed};
 use crate::base::{ArpEntry, Level, VifAddress};
 use crate::config::{Hook, HookEvent};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log;
 use crate::net::announce::Announcer;
 use crate::net::arptable;
-use crate::net::iface::{self, Outcome};
+use crate::net::iface::{self, Outcome, Renewal};
 
 /// Linux, through `net`, with the announcer and the hook runner threads.
 pub(super) struct LinuxHost {
@@ -33,11 +34,37 @@ impl LinuxHost {
 }
 
 impl Host for LinuxHost {
-    fn add(&mut self, address: &VifAddress) -> Result<Added, HostError> {
-        match iface::bring_up(address) {
+    fn add(
+        &mut self,
+        address: &VifAddress,
+        lifetime: Option<Duration>,
+    ) -> Result<Added, HostError> {
+        match iface::bring_up_for(address, lifetime) {
             Ok(Outcome::Added { .. }) => Ok(Added::New),
             Ok(_) => Ok(Added::Present),
             Err(err) => Err(HostError(err.to_string())),
+        }
+    }
+
+    fn renew(
+        &mut self,
+        addresses: &[VifAddress],
+        lifetime: Duration,
+    ) -> Vec<Result<Renewed, HostError>> {
+        match iface::renew_all(addresses, lifetime) {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|answer| match answer {
+                    Ok(Renewal::Renewed) => Ok(Renewed::Renewed),
+                    Ok(Renewal::Missing) => Ok(Renewed::Missing),
+                    Ok(Renewal::Permanent) => Ok(Renewed::Permanent),
+                    Err(err) => Err(HostError(err.to_string())),
+                })
+                .collect(),
+            Err(err) => addresses
+                .iter()
+                .map(|_| Err(HostError(err.to_string())))
+                .collect(),
         }
     }
 

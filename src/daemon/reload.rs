@@ -1,8 +1,8 @@
 //! What a re-read configuration (SIGHUP) may change in a running daemon.
 //!
 //! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`,
-//! `SpreadRetryInterval`, `Quorum`, and the membership's `Heartbeat` and
-//! `Timeout`. Everything that the cluster or the connection depends on
+//! `SpreadRetryInterval`, `Quorum`, `Addresses`, and the membership's
+//! `Heartbeat` and `Timeout`. Everything that the cluster or the connection depends on
 //! (the VIFs, the group, the identity, the preferences our STATE carries,
 //! the group service itself: the Spread daemon, or the membership's nodes,
 //! port and key, the control socket, the announcer's `Announce` block)
@@ -91,6 +91,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
             membership_differs(|old, new| old.settings.timeout != new.settings.timeout),
         ),
         ("Quorum", running.quorum != new.quorum),
+        ("Addresses", running.addresses != new.addresses),
     ];
     Ok(changed(&live))
 }

@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
+use std::time::Duration;
 
-use super::host::{Added, Announcement, Host, HostError};
+use super::host::{Added, Announcement, Host, HostError, Renewed};
 use crate::base::{ArpEntry, Level, VifAddress};
 use crate::config::{Hook, HookEvent};
 use crate::hooks::HookDetails;
@@ -45,18 +46,44 @@ impl Recorder {
 }
 
 impl Host for Recorder {
-    fn add(&mut self, address: &VifAddress) -> Result<Added, HostError> {
+    fn add(
+        &mut self,
+        address: &VifAddress,
+        lifetime: Option<Duration>,
+    ) -> Result<Added, HostError> {
         let key = address.to_string();
         if self.refuse.contains(&key) {
             self.note(format!("refused {key}"));
             return Err(HostError("no such device".into()));
         }
-        self.note(format!("up {key}"));
+        match lifetime {
+            Some(lifetime) => self.note(format!("up {key} for {lifetime:?}")),
+            None => self.note(format!("up {key}")),
+        }
         Ok(if self.kernel.insert(key) {
             Added::New
         } else {
             Added::Present
         })
+    }
+
+    fn renew(
+        &mut self,
+        addresses: &[VifAddress],
+        lifetime: Duration,
+    ) -> Vec<Result<Renewed, HostError>> {
+        addresses
+            .iter()
+            .map(|address| {
+                let key = address.to_string();
+                self.note(format!("renew {key} for {lifetime:?}"));
+                Ok(if self.kernel.contains(&key) {
+                    Renewed::Renewed
+                } else {
+                    Renewed::Missing
+                })
+            })
+            .collect()
     }
 
     fn remove(&mut self, address: &VifAddress) -> Result<(), HostError> {

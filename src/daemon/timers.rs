@@ -23,6 +23,14 @@ impl<K: Copy + PartialEq> Timers<K> {
         self.armed.retain(|(k, _)| *k != key);
     }
 
+    /// When `key` is armed for, if it is.
+    pub(super) fn at(&self, key: K) -> Option<Instant> {
+        self.armed
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, at)| at)
+    }
+
     /// The earliest deadline armed, if any.
     pub(super) fn next(&self) -> Option<Instant> {
         self.armed.iter().map(|&(_, at)| at).min()

@@ -20,7 +20,7 @@ use wackamole::config::{self, Config, Hook, HookEvent};
 use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, Report};
 use wackamole::daemon::core::Core;
 use wackamole::daemon::group::GroupService;
-use wackamole::daemon::host::{Added, Announcement, Host, HostError};
+use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
 use wackamole::hooks::HookDetails;
 use wackamole::membership::{self, Event, MulticastError, Settings, ViewId};
 use wackamole::net::lease::Lease;
@@ -173,13 +173,35 @@ pub struct SimHost {
 }
 
 impl Host for SimHost {
-    fn add(&mut self, address: &VifAddress) -> Result<Added, HostError> {
+    fn add(
+        &mut self,
+        address: &VifAddress,
+        _lifetime: Option<Duration>,
+    ) -> Result<Added, HostError> {
         let mut kernels = self.kernels.borrow_mut();
         Ok(if kernels.add(self.me, &address.to_string()) {
             Added::New
         } else {
             Added::Present
         })
+    }
+
+    fn renew(
+        &mut self,
+        addresses: &[VifAddress],
+        _lifetime: Duration,
+    ) -> Vec<Result<Renewed, HostError>> {
+        let kernels = self.kernels.borrow();
+        addresses
+            .iter()
+            .map(|a| {
+                Ok(if kernels.holders(&a.to_string()).contains(&self.me) {
+                    Renewed::Renewed
+                } else {
+                    Renewed::Missing
+                })
+            })
+            .collect()
     }
 
     fn remove(&mut self, address: &VifAddress) -> Result<(), HostError> {

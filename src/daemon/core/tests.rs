@@ -155,7 +155,7 @@ fn run_to(core: &mut TestCore, now: Instant, until: Instant) -> Instant {
     until
 }
 
-fn kernel(core: &TestCore) -> Vec<String> {
+fn kernel<S: GroupService>(core: &Core<S, Recorder>) -> Vec<String> {
     core.host().kernel.iter().cloned().collect()
 }
 
@@ -319,4 +319,229 @@ fn the_status_shows_the_engine_the_service_and_the_quorum() {
     assert_eq!(status.members.len(), 1);
     assert_eq!(status.members[0].held, 3);
     assert!(status.quorum.is_some_and(|q| q.met));
+}
+
+fn lifetime_config(extra: &str) -> Config {
+    let text = format!(
+        "Spread = 4803\nGroup = g\nMature = 100ms\nAddresses {{ Lifetime = 3s {extra} }}\n\
+         VirtualInterfaces {{ {} }}\n",
+        VIFS.join(" ")
+    );
+    config::parse(&text, "test.conf")
+        .expect("a valid configuration")
+        .0
+}
+
+#[test]
+fn addresses_go_in_with_their_lifetime_and_are_renewed_while_held() {
+    let (mut core, journal, t0) = core("none", 1);
+    assert!(core.reload(lifetime_config(""), t0));
+    core.start(t0);
+    let now = run_to(&mut core, t0, t0 + Duration::from_secs(1));
+    assert!(journal
+        .borrow()
+        .iter()
+        .any(|l| l == "up wk0:192.0.2.1/32 for 3s"));
+    journal.borrow_mut().clear();
+    // Renewed every third of the lifetime.
+    let now = run_to(&mut core, now, now + Duration::from_millis(1100));
+    let renewals = journal
+        .borrow()
+        .iter()
+        .filter(|l| l.as_str() == "renew wk1:192.0.2.3/32 for 3s")
+        .count();
+    assert!(renewals >= 1, "renewed {renewals} times");
+    // One gone from the kernel (removed by hand) is put back.
+    core.host_mut().kernel.remove("wk1:192.0.2.3/32");
+    run_to(&mut core, now, now + Duration::from_millis(1100));
+    assert_eq!(kernel(&core), all_vifs());
+    assert!(core
+        .host()
+        .logged("wk1:192.0.2.3/32 was gone from its interface"));
+    // Released: no more renewals.
+    core.shut_down(now);
+    journal.borrow_mut().clear();
+    run_to(&mut core, now, now + Duration::from_secs(5));
+    assert!(!journal.borrow().iter().any(|l| l.starts_with("renew")));
+}
+
+/// Two cores on one agreed-order bus: a group of two that speaks.
+mod pair {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[derive(Default)]
+    pub(super) struct Bus {
+        /// Members in view order, and the messages sent, in agreed order.
+        pub members: Vec<String>,
+        pub sent: Vec<Message>,
+        pub views: u32,
+    }
+
+    pub(super) struct Member {
+        pub name: String,
+        pub bus: Rc<RefCell<Bus>>,
+        pub inbox: VecDeque<GroupEvent>,
+        pub joined: bool,
+    }
+
+    impl GroupService for Member {
+        type Report = GroupEvent;
+        fn join(&mut self) {
+            self.joined = true;
+        }
+        fn leave(&mut self) {
+            self.joined = false;
+        }
+        fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
+            if self.joined {
+                self.bus.borrow_mut().sent.push(Message {
+                    sender: self.name.clone(),
+                    mess_type,
+                    endian_mismatch: false,
+                    body: body.to_vec(),
+                });
+            }
+        }
+        fn handle(&mut self, report: GroupEvent) -> Option<GroupEvent> {
+            Some(report)
+        }
+        fn deadline(&self) -> Option<Instant> {
+            None
+        }
+        fn on_deadline(&mut self) {}
+        fn reconfigure(&mut self, _config: &Config) {}
+        fn name(&self) -> &'static str {
+            "bus"
+        }
+        fn status(&self) -> ServiceStatus {
+            ServiceStatus::default()
+        }
+    }
+
+    pub(super) type PairCore = Core<Member, Recorder>;
+
+    /// Delivers everything sent, to every core in the view, until quiet,
+    /// and runs the deadlines due at `now`.
+    pub(super) fn settle(cores: &mut [PairCore], now: Instant) {
+        loop {
+            let sent = std::mem::take(&mut cores[0].service().bus.borrow_mut().sent);
+            let members = cores[0].service().bus.borrow().members.clone();
+            for core in cores.iter_mut() {
+                if members.contains(&core.service().name) {
+                    for m in &sent {
+                        core.service_mut()
+                            .inbox
+                            .push_back(GroupEvent::Message(m.clone()));
+                    }
+                }
+                while let Some(event) = core.service_mut().inbox.pop_front() {
+                    core.handle_report(event, now);
+                }
+                core.handle_timeout(now);
+            }
+            let quiet = cores[0].service().bus.borrow().sent.is_empty();
+            if quiet {
+                return;
+            }
+        }
+    }
+
+    /// A new view of `names` (in this order) for the cores named.
+    pub(super) fn view(cores: &mut [PairCore], names: &[&str], now: Instant) {
+        let group_id = {
+            let mut bus = cores[0].service().bus.borrow_mut();
+            bus.members = names.iter().map(|n| n.to_string()).collect();
+            bus.views += 1;
+            GroupId::from_raw([7, 7, bus.views])
+        };
+        for core in cores.iter_mut() {
+            let name = core.service().name.clone();
+            if let Some(my_index) = names.iter().position(|n| *n == name) {
+                let fresh = core.snapshot().view.is_none();
+                if fresh {
+                    core.service_mut().inbox.push_back(GroupEvent::Connected);
+                }
+                core.service_mut().inbox.push_back(GroupEvent::View(View {
+                    group_id,
+                    members: names.iter().map(|n| n.to_string()).collect(),
+                    my_index,
+                }));
+            }
+        }
+        settle(cores, now);
+    }
+
+    /// Runs both cores' deadlines and the bus up to `until`.
+    pub(super) fn run(cores: &mut [PairCore], from: Instant, until: Instant) -> Instant {
+        let mut now = from;
+        loop {
+            settle(cores, now);
+            let next = cores.iter().filter_map(|c| c.poll_timeout()).min();
+            match next {
+                Some(at) if at <= until => now = at.max(now),
+                _ => return until,
+            }
+        }
+    }
+
+    pub(super) fn pair(config: &Config) -> Vec<PairCore> {
+        let bus = Rc::new(RefCell::new(Bus::default()));
+        ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let service = Member {
+                    name: name.to_string(),
+                    bus: bus.clone(),
+                    inbox: VecDeque::new(),
+                    joined: false,
+                };
+                let identity = Ipv4Addr::new(10, 0, 0, 1 + i as u8);
+                Core::new(config.clone(), identity, service, Recorder::default())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn with_takeover_wait_a_departed_member_s_vifs_come_up_after_its_lifetime() {
+    use pair::*;
+    let t0 = Instant::now();
+    let mut cores = pair(&lifetime_config("TakeoverWait = on"));
+    for core in cores.iter_mut() {
+        core.start(t0);
+    }
+    view(&mut cores, &["a", "b"], t0);
+    let now = run(&mut cores, t0, t0 + Duration::from_secs(2));
+    let held_by_b = cores[1].host().kernel.len();
+    assert!(held_by_b > 0 && cores[0].host().kernel.len() + held_by_b == VIFS.len());
+    // b falls silent: a's view loses it. Its VIFs are a's in the table at
+    // once, in a's kernel only after b's lifetime (3 s) and the slack.
+    view(&mut cores[..1], &["a"], now);
+    let soon = run(&mut cores[..1], now, now + Duration::from_secs(1));
+    assert!(cores[0].holds(VifIndex(0)) && cores[0].holds(VifIndex(2)));
+    assert_eq!(cores[0].host().kernel.len(), VIFS.len() - held_by_b);
+    assert!(cores[0]
+        .host()
+        .logged("once its kernel has dropped it (TakeoverWait)"));
+    run(&mut cores[..1], soon, now + Duration::from_millis(4100));
+    assert_eq!(kernel(&cores[0]), all_vifs());
+}
+
+#[test]
+fn without_takeover_wait_a_departed_member_s_vifs_come_up_at_once() {
+    use pair::*;
+    let t0 = Instant::now();
+    let mut cores = pair(&lifetime_config(""));
+    for core in cores.iter_mut() {
+        core.start(t0);
+    }
+    view(&mut cores, &["a", "b"], t0);
+    let now = run(&mut cores, t0, t0 + Duration::from_secs(2));
+    assert!(!cores[1].host().kernel.is_empty());
+    view(&mut cores[..1], &["a"], now);
+    run(&mut cores[..1], now, now + Duration::from_millis(100));
+    assert_eq!(kernel(&cores[0]), all_vifs());
 }
