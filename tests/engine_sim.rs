@@ -12,7 +12,7 @@
 //! allocation are checked.
 //!
 //! Every node also has a twin, a reference model of a C node written from
-//! shared/ALGORITHM.md, fed the same views and messages: wherever the C
+//! etc/design/ALGORITHM.md, fed the same views and messages: wherever the C
 //! twins of a component agree on a table, our engines must compute that
 //! very table (owner and priority of every VIF). C twins can disagree
 //! among themselves after merges (their member counts depend on each
@@ -1082,7 +1082,7 @@ fn a_merge_cut_short_after_a_conflict_leaves_a_mixed_cluster_one_table() {
 }
 
 /// A reference model of a C node, written from the rules of
-/// shared/ALGORITHM.md (counts carried from STATE and adjusted by the
+/// etc/design/ALGORITHM.md (counts carried from STATE and adjusted by the
 /// claim rules and priority claim against the previous table, recounted
 /// only at a node's first maturity; claim unclaimed over every member;
 /// BALANCE applied by address). Each simulated node has one as a twin fed

@@ -6,7 +6,7 @@
 //! event that breaks it. Each test then asserts what the schedule is
 //! about (the view reached, who steps back, ids never reused).
 //!
-//! These are the schedules of shared/MEMBERSHIP.md that the random
+//! These are the schedules of etc/design/MEMBERSHIP.md that the random
 //! simulation only meets by chance, built on purpose.
 
 #[path = "support/rng.rs"]
@@ -364,7 +364,7 @@ fn settled_cluster(n: usize) -> Hand {
 }
 
 // ---------------------------------------------------------------------
-// Regression schedules (shared/MEMBERSHIP.md, "Schedules that break
+// Regression schedules (etc/design/MEMBERSHIP.md, "Schedules that break
 // naive designs").
 // ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@
 //! heartbeat, every node restarting at once, clean leaves, partitions
 //! (symmetric, one-way, partial) and their healing, replays of recorded
 //! datagrams, and multicasts just before a crash. Properties 1 to 3 of
-//! shared/MEMBERSHIP.md are checked on every event (`support/vsync.rs`).
+//! etc/design/MEMBERSHIP.md are checked on every event (`support/vsync.rs`).
 //! Then the faults stop (the network heals, or stays cut into clean
 //! groups) and liveness is checked: within [`LIVENESS_BOUND`] every group
 //! of running nodes that hear each other has installed one view holding

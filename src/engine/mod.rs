@@ -26,7 +26,7 @@
 //! - `table`: the allocation table and its pure rules; [`codec`]: the
 //!   message bodies; `event` and `settings`: what goes in and out.
 //!
-//! The rules are those of the original C nodes (shared/ALGORITHM.md), and
+//! The rules are those of the original C nodes (etc/design/ALGORITHM.md), and
 //! the [`codec`] bodies are byte-compatible with theirs. Where we differ:
 //!
 //! - **Acquire and release are bookkept.** The engine keeps what it holds;

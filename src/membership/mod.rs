@@ -2,7 +2,7 @@
 //! order among the nodes listed in the configuration, without I/O.
 //!
 //! This module is the protocol's specification. The guarantees it gives
-//! the engine are those of shared/MEMBERSHIP.md (views, agreed order, view
+//! the engine are those of etc/design/MEMBERSHIP.md (views, agreed order, view
 //! synchrony, liveness, clean leave); below are the messages, their byte
 //! layouts, the states and transitions, and for each safety property why
 //! it holds.

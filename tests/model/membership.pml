@@ -5,7 +5,7 @@
  * crashes and stalls.
  *
  * WHAT IS CHECKED, in every interleaving (assertions):
- *   Property 1 (view agreement, shared/MEMBERSHIP.md):
+ *   Property 1 (view agreement, etc/design/MEMBERSHIP.md):
  *     1a  any two nodes that install a view with the same id install the
  *         same member set; no coordinator proposes one id twice;
  *     1b  a node installs only views that contain it;
@@ -108,7 +108,7 @@
  *   (1,2) < (2,0) < (2,1) < (2,2), each node proposing at most twice (so
  *   chains of up to six views, e.g. a first view, a concurrent change by
  *   two coordinators, a merge); MAXMSG = 2 messages sequenced per view;
- *   MAXSTALL = 1 stall in all.  The schedules of shared/MEMBERSHIP.md this
+ *   MAXSTALL = 1 stall in all.  The schedules of etc/design/MEMBERSHIP.md this
  *   covers: a coordinator that stops in the middle of a view change (after
  *   some members installed, or flushed but did not install), two
  *   coordinators at once, a merge during a view change, a message

@@ -19,7 +19,7 @@ use wackamole::spread::wire::{
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/spread-wire");
 
 /// The recordings' directory: `DIR`, or `SPREAD_WIRE_DIR` when set (for
-/// checkouts that do not sit beside `shared/`).
+/// recordings kept outside the repository).
 pub fn dir() -> PathBuf {
     std::env::var_os("SPREAD_WIRE_DIR").map_or_else(|| PathBuf::from(DIR), PathBuf::from)
 }

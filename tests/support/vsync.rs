@@ -1,4 +1,4 @@
-//! Checks properties 1 to 3 of shared/MEMBERSHIP.md on every event a
+//! Checks properties 1 to 3 of etc/design/MEMBERSHIP.md on every event a
 //! node reports, as it happens: agreement on views (same id, same members,
 //! self-inclusion, configured order, ids growing and never reused), agreed
 //! order (one sequence per view, at most once, FIFO per sender, never in
