@@ -14,7 +14,7 @@
 //! | [`engine`] | the allocation state machine and the bodies of its messages (pure) |
 //! | [`membership`] | the built-in group service's protocol: datagrams and time in, datagrams and events out (pure) |
 //! | [`spread`] | the Spread client protocol, spoken directly: frame codecs and a blocking session |
-//! | [`net`] | Linux networking: addresses on interfaces (ioctl for IPv4, rtnetlink for IPv6), ARP and neighbour advertisements, the kernel's ARP table, the announcer |
+//! | [`net`] | Linux networking: addresses on interfaces (rtnetlink, with kernel lifetimes), ARP and neighbour advertisements, the kernel's ARP table, the announcer |
 //! | [`control`] | the control socket (the original's byte protocol and our JSON status) and the `wackatrl` client |
 //! | [`daemon`] | the wiring: starts the threads and runs the loop; every decision is in its pure core |
 //! | [`hooks`] | the hook runner: `Run "COMMAND" on up` and the like, one at a time on a thread of its own |
