@@ -120,7 +120,7 @@ fn cut_ports(runs: usize) -> Vec<Handover> {
         overlaps += seen.handovers.iter().filter(|h| !h.in_order).count();
         worst.extend(run_gaps.iter().copied().reduce(f64::min));
         gaps.extend(run_gaps);
-        rejoin.extend(seen.rejoin);
+        rejoin.extend(seen.rejoin.into_iter().filter(|h| !h.retake()));
     }
     println!(
         "cut port, Quorum = majority, 5 nodes, {runs} runs at random heartbeat phases: from the \

@@ -132,7 +132,8 @@ pub struct CutRun {
     /// For each of the victim's addresses: its release in the victim's
     /// namespace and its first acquisition elsewhere.
     pub handovers: Vec<Handover>,
-    /// Moves between the live nodes while the victim came back.
+    /// Every handover from the takeover on, while the victim came back
+    /// (retakes included).
     pub rejoin: Vec<Handover>,
     pub timeline: Timeline,
     pub since: Instant,
@@ -191,7 +192,7 @@ pub fn cut_port(rig: &mut Rig, victim: usize, phase: Duration) -> CutRun {
     rig.cluster.link_up(victim);
     rig.settle(&everyone);
     let timeline = rig.timeline();
-    let rejoin = live_moves(&timeline, &rig.vips, back);
+    let rejoin = timeline.analyse(&rig.vips, back).handovers;
     CutRun {
         victim,
         phase,
