@@ -283,7 +283,7 @@ impl Timeline {
             if to.is_some_and(|to| c.at >= to) {
                 out.changes.extend(returning.take().unwrap_or_default());
             }
-            let out_of_count = c.node == node && c.at >= from && to.is_none_or(|to| c.at < to);
+            let out_of_count = c.node == node && c.at >= from && !to.is_some_and(|to| c.at >= to);
             if !out_of_count {
                 out.changes.push(c);
             }

@@ -5,16 +5,16 @@
 //! IPv4 and IPv6 address groups with `NETLINK_LISTEN_ALL_NSID`: the kernel
 //! then queues to it the address notifications of every namespace the hub
 //! has an id for, each tagged with that id, into the socket's one receive
-//! queue. The queue's order is the order in which the kernels announced
-//! the changes (each notification is queued as its change is made), so
-//! the timeline's order is the kernels' own whatever the reader thread's
-//! delays. Each change is stamped with `Instant::now()` (the monotonic
-//! clock every test uses) when the reader receives it; the reader runs at
-//! real-time priority when the system allows it (see
-//! [`Witness::realtime`]), which keeps that stamp within scheduling
-//! latency of the kernel's. A queue overrun (`ENOBUFS`) loses
-//! notifications: the witness records it, and [`Witness::timeline`] then
-//! refuses to answer.
+//! queue. Each notification is queued by the call that made its change,
+//! right after making it, so the queue's order is the order in which the
+//! kernels made the changes (to within the microseconds between a change
+//! and its notification), whatever the reader thread's delays. Each change
+//! is stamped with `Instant::now()` (the monotonic clock every test uses)
+//! when the reader receives it; the reader runs at real-time priority when
+//! the system allows it (see [`Witness::realtime`]), which keeps that
+//! stamp within scheduling latency of the change. A queue overrun
+//! (`ENOBUFS`) loses notifications: the witness records it, and
+//! [`Witness::timeline`] then refuses to answer.
 //!
 //! An address re-announced while present (a lifetime renewal) changes
 //! nothing in the timeline's state; see tests/support/addr_timeline.rs.

@@ -53,8 +53,10 @@ pub fn seed(what: &str) -> Rng {
 /// A cluster and the witness of its namespaces, started before any
 /// daemon.
 pub struct Rig {
-    pub cluster: BuiltinCluster,
+    // First, so that it stops (and lets the hub go) before the cluster
+    // is torn down.
     pub witness: Witness,
+    pub cluster: BuiltinCluster,
     pub vips: Vec<IpAddr>,
 }
 
