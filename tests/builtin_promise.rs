@@ -104,15 +104,18 @@ fn around(
 ) -> String {
     let mut found: Vec<(Instant, String)> = Vec::new();
     for h in handovers.iter().filter(|h| !h.counted_out) {
-        let finding = if h.retake() {
-            "finding 1 (one of the others released an address it kept)"
+        let mut finding = if h.retake() {
+            "finding 1 (one of the others released an address it kept)".to_string()
         } else if h.from != node && h.to != node {
-            "finding 1 (an address moved between two of the others: a reallocation)"
+            "finding 1 (an address moved between two of the others: a reallocation)".to_string()
         } else if !h.in_order {
-            "finding 3 (a move overlapped)"
+            "finding 3 (a move overlapped)".to_string()
         } else {
             continue;
         };
+        if !h.in_order && !finding.starts_with("finding 3") {
+            finding += " and finding 3 (it overlapped)";
+        }
         let line = format!("{finding}: {}: {}\n", context(h), timeline.handover(h));
         found.push((h.started(), line));
     }
