@@ -33,10 +33,12 @@ use super::vsync::Tag;
 /// payload starts with 0 or 1).
 pub const CHATTER: u8 = 0xA5;
 
-/// The service's commands, kept for the simulation to carry out.
-#[derive(Clone, Default)]
+/// The service's commands, kept for the simulation to carry out, and the
+/// lease the membership thread renews while its node is in a view.
+#[derive(Clone)]
 pub struct SimLink {
     outbox: Rc<RefCell<Vec<Command>>>,
+    lease: Arc<Lease>,
 }
 
 impl NodeLink for SimLink {
@@ -50,7 +52,7 @@ impl NodeLink for SimLink {
     }
 
     fn lease(&self) -> Option<Arc<Lease>> {
-        None
+        Some(self.lease.clone())
     }
 }
 
@@ -66,7 +68,8 @@ pub struct Change {
 /// What every host's kernel holds, in simulated time (µs).
 #[derive(Default)]
 pub struct Kernels {
-    /// Address → host → since when.
+    /// Address → host → until when the kernel keeps it (µs; `u64::MAX`
+    /// without a lifetime).
     held: BTreeMap<String, BTreeMap<usize, u64>>,
     /// (host, address) → when it was last taken down, and whether a
     /// failure explains it.
@@ -83,12 +86,14 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    fn add(&mut self, host: usize, address: &str) -> bool {
+    fn add(&mut self, host: usize, address: &str, lifetime: Option<Duration>) -> bool {
+        self.expire();
+        let until = lifetime.map_or(u64::MAX, |l| self.now + l.as_micros() as u64);
         let added = self
             .held
             .entry(address.to_string())
             .or_default()
-            .insert(host, self.now)
+            .insert(host, until)
             .is_none();
         if added {
             self.fresh.push(Change {
@@ -101,7 +106,43 @@ impl Kernels {
         added
     }
 
+    /// Whether `host`'s kernel holds `address`; renewed for `lifetime`.
+    fn renew(&mut self, host: usize, address: &str, lifetime: Duration) -> bool {
+        self.expire();
+        let until = self.now + lifetime.as_micros() as u64;
+        match self.held.get_mut(address).and_then(|h| h.get_mut(&host)) {
+            Some(at) => {
+                *at = until;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What the kernels dropped by themselves: every address whose
+    /// lifetime ran out by now.
+    pub fn expire(&mut self) {
+        let now = self.now;
+        for (address, holders) in self.held.iter_mut() {
+            let gone: Vec<usize> = holders
+                .iter()
+                .filter(|(_, &until)| until <= now)
+                .map(|(&h, _)| h)
+                .collect();
+            for host in gone {
+                holders.remove(&host);
+                self.fresh.push(Change {
+                    host,
+                    address: address.clone(),
+                    at: now,
+                    added: false,
+                });
+            }
+        }
+    }
+
     fn remove(&mut self, host: usize, address: &str) {
+        self.expire();
         if let Some(holders) = self.held.get_mut(address) {
             if holders.remove(&host).is_some() {
                 self.fresh.push(Change {
@@ -176,10 +217,10 @@ impl Host for SimHost {
     fn add(
         &mut self,
         address: &VifAddress,
-        _lifetime: Option<Duration>,
+        lifetime: Option<Duration>,
     ) -> Result<Added, HostError> {
         let mut kernels = self.kernels.borrow_mut();
-        Ok(if kernels.add(self.me, &address.to_string()) {
+        Ok(if kernels.add(self.me, &address.to_string(), lifetime) {
             Added::New
         } else {
             Added::Present
@@ -189,13 +230,13 @@ impl Host for SimHost {
     fn renew(
         &mut self,
         addresses: &[VifAddress],
-        _lifetime: Duration,
+        lifetime: Duration,
     ) -> Vec<Result<Renewed, HostError>> {
-        let kernels = self.kernels.borrow();
+        let mut kernels = self.kernels.borrow_mut();
         addresses
             .iter()
             .map(|a| {
-                Ok(if kernels.holders(&a.to_string()).contains(&self.me) {
+                Ok(if kernels.renew(self.me, &a.to_string(), lifetime) {
                     Renewed::Renewed
                 } else {
                     Renewed::Missing
@@ -252,6 +293,10 @@ pub struct Daemons {
     vifs: usize,
     /// Every node needs a majority of the listed nodes to hold anything.
     pub majority: bool,
+    /// Survivors wait a departed member's lifetime out.
+    pub takeover_wait: bool,
+    /// How long the membership thread's lease lasts after a heartbeat.
+    lease_age: Duration,
     trace: bool,
 }
 
@@ -274,6 +319,8 @@ impl Daemons {
         let mature = rng.range(0, 400);
         let interval = rng.range(100, 400);
         let majority = rng.chance(30);
+        let lifetime = rng.range(1, 3);
+        let takeover_wait = rng.chance(20);
         let nodes: Vec<String> = (0..n)
             .map(|i| simnet::address(i).ip().to_string())
             .collect();
@@ -290,12 +337,14 @@ impl Daemons {
                     "Membership {{\n Nodes {{ {} }}\n Port = {}\n Key = /nonexistent/sim.key\n \
                      Heartbeat = {}ms\n Timeout = {}ms\n}}\nQuorum = {}\nMature = {mature}ms\n\
                      Balance {{ AcquisitionsPerRound = {per_round} Interval = {interval}ms }}\n\
+                     Addresses {{ Lifetime = {lifetime}s TakeoverWait = {} }}\n\
                      {prefer}VirtualInterfaces {{ {} }}\n",
                     nodes.join(" "),
                     simnet::PORT,
                     settings.heartbeat.as_millis(),
                     settings.timeout.as_millis(),
                     if majority { "majority" } else { "none" },
+                    if takeover_wait { "on" } else { "off" },
                     addresses.join(" "),
                 );
                 config::parse(&text, "sim.conf")
@@ -310,6 +359,8 @@ impl Daemons {
             bounced: vec![Vec::new(); n],
             vifs,
             majority,
+            takeover_wait,
+            lease_age: settings.timeout / 2,
             trace: std::env::var_os("WACKAMOLE_MSIM_ENGINE").is_some(),
         }
     }
@@ -325,7 +376,10 @@ impl Daemons {
     pub fn start(&mut self, i: usize, net: &mut Net) {
         let config = self.configs[i].clone();
         let membership = config.membership.clone().expect("a Membership block");
-        let link = SimLink::default();
+        let link = SimLink {
+            outbox: Rc::default(),
+            lease: Arc::new(Lease::new(self.lease_age)),
+        };
         let service =
             BuiltinService::new(simnet::address(i), i, &membership, Vec::new(), link.clone());
         let identity = service.identity().expect("the membership names us");
@@ -360,9 +414,18 @@ impl Daemons {
     fn with_core(&mut self, i: usize, net: &mut Net, f: impl FnOnce(&mut SimCore, Instant)) {
         let now = net.instant(net.now);
         self.kernels.borrow_mut().now = net.now;
+        self.kernels.borrow_mut().expire();
         let Some(slot) = self.slots[i].as_mut() else {
             return;
         };
+        // As the membership thread does each turn: the lease follows the
+        // node's heartbeats while it is in a view.
+        match net.slots[i].node.as_ref() {
+            Some(node) if node.status().view.is_some() => {
+                slot.link.lease.renew(node.last_heartbeat())
+            }
+            _ => slot.link.lease.revoke(),
+        }
         f(&mut slot.core, now);
         let commands = std::mem::take(&mut *slot.link.outbox.borrow_mut());
         for command in commands {
@@ -408,7 +471,13 @@ impl Daemons {
             .enumerate()
             .filter(|(i, _)| net.running(*i))
             .filter_map(|(_, s)| s.as_ref()?.core.poll_timeout())
-            .map(|at| at.saturating_duration_since(net.base).as_micros() as u64)
+            // Rounded up: a deadline between two microseconds is due at the
+            // later one (the core may ask for thirds of a second).
+            .map(|at| {
+                at.saturating_duration_since(net.base)
+                    .as_nanos()
+                    .div_ceil(1000) as u64
+            })
             .min()
     }
 
@@ -509,26 +578,32 @@ impl Daemons {
 
     /// The physical checks of this instant: no address on two running
     /// hosts of one view, nor (with a majority quorum) on two running
-    /// hosts at all; a paused host's kernel keeps its addresses but its
-    /// process cannot act, so it is left out (the kernel lifetime bounds
-    /// that).
+    /// hosts at all. A paused host's kernel keeps its addresses until
+    /// their lifetime runs out; with `TakeoverWait` it counts like any
+    /// other (nobody may take them before that), without it is left out:
+    /// the overlap is then bounded by the lifetime, as documented.
     pub fn check_now(
         &self,
         net: &Net,
         view_of: impl Fn(usize) -> Option<ViewId>,
     ) -> Result<(), String> {
+        self.kernels.borrow_mut().now = net.now;
+        self.kernels.borrow_mut().expire();
         let kernels = self.kernels.borrow();
         for k in 0..self.vifs {
             let address = vif_address(k);
             let holders: Vec<usize> = kernels
                 .holders(&address)
                 .into_iter()
-                .filter(|&h| net.slots[h].state == SlotState::Running)
+                .filter(|&h| self.takeover_wait || net.slots[h].state == SlotState::Running)
                 .collect();
             for (a, &x) in holders.iter().enumerate() {
                 for &y in &holders[a + 1..] {
                     let same_view = view_of(x).is_some() && view_of(x) == view_of(y);
-                    if same_view || self.majority {
+                    let stalled = [x, y]
+                        .iter()
+                        .any(|&h| net.slots[h].state != SlotState::Running);
+                    if same_view || self.majority || stalled {
                         return Err(format!(
                             "{address} is configured on hosts {x} and {y} at once ({}; views \
                              {:?} and {:?})",
