@@ -254,6 +254,7 @@
 
 pub mod wire;
 
+mod lease;
 mod node;
 mod outputs;
 mod peers;
@@ -269,5 +270,5 @@ pub use crate::base::membership_settings::{
 };
 pub use node::Node;
 pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
-pub use status::{NodeState, NodeStatus, Refusals, Status};
+pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};
 pub use wire::{Member, ViewId};

@@ -170,6 +170,7 @@ impl Engines {
                 event.clone()
             }
             Event::Joined => event.clone(),
+            Event::Lease(_) => return,
         };
         let is_view = matches!(event, Event::View { .. });
         let Some(group_event) = slot.bridge.translate(event) else {
