@@ -195,8 +195,14 @@ struct Run {
     /// The quorum every node's lease needs (0: none).
     needed: usize,
     /// Per node: when its lease last lapsed (`Lease(false)`, or `Left`
-    /// while held), until the first quorate view without it is installed.
+    /// while held).
     lapsed_at: Vec<Option<u64>>,
+    /// Per node: its lease was granted and no quorate view without it
+    /// has been installed since.
+    gap_open: Vec<bool>,
+    /// Per node: its lease's expiry (µs) as of the last step, which a
+    /// paused node could not report in time.
+    expiry_seen: Vec<Option<u64>>,
     /// The smallest time from a node's lapse to the first install of a
     /// quorate view without it.
     min_gap: Option<u64>,
@@ -229,6 +235,7 @@ impl Run {
         self.checker.started(i, member);
         self.engines.started(i);
         self.lapsed_at[i] = None;
+        self.gap_open[i] = false;
         let needed = self.needed;
         if let Some(node) = self.net.slots[i].node.as_mut() {
             node.set_quorum(needed);
@@ -253,10 +260,6 @@ impl Run {
             if members.contains(&node.member()) {
                 continue;
             }
-            if let Some(at) = self.lapsed_at[j].take() {
-                let gap = self.net.now - at;
-                self.min_gap = Some(self.min_gap.map_or(gap, |g| g.min(gap)));
-            }
             let in_force = self.checker.lease(j) && node.lease_until().is_some_and(|t| t > now);
             if in_force {
                 return Err(format!(
@@ -264,6 +267,20 @@ impl Run {
                     members.iter().map(|m| m.node).collect::<Vec<_>>(),
                     node.lease_until().map(|t| t - now)
                 ));
+            }
+            if std::mem::take(&mut self.gap_open[j]) {
+                // It ended at its last report, or, if it could not report
+                // (paused), at its own expiry.
+                let end = if self.checker.lease(j) {
+                    node.lease_until()
+                        .map(|t| t.saturating_duration_since(self.net.base).as_micros() as u64)
+                } else {
+                    self.lapsed_at[j]
+                };
+                if let Some(end) = end {
+                    let gap = self.net.now.saturating_sub(end);
+                    self.min_gap = Some(self.min_gap.map_or(gap, |g| g.min(gap)));
+                }
             }
         }
         Ok(())
@@ -304,6 +321,13 @@ impl Run {
             let events = std::mem::take(&mut self.net.events);
             self.note_states();
             if events.is_empty() {
+                for (i, slot) in self.net.slots.iter().enumerate() {
+                    self.expiry_seen[i] = slot
+                        .node
+                        .as_ref()
+                        .and_then(|n| n.lease_until())
+                        .map(|t| t.saturating_duration_since(self.net.base).as_micros() as u64);
+                }
                 return;
             }
             for (i, e) in events {
@@ -317,7 +341,11 @@ impl Run {
                     panic!("{}", self.failure(&broken));
                 }
                 if held && !self.checker.lease(i) {
-                    self.lapsed_at[i] = Some(self.net.now);
+                    let end = self.expiry_seen[i].map_or(self.net.now, |t| t.min(self.net.now));
+                    self.lapsed_at[i] = Some(end);
+                }
+                if !held && self.checker.lease(i) {
+                    self.gap_open[i] = true;
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
                 self.engines.event(i, &e, &mut self.net);
@@ -549,6 +577,8 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         // A majority on most seeds; no quorum on some.
         needed: if seed % 8 == 7 { 0 } else { plan.n / 2 + 1 },
         lapsed_at: vec![None; plan.n],
+        gap_open: vec![false; plan.n],
+        expiry_seen: vec![None; plan.n],
         min_gap: None,
         engines: Engines::new(plan.n, seed),
         trace: tracing.then(Vec::new),

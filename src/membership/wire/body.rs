@@ -1,8 +1,8 @@
 //! The bodies of the datagrams: everything between the header and the MAC.
 
 use super::{
-    Body, Echo, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME, MAX_NODES,
-    MAX_PAYLOAD,
+    Body, Echo, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME,
+    MAX_NODES, MAX_PAYLOAD,
 };
 
 const VIEW_ID_LEN: usize = 17;
