@@ -253,3 +253,6 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
