@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use super::super::node::Phase;
 use super::super::wire::{self, Body, Echo, Header, Heartbeat, Key, Kind};
 use super::super::{Event, Node, QuorumLease, Settings};
 use super::{lease_span, promise_span};
@@ -31,6 +32,8 @@ struct Cluster {
     nodes: Vec<Option<Node>>,
     /// `cut[a][b]`: what a sends to b is lost.
     cut: Vec<Vec<bool>>,
+    /// Datagrams of this kind from a to b are lost: (a, b, kind).
+    drop: Option<(usize, usize, Kind)>,
     /// Every event, with its node and time.
     events: Vec<(usize, Instant, Event)>,
     /// Every datagram sent (also those lost), with its time.
@@ -62,6 +65,7 @@ impl Cluster {
             now: start,
             nodes,
             cut: vec![vec![false; n]; n],
+            drop: None,
             events: Vec::new(),
             sent: Vec::new(),
             queue: Vec::new(),
@@ -83,7 +87,10 @@ impl Cluster {
         while let Some(t) = node.poll_transmit() {
             let to = usize::from(t.to);
             self.sent.push((self.now, (i, to, t.bytes.clone())));
-            if !self.cut[i][to] {
+            let dropped = self
+                .drop
+                .is_some_and(|(a, b, kind)| (a, b) == (i, to) && t.bytes[3] == kind.byte());
+            if !self.cut[i][to] && !dropped {
                 self.queue.push((i, to, t.bytes));
             }
         }
@@ -432,4 +439,97 @@ fn hostile_echoes_never_extend_the_lease() {
     // The last one (time 0) is genuine but long past: the lease lapsed.
     assert_eq!(c.node(0).lease_until(), None);
     assert_eq!(c.leases(0), vec![true, false]);
+}
+
+/// Node 1 flushed for a view without node 2 (the coordinator lost node
+/// 2), and that view may be installed by others whatever node 1 does
+/// next: node 1 must not vouch for node 2 again, even while it flushes
+/// for a later proposal that holds node 2, until it installs a view with
+/// node 2.
+#[test]
+fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
+    let mut c = Cluster::new(3, 2);
+    c.settle();
+    c.run(Duration::from_millis(100));
+    c.cut[2][0] = true;
+    c.cut[0][2] = true;
+    // Node 1 accepts the proposal without node 2 and holds its FLUSH;
+    // node 0's INSTALL will not reach it.
+    for _ in 0..1000 {
+        c.run(MS);
+        if c.node(1).held_flush.is_some() {
+            break;
+        }
+    }
+    assert!(c.node(1).held_flush.is_some(), "node 1 holds its FLUSH");
+    c.cut[0][1] = true;
+    let since = c.now;
+    for _ in 0..1000 {
+        c.run(MS);
+        if c.first_sent(1, Kind::Flush, since).is_some() {
+            break;
+        }
+    }
+    let flushed = c.first_sent(1, Kind::Flush, since).expect("node 1 flushed");
+    c.run(MS);
+    let without_2 = |m: &Vec<_>| m.len() == 2;
+    assert!(
+        c.events
+            .iter()
+            .any(|(n, _, e)| *n == 0
+                && matches!(e, Event::View { members, .. } if without_2(members)))
+    );
+    // Everything heals; node 0 proposes all three, and node 1 (which
+    // never got the INSTALL without node 2) accepts: its INSTALL is held
+    // back for three heartbeats.
+    for row in &mut c.cut {
+        row.fill(false);
+    }
+    c.drop = Some((0, 1, Kind::Install));
+    let flushing_all = |c: &Cluster| {
+        let node = c.node(1);
+        matches!(node.phase, Phase::Flushing { .. }) && node.flushing_members.len() == 3
+    };
+    for _ in 0..2000 {
+        c.run(MS);
+        if flushing_all(&c) {
+            break;
+        }
+    }
+    assert!(flushing_all(&c), "node 1 flushes for a view of all three");
+    let accepted = c.now;
+    c.run(Duration::from_millis(60));
+    assert!(flushing_all(&c), "still flushing");
+    c.drop = None;
+    c.settle();
+    c.run(Duration::from_millis(100));
+    let installed = c
+        .events
+        .iter()
+        .find(|(n, t, e)| {
+            *n == 1
+                && *t > accepted
+                && matches!(e, Event::View { members, .. } if members.len() == 3)
+        })
+        .map(|(_, t, _)| *t)
+        .expect("node 1 installs a view with node 2");
+    let echoes: Vec<(Instant, bool)> = c
+        .sent
+        .iter()
+        .filter(|(t, (f, to, _))| *f == 1 && *to == 2 && *t >= flushed)
+        .filter_map(|(t, (_, _, b))| Some((*t, heartbeat_of(b)?.echo?.in_view)))
+        .collect();
+    let while_flushing: Vec<_> = echoes
+        .iter()
+        .filter(|(t, _)| *t > accepted && *t < installed)
+        .collect();
+    assert!(while_flushing.len() >= 3, "{while_flushing:?}");
+    assert!(
+        echoes
+            .iter()
+            .filter(|(t, _)| *t < installed)
+            .all(|(_, flag)| !flag),
+        "no echo vouches for node 2 before the view with it: {echoes:?}"
+    );
+    assert!(echoes.iter().any(|(t, flag)| *t >= installed && *flag));
 }
