@@ -342,8 +342,7 @@ fn a_flush_excluding_a_node_still_heard_waits_for_the_promise() {
         .iter()
         .filter(|(_, (f, to, _))| *f == 1 && *to == 2)
         .filter_map(|(t, (_, _, b))| Some((*t, heartbeat_of(b)?.echo?)))
-        .filter(|(_, e)| e.in_view)
-        .last()
+        .rfind(|(_, e)| e.in_view)
         .expect("node 1 vouched for node 2");
     let heard = c
         .sent
@@ -351,7 +350,7 @@ fn a_flush_excluding_a_node_still_heard_waits_for_the_promise() {
         .filter(|(t, (f, to, b))| *f == 2 && *to == 1 && *t <= vouched_at && b[3] == 1)
         .filter(|(_, (_, _, b))| heartbeat_of(b).is_some_and(|hb| hb.sent == echoed.sent))
         .map(|(t, _)| *t)
-        .last()
+        .next_back()
         .expect("node 1 heard node 2");
     c.run(Duration::from_millis(400));
     let flushed = c
