@@ -91,6 +91,8 @@ fn heartbeat() -> Body {
         sequenced: 0,
         stable: 0,
         max_ltime: 0,
+        sent: 0,
+        echo: None,
     })
 }
 

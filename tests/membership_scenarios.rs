@@ -71,6 +71,12 @@ struct Hand {
     installed: Vec<ViewId>,
     counters: Vec<u32>,
     trace: Vec<String>,
+    /// The quorum each node's lease needs (set at start).
+    needed: usize,
+    /// Every `Lease` event: (time, node, held).
+    leases: Vec<(u64, usize, bool)>,
+    /// Every install: (time, node, members).
+    views: Vec<(u64, usize, Vec<Member>)>,
 }
 
 impl Hand {
@@ -87,6 +93,9 @@ impl Hand {
             installed: Vec::new(),
             counters: vec![0; n],
             trace: Vec::new(),
+            needed: 0,
+            leases: Vec::new(),
+            views: Vec::new(),
         }
     }
 
@@ -109,7 +118,7 @@ impl Hand {
     /// Starts (or restarts) node `i` with `incarnation`.
     fn start_as(&mut self, i: usize, incarnation: u64) {
         let key = Key::new(b"scenario cluster key, 32 bytes!!").expect("key is long enough");
-        let node = Node::new(
+        let mut node = Node::new(
             self.addrs.clone(),
             i,
             key,
@@ -118,6 +127,7 @@ impl Hand {
             self.instant(),
         )
         .expect("valid cluster");
+        node.set_quorum(self.needed);
         self.checker.started(i, node.member());
         self.trace
             .push(format!("[{}] start {i} as {:?}", self.now, node.member()));
@@ -177,8 +187,13 @@ impl Hand {
             if let Err(broken) = self.checker.event(i, &e) {
                 panic!("{}", self.failure(&broken));
             }
-            if let Event::View { id, .. } = e {
-                self.installed.push(id);
+            match e {
+                Event::View { id, members, .. } => {
+                    self.installed.push(id);
+                    self.views.push((self.now, i, members));
+                }
+                Event::Lease(held) => self.leases.push((self.now, i, held)),
+                _ => {}
             }
         }
     }
@@ -601,6 +616,196 @@ fn one_way_link_after_a_quick_restart_makes_the_unheard_side_step_back() {
         "node 0 hears node 1, which does not hear it, yet still holds a view: {:?}",
         h.view(0)
     );
+}
+
+// ---------------------------------------------------------------------
+// The quorum lease (src/membership/mod.rs, "Quorum lease"): a node cut
+// off from the majority reports its lease lapsed before any majority
+// node installs a view without it, by at least the margin (Timeout / 4)
+// less one heartbeat, whatever the heartbeat phase of the cut.
+// ---------------------------------------------------------------------
+
+/// Five nodes, each lease needing three, settled with every lease held.
+fn settled_quorum_cluster() -> Hand {
+    let mut h = Hand::new(5);
+    h.needed = 3;
+    for i in 0..5 {
+        h.start(i);
+    }
+    let bound = 12 * h.timeout_us();
+    h.settle(&[0, 1, 2, 3, 4], bound);
+    h.run(3 * h.heartbeat_us());
+    for i in 0..5 {
+        assert_eq!(h.last_lease(i), Some(true), "node {i} holds its lease");
+    }
+    h
+}
+
+impl Hand {
+    /// Node `i`'s last `Lease` event.
+    fn last_lease(&self, i: usize) -> Option<bool> {
+        self.leases
+            .iter()
+            .rev()
+            .find(|(_, n, _)| *n == i)
+            .map(|(_, _, held)| *held)
+    }
+
+    /// Cuts node `v` off from every other node, as `to_it` and `from_it`
+    /// say: see [`Hand::cut_and_check_lapse_from`].
+    fn cut_and_check_lapse(&mut self, v: usize, to_it: bool, from_it: bool) -> u64 {
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|&o| o != v).collect();
+        self.cut_and_check_lapse_from(v, &others, to_it, from_it)
+    }
+
+    /// Cuts the links between node `v` and `others` (to it, from it),
+    /// runs until a quorate view without `v` is installed, and checks
+    /// that `v` reported its lease lapsed before that by at least the
+    /// margin less one heartbeat. Returns the gap (µs).
+    fn cut_and_check_lapse_from(
+        &mut self,
+        v: usize,
+        others: &[usize],
+        to_it: bool,
+        from_it: bool,
+    ) -> u64 {
+        for &o in others {
+            self.cut[o][v] = to_it;
+            self.cut[v][o] = from_it;
+        }
+        let cut_at = self.now;
+        let first_view = self.views.len();
+        let member = self.node(v).member();
+        let needed = self.needed;
+        let done = self.run_until(12 * self.timeout_us(), |h| {
+            h.views[first_view..]
+                .iter()
+                .any(|(_, _, m)| m.len() >= needed && !m.contains(&member))
+        });
+        assert!(
+            done,
+            "{}",
+            self.failure("no majority view without the cut node")
+        );
+        let (installed, by, _) = self.views[first_view..]
+            .iter()
+            .find(|(_, _, m)| m.len() >= needed && !m.contains(&member))
+            .cloned()
+            .expect("found above");
+        let lapsed = self
+            .leases
+            .iter()
+            .find(|(t, n, held)| *n == v && !held && *t >= cut_at)
+            .map(|(t, _, _)| *t);
+        let Some(lapsed) = lapsed else {
+            panic!(
+                "{}",
+                self.failure(&format!("node {v} never reported its lease lapsed"))
+            );
+        };
+        let margin = self.timeout_us() / 4 - self.heartbeat_us();
+        assert!(
+            lapsed < installed && installed - lapsed >= margin,
+            "{}",
+            self.failure(&format!(
+                "node {v} lapsed at {lapsed}, node {by} installed without it at {installed}: less than {margin}µs apart"
+            ))
+        );
+        installed - lapsed
+    }
+}
+
+#[test]
+fn a_node_cut_off_both_ways_lapses_before_the_majority_takes_over() {
+    let mut rng = Rng(0x1ea5e);
+    let mut smallest = u64::MAX;
+    for round in 0..24 {
+        let mut h = settled_quorum_cluster();
+        // A phase anywhere within a heartbeat, to the µs.
+        h.advance(rng.range(0, h.heartbeat_us() as usize) as u64);
+        let v = 1 + round % 4;
+        smallest = smallest.min(h.cut_and_check_lapse(v, true, true));
+    }
+    println!("smallest gap: {smallest}µs");
+}
+
+#[test]
+fn the_coordinator_cut_off_lapses_before_the_majority_takes_over() {
+    let mut rng = Rng(0xc00d);
+    for _ in 0..12 {
+        let mut h = settled_quorum_cluster();
+        h.advance(rng.range(0, h.heartbeat_us() as usize) as u64);
+        let (view, _) = h.view(1).expect("a view");
+        h.cut_and_check_lapse(usize::from(view.coordinator), true, true);
+    }
+}
+
+#[test]
+fn a_node_cut_off_one_way_lapses_before_the_majority_takes_over() {
+    let mut rng = Rng(0x0e1a);
+    for round in 0..16 {
+        let mut h = settled_quorum_cluster();
+        h.advance(rng.range(0, h.heartbeat_us() as usize) as u64);
+        let v = round % 5;
+        // It hears nobody, or nobody hears it.
+        let deaf = round % 2 == 0;
+        h.cut_and_check_lapse(v, deaf, !deaf);
+    }
+}
+
+/// Node 4 loses only the coordinator (both ways): the coordinator
+/// proposes without it while the other members still hear it and vouch
+/// for it. Their FLUSHes wait for the promise, which is what keeps the
+/// lapse ahead of the install here.
+#[test]
+fn a_node_cut_off_from_the_coordinator_only_lapses_before_the_takeover() {
+    let mut rng = Rng(0x9a27);
+    let mut smallest = u64::MAX;
+    for _ in 0..16 {
+        let mut h = settled_quorum_cluster();
+        h.advance(rng.range(0, h.heartbeat_us() as usize) as u64);
+        let (view, _) = h.view(1).expect("a view");
+        let coordinator = usize::from(view.coordinator);
+        let v = if coordinator == 4 { 3 } else { 4 };
+        smallest = smallest.min(h.cut_and_check_lapse_from(v, &[coordinator], true, true));
+    }
+    println!("smallest gap: {smallest}µs");
+}
+
+/// A join and a clean leave change the view among live nodes: no lease
+/// lapses anywhere, and the newcomer is granted one.
+#[test]
+fn view_changes_among_live_nodes_never_lapse_a_lease() {
+    let mut h = Hand::new(5);
+    h.needed = 3;
+    for i in 0..4 {
+        h.start(i);
+    }
+    let bound = 12 * h.timeout_us();
+    h.settle(&[0, 1, 2, 3], bound);
+    h.run(3 * h.heartbeat_us());
+    let views = h.views.len();
+    h.start(4);
+    h.settle(&[0, 1, 2, 3, 4], bound);
+    h.run(3 * h.heartbeat_us());
+    assert!(h.views.len() > views, "a view with the newcomer");
+    let now = h.instant();
+    h.nodes[2].as_mut().expect("up").leave(now);
+    h.collect(2);
+    h.nodes[2] = None;
+    h.checker.crashed(2);
+    h.settle(&[0, 1, 3, 4], bound);
+    h.run(3 * h.heartbeat_us());
+    let lapses: Vec<_> = h.leases.iter().filter(|(_, _, held)| !held).collect();
+    assert!(
+        lapses.is_empty(),
+        "{}",
+        h.failure(&format!("lapses: {lapses:?}"))
+    );
+    for i in [0, 1, 3, 4] {
+        assert_eq!(h.last_lease(i), Some(true), "node {i}");
+        assert!(h.checker.lease(i));
+    }
 }
 
 // ---------------------------------------------------------------------

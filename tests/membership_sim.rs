@@ -201,6 +201,20 @@ struct Run {
     net: Net,
     checker: Checker,
     daemons: Daemons,
+    /// The quorum every node's lease needs (0: none).
+    needed: usize,
+    /// Per node: when its lease last lapsed (`Lease(false)`, or `Left`
+    /// while held).
+    lapsed_at: Vec<Option<u64>>,
+    /// Per node: its lease was granted and no quorate view without it
+    /// has been installed since.
+    gap_open: Vec<bool>,
+    /// Per node: its lease's expiry (µs) as of the last step, which a
+    /// paused node could not report in time.
+    expiry_seen: Vec<Option<u64>>,
+    /// The smallest time from a node's lapse to the first install of a
+    /// quorate view without it.
+    min_gap: Option<u64>,
     trace: Option<Vec<String>>,
     states: Vec<Option<(Option<u8>, bool)>>,
     /// A crash of a coordinator mid view change waits until then.
@@ -236,8 +250,52 @@ impl Run {
             .map(|n| n.member())
             .expect("joined as it started");
         self.checker.started(i, member);
+        self.lapsed_at[i] = None;
+        self.gap_open[i] = false;
         self.note(|| format!("start node {i} as {member:?}"));
         self.settle_events();
+    }
+
+    /// Node `i` installs a view of `members`: if it is quorate, no node
+    /// outside it may hold a lease in force (its last `Lease` said held,
+    /// and, should it be paused and unable to say otherwise, the lease's
+    /// own expiry is still ahead).
+    fn check_lease(&mut self, i: usize, members: &[Member]) -> Result<(), String> {
+        if self.needed < 2 || members.len() < self.needed {
+            return Ok(());
+        }
+        let now = self.net.instant(self.net.now);
+        for j in 0..self.net.slots.len() {
+            let Some(node) = self.net.slots[j].node.as_ref() else {
+                continue;
+            };
+            if members.contains(&node.member()) {
+                continue;
+            }
+            let in_force = self.checker.lease(j) && node.lease_until().is_some_and(|t| t > now);
+            if in_force {
+                return Err(format!(
+                    "lease: node {i} installs a quorate view of {:?} while node {j}, outside it, holds its lease until {:?} from now",
+                    members.iter().map(|m| m.node).collect::<Vec<_>>(),
+                    node.lease_until().map(|t| t - now)
+                ));
+            }
+            if std::mem::take(&mut self.gap_open[j]) {
+                // It ended at its last report, or, if it could not report
+                // (paused), at its own expiry.
+                let end = if self.checker.lease(j) {
+                    node.lease_until()
+                        .map(|t| t.saturating_duration_since(self.net.base).as_micros() as u64)
+                } else {
+                    self.lapsed_at[j]
+                };
+                if let Some(end) = end {
+                    let gap = self.net.now.saturating_sub(end);
+                    self.min_gap = Some(self.min_gap.map_or(gap, |g| g.min(gap)));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn crash(&mut self, i: usize) {
@@ -344,11 +402,31 @@ impl Run {
             let events = std::mem::take(&mut self.net.events);
             self.note_states();
             if events.is_empty() {
+                for (i, slot) in self.net.slots.iter().enumerate() {
+                    self.expiry_seen[i] = slot
+                        .node
+                        .as_ref()
+                        .and_then(|n| n.lease_until())
+                        .map(|t| t.saturating_duration_since(self.net.base).as_micros() as u64);
+                }
                 return;
             }
             for (i, e) in events {
+                if let Event::View { members, .. } = &e {
+                    if let Err(broken) = self.check_lease(i, members) {
+                        panic!("{}", self.failure(&broken));
+                    }
+                }
+                let held = self.checker.lease(i);
                 if let Err(broken) = self.checker.event(i, &e) {
                     panic!("{}", self.failure(&broken));
+                }
+                if held && !self.checker.lease(i) {
+                    let end = self.expiry_seen[i].map_or(self.net.now, |t| t.min(self.net.now));
+                    self.lapsed_at[i] = Some(end);
+                }
+                if !held && self.checker.lease(i) {
+                    self.gap_open[i] = true;
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
                 if let Event::View { members, .. } = &e {
@@ -577,15 +655,25 @@ fn describe(e: &Event) -> String {
 struct Outcome {
     settle_us: u64,
     datagrams: u64,
+    /// See [`Run::min_gap`].
+    min_gap: Option<u64>,
 }
 
 fn run_seed(seed: u64, tracing: bool) -> Outcome {
     let settings = simulated_settings();
     let plan = schedule(seed, &settings);
+    let daemons = Daemons::new(plan.n, seed, settings);
+    let needed = if daemons.majority { plan.n / 2 + 1 } else { 0 };
     let mut run = Run {
         net: Net::new(plan.n, settings, seed),
         checker: Checker::new(plan.n),
-        daemons: Daemons::new(plan.n, seed, settings),
+        daemons,
+        // The daemons' quorum, which their cores hand to their nodes.
+        needed,
+        lapsed_at: vec![None; plan.n],
+        gap_open: vec![false; plan.n],
+        expiry_seen: vec![None; plan.n],
+        min_gap: None,
         trace: tracing.then(Vec::new),
         states: Vec::new(),
         mid_change_until: None,
@@ -623,6 +711,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         return Outcome {
             settle_us: 0,
             datagrams: run.net.stats.datagrams,
+            min_gap: run.min_gap,
         };
     }
     // Paused nodes wake, then liveness: poll until settled or the bound.
@@ -671,6 +760,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     Outcome {
         settle_us,
         datagrams: run.net.stats.datagrams,
+        min_gap: run.min_gap,
     }
 }
 
@@ -689,9 +779,10 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     {
         let o = run_seed(seed, true);
         println!(
-            "seed {seed}: settled {}ms after the faults, {} datagrams",
+            "seed {seed}: settled {}ms after the faults, {} datagrams; smallest lapse-to-takeover gap {:?}µs",
             o.settle_us / 1000,
-            o.datagrams
+            o.datagrams,
+            o.min_gap
         );
         return;
     }
@@ -701,22 +792,27 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let results: Vec<(u64, u64, u64)> = std::thread::scope(|s| {
+    let results: Vec<(u64, u64, u64, Option<u64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
                     let mut worst = 0;
                     let mut datagrams = 0;
                     let mut count = 0;
+                    let mut gap: Option<u64> = None;
                     let mut seed = first + t;
                     while seed < first + seeds {
                         let o = run_seed(seed, false);
                         worst = worst.max(o.settle_us);
                         datagrams += o.datagrams;
                         count += 1;
+                        gap = match (gap, o.min_gap) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
                         seed += threads;
                     }
-                    (worst, datagrams, count)
+                    (worst, datagrams, count, gap)
                 })
             })
             .collect();
@@ -728,10 +824,12 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     let worst = results.iter().map(|r| r.0).max().unwrap_or(0);
     let datagrams: u64 = results.iter().map(|r| r.1).sum();
     let count: u64 = results.iter().map(|r| r.2).sum();
+    let gap = results.iter().filter_map(|r| r.3).min();
     assert_eq!(count, seeds);
     println!(
-        "{count} schedules, {datagrams} datagrams; slowest settling after the faults: {}ms (bound {}ms)",
+        "{count} schedules, {datagrams} datagrams; slowest settling after the faults: {}ms (bound {}ms); smallest time from a lease's lapse to a quorate view without its node: {:?}µs",
         worst / 1000,
-        LIVENESS_BOUND.as_millis()
+        LIVENESS_BOUND.as_millis(),
+        gap
     );
 }

@@ -78,6 +78,11 @@ pub struct JsonMembership {
     pub refused: JsonRefused,
     /// Every listed node, in `Nodes` order.
     pub nodes: Vec<JsonNode>,
+    /// The quorum lease: `not required`, `held` or `lapsed` (absent from
+    /// older daemons).
+    pub lease: Option<String>,
+    /// While held: milliseconds until it lapses unless renewed.
+    pub lease_remaining_ms: Option<u64>,
 }
 
 /// An installed view of the built-in membership.

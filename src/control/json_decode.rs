@@ -207,6 +207,8 @@ impl FromValue for JsonMembership {
             dropped_multicasts: f.required("dropped_multicasts")?,
             refused: f.required("refused")?,
             nodes: f.required("nodes")?,
+            lease: f.optional("lease")?,
+            lease_remaining_ms: f.optional("lease_remaining_ms")?,
         })
     }
 }

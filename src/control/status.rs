@@ -279,6 +279,8 @@ pub(crate) mod tests {
                     node(1, "in view", Some(1714566800000000), Some(12), 0),
                     node(2, "unreachable", None, None, 1),
                 ],
+                lease: Some("held".to_string()),
+                lease_remaining_ms: Some(73),
             }),
             error: None,
         };
@@ -341,7 +343,8 @@ pub(crate) mod tests {
             r#"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
             r#""incarnation":null,"last_heard_ms":null,"refused":"#,
             &refused(0, 1),
-            r#"}]}},"quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
+            r#"}],"lease":"held","lease_remaining_ms":73}},"#,
+            r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
         ]
         .concat();
         assert_eq!(&json[cut..], expected);

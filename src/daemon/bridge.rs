@@ -139,6 +139,7 @@ impl Bridge {
                 }
                 None
             }
+            Event::Lease(held) => Some(GroupEvent::Lease(held)),
         }
     }
 

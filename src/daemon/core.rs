@@ -302,9 +302,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 
     fn on_group(&mut self, event: GroupEvent, now: Instant) {
-        if let GroupEvent::Lease(held) = event {
-            self.on_lease(held, now);
-            return;
+        match event {
+            GroupEvent::Lease(held) => return self.on_lease(held, now),
+            // A new member of the group holds nothing; with a quorum lease
+            // it may put nothing in the kernel until a quorum confirms it.
+            GroupEvent::Connected => self.lapsed = self.service.leases(),
+            _ => {}
         }
         let steps = self.quorum.on_event(event);
         self.take_steps(steps, now);

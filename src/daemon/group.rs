@@ -103,6 +103,13 @@ pub trait GroupService {
         let _ = needed;
     }
 
+    /// Whether the service reports a quorum lease for the quorum it was
+    /// given: then, after each [`GroupEvent::Connected`], the lease counts
+    /// as lapsed until the first `Lease(true)`.
+    fn leases(&self) -> bool {
+        false
+    }
+
     /// The service's name, for the log and the status (`spread`,
     /// `membership`).
     fn name(&self) -> &'static str;

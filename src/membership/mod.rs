@@ -44,8 +44,12 @@
 //! again in the next view. (The engine relies on seeing its own MATURING;
 //! the daemon's bridge sends that one again.)
 //!
-//! Timing: a node asks to be woken at its next heartbeat and at the
-//! moment it would stop hearing a peer (a failure must act at once).
+//! `Lease(true)` and `Lease(false)` come in between `Joined` and `Left`,
+//! alternating, the first one `Lease(true)` (see "Quorum lease").
+//!
+//! Timing: a node asks to be woken at its next heartbeat, at the
+//! moment it would stop hearing a peer (a failure must act at once), at
+//! the expiry of its lease and at the end of a FLUSH the lease holds back.
 //! Conclusions that only speed convergence (a one-way link confirmed, a
 //! recently lost node forgotten, a decline expired) wait for the next
 //! heartbeat, at most `Heartbeat` late.
@@ -74,7 +78,8 @@
 //! ```text
 //! offset size field
 //!      0    2 magic 0x574D ("WM")
-//!      2    1 version (1)
+//!      2    1 version (2; version 1 had no send time or echo in
+//!             HEARTBEAT)
 //!      3    1 kind (1..=7, below)
 //!      4    8 cluster digest: first 8 bytes of SHA-256 over the configured
 //!             node list (each as 4 address bytes + 2 port bytes)
@@ -106,13 +111,24 @@
 //!
 //! | kind | name | from → to | body |
 //! |---|---|---|---|
-//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); installed view id (none while flushing); delivered u32; sequenced u32; stable u32; max ltime u64 |
+//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); installed view id (none while flushing); delivered u32; sequenced u32; stable u32; max ltime u64; send time u64; echo (below) |
 //! | 2 | PROPOSE | coordinator → each proposed member | proposal view id; count u8; count × member |
 //! | 3 | FLUSH | member → proposer | proposal view id; old view id; delivered u32; max ltime u64; count u16; count × message |
 //! | 4 | INSTALL | coordinator → each member | view id; count u8; count × member; old view id; cut u32; count u16; count × message |
 //! | 5 | DATA | member → its view's coordinator | view id; local number u32; length u16; payload |
 //! | 6 | SEQUENCED | coordinator → each member | view id; message |
 //! | 7 | LEAVE | leaving node → every other listed node (three times) | empty |
+//!
+//! The send time of a HEARTBEAT is the sender's monotonic clock in µs
+//! since it started. The *echo* (17 bytes) answers the destination's
+//! heartbeats: the destination's incarnation u64 (0: no echo, and the
+//! rest is 0 too), the send time u64 of the latest heartbeat the sender
+//! received from that incarnation, and a flag u8 (0 or 1; any other value
+//! is malformed): 1 if the sender *vouches* for the destination (see
+//! "Quorum lease"). Byte offsets of a HEARTBEAT: hears 30, reach 34,
+//! choice 38, view id 39, delivered 56, sequenced 60, stable 64, max ltime
+//! 68, send time 76, echo incarnation 84, echo send time 92, flag 100,
+//! MAC 101; 133 bytes in all.
 //!
 //! # Failure detector and the choice of a coordinator
 //!
@@ -163,7 +179,8 @@
 //!   *promise*) and list us with our incarnation. From then on we deliver
 //!   nothing more of our old view and send no DATA, and answer FLUSH with
 //!   our old view id, how many of its messages we delivered, and those of
-//!   them not yet known stable. A proposal from a node we do not (yet)
+//!   them not yet known stable (a FLUSH for a proposal that leaves out a
+//!   node we vouched for waits: "Quorum lease"). A proposal from a node we do not (yet)
 //!   choose is kept and answered as soon as we choose its sender.
 //! - The proposer, holding the FLUSH of every proposed member, computes
 //!   for each old view represented the *cut*: the highest delivered count
@@ -251,9 +268,133 @@
 //!    but a node may be left alone (or step back) until it heals.
 //! 5. **Clean leave**: LEAVE takes the node out of every hears set at
 //!    once, which triggers the next proposal without a time-out.
+//!
+//! # Quorum lease
+//!
+//! With `Quorum = majority` a node must hold addresses only while a
+//! majority may not have moved on without it. Failure detection alone
+//! does not give that: the node cut off and the majority both notice the
+//! split after `Timeout` of silence, so the majority could take over
+//! addresses before the minority let them go. The lease makes the
+//! minority let go first, by a margin, whatever the heartbeat phase.
+//!
+//! **Vouching.** Node `y` *vouches* for node `m` (the flag of its echo to
+//! `m`) when the view `y` names holds `m`'s incarnation (its installed
+//! view, or while flushing the proposal it answered) and `y` has not sent
+//! a FLUSH for a proposal without `m` since it last installed a view with
+//! `m`. Each time `y` sends a vouching echo it notes `r_y(m)`, the time it
+//! received the heartbeat of `m` that the echo answers.
+//!
+//! **The promise.** A FLUSH of `y` for a proposal that does not hold
+//! `m`'s incarnation goes at `r_y(m) + P` at the earliest, with
+//! `P = 3/4 × Timeout` (held back, then sent; our own proposal's report
+//! waits the same way). Accepting the proposal already stops the
+//! vouching (the named view no longer holds `m`). A crashed `m` was last
+//! heard about `Timeout` before anyone proposes without it, so the delay
+//! only touches a proposal leaving out a node that `y` still hears (a
+//! one-way or partial cut, a declined node): at most `P`. Every node keeps
+//! the promise, whatever its own quorum setting.
+//!
+//! **The lease of `m`.** When `m` takes `y`'s heartbeat (the newest `y`
+//! sent), `y`'s contribution becomes `T + L` if the echo vouches for `m`'s
+//! incarnation and `T` is a send time `m` has reached (otherwise none),
+//! where `T` is the echoed send time (`m`'s clock) and `L = Timeout / 2`.
+//! With `needed` set, the lease holds until the `needed`-th latest
+//! expiry among `m` itself (never) and every contribution. `Lease(false)`
+//! is given at that instant (the node asks to be woken then) while `m` is
+//! in a view; `Lease(true)` when the lease holds again *and a view is
+//! installed* (not while flushing). After `Joined` the lease counts as
+//! lapsed until the first `Lease(true)`, which, since the members of a
+//! proposal vouch for each other while they flush, usually comes with the
+//! first `View`. A view change among live nodes keeps every member
+//! vouching for every other through the flush and the install, so no
+//! lease lapses in it. Without a quorum (0 or 1) the lease always holds:
+//! `Lease(true)` follows the first `View` and no lapse comes.
+//!
+//! **Why it holds.** Let `n` be the listed nodes and `q = needed > n/2`.
+//! Let a view `W` with `|W| >= q` and without `m` be installed by some
+//! node at `t_W`; every member `y` of `W` sent its FLUSH for `W` at some
+//! `f_y < t_W`.
+//!
+//! - A contribution of `y` from an echo sent before `f_y` ends by
+//!   `r_y + L`: the echoed heartbeat was sent before `y` received it
+//!   (`T <= r_y`; the driver reads the clock after the datagram arrived),
+//!   and `r_y` only grows. The promise put `f_y >= r_y + P`, so it ended
+//!   at least `P - L = Timeout / 4` before `f_y`, hence before `t_W`.
+//! - After `f_y`, `y` vouches for `m` again only once it has installed a
+//!   view `Z` holding `m`; its installs after `f_y` are at or above its
+//!   promise, so `Z > W`, and `Z` was installed only after `m` flushed
+//!   for it.
+//! - A lease holding at `t >= t_W - (P - L)` needs contributions from
+//!   `q - 1` nodes besides `m`. Of the `n - 1` nodes other than `m`, at
+//!   least `q` are in `W`, and `(q - 1) + q > n - 1` since `2q > n`: some
+//!   contributor `y` is in `W`. By the first point its contribution comes
+//!   from an echo sent after `f_y`, so by the second `m` had flushed for a
+//!   view `Z > W` that `y` installed.
+//!
+//! So: a node that took part in no view change since the split (cut off
+//! both ways or one way, or the coordinator lost only it) reports
+//! `Lease(false)` at least `P - L` before any quorate view without it is
+//! installed anywhere, hence before anyone holds its addresses under that
+//! view. And `Lease(true)`, given only in an installed view, comes in a
+//! view newer than every quorate view without the node installed so far
+//! (after flushing for `Z`, a node installs nothing below `Z`). The
+//! margin `P - L` is 50 ms at the defaults (`Timeout` 200 ms) and 6.25 ms
+//! at the shortest settings called safe (`Heartbeat` 5 ms, `Timeout`
+//! 25 ms); the simulation, where a lapse and the first install of a
+//! quorate view without that node are timed, never sees less than the
+//! margin. It must cover how late the node's timer fires and how long the
+//! driver takes to act on `Lease(false)`; the takeover itself comes later
+//! still (the install reaches the engines, which then hand addresses
+//! over).
+//!
+//! Why these fractions: a vouching echo reaches `m` at most two heartbeat
+//! periods and two transit times after the heartbeat it answers, so a
+//! lease between live nodes stays up when `L` exceeds that: `L = Timeout
+//! / 2` is five heartbeats at the defaults (three lost echoes in a row
+//! from enough members are needed to lapse it) and 2.5 at 5/25 ms (no
+//! heartbeat to spare: a node whose members all lose one echo at once
+//! lapses until the next view). With fewer than about five heartbeats
+//! per time-out the lease lapses between live nodes; keep `Timeout >= 5 ×
+//! Heartbeat` with a quorum. `P` stays below `Timeout` so failover after
+//! a crash is not delayed, and `P - L` is the margin.
+//!
+//! What it does not cover:
+//!
+//! - A quorum of `n/2` or fewer: two sides can each count a quorum, and
+//!   the lease then proves nothing about the other side (`Quorum = N`
+//!   with `N <= n/2` gives no split safety at all).
+//! - No quorum (`Quorum = none`): no lease; the node always holds.
+//! - A stalled process (SIGSTOP, a frozen VM): its timers do not run, so
+//!   it cannot report the lapse in time; the daemon bounds what the
+//!   kernel keeps with address lifetimes. (On waking it finds itself
+//!   stalled and gives up its view.)
+//! - Clock rates: `L` is measured on `m`'s monotonic clock and `P` on
+//!   `y`'s. They need `L × (1 + e) < P × (1 - e)` for a relative rate
+//!   error `e`, that is `e < 1/5`; Linux slews its monotonic clock by at
+//!   most 500 ppm, 1000 ppm between two nodes: 0.15 ms of the margin at the
+//!   defaults, 0.02 ms at 5/25 ms.
+//! - Different `Timeout`s on the two nodes (a reload reaching one node
+//!   first): the margin needs `3/4 × Timeout_y > 1/2 × Timeout_m`; change
+//!   `Timeout` by less than a factor 1.5 per reload.
+//! - A restart: a restarted `y` stays undecided for `Timeout > L` before
+//!   it can flush anything, by which time every contribution of its
+//!   previous incarnation has ended; echoes name the incarnation they
+//!   answer, so an echo meant for an earlier incarnation of `m` gives the
+//!   new one nothing.
+//! - A split that heals while a view change is under way: a node flushing
+//!   (its view frozen) keeps a lease it held, and may, after the
+//!   members that left it out have installed a view with it again, still
+//!   be frozen in its older view while a straggler installs the quorate
+//!   view without it. That lasts until its own install of the newer view;
+//!   the engine's view change covers it.
+//! - A forged or broken echo (a peer holding the key): an echo of a time
+//!   `m` has not reached gives nothing, so no contribution reaches beyond
+//!   `L` after `m`'s latest heartbeat; nothing panics.
 
 pub mod wire;
 
+mod lease;
 mod node;
 mod outputs;
 mod peers;
@@ -269,5 +410,5 @@ pub use crate::base::membership_settings::{
 };
 pub use node::Node;
 pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
-pub use status::{NodeState, NodeStatus, Refusals, Status};
+pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};
 pub use wire::{Member, ViewId};

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
+use super::lease::HeldFlush;
 use super::outputs::{Event, LeftReason, MulticastError, NodeError, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
 use super::proposal::Proposal;
@@ -56,6 +57,21 @@ pub struct Node {
     pub(super) view: Option<ViewState>,
     /// The highest proposal we answered.
     pub(super) promise: Option<ViewId>,
+    /// The members of the proposal we flush for (while flushing).
+    pub(super) flushing_members: Vec<Member>,
+    /// Our FLUSH, held back by the promise of the quorum lease.
+    pub(super) held_flush: Option<HeldFlush>,
+    /// Bit `n`: we flushed for a proposal without node `n` since we last
+    /// installed a view with it; our echoes do not vouch for it.
+    pub(super) excluded: u32,
+    /// Members whose echoes must hold our lease, us included (0 or 1: none).
+    pub(super) needed: usize,
+    /// We reported the lease held (`Lease(true)`) and no lapse since.
+    pub(super) lease_reported: bool,
+    /// Our start: heartbeat send times count from here.
+    pub(super) epoch: Instant,
+    /// The send time of the latest heartbeat we sent.
+    pub(super) last_sent_us: u64,
     pub(super) max_ltime: u64,
     pub(super) choice: Option<u8>,
     /// Proposals from nodes we did not choose (yet), newest per proposer.
@@ -76,12 +92,12 @@ pub struct Node {
     pub(super) next_heartbeat: Instant,
     pub(super) last_nack: Option<Instant>,
     /// `Joined` was given and no `Left` since.
-    joined: bool,
+    pub(super) joined: bool,
     pub(super) now: Instant,
     /// What [`Node::poll_timeout`] answers, worked out after every call.
-    deadline: Option<Instant>,
+    pub(super) deadline: Option<Instant>,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    pub(super) events: VecDeque<Event>,
     pub(super) refusals: Refusals,
     pub(super) dropped_multicasts: u64,
     pub(super) views_installed: u64,
@@ -123,6 +139,13 @@ impl Node {
             },
             view: None,
             promise: None,
+            flushing_members: Vec::new(),
+            held_flush: None,
+            excluded: 0,
+            needed: 0,
+            lease_reported: false,
+            epoch: now,
+            last_sent_us: 0,
             max_ltime: 0,
             choice: None,
             waiting_proposals: BTreeMap::new(),
@@ -167,7 +190,9 @@ impl Node {
     pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
         if self.begin(now) {
             self.receive(from, bytes, now);
+            self.release_held_flush(now);
             self.update(now);
+            self.report_lease(now);
         }
         self.deadline = self.next_deadline();
     }
@@ -179,17 +204,21 @@ impl Node {
             if now >= self.next_heartbeat {
                 self.tick(now);
             }
+            self.release_held_flush(now);
             self.update(now);
+            self.report_lease(now);
         }
         self.deadline = self.next_deadline();
     }
 
-    /// When [`Node::handle_timeout`] should next be called.
+    /// When [`Node::handle_timeout`] should next be called: the next
+    /// heartbeat, the moment a peer would stop being heard, the end of a
+    /// held FLUSH, the lapse of the lease, and the protocol's time-outs.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
         if self.phase == Phase::Gone {
             return None;
         }
@@ -201,6 +230,12 @@ impl Node {
             next = next.min(p.started + self.settings.timeout * 2);
         }
         if let Some(t) = self.peers.next_expiry(self.now) {
+            next = next.min(t);
+        }
+        if let Some(held) = &self.held_flush {
+            next = next.min(held.at);
+        }
+        if let Some(t) = self.lease_deadline() {
             next = next.min(t);
         }
         Some(next)
@@ -323,6 +358,7 @@ impl Node {
             refusals: self.refusals,
             dropped_multicasts: self.dropped_multicasts,
             views_installed: self.views_installed,
+            lease: self.lease_status(),
         }
     }
 
@@ -385,6 +421,7 @@ impl Node {
         }
         if self.joined {
             self.joined = false;
+            self.lease_reported = false;
             self.events.push_back(Event::Left(reason));
         }
     }
@@ -409,6 +446,8 @@ impl Node {
         }
     }
 
+    /// Our heartbeat of this moment, without an echo (each destination
+    /// gets its own: [`Node::send_heartbeat`]).
     pub(super) fn heartbeat(&self, now: Instant) -> Heartbeat {
         let view = self.view.as_ref();
         Heartbeat {
@@ -426,15 +465,17 @@ impl Node {
                 .map_or(0, |s| s.sequenced),
             stable: view.map_or(0, |v| v.stable),
             max_ltime: self.max_ltime,
+            sent: self.clock_us(now),
+            echo: None,
         }
     }
 
     /// Heartbeat to every other node; the period restarts.
     pub(super) fn send_heartbeats(&mut self, now: Instant) {
-        let body = Body::Heartbeat(self.heartbeat(now));
+        let base = self.heartbeat(now);
         let others: Vec<u8> = self.peers.others().collect();
         for to in others {
-            self.send(to, &body);
+            self.send_heartbeat(to, &base);
         }
         self.last_heartbeat = now;
         self.next_heartbeat = now + self.settings.heartbeat;

@@ -78,6 +78,15 @@ pub enum Event {
     },
     /// We are in no view any more.
     Left(LeftReason),
+    /// The quorum lease (module documentation, "Quorum lease"): `false`
+    /// the moment it lapses while we are in a view, `true` when it holds
+    /// again while a view is installed here. After `Joined` it counts as
+    /// lapsed until the first `Lease(true)`; `Left` ends it without a
+    /// `Lease(false)`. Without a quorum ([`Node::set_quorum`] 0 or 1)
+    /// `Lease(true)` follows the first `View` and no lapse comes.
+    ///
+    /// [`Node::set_quorum`]: super::Node::set_quorum
+    Lease(bool),
 }
 
 /// Why a multicast was not taken.

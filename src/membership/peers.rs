@@ -32,6 +32,14 @@ pub(super) struct Peer {
     /// It did not answer our last proposal: left out of our wanted set
     /// until then.
     pub declined_until: Option<Instant>,
+    /// The send time (its clock) of its latest heartbeat, and when that
+    /// heartbeat arrived: what our echoes carry.
+    pub echo: Option<(u64, Instant)>,
+    /// When the latest heartbeat of it that our echoes vouched for (flag
+    /// set) arrived: the start of our promise to it.
+    pub vouched: Option<Instant>,
+    /// Until when its echo keeps our lease.
+    pub lease: Option<Instant>,
     pub refusals: Refusals,
 }
 

@@ -83,6 +83,8 @@ impl Node {
             peer.unheard_since = None;
             peer.heard_since = Some(now);
             peer.declined_until = None;
+            peer.echo = None;
+            peer.lease = None;
         }
         if !peer.hears(now, self.settings.timeout) {
             peer.heard_since = Some(now);
@@ -144,6 +146,11 @@ impl Node {
                 let peer = self.peers.get_mut(sender);
                 peer.departed = Some(header.incarnation);
                 peer.heartbeat = None;
+                peer.echo = None;
+                peer.lease = None;
+                // It released everything before it left: no lease of its
+                // can be in force, so a view without it needs no promise.
+                peer.vouched = None;
             }
         }
     }
@@ -171,7 +178,7 @@ impl Node {
                         if self.promise.map_or(true, |promise| p > promise)
                             && members.contains(&self.member())
                         {
-                            self.accept(p, c);
+                            self.accept(p, c, members);
                         }
                     }
                 }
@@ -238,7 +245,7 @@ impl Node {
         for m in members.iter().filter(|m| m.node != me) {
             self.send(m.node, &body);
         }
-        self.accept(id, self.me);
+        self.accept(id, self.me, members);
     }
 
     fn on_propose(&mut self, from: Member, proposal: ViewId, members: Vec<Member>, now: Instant) {
@@ -258,11 +265,12 @@ impl Node {
                         proposal,
                         coordinator: from.node,
                     })
+                    && self.held_flush.is_none()
                 {
                     self.send_flush(proposal, from.node);
                 }
             }
-            _ if self.choice == Some(from.node) => self.accept(proposal, from.node),
+            _ if self.choice == Some(from.node) => self.accept(proposal, from.node, members),
             _ => {
                 let newer = self
                     .waiting_proposals
@@ -277,8 +285,9 @@ impl Node {
         let _ = now;
     }
 
-    /// Answers `proposal`: from now on our old view is frozen.
-    fn accept(&mut self, proposal: ViewId, coordinator: u8) {
+    /// Answers `proposal` of `members`: from now on our old view is
+    /// frozen. The FLUSH may wait for the lease's promise.
+    fn accept(&mut self, proposal: ViewId, coordinator: u8, members: Vec<Member>) {
         if coordinator != self.me {
             // Answering another proposer abandons our own proposal.
             self.proposal = None;
@@ -288,18 +297,14 @@ impl Node {
             proposal,
             coordinator,
         };
+        self.flushing_members = members;
         self.waiting_proposals.retain(|_, (p, _)| *p > proposal);
         self.early.clear();
-        if coordinator == self.me {
-            let report = self.flush_report();
-            let now = self.now;
-            self.on_flush(self.member(), proposal, report, now);
-        } else {
-            self.send_flush(proposal, coordinator);
-        }
+        let now = self.now;
+        self.flush_when_allowed(proposal, coordinator, now);
     }
 
-    fn flush_report(&self) -> FlushReport {
+    pub(super) fn flush_report(&self) -> FlushReport {
         match &self.view {
             Some(v) => FlushReport {
                 old_view: Some(v.id),
@@ -314,7 +319,7 @@ impl Node {
         }
     }
 
-    fn send_flush(&mut self, proposal: ViewId, coordinator: u8) {
+    pub(super) fn send_flush(&mut self, proposal: ViewId, coordinator: u8) {
         let report = self.flush_report();
         let body = Body::Flush {
             proposal,
@@ -326,7 +331,13 @@ impl Node {
         self.send(coordinator, &body);
     }
 
-    fn on_flush(&mut self, from: Member, proposal: ViewId, report: FlushReport, now: Instant) {
+    pub(super) fn on_flush(
+        &mut self,
+        from: Member,
+        proposal: ViewId,
+        report: FlushReport,
+        now: Instant,
+    ) {
         let Some(p) = &mut self.proposal else {
             return;
         };
@@ -394,6 +405,7 @@ impl Node {
         let Some(my_index) = members.iter().position(|m| *m == self.member()) else {
             return;
         };
+        self.installed_lease(&members);
         self.view = Some(ViewState::new(view, members.clone(), self.me, now));
         self.phase = Phase::Installed;
         self.views_installed += 1;
@@ -420,6 +432,7 @@ impl Node {
                 && !p.reports.contains_key(&from.node)
         });
         let me = self.me;
+        self.take_echo(from.node, &hb, now);
         self.peers.get_mut(from.node).heartbeat_heard(hb, me, now);
         if restart {
             if let Some(p) = self.proposal.take() {

@@ -73,8 +73,8 @@ impl Node {
             return;
         }
         self.last_nack = Some(now);
-        let body = Body::Heartbeat(self.heartbeat(now));
-        self.send(coordinator, &body);
+        let base = self.heartbeat(now);
+        self.send_heartbeat(coordinator, &base);
     }
 
     pub(super) fn on_data(

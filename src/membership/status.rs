@@ -111,4 +111,34 @@ pub struct Status {
     pub dropped_multicasts: u64,
     /// Views installed since the start.
     pub views_installed: u64,
+    /// The quorum lease.
+    pub lease: QuorumLease,
+}
+
+/// The quorum lease as a node reports it (module documentation of
+/// [`crate::membership`], "Quorum lease").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuorumLease {
+    /// No quorum is set (0 or 1): the lease always holds.
+    NotRequired,
+    /// Held (the last `Lease` event said so) until this instant unless
+    /// the echoes renew it.
+    Held {
+        /// When it lapses unless renewed.
+        until: Instant,
+    },
+    /// Not held: in no view, or a quorum of echoes is missing, or it came
+    /// back during a view change and waits for the view's install.
+    Lapsed,
+}
+
+impl QuorumLease {
+    /// The state in words, as the status output spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuorumLease::NotRequired => "not required",
+            QuorumLease::Held { .. } => "held",
+            QuorumLease::Lapsed => "lapsed",
+        }
+    }
 }

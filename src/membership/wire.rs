@@ -22,8 +22,10 @@ pub use error::{Refusal, WireError};
 
 /// The first two bytes of every datagram ("WM").
 pub const MAGIC: u16 = 0x574D;
-/// The protocol version this node speaks.
-pub const VERSION: u8 = 1;
+/// The protocol version this node speaks. Version 2 added the send time
+/// and the echo to HEARTBEAT (the quorum lease); nodes of versions 1 and 2
+/// refuse each other's datagrams.
+pub const VERSION: u8 = 2;
 /// Bytes before the body: magic, version, kind and [`Header`].
 pub const HEADER_LEN: usize = 30;
 /// Bytes of the HMAC-SHA256 tag that ends every datagram.
@@ -112,6 +114,28 @@ pub struct Heartbeat {
     pub stable: u32,
     /// The largest logical time the sender has seen.
     pub max_ltime: u64,
+    /// When the sender sent it: microseconds of its own monotonic clock
+    /// since it started (what the destination echoes back).
+    pub sent: u64,
+    /// What the sender last heard from the destination, if anything.
+    pub echo: Option<Echo>,
+}
+
+/// A heartbeat's answer to the heartbeats of its destination: the
+/// ground of the destination's quorum lease (see "Quorum lease" in the
+/// module documentation of [`crate::membership`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Echo {
+    /// The destination's incarnation it answers (never 0).
+    pub incarnation: u64,
+    /// The `sent` time of the latest heartbeat the sender received from
+    /// that incarnation.
+    pub sent: u64,
+    /// The sender names a view holding that incarnation (its installed
+    /// view, or the proposal it flushes for) and promises to hold back
+    /// any FLUSH that excludes it (the module documentation says how
+    /// long).
+    pub in_view: bool,
 }
 
 /// A datagram's body, by kind.

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use simnet::{address, Net};
-use wackamole::membership::wire::{self, Body, Header, Heartbeat, Key};
+use wackamole::membership::wire::{self, Body, Echo, Header, Heartbeat, Key};
 use wackamole::membership::{Event, Node, Settings};
 
 const SECOND: u64 = 1_000_000;
@@ -72,6 +72,13 @@ fn per_datagram() {
         sequenced: 0,
         stable: 0,
         max_ltime: 0,
+        sent: 0,
+        // Vouches for node 0 (incarnation 1): each one renews its lease.
+        echo: Some(Echo {
+            incarnation: 1,
+            sent: 0,
+            in_view: true,
+        }),
     });
     let count = 200_000u64;
     let t = Instant::now();

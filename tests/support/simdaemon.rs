@@ -281,6 +281,8 @@ struct Slot {
     link: SimLink,
     /// The join the node's events belong to.
     epoch: u64,
+    /// The quorum the core asked the node to keep a lease for.
+    quorum: usize,
 }
 
 /// A daemon core per node.
@@ -318,7 +320,7 @@ impl Daemons {
         };
         let mature = rng.range(0, 400);
         let interval = rng.range(100, 400);
-        let majority = rng.chance(30);
+        let majority = rng.chance(50);
         let lifetime = rng.range(1, 3);
         let takeover_wait = rng.chance(20);
         let nodes: Vec<String> = (0..n)
@@ -392,6 +394,7 @@ impl Daemons {
             core: Core::new(config, identity, service, host),
             link,
             epoch: 0,
+            quorum: 0,
         });
         self.bounced[i].clear();
         self.with_core(i, net, |core, now| core.start(now));
@@ -436,14 +439,26 @@ impl Daemons {
     fn carry_out(&mut self, i: usize, command: Command, net: &mut Net) {
         match command {
             Command::Join { epoch, .. } => {
-                if let Some(slot) = self.slots[i].as_mut() {
+                let quorum = self.slots[i].as_mut().map_or(0, |slot| {
                     slot.epoch = epoch;
-                }
+                    slot.quorum
+                });
                 net.start(i);
+                if let Some(node) = net.slots[i].node.as_mut() {
+                    node.set_quorum(quorum);
+                }
+            }
+            Command::Quorum(needed) => {
+                if let Some(slot) = self.slots[i].as_mut() {
+                    slot.quorum = needed;
+                }
+                if let Some(node) = net.slots[i].node.as_mut() {
+                    node.set_quorum(needed);
+                }
             }
             Command::Leave => net.leave(i),
             Command::Multicast { view, payload } => self.send(i, view, &payload, net),
-            Command::Settings(_) | Command::Quorum(_) | Command::Stop => {}
+            Command::Settings(_) | Command::Stop => {}
         }
     }
 

@@ -65,6 +65,8 @@ struct Track {
     current: Option<ViewId>,
     delivered: usize,
     last_counter: HashMap<Member, u32>,
+    /// The last `Lease` event said held (and no `Left` since).
+    lease: bool,
 }
 
 #[derive(Default)]
@@ -99,6 +101,11 @@ impl Checker {
         self.tracks[i] = Track::default();
     }
 
+    /// Node `i`'s last `Lease` event said held, and it has not left since.
+    pub fn lease(&self, i: usize) -> bool {
+        self.tracks[i].lease
+    }
+
     pub fn current(&self, i: usize) -> Option<ViewId> {
         self.tracks[i].current
     }
@@ -130,6 +137,16 @@ impl Checker {
             Event::Left(_) => {
                 track.joined = false;
                 track.current = None;
+                track.lease = false;
+            }
+            Event::Lease(held) => {
+                if !track.joined {
+                    return Err(format!("node {i} reported Lease({held}) outside a view"));
+                }
+                if track.lease == *held {
+                    return Err(format!("node {i} reported Lease({held}) twice in a row"));
+                }
+                track.lease = *held;
             }
             Event::View {
                 id,

@@ -177,6 +177,8 @@ pub struct BuiltinService<L> {
     epoch: u64,
     /// A node runs (between join and leave).
     joined: bool,
+    /// Members a view needs: from 2 on, the node keeps a quorum lease.
+    quorum: usize,
     /// Whether the engine has the current view: yes, no (withheld below
     /// the quorum, or out of any view), or not known yet (a view was
     /// given to the loop, which has not said). Decides what becomes of a
@@ -318,6 +320,7 @@ impl<L: NodeLink> BuiltinService<L> {
             link,
             epoch: 0,
             joined: false,
+            quorum: 0,
             engine_view: Some(false),
             last_incarnation: 0,
         }
@@ -453,7 +456,12 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
     }
 
     fn set_quorum(&mut self, needed: usize) {
+        self.quorum = needed;
         self.link.command(Command::Quorum(needed));
+    }
+
+    fn leases(&self) -> bool {
+        self.quorum >= 2
     }
 
     fn name(&self) -> &'static str {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::control::json::{JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
 use crate::daemon::bridge::Bridge;
-use crate::membership::{Refusals, Status};
+use crate::membership::{QuorumLease, Refusals, Status};
 
 /// `status`, taken at `at`, with the listed `nodes`' addresses.
 pub(super) fn describe(
@@ -53,6 +53,13 @@ pub(super) fn describe(
                 refused: counts(&n.refusals),
             })
             .collect(),
+        lease: Some(status.lease.as_str().to_string()),
+        lease_remaining_ms: match status.lease {
+            QuorumLease::Held { until } => Some(
+                u64::try_from(until.saturating_duration_since(at).as_millis()).unwrap_or(u64::MAX),
+            ),
+            _ => None,
+        },
     }
 }
 
@@ -124,6 +131,7 @@ mod tests {
             },
             dropped_multicasts: 1,
             views_installed: 3,
+            lease: crate::membership::QuorumLease::NotRequired,
         };
         let described = describe(&status, t0 + Duration::from_millis(42), &nodes, &bridge);
         assert_eq!(described.node, 1);

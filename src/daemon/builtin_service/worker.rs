@@ -242,7 +242,12 @@ impl Driver {
                         node.set_settings(settings);
                     }
                 }
-                Command::Quorum(needed) => self.w.setup.quorum = needed,
+                Command::Quorum(needed) => {
+                    self.w.setup.quorum = needed;
+                    if let Some(node) = &mut self.node {
+                        node.set_quorum(needed);
+                    }
+                }
                 Command::Stop => return false,
             }
             if !self.flush() {
@@ -261,7 +266,8 @@ impl Driver {
             incarnation,
             now,
         ) {
-            Ok(node) => {
+            Ok(mut node) => {
+                node.set_quorum(setup.quorum);
                 self.node = Some(node);
                 self.epoch = epoch;
                 self.out_of_view();

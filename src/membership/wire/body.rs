@@ -1,8 +1,8 @@
 //! The bodies of the datagrams: everything between the header and the MAC.
 
 use super::{
-    Body, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME, MAX_NODES,
-    MAX_PAYLOAD,
+    Body, Echo, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME,
+    MAX_NODES, MAX_PAYLOAD,
 };
 
 const VIEW_ID_LEN: usize = 17;
@@ -10,7 +10,9 @@ const MEMBER_LEN: usize = 9;
 /// Bytes a message takes in a body besides its payload: seq, origin,
 /// local number and length.
 pub const MESSAGE_OVERHEAD: usize = 11;
-const HEARTBEAT_LEN: usize = 4 + 4 + 1 + VIEW_ID_LEN + 4 + 4 + 4 + 8;
+const HEARTBEAT_LEN: usize = 4 + 4 + 1 + VIEW_ID_LEN + 4 + 4 + 4 + 8 + 8 + ECHO_LEN;
+/// An echo: incarnation, send time, flag.
+const ECHO_LEN: usize = 8 + 8 + 1;
 /// How a heartbeat's choice "none" travels.
 const NO_CHOICE: u8 = 0xFF;
 
@@ -54,6 +56,8 @@ pub(super) fn write(out: &mut Vec<u8>, body: &Body) {
             out.extend_from_slice(&h.sequenced.to_be_bytes());
             out.extend_from_slice(&h.stable.to_be_bytes());
             out.extend_from_slice(&h.max_ltime.to_be_bytes());
+            out.extend_from_slice(&h.sent.to_be_bytes());
+            put_echo(out, h.echo);
         }
         Body::Propose { proposal, members } => {
             put_view(out, proposal);
@@ -116,6 +120,18 @@ fn put_optional_view(out: &mut Vec<u8>, view: Option<ViewId>) {
     }
 }
 
+fn put_echo(out: &mut Vec<u8>, echo: Option<Echo>) {
+    match echo {
+        Some(e) => {
+            debug_assert_ne!(e.incarnation, 0, "incarnation 0 travels as no echo");
+            out.extend_from_slice(&e.incarnation.to_be_bytes());
+            out.extend_from_slice(&e.sent.to_be_bytes());
+            out.push(u8::from(e.in_view));
+        }
+        None => out.extend_from_slice(&[0; ECHO_LEN]),
+    }
+}
+
 fn put_members(out: &mut Vec<u8>, members: &[Member]) {
     debug_assert!(members.len() <= MAX_NODES, "{} members", members.len());
     out.push(u8::try_from(members.len()).unwrap_or(u8::MAX));
@@ -170,6 +186,8 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
             sequenced: r.u32("sequenced count")?,
             stable: r.u32("stable count")?,
             max_ltime: r.ltime("max ltime")?,
+            sent: r.u64("send time")?,
+            echo: r.echo()?,
         }),
         Kind::Propose => Body::Propose {
             proposal: r.view("proposal view id")?,
@@ -294,6 +312,27 @@ impl<'a> Reader<'a> {
             }),
             ViewId { ltime: 0, .. } => Ok(None),
             _ => Ok(Some(view)),
+        }
+    }
+
+    /// A heartbeat's echo: none when the incarnation is 0 (and then the
+    /// rest must be 0 too); the flag is 0 or 1.
+    fn echo(&mut self) -> Result<Option<Echo>, WireError> {
+        let incarnation = self.u64("echo incarnation")?;
+        let sent = self.u64("echo send time")?;
+        let in_view = match self.u8("echo flag")? {
+            0 => false,
+            1 => true,
+            found => return Err(WireError::BadEchoFlag { found }),
+        };
+        match (incarnation, sent, in_view) {
+            (0, 0, false) => Ok(None),
+            (0, _, _) => Err(WireError::BadNoEcho),
+            _ => Ok(Some(Echo {
+                incarnation,
+                sent,
+                in_view,
+            })),
         }
     }
 

@@ -93,6 +93,14 @@ pub enum WireError {
         /// The field that holds the view id.
         field: &'static str,
     },
+    /// A heartbeat's echo flag other than 0 or 1.
+    BadEchoFlag {
+        /// The flag byte.
+        found: u8,
+    },
+    /// A heartbeat's echo of incarnation 0 (none) with a send time or flag
+    /// set: a sender writes "no echo" as 17 zero bytes.
+    BadNoEcho,
     /// Bytes after the body's last field.
     TrailingBytes {
         /// The message kind.
@@ -192,6 +200,13 @@ impl fmt::Display for WireError {
             WireError::BadNoneView { kind, field } => write!(
                 f,
                 "{kind} has a {field} of ltime 0 (none) with a coordinator or incarnation set"
+            ),
+            WireError::BadEchoFlag { found } => write!(
+                f,
+                "HEARTBEAT has an echo flag of {found}; only 0 and 1 are defined"
+            ),
+            WireError::BadNoEcho => f.write_str(
+                "HEARTBEAT has an echo of incarnation 0 (none) with a send time or flag set",
             ),
             WireError::TrailingBytes { kind, extra } => write!(
                 f,

@@ -76,6 +76,8 @@ fn samples() -> Vec<Body> {
             sequenced: 0,
             stable: 0,
             max_ltime: 0,
+            sent: 0,
+            echo: None,
         }),
         Body::Heartbeat(Heartbeat {
             hears: u32::MAX,
@@ -86,6 +88,12 @@ fn samples() -> Vec<Body> {
             sequenced: u32::MAX,
             stable: u32::MAX,
             max_ltime: MAX_LTIME,
+            sent: u64::MAX,
+            echo: Some(Echo {
+                incarnation: u64::MAX,
+                sent: u64::MAX,
+                in_view: true,
+            }),
         }),
         Body::Heartbeat(Heartbeat {
             hears: 0b1011,
@@ -96,6 +104,12 @@ fn samples() -> Vec<Body> {
             sequenced: 2,
             stable: 1,
             max_ltime: 1,
+            sent: 1,
+            echo: Some(Echo {
+                incarnation: 1,
+                sent: 0,
+                in_view: false,
+            }),
         }),
         Body::Propose {
             proposal: view(5),
@@ -224,8 +238,14 @@ fn heartbeat_is_laid_out_byte_for_byte() {
         sequenced: 9,
         stable: 5,
         max_ltime: 0x102,
+        sent: 0x0304,
+        echo: Some(Echo {
+            incarnation: 0x1234,
+            sent: 0x0506,
+            in_view: true,
+        }),
     });
-    let expected = hex("574D 01 01             // magic, version, kind
+    let expected = hex("574D 02 01             // magic, version, kind
          0102030405060708       // digest (offset 4)
          03 05                  // sender, destination (12, 13)
          1122334455667788       // incarnation (14)
@@ -235,8 +255,10 @@ fn heartbeat_is_laid_out_byte_for_byte() {
          0000000000000100 00 99AABBCCDDEEFF00   // view id (39)
          00000007 00000009 00000005             // delivered, sequenced, stable (56)
          0000000000000102                       // max ltime (68)
-         9ad4059b758cce6afd855f0457a4a22e2666277d0e5d7b0b5b53fcb3416f1af8   // MAC (76)");
-    assert_eq!(expected.len(), 108);
+         0000000000000304                       // send time (76)
+         0000000000001234 0000000000000506 01   // echo: incarnation, send time, flag (84)
+         510f8e78bed8b356d9fc1bb19e9482c5bad7a3ee3c83941005879058e3231b8b   // MAC (101)");
+    assert_eq!(expected.len(), 133);
     assert_eq!(encode(&key(), &header, &body), expected);
     let opened = open(&key(), &expected).expect("the expected datagram opens");
     assert_eq!(opened.header, header);
@@ -249,7 +271,7 @@ fn fixed_parts_have_the_documented_sizes() {
         assert_eq!(body_bytes(&body).len() + MIN_DATAGRAM, encoded_len(&body));
         encoded_len(&body) - MIN_DATAGRAM
     };
-    assert_eq!(empty(samples()[0].clone()), 46);
+    assert_eq!(empty(samples()[0].clone()), 71);
     assert_eq!(
         empty(Body::Propose {
             proposal: view(1),

@@ -3,7 +3,9 @@
 //! and body, from the right or a wrong address, interleaved with raw
 //! unauthenticated bytes, the passing of time and a clean leave. Besides
 //! not panicking, the node must only ever send to listed peers, within the
-//! datagram limit, under the key, and report views it is a member of.
+//! datagram limit, under the key, and report views it is a member of; and
+//! no echo, however forged, may carry its quorum lease beyond `Timeout / 2`
+//! from now.
 
 #![no_main]
 
@@ -23,7 +25,10 @@ fn listed() -> Vec<SocketAddrV4> {
         .collect()
 }
 
-fn drain(node: &mut Node, key: &Key, nodes: &[SocketAddrV4]) {
+fn drain(node: &mut Node, key: &Key, nodes: &[SocketAddrV4], now: Instant) {
+    if let Some(until) = node.lease_until() {
+        assert!(until <= now + Duration::from_millis(100), "a lease beyond L");
+    }
     while let Some(t) = node.poll_transmit() {
         assert!(usize::from(t.to) < NODES && t.to != 0, "sent to {}", t.to);
         assert_eq!(t.addr, nodes[usize::from(t.to)]);
@@ -49,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
         .expect("valid settings");
     let mut now = Instant::now();
     let mut node = Node::new(nodes.clone(), 0, key.clone(), settings, 1_000, now).expect("a node");
+    node.set_quorum(2);
     let mut counters = [0u64; NODES];
     let mut steps = 0;
     while !input.is_empty() && steps < 100 {
@@ -89,6 +95,6 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        drain(&mut node, &key, &nodes);
+        drain(&mut node, &key, &nodes, now);
     }
 });

@@ -73,10 +73,12 @@ fn datagram_length_bounds() {
 fn magic_and_version_are_checked_before_the_mac() {
     let key = key();
     let mut datagram = encode(&key, &header(), &Body::Leave);
-    datagram[2] = 2;
+    assert_eq!(datagram[2], 2, "this release speaks version 2");
+    // A node of the release before (version 1) is refused by version.
+    datagram[2] = 1;
     assert_eq!(
         open(&key, &datagram),
-        Err(WireError::BadVersion { found: 2 })
+        Err(WireError::BadVersion { found: 1 })
     );
     datagram[0] = b'S';
     assert_eq!(
@@ -273,6 +275,46 @@ fn view_ids_that_must_be_present_are() {
     );
 }
 
+/// An echo is all zeros (none) or names an incarnation; its flag is 0
+/// or 1. Any other byte is refused, naming what is wrong.
+#[test]
+fn echoes_decode_only_canonically() {
+    let kind = Kind::Heartbeat.byte();
+    let bytes = body_bytes(&samples()[0]);
+    let echo_at = bytes.len() - 17;
+    let mut with_time = bytes.clone();
+    with_time[echo_at + 15] = 9;
+    assert_eq!(decode_body(kind, &with_time), Err(WireError::BadNoEcho));
+    let mut with_flag = bytes.clone();
+    with_flag[echo_at + 16] = 1;
+    assert_eq!(decode_body(kind, &with_flag), Err(WireError::BadNoEcho));
+    let mut echo = bytes.clone();
+    echo[echo_at + 7] = 5;
+    echo[echo_at + 15] = 3;
+    match decode_body(kind, &echo) {
+        Ok(Body::Heartbeat(hb)) => assert_eq!(
+            hb.echo,
+            Some(Echo {
+                incarnation: 5,
+                sent: 3,
+                in_view: false
+            })
+        ),
+        other => panic!("an echo decodes: {other:?}"),
+    }
+    for flag in 2..=u8::MAX {
+        echo[echo_at + 16] = flag;
+        assert_eq!(
+            decode_body(kind, &echo),
+            Err(WireError::BadEchoFlag { found: flag })
+        );
+    }
+    assert_eq!(
+        WireError::BadEchoFlag { found: 7 }.to_string(),
+        "HEARTBEAT has an echo flag of 7; only 0 and 1 are defined"
+    );
+}
+
 /// Found by fuzzing a node: a peer's max ltime of 2^64 - 1 made the
 /// node's next proposal overflow (`ltime + 1`), a panic in a debug build
 /// and a proposal of ltime 0 ("none") in a release build.
@@ -288,6 +330,8 @@ fn ltimes_beyond_the_limit_are_refused() {
             sequenced: 0,
             stable: 0,
             max_ltime,
+            sent: 0,
+            echo: None,
         }))
     };
     let kind = Kind::Heartbeat.byte();
