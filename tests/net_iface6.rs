@@ -62,6 +62,15 @@ fn shown(ns: &Netns) -> Vec<String> {
     lines
 }
 
+/// `addr` as `iface6::list` shows it on `va`.
+fn listed(ns: &Netns, addr: &str) -> iface6::Ipv6InterfaceAddress {
+    let addr: Ipv6Addr = addr.parse().expect("test address");
+    let all = ns.run(|| iface6::list("va")).expect("list");
+    all.into_iter()
+        .find(|a| a.addr == addr)
+        .unwrap_or_else(|| panic!("{addr} not listed"))
+}
+
 #[test]
 fn an_address_comes_up_usable_at_once_and_idempotently() {
     let (node, _peer) = node("v6up");
@@ -70,11 +79,7 @@ fn an_address_comes_up_usable_at_once_and_idempotently() {
     assert_eq!(outcome, Outcome::Added { label: "va".into() });
     // Straight after the add: no duplicate address detection delay.
     assert_eq!(shown(&node), ["2001:db8:6::10/64"]);
-    let listed = node.run(|| iface6::list("va")).expect("list");
-    let ours = listed
-        .iter()
-        .find(|a| a.addr == "2001:db8:6::10".parse::<Ipv6Addr>().unwrap())
-        .expect("listed");
+    let ours = listed(&node, "2001:db8:6::10");
     assert!(ours.is_nodad() && !ours.is_tentative(), "{ours:?}");
     // The same address again (even with another prefix): nothing done.
     assert_eq!(
@@ -255,11 +260,7 @@ fn an_address_with_a_lifetime_expires_unless_renewed() {
         line.contains("nodad") && line.contains("valid_lft 1sec"),
         "{line}"
     );
-    let listed = node.run(|| iface6::list("va")).expect("list");
-    let ours = listed
-        .iter()
-        .find(|a| a.addr == "2001:db8:6::10".parse::<Ipv6Addr>().unwrap())
-        .expect("listed");
+    let ours = listed(&node, "2001:db8:6::10");
     assert!(ours.is_nodad() && !ours.is_tentative(), "{ours:?}");
     assert_eq!(ours.lifetime.map(|l| l <= SECOND), Some(true), "{ours:?}");
     assert!(
