@@ -774,6 +774,7 @@ fn renew_all_answers_each_address_in_order() {
     );
     assert!(shown(&node).iter().all(|l| !l.contains("10.20.0.6")));
     // A lifetime of zero is refused before anything is done.
-    let err = node.run(|| iface::renew_all(&[ours.clone()], Duration::ZERO).unwrap_err());
+    let err =
+        node.run(|| iface::renew_all(std::slice::from_ref(&ours), Duration::ZERO).unwrap_err());
     assert!(matches!(err.reason, Reason::BadLifetime { .. }), "{err}");
 }
