@@ -26,7 +26,7 @@ use super::addrmsg::{Change, KernelAddress};
 use super::error::{Action, Error, Reason, Result};
 use super::ifreq;
 use super::netlink::Netlink;
-use super::{iface4, iface6, renew};
+use super::{iface4, iface6, renewal};
 use crate::base::{interface_name_fault, VifAddress};
 
 /// One IPv4 address configured on an interface.
@@ -392,7 +392,7 @@ pub fn renew(vip: &VifAddress, lifetime: Duration) -> Result<Renewal> {
 /// everything (a refused lifetime, no rtnetlink, a failed dump); an inner
 /// one concerns its address only.
 pub fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<Result<Renewal>>> {
-    renew::renew_all(vips, lifetime)
+    renewal::renew_all(vips, lifetime)
 }
 
 /// Takes one address of a VIF down, and only that one: absent is success.

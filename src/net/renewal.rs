@@ -115,20 +115,17 @@ pub(super) fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<R
         };
         steps.push(step);
     }
-    let after = if requests.is_empty() {
-        None
+    // Nothing to renew: no request, and no second read.
+    let (answers, now) = if requests.is_empty() {
+        (Vec::new(), None)
     } else {
         let refs: Vec<&KernelAddress> = requests.iter().collect();
         let answers = nl
             .change_all(Change::Replace, &refs)
             .map_err(|e| Error::os(ACTION, "", None, e))?;
-        Some((answers, Present::read(&mut nl, v4, v6)?))
+        (answers, Some(Present::read(&mut nl, v4, v6)?))
     };
-    let mut answers: Vec<Option<io::Result<()>>> = Vec::new();
-    let now = after.map(|(replies, present)| {
-        answers = replies.into_iter().map(Some).collect();
-        present
-    });
+    let mut answers: Vec<Option<io::Result<()>>> = answers.into_iter().map(Some).collect();
     Ok(vips
         .iter()
         .zip(steps)
