@@ -391,6 +391,12 @@ pub fn renew(vip: &VifAddress, lifetime: Duration) -> Result<Renewal> {
 /// answers in the order of `vips`. The outer error is one that stopped
 /// everything (a refused lifetime, no rtnetlink, a failed dump); an inner
 /// one concerns its address only.
+///
+/// Renew from the thread that brings the addresses up and takes them
+/// down, never beside it: an address taken down and brought up again
+/// between a renewal's two reads looks like one the renewal added, and is
+/// deleted; one taken down while a renewal adds it back for a moment is
+/// reported [`Reason::StillPresent`].
 pub fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<Result<Renewal>>> {
     renewal::renew_all(vips, lifetime)
 }
