@@ -778,3 +778,40 @@ fn renew_all_answers_each_address_in_order() {
         node.run(|| iface::renew_all(std::slice::from_ref(&ours), Duration::ZERO).unwrap_err());
     assert!(matches!(err.reason, Reason::BadLifetime { .. }), "{err}");
 }
+
+/// What a lifetime cannot avoid: when the kernel lets a primary VIP
+/// expire (its holder stalled), it deletes the secondaries of the subnet
+/// with it, an operator's permanent one included, with nobody to put them
+/// back, unless `promote_secondaries` is set on the interface.
+#[test]
+fn an_expiring_primary_takes_its_secondaries_unless_they_are_promoted() {
+    let (node, _peer) = node("promo4");
+    let primary = vip("va", [10, 20, 0, 5], 24);
+    let expire_with = |promote: &str| {
+        node.exec(
+            "sysctl",
+            &[
+                "-q",
+                "-w",
+                &format!("net.ipv4.conf.va.promote_secondaries={promote}"),
+            ],
+        );
+        let up = node.run(|| iface::bring_up_for(&primary, Some(SECOND)).unwrap());
+        assert_eq!(
+            up,
+            Outcome::Added {
+                label: "va:1".into()
+            }
+        );
+        node.ip(&["addr", "add", "10.20.0.9/24", "dev", "va"]);
+        let gone = gone_within(SECOND + GENEROUS, || {
+            !ip_line(&node, "10.20.0.5").is_empty()
+        });
+        assert!(gone, "{:?}", shown(&node));
+        let left = shown(&node);
+        node.ip(&["addr", "flush", "dev", "va"]);
+        left
+    };
+    assert!(expire_with("0").is_empty());
+    assert_eq!(expire_with("1"), ["10.20.0.9/24 brd - va"]);
+}

@@ -14,7 +14,11 @@
 //! the other nodes took them over. Lifetimes are whole seconds in the
 //! kernel: a duration is rounded up, zero is refused. An address already
 //! on the interface without a lifetime (an operator's) is never given
-//! one: neither [`bring_up_for`] nor [`renew`] touches it.
+//! one: neither [`bring_up_for`] nor [`renew`] touches it. Beware that an
+//! IPv4 VIP the kernel lets expire takes with it, when it is the primary
+//! of its subnet on the interface, every secondary of that subnet, an
+//! operator's too, unless `net.ipv4.conf.IF.promote_secondaries` is 1:
+//! nobody is there to put them back.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
