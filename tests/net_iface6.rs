@@ -4,10 +4,13 @@
 #[path = "support/netns.rs"]
 mod netns;
 
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
+
 use netns::Netns;
 use wackamole::config::VifAddress;
 use wackamole::net::error::Reason;
-use wackamole::net::iface::{self, Outcome};
+use wackamole::net::iface::{self, Outcome, Renewal};
 use wackamole::net::iface6;
 
 fn vip(addr: &str, prefix_len: u8) -> VifAddress {
@@ -59,6 +62,15 @@ fn shown(ns: &Netns) -> Vec<String> {
     lines
 }
 
+/// `addr` as `iface6::list` shows it on `va`.
+fn listed(ns: &Netns, addr: &str) -> iface6::Ipv6InterfaceAddress {
+    let addr: Ipv6Addr = addr.parse().expect("test address");
+    let all = ns.run(|| iface6::list("va")).expect("list");
+    all.into_iter()
+        .find(|a| a.addr == addr)
+        .unwrap_or_else(|| panic!("{addr} not listed"))
+}
+
 #[test]
 fn an_address_comes_up_usable_at_once_and_idempotently() {
     let (node, _peer) = node("v6up");
@@ -67,11 +79,7 @@ fn an_address_comes_up_usable_at_once_and_idempotently() {
     assert_eq!(outcome, Outcome::Added { label: "va".into() });
     // Straight after the add: no duplicate address detection delay.
     assert_eq!(shown(&node), ["2001:db8:6::10/64"]);
-    let listed = node.run(|| iface6::list("va")).expect("list");
-    let ours = listed
-        .iter()
-        .find(|a| a.addr == "2001:db8:6::10".parse::<std::net::Ipv6Addr>().unwrap())
-        .expect("listed");
+    let ours = listed(&node, "2001:db8:6::10");
     assert!(ours.is_nodad() && !ours.is_tentative(), "{ours:?}");
     // The same address again (even with another prefix): nothing done.
     assert_eq!(
@@ -210,4 +218,141 @@ fn errors_name_interface_address_and_kernel_reason() {
         text.starts_with("cannot add 2001:db8:a::10 on va: IPv6 is disabled on the interface"),
         "{text}"
     );
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+/// How long past its lifetime an address may take to go on a loaded
+/// machine (the kernel checks lifetimes from a work queue).
+const GENEROUS: Duration = Duration::from_secs(8);
+
+/// The line `ip -6 addr` prints for `addr` on `va`, lifetimes included.
+fn ip_line(ns: &Netns, addr: &str) -> String {
+    ns.ip(&["-6", "-o", "addr", "show", "dev", "va"])
+        .lines()
+        .find(|l| l.contains(&format!("inet6 {addr}/")))
+        .unwrap_or("")
+        .to_string()
+}
+
+fn wait_gone(ns: &Netns, addr: &str, bound: Duration) -> bool {
+    let until = Instant::now() + bound;
+    while Instant::now() < until {
+        if ip_line(ns, addr).is_empty() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ip_line(ns, addr).is_empty()
+}
+
+#[test]
+fn an_address_with_a_lifetime_expires_unless_renewed() {
+    let (node, _peer) = node("v6ttl");
+    let timed = vip("2001:db8:6::10", 64);
+    let up = node
+        .run(|| iface::bring_up_for(&timed, Some(SECOND)))
+        .expect("up");
+    assert_eq!(up, Outcome::Added { label: "va".into() });
+    // Usable at once, as without a lifetime.
+    assert_eq!(shown(&node), ["2001:db8:6::10/64"]);
+    let line = ip_line(&node, "2001:db8:6::10");
+    assert!(
+        line.contains("nodad") && line.contains("valid_lft 1sec"),
+        "{line}"
+    );
+    let ours = listed(&node, "2001:db8:6::10");
+    assert!(ours.is_nodad() && !ours.is_tentative(), "{ours:?}");
+    assert_eq!(ours.lifetime.map(|l| l <= SECOND), Some(true), "{ours:?}");
+    assert!(
+        wait_gone(&node, "2001:db8:6::10", SECOND + GENEROUS),
+        "still there: {}",
+        ip_line(&node, "2001:db8:6::10")
+    );
+    assert_eq!(
+        node.run(|| iface::renew(&timed, SECOND)).expect("renew"),
+        Renewal::Missing
+    );
+    assert!(shown(&node).is_empty(), "{:?}", shown(&node));
+}
+
+#[test]
+fn an_address_stays_while_renewed() {
+    let (node, _peer) = node("v6renew");
+    let timed = vip("2001:db8:6::10", 64);
+    node.run(|| {
+        iface::bring_up_for(&timed, Some(SECOND)).expect("up");
+        let until = Instant::now() + 3 * SECOND;
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(
+                iface::renew(&timed, SECOND).expect("renew"),
+                Renewal::Renewed
+            );
+        }
+    });
+    assert_eq!(shown(&node), ["2001:db8:6::10/64"]);
+    let line = ip_line(&node, "2001:db8:6::10");
+    assert!(line.contains("nodad") && line.contains("dynamic"), "{line}");
+    // The prefix route follows the address's lifetime, renewed with it.
+    let routes = node.ip(&["-6", "route", "show", "dev", "va"]);
+    assert!(routes.contains("2001:db8:6::/64"), "{routes}");
+}
+
+#[test]
+fn an_address_added_by_hand_is_never_given_a_lifetime() {
+    let (node, _peer) = node("v6perm");
+    node.ip(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:6::10/64",
+        "dev",
+        "va",
+        "nodad",
+    ]);
+    let theirs = vip("2001:db8:6::10", 64);
+    node.run(|| {
+        assert_eq!(
+            iface::bring_up_for(&theirs, Some(SECOND)).expect("up"),
+            Outcome::AlreadyPermanent { label: "va".into() }
+        );
+        assert_eq!(
+            iface::renew(&theirs, SECOND).expect("renew"),
+            Renewal::Permanent
+        );
+    });
+    std::thread::sleep(2 * SECOND);
+    let line = ip_line(&node, "2001:db8:6::10");
+    assert!(line.contains("valid_lft forever"), "{line}");
+}
+
+#[test]
+fn an_address_with_a_lifetime_is_taken_down_like_any() {
+    let (node, _peer) = node("v6down");
+    let timed = vip("2001:db8:6::10", 64);
+    let other = vip("2001:db8:6::11", 64);
+    node.run(|| {
+        iface::bring_up_for(&timed, Some(60 * SECOND)).expect("up");
+        iface::bring_up_for(&other, Some(60 * SECOND)).expect("up");
+        assert_eq!(
+            iface::take_down(&timed).expect("down"),
+            Outcome::Removed {
+                label: "va".into(),
+                restored: vec![]
+            }
+        );
+        assert_eq!(
+            iface::take_down(&timed).expect("again"),
+            Outcome::AlreadyAbsent
+        );
+        assert_eq!(
+            iface::renew(&timed, SECOND).expect("renew"),
+            Renewal::Missing
+        );
+        assert_eq!(
+            iface::renew(&other, SECOND).expect("renew"),
+            Renewal::Renewed
+        );
+    });
+    assert_eq!(shown(&node), ["2001:db8:6::11/64"]);
 }

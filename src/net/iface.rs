@@ -14,7 +14,11 @@
 //! the other nodes took them over. Lifetimes are whole seconds in the
 //! kernel: a duration is rounded up, zero is refused. An address already
 //! on the interface without a lifetime (an operator's) is never given
-//! one: neither [`bring_up_for`] nor [`renew`] touches it.
+//! one: neither [`bring_up_for`] nor [`renew`] touches it. Beware that an
+//! IPv4 VIP the kernel lets expire takes with it, when it is the primary
+//! of its subnet on the interface, every secondary of that subnet, an
+//! operator's too, unless `net.ipv4.conf.IF.promote_secondaries` is 1:
+//! nobody is there to put them back.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -26,7 +30,7 @@ use super::addrmsg::{Change, KernelAddress};
 use super::error::{Action, Error, Reason, Result};
 use super::ifreq;
 use super::netlink::Netlink;
-use super::{iface4, iface6, renew};
+use super::{iface4, iface6, renewal};
 use crate::base::{interface_name_fault, VifAddress};
 
 /// One IPv4 address configured on an interface.
@@ -391,8 +395,14 @@ pub fn renew(vip: &VifAddress, lifetime: Duration) -> Result<Renewal> {
 /// answers in the order of `vips`. The outer error is one that stopped
 /// everything (a refused lifetime, no rtnetlink, a failed dump); an inner
 /// one concerns its address only.
+///
+/// Renew from the thread that brings the addresses up and takes them
+/// down, never beside it: an address taken down and brought up again
+/// between a renewal's two reads looks like one the renewal added, and is
+/// deleted; one taken down while a renewal adds it back for a moment is
+/// reported [`Reason::StillPresent`].
 pub fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<Result<Renewal>>> {
-    renew::renew_all(vips, lifetime)
+    renewal::renew_all(vips, lifetime)
 }
 
 /// Takes one address of a VIF down, and only that one: absent is success.

@@ -23,6 +23,6 @@ pub mod ndp;
 pub mod neighbour;
 pub mod netlink;
 pub mod packet;
-mod renew;
+mod renewal;
 
 pub use error::{Error, Result};

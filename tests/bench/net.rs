@@ -2,14 +2,18 @@
 //! addresses up, hand it to the announcer) to the first announcement of
 //! its primary captured on the peer end of the veth: a gratuitous ARP for
 //! IPv4 VIFs, an unsolicited neighbour advertisement for IPv6 ones (added
-//! through rtnetlink without duplicate address detection). Root only: runs
-//! in namespaces it creates. `cargo bench --bench net` prints
+//! through rtnetlink without duplicate address detection). Then, for
+//! addresses with a lifetime: the stall bound, from the last renewal to
+//! the kernel's removal of the address, and what a renewal costs. Root
+//! only: runs in namespaces it creates. `cargo bench --bench net` prints
 //! min/median/max.
 
 #[path = "../support/netns.rs"]
 mod netns;
 #[path = "../support/sniffer.rs"]
 mod sniffer;
+#[path = "net_stall.rs"]
+mod stall;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
@@ -33,6 +37,8 @@ enum Family {
 fn main() {
     measure(Family::V4);
     measure(Family::V6);
+    stall::bound();
+    stall::renew_cost();
 }
 
 /// Address `i` of the VIF of run `run`, unique across the runs.

@@ -115,20 +115,17 @@ pub(super) fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<R
         };
         steps.push(step);
     }
-    let after = if requests.is_empty() {
-        None
+    // Nothing to renew: no request, and no second read.
+    let (answers, now) = if requests.is_empty() {
+        (Vec::new(), None)
     } else {
         let refs: Vec<&KernelAddress> = requests.iter().collect();
         let answers = nl
             .change_all(Change::Replace, &refs)
             .map_err(|e| Error::os(ACTION, "", None, e))?;
-        Some((answers, Present::read(&mut nl, v4, v6)?))
+        (answers, Some(Present::read(&mut nl, v4, v6)?))
     };
-    let mut answers: Vec<Option<io::Result<()>>> = Vec::new();
-    let now = after.map(|(replies, present)| {
-        answers = replies.into_iter().map(Some).collect();
-        present
-    });
+    let mut answers: Vec<Option<io::Result<()>>> = answers.into_iter().map(Some).collect();
     Ok(vips
         .iter()
         .zip(steps)
@@ -148,28 +145,84 @@ pub(super) fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<R
         .collect())
 }
 
-/// What became of an address renewed from `before`, now `now`: the same
-/// address (same creation stamp) was renewed; one our request created
-/// anew is deleted again and missing, as it was.
+/// What the second read says of an address renewed from `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The same address (the same creation stamp), with a lifetime.
+    Renewed,
+    /// The same address, now without a lifetime: someone made it
+    /// permanent meanwhile.
+    Permanent,
+    /// Gone.
+    Missing,
+    /// Another address (a new creation stamp): it expired or was removed
+    /// after the first read, and our request added it anew.
+    AddedAnew,
+}
+
+fn verdict(before: &KernelAddress, now: Option<&KernelAddress>) -> Verdict {
+    match now {
+        None => Verdict::Missing,
+        Some(now) if now.created != before.created => Verdict::AddedAnew,
+        Some(now) if now.is_permanent() => Verdict::Permanent,
+        Some(_) => Verdict::Renewed,
+    }
+}
+
+/// The renewal of an address renewed from `before`, now `now`; one our
+/// request added anew is deleted again and missing, as it was.
 fn judge(
     nl: &mut Netlink,
     before: &KernelAddress,
     now: Option<&KernelAddress>,
     (interface, addr): (&str, IpAddr),
 ) -> Result<Renewal> {
-    let Some(now) = now else {
-        return Ok(Renewal::Missing);
-    };
-    if now.created != before.created {
-        return match nl.change(Change::Delete, now) {
-            Ok(()) => Ok(Renewal::Missing),
-            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(Renewal::Missing),
-            Err(e) => Err(Error::os(ACTION, interface, Some(addr), e)),
-        };
-    }
-    Ok(if now.is_permanent() {
-        Renewal::Permanent
-    } else {
-        Renewal::Renewed
+    Ok(match verdict(before, now) {
+        Verdict::Renewed => Renewal::Renewed,
+        Verdict::Permanent => Renewal::Permanent,
+        Verdict::Missing => Renewal::Missing,
+        Verdict::AddedAnew => {
+            if let Some(now) = now {
+                match nl.change(Change::Delete, now) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {}
+                    Err(e) => return Err(Error::os(ACTION, interface, Some(addr), e)),
+                }
+            }
+            Renewal::Missing
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn at(created: u32, lifetimes: Option<Lifetimes>) -> KernelAddress {
+        KernelAddress {
+            created,
+            ..KernelAddress::new(
+                2,
+                Ipv4Addr::new(10, 0, 0, 5).into(),
+                24,
+                Some("va:1".into()),
+                lifetimes,
+            )
+        }
+    }
+
+    #[test]
+    fn only_the_same_address_counts_as_renewed() {
+        let before = at(500, Some(Lifetimes::both(1)));
+        let renewed = at(500, Some(Lifetimes::both(2)));
+        assert_eq!(verdict(&before, Some(&renewed)), Verdict::Renewed);
+        assert_eq!(verdict(&before, None), Verdict::Missing);
+        // Expired after the first read and added by the replace: a new
+        // creation stamp, whatever its lifetime.
+        let anew = at(612, Some(Lifetimes::both(2)));
+        assert_eq!(verdict(&before, Some(&anew)), Verdict::AddedAnew);
+        let made_permanent = at(500, None);
+        assert_eq!(verdict(&before, Some(&made_permanent)), Verdict::Permanent);
+    }
 }
