@@ -97,19 +97,20 @@ impl Engine {
             );
             self.log(Level::Warning, text);
         }
+        let mut moved_away = Vec::new();
+        let mut released = Vec::new();
         for (vif, owner) in resolved {
             let previous = self.table.slots()[vif.0].owner;
             if previous == Some(owner) {
                 continue;
             }
             self.table.reassign(vif, owner);
-            if owner == me {
-                let priority = self.table.slots()[vif.0].priority;
-                self.acquire(vif, priority);
-            } else if previous == Some(me) {
-                self.release(vif);
+            if previous == Some(me) {
+                moved_away.push(vif);
             }
+            self.hand_over(vif, previous, owner, me, &mut released);
         }
+        self.finish_hand_over(&moved_away, &released);
     }
 }
 
