@@ -162,17 +162,6 @@ mod tests {
         e
     }
 
-    fn balance(moves: &[(VifIndex, MemberIndex)]) -> Vec<u8> {
-        let moves: Vec<Move> = moves
-            .iter()
-            .map(|&(vif, owner)| Move {
-                owner: ip(owner.0),
-                vif: Ipv4Addr::new(10, 0, 0, vif.0 as u8 + 1),
-            })
-            .collect();
-        codec::encode_balance(&moves)
-    }
-
     #[test]
     fn a_move_to_the_current_owner_does_nothing() {
         let mut e = running_pair(0);

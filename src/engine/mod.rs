@@ -116,6 +116,8 @@ mod claim;
 pub mod codec;
 mod event;
 mod handoff;
+#[cfg(test)]
+mod handoff_tests;
 mod index;
 mod machine;
 mod settings;
