@@ -99,6 +99,7 @@ impl Engine {
         }
         let mut moved_away = Vec::new();
         let mut released = Vec::new();
+        let mut given = Vec::new();
         for (vif, owner) in resolved {
             let previous = self.table.slots()[vif.0].owner;
             if previous == Some(owner) {
@@ -108,9 +109,14 @@ impl Engine {
             if previous == Some(me) {
                 moved_away.push(vif);
             }
-            self.hand_over(vif, previous, owner, me, &mut released);
+            if self.hand_over(vif, previous, me) {
+                released.push(vif);
+            }
+            if owner == me {
+                given.push(vif);
+            }
         }
-        self.finish_hand_over(&moved_away, &released);
+        self.finish_hand_over(&moved_away, &released, &given);
     }
 }
 

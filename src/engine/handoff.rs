@@ -153,8 +153,8 @@ impl Engine {
 
     /// The state exchange has settled: every member of ours that had a
     /// VIF up the table gives to another now owes a RELEASED for it. We
-    /// take down what is not ours, say so, and bring up what is ours as
-    /// soon as nobody else may have it up.
+    /// take down what is not ours, say so, and then bring up what is ours
+    /// as soon as nobody else may have it up.
     pub(super) fn settle_holdings(&mut self) {
         let Some(view) = self.view.as_ref() else {
             return;
@@ -174,49 +174,58 @@ impl Engine {
             .copied()
             .filter(|vif| slots[vif.0].owner != Some(me))
             .collect();
-        let mut gone = Vec::new();
-        for vif in (0..self.held.len()).map(VifIndex) {
-            if self.table.slots()[vif.0].owner == Some(me) {
-                self.bring_up_when_released(vif, me);
-            } else if self.take_down(vif) {
-                gone.push(vif);
-            }
-        }
+        let (mine, others): (Vec<VifIndex>, Vec<VifIndex>) = (0..self.held.len())
+            .map(VifIndex)
+            .partition(|vif| slots[vif.0].owner == Some(me));
+        let gone: Vec<VifIndex> = others.into_iter().filter(|&v| self.take_down(v)).collect();
         self.send_released(&owed);
         self.down_hooks(&gone);
+        for vif in mine {
+            self.bring_up_when_released(vif, me);
+        }
     }
 
     /// A BALANCE moved `vif` from `previous` (the table's owner until
-    /// now) to `owner`.
+    /// now): the previous owner, if one of ours, owes a RELEASED for it,
+    /// and if that is us we take it down (or stop waiting for it).
+    /// Whether we took it down.
     pub(super) fn hand_over(
         &mut self,
         vif: VifIndex,
         previous: Option<MemberIndex>,
-        owner: MemberIndex,
         me: MemberIndex,
-        released: &mut Vec<VifIndex>,
-    ) {
+    ) -> bool {
         if let Some(previous) = previous.filter(|&p| self.handoff.is_ours(p)) {
             self.handoff.due[vif.0].push(previous);
         }
-        if owner == me {
-            self.bring_up_when_released(vif, me);
-        } else if previous == Some(me) {
-            self.stop_waiting(vif);
-            if self.take_down(vif) {
-                released.push(vif);
-            }
+        if previous != Some(me) {
+            return false;
         }
+        self.stop_waiting(vif);
+        self.take_down(vif)
     }
 
-    /// What a BALANCE took from us: say so (after the releases), then
-    /// the hooks.
-    pub(super) fn finish_hand_over(&mut self, moved_away: &[VifIndex], released: &[VifIndex]) {
-        let me = self.my_index();
-        if me.is_some_and(|me| self.handoff.is_ours(me)) {
+    /// After a BALANCE's moves: we say what it took from us (after the
+    /// releases), run the `on down` hooks, then bring up what it gave us
+    /// as soon as nobody else may have it up.
+    pub(super) fn finish_hand_over(
+        &mut self,
+        moved_away: &[VifIndex],
+        released: &[VifIndex],
+        given: &[VifIndex],
+    ) {
+        let Some(me) = self.my_index() else {
+            return;
+        };
+        if self.handoff.is_ours(me) {
             self.send_released(moved_away);
         }
         self.down_hooks(released);
+        for &vif in given {
+            if self.table.slots()[vif.0].owner == Some(me) {
+                self.bring_up_when_released(vif, me);
+            }
+        }
     }
 
     fn send_released(&mut self, vifs: &[VifIndex]) {

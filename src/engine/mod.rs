@@ -98,7 +98,10 @@
 //!   - A RELEASED that does not come within [`RELEASE_WAIT`] (its sender
 //!     stuck while the group keeps it) is given up on with a warning and
 //!     the VIF brought up: an address down for longer would be the worse
-//!     outage.
+//!     outage. Likewise a member of ours stuck for longer than the state
+//!     wait, whose HOLDING has not arrived when PROCEED settles the view
+//!     without it, is not known to have anything up and is not waited
+//!     for; it takes its VIFs down when it delivers that PROCEED.
 //!
 //!   Neither message changes a byte of STATE or BALANCE. With a C node on
 //!   either side of a move, the overlap stays what it was in the original
