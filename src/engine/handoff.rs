@@ -10,8 +10,9 @@
 //! gave it up. A member owes one when the settled table gives a VIF it
 //! had up to another member, and when a BALANCE moves a VIF away from
 //! it. Only the owner acts on the account: it brings a VIF up once no
-//! other member owes a RELEASED for it. The account starts afresh with
-//! every view (HOLDING tells what is up then).
+//! other member owes a RELEASED for it (its own debts are about its own
+//! kernel, which it knows). The account starts afresh with every view
+//! (HOLDING tells what is up then).
 
 use std::net::Ipv4Addr;
 
