@@ -149,7 +149,9 @@ fn expected() -> Vec<Body> {
 
 /// The bodies this build sends: the first four from a real engine (its
 /// STATE answering a view, MATURING, the shared ARP table, PROCEED when a
-/// member stays silent), then the codec-built ones.
+/// member stays silent), then the codec-built ones. The engine's HOLDING
+/// (newer than the recordings) is left out; the codec's unit tests build
+/// it and RELEASED in both byte orders by hand.
 fn encoded_bodies() -> Vec<(i16, Vec<u8>)> {
     let mut engine = Engine::new(Settings {
         identity: IDENTITY,
@@ -178,6 +180,9 @@ fn encoded_bodies() -> Vec<(i16, Vec<u8>)> {
                 mess_type, body, ..
             } = out
             {
+                if mess_type == mess_type::HOLDING {
+                    continue;
+                }
                 sent.push((mess_type, body));
             }
         }

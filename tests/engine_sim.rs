@@ -21,6 +21,16 @@
 //! (the twin's previous table), as long as the twin last ran with our
 //! engine's table.
 //!
+//! Some seeds mix in original nodes (`support/sim_handoff.rs`): our
+//! engine behind a filter of the messages only ours speak. Every message
+//! reaches the members of a component in a random order, and whenever one
+//! of our nodes brings a VIF up, no other node of ours in its component
+//! may still have it up: a VIF handed from one of our nodes to another
+//! goes down at the old owner before it comes up at the new one. A VIF
+//! waiting for its RELEASED changes neither the table nor what a STATE
+//! reports, so the comparisons with the C twins need no exception for
+//! it; holdings are compared at quiet points, once every RELEASED came.
+//!
 //! `WACKAMOLE_SIM_SEED=N` replays one seed with a trace of its schedule;
 //! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers
 //! (100,000; `make soak` runs a million), spread over every core or over
@@ -32,6 +42,8 @@ use std::time::Duration;
 
 #[path = "support/rng.rs"]
 mod rng;
+#[path = "support/sim_handoff.rs"]
+mod sim_handoff;
 
 use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
@@ -47,6 +59,9 @@ struct Node {
     name: String,
     settings: Settings,
     foreign: bool,
+    /// Behaves as an original node: never sends nor reads HOLDING and
+    /// RELEASED.
+    original: bool,
     alive: bool,
     engine: Option<Engine>,
     /// What the node has up, from its Acquire/Release outputs.
@@ -81,11 +96,17 @@ struct Stats {
     c_agreements: u64,
     /// Components whose C twins disagreed among themselves.
     c_splits: u64,
+    /// VIFs one of our nodes brought up on the RELEASED of another.
+    handoffs: u64,
+    /// ... in a component with an original node.
+    mixed_handoffs: u64,
 }
 
 struct Sim {
     stats: Stats,
     rng: Rng,
+    /// Which nodes are original, and the order of each delivery.
+    mix_rng: Rng,
     now: u64,
     nodes: Vec<Node>,
     comps: Vec<Component>,
@@ -110,6 +131,10 @@ impl Sim {
             .collect();
         let foreign_count = if rng.chance(20) { rng.range(1, 2) } else { 0 };
         let duplicate = n_nodes >= 2 && rng.chance(5);
+        // Drawn apart from the schedule's numbers, so that a seed keeps
+        // the schedule it had before original nodes were mixed in.
+        let mut mix_rng = Rng(seed ^ 0x0419_1a41);
+        let mixed = mix_rng.chance(30);
         let mut nodes = Vec::with_capacity(n_nodes);
         for i in 0..n_nodes {
             let mut identity = Ipv4Addr::new(192, 168, 1, i as u8 + 1);
@@ -151,10 +176,12 @@ impl Sim {
                 addr: Ipv4Addr::new(10, 1, 0, i as u8 + 1),
                 mac: [2, 0, 0, 0, 0, i as u8],
             }];
+            let original = mixed && mix_rng.chance(40);
             nodes.push(Node {
                 name: format!("#n{i}#sim"),
                 settings,
                 foreign: i < foreign_count,
+                original,
                 alive: false,
                 engine: None,
                 up: vec![false; n_vifs],
@@ -167,6 +194,7 @@ impl Sim {
         Sim {
             stats: Stats::default(),
             rng,
+            mix_rng,
             now: 0,
             nodes,
             comps: Vec::new(),
@@ -213,6 +241,8 @@ impl Sim {
                 }
             }
             let proceed = matches!(&input, Input::Message(m) if m.mess_type == 6);
+            let released = matches!(&input, Input::Message(m) if m.mess_type == 8);
+            let mut acquired = Vec::new();
             let Some(engine) = self.nodes[node].engine.as_mut() else {
                 return;
             };
@@ -229,6 +259,7 @@ impl Sim {
                     Output::Acquire(VifIndex(v)) => {
                         assert!(!n.up[v], "{} acquired VIF {v}, which it holds", n.name);
                         n.up[v] = true;
+                        acquired.push(v);
                     }
                     Output::Release(VifIndex(v)) => {
                         assert!(
@@ -238,6 +269,8 @@ impl Sim {
                         );
                         n.up[v] = false;
                     }
+                    Output::Multicast { mess_type, .. }
+                        if n.original && sim_handoff::ours_only(mess_type) => {}
                     Output::Multicast {
                         mess_type, body, ..
                     } => {
@@ -274,6 +307,8 @@ impl Sim {
                             assert!(duplicate, "{} logged an error: {text}", n.name);
                             self.stats.duplicates += 1;
                         }
+                        let failed = level == Level::Warning && sim_handoff::handoff_failure(&text);
+                        assert!(!failed, "{}: {text}", n.name);
                         if self.trace.is_some() {
                             let name = &self.nodes[node].name;
                             let line = format!("{name} log {level:?}: {text}");
@@ -281,6 +316,25 @@ impl Sim {
                         }
                     }
                     Output::Hooks(..) | Output::PostHooks(..) => {}
+                }
+            }
+            if let Some(c) = comp.filter(|_| !self.nodes[node].original) {
+                let members = &self.comps[c].members;
+                for &v in &acquired {
+                    let ours = |m: usize| !self.nodes[m].original && !self.nodes[m].foreign;
+                    sim_handoff::check_exclusive(
+                        node,
+                        v,
+                        members,
+                        |m, v| self.nodes[m].up[v],
+                        ours,
+                    );
+                }
+                if released {
+                    self.stats.handoffs += acquired.len() as u64;
+                    if members.iter().any(|&m| self.nodes[m].original) {
+                        self.stats.mixed_handoffs += acquired.len() as u64;
+                    }
                 }
             }
             if let Some(e) = self.nodes[node].engine.as_ref() {
@@ -328,9 +382,11 @@ impl Sim {
             }
             self.note(|| text);
         }
-        for i in 0..self.comps[c].members.len() {
-            let m = self.comps[c].members[i];
-            if self.nodes[m].alive {
+        let rng = &mut self.mix_rng;
+        let order = sim_handoff::delivery_order(&self.comps[c].members, |n| rng.below(n));
+        for m in order {
+            let n = &self.nodes[m];
+            if n.alive && !(n.original && sim_handoff::ours_only(t)) {
                 self.feed(m, Input::Message(message.clone()), Some(c));
             }
         }
@@ -527,6 +583,9 @@ impl Sim {
             .alive()
             .into_iter()
             .flat_map(|i| self.nodes[i].timers.keys().map(move |&t| (i, t)))
+            // A RELEASED comes within milliseconds, long before the
+            // release timer: it fires only once nothing is left to deliver.
+            .filter(|&(_, t)| t != Timer::ReleaseWait)
             .collect();
         if !armed.is_empty() {
             let (node, timer) = armed[self.rng.below(armed.len())];
@@ -806,6 +865,8 @@ impl Stats {
         self.merges += s.merges;
         self.c_agreements += s.c_agreements;
         self.c_splits += s.c_splits;
+        self.handoffs += s.handoffs;
+        self.mixed_handoffs += s.mixed_handoffs;
     }
 }
 
@@ -898,6 +959,11 @@ fn clusters_agree_on_one_balanced_allocation() {
             ("partitions", total.partitions),
             ("merges", total.merges),
             ("components checked against the C rules", total.c_agreements),
+            ("handoffs on RELEASED", total.handoffs),
+            (
+                "handoffs on RELEASED beside original nodes",
+                total.mixed_handoffs,
+            ),
         ] {
             assert!(count >= seeds / 100, "too few {what}: {count}");
         }

@@ -154,11 +154,15 @@ struct Replay {
     /// (snapshot, what we held) right after each BALANCE was delivered.
     after_balance: Vec<(Snapshot, BTreeSet<usize>)>,
     agreed_sent: usize,
+    /// Our HOLDING messages, which the C node does not send.
+    holdings_sent: usize,
 }
 
 /// Replays one recording: `D` units become engine inputs, and every
 /// agreed message the C node sent (`C` units) must be the next one our
-/// engine asked to send, byte for byte.
+/// engine asked to send, byte for byte. Our HOLDING (one per view, which
+/// C nodes neither send nor read) is counted apart; the C peer sends no
+/// HOLDING, so our engine never waits for a RELEASED from it.
 fn replay(file: &str, identity: Ipv4Addr) -> Replay {
     let units = read_units(file);
     let me = private_name(&units);
@@ -168,6 +172,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
     let mut arp_reads = 0usize;
     let mut after_balance = Vec::new();
     let mut agreed_sent = 0;
+    let holdings_sent = std::cell::Cell::new(0);
 
     let feed = |engine: &mut Engine,
                 input: Input,
@@ -184,6 +189,11 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
                 Output::Release(VifIndex(v)) => {
                     assert!(held.remove(v), "{file}: released {v} not held")
                 }
+                Output::Multicast {
+                    delivery: Delivery::Agreed,
+                    mess_type: mess_type::HOLDING,
+                    ..
+                } => holdings_sent.set(holdings_sent.get() + 1),
                 Output::Multicast {
                     delivery: Delivery::Agreed,
                     mess_type,
@@ -289,6 +299,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
         held,
         after_balance,
         agreed_sent,
+        holdings_sent: holdings_sent.get(),
     }
 }
 
@@ -359,8 +370,10 @@ fn recorded_state_fields_mean_what_the_c_nodes_meant() {
 #[test]
 fn wm1_replays_boot_maturity_balance_and_the_peer_leaving() {
     let r = replay("s08a-2node-wm1-conn1.txt", WM1);
-    // STATE x3, MATURING, BALANCE: all ours, byte for byte.
+    // STATE x3, MATURING, BALANCE: all ours, byte for byte; and our
+    // HOLDING before each STATE.
     assert_eq!(r.agreed_sent, 5);
+    assert_eq!(r.holdings_sent, 3);
     let (snapshot, held) = r.after_balance.first().expect("a BALANCE was delivered");
     assert_eq!(
         owners(snapshot),
@@ -389,6 +402,7 @@ fn wm1_replays_boot_maturity_balance_and_the_peer_leaving() {
 fn wm2_replays_joining_a_mature_node_and_receiving_two_vifs() {
     let r = replay("s08a-2node-wm2-conn1.txt", WM2);
     assert_eq!(r.agreed_sent, 1, "wm2 sends its one STATE");
+    assert_eq!(r.holdings_sent, 1, "and one HOLDING before it");
     let (snapshot, held) = r.after_balance.first().expect("a BALANCE was delivered");
     assert_eq!(
         owners(snapshot),
@@ -410,7 +424,11 @@ fn acquisitions_and_releases_come_with_their_hooks() {
     };
     let out = engine.handle(Input::View(view));
     let Some(body) = out.iter().find_map(|o| match o {
-        Output::Multicast { body, .. } => Some(body),
+        Output::Multicast {
+            mess_type: mess_type::STATE,
+            body,
+            ..
+        } => Some(body),
         _ => None,
     }) else {
         panic!("view answered with {out:?}");

@@ -97,19 +97,26 @@ impl Engine {
             );
             self.log(Level::Warning, text);
         }
+        let mut moved_away = Vec::new();
+        let mut released = Vec::new();
+        let mut given = Vec::new();
         for (vif, owner) in resolved {
             let previous = self.table.slots()[vif.0].owner;
             if previous == Some(owner) {
                 continue;
             }
             self.table.reassign(vif, owner);
+            if previous == Some(me) {
+                moved_away.push(vif);
+            }
+            if self.hand_over(vif, previous, me) {
+                released.push(vif);
+            }
             if owner == me {
-                let priority = self.table.slots()[vif.0].priority;
-                self.acquire(vif, priority);
-            } else if previous == Some(me) {
-                self.release(vif);
+                given.push(vif);
             }
         }
+        self.finish_hand_over(&moved_away, &released, &given);
     }
 }
 
@@ -159,17 +166,6 @@ mod tests {
         e.handle(state(1, ip(1), &[]));
         assert_eq!(e.phase(), Phase::Run);
         e
-    }
-
-    fn balance(moves: &[(VifIndex, MemberIndex)]) -> Vec<u8> {
-        let moves: Vec<Move> = moves
-            .iter()
-            .map(|&(vif, owner)| Move {
-                owner: ip(owner.0),
-                vif: Ipv4Addr::new(10, 0, 0, vif.0 as u8 + 1),
-            })
-            .collect();
-        codec::encode_balance(&moves)
     }
 
     #[test]

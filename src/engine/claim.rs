@@ -6,7 +6,7 @@
 
 use super::codec::StateBody;
 use super::event::{Level, Timer};
-use super::index::{MemberIndex, VifIndex};
+use super::index::MemberIndex;
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
 use super::table::ClaimResult;
@@ -29,7 +29,8 @@ impl Engine {
                 // The conflict rewrites this entry of every member's
                 // previous table to the winner (as on a C node), even if
                 // the view is replaced before the exchange settles.
-                self.previous_mine[vif.0] = self.table.slots()[vif.0].owner == me;
+                let slot = self.table.slots()[vif.0];
+                self.reported[vif.0] = (slot.owner == me).then_some(slot.priority);
             }
             match result {
                 ClaimResult::Lost if Some(slot) == me => self.release(vif),
@@ -58,15 +59,8 @@ impl Engine {
         // Counts always come from the table: every member derives the same.
         let mut counts = self.table.counts(members);
         self.table.claim_unclaimed(&participants, &mut counts);
-        for vif in (0..self.held.len()).map(VifIndex) {
-            let slot = self.table.slots()[vif.0];
-            if slot.owner == Some(me) {
-                self.acquire(vif, slot.priority);
-            } else {
-                self.release(vif);
-            }
-        }
         self.phase = Phase::Run;
+        self.settle_holdings();
         self.balance_in_flight = false;
         if participants.first() != Some(&me) {
             return;
@@ -111,7 +105,7 @@ mod tests {
     fn a_lost_claim_releases_at_once() {
         let mut e = gathering(1, 2, 1);
         // Pretend we held VIF 0 from before.
-        e.held[0] = Some(ClaimPriority::Claimed);
+        e.held[0] = true;
         e.handle(state(0, ip(0), &[(0, ClaimPriority::Claimed)]));
         let out = e.handle(state(1, ip(1), &[(0, ClaimPriority::Claimed)]));
         assert_eq!(out[0], Output::Release(v(0)));

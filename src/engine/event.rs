@@ -44,6 +44,9 @@ pub enum Timer {
     StateWait,
     /// Share our ARP table again.
     ArpShare,
+    /// A VIF given to us has waited [`super::RELEASE_WAIT`] for the
+    /// RELEASED of a member that had it up.
+    ReleaseWait,
 }
 
 /// What the engine is given.
@@ -73,6 +76,13 @@ pub enum Delivery {
 }
 
 /// What the engine asks its driver to do, in order.
+///
+/// The driver must carry out each output completely before the next one:
+/// in particular a [`Output::Multicast`] that follows a
+/// [`Output::Release`] is sent only once the VIF's addresses are out of
+/// the kernel. The RELEASED message relies on it: when it is delivered,
+/// the addresses it lists are already down at its sender, and the new
+/// owner brings them up only then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Send a message to the group.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::codec::{self, mess_type, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
+use super::handoff::Handoff;
 use super::index::{MemberIndex, VifIndex};
 use super::settings::Settings;
 use super::snapshot::Phase;
@@ -26,14 +27,16 @@ pub struct Engine {
     pub(super) mature: bool,
     pub(super) view: Option<CurrentView>,
     pub(super) table: Table,
-    /// What we hold (have acquired and not released), with the priority
-    /// our next STATE reports.
-    pub(super) held: Vec<Option<ClaimPriority>>,
-    /// Whether our previous table (the original's Old_table: the settled
-    /// table as of our last view change in RUN, with the entries a STATE
-    /// conflict rewrote since) still gives the VIF to us. Our STATE
-    /// reports what we hold and this table gives us, as a C node's does.
-    pub(super) previous_mine: Vec<bool>,
+    /// What we hold: acquired and not released (up in the kernel, once
+    /// the driver has carried out our outputs).
+    pub(super) held: Vec<bool>,
+    /// The entries of our previous table (the original's Old_table: the
+    /// settled table as of our last view change in RUN, with the entries
+    /// a STATE conflict rewrote since) that name us, with their priority:
+    /// exactly what our STATE reports, as a C node's does.
+    pub(super) reported: Vec<Option<ClaimPriority>>,
+    /// Who owes a RELEASED for what in this view, and what we wait for.
+    pub(super) handoff: Handoff,
     /// Our leader sent a BALANCE that has not come back yet.
     pub(super) balance_in_flight: bool,
     pub(super) arp_cache: BTreeMap<Ipv4Addr, [u8; 6]>,
@@ -58,8 +61,9 @@ impl Engine {
             mature: false,
             view: None,
             table: Table::new(vifs),
-            held: vec![None; vifs],
-            previous_mine: vec![false; vifs],
+            held: vec![false; vifs],
+            reported: vec![None; vifs],
+            handoff: Handoff::new(0, vifs),
             balance_in_flight: false,
             arp_cache: BTreeMap::new(),
             out: Vec::new(),
@@ -83,7 +87,7 @@ impl Engine {
 
     /// Whether we hold VIF `vif` (acquired and not released).
     pub fn holds(&self, vif: VifIndex) -> bool {
-        self.held.get(vif.0).is_some_and(|h| h.is_some())
+        self.held.get(vif.0).copied().unwrap_or(false)
     }
 
     /// The cluster-wide ARP cache merged from every ARPCACHE received.
@@ -132,9 +136,9 @@ impl Engine {
         self.out.push(Output::DisarmTimer(timer));
     }
 
-    pub(super) fn acquire(&mut self, vif: VifIndex, priority: ClaimPriority) {
-        if self.held[vif.0].is_none() {
-            self.held[vif.0] = Some(priority);
+    pub(super) fn acquire(&mut self, vif: VifIndex) {
+        if !self.held[vif.0] {
+            self.held[vif.0] = true;
             self.acquired.push(vif);
             self.out.push(Output::Acquire(vif));
             self.out.push(Output::Hooks(HookEvent::OnUp, vif));
@@ -142,9 +146,25 @@ impl Engine {
     }
 
     pub(super) fn release(&mut self, vif: VifIndex) {
-        if self.held[vif.0].take().is_some() {
-            self.released.push(vif);
-            self.out.push(Output::Release(vif));
+        if self.take_down(vif) {
+            self.down_hooks(&[vif]);
+        }
+    }
+
+    /// Releases `vif` without its hooks (see [`Engine::down_hooks`]);
+    /// whether we held it.
+    pub(super) fn take_down(&mut self, vif: VifIndex) -> bool {
+        if !std::mem::take(&mut self.held[vif.0]) {
+            return false;
+        }
+        self.released.push(vif);
+        self.out.push(Output::Release(vif));
+        true
+    }
+
+    /// The `on down` hooks of VIFs taken down by [`Engine::take_down`].
+    pub(super) fn down_hooks(&mut self, vifs: &[VifIndex]) {
+        for &vif in vifs {
             self.out.push(Output::Hooks(HookEvent::OnDown, vif));
         }
     }
@@ -162,7 +182,8 @@ impl Engine {
     /// Out of any view: nothing held, nothing known, every timer stopped.
     fn forget_everything(&mut self, phase: Phase) {
         self.release_all();
-        self.previous_mine.fill(false);
+        self.reported.fill(None);
+        self.handoff = Handoff::new(0, self.held.len());
         self.phase = phase;
         self.mature = false;
         self.view = None;
@@ -173,6 +194,7 @@ impl Engine {
             Timer::Balance,
             Timer::StateWait,
             Timer::ArpShare,
+            Timer::ReleaseWait,
         ] {
             self.disarm(timer);
         }
@@ -212,6 +234,10 @@ impl Engine {
             mess_type::PROCEED => {
                 codec::decode_proceed(&body, endian_mismatch).map(|gid| self.on_proceed(gid))
             }
+            mess_type::HOLDING => codec::decode_holding(&body, endian_mismatch)
+                .map(|list| self.on_holding(&sender, &list)),
+            mess_type::RELEASED => codec::decode_released(&body, endian_mismatch)
+                .map(|list| self.on_released(&sender, &list)),
             mess_type::OPERATOR => Ok(()),
             other => {
                 self.log(
@@ -235,6 +261,7 @@ impl Engine {
             }
             Timer::Balance => self.balance_round(),
             Timer::StateWait => self.on_state_wait(),
+            Timer::ReleaseWait => self.on_release_wait(),
             Timer::ArpShare => {
                 if self.phase != Phase::Disconnected {
                     self.out.push(Output::ReadArpTable);
@@ -280,6 +307,11 @@ mod tests {
             (mess_type::MATURING, vec![0]),
             (mess_type::ARPCACHE, vec![0; 13]),
             (mess_type::PROCEED, vec![0; 4]),
+            (mess_type::HOLDING, vec![0; 15]),
+            (
+                mess_type::RELEASED,
+                codec::encode_released(GID, &[ip(0), ip(0)]),
+            ),
         ] {
             let out = e.handle(msg(1, kind, body));
             assert_eq!(logs(&out, Level::Warning).len(), 1, "type {kind}: {out:?}");

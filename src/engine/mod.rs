@@ -2,7 +2,10 @@
 //!
 //! [`Engine::handle`] takes one [`Input`] (we joined or left the group, a
 //! view, a delivered message, a timer expiry, the kernel's ARP table) and
-//! returns the [`Output`]s the driver must carry out in order: multicasts
+//! returns the [`Output`]s the driver must carry out in order, each one
+//! done before the next (a multicast that follows a release goes out only
+//! once the addresses are out of the kernel: RELEASED relies on it):
+//! multicasts
 //! (with the [`Delivery`] they need), acquire / release of a VIF (by its
 //! index in the configuration), hooks, timer arm / disarm, a request to
 //! read the ARP table, and log records. The engine reads no clock: timers
@@ -22,6 +25,8 @@
 //!   unclaimed, and making what we hold match the settled table;
 //! - `balance`: the leader's balancing rounds and the application of a
 //!   BALANCE;
+//! - `handoff`: HOLDING and RELEASED, who may still have a VIF up, and a
+//!   new owner waiting for the old one to take it down;
 //! - `snapshot`: the read-only picture the control socket shows;
 //! - `table`: the allocation table and its pure rules; [`codec`]: the
 //!   message bodies; `event` and `settings`: what goes in and out.
@@ -56,8 +61,52 @@
 //!   the next exchange settles if the table names another owner. (We used
 //!   to report whatever we held; a C member then counted such a VIF both
 //!   for us and for the member preferring it, and gave the unclaimed VIFs
-//!   out differently from us: a split table in a mixed cluster.) We never
-//!   report a VIF we do not hold.
+//!   out differently from us: a split table in a mixed cluster.) The one
+//!   VIF we report without having it up is one the table gave us while we
+//!   were still waiting for its old owner's RELEASED (below): a C node's
+//!   table names it too.
+//! - **A VIF moved between two of our members is never up at both.** In
+//!   the original, a BALANCE (or the settling of a state exchange that
+//!   hands a VIF to the member preferring it, or gives away one a member
+//!   has up without reporting it) makes the new owner acquire and the old
+//!   one release as each delivers it, so both answer ARP for the time
+//!   between the two deliveries (up to a few milliseconds measured). We
+//!   make the order explicit with two messages of ours (types 7 and 8,
+//!   AGREED, which C nodes ignore; layout in [`codec`]):
+//!   - HOLDING, sent on every view just before our STATE, lists the VIFs
+//!     we have up. A member whose HOLDING came before its STATE is one of
+//!     ours; one that sent none (a C node, or one of ours too old to
+//!     know) is never waited for, and its VIFs move as in the original.
+//!   - RELEASED lists VIFs we have just taken down: our `Release` outputs
+//!     come first, then the RELEASED multicast (the driver carries out
+//!     outputs in order), then the `on down` hooks. We send it when the
+//!     settled table gives a VIF our HOLDING listed to another member,
+//!     and when a BALANCE moves a VIF away from us (even one we were
+//!     still waiting for).
+//!   - Every member keeps, from these agreed messages alone, the same
+//!     account of which members of ours owe a RELEASED for which VIF
+//!     (once per time they gave it up). The owner brings a VIF up when
+//!     no other member owes one for it: at once if none does (a VIF
+//!     nobody had up, or one from a C node), else on delivering the last
+//!     RELEASED. Until then the VIF is *waiting* (the snapshot's
+//!     `awaiting_release`): the table is unchanged (every member still
+//!     computes what a C node computes), a BALANCE may move it on (its
+//!     debts follow it, and we owe one more), and a view change drops the
+//!     wait: the new view's HOLDING and STATE messages decide afresh (our
+//!     STATE claims the VIF, as a C node's would; the old owner took it
+//!     down when it applied the BALANCE, so its HOLDING does not list it).
+//!   - A RELEASED that does not come within [`RELEASE_WAIT`] (its sender
+//!     stuck while the group keeps it) is given up on with a warning and
+//!     the VIF brought up: an address down for longer would be the worse
+//!     outage. Likewise a member of ours stuck for longer than the state
+//!     wait, whose HOLDING has not arrived when PROCEED settles the view
+//!     without it, is not known to have anything up and is not waited
+//!     for; it takes its VIFs down when it delivers that PROCEED.
+//!
+//!   Neither message changes a byte of STATE or BALANCE. With a C node on
+//!   either side of a move, the overlap stays what it was in the original
+//!   (bounded by the time between the two nodes' deliveries of the
+//!   BALANCE or of the settling message).
 //! - **Balancing**: the fullest member that still holds a movable (below
 //!   PREFER) VIF gives one to the emptiest while they differ by more than
 //!   one; a fullest member holding only preferred VIFs no longer ends the
@@ -115,6 +164,9 @@ mod balance;
 mod claim;
 pub mod codec;
 mod event;
+mod handoff;
+#[cfg(test)]
+mod handoff_tests;
 mod index;
 mod machine;
 mod settings;
@@ -129,5 +181,5 @@ pub use codec::{ClaimPriority, CodecError};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
 pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;
-pub use settings::{Settings, DEFAULT_STATE_WAIT, SILENT_WARNING_REPEAT};
+pub use settings::{Settings, DEFAULT_STATE_WAIT, RELEASE_WAIT, SILENT_WARNING_REPEAT};
 pub use snapshot::{MemberSnapshot, Phase, Snapshot, StateReport, ViewSnapshot, VifSnapshot};

@@ -13,6 +13,12 @@ pub const DEFAULT_STATE_WAIT: Duration = Duration::from_secs(10);
 /// exchange stays stuck.
 pub const SILENT_WARNING_REPEAT: Duration = Duration::from_secs(5);
 
+/// How long a VIF given to us waits for the RELEASED of a member of ours
+/// that had it up before we bring it up anyway (with a warning). Members
+/// send it within milliseconds; this only bounds the outage when one is
+/// stuck.
+pub const RELEASE_WAIT: Duration = Duration::from_secs(3);
+
 /// What the engine needs of the configuration, and this node's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::codec::ClaimPriority;
-use super::index::MemberIndex;
+use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use crate::base::GroupId;
 
@@ -91,6 +91,9 @@ pub struct VifSnapshot {
     pub priority: ClaimPriority,
     /// This node has it up.
     pub held_here: bool,
+    /// The table gives it to this node, which brings it up once a member
+    /// that had it up has said it took it down (RELEASED).
+    pub awaiting_release: bool,
 }
 
 /// The engine's state, read-only.
@@ -135,14 +138,16 @@ impl Engine {
             .iter()
             .zip(self.table.slots())
             .zip(&self.held)
-            .map(|((&primary, slot), held)| VifSnapshot {
+            .enumerate()
+            .map(|(i, ((&primary, slot), &held))| VifSnapshot {
                 primary,
                 owner: slot.owner,
                 owner_identity: slot
                     .owner
                     .and_then(|o| self.view.as_ref()?.members.get(o.0)?.identity),
                 priority: slot.priority,
-                held_here: held.is_some(),
+                held_here: held,
+                awaiting_release: self.handoff.awaits(VifIndex(i)),
             })
             .collect();
         Snapshot {

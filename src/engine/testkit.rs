@@ -18,9 +18,7 @@ pub(super) const GID: GroupId = GroupId::from_raw([1, 2, 3]);
 pub(super) fn settings(identity: Ipv4Addr, vifs: usize) -> Settings {
     Settings {
         identity,
-        vifs: (0..vifs)
-            .map(|i| Ipv4Addr::new(10, 0, 0, i as u8 + 1))
-            .collect(),
+        vifs: (0..vifs).map(primary).collect(),
         preferred: Vec::new(),
         mature: Duration::from_secs(5),
         balance: Balance {
@@ -60,10 +58,7 @@ pub(super) fn state_in(
         identity,
         index: m as i32,
         mature: true,
-        held: held
-            .iter()
-            .map(|&(v, p)| (Ipv4Addr::new(10, 0, 0, v as u8 + 1), p))
-            .collect(),
+        held: held.iter().map(|&(v, p)| (primary(v), p)).collect(),
         preferred: Vec::new(),
     };
     msg(m, mess_type::STATE, body.encode())
@@ -110,4 +105,21 @@ pub(super) fn v(i: usize) -> VifIndex {
 /// Member `i` of the view.
 pub(super) fn m(i: usize) -> MemberIndex {
     MemberIndex(i)
+}
+
+/// The primary of VIF `i` in [`settings`].
+pub(super) fn primary(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, i as u8 + 1)
+}
+
+/// A BALANCE body moving each VIF to a member.
+pub(super) fn balance(moves: &[(VifIndex, MemberIndex)]) -> Vec<u8> {
+    let moves: Vec<codec::Move> = moves
+        .iter()
+        .map(|&(vif, owner)| codec::Move {
+            owner: ip(owner.0),
+            vif: primary(vif.0),
+        })
+        .collect();
+    codec::encode_balance(&moves)
 }

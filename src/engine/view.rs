@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use super::codec::{self, mess_type, StateBody};
 use super::event::{Delivery, Level, Output, Timer, View};
+use super::handoff::Handoff;
 use super::index::MemberIndex;
 use super::machine::Engine;
 use super::settings::SILENT_WARNING_REPEAT;
@@ -64,18 +65,12 @@ impl Engine {
             return;
         }
         if self.phase == Phase::Run {
-            // What we hold is what the settled table gave us; it becomes
-            // our previous table, reported with the priority it settled on.
-            for ((held, mine), slot) in self
-                .held
-                .iter_mut()
-                .zip(&mut self.previous_mine)
-                .zip(self.table.slots())
-            {
-                if let Some(priority) = held {
-                    *priority = slot.priority;
-                }
-                *mine = held.is_some();
+            // The settled table becomes our previous table; our STATE
+            // reports its entries that name us (a VIF still waiting for
+            // its old owner's RELEASED among them, as on a C node).
+            let me = self.my_index();
+            for (reported, slot) in self.reported.iter_mut().zip(self.table.slots()) {
+                *reported = (slot.owner.is_some() && slot.owner == me).then_some(slot.priority);
             }
         }
         let group_id = view.group_id;
@@ -89,6 +84,7 @@ impl Engine {
                 status: StateReport::Awaited,
             })
             .collect::<Vec<_>>();
+        self.handoff = Handoff::new(members.len(), self.held.len());
         self.view = Some(CurrentView {
             group_id,
             members,
@@ -98,6 +94,8 @@ impl Engine {
         self.phase = Phase::Gather;
         self.balance_in_flight = false;
         self.disarm(Timer::Balance);
+        self.disarm(Timer::ReleaseWait);
+        self.send_holding(group_id);
         self.send_state(group_id, my_index);
         self.arm(Timer::StateWait, self.settings.state_wait);
         self.out.push(Output::ReadArpTable);
@@ -125,7 +123,8 @@ impl Engine {
         Some((Level::Error, text))
     }
 
-    /// Our STATE for the view: what we hold, and what we prefer.
+    /// Our STATE for the view: what our previous table gives us, and
+    /// what we prefer.
     fn send_state(&mut self, group_id: GroupId, my_index: MemberIndex) {
         let state = StateBody {
             group_id,
@@ -133,11 +132,10 @@ impl Engine {
             index: i32::try_from(my_index.0).unwrap_or(i32::MAX),
             mature: self.mature,
             held: self
-                .held
+                .reported
                 .iter()
                 .enumerate()
-                .filter(|&(i, _)| self.previous_mine[i])
-                .filter_map(|(i, h)| h.map(|p| (self.settings.vifs[i], p)))
+                .filter_map(|(i, r)| r.map(|p| (self.settings.vifs[i], p)))
                 .collect(),
             preferred: self.settings.preferred.clone(),
         };

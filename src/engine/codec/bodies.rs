@@ -44,9 +44,7 @@ impl StateBody {
         let mut w = Writer(Vec::with_capacity(
             36 + 8 * self.held.len() + 4 * self.preferred.len(),
         ));
-        for part in self.group_id.raw() {
-            w.int(part as i32);
-        }
+        write_group_id(&mut w, self.group_id);
         w.addr(self.identity);
         w.int(self.index);
         w.int(i32::from(self.mature));
@@ -97,7 +95,7 @@ impl StateBody {
     }
 }
 
-fn read_group_id(r: &mut Reader<'_>) -> Result<GroupId, CodecError> {
+pub(super) fn read_group_id(r: &mut Reader<'_>) -> Result<GroupId, CodecError> {
     Ok(GroupId::from_raw([
         r.int("group id")? as u32,
         r.int("group id")? as u32,
@@ -201,10 +199,14 @@ pub fn decode_arp_cache(body: &[u8]) -> Result<Vec<ArpEntry>, CodecError> {
 /// finish without its silent members.
 pub fn encode_proceed(group_id: GroupId) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(12));
+    write_group_id(&mut w, group_id);
+    w.0
+}
+
+pub(super) fn write_group_id(w: &mut Writer, group_id: GroupId) {
     for part in group_id.raw() {
         w.int(part as i32);
     }
-    w.0
 }
 
 /// Decodes a PROCEED body: one group id.

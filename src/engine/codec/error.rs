@@ -1,6 +1,7 @@
 //! Decoding errors of message bodies.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 
 /// Which message a decoding error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub enum BodyKind {
     ArpCache,
     /// PROCEED.
     Proceed,
+    /// HOLDING.
+    Holding,
+    /// RELEASED.
+    Released,
 }
 
 impl fmt::Display for BodyKind {
@@ -25,6 +30,8 @@ impl fmt::Display for BodyKind {
             BodyKind::Balance => "BALANCE",
             BodyKind::ArpCache => "ARPCACHE",
             BodyKind::Proceed => "PROCEED",
+            BodyKind::Holding => "HOLDING",
+            BodyKind::Released => "RELEASED",
         })
     }
 }
@@ -62,6 +69,15 @@ pub enum CodecError {
         /// The value sent.
         value: i32,
     },
+    /// An address listed twice where each may appear once.
+    RepeatedAddress {
+        /// The message.
+        kind: BodyKind,
+        /// Where the second occurrence is.
+        offset: usize,
+        /// The address.
+        addr: Ipv4Addr,
+    },
     /// Bytes left over after the last field.
     TrailingBytes {
         /// The message.
@@ -97,6 +113,10 @@ impl fmt::Display for CodecError {
             CodecError::UnknownPriority { offset, value } => write!(
                 f,
                 "STATE body has claim priority {value} at byte {offset} (known: 0..=5)"
+            ),
+            CodecError::RepeatedAddress { kind, offset, addr } => write!(
+                f,
+                "{kind} body lists {addr} a second time (at byte {offset})"
             ),
             CodecError::TrailingBytes { kind, offset, len } => write!(
                 f,

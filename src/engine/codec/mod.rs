@@ -5,8 +5,8 @@
 //! the message with the sender's order, and a receiver of the other order
 //! is told so); addresses are written as their four bytes, in network
 //! order, on every host. On an endian mismatch every int32 of STATE,
-//! BALANCE and PROCEED is byte-swapped, and the addresses are read as
-//! they are. The C nodes swap the address fields too, so a C node reads
+//! BALANCE, PROCEED, HOLDING and RELEASED is byte-swapped, and the
+//! addresses are read as they are. The C nodes swap the address fields too, so a C node reads
 //! every address of a peer of the other byte order backwards (a claim on
 //! 10.0.0.1 arrives as a claim on 1.0.0.10, which no VIF matches), and a
 //! mixed-endian cluster of C nodes does not agree on who holds what; we
@@ -15,10 +15,27 @@
 //! ARPCACHE carries no host-order integer (its count is implied by the
 //! length, its addresses are in network order), so it is never swapped.
 //!
+//! HOLDING (type 7) and RELEASED (type 8) are ours, as is PROCEED (type
+//! 6); C nodes ignore every type they do not know. Both are sent AGREED
+//! and share one layout (`N` the number of VIFs listed):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 12 | group id of the view the sender sent it in: 3 × int32 |
+//! | 12 | 4 | N: int32 |
+//! | 16 | 4 × N | VIF primary addresses, network order, each at most once |
+//!
+//! HOLDING goes out on every view, just before the sender's STATE, and
+//! lists the VIFs the sender has up in its kernel at that moment (it is
+//! also how a member learns that the sender is one of ours). RELEASED
+//! lists the VIFs the sender has just taken down, and is sent only after
+//! the sender's driver has removed them (see the engine's module docs).
+//!
 //! The parts, by job:
 //! - this file: the message types and [`ClaimPriority`];
 //! - `bodies`: each message body's encoding and decoding
 //!   ([`StateBody`], [`encode_balance`], [`decode_arp_cache`], ...);
+//! - `handoff`: the HOLDING and RELEASED bodies ([`VifList`]);
 //! - `bytes`: the reader and writer of host-order integers and
 //!   network-order addresses the bodies are made of;
 //! - `error`: [`CodecError`], which names the message, field and offset;
@@ -27,8 +44,11 @@
 mod bodies;
 mod bytes;
 mod error;
+mod handoff;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_handoff;
 
 pub use crate::base::{ArpEntry, GroupId};
 pub use bodies::{
@@ -36,6 +56,7 @@ pub use bodies::{
     encode_balance, encode_proceed, BalanceBody, Move, StateBody,
 };
 pub use error::{BodyKind, CodecError};
+pub use handoff::{decode_holding, decode_released, encode_holding, encode_released, VifList};
 
 /// Wackamole message types (the group service's `mess_type`).
 pub mod mess_type {
@@ -52,6 +73,11 @@ pub mod mess_type {
     /// Ours: "finish the state exchange of this view without the members
     /// whose STATE has not arrived" (see the engine's module docs).
     pub const PROCEED: i16 = 6;
+    /// Ours: "these are the VIFs I have up", sent on every view just
+    /// before the sender's STATE (see the engine's module docs).
+    pub const HOLDING: i16 = 7;
+    /// Ours: "I have taken these VIFs down" (see the engine's module docs).
+    pub const RELEASED: i16 = 8;
 }
 
 /// How strongly a member holds (or wants) a VIF. The order matters: the

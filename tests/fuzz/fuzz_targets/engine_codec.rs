@@ -1,13 +1,14 @@
 //! The engine's message bodies (STATE, MATURING, BALANCE, ARPCACHE,
-//! PROCEED) as other nodes send them, from senders of either byte order.
+//! PROCEED, HOLDING, RELEASED) as other nodes send them, from senders of either byte order.
 //! Whatever decodes must encode into bytes that decode to the same value.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::engine::codec::{
-    decode_arp_cache, decode_balance, decode_maturing, decode_proceed, encode_arp_cache,
-    encode_balance, encode_proceed, StateBody,
+    decode_arp_cache, decode_balance, decode_holding, decode_maturing, decode_proceed,
+    decode_released, encode_arp_cache, encode_balance, encode_holding, encode_proceed,
+    encode_released, StateBody,
 };
 use wackamole_fuzz::Bytes;
 
@@ -35,6 +36,18 @@ fuzz_target!(|data: &[u8]| {
         3 => {
             if let Ok(entries) = decode_arp_cache(body) {
                 assert_eq!(decode_arp_cache(&encode_arp_cache(&entries)), Ok(entries));
+            }
+        }
+        4 => {
+            if let Ok(list) = decode_holding(body, mismatch) {
+                let again = encode_holding(list.group_id, &list.vifs);
+                assert_eq!(decode_holding(&again, false), Ok(list));
+            }
+        }
+        5 => {
+            if let Ok(list) = decode_released(body, mismatch) {
+                let again = encode_released(list.group_id, &list.vifs);
+                assert_eq!(decode_released(&again, false), Ok(list));
             }
         }
         _ => {

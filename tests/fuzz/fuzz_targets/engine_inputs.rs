@@ -13,7 +13,8 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::{
-    encode_arp_cache, encode_balance, encode_proceed, mess_type, ClaimPriority, Move, StateBody,
+    encode_arp_cache, encode_balance, encode_holding, encode_proceed, encode_released, mess_type,
+    ClaimPriority, Move, StateBody,
 };
 use wackamole::engine::{
     ArpEntry, Engine, GroupId, Input, Message, Output, Settings, Timer, View, VifIndex,
@@ -87,6 +88,14 @@ fn body(input: &mut Bytes, kind: i16, group_id: GroupId) -> Vec<u8> {
                 .collect::<Vec<_>>(),
         ),
         mess_type::PROCEED => encode_proceed(group_id),
+        mess_type::HOLDING | mess_type::RELEASED => {
+            let vifs: Vec<Ipv4Addr> = (0..input.below(4)).map(|_| address(input)).collect();
+            if kind == mess_type::HOLDING {
+                encode_holding(group_id, &vifs)
+            } else {
+                encode_released(group_id, &vifs)
+            }
+        }
         _ => Vec::new(),
     }
 }
@@ -140,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     members[input.below(members.len())]
                 };
-                let kind = input.below(8) as i16;
+                let kind = input.below(10) as i16;
                 Input::Message(Message {
                     sender: name(sender),
                     mess_type: kind,
@@ -154,7 +163,8 @@ fuzz_target!(|data: &[u8]| {
                     Timer::Balance,
                     Timer::StateWait,
                     Timer::ArpShare,
-                ][input.below(4)],
+                    Timer::ReleaseWait,
+                ][input.below(5)],
             ),
             _ => Input::LocalArpTable(
                 (0..input.below(3))
