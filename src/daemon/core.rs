@@ -430,6 +430,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 Ok(Added::Present) => {
                     self.log(Level::Debug, format_args!("{address} was already up"))
                 }
+                Ok(Added::Permanent) => self.log(
+                    Level::Warning,
+                    format_args!(
+                        "{address} was already up without a lifetime (added by hand?): left \
+                         as it is, so a stall of this daemon will not take it down"
+                    ),
+                ),
                 Err(err) if first_try => {
                     complete = false;
                     self.log(

@@ -24,6 +24,10 @@ pub enum Added {
     New,
     /// The interface had it already: nothing was done.
     Present,
+    /// The interface had it already without a lifetime though one was
+    /// asked (added by hand): it is the operator's, left alone, and the
+    /// kernel will not drop it should this process stall.
+    Permanent,
 }
 
 /// What renewing an address found.

@@ -41,6 +41,7 @@ impl Host for LinuxHost {
     ) -> Result<Added, HostError> {
         match iface::bring_up_for(address, lifetime) {
             Ok(Outcome::Added { .. }) => Ok(Added::New),
+            Ok(Outcome::AlreadyPermanent { .. }) => Ok(Added::Permanent),
             Ok(_) => Ok(Added::Present),
             Err(err) => Err(HostError(err.to_string())),
         }
