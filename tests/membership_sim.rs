@@ -55,11 +55,12 @@ const LIVENESS_TIMEOUTS: u64 = 12;
 /// The bound in simulated time.
 const LIVENESS_BOUND: Duration = Duration::from_millis(200 * LIVENESS_TIMEOUTS);
 
-/// Four heartbeats per time-out rather than the defaults' ten: the
+/// Five heartbeats per time-out rather than the defaults' ten (the
+/// fewest a quorum lease allows): the
 /// failure detector errs far more often under loss, so schedules hold
 /// more view changes to check (and cost fewer datagrams).
 fn simulated_settings() -> Settings {
-    Settings::new(Duration::from_millis(50), Duration::from_millis(200)).expect("valid settings")
+    Settings::new(Duration::from_millis(40), Duration::from_millis(200)).expect("valid settings")
 }
 
 #[derive(Debug, Clone)]
@@ -338,13 +339,17 @@ impl Run {
         if disturbed {
             self.disturbed();
         }
+        let kernels = self.daemons.kernels.clone();
+        kernels.borrow_mut().now = now;
+        let changes = kernels.borrow_mut().take_fresh();
         let checker = &self.checker;
-        let mut verdict = self.daemons.check_now(&self.net, |i| checker.current(i));
+        let mut verdict = self
+            .daemons
+            .check_now(&self.net, |i| checker.current(i), &changes);
         if verdict.is_ok() {
-            let kernels = self.daemons.kernels.clone();
             verdict = kernels
                 .borrow_mut()
-                .check_flaps(|host| self.release_excused(host));
+                .check_flaps(&changes, |host| self.release_excused(host));
         }
         if let Err(broken) = verdict {
             panic!("{}", self.failure(&broken));

@@ -119,7 +119,18 @@ pub enum ErrorKind {
     },
     /// `Quorum = majority` with Spread: no node list to take half of.
     MajorityWithoutNodes,
+    /// A quorum with the built-in membership at fewer heartbeats per
+    /// time-out than its quorum lease needs.
+    QuorumWithFewHeartbeats {
+        /// Heartbeats per time-out, rounded down.
+        per_timeout: u32,
+    },
 }
+
+/// Heartbeats per time-out the quorum lease needs: an echo of our
+/// heartbeat comes back at most two heartbeats old, and the lease lasts
+/// half a time-out.
+pub(super) const MIN_HEARTBEATS_FOR_QUORUM: u32 = 5;
 
 /// A configuration that cannot be used, with where and why.
 #[derive(Debug)]
@@ -224,6 +235,12 @@ impl fmt::Display for Error {
                 f,
                 "found Quorum {quorum}, expected at most the {nodes} nodes listed in Membership \
                  Nodes (a larger quorum is never reached)"
+            ),
+            ErrorKind::QuorumWithFewHeartbeats { per_timeout } => write!(
+                f,
+                "found a Quorum with a Membership Timeout of {per_timeout} heartbeats, expected at \
+                 least {MIN_HEARTBEATS_FOR_QUORUM}: a node keeps its addresses only while a quorum \
+                 echoes its heartbeats within half a time-out, which needs that many"
             ),
             ErrorKind::MajorityWithoutNodes => f.write_str(
                 "found Quorum majority with Spread, expected a number of members: majority counts \

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::error::{ErrorKind, Position, WarningKind};
+use super::error::{ErrorKind, Position, WarningKind, MIN_HEARTBEATS_FOR_QUORUM};
 use super::parser::{Located, Spans};
 use super::{Config, Prefer, Quorum};
 
@@ -100,6 +100,20 @@ fn group_service(config: &Config, spans: &Spans) -> Located<()> {
         let nodes = membership.nodes.len();
         if config.quorum.needed(nodes) > nodes {
             return Err((at, ErrorKind::QuorumAboveNodes { quorum, nodes }));
+        }
+    }
+    if let (Some(membership), Some(at)) = (&config.membership, spans.quorum) {
+        let settings = &membership.settings;
+        let per_timeout = settings.timeout.as_nanos() / settings.heartbeat.as_nanos().max(1);
+        if config.quorum.needed(membership.nodes.len()) >= 2
+            && per_timeout < u128::from(MIN_HEARTBEATS_FOR_QUORUM)
+        {
+            return Err((
+                at,
+                ErrorKind::QuorumWithFewHeartbeats {
+                    per_timeout: u32::try_from(per_timeout).unwrap_or(u32::MAX),
+                },
+            ));
         }
     }
     Ok(())

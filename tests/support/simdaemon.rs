@@ -164,6 +164,12 @@ impl Kernels {
         self.fresh.retain(|c| c.host != host);
     }
 
+    /// The changes since the last call.
+    pub fn take_fresh(&mut self) -> Vec<Change> {
+        self.expire();
+        std::mem::take(&mut self.fresh)
+    }
+
     /// The hosts holding `address` now.
     pub fn holders(&self, address: &str) -> Vec<usize> {
         self.held
@@ -178,8 +184,12 @@ impl Kernels {
     /// each release) and nothing disturbed the cluster since, has
     /// flapped: a join made it give up what it keeps afterwards, and the
     /// address was out of service for nothing.
-    pub fn check_flaps(&mut self, mut excused: impl FnMut(usize) -> bool) -> Result<(), String> {
-        for change in std::mem::take(&mut self.fresh) {
+    pub fn check_flaps(
+        &mut self,
+        changes: &[Change],
+        mut excused: impl FnMut(usize) -> bool,
+    ) -> Result<(), String> {
+        for change in changes.iter().cloned() {
             let key = (change.host, change.address.clone());
             if !change.added {
                 let why = excused(change.host);
@@ -591,46 +601,53 @@ impl Daemons {
         Ok(())
     }
 
-    /// The physical checks of this instant: no address on two running
-    /// hosts of one view, nor (with a majority quorum) on two running
-    /// hosts at all. A paused host's kernel keeps its addresses until
-    /// their lifetime runs out; with `TakeoverWait` it counts like any
-    /// other (nobody may take them before that), without it is left out:
-    /// the overlap is then bounded by the lifetime, as documented.
+    /// The physical checks of the addresses added since the last step
+    /// (`changes`): none may go into a kernel while another running host
+    /// of the same view has it, nor (with a majority quorum) while any
+    /// other running host has it. A paused host's kernel keeps its
+    /// addresses until their lifetime runs out; with `TakeoverWait` it
+    /// counts like any other (nobody may take them before that), without
+    /// it is left out: the overlap is then bounded by the lifetime, as
+    /// documented. Two holders that meet when partitions merge are not a
+    /// taking: the state exchange of the merged view resolves them, and
+    /// the settled check sees that it did.
     pub fn check_now(
         &self,
         net: &Net,
         view_of: impl Fn(usize) -> Option<ViewId>,
+        changes: &[Change],
     ) -> Result<(), String> {
-        self.kernels.borrow_mut().now = net.now;
-        self.kernels.borrow_mut().expire();
         let kernels = self.kernels.borrow();
-        for k in 0..self.vifs {
-            let address = vif_address(k);
-            let holders: Vec<usize> = kernels
-                .holders(&address)
-                .into_iter()
-                .filter(|&h| self.takeover_wait || net.slots[h].state == SlotState::Running)
-                .collect();
-            for (a, &x) in holders.iter().enumerate() {
-                for &y in &holders[a + 1..] {
-                    let same_view = view_of(x).is_some() && view_of(x) == view_of(y);
-                    let stalled = [x, y]
-                        .iter()
-                        .any(|&h| net.slots[h].state != SlotState::Running);
-                    if same_view || self.majority || stalled {
-                        return Err(format!(
-                            "{address} is configured on hosts {x} and {y} at once ({}; views \
-                             {:?} and {:?})",
-                            if same_view {
-                                "one view"
-                            } else {
-                                "majority quorum"
-                            },
-                            view_of(x),
-                            view_of(y)
-                        ));
-                    }
+        for change in changes.iter().filter(|c| c.added) {
+            let x = change.host;
+            if kernels.holders(&change.address).iter().all(|&h| h != x) {
+                continue;
+            }
+            for y in kernels.holders(&change.address) {
+                if y == x {
+                    continue;
+                }
+                let running = net.slots[y].state == SlotState::Running;
+                if !running && !self.takeover_wait {
+                    continue;
+                }
+                let same_view = view_of(x).is_some() && view_of(x) == view_of(y);
+                if same_view || self.majority || !running {
+                    return Err(format!(
+                        "host {x} took {} at {}us while host {y} had it ({}; views {:?} and \
+                         {:?})",
+                        change.address,
+                        change.at,
+                        if !running {
+                            "a stalled holder under TakeoverWait"
+                        } else if same_view {
+                            "one view"
+                        } else {
+                            "majority quorum"
+                        },
+                        view_of(x),
+                        view_of(y)
+                    ));
                 }
             }
         }
