@@ -11,17 +11,23 @@ STATIC_DIR := dist
 # The binary looks for $(SYSCONFDIR)/wackamole.conf when run without -c.
 export WACKAMOLE_SYSCONFDIR := $(SYSCONFDIR)
 
-.PHONY: all test soak demo static cross-test install lint bench bench-load clean model model-mutants fuzz
+.PHONY: all test soak demo static cross-test install lint bench bench-load clean model model-mutants fuzz \
+	deb deb-check deb-install-test
 
 all:
 	$(CARGO) build --release
 
-# The whole suite, including the root-only network-namespace tests, and
-# a build check of the fuzz targets (which `make fuzz` runs on nightly)
-# so that they keep up with the code they exercise.
+# The whole suite, including the root-only network-namespace tests, a
+# build check of the fuzz targets (which `make fuzz` runs on nightly) so
+# that they keep up with the code they exercise, and the check of the
+# Debian package (deb-check). What it needs beyond cargo is installed
+# first when missing (etc/provision.sh: iproute2, procps, gcc and g++,
+# Debian's packaging tools, and nftables on a kernel without netem).
 test:
+	sh etc/provision.sh test
 	$(CARGO) test --profile test-opt -- --test-threads=2
 	$(CARGO) check --manifest-path tests/fuzz/Cargo.toml --bins --examples
+	$(MAKE) --no-print-directory deb-check
 
 # Every seeded simulation at length, SOAK_SEEDS schedules each (a
 # million by default), each spread over every core: the engine's clusters
@@ -79,6 +85,31 @@ install: all
 		etc/systemd/wackamole.service > $(DESTDIR)$(SYSTEMDUNITDIR)/wackamole.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/wackamole.service
 
+# The Debian package of the release build, dist/wackamole_VERSION_ARCH.deb
+# (etc/debian/build.sh), checked by lintian; dpkg-dev, binutils and
+# lintian are installed when missing. deb-check (part of `make test`)
+# builds it without lintian and checks it unpacked, never installed
+# (etc/debian/check.sh), and proves the check refuses broken copies.
+# deb-install-test installs it on this machine with dpkg, checks it, then
+# upgrades, removes and purges it (etc/debian/install-test.sh; root; CI
+# runs it).
+DEB_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB := dist/wackamole_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: all
+	sh etc/provision.sh deb
+	LINTIAN=yes sh etc/debian/build.sh $(BIN)
+
+deb-check: all
+	sh etc/provision.sh deb
+	sh etc/debian/build.sh $(BIN)
+	sh etc/debian/check.sh $(DEB) mutants
+
+deb-install-test: deb
+	sh etc/debian/check.sh $(DEB)
+	sh etc/debian/install-test.sh $(DEB)
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -101,8 +132,8 @@ bench-load:
 # The spin model of the membership protocol's view change and merge
 # (tests/model/membership.pml): an exhaustive check that view agreement and
 # view synchrony hold in every interleaving, for three nodes with loss,
-# crashes and stalls. Needs spin (apt-get install spin) and a C compiler;
-# everything is built and run in target/model. Fails unless pan reports
+# crashes and stalls. Needs spin and a C compiler (installed when missing:
+# etc/provision.sh); everything is built and run in target/model. Fails unless pan reports
 # "errors: 0" over the whole state space.
 MODEL_DIR := target/model
 MODEL_PML := tests/model/membership.pml
@@ -113,7 +144,7 @@ MODEL_MUTANTS := MUT_INSTALL_ANY MUT_MIN_CUT MUT_FLUSH_DELIVERS \
 	MUT_NOT_LISTED MUT_STALL_REUSES
 
 model:
-	@command -v spin >/dev/null 2>&1 || { echo "model: spin not found (apt-get install spin)" >&2; exit 1; }
+	@sh etc/provision.sh model
 	@rm -rf $(MODEL_DIR) && mkdir -p $(MODEL_DIR)
 	cp $(MODEL_PML) $(MODEL_DIR)/membership.pml
 	cd $(MODEL_DIR) && spin -a membership.pml
@@ -126,7 +157,7 @@ model:
 # Each mutant breaks one rule of the protocol on purpose; spin must find a
 # counterexample to each (kept, replayed, in target/model/mutants). Not in CI.
 model-mutants:
-	@command -v spin >/dev/null 2>&1 || { echo "model-mutants: spin not found (apt-get install spin)" >&2; exit 1; }
+	@sh etc/provision.sh model
 	@rm -rf $(MODEL_DIR)/mutants && mkdir -p $(MODEL_DIR)/mutants
 	@cp $(MODEL_PML) $(MODEL_DIR)/mutants/membership.pml
 	@cd $(MODEL_DIR)/mutants && fail=0 && for m in $(MODEL_MUTANTS); do \

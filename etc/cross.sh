@@ -35,13 +35,9 @@ spread_session spread_robustness spread_test_daemon"
 : "${WACKAMOLE_SCENARIO_SEEDS:=50}"
 export WACKAMOLE_SIM_SEEDS WACKAMOLE_MSIM_SEEDS WACKAMOLE_SCENARIO_SEEDS
 
-say() { printf '%s: %s\n' "$ACTION" "$*"; }
-die() { printf '%s: %s\n' "$ACTION" "$*" >&2; exit 1; }
-loud() {
-	printf '\n%s: ********************************************************\n' "$ACTION" >&2
-	for line in "$@"; do printf '%s: %s\n' "$ACTION" "$line" >&2; done
-	printf '%s: ********************************************************\n\n' "$ACTION" >&2
-}
+PROVISION_SOURCED=yes
+# say, die, loud and provision_command.
+. etc/provision.sh
 
 # The per-target table: the C cross linker and its Debian package (empty
 # for the host's own cc), the qemu-user emulator, and the flags that make
@@ -98,22 +94,6 @@ provision_std() {
 	say "installing the Rust standard library for $1: rustup target add $1"
 	rustup target add "$1" || return 1
 	has_std "$1"
-}
-
-# Installs Debian packages $2... unless command $1 exists.
-provision_command() {
-	tool=$1
-	shift
-	command -v "$tool" >/dev/null 2>&1 && return 0
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		say "$tool missing: apt-get install $*"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
-			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } ||
-			die "could not install $* (needed for $tool)"
-	else
-		die "$tool missing: install Debian's $* (apt-get install $*) or put $tool on PATH"
-	fi
-	command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after installing $*"
 }
 
 # CARGO_TARGET_<TRIPLE>_<WHAT> for cargo.

@@ -42,7 +42,9 @@ fn keygen(dir: &Path) -> std::path::PathBuf {
 }
 
 /// A cluster of `nodes` whose configurations name the built-in
-/// membership (heartbeat 20 ms, time-out 100 ms) and `quorum`.
+/// membership (heartbeat 50 ms, time-out 1 s: nothing here is about
+/// speed, and a loaded machine must not make a node look dead) and
+/// `quorum`.
 fn cluster(tag: &str, nodes: usize, vifs: usize, quorum: &str) -> Cluster {
     let cluster = Cluster::new(tag, Spec::new(nodes, vifs));
     let key = keygen(cluster.dir());
@@ -55,7 +57,7 @@ fn cluster(tag: &str, nodes: usize, vifs: usize, quorum: &str) -> Cluster {
             .map(|l| format!("{l}\n"))
             .collect();
         let text = format!(
-            "Membership {{\n\tNodes {{ {} }}\n\tKey = {}\n\tHeartbeat = 20ms\n\tTimeout = 100ms\n}}\n\
+            "Membership {{\n\tNodes {{ {} }}\n\tKey = {}\n\tHeartbeat = 50ms\n\tTimeout = 1s\n}}\n\
              Quorum = {quorum}\n{spread_free}",
             listed.join(" "),
             key.display()
@@ -108,7 +110,9 @@ fn three_nodes_form_one_view_split_the_vifs_and_report_it() {
         assert_eq!(node.address, node_address(i).to_string(), "{text}");
         assert!(node.incarnation.is_some(), "{text}");
         if i != 1 {
-            assert!(node.last_heard_ms.is_some_and(|ms| ms < 1000), "{text}");
+            // Heard lately (in view means within the time-out; the bound
+            // is loose, for a loaded machine that answers late).
+            assert!(node.last_heard_ms.is_some_and(|ms| ms < 10_000), "{text}");
         }
     }
     let quorum = status.quorum.as_ref().expect("the quorum");
@@ -167,9 +171,9 @@ fn sigterm_hands_over_at_once_and_a_lone_survivor_below_the_quorum_holds_nothing
     // A second node back: the quorum is met again, the VIFs come back.
     cluster.start(1);
     cluster.wait_spread_as(&[3, 3, 0], SETTLE);
-    let report = sampler.finish();
-    if !report.doubles.is_empty() {
-        cluster.fail(&format!("VIPs on two nodes at once: {:?}", report.doubles));
+    let report = sampler.finish_after(10, SETTLE);
+    if report.sweeps < 10 || !report.doubles.is_empty() {
+        cluster.fail(&format!("VIPs on two nodes at once: {report:?}"));
     }
 }
 
@@ -183,8 +187,8 @@ fn sighup_changes_timing_and_quorum_live() {
     for i in 0..2 {
         let text = cluster
             .config_text(i)
-            .replace("Heartbeat = 20ms", "Heartbeat = 30ms")
-            .replace("Timeout = 100ms", "Timeout = 150ms");
+            .replace("Heartbeat = 50ms", "Heartbeat = 60ms")
+            .replace("Timeout = 1s", "Timeout = 1500ms");
         cluster.write_config(i, &text);
         cluster.signal(i, libc::SIGHUP);
         cluster.wait_for("the reload", SETTLE, |c| {

@@ -15,12 +15,18 @@ mod sniffer;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use announce_rig::{lan, Stack};
-use sniffer::{Advertisement, Frame};
+use announce_rig::{lan, Lan, Stack};
+use sniffer::{Advertisement, Frame, SEND_DELAY, STAMP_SLACK};
 use wackamole::config::{NotifyTarget, VifAddress};
 use wackamole::net::announce::AnnounceSettings;
 
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+/// Bound for what the announcer owes to be seen: generous, for a loaded
+/// machine.
+const WITHIN: Duration = Duration::from_secs(30);
+/// How long the capture goes on once everything owed was seen, to catch
+/// frames that should not come.
+const GRACE: Duration = Duration::from_millis(600);
 
 fn vip(addr: &str, prefix_len: u8) -> VifAddress {
     let addr: IpAddr = addr.parse().expect("test address");
@@ -42,6 +48,26 @@ fn announced(frame: &Frame) -> Option<IpAddr> {
         .advertisement()
         .filter(|na| na.destination == ALL_NODES)
         .map(|na| na.target.into())
+}
+
+/// Every frame from the node until `enough` holds for them (failing
+/// after [`WITHIN`]), then [`GRACE`] more.
+fn capture_until(lan: &Lan, what: &str, enough: impl Fn(&[Frame]) -> bool) -> Vec<Frame> {
+    let deadline = Instant::now() + WITHIN;
+    let mut frames = lan
+        .sniffer
+        .capture_from(lan.node_mac, deadline, |seen| enough(seen));
+    assert!(
+        enough(&frames),
+        "{what} not seen within {WITHIN:?}: {frames:?}"
+    );
+    frames.extend(lan.capture(GRACE));
+    frames
+}
+
+/// How many of `frames` announce `addr`.
+fn announcements(frames: &[Frame], addr: IpAddr) -> usize {
+    frames.iter().filter(|f| announced(f) == Some(addr)).count()
 }
 
 fn check_unsolicited(frame: &Frame, mac: [u8; 6], vip: Ipv6Addr) {
@@ -75,8 +101,11 @@ fn unsolicited_advertisements_every_field_and_the_gratuitous_schedule() {
     lan.bring_up(&vips);
     let asked = Instant::now();
     lan.announcer.announce(0, vips.to_vec(), vec![], vec![]);
-    let frames = lan.capture(Duration::from_millis(1200));
+    let frames = capture_until(&lan, "three announcements of each address", |seen| {
+        vips.iter().all(|v| announcements(seen, v.addr) >= 3)
+    });
     lan.no_failure();
+    let interval = AnnounceSettings::default().gratuitous_interval;
     for v in &vips {
         let sent: Vec<&Frame> = frames
             .iter()
@@ -88,11 +117,16 @@ fn unsolicited_advertisements_every_field_and_the_gratuitous_schedule() {
                 check_unsolicited(frame, lan.node_mac, addr);
             }
         }
-        // One at once, the repeats within the first 500 ms.
-        assert!(sent[0].at - asked < Duration::from_millis(100));
-        assert!(sent[2].at - asked < Duration::from_millis(650));
-        for pair in sent.windows(2) {
-            assert!(pair[1].at - pair[0].at >= Duration::from_millis(200));
+        // Announcement n is due n intervals after the request: late is
+        // possible (a busy machine), early not.
+        for (n, frame) in sent.iter().enumerate() {
+            let due = asked + interval * n as u32;
+            assert!(
+                frame.at + STAMP_SLACK >= due,
+                "announcement {n} of {v} {:?} after the request, due after {:?}",
+                frame.at - asked,
+                due - asked
+            );
         }
     }
 }
@@ -124,21 +158,18 @@ fn ipv6_neighbours_in_notify_get_a_unicast_advertisement() {
         addr: neighbour,
     }];
     lan.announcer.announce(0, vec![address], notify, vec![]);
-    let frames = lan.capture(Duration::from_millis(1500));
-    lan.no_failure();
-    let unicast: Vec<&Frame> = frames
-        .iter()
-        .filter(|f| {
-            f.advertisement()
-                .is_some_and(|na| na.destination == neighbour)
-        })
-        .collect();
-    // Exactly one of ours (the kernel may also answer the neighbour's
+    // Ours is unsolicited (the kernel may also answer the neighbour's
     // solicitation, which has the Solicited flag).
-    let ours: Vec<&&Frame> = unicast
-        .iter()
-        .filter(|f| !f.advertisement().unwrap().solicited)
-        .collect();
+    let ours_to_the_neighbour = |f: &Frame| {
+        f.advertisement()
+            .is_some_and(|na| na.destination == neighbour && !na.solicited)
+    };
+    let frames = capture_until(&lan, "the advertisement to the neighbour", |seen| {
+        seen.iter().any(ours_to_the_neighbour)
+    });
+    lan.no_failure();
+    // Exactly one.
+    let ours: Vec<&Frame> = frames.iter().filter(|f| ours_to_the_neighbour(f)).collect();
     assert_eq!(ours.len(), 1, "{frames:?}");
     let frame = ours[0];
     assert_eq!(frame.destination(), lan.peer_mac);
@@ -177,59 +208,75 @@ fn refresh_announces_every_held_address_once_per_period_one_at_a_time() {
     lan.bring_up(&second);
     lan.announcer.announce(0, first.to_vec(), vec![], vec![]);
     lan.announcer.announce(1, second.to_vec(), vec![], vec![]);
-    // Initial announcements, then three periods of refresh.
-    let frames = lan.capture(Duration::from_millis(3400));
-    lan.no_failure();
-    let ours: Vec<(Instant, IpAddr)> = frames
-        .iter()
-        .filter_map(|f| announced(f).map(|a| (f.at, a)))
-        .collect();
-    let start = ours[0].0;
-    let refreshes: Vec<(Instant, IpAddr)> = ours
-        .iter()
-        .copied()
-        .filter(|(at, _)| *at - start > Duration::from_millis(500))
-        .collect();
-    // 4 addresses, 3 periods: 12 refreshes (the first one period in).
+    // Each address's first announcement is its acquisition; then three
+    // refreshes of each.
     let all: Vec<IpAddr> = first.iter().chain(&second).map(|v| v.addr).collect();
-    for a in &all {
-        let count = refreshes.iter().filter(|(_, b)| b == a).count();
-        assert!(
-            (2..=3).contains(&count),
-            "{a} refreshed {count} times in three periods: {refreshes:?}"
+    let frames = capture_until(&lan, "three refreshes of every address", |seen| {
+        all.iter().all(|a| announcements(seen, *a) >= 4)
+    });
+    lan.no_failure();
+    let refreshes = refreshes_of(&frames, &all);
+    // One at a time, in turn: between two refreshes of an address every
+    // other address is refreshed exactly once.
+    for round in refreshes.windows(all.len()) {
+        let mut addresses: Vec<IpAddr> = round.iter().map(|(_, a)| *a).collect();
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(
+            addresses.len(),
+            all.len(),
+            "not refreshed in turn: {refreshes:?}"
         );
     }
-    assert!(refreshes.len() >= 10, "{refreshes:?}");
-    // Paced: one address at a time, a quarter period apart; one sent late
-    // (a busy machine) never brings the next closer than half of that.
+    // Paced a quarter period apart: one sent late (a busy machine) never
+    // brings the next closer than half of that (less what the machine
+    // may hold a frame once it is due), and none is sent before its
+    // time, so over the whole run they are at least that far apart on
+    // average (the first refresh, if late, is all that shortens it; a
+    // quarter of the spacing is allowed for that).
     let spacing = period / 4;
     for pair in refreshes.windows(2) {
         let gap = pair[1].0 - pair[0].0;
         assert!(
-            gap + Duration::from_millis(10) >= spacing / 2,
+            gap + SEND_DELAY >= spacing / 2,
             "two refreshes {gap:?} apart: {refreshes:?}"
         );
     }
-    let median = {
-        let mut gaps: Vec<Duration> = refreshes.windows(2).map(|p| p[1].0 - p[0].0).collect();
-        gaps.sort();
-        gaps[gaps.len() / 2]
-    };
+    let span = refreshes[refreshes.len() - 1].0 - refreshes[0].0;
+    let mean = span / (refreshes.len() - 1) as u32;
     assert!(
-        median + Duration::from_millis(10) >= spacing && median <= spacing + spacing / 2,
-        "median spacing {median:?}, promised {spacing:?}"
+        mean >= spacing - spacing / 4,
+        "refreshes {mean:?} apart on average, promised {spacing:?}: {refreshes:?}"
     );
-    // A released VIF is no longer refreshed.
+    // A released VIF is no longer refreshed: after the cancel, only the
+    // refresh the worker may have been sending at that moment.
+    let cancelled = Instant::now();
     lan.announcer.cancel(0);
-    let later = lan.capture(Duration::from_millis(1600));
-    let refreshed: Vec<IpAddr> = later.iter().filter_map(announced).collect();
-    assert!(
-        refreshed
-            .iter()
-            .all(|a| !first.iter().any(|v| v.addr == *a)),
-        "{refreshed:?}"
-    );
-    for v in &second {
-        assert!(refreshed.contains(&v.addr), "{} not refreshed", v.addr);
-    }
+    let later = capture_until(&lan, "two refreshes of the VIF still held", |seen| {
+        second.iter().all(|v| announcements(seen, v.addr) >= 2)
+    });
+    let refreshed: Vec<IpAddr> = later
+        .iter()
+        .filter(|f| f.at >= cancelled)
+        .filter_map(announced)
+        .collect();
+    let released = |a: &IpAddr| first.iter().any(|v| v.addr == *a);
+    let after_the_first = refreshed.get(1..).unwrap_or_default();
+    assert!(!after_the_first.iter().any(released), "{refreshed:?}");
+}
+
+/// The refreshes among `frames`: every announcement of one of `addresses`
+/// after that address's first (its acquisition), with its time.
+fn refreshes_of(frames: &[Frame], addresses: &[IpAddr]) -> Vec<(Instant, IpAddr)> {
+    let mut acquired: Vec<IpAddr> = Vec::new();
+    frames
+        .iter()
+        .filter_map(|f| announced(f).map(|a| (f.at, a)))
+        .filter(|(_, a)| addresses.contains(a))
+        .filter(|(_, a)| {
+            let first = !acquired.contains(a);
+            acquired.push(*a);
+            !first
+        })
+        .collect()
 }

@@ -388,38 +388,54 @@ fn without_net_admin(f: impl FnOnce() + Send) {
 /// simply left out, never an error.
 #[test]
 fn listing_races_with_removals_without_failing() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
 
+    // Both sides run until each has done this many rounds (however long
+    // a loaded machine takes, within a generous bound).
+    const ROUNDS: u32 = 500;
+    const WITHIN: Duration = Duration::from_secs(120);
     let (node, _peer) = node("race");
     let churn: Vec<VifAddress> = (1..=8).map(|i| vip("va", [10, 21, 0, i], 24)).collect();
     let stop = AtomicBool::new(false);
-    let (lists, failures) = std::thread::scope(|scope| {
-        scope.spawn(|| {
+    let listed = AtomicU32::new(0);
+    let (churned, lists, failures) = std::thread::scope(|scope| {
+        let churner = scope.spawn(|| {
             node.run(|| {
-                let until = Instant::now() + Duration::from_millis(1500);
-                while Instant::now() < until {
+                let until = Instant::now() + WITHIN;
+                let mut rounds = 0u32;
+                while (rounds < ROUNDS || listed.load(Ordering::SeqCst) < ROUNDS)
+                    && Instant::now() < until
+                {
                     for address in &churn {
                         iface::bring_up(address).unwrap();
                     }
                     for address in &churn {
                         iface::take_down(address).unwrap();
                     }
+                    rounds += 1;
                 }
                 stop.store(true, Ordering::SeqCst);
+                rounds
             })
         });
-        node.run(|| {
+        let (lists, failures) = node.run(|| {
             let (mut lists, mut failures) = (0u32, Vec::new());
             while !stop.load(Ordering::SeqCst) {
                 match iface::list("va") {
                     Ok(_) => lists += 1,
                     Err(e) => failures.push(e.to_string()),
                 }
+                listed.store(lists, Ordering::SeqCst);
             }
             (lists, failures)
-        })
+        });
+        (churner.join().expect("churner"), lists, failures)
     });
-    assert!(lists > 0, "the lister never ran");
+    assert!(
+        churned >= ROUNDS && lists >= ROUNDS,
+        "{churned} rounds of churn and {lists} listings in {WITHIN:?}, wanted {ROUNDS} each"
+    );
     assert!(
         failures.is_empty(),
         "{} of {} listings failed: {:?}",

@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use crate::cluster::{make_nodes, node_config, Capture, Node, Observer, Waits, BINARY};
+use crate::cluster::{
+    make_nodes, node_config, patiently, Capture, Node, Observer, Waits, BINARY, STATUS_PATIENCE,
+};
 use crate::netns::{self, Netns};
 use crate::scratch::Scratch;
 use crate::status::Status;
@@ -329,9 +331,10 @@ impl BuiltinCluster {
         Status::ask(&self.nodes[i].control, CONTROL_TIMEOUT)
     }
 
-    /// Node `i`'s JSON status; fails the test when it cannot be had.
+    /// Node `i`'s JSON status; fails the test when it cannot be had
+    /// within [`STATUS_PATIENCE`].
     pub fn status(&mut self, i: usize) -> Status {
-        match self.try_status(i) {
+        match patiently(STATUS_PATIENCE, || self.try_status(i)) {
             Ok(report) => report,
             Err(e) => self.fail(&format!("no status from node {i}: {e}")),
         }

@@ -14,8 +14,13 @@ use crate::builtin::BuiltinCluster;
 use crate::builtin_status::ViewHistory;
 use crate::cluster::{Capture, Waits};
 
-/// Bound for a gratuitous ARP to show once its VIP is up.
-const ANNOUNCE: Duration = Duration::from_secs(5);
+/// Bound for a gratuitous ARP to show once its VIP is up: generous, for
+/// a loaded machine.
+const ANNOUNCE: Duration = Duration::from_secs(20);
+/// How many times a [`crate::builtin_status::ViewWatch`] must have asked
+/// each node for [`assert_no_view_change`] to mean anything (see
+/// `ViewWatch::finish_after`).
+pub const MIN_POLLS: usize = 3;
 
 /// Fails unless the bridge saw a gratuitous ARP at or after `since` for
 /// every VIP in `vips` from the MAC of the node now holding it; returns
@@ -92,7 +97,7 @@ pub fn assert_no_view_change(
 ) {
     for (i, history) in seen {
         let expected = vec![before[i].clone()];
-        if history.views != expected || history.changes() != 0 || history.polls < 3 {
+        if history.views != expected || history.changes() != 0 || history.polls < MIN_POLLS {
             cluster.fail(&format!(
                 "node {i} changed views: had {:?}, saw {:?} ({} polls, {} unanswered)",
                 before[i], history.views, history.polls, history.silent

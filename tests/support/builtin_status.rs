@@ -95,6 +95,21 @@ impl ViewWatch {
         self.snapshot()
     }
 
+    /// Watches on until every node was asked at least `polls` times or
+    /// `within` has passed (a loaded machine answers slowly), then stops;
+    /// what was seen, by node.
+    pub fn finish_after(self, polls: usize, within: Duration) -> BTreeMap<usize, ViewHistory> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let seen = self.snapshot();
+            if !seen.is_empty() && seen.values().all(|h| h.polls >= polls) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.finish()
+    }
+
     fn halt(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {

@@ -44,7 +44,7 @@ pub use node::{describe_exit, Node};
 #[allow(unused_imports)]
 pub use observe::{owners, Observer, Sampler, SamplerReport};
 #[allow(unused_imports)]
-pub use wait::Waits;
+pub use wait::{patiently, Waits, STATUS_PATIENCE};
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -293,9 +293,9 @@ impl Cluster {
     }
 
     /// Node `i`'s `wackatrl -l --json`; fails the test when it cannot be
-    /// had.
+    /// had within [`STATUS_PATIENCE`].
     pub fn status(&mut self, i: usize) -> Status {
-        match self.try_status(i) {
+        match patiently(STATUS_PATIENCE, || self.try_status(i)) {
             Ok(status) => status,
             Err(e) => self.fail(&format!("no status from node {i}: {e}")),
         }

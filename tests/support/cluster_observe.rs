@@ -154,8 +154,33 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// Stops sampling; what was seen.
     pub fn finish(mut self) -> SamplerReport {
         self.halt();
+        self.report()
+    }
+
+    /// Samples on until at least `sweeps` sweeps are in or `within` has
+    /// passed (a loaded machine sweeps slowly), then stops; what was seen.
+    pub fn finish_after(self, sweeps: usize, within: Duration) -> SamplerReport {
+        self.wait_sweeps(sweeps, within);
+        self.finish()
+    }
+
+    /// Waits until at least `sweeps` sweeps are in, or `within` has passed;
+    /// how many are.
+    pub fn wait_sweeps(&self, sweeps: usize, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let done = self.report().sweeps;
+            if done >= sweeps || Instant::now() >= deadline {
+                return done;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn report(&self) -> SamplerReport {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

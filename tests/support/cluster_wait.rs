@@ -8,6 +8,26 @@ use std::time::{Duration, Instant};
 
 use super::{owners, Observer, POLL};
 
+/// How long a test keeps asking a node for its status before it counts
+/// as not answering (a loaded machine may answer late).
+pub const STATUS_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Calls `ask` (every [`POLL`]) until it answers or `within` has passed;
+/// then its last error.
+pub fn patiently<T>(
+    within: Duration,
+    mut ask: impl FnMut() -> Result<T, String>,
+) -> Result<T, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        match ask() {
+            Ok(answer) => return Ok(answer),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => thread::sleep(POLL),
+        }
+    }
+}
+
 /// What a cluster answers, and the waits built on it.
 pub trait Waits: Sized {
     /// The observer of every node's VIPs, and every VIF's address in

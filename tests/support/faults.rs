@@ -105,7 +105,8 @@ impl Loss {
                     panic!(
                         "no way to make datagram loss here: this kernel has no netem qdisc \
                          (tc: {e}), and nftables failed too ({nft}); install nftables \
-                         (.ci/run does) or use a kernel with CONFIG_NET_SCH_NETEM"
+                         (apt-get install nftables; make test does, etc/provision.sh) or use \
+                         a kernel with CONFIG_NET_SCH_NETEM"
                     );
                 }
                 LossMethod::Nftables

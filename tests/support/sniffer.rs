@@ -1,5 +1,7 @@
 //! A frame sniffer for root-only tests: an AF_PACKET socket that captures
-//! every frame arriving on one interface, with the time it was read, and a
+//! every frame arriving on one interface, with the time the kernel
+//! received it (not when the test got round to reading it: a test thread
+//! that a loaded machine runs late would see frames bunched), and a
 //! decoder for the ARP, ICMP and neighbour advertisement frames the
 //! announcer sends.
 //!
@@ -14,9 +16,20 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+/// How far a frame's time stamp, a wall-clock time placed on the
+/// monotonic clock, may lie before an [`Instant`] taken before the frame
+/// was sent (the two clocks are read a moment apart).
+pub const STAMP_SLACK: Duration = Duration::from_millis(2);
+
+/// How long a loaded machine may hold a sender between the moment it
+/// decides a frame is due and the moment the frame leaves: what a gap
+/// between two frames may lose against the sender's schedule.
+pub const SEND_DELAY: Duration = Duration::from_millis(60);
+
 /// One captured frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// When the kernel received it (its receive time stamp).
     pub at: Instant,
     pub bytes: Vec<u8>,
 }
@@ -184,23 +197,14 @@ impl Sniffer {
         };
         assert_eq!(rc, 0, "bind sniffer: {}", std::io::Error::last_os_error());
         // Room for long bursts (a /24 walk) without drops.
-        let size: libc::c_int = 16 << 20;
-        // SAFETY: an int option of the right size.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &size as *const libc::c_int as *const libc::c_void,
-                mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_int_option(&socket, libc::SO_RCVBUFFORCE, 16 << 20);
+        // Each frame's receive time, as an SCM_TIMESTAMPNS message.
+        set_int_option(&socket, libc::SO_TIMESTAMPNS, 1);
         Sniffer { socket }
     }
 
     /// The next frame, or None when `deadline` passes first.
     pub fn next(&self, deadline: Instant) -> Option<Frame> {
-        let mut buf = [mem::MaybeUninit::<u8>::uninit(); 2048];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -209,16 +213,8 @@ impl Sniffer {
             self.socket
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .expect("set timeout");
-            match self.socket.recv(&mut buf) {
-                Ok(n) => {
-                    let at = Instant::now();
-                    // SAFETY: recv initialised the first n bytes.
-                    let bytes = buf[..n]
-                        .iter()
-                        .map(|b| unsafe { b.assume_init() })
-                        .collect();
-                    return Some(Frame { at, bytes });
-                }
+            match self.receive() {
+                Ok(frame) => return Some(frame),
                 Err(e)
                     if e.kind() == std::io::ErrorKind::WouldBlock
                         || e.kind() == std::io::ErrorKind::TimedOut => {}
@@ -226,6 +222,35 @@ impl Sniffer {
                 Err(e) => panic!("sniffer recv: {e}"),
             }
         }
+    }
+
+    /// One frame with its receive time stamp (recvmsg with control data).
+    fn receive(&self) -> std::io::Result<Frame> {
+        let mut buf = [0u8; 2048];
+        // u64s: aligned for the cmsghdr the kernel writes there.
+        let mut control = [0u64; 16];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr; its pointers are set below.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = mem::size_of_val(&control) as _;
+        // SAFETY: msg points at a buffer and a control area of the sizes
+        // given, both alive for the call.
+        let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let read = Instant::now();
+        let at = received_at(&msg).map_or(read, |stamp| to_instant(stamp, read));
+        Ok(Frame {
+            at,
+            bytes: buf[..n as usize].to_vec(),
+        })
     }
 
     /// Frames from `source` until `deadline`, or until `enough` says so.
@@ -246,4 +271,56 @@ impl Sniffer {
         }
         frames
     }
+}
+
+/// Sets the SOL_SOCKET option `name` of `socket` to `value`.
+fn set_int_option(socket: &Socket, name: libc::c_int, value: libc::c_int) {
+    // SAFETY: an int option of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "sniffer socket option {name}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The SCM_TIMESTAMPNS time stamp (CLOCK_REALTIME) among the control
+/// messages of `msg`.
+fn received_at(msg: &libc::msghdr) -> Option<libc::timespec> {
+    // SAFETY: the CMSG macros walk the control area recvmsg filled in,
+    // within the length it reported.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                return Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<libc::timespec>(),
+                ));
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    None
+}
+
+/// The [`Instant`] of the wall-clock time `stamp`, by how long before the
+/// wall clock's now it lies (`read`: the monotonic now); `read` when it
+/// cannot be placed.
+fn to_instant(stamp: libc::timespec, read: Instant) -> Instant {
+    let now = std::time::SystemTime::now();
+    let stamp = std::time::UNIX_EPOCH + Duration::new(stamp.tv_sec as u64, stamp.tv_nsec as u32);
+    now.duration_since(stamp)
+        .ok()
+        .and_then(|age| read.checked_sub(age))
+        .unwrap_or(read)
 }
