@@ -293,7 +293,9 @@
 //! heard about `Timeout` before anyone proposes without it, so the delay
 //! only touches a proposal leaving out a node that `y` still hears (a
 //! one-way or partial cut, a declined node): at most `P`. Every node keeps
-//! the promise, whatever its own quorum setting.
+//! the promise, whatever its own quorum setting. A node that said LEAVE
+//! gave up its view (and its lease) before saying it: the promise to it
+//! ends there, so a clean leave is still seen at once.
 //!
 //! **The lease of `m`.** When `m` takes `y`'s heartbeat (the newest `y`
 //! sent), `y`'s contribution becomes `T + L` if the echo vouches for `m`'s

@@ -148,6 +148,8 @@ impl Node {
                 peer.heartbeat = None;
                 peer.echo = None;
                 peer.lease = None;
+                // It gave up its view before saying so: no promise to keep.
+                peer.vouched = None;
             }
         }
     }
