@@ -293,13 +293,16 @@
 //! heard about `Timeout` before anyone proposes without it, so the delay
 //! only touches a proposal leaving out a node that `y` still hears (a
 //! one-way or partial cut, a declined node): at most `P`. Every node keeps
-//! the promise, whatever its own quorum setting.
+//! the promise, whatever its own quorum setting. A node that said LEAVE
+//! has given up its view (the daemon releases its addresses before it
+//! leaves): the promise to that incarnation ends there, so a clean leave
+//! is still seen at once.
 //!
 //! **The lease of `m`.** When `m` takes `y`'s heartbeat (the newest `y`
 //! sent), `y`'s contribution becomes `T + L` if the echo vouches for `m`'s
 //! incarnation and `T` is a send time `m` has reached (otherwise none),
 //! where `T` is the echoed send time (`m`'s clock) and `L = Timeout / 2`.
-//! With `needed` set, the lease holds until the `needed`-th latest
+//! With `needed` set ([`Node::set_quorum`]), the lease holds until the `needed`-th latest
 //! expiry among `m` itself (never) and every contribution. `Lease(false)`
 //! is given at that instant (the node asks to be woken then) while `m` is
 //! in a view; `Lease(true)` when the lease holds again *and a view is

@@ -393,6 +393,24 @@ fn a_flush_excluding_a_crashed_node_goes_at_once() {
     assert_eq!(flushed, proposed, "answered in the same instant");
 }
 
+/// A node that said LEAVE gave up its lease first: the promise to it
+/// ends, and the view without it follows at once.
+#[test]
+fn a_flush_excluding_a_node_that_left_goes_at_once() {
+    let mut c = Cluster::new(3, 2);
+    c.settle();
+    c.run(Duration::from_millis(100));
+    let since = c.now;
+    let now = c.now;
+    c.nodes[2].as_mut().expect("up").leave(now);
+    c.collect(2);
+    c.nodes[2] = None;
+    c.deliver_all();
+    let proposed = c.first_sent(0, Kind::Propose, since).expect("proposed");
+    assert_eq!(proposed, since);
+    assert_eq!(c.first_sent(1, Kind::Flush, since), Some(since));
+}
+
 /// Heartbeats of node 1 to node 0 with forged echoes, signed with the
 /// cluster key (a peer gone wrong): none may panic or carry node 0's
 /// lease beyond what a genuine echo of its latest heartbeat gives.
