@@ -346,7 +346,44 @@ mod tests {
         ] {
             let err = parse_invocation(&argv(args)).unwrap_err();
             assert!(!err.success);
-            assert!(err.output.contains("-l, -f or -s"), "{}", err.output);
+            assert!(
+                err.output.contains("-l, -f, -s, --metrics or --watch"),
+                "{}",
+                err.output
+            );
+        }
+    }
+
+    #[test]
+    fn metrics_and_watch_are_actions_of_their_own() {
+        let ctl = |args: &[&str]| parse_invocation(&argv(args));
+        let expected = |action, json| {
+            Ok(Invocation::Ctl(CtlOptions {
+                config: None,
+                action,
+                json,
+            }))
+        };
+        assert_eq!(
+            ctl(&["wackatrl", "--metrics"]),
+            expected(CtlAction::Metrics, false)
+        );
+        assert_eq!(
+            ctl(&["wackatrl", "--watch"]),
+            expected(CtlAction::Watch, false)
+        );
+        assert_eq!(
+            ctl(&["wackatrl", "--watch", "--json"]),
+            expected(CtlAction::Watch, true)
+        );
+        for (args, gist) in [
+            (&["wackatrl", "--metrics", "--json"][..], "drop --json"),
+            (&["wackatrl", "--watch", "-l"], "give only one of"),
+            (&["wackatrl", "--metrics", "--watch"], "give only one of"),
+        ] {
+            let err = ctl(args).unwrap_err();
+            assert!(!err.success, "{args:?}");
+            assert!(err.output.contains(gist), "{args:?}: {}", err.output);
         }
     }
 

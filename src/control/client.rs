@@ -309,7 +309,7 @@ pub fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::control::status::tests::sample_status;
     use crate::testutil::{allocations, TempDir};
@@ -320,7 +320,7 @@ mod tests {
 
     /// A fake daemon that reads one request byte, lets `answer` write to
     /// the connection, and closes.
-    fn fake_daemon_with(
+    pub(crate) fn fake_daemon_with(
         answer: impl FnOnce(&mut UnixStream) + Send + 'static,
     ) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
         let dir = TempDir::new("fake-control");

@@ -141,6 +141,56 @@ pub fn watch(socket: &Path, json: bool, out: &mut dyn Write) -> Result<(), Contr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::client::tests::fake_daemon_with;
+
+    const WATCHING: &str = "{\"time\":\"T\",\"event\":\"watching\"}\n";
+
+    /// `wackatrl --watch` against a daemon that answers request 4 with
+    /// `bytes` and closes: the outcome and what was printed.
+    fn against(bytes: Vec<u8>) -> (Result<(), ControlError>, String) {
+        // The client may hang up first on what it refuses.
+        let (_dir, path, daemon) = fake_daemon_with(move |stream| drop(stream.write_all(&bytes)));
+        let mut out = Vec::new();
+        let outcome = watch(&path, false, &mut out);
+        daemon.join().expect("the fake daemon");
+        (outcome, String::from_utf8(out).expect("UTF-8"))
+    }
+
+    #[test]
+    fn what_a_daemon_must_not_send_is_an_error_naming_it() {
+        let view = "{\"time\":\"T\",\"event\":\"view\",\"members\":[\"a\"]}\n";
+        let long = format!("{WATCHING}{}", "x".repeat(MAX_LINE + 10));
+        let cases: [(String, &str); 5] = [
+            ("hello\n".to_string(), "watch line 1: byte 0"),
+            (view.to_string(), "expected the event `watching`"),
+            (format!("{WATCHING}{view}{{\"time\""), "within a watch line"),
+            (format!("{WATCHING}{view}"), "the daemon went away"),
+            (long, "longer than 1048576 bytes"),
+        ];
+        for (bytes, gist) in cases {
+            let (outcome, _) = against(bytes.into_bytes());
+            let err = outcome.expect_err(gist);
+            assert!(err.to_string().contains(gist), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_refused_or_dropped_watch_is_printed_then_an_error() {
+        let end = "{\"time\":\"T\",\"event\":\"end\",\"reason\":\"too many watchers\",\"end\":\"too_many_watchers\"}\n";
+        let (outcome, printed) = against(end.as_bytes().to_vec());
+        assert_eq!(printed, "T watch ended: too many watchers\n");
+        match outcome {
+            Err(ControlError::WatchEnded(why)) => assert_eq!(why, "too many watchers"),
+            other => panic!("{other:?}"),
+        }
+        let dropped = end.replace("too_many_watchers", "fell_behind");
+        let (outcome, printed) = against(format!("{WATCHING}{dropped}").into_bytes());
+        assert_eq!(printed, "T watching\nT watch ended: too many watchers\n");
+        assert!(
+            matches!(outcome, Err(ControlError::WatchEnded(_))),
+            "{outcome:?}"
+        );
+    }
 
     fn lines_of(bytes: &[u8], max: usize) -> Result<Vec<String>, ControlError> {
         let mut reader = LineReader::new(max);

@@ -77,6 +77,8 @@ struct HubState {
     queues: Vec<Queue>,
     /// Watchers whose threads still run (fed or finishing).
     serving: usize,
+    /// The id the next watcher gets.
+    next_id: u64,
     /// Refused datagrams: when the current second began, how many were
     /// shown in it, and how many left out since the last one shown.
     refused_window: Option<Instant>,
@@ -85,6 +87,7 @@ struct HubState {
 }
 
 struct Queue {
+    id: u64,
     lines: SyncSender<Arc<str>>,
     behind: Arc<AtomicBool>,
 }
@@ -115,6 +118,7 @@ impl Watchers {
                     open: true,
                     queues: Vec::new(),
                     serving: 0,
+                    next_id: 0,
                     refused_window: None,
                     refused_shown: 0,
                     refused_left_out: 0,
@@ -198,13 +202,17 @@ impl Watchers {
         }
         let (lines, queue) = mpsc::sync_channel(self.hub.limits.queue);
         let behind = Arc::new(AtomicBool::new(false));
+        let id = state.next_id;
+        state.next_id += 1;
         state.queues.push(Queue {
+            id,
             lines,
             behind: Arc::clone(&behind),
         });
         state.serving += 1;
         Ok(Subscription {
             watchers: self.clone(),
+            id,
             queue,
             behind,
         })
@@ -260,6 +268,7 @@ impl HubState {
 /// place back when dropped.
 struct Subscription {
     watchers: Watchers,
+    id: u64,
     queue: Receiver<Arc<str>>,
     behind: Arc<AtomicBool>,
 }
@@ -305,6 +314,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.watchers.state();
+        state.queues.retain(|queue| queue.id != self.id);
         state.serving = state.serving.saturating_sub(1);
     }
 }

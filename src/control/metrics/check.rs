@@ -22,29 +22,29 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// One sample, its label values unescaped.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Sample {
-    pub name: String,
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
+    pub(super) name: String,
+    pub(super) labels: Vec<(String, String)>,
+    pub(super) value: f64,
 }
 
 /// A family's `# HELP` (unescaped) and `# TYPE`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct Family {
-    pub help: Option<String>,
-    pub kind: Option<String>,
-    pub samples: usize,
+    pub(super) help: Option<String>,
+    pub(super) kind: Option<String>,
+    pub(super) samples: usize,
 }
 
 /// What an exposition holds.
 #[derive(Debug, Default)]
 pub(super) struct Exposition {
-    pub families: BTreeMap<String, Family>,
-    pub samples: Vec<Sample>,
+    pub(super) families: BTreeMap<String, Family>,
+    pub(super) samples: Vec<Sample>,
 }
 
 impl Exposition {
     /// The value of the sample `name` with exactly these labels.
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    pub(super) fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let mut want: Vec<(String, String)> = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -61,7 +61,7 @@ impl Exposition {
     }
 
     /// The samples of family `name`.
-    pub fn of(&self, name: &str) -> Vec<&Sample> {
+    pub(super) fn of(&self, name: &str) -> Vec<&Sample> {
         self.samples.iter().filter(|s| s.name == name).collect()
     }
 }
@@ -112,10 +112,11 @@ pub(super) fn check(text: &str) -> Result<Exposition, String> {
                     return Err(fault("a counter below zero or NaN".to_string()));
                 }
                 family.samples += 1;
-                let key: BTreeSet<(String, String)> = labels.iter().cloned().collect();
-                if key.len() != labels.len() {
+                let names: HashSet<&str> = labels.iter().map(|(n, _)| n.as_str()).collect();
+                if names.len() != labels.len() {
                     return Err(fault("a label named twice".to_string()));
                 }
+                let key: BTreeSet<(String, String)> = labels.iter().cloned().collect();
                 if !series.insert((name.clone(), key)) {
                     return Err(fault("a series given twice".to_string()));
                 }
