@@ -36,6 +36,10 @@ impl LineReader {
         }
     }
 
+    fn too_long(&self) -> ControlError {
+        ControlError::BadReply(format!("a watch line longer than {} bytes", self.max))
+    }
+
     /// The next line of `source` as UTF-8 text without its newline; none
     /// at the end of the stream between lines. A stream that ends within a
     /// line, a line longer than the bound or one that is not UTF-8 is an
@@ -48,6 +52,9 @@ impl LineReader {
                 .position(|&b| b == b'\n')
             {
                 let end = self.searched + at;
+                if end > self.max {
+                    return Err(self.too_long());
+                }
                 let rest = self.pending.split_off(end + 1);
                 let mut line = std::mem::replace(&mut self.pending, rest);
                 line.truncate(end);
@@ -58,10 +65,7 @@ impl LineReader {
             }
             self.searched = self.pending.len();
             if self.pending.len() > self.max {
-                return Err(ControlError::BadReply(format!(
-                    "a watch line longer than {} bytes",
-                    self.max
-                )));
+                return Err(self.too_long());
             }
             let n = match source.read(&mut chunk) {
                 Ok(n) => n,
@@ -237,6 +241,9 @@ mod tests {
     #[test]
     fn long_unfinished_and_non_utf8_lines_are_errors() {
         assert_eq!(lines_of(b"0123456789\n", 10).unwrap(), ["0123456789"]);
+        // Too long, even when it arrives whole in one read.
+        let whole = lines_of(b"01234567890\n", 10).unwrap_err();
+        assert!(whole.to_string().contains("longer than 10"), "{whole}");
         let long = lines_of(&[b'x'; 100_000], 1000).unwrap_err();
         assert!(long.to_string().contains("longer than 1000"), "{long}");
         let cut = lines_of(b"done\nhalf", 10).unwrap_err();

@@ -496,3 +496,21 @@ fn promtool_agrees_when_installed() {
         }
     }
 }
+
+#[test]
+fn every_family_is_documented() {
+    let readme = include_str!("../../../README.md");
+    let page = include_str!("../../../etc/man/wackatrl.8");
+    let mut families = std::collections::BTreeSet::new();
+    for (_, status) in statuses() {
+        families.extend(exposition(&status).families.into_keys());
+    }
+    assert!(families.len() > 20, "{families:?}");
+    for family in families {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "README.md: {family}"
+        );
+        assert!(page.contains(&family), "wackatrl.8: {family}");
+    }
+}

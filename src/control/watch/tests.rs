@@ -232,3 +232,59 @@ fn text_from_the_daemon_cannot_steer_the_terminal() {
         record
     );
 }
+
+#[test]
+fn any_text_travels_unchanged() {
+    let every_control: String = (0u8..0x20)
+        .map(char::from)
+        .chain(['\u{7f}', '"', '\\', '/', 'é', '\u{2028}', '😀'])
+        .collect();
+    let record = WatchRecord {
+        time: every_control.clone(),
+        item: WatchItem::Event(WatchEvent::Released {
+            vif: usize::MAX,
+            addresses: vec![],
+            reason: Reason::Tracker(every_control.clone()),
+        }),
+        suppressed: u64::MAX,
+    };
+    let line = record.to_line();
+    assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+    assert_eq!(
+        WatchRecord::decode(line.trim_end()).expect("it travels"),
+        record
+    );
+}
+
+#[test]
+fn every_event_reason_and_end_is_documented() {
+    let readme = include_str!("../../../README.md");
+    let page = include_str!("../../../etc/man/wackatrl.8");
+    let mut names: Vec<String> = every_kind()
+        .iter()
+        .map(|(record, _)| {
+            let line = record.to_line();
+            let at = line.find("\"event\":\"").expect("an event") + 9;
+            line[at..].split('"').next().expect("its name").to_string()
+        })
+        .collect();
+    names.extend(Reason::NAMES.iter().map(|n| n.to_string()));
+    names.extend(RefusalReason::ALL.iter().map(|r| r.name().to_string()));
+    let ends = [
+        EndCause::Stopping,
+        EndCause::FellBehind,
+        EndCause::TooManyWatchers,
+        EndCause::BadRequest,
+    ];
+    names.extend(ends.iter().map(|e| e.name().to_string()));
+    for name in names {
+        assert!(readme.contains(&format!("`{name}`")), "README.md: {name}");
+        // In bold: on a `.B`, `.BR` or `.RB` line, as a word of its own.
+        let bold_request = |l: &&str| [".B ", ".BR ", ".RB "].iter().any(|r| l.starts_with(r));
+        let in_bold = page.lines().filter(bold_request).any(|l| {
+            l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|word| word == name)
+        });
+        assert!(in_bold, "wackatrl.8: {name}");
+    }
+}
