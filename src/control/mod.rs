@@ -42,7 +42,7 @@ pub use status::{
     MemberStatus, MembershipStatus, MembershipView, PeerStatus, QuorumStatus, RefusalCounts,
     ServiceStatus, Status, VifStatus,
 };
-pub use watch::{EndCause, Reason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
+pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
 pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};
 

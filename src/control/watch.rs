@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `watching` | none: the first line, once the watch is in place |
 //! | `view` | `members`: the new view's members as the group service names them (none: out of any view) |
-//! | `acquired`, `released` | `vif` (index), `addresses` (as in the JSON status), `reason` (see [`Reason`]) and, for `tracker`, `tracker` (its name) |
+//! | `acquired`, `released` | `vif` (index), `addresses` (as in the JSON status), `reason` (see [`MoveReason`]) and, for `tracker`, `tracker` (its name) |
 //! | `quorum_met`, `quorum_lost` | `member_count` (members of the view), `needed` |
 //! | `refused_datagram` | `reason` (as the status's `refused` counts), `source` (`ADDRESS:PORT`), `suppressed` (refused datagrams left out since the previous line, when any) |
 //! | `end` | `end` (`stopping`, `fell_behind`, `too_many_watchers` or `bad_request`), `reason` (in words): the last line |
@@ -29,7 +29,7 @@ use crate::base::VifAddress;
 
 /// Why a VIF was acquired or released.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub enum MoveReason {
     /// The allocation of a new view (the start, a member that joined, a
     /// quorum met again).
     View,
@@ -49,7 +49,7 @@ pub enum Reason {
     ServiceLost,
 }
 
-impl Reason {
+impl MoveReason {
     const NAMES: [&'static str; 8] = [
         "view",
         "member_left",
@@ -64,47 +64,47 @@ impl Reason {
     /// The name on the JSON line.
     pub fn name(&self) -> &'static str {
         let index = match self {
-            Reason::View => 0,
-            Reason::MemberLeft => 1,
-            Reason::Balance => 2,
-            Reason::Tracker(_) => 3,
-            Reason::Signal => 4,
-            Reason::Quorum => 5,
-            Reason::SimulatedFailure => 6,
-            Reason::ServiceLost => 7,
+            MoveReason::View => 0,
+            MoveReason::MemberLeft => 1,
+            MoveReason::Balance => 2,
+            MoveReason::Tracker(_) => 3,
+            MoveReason::Signal => 4,
+            MoveReason::Quorum => 5,
+            MoveReason::SimulatedFailure => 6,
+            MoveReason::ServiceLost => 7,
         };
-        Reason::NAMES[index]
+        MoveReason::NAMES[index]
     }
 
     /// The reason a JSON line names (`tracker` is the tracker's name).
-    fn from_name(name: &str, tracker: Option<String>) -> Result<Reason, Misfit> {
+    fn from_name(name: &str, tracker: Option<String>) -> Result<MoveReason, Misfit> {
         Ok(match name {
-            "view" => Reason::View,
-            "member_left" => Reason::MemberLeft,
-            "balance" => Reason::Balance,
+            "view" => MoveReason::View,
+            "member_left" => MoveReason::MemberLeft,
+            "balance" => MoveReason::Balance,
             "tracker" => {
-                Reason::Tracker(tracker.ok_or(Misfit::new("the field").within("tracker"))?)
+                MoveReason::Tracker(tracker.ok_or(Misfit::new("the field").within("tracker"))?)
             }
-            "signal" => Reason::Signal,
-            "quorum" => Reason::Quorum,
-            "simulated_failure" => Reason::SimulatedFailure,
-            "service_lost" => Reason::ServiceLost,
+            "signal" => MoveReason::Signal,
+            "quorum" => MoveReason::Quorum,
+            "simulated_failure" => MoveReason::SimulatedFailure,
+            "service_lost" => MoveReason::ServiceLost,
             _ => return Err(Misfit::new("a reason such as `balance`").within("reason")),
         })
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for MoveReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::View => f.write_str("a new view"),
-            Reason::MemberLeft => f.write_str("a member left"),
-            Reason::Balance => f.write_str("balance"),
-            Reason::Tracker(name) => write!(f, "tracker {}", printable(name)),
-            Reason::Signal => f.write_str("a signal"),
-            Reason::Quorum => f.write_str("below quorum"),
-            Reason::SimulatedFailure => f.write_str("simulated failure"),
-            Reason::ServiceLost => f.write_str("group service lost"),
+            MoveReason::View => f.write_str("a new view"),
+            MoveReason::MemberLeft => f.write_str("a member left"),
+            MoveReason::Balance => f.write_str("balance"),
+            MoveReason::Tracker(name) => write!(f, "tracker {}", printable(name)),
+            MoveReason::Signal => f.write_str("a signal"),
+            MoveReason::Quorum => f.write_str("below quorum"),
+            MoveReason::SimulatedFailure => f.write_str("simulated failure"),
+            MoveReason::ServiceLost => f.write_str("group service lost"),
         }
     }
 }
@@ -179,7 +179,7 @@ pub enum WatchEvent {
         /// Its addresses, primary first.
         addresses: Vec<VifAddress>,
         /// Why.
-        reason: Reason,
+        reason: MoveReason,
     },
     /// This node took down a VIF's addresses.
     Released {
@@ -188,7 +188,7 @@ pub enum WatchEvent {
         /// Its addresses, primary first.
         addresses: Vec<VifAddress>,
         /// Why.
-        reason: Reason,
+        reason: MoveReason,
     },
     /// The view has the members the quorum rule asks for (again).
     QuorumMet {
@@ -330,9 +330,9 @@ impl WatchEvent {
     fn fill(&self, line: &mut JsonWatchLine) -> &'static str {
         let json_addresses =
             |list: &[VifAddress]| Some(list.iter().map(JsonAddress::from).collect());
-        let reason_fields = |line: &mut JsonWatchLine, reason: &Reason| {
+        let reason_fields = |line: &mut JsonWatchLine, reason: &MoveReason| {
             line.reason = Some(reason.name().to_string());
-            if let Reason::Tracker(name) = reason {
+            if let MoveReason::Tracker(name) = reason {
                 line.tracker = Some(name.clone());
             }
         };
@@ -385,14 +385,14 @@ impl FromValue for WatchRecord {
         let time: String = f.required("time")?;
         let event: String = f.required("event")?;
         let reason = || f.required::<String>("reason");
-        let moved = || -> Result<(usize, Vec<VifAddress>, Reason), Misfit> {
+        let moved = || -> Result<(usize, Vec<VifAddress>, MoveReason), Misfit> {
             let addresses: Vec<JsonAddress> = f.required("addresses")?;
             let addresses = addresses
                 .iter()
                 .enumerate()
                 .map(|(i, a)| vif_address(a).map_err(|m| m.within(&format!("addresses[{i}]"))))
                 .collect::<Result<_, _>>()?;
-            let why = Reason::from_name(&reason()?, f.optional("tracker")?)?;
+            let why = MoveReason::from_name(&reason()?, f.optional("tracker")?)?;
             Ok((f.required("vif")?, addresses, why))
         };
         let counts = || -> Result<(usize, usize), Misfit> {

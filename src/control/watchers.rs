@@ -12,10 +12,25 @@
 //! [`WatchLimits::refused_per_second`] a second; the next line shown
 //! counts those left out.
 //!
-//! What the daemon calls, on its loop's thread or any other:
-//! [`ControlHandle::watchers`](super::ControlHandle::watchers) once, then
-//! [`Watchers::publish`] at each event, right after acting on it. Without
-//! a control socket, [`Watchers::default`] has nobody to tell.
+//! What the daemon calls, from its loop's thread or any other (publishing
+//! costs one uncontended lock when nobody watches):
+//!
+//! - once, after [`ControlServer::spawn`](super::ControlServer::spawn):
+//!   [`ControlHandle::watchers`](super::ControlHandle::watchers), kept
+//!   beside the handle (without a control socket, [`Watchers::default`],
+//!   which nobody can reach);
+//! - [`WatchEvent::View`] when a view is installed (its members as the
+//!   status names them), and with no members when the node leaves or loses
+//!   the group;
+//! - [`WatchEvent::Acquired`] once a VIF's addresses are up, and
+//!   [`WatchEvent::Released`] once they are down, with the
+//!   [`MoveReason`](super::MoveReason) that moved it;
+//! - [`WatchEvent::QuorumMet`] and [`WatchEvent::QuorumLost`] when the
+//!   quorum's verdict on the view changes;
+//! - [`WatchEvent::RefusedDatagram`] for every datagram the built-in
+//!   membership refuses (the rate is bounded here);
+//! - dropping the [`ControlHandle`](super::ControlHandle) at exit ends every
+//!   watch with the line `stopping`, after the events already queued.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -200,7 +215,8 @@ impl Watchers {
                 format!("too many watchers: {max} already watch; try again later"),
             ));
         }
-        let (lines, queue) = mpsc::sync_channel(self.hub.limits.queue);
+        // A queue of none would drop every watcher at its first event.
+        let (lines, queue) = mpsc::sync_channel(self.hub.limits.queue.max(1));
         let behind = Arc::new(AtomicBool::new(false));
         let id = state.next_id;
         state.next_id += 1;

@@ -50,7 +50,7 @@ pub(crate) fn every_kind() -> Vec<(WatchRecord, &'static str)> {
             event(WatchEvent::Acquired {
                 vif: 0,
                 addresses: addresses.clone(),
-                reason: Reason::MemberLeft,
+                reason: MoveReason::MemberLeft,
             }),
             "acquired VIF 0 eth0:10.0.0.5/24 eth1:2001:db8::5/64 (a member left)",
         ),
@@ -58,7 +58,7 @@ pub(crate) fn every_kind() -> Vec<(WatchRecord, &'static str)> {
             event(WatchEvent::Released {
                 vif: 3,
                 addresses: addresses[..1].to_vec(),
-                reason: Reason::Tracker("uplink".into()),
+                reason: MoveReason::Tracker("uplink".into()),
             }),
             "released VIF 3 eth0:10.0.0.5/24 (tracker uplink)",
         ),
@@ -66,7 +66,7 @@ pub(crate) fn every_kind() -> Vec<(WatchRecord, &'static str)> {
             event(WatchEvent::Released {
                 vif: 1,
                 addresses: vec![],
-                reason: Reason::Quorum,
+                reason: MoveReason::Quorum,
             }),
             "released VIF 1 (below quorum)",
         ),
@@ -244,7 +244,7 @@ fn any_text_travels_unchanged() {
         item: WatchItem::Event(WatchEvent::Released {
             vif: usize::MAX,
             addresses: vec![],
-            reason: Reason::Tracker(every_control.clone()),
+            reason: MoveReason::Tracker(every_control.clone()),
         }),
         suppressed: u64::MAX,
     };
@@ -268,7 +268,7 @@ fn every_event_reason_and_end_is_documented() {
             line[at..].split('"').next().expect("its name").to_string()
         })
         .collect();
-    names.extend(Reason::NAMES.iter().map(|n| n.to_string()));
+    names.extend(MoveReason::NAMES.iter().map(|n| n.to_string()));
     names.extend(RefusalReason::ALL.iter().map(|r| r.name().to_string()));
     let ends = [
         EndCause::Stopping,

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use wackamole::config::VifAddress;
 use wackamole::control::{
-    EndCause, MemberStatus, QuorumStatus, Reason, RefusalReason, ServiceStatus, Status, VifStatus,
+    EndCause, MemberStatus, QuorumStatus, MoveReason, RefusalReason, ServiceStatus, Status, VifStatus,
     WatchEvent, WatchItem, WatchRecord,
 };
 
@@ -136,12 +136,12 @@ pub fn watch_records() -> Vec<(WatchRecord, String)> {
         WatchItem::Event(WatchEvent::Acquired {
             vif: 2,
             addresses: addresses.clone(),
-            reason: Reason::MemberLeft,
+            reason: MoveReason::MemberLeft,
         }),
         WatchItem::Event(WatchEvent::Released {
             vif: 2,
             addresses,
-            reason: Reason::Tracker("uplink".to_string()),
+            reason: MoveReason::Tracker("uplink".to_string()),
         }),
         WatchItem::Event(WatchEvent::QuorumLost {
             members: 1,
