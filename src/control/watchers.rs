@@ -246,15 +246,15 @@ impl Watchers {
         let subscription = match self.subscribe() {
             Ok(subscription) => subscription,
             Err((cause, reason)) => {
-                let _ = out.write(&end_line(cause, reason));
+                let _ = out.write(end_line(cause, reason));
                 return;
             }
         };
-        if out.write(&record_line(WatchItem::Watching)).is_err() {
+        if out.write(record_line(WatchItem::Watching)).is_err() {
             return;
         }
         if let Some((cause, reason)) = subscription.forward(&mut out) {
-            let _ = out.write(&end_line(cause, reason));
+            let _ = out.write(end_line(cause, reason));
         }
     }
 }

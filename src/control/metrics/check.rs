@@ -108,7 +108,7 @@ pub(super) fn check(text: &str) -> Result<Exposition, String> {
                 if family.help.is_none() || family.kind.is_none() {
                     return Err(fault("a sample before its HELP and TYPE".to_string()));
                 }
-                if family.kind.as_deref() == Some("counter") && !(value >= 0.0) {
+                if family.kind.as_deref() == Some("counter") && (value.is_nan() || value < 0.0) {
                     return Err(fault("a counter below zero or NaN".to_string()));
                 }
                 family.samples += 1;
