@@ -95,6 +95,8 @@ pub fn run_ctl(opts: CtlOptions, config: Config) -> ExitCode {
         CtlAction::List => control::Action::List,
         CtlAction::Fail => control::Action::SimulateFailure,
         CtlAction::Succeed => control::Action::EndFailure,
+        CtlAction::Metrics => control::Action::Metrics,
+        CtlAction::Watch => control::Action::Watch,
     };
     let mut out = std::io::stdout().lock();
     match control::run(&socket, action, opts.json, &mut out) {

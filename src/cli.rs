@@ -64,9 +64,17 @@ struct CtlArgs {
     /// end a simulated failure: rejoin the group
     #[argh(switch, short = 's')]
     succeed: bool,
-    /// print the state as JSON
+    /// print the state as JSON (with --watch: one JSON object a line)
     #[argh(switch)]
     json: bool,
+    /// print the state as Prometheus metrics (text format 0.0.4)
+    #[argh(switch)]
+    metrics: bool,
+    /// print each event (view changes, addresses acquired and released,
+    /// quorum changes, refused datagrams) as it happens, until
+    /// interrupted
+    #[argh(switch)]
+    watch: bool,
 }
 
 /// wackamole keygen: write a new key for the built-in membership to FILE
@@ -94,6 +102,10 @@ pub enum CtlAction {
     Fail,
     /// `-s`: end the simulated failure.
     Succeed,
+    /// `--metrics`: print the state as Prometheus metrics.
+    Metrics,
+    /// `--watch`: print events as they happen.
+    Watch,
 }
 
 /// `wackatrl`'s options.
@@ -103,7 +115,8 @@ pub struct CtlOptions {
     pub config: Option<PathBuf>,
     /// What to ask the daemon.
     pub action: CtlAction,
-    /// `--json`: print the state as JSON.
+    /// `--json`: print the state (or, with `--watch`, each event) as
+    /// JSON.
     pub json: bool,
 }
 
@@ -158,20 +171,29 @@ fn parse_ctl(command: &str, args: &[&str]) -> Result<Invocation, EarlyExit> {
         (parsed.list, CtlAction::List),
         (parsed.fail, CtlAction::Fail),
         (parsed.succeed, CtlAction::Succeed),
+        (parsed.metrics, CtlAction::Metrics),
+        (parsed.watch, CtlAction::Watch),
     ]
     .into_iter()
     .filter_map(|(set, action)| set.then_some(action))
     .collect();
     match chosen.as_slice() {
+        [CtlAction::Metrics] if parsed.json => Err(usage_error(
+            command,
+            "--metrics prints the Prometheus format; drop --json",
+        )),
         [action] => Ok(Invocation::Ctl(CtlOptions {
             config: parsed.config,
             action: *action,
             json: parsed.json,
         })),
-        [] => Err(usage_error(command, "give one of -l, -f or -s")),
-        _ => Err(usage_error(command, "give only one of -l, -f or -s")),
+        [] => Err(usage_error(command, &format!("give one of {ACTIONS}"))),
+        _ => Err(usage_error(command, &format!("give only one of {ACTIONS}"))),
     }
 }
+
+/// The actions `wackatrl` takes one of.
+const ACTIONS: &str = "-l, -f, -s, --metrics or --watch";
 
 fn usage_error(command: &str, message: &str) -> EarlyExit {
     EarlyExit {
@@ -324,7 +346,44 @@ mod tests {
         ] {
             let err = parse_invocation(&argv(args)).unwrap_err();
             assert!(!err.success);
-            assert!(err.output.contains("-l, -f or -s"), "{}", err.output);
+            assert!(
+                err.output.contains("-l, -f, -s, --metrics or --watch"),
+                "{}",
+                err.output
+            );
+        }
+    }
+
+    #[test]
+    fn metrics_and_watch_are_actions_of_their_own() {
+        let ctl = |args: &[&str]| parse_invocation(&argv(args));
+        let expected = |action, json| {
+            Ok(Invocation::Ctl(CtlOptions {
+                config: None,
+                action,
+                json,
+            }))
+        };
+        assert_eq!(
+            ctl(&["wackatrl", "--metrics"]),
+            expected(CtlAction::Metrics, false)
+        );
+        assert_eq!(
+            ctl(&["wackatrl", "--watch"]),
+            expected(CtlAction::Watch, false)
+        );
+        assert_eq!(
+            ctl(&["wackatrl", "--watch", "--json"]),
+            expected(CtlAction::Watch, true)
+        );
+        for (args, gist) in [
+            (&["wackatrl", "--metrics", "--json"][..], "drop --json"),
+            (&["wackatrl", "--watch", "-l"], "give only one of"),
+            (&["wackatrl", "--metrics", "--watch"], "give only one of"),
+        ] {
+            let err = ctl(args).unwrap_err();
+            assert!(!err.success, "{args:?}");
+            assert!(err.output.contains(gist), "{args:?}: {}", err.output);
         }
     }
 

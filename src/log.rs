@@ -255,17 +255,22 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
 
 /// `2024-05-01T12:34:56.789Z notice: message\n` (UTC).
 fn stderr_line(now: SystemTime, level: Level, args: fmt::Arguments<'_>) -> String {
-    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{} {}: {args}\n", utc_timestamp(now), level.as_str())
+}
+
+/// `2024-05-01T12:34:56.789Z`: the time in UTC to the millisecond, as log
+/// lines and `wackatrl --watch` show it (times before 1970 read as 1970).
+pub fn utc_timestamp(at: SystemTime) -> String {
+    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since_epoch.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let of_day = secs % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z {}: {args}\n",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         of_day / 3600,
         of_day / 60 % 60,
         of_day % 60,
         since_epoch.subsec_millis(),
-        level.as_str(),
     )
 }
 

@@ -201,11 +201,11 @@ fn ctl_face_needs_exactly_one_action() {
     assert_eq!(none.status.code(), Some(1));
     assert_eq!(
         text(&none.stderr),
-        "wackamole ctl: give one of -l, -f or -s (see wackamole ctl --help)\n"
+        "wackamole ctl: give one of -l, -f, -s, --metrics or --watch (see wackamole ctl --help)\n"
     );
     let two = run(&["ctl", "-l", "-f", "--json"]);
     assert_eq!(two.status.code(), Some(1));
-    assert!(text(&two.stderr).contains("give only one of -l, -f or -s"));
+    assert!(text(&two.stderr).contains("give only one of -l, -f, -s, --metrics or --watch"));
     let unknown = run(&["ctl", "-x"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("-x"));
@@ -226,7 +226,7 @@ fn invoked_as_wackatrl_it_is_the_control_tool() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        "wackatrl: give only one of -l, -f or -s (see wackatrl --help)\n"
+        "wackatrl: give only one of -l, -f, -s, --metrics or --watch (see wackatrl --help)\n"
     );
     let help = Command::new(&link).arg("--help").output().expect("run");
     assert!(text(&help.stdout).contains("--json"));

@@ -37,6 +37,10 @@ pub enum Action {
     SimulateFailure,
     /// `-s`: end the simulated failure, then list.
     EndFailure,
+    /// `--metrics`: the status in the Prometheus text format.
+    Metrics,
+    /// `--watch`: every event, until the watch ends.
+    Watch,
 }
 
 /// A connection to a daemon's control socket.
@@ -102,6 +106,17 @@ impl ControlClient {
     /// a well-formed document (see [`json_reply`]).
     pub fn json_status(&mut self) -> Result<String, ControlError> {
         self.json_text().and_then(well_formed)
+    }
+
+    /// Request 4 (ours): the connection, now a stream of watch lines, the
+    /// first due within the time-out.
+    pub(super) fn into_watch(mut self) -> Result<UnixStream, ControlError> {
+        self.send(RequestKind::Watch)?;
+        let timeouts = |e| ControlError::io("control socket: set time-outs", e);
+        self.stream
+            .set_read_timeout(Some(self.timeout))
+            .map_err(timeouts)?;
+        Ok(self.stream)
     }
 
     /// Request 3's reply as UTF-8 text, not yet checked.
@@ -263,20 +278,25 @@ pub fn state_from_json(status: &JsonStatus) -> Result<StateReply, ControlError> 
 }
 
 /// What `wackatrl` does: act if asked to, then print the listing (or the
-/// JSON document with `json`) to `out`.
+/// JSON document with `json`, or the metrics) to `out`; or watch.
 pub fn run(
     socket: &Path,
     action: Action,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), ControlError> {
+    if action == Action::Watch {
+        return super::watch_client::watch(socket, json, out);
+    }
     let mut client = ControlClient::connect(socket, DEFAULT_TIMEOUT)?;
     match action {
-        Action::List => {}
+        Action::List | Action::Metrics | Action::Watch => {}
         Action::SimulateFailure => client.simulate_failure()?,
         Action::EndFailure => client.end_failure()?,
     }
-    let text = if json {
+    let text = if action == Action::Metrics {
+        super::metrics::render(&decode_status(&client.json_text()?)?)
+    } else if json {
         client.json_status()? + "\n"
     } else {
         render_listing(&listing(client, socket)?)
@@ -289,7 +309,7 @@ pub fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::control::status::tests::sample_status;
     use crate::testutil::{allocations, TempDir};
@@ -300,7 +320,7 @@ mod tests {
 
     /// A fake daemon that reads one request byte, lets `answer` write to
     /// the connection, and closes.
-    fn fake_daemon_with(
+    pub(crate) fn fake_daemon_with(
         answer: impl FnOnce(&mut UnixStream) + Send + 'static,
     ) -> (TempDir, PathBuf, thread::JoinHandle<()>) {
         let dir = TempDir::new("fake-control");

@@ -35,25 +35,31 @@ impl std::error::Error for DecodeError {}
 impl JsonStatus {
     /// Reads a status document.
     pub fn decode(text: &str) -> Result<JsonStatus, DecodeError> {
-        let value = parse_object(text).map_err(|e| DecodeError {
-            at: format!("byte {}", e.offset),
-            expected: e.expected.to_string(),
-        })?;
-        JsonStatus::from_value(&value).map_err(|e| DecodeError {
-            at: e.path,
-            expected: e.expected.to_string(),
-        })
+        decode_object(text)
     }
 }
 
+/// Reads one JSON object of `text` into `T`.
+pub(super) fn decode_object<T: FromValue>(text: &str) -> Result<T, DecodeError> {
+    let value = parse_object(text).map_err(|e| DecodeError {
+        at: format!("byte {}", e.offset),
+        expected: e.expected.to_string(),
+    })?;
+    T::from_value(&value).map_err(|e| DecodeError {
+        at: e.path,
+        expected: e.expected.to_string(),
+    })
+}
+
 /// A field that does not fit, with the path to it built on the way out.
-struct Misfit {
+pub(super) struct Misfit {
     path: String,
     expected: &'static str,
 }
 
 impl Misfit {
-    fn new(expected: &'static str) -> Misfit {
+    /// A misfit of the value at hand, which should have been `expected`.
+    pub(super) fn new(expected: &'static str) -> Misfit {
         Misfit {
             path: String::new(),
             expected,
@@ -61,7 +67,7 @@ impl Misfit {
     }
 
     /// The same misfit seen from one level up, through `step`.
-    fn within(mut self, step: &str) -> Misfit {
+    pub(super) fn within(mut self, step: &str) -> Misfit {
         self.path = if self.path.is_empty() || self.path.starts_with('[') {
             format!("{step}{}", self.path)
         } else {
@@ -72,15 +78,17 @@ impl Misfit {
 }
 
 /// A type read from one JSON value.
-trait FromValue: Sized {
+pub(super) trait FromValue: Sized {
+    /// Reads `value`, or says what was expected where.
     fn from_value(value: &Value) -> Result<Self, Misfit>;
 }
 
 /// An object's members, read field by field.
-struct Fields<'a>(&'a [(String, Value)]);
+pub(super) struct Fields<'a>(&'a [(String, Value)]);
 
 impl<'a> Fields<'a> {
-    fn of(value: &'a Value) -> Result<Fields<'a>, Misfit> {
+    /// The members of `value`, which must be an object.
+    pub(super) fn of(value: &'a Value) -> Result<Fields<'a>, Misfit> {
         match value {
             Value::Object(members) => Ok(Fields(members)),
             _ => Err(Misfit::new("an object")),
@@ -91,15 +99,16 @@ impl<'a> Fields<'a> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
-    fn required<T: FromValue>(&self, name: &str) -> Result<T, Misfit> {
+    /// The member `name`, which must be there.
+    pub(super) fn required<T: FromValue>(&self, name: &str) -> Result<T, Misfit> {
         match self.find(name) {
             Some(value) => T::from_value(value).map_err(|m| m.within(name)),
             None => Err(Misfit::new("the field").within(name)),
         }
     }
 
-    /// Absent and `null` are both `None`.
-    fn optional<T: FromValue>(&self, name: &str) -> Result<Option<T>, Misfit> {
+    /// The member `name`; absent and `null` are both `None`.
+    pub(super) fn optional<T: FromValue>(&self, name: &str) -> Result<Option<T>, Misfit> {
         match self.find(name) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => T::from_value(value).map(Some).map_err(|m| m.within(name)),

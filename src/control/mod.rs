@@ -11,18 +11,25 @@
 //! | 1 | simulate failure | int32 0 |
 //! | 2 | end the simulated failure | int32 0 |
 //! | 3 | get JSON status (ours) | int32 L, then L bytes of UTF-8 JSON (see [`status`]) |
+//! | 4 | watch (ours) | lines of JSON, one per event, until either side closes (see [`watch`]); the client sends nothing more |
 //!
-//! Byte 3 is an extension: the original protocol has no room for the node
-//! state, members or view, and the original client never sends it (the
-//! original daemon closes the connection on it).
+//! Bytes 3 and 4 are extensions: the original protocol has no room for the
+//! node state, members or view, and the original client never sends them
+//! (the original daemon closes the connection on them). `wackatrl
+//! --metrics` renders the JSON status in the Prometheus text format
+//! ([`metrics`]) on the client's side.
 
 pub mod client;
 pub mod json;
 pub mod json_check;
 pub mod json_decode;
 pub mod json_value;
+pub mod metrics;
 pub mod server;
 pub mod status;
+pub mod watch;
+pub mod watch_client;
+pub mod watchers;
 pub mod wire;
 
 use std::fmt;
@@ -32,6 +39,8 @@ use std::path::PathBuf;
 pub use client::{render_listing, run, Action, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
 pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
+pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
+pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};
 
 /// What went wrong on the control socket, on either side.
@@ -60,6 +69,8 @@ pub enum ControlError {
     Refused(i32),
     /// The daemon's engine did not take or answer the request.
     DaemonGone,
+    /// The daemon ended a watch for this reason (refused or dropped it).
+    WatchEnded(String),
 }
 
 impl fmt::Display for ControlError {
@@ -93,6 +104,7 @@ impl fmt::Display for ControlError {
             ControlError::DaemonGone => {
                 write!(f, "control socket: the daemon did not answer the request")
             }
+            ControlError::WatchEnded(reason) => write!(f, "control socket: {reason}"),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! listen backlog). Every read and write has a time-out and a connection
 //! serves a bounded number of requests, so garbage, a silent client or a
 //! flood costs the daemon at most a few parked threads, and at most one
-//! outstanding request per connection reaches the engine loop.
+//! outstanding request per connection reaches the engine loop. A
+//! connection that asks to watch (request 4) gives its slot back and is
+//! served by [`Watchers`], which bounds watchers on its own.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::status::Status;
+use super::watchers::Watchers;
 use super::wire::{encode_state, RequestKind};
 use super::ControlError;
 use crate::log_debug;
@@ -87,6 +90,7 @@ pub struct ControlServer {
     listener: UnixListener,
     path: PathBuf,
     limits: Limits,
+    watchers: Watchers,
 }
 
 impl ControlServer {
@@ -112,6 +116,7 @@ impl ControlServer {
             listener: UnixListener::from(std::os::fd::OwnedFd::from(socket)),
             path: path.to_path_buf(),
             limits: Limits::default(),
+            watchers: Watchers::default(),
         })
     }
 
@@ -121,8 +126,17 @@ impl ControlServer {
         self
     }
 
+    /// The same server feeding the watchers of `watchers` (by default, a
+    /// hub of its own with [`WatchLimits`](super::WatchLimits)' defaults).
+    pub fn with_watchers(mut self, watchers: Watchers) -> ControlServer {
+        self.watchers = watchers;
+        self
+    }
+
     /// Starts the acceptor: every request becomes `map(request)` sent on
-    /// `events`. The returned handle stops it and removes the socket file.
+    /// `events`. The returned handle stops it, ends every watch and
+    /// removes the socket file; [`ControlHandle::watchers`] is where the
+    /// daemon publishes what `wackatrl --watch` shows.
     pub fn spawn<T, F>(self, events: Sender<T>, map: F) -> Result<ControlHandle, ControlError>
     where
         T: Send + 'static,
@@ -141,6 +155,7 @@ impl ControlServer {
             limits: self.limits,
             events,
             map: Arc::new(map),
+            watchers: self.watchers.clone(),
         };
         let thread = thread::Builder::new()
             .name("control".to_string())
@@ -152,6 +167,7 @@ impl ControlServer {
             stop,
             slots,
             thread: Some(thread),
+            watchers: self.watchers,
         })
     }
 }
@@ -189,11 +205,21 @@ pub struct ControlHandle {
     stop: Arc<AtomicBool>,
     slots: Arc<(Mutex<usize>, Condvar)>,
     thread: Option<JoinHandle<()>>,
+    watchers: Watchers,
+}
+
+impl ControlHandle {
+    /// Where the daemon publishes the events `wackatrl --watch` shows:
+    /// clone it once, then call [`Watchers::publish`] at each event.
+    pub fn watchers(&self) -> Watchers {
+        self.watchers.clone()
+    }
 }
 
 impl Drop for ControlHandle {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.watchers.close();
         // Wakes the acceptor from accept() (Linux returns EINVAL) ...
         // SAFETY: shutdown on a descriptor we own; no memory is touched.
         unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
@@ -213,6 +239,7 @@ struct Acceptor<T, F> {
     limits: Limits,
     events: Sender<T>,
     map: Arc<F>,
+    watchers: Watchers,
 }
 
 impl<T, F> Acceptor<T, F>
@@ -273,13 +300,17 @@ where
             map: Arc::clone(&self.map),
         };
         let slots = Arc::clone(&self.slots);
+        let watchers = self.watchers.clone();
         let spawned = thread::Builder::new()
             .name("control-client".to_string())
             .spawn(move || {
-                if let Err(e) = connection.serve() {
-                    log_debug!("control client dropped: {e}");
-                }
+                let outcome = connection.serve();
                 release_slot(&slots);
+                match outcome {
+                    Ok(Some(watcher)) => watchers.serve(watcher),
+                    Ok(None) => {}
+                    Err(e) => log_debug!("control client dropped: {e}"),
+                }
             });
         match spawned {
             Ok(_) => true,
@@ -308,7 +339,9 @@ impl<T, F> Connection<T, F>
 where
     F: Fn(Request) -> T,
 {
-    fn serve(mut self) -> Result<(), ControlError> {
+    /// Answers requests until the client is done; returns the connection
+    /// when it asks to watch.
+    fn serve(mut self) -> Result<Option<UnixStream>, ControlError> {
         let setup = |e| ControlError::io("control socket: set time-outs", e);
         self.stream
             .set_read_timeout(Some(self.limits.idle))
@@ -319,18 +352,21 @@ where
         for _ in 0..self.limits.max_requests {
             let mut byte = [0u8; 1];
             match self.stream.read(&mut byte) {
-                Ok(0) => return Ok(()),
+                Ok(0) => return Ok(None),
                 Ok(_) => {}
                 Err(e) => return Err(ControlError::transfer("waiting for a request", e)),
             }
             let kind =
                 RequestKind::from_byte(byte[0]).ok_or(ControlError::UnknownRequest(byte[0]))?;
+            if kind == RequestKind::Watch {
+                return Ok(Some(self.stream));
+            }
             let reply = self.answer(kind)?;
             self.stream
                 .write_all(&reply)
                 .map_err(|e| ControlError::transfer("writing a reply", e))?;
         }
-        Ok(())
+        Ok(None)
     }
 
     fn answer(&self, kind: RequestKind) -> Result<Vec<u8>, ControlError> {
@@ -350,6 +386,8 @@ where
                 self.ask(Request::EndFailure)?;
                 Ok(0i32.to_be_bytes().to_vec())
             }
+            // Served by the watchers, not answered here.
+            RequestKind::Watch => Err(ControlError::UnknownRequest(kind.byte())),
         }
     }
 

@@ -38,6 +38,9 @@ pub enum RequestKind {
     EndFailure,
     /// Ours: the JSON status.
     JsonStatus,
+    /// Ours: a stream of events, one JSON line each, until either side
+    /// closes ([`super::watch`]).
+    Watch,
 }
 
 impl RequestKind {
@@ -48,6 +51,7 @@ impl RequestKind {
             1 => Some(RequestKind::SimulateFailure),
             2 => Some(RequestKind::EndFailure),
             3 => Some(RequestKind::JsonStatus),
+            4 => Some(RequestKind::Watch),
             _ => None,
         }
     }
@@ -59,6 +63,7 @@ impl RequestKind {
             RequestKind::SimulateFailure => 1,
             RequestKind::EndFailure => 2,
             RequestKind::JsonStatus => 3,
+            RequestKind::Watch => 4,
         }
     }
 }
@@ -246,11 +251,12 @@ mod tests {
             (1, RequestKind::SimulateFailure),
             (2, RequestKind::EndFailure),
             (3, RequestKind::JsonStatus),
+            (4, RequestKind::Watch),
         ] {
             assert_eq!(RequestKind::from_byte(byte), Some(kind));
             assert_eq!(kind.byte(), byte);
         }
-        assert_eq!(RequestKind::from_byte(4), None);
+        assert_eq!(RequestKind::from_byte(5), None);
         assert_eq!(RequestKind::from_byte(255), None);
     }
 

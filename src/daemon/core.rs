@@ -48,7 +48,8 @@ use super::status;
 use super::timers::Timers;
 use crate::base::{Level, VifAddress};
 use crate::config::Config;
-use crate::control::Request;
+use crate::control::{MoveReason, Request, WatchEvent};
+use crate::engine::codec::mess_type;
 use crate::engine::{Engine, Input, Output, Settings, Snapshot, Timer, VifIndex};
 use crate::hooks::HookDetails;
 
@@ -101,6 +102,8 @@ pub struct Core<S, H> {
     orphans: BTreeMap<VifIndex, Instant>,
     /// VIFs the engine holds that wait for that moment.
     deferred: BTreeSet<VifIndex>,
+    /// Why addresses move now, for the operators watching.
+    reason: MoveReason,
 }
 
 impl<S: GroupService, H: Host> Core<S, H> {
@@ -123,6 +126,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
             lapsed: false,
             orphans: BTreeMap::new(),
             deferred: BTreeSet::new(),
+            reason: MoveReason::View,
         }
     }
 
@@ -142,7 +146,10 @@ impl<S: GroupService, H: Host> Core<S, H> {
     pub fn handle_timeout(&mut self, now: Instant) {
         for deadline in self.timers.take_due(now) {
             match deadline {
-                Deadline::Engine(timer) => self.feed(Input::TimerFired(timer), now),
+                Deadline::Engine(timer) => {
+                    self.reason = MoveReason::View;
+                    self.feed(Input::TimerFired(timer), now)
+                }
                 Deadline::Service => self.service.on_deadline(),
                 Deadline::PlaceAddresses => self.place_again(now),
                 Deadline::Renew => self.renew(now),
@@ -171,6 +178,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 &self.quorum.state(),
             )),
             Request::SimulateFailure(responder) => {
+                self.reason = MoveReason::SimulatedFailure;
                 self.log(
                     Level::Notice,
                     format_args!(
@@ -237,6 +245,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
 
     /// Releases every VIF, then leaves the group, so peers learn at once.
     pub fn shut_down(&mut self, now: Instant) {
+        self.reason = MoveReason::Signal;
         self.log(
             Level::Notice,
             format_args!("terminating: releasing every VIF"),
@@ -309,7 +318,17 @@ impl<S: GroupService, H: Host> Core<S, H> {
             GroupEvent::Connected => self.lapsed = self.service.leases(),
             _ => {}
         }
+        let before = self.quorum.state();
         let steps = self.quorum.on_event(event);
+        let after = self.quorum.state();
+        if before.met != after.met && after.needed >= 2 {
+            let (members, needed) = (after.members.unwrap_or(0), after.needed);
+            self.host.watch(if after.met {
+                WatchEvent::QuorumMet { members, needed }
+            } else {
+                WatchEvent::QuorumLost { members, needed }
+            });
+        }
         self.take_steps(steps, now);
     }
 
@@ -318,15 +337,43 @@ impl<S: GroupService, H: Host> Core<S, H> {
         for step in steps {
             match step {
                 Step::Feed(input) => {
-                    if let Input::View(view) = &input {
-                        self.note_departures(&view.members, now);
+                    match &input {
+                        Input::View(view) => {
+                            self.note_departures(&view.members, now);
+                            self.host.watch(WatchEvent::View {
+                                members: view.members.clone(),
+                            });
+                        }
+                        Input::Message(message) => {
+                            self.reason = if matches!(
+                                message.mess_type,
+                                mess_type::BALANCE | mess_type::RELEASED
+                            ) {
+                                MoveReason::Balance
+                            } else {
+                                MoveReason::View
+                            };
+                        }
+                        Input::Disconnected => {
+                            if self.reason == MoveReason::View {
+                                self.reason = MoveReason::Quorum;
+                            }
+                            self.host.watch(WatchEvent::View {
+                                members: Vec::new(),
+                            });
+                        }
+                        _ => {}
                     }
                     self.feed(input, now)
                 }
-                Step::Lost(reason) => self.log(Level::Error, format_args!("{reason}")),
+                Step::Lost(reason) => {
+                    self.reason = MoveReason::ServiceLost;
+                    self.log(Level::Error, format_args!("{reason}"))
+                }
                 Step::Notice(line) => self.log(Level::Notice, format_args!("{line}")),
                 Step::ViewTaken(taken) => self.service.view_taken(taken),
                 Step::Rejoin => {
+                    self.reason = MoveReason::Quorum;
                     self.leave_group(now);
                     if !self.away {
                         self.service.join();
@@ -465,6 +512,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
             }
             self.unplaced.insert(vif);
         }
+        if first_try {
+            self.host.watch(WatchEvent::Acquired {
+                vif: vif.0,
+                addresses: addresses.clone(),
+                reason: self.reason.clone(),
+            });
+        }
         if first_try || added {
             let arp_cache = self
                 .engine
@@ -506,6 +560,16 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// kernels must have dropped them.
     fn note_departures(&mut self, members: &[String], now: Instant) {
         self.orphans.retain(|_, &mut at| at > now);
+        let left = self
+            .engine
+            .snapshot()
+            .view
+            .is_some_and(|view| view.members.iter().any(|m| !members.contains(&m.name)));
+        self.reason = if left {
+            MoveReason::MemberLeft
+        } else {
+            MoveReason::View
+        };
         let (true, Some(lifetime)) = (
             self.config.addresses.takeover_wait,
             self.config.addresses.lifetime,
@@ -630,6 +694,11 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 
     fn take_down(&mut self, vif: VifIndex) {
+        self.host.watch(WatchEvent::Released {
+            vif: vif.0,
+            addresses: self.addresses(vif),
+            reason: self.reason.clone(),
+        });
         for address in &self.addresses(vif) {
             match self.host.remove(address) {
                 Ok(()) => self.log(Level::Notice, format_args!("DOWN: {address}")),
@@ -671,6 +740,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 self.place(vif, true, now);
             }
         } else {
+            self.reason = MoveReason::Quorum;
             self.log(
                 Level::Warning,
                 format_args!(
@@ -692,6 +762,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// the addresses still up here.
     fn leave_group(&mut self, now: Instant) {
         self.feed(Input::Disconnected, now);
+        self.host.watch(WatchEvent::View {
+            members: Vec::new(),
+        });
         self.quorum.left();
         self.lapsed = false;
         self.deferred.clear();

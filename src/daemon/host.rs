@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::base::{ArpEntry, Level, NotifyTarget, VifAddress};
 use crate::config::{Hook, HookEvent};
+use crate::control::WatchEvent;
 use crate::hooks::HookDetails;
 
 /// What adding an address did.
@@ -100,4 +101,7 @@ pub trait Host {
 
     /// Writes one log record.
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>);
+
+    /// Tells the operators watching (`wackatrl --watch`) what happened.
+    fn watch(&mut self, event: WatchEvent);
 }

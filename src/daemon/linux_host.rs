@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::host::{Added, Announcement, Host, HostError, Renewed};
 use crate::base::{ArpEntry, Level, VifAddress};
 use crate::config::{Hook, HookEvent};
+use crate::control::{WatchEvent, Watchers};
 use crate::hooks::{HookDetails, HookRunner};
 use crate::log;
 use crate::net::announce::Announcer;
@@ -17,17 +18,24 @@ use crate::net::iface::{self, Outcome, Renewal};
 pub(super) struct LinuxHost {
     announcer: Announcer,
     hooks: HookRunner,
+    watchers: Watchers,
 }
 
 impl LinuxHost {
-    pub(super) fn new(announcer: Announcer, hooks: HookRunner) -> LinuxHost {
-        LinuxHost { announcer, hooks }
+    pub(super) fn new(announcer: Announcer, hooks: HookRunner, watchers: Watchers) -> LinuxHost {
+        LinuxHost {
+            announcer,
+            hooks,
+            watchers,
+        }
     }
 
     /// Stops the announcer and waits for the queued hooks (each bounded
     /// by its time-out), so `on down` hooks of a clean exit still run.
     pub(super) fn finish(self) {
-        let LinuxHost { announcer, hooks } = self;
+        let LinuxHost {
+            announcer, hooks, ..
+        } = self;
         drop(announcer);
         hooks.finish();
     }
@@ -98,5 +106,9 @@ impl Host for LinuxHost {
 
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
         log::emit(level, message);
+    }
+
+    fn watch(&mut self, event: WatchEvent) {
+        self.watchers.publish(event);
     }
 }

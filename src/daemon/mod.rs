@@ -34,7 +34,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Overrides, VifAddress};
-use crate::control::{ControlHandle, ControlServer, Request};
+use crate::control::{ControlHandle, ControlServer, Request, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
@@ -221,9 +221,17 @@ fn start<S: GroupService>(
     )
     .map_err(DaemonError::Thread)?;
     let hooks = HookRunner::spawn(crate::hooks::DEFAULT_TIMEOUT).map_err(DaemonError::Thread)?;
+    let watchers = control
+        .as_ref()
+        .map_or_else(Watchers::default, ControlHandle::watchers);
 
     let daemon = Daemon {
-        core: Core::new(config, identity, service, LinuxHost::new(announcer, hooks)),
+        core: Core::new(
+            config,
+            identity,
+            service,
+            LinuxHost::new(announcer, hooks, watchers),
+        ),
         config_path: options.config_path,
         overrides: options.overrides,
         _control: control,

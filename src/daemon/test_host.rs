@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::host::{Added, Announcement, Host, HostError, Renewed};
 use crate::base::{ArpEntry, Level, VifAddress};
 use crate::config::{Hook, HookEvent};
+use crate::control::WatchEvent;
 use crate::hooks::HookDetails;
 
 /// One line per effect, in order.
@@ -25,6 +26,8 @@ pub(super) struct Recorder {
     pub refuse: BTreeSet<String>,
     pub journal: Journal,
     pub logs: Vec<(Level, String)>,
+    /// What `wackatrl --watch` would have shown.
+    pub watched: Vec<WatchEvent>,
 }
 
 impl Recorder {
@@ -111,5 +114,9 @@ impl Host for Recorder {
 
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
         self.logs.push((level, message.to_string()));
+    }
+
+    fn watch(&mut self, event: WatchEvent) {
+        self.watched.push(event);
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use wackamole::base::{ArpEntry, Level, VifAddress};
 use wackamole::config::{self, Config, Hook, HookEvent};
+use wackamole::control::WatchEvent;
 use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, Report};
 use wackamole::daemon::core::Core;
 use wackamole::daemon::group::GroupService;
@@ -271,6 +272,8 @@ impl Host for SimHost {
     fn cancel_announcement(&mut self, _vif: usize) {}
 
     fn run_hooks(&mut self, _event: HookEvent, _hooks: &[Hook], _details: HookDetails) {}
+
+    fn watch(&mut self, _event: WatchEvent) {}
 
     fn log(&mut self, level: Level, message: fmt::Arguments<'_>) {
         if self.trace {

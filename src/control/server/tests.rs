@@ -2,7 +2,9 @@ use super::*;
 use crate::control::client::{self, Action, ControlClient};
 use crate::control::render_listing;
 use crate::control::status::tests::sample_status;
+use crate::control::watch::{EndCause, WatchEvent, WatchItem, WatchRecord};
 use crate::testutil::TempDir;
+use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -233,4 +235,209 @@ fn a_path_that_is_no_socket_is_left_alone() {
     let err = ControlServer::bind(&path).err().expect("refused");
     assert!(matches!(err, ControlError::NotASocket(_)), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+}
+
+/// `wackatrl` with `action` against the daemon at `path`, on a thread:
+/// its outcome and what it printed.
+fn wackatrl(
+    path: &Path,
+    action: Action,
+    json: bool,
+) -> thread::JoinHandle<(Result<(), ControlError>, String)> {
+    let path = path.to_path_buf();
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let outcome = client::run(&path, action, json, &mut out);
+        (outcome, String::from_utf8(out).expect("UTF-8 output"))
+    })
+}
+
+/// What the next line of a watch says.
+fn next_item(reader: &mut BufReader<UnixStream>) -> WatchItem {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("a line");
+    WatchRecord::decode(line.trim_end())
+        .expect("a watch line")
+        .item
+}
+
+/// Waits, boundedly, until `watchers` feeds `n` watchers.
+fn until_watching(watchers: &Watchers, n: usize) {
+    let start = Instant::now();
+    while watchers.count() != n {
+        assert!(start.elapsed() < TIMEOUT * 4, "{n} watchers never came");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn events() -> Vec<WatchEvent> {
+    crate::control::watch::tests::every_kind()
+        .into_iter()
+        .filter_map(|(record, _)| match record.item {
+            WatchItem::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `2024-05-01T12:34:56.789Z`.
+fn is_a_time(text: &str) -> bool {
+    text.len() == 24 && text.ends_with('Z') && text.as_bytes()[10] == b'T'
+}
+
+#[test]
+fn wackatrl_watch_prints_each_event_until_the_daemon_stops() {
+    for json in [false, true] {
+        let mut d = daemon(quick());
+        let watchers = d.handle.as_ref().expect("the server").watchers();
+        let tool = wackatrl(&d.path, Action::Watch, json);
+        until_watching(&watchers, 1);
+        for event in events() {
+            watchers.publish(event);
+        }
+        drop(d.handle.take());
+        let (outcome, printed) = tool.join().expect("wackatrl returns");
+        outcome.expect("a daemon that stops ends the watch cleanly");
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), events().len() + 2, "{printed}");
+        let mut published = vec![WatchItem::Watching];
+        published.extend(events().into_iter().map(WatchItem::Event));
+        published.push(WatchItem::End {
+            cause: EndCause::Stopping,
+            reason: "wackamole is stopping".to_string(),
+        });
+        for (line, item) in lines.iter().zip(published) {
+            if json {
+                let record = WatchRecord::decode(line).expect("a JSON line");
+                assert!(is_a_time(&record.time), "{line}");
+                assert_eq!(record.item, item);
+            } else {
+                // As the record with that time prints.
+                let (time, _) = line.split_once(' ').expect("the time first");
+                assert!(is_a_time(time), "{line}");
+                let record = WatchRecord {
+                    time: time.to_string(),
+                    item,
+                    suppressed: 0,
+                };
+                assert_eq!(*line, record.to_string());
+            }
+        }
+        if !json {
+            assert!(lines[0].ends_with(" watching"), "{}", lines[0]);
+            let last = lines[lines.len() - 1];
+            assert!(
+                last.ends_with(" watch ended: wackamole is stopping"),
+                "{last}"
+            );
+        }
+    }
+}
+
+#[test]
+fn watchers_are_bounded_and_leave_room_for_other_requests() {
+    let d = daemon(quick());
+    let watchers = d.handle.as_ref().expect("the server").watchers();
+    let max = watchers.limits().max_watchers;
+    assert!(max >= quick().max_connections, "the test fills both bounds");
+    let mut watching: Vec<_> = (0..max)
+        .map(|_| {
+            let mut stream = raw(&d.path);
+            stream.write_all(&[4]).unwrap();
+            let mut reader = BufReader::new(stream);
+            assert_eq!(next_item(&mut reader), WatchItem::Watching);
+            reader
+        })
+        .collect();
+    // Every connection slot was a watcher once, yet the listing is served.
+    assert_serves(&d.path);
+    let (outcome, printed) = wackatrl(&d.path, Action::Watch, false).join().unwrap();
+    match outcome {
+        Err(ControlError::WatchEnded(why)) => assert!(why.contains("too many watchers"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        printed.contains(" watch ended: too many watchers"),
+        "{printed}"
+    );
+    watchers.publish(WatchEvent::QuorumMet {
+        members: 1,
+        needed: 1,
+    });
+    for reader in &mut watching {
+        assert_eq!(
+            next_item(reader),
+            WatchItem::Event(WatchEvent::QuorumMet {
+                members: 1,
+                needed: 1
+            })
+        );
+    }
+}
+
+#[test]
+fn watch_after_other_requests_and_nothing_after_it() {
+    let d = daemon(quick());
+    let mut stream = raw(&d.path);
+    // The state, then the watch, on one connection.
+    stream.write_all(&[0, 4]).unwrap();
+    let mut reply = vec![0u8; 4 + 2 * 900];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, encode_state(&sample_status().state_reply()));
+    let mut reader = BufReader::new(stream);
+    assert_eq!(next_item(&mut reader), WatchItem::Watching);
+    // A watcher that goes on talking is ended, saying why.
+    reader.get_mut().write_all(&[3, 0, 0, 0, 9]).unwrap();
+    let rest = String::from_utf8(read_to_close(reader.get_mut())).unwrap();
+    let last = WatchRecord::decode(rest.trim_end()).expect("one last line");
+    assert!(
+        matches!(
+            last.item,
+            WatchItem::End {
+                cause: EndCause::BadRequest,
+                ..
+            }
+        ),
+        "{rest}"
+    );
+    assert_serves(&d.path);
+}
+
+#[test]
+fn an_original_daemon_is_told_apart_from_ours() {
+    // The original closes the connection on a request byte it does not know.
+    let dir = TempDir::new("control-original");
+    let path = dir.path().join("sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let original = thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).unwrap();
+            assert!(byte[0] >= 3, "asked {}", byte[0]);
+        }
+    });
+    for action in [Action::Watch, Action::Metrics] {
+        let (outcome, printed) = wackatrl(&path, action, false).join().unwrap();
+        assert!(printed.is_empty(), "{printed}");
+        let err = outcome.expect_err("the original serves neither");
+        if action == Action::Watch {
+            assert!(err.to_string().contains("does not serve --watch"), "{err}");
+        }
+    }
+    original.join().unwrap();
+}
+
+#[test]
+fn wackatrl_metrics_renders_the_status_the_daemon_serves() {
+    let d = daemon(quick());
+    let (outcome, printed) = wackatrl(&d.path, Action::Metrics, false).join().unwrap();
+    outcome.expect("the metrics");
+    assert_eq!(
+        printed,
+        crate::control::metrics::render(&sample_status().json())
+    );
+    assert!(printed.contains("wackamole_vif_held{vif=\"0\",address=\"10.0.0.5\"} 1\n"));
+    let seen: Vec<_> = d.seen.try_iter().collect();
+    assert_eq!(seen, ["state"], "one status request, no new one");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::config::{self, Quorum};
 use crate::control::server::responder;
-use crate::control::ServiceStatus;
+use crate::control::{MoveReason, ServiceStatus, WatchEvent};
 use crate::daemon::group::GroupService;
 use crate::daemon::reload::KeyRefused;
 use crate::daemon::test_host::{Journal, Recorder};
@@ -544,4 +544,50 @@ fn without_takeover_wait_a_departed_member_s_vifs_come_up_at_once() {
     view(&mut cores[..1], &["a"], now);
     run(&mut cores[..1], now, now + Duration::from_millis(100));
     assert_eq!(kernel(&cores[0]), all_vifs());
+}
+
+#[test]
+fn watchers_see_the_view_each_move_and_why() {
+    let (mut core, _journal, now) = holding("none");
+    let watched = &core.host().watched;
+    assert!(matches!(&watched[0], WatchEvent::View { members } if members == &["me"]));
+    let acquired = watched
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                WatchEvent::Acquired {
+                    reason: MoveReason::View,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(acquired, VIFS.len());
+    core.handle_report(GroupEvent::Lease(false), now);
+    assert!(core.host().watched.iter().any(|e| matches!(
+        e,
+        WatchEvent::Released {
+            vif: 0,
+            reason: MoveReason::Quorum,
+            ..
+        }
+    )));
+    core.handle_report(GroupEvent::Lease(true), now);
+    core.host_mut().watched.clear();
+    core.shut_down(now);
+    let watched = &core.host().watched;
+    let released: Vec<usize> = watched
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Released {
+                vif,
+                reason: MoveReason::Signal,
+                ..
+            } => Some(*vif),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released, vec![0, 1, 2]);
+    assert!(matches!(watched.last(), Some(WatchEvent::View { members }) if members.is_empty()));
 }

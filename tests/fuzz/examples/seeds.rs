@@ -210,9 +210,25 @@ fn control(corpus: &mut Corpus) {
         "control_reply",
         [&[1][..], &length, json.as_bytes()].concat(),
     );
-    for requests in [&[0u8][..], &[3], &[1, 0], &[2, 3], &[0, 1, 2, 3], &[3, 9]] {
+    for requests in [
+        &[0u8][..],
+        &[3],
+        &[1, 0],
+        &[2, 3],
+        &[0, 1, 2, 3],
+        &[3, 9],
+        &[4],
+        &[0, 4],
+        &[4, 4],
+    ] {
         corpus.add("control_request", requests.to_vec());
     }
+    // Choice 2: the lines of a watch.
+    let mut watch = vec![2, 0, 0, 0, 0];
+    for (record, _) in wackamole_fuzz::watch_records() {
+        watch.extend(record.to_line().into_bytes());
+    }
+    corpus.add("control_reply", watch);
 }
 
 /// Three nodes exchanging datagrams in memory for a simulated second.

@@ -1,7 +1,10 @@
 //! The daemon's side of the control socket, fed arbitrary request bytes
 //! on a live server: each connection gets the replies of the requests it
 //! sent, in order, up to the first byte that is no request (which closes
-//! it) or the per-connection limit, and nothing else.
+//! it) or the per-connection limit, and nothing else. A watch request
+//! (4) turns the rest of the connection into watch lines: the first says
+//! the watch is in place (or that too many watch), and any byte sent
+//! after the request ends it with a line saying so.
 
 #![no_main]
 
@@ -16,7 +19,9 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::control::wire::encode_state;
-use wackamole::control::{ControlHandle, ControlServer, Limits, Request, RequestKind};
+use wackamole::control::{
+    ControlHandle, ControlServer, EndCause, Limits, Request, RequestKind, WatchItem, WatchRecord,
+};
 use wackamole_fuzz::sample_status;
 
 const MAX_REQUESTS: usize = 16;
@@ -62,11 +67,14 @@ fn server() -> &'static Server {
     })
 }
 
-fn expected(requests: &[u8]) -> Vec<u8> {
+/// The replies to `requests` up to a watch request, and whether one came
+/// (with bytes after it).
+fn expected(requests: &[u8]) -> (Vec<u8>, Option<bool>) {
     let status = sample_status();
     let mut out = Vec::new();
-    for &byte in requests.iter().take(MAX_REQUESTS) {
+    for (n, &byte) in requests.iter().take(MAX_REQUESTS).enumerate() {
         match RequestKind::from_byte(byte) {
+            Some(RequestKind::Watch) => return (out, Some(n + 1 < requests.len())),
             Some(RequestKind::State) => out.extend(encode_state(&status.state_reply())),
             Some(RequestKind::JsonStatus) => {
                 let json = status.to_json();
@@ -79,7 +87,37 @@ fn expected(requests: &[u8]) -> Vec<u8> {
             None => break,
         }
     }
-    out
+    (out, None)
+}
+
+/// The lines of a watch: the first says it is in place or that too many
+/// watch; then, when bytes followed the request, the end for them. With
+/// `cut`, the server may have reset the connection: lines may be missing.
+fn check_watch(lines: &[u8], talked: bool, cut: bool) {
+    let text = std::str::from_utf8(lines).expect("watch lines are UTF-8");
+    let items: Vec<WatchItem> = text
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n') || !cut)
+        .map(|line| WatchRecord::decode(line.trim_end()).expect("a watch line").item)
+        .collect();
+    let end = |cause| WatchItem::End { cause, reason: String::new() };
+    let causes: Vec<WatchItem> = items
+        .into_iter()
+        .map(|item| match item {
+            WatchItem::End { cause, .. } => end(cause),
+            other => other,
+        })
+        .collect();
+    let full = match causes.first() {
+        Some(WatchItem::Watching) if talked => vec![WatchItem::Watching, end(EndCause::BadRequest)],
+        Some(WatchItem::Watching) => vec![WatchItem::Watching],
+        _ => vec![end(EndCause::TooManyWatchers)],
+    };
+    if cut {
+        assert!(full.starts_with(&causes), "{text:?}");
+    } else {
+        assert_eq!(causes, full, "{text:?}");
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -98,16 +136,19 @@ fuzz_target!(|data: &[u8]| {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         Err(e) => panic!("reading the replies: {e}"),
     }
-    let want = expected(requests);
+    let (want, watch) = expected(requests);
     // A server that closes with request bytes unread resets the
     // connection, which may cut the replies short; otherwise all come.
     let all_read = requests.len() <= MAX_REQUESTS
         && requests
             .iter()
-            .all(|&b| RequestKind::from_byte(b).is_some());
-    if all_read {
-        assert_eq!(reply, want, "replies to {requests:?}");
-    } else {
-        assert!(want.starts_with(&reply), "replies to {requests:?}");
+            .all(|&b| RequestKind::from_byte(b).is_some_and(|k| k != RequestKind::Watch));
+    match watch {
+        Some(talked) => {
+            assert!(reply.starts_with(&want), "replies to {requests:?}");
+            check_watch(&reply[want.len()..], talked, talked);
+        }
+        None if all_read => assert_eq!(reply, want, "replies to {requests:?}"),
+        None => assert!(want.starts_with(&reply), "replies to {requests:?}"),
     }
 });

@@ -1,5 +1,6 @@
 //! What the fuzz targets share: reading choices out of the fuzzer's
-//! bytes, and the fixed status the control targets serve.
+//! bytes, the fixed status the control targets serve, and lines of a
+//! watch for their seeds.
 //!
 //! Each target's first bytes usually choose what to decode (a byte order,
 //! a message kind); [`Bytes`] reads them and answers zero once the input
@@ -8,7 +9,10 @@
 use std::net::Ipv4Addr;
 
 use wackamole::config::VifAddress;
-use wackamole::control::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
+use wackamole::control::{
+    EndCause, MemberStatus, QuorumStatus, MoveReason, RefusalReason, ServiceStatus, Status, VifStatus,
+    WatchEvent, WatchItem, WatchRecord,
+};
 
 /// The fuzzer's bytes, read front to back.
 pub struct Bytes<'a> {
@@ -118,4 +122,54 @@ pub fn sample_status() -> Status {
             met: true,
         }),
     }
+}
+
+/// One line of every kind a watch carries, each with its text.
+pub fn watch_records() -> Vec<(WatchRecord, String)> {
+    let status = sample_status();
+    let addresses = status.vifs[2].addresses.clone();
+    let items = [
+        WatchItem::Watching,
+        WatchItem::Event(WatchEvent::View {
+            members: status.members.iter().map(|m| m.name.clone()).collect(),
+        }),
+        WatchItem::Event(WatchEvent::Acquired {
+            vif: 2,
+            addresses: addresses.clone(),
+            reason: MoveReason::MemberLeft,
+        }),
+        WatchItem::Event(WatchEvent::Released {
+            vif: 2,
+            addresses,
+            reason: MoveReason::Tracker("uplink".to_string()),
+        }),
+        WatchItem::Event(WatchEvent::QuorumLost {
+            members: 1,
+            needed: 2,
+        }),
+        WatchItem::Event(WatchEvent::QuorumMet {
+            members: 2,
+            needed: 2,
+        }),
+        WatchItem::Event(WatchEvent::RefusedDatagram {
+            reason: RefusalReason::BadMac,
+            source: "192.168.7.9:4810".parse().expect("a socket address"),
+        }),
+        WatchItem::End {
+            cause: EndCause::Stopping,
+            reason: "wackamole is stopping".to_string(),
+        },
+    ];
+    items
+        .into_iter()
+        .map(|item| {
+            let record = WatchRecord {
+                time: "2024-05-01T12:34:56.789Z".to_string(),
+                item,
+                suppressed: 3,
+            };
+            let text = record.to_string();
+            (record, text)
+        })
+        .collect()
 }
