@@ -34,7 +34,9 @@
 //!   the service still counts us in.
 //! - With `TakeoverWait`, a VIF whose owner left the view is brought up
 //!   here only once that owner's kernel must have dropped it (its
-//!   lifetime plus [`KERNEL_SLACK`] after the view change).
+//!   lifetime plus [`KERNEL_SLACK`] after the view change); a node that
+//!   joins waits that long for every VIF, as it cannot know who left
+//!   before it came.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -315,7 +317,10 @@ impl<S: GroupService, H: Host> Core<S, H> {
             GroupEvent::Lease(held) => return self.on_lease(held, now),
             // A new member of the group holds nothing; with a quorum lease
             // it may put nothing in the kernel until a quorum confirms it.
-            GroupEvent::Connected => self.lapsed = self.service.leases(),
+            GroupEvent::Connected => {
+                self.lapsed = self.service.leases();
+                self.note_joining(now);
+            }
             _ => {}
         }
         let before = self.quorum.state();
@@ -593,6 +598,21 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 .is_some_and(|owner| departed.contains(&owner))
             {
                 self.orphans.insert(VifIndex(index), safe);
+            }
+        }
+    }
+
+    /// With `TakeoverWait`, a node that joins cannot know which members
+    /// left before it came (a stalled holder among them): every VIF is an
+    /// orphan to it until a lifetime has passed.
+    fn note_joining(&mut self, now: Instant) {
+        if let (true, Some(lifetime)) = (
+            self.config.addresses.takeover_wait,
+            self.config.addresses.lifetime,
+        ) {
+            let safe = now + lifetime + KERNEL_SLACK;
+            for vif in 0..self.config.vifs.len() {
+                self.orphans.insert(VifIndex(vif), safe);
             }
         }
     }
