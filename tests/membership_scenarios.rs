@@ -268,6 +268,13 @@ impl Hand {
         let now = self.instant();
         if let Some(node) = self.nodes[i].as_mut() {
             node.handle_timeout(now);
+            // A node must always look forward.
+            let next = node.poll_timeout().map(|t| self.micros(t));
+            assert!(
+                next.map_or(true, |t| t > self.now),
+                "node {i}'s timer is due again at once (t={}µs)",
+                self.now
+            );
         }
         self.collect(i);
     }
@@ -681,8 +688,14 @@ fn one_way_link_after_a_quick_restart_makes_the_unheard_side_step_back() {
 // such a view, however short, releases every address).
 // ---------------------------------------------------------------------
 
-/// How many heartbeat phases each of these schedules is tried with.
-const PHASE_SEEDS: u64 = 40;
+/// How many heartbeat phases each of these schedules is tried with
+/// (`WACKAMOLE_PHASE_SEEDS=N` changes it).
+fn phase_seeds() -> u64 {
+    std::env::var("WACKAMOLE_PHASE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40)
+}
 
 /// Five nodes at the default settings on a network where each datagram
 /// takes 50 µs to 1 ms, started one by one at moments drawn from `seed`
@@ -742,14 +755,40 @@ fn assert_straight(
     last
 }
 
-/// Node 0 (the coordinator) crashes silently at any phase; every
-/// survivor goes from the five-member view straight to the view of the
-/// four. Returns the failover time: from the crash to the last survivor's
-/// install.
-fn crash_of_node_0_goes_straight_to_the_survivors(seed: u64) -> (Hand, Rng, u64) {
-    let (mut h, rng) = phased_cluster(seed);
+/// How node 0, the coordinator, leaves the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// kill -9 at once.
+    Crash,
+    /// Cut off, nothing passing either way, and killed a while later.
+    CutBothWays,
+    /// Cut off so that it hears nobody while everyone still hears it (a
+    /// firewall dropping what comes in), and killed a while later.
+    CutInbound,
+    /// Cut off so that nobody hears it while it still hears everyone,
+    /// and killed a while later.
+    CutOutbound,
+}
+
+/// Node 0 departs at any phase: every survivor goes from the
+/// five-member view straight to the view of the four, and holds it.
+/// Returns the failover time: from the departure (the crash, or the cut)
+/// to the last survivor's install.
+fn node_0_departs(seed: u64, how: Departure) -> (Hand, Rng, u64) {
+    let (mut h, mut rng) = phased_cluster(seed);
     let since = mark(&h);
-    let crashed_at = h.now;
+    let departed_at = h.now;
+    for j in 1..5 {
+        if matches!(how, Departure::CutBothWays | Departure::CutOutbound) {
+            h.cut[0][j] = true;
+        }
+        if matches!(how, Departure::CutBothWays | Departure::CutInbound) {
+            h.cut[j][0] = true;
+        }
+    }
+    if how != Departure::Crash {
+        h.run(rng.range(h.timeout_us() as usize, 4 * h.timeout_us() as usize) as u64);
+    }
     h.crash(0);
     let bound = 12 * h.timeout_us();
     h.settle(&[1, 2, 3, 4], bound);
@@ -761,16 +800,16 @@ fn crash_of_node_0_goes_straight_to_the_survivors(seed: u64) -> (Hand, Rng, u64)
         &[1, 2, 3, 4],
         &[0, 1, 2, 3, 4],
         &[1, 2, 3, 4],
-        &format!("seed {seed}, crash of node 0"),
+        &format!("seed {seed}, node 0 departs: {how:?}"),
     );
-    (h, rng, done - crashed_at)
+    (h, rng, done - departed_at)
 }
 
 #[test]
 fn a_crash_goes_straight_to_the_view_of_the_survivors() {
     let mut failover = Vec::new();
-    for seed in 0..PHASE_SEEDS {
-        let (h, _, us) = crash_of_node_0_goes_straight_to_the_survivors(seed);
+    for seed in 0..phase_seeds() {
+        let (h, _, us) = node_0_departs(seed, Departure::Crash);
         // The time-out, a heartbeat for the last datagram to go stale
         // and a few round trips for the view change.
         let bound = h.timeout_us() + h.heartbeat_us() + 10 * MS;
@@ -785,10 +824,29 @@ fn a_crash_goes_straight_to_the_view_of_the_survivors() {
     println!("failover after a crash of node 0: mean {mean} µs, worst {worst} µs");
 }
 
+/// A node that hears nobody while all still hear it used to make them
+/// fall back on themselves, then step back for it as the side of a
+/// one-way link that cannot be heard, then drop their view when it
+/// showed its own view without them.
+#[test]
+fn a_node_cut_off_then_killed_leaves_the_survivors_in_one_view() {
+    for how in [
+        Departure::CutBothWays,
+        Departure::CutInbound,
+        Departure::CutOutbound,
+    ] {
+        let worst = (0..phase_seeds())
+            .map(|seed| node_0_departs(seed, how).2)
+            .max()
+            .unwrap_or(0);
+        println!("node 0 {how:?}: the survivors' view {worst} µs after the cut at worst");
+    }
+}
+
 #[test]
 fn a_restarted_node_joins_without_a_view_in_between() {
-    for seed in 0..PHASE_SEEDS {
-        let (mut h, mut rng, _) = crash_of_node_0_goes_straight_to_the_survivors(seed);
+    for seed in 0..phase_seeds() {
+        let (mut h, mut rng, _) = node_0_departs(seed, Departure::Crash);
         h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
         let since = mark(&h);
         h.start(0);
@@ -809,7 +867,7 @@ fn a_restarted_node_joins_without_a_view_in_between() {
 #[test]
 fn healed_partitions_merge_without_a_view_in_between() {
     let sides: [&[usize]; 2] = [&[0, 1], &[2, 3, 4]];
-    for seed in 0..PHASE_SEEDS {
+    for seed in 0..phase_seeds() {
         let (mut h, mut rng) = phased_cluster(seed);
         for a in 0..5 {
             for b in 0..5 {
