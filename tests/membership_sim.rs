@@ -21,6 +21,8 @@
 //! (`make soak` runs a million) and `WACKAMOLE_MSIM_FIRST=N` where they
 //! start.
 
+#[path = "support/joinwatch.rs"]
+mod joinwatch;
 #[path = "support/rng.rs"]
 mod rng;
 #[path = "support/simengine.rs"]
@@ -32,6 +34,7 @@ mod vsync;
 
 use std::time::Duration;
 
+use joinwatch::JoinWindow;
 use simengine::Engines;
 use simnet::{Net, SlotState};
 use vsync::{Checker, Tag};
@@ -198,6 +201,13 @@ struct Run {
     /// A crash of a coordinator mid view change waits until then.
     mid_change_until: Option<u64>,
     seed: u64,
+    /// Open while nothing has happened but joins since a settled moment.
+    join_window: Option<JoinWindow>,
+    /// Join windows opened so far.
+    join_windows: u64,
+    /// When the network last lost, duplicated or held back datagrams, or
+    /// had a link cut one way only.
+    flawed_at: Option<u64>,
 }
 
 impl Run {
@@ -226,6 +236,7 @@ impl Run {
 
     fn crash(&mut self, i: usize) {
         if self.net.up(i) {
+            self.close_join_window("a crash");
             self.net.crash(i);
             self.checker.crashed(i);
             self.engines.crashed(i);
@@ -263,6 +274,9 @@ impl Run {
             }
             for (i, e) in events {
                 if let Err(broken) = self.checker.event(i, &e) {
+                    panic!("{}", self.failure(&broken));
+                }
+                if let Some(Err(broken)) = self.join_window.as_mut().map(|w| w.event(i, &e)) {
                     panic!("{}", self.failure(&broken));
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
@@ -310,6 +324,86 @@ impl Run {
     fn apply(&mut self, fault: &Fault) {
         let n = self.net.slots.len();
         self.note(|| format!("fault {fault:?}"));
+        self.note_flaws();
+        let quiet = self.quiet_before_join();
+        let links = |f: &dyn Fn(usize, usize) -> bool| -> Vec<Vec<bool>> {
+            (0..n).map(|a| (0..n).map(|b| f(a, b)).collect()).collect()
+        };
+        let join = match fault {
+            Fault::Restart(i) => !self.net.up(*i),
+            Fault::Heal => only_unblocked(&self.net.blocked, &links(&|_, _| false)),
+            Fault::Partition(g) => only_unblocked(&self.net.blocked, &links(&|a, b| g[a] != g[b])),
+            // Multicasts leave a join window as it is.
+            Fault::Burst(..) => {
+                self.apply_fault(fault, n);
+                return;
+            }
+            _ => false,
+        };
+        let what = format!("{fault:?}");
+        if !join {
+            // Closed first: what the fault causes is no join's doing.
+            self.close_join_window(&what);
+        }
+        self.apply_fault(fault, n);
+        self.after_network_change(join, quiet, &what);
+    }
+
+    /// A window of joins opens (or goes on) after a join that found the
+    /// groups settled and the network clean; anything else closes it.
+    fn after_network_change(&mut self, join: bool, quiet: bool, what: &str) {
+        self.note_flaws();
+        if !join {
+            self.close_join_window(what);
+        } else if self.join_window.is_none() && quiet {
+            let sizes = (0..self.net.slots.len())
+                .map(|i| {
+                    self.checker
+                        .current(i)
+                        .and_then(|v| self.checker.members(&v).map(Vec::len))
+                })
+                .collect();
+            self.join_window = Some(JoinWindow::new(self.net.now, sizes));
+            self.join_windows += 1;
+            self.note(|| format!("join window opens: {what}"));
+        }
+    }
+
+    fn close_join_window(&mut self, why: &str) {
+        if self.join_window.take().is_some() {
+            self.note(|| format!("join window closes: {why}"));
+        }
+    }
+
+    /// Notes whether the network loses, duplicates or holds back
+    /// datagrams now, or has a link cut one way.
+    fn note_flaws(&mut self) {
+        let net = &self.net;
+        let n = net.slots.len();
+        let one_way = (0..n).any(|a| (0..n).any(|b| net.blocked[a][b] != net.blocked[b][a]));
+        if one_way || net.loss_per_mille > 0 || net.dup_per_mille > 0 || net.late_per_mille > 0 {
+            self.flawed_at = Some(net.now);
+        }
+    }
+
+    /// A join may open a window now: every group holds one view of
+    /// exactly its nodes, no node is paused, no crash is pending, and the
+    /// network has lost nothing and had no one-way link for two time-outs
+    /// (a suspicion, a step back or a late datagram they caused has
+    /// played out).
+    fn quiet_before_join(&self) -> bool {
+        let clean_for = 2 * self.net.settings.timeout.as_micros() as u64;
+        let running_or_down = (0..self.net.slots.len())
+            .all(|i| !matches!(self.net.slots[i].state, SlotState::Paused { .. }));
+        running_or_down
+            && self.mid_change_until.is_none()
+            && self
+                .flawed_at
+                .map_or(true, |t| self.net.now >= t + clean_for)
+            && self.settled().is_ok()
+    }
+
+    fn apply_fault(&mut self, fault: &Fault, n: usize) {
         match fault {
             Fault::Crash(i) => self.crash(*i),
             Fault::CrashCoordinatorMidChange => {
@@ -467,6 +561,13 @@ impl Run {
     }
 }
 
+/// The network went from `before` to `after` only by links coming up,
+/// from clean groups (no link cut one way only).
+fn only_unblocked(before: &[Vec<bool>], after: &[Vec<bool>]) -> bool {
+    let n = before.len();
+    (0..n).all(|a| (0..n).all(|b| before[a][b] == before[b][a] && (before[a][b] || !after[a][b])))
+}
+
 fn describe(e: &Event) -> String {
     match e {
         Event::Deliver { origin, payload } => match Tag::decode(payload) {
@@ -482,6 +583,8 @@ fn describe(e: &Event) -> String {
 struct Outcome {
     settle_us: u64,
     datagrams: u64,
+    /// Windows of joins only that were watched for views that shrink.
+    join_windows: u64,
 }
 
 fn run_seed(seed: u64, tracing: bool) -> Outcome {
@@ -495,6 +598,9 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         states: Vec::new(),
         mid_change_until: None,
         seed,
+        join_window: None,
+        join_windows: 0,
+        flawed_at: None,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));
     let mut starts: Vec<(u64, usize)> = (0..plan.n)
@@ -511,10 +617,15 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         run.settle_events();
     }
     run.run_to(plan.quiet_at, true);
+    run.note_flaws();
+    let was_blocked = run.net.blocked.clone();
+    let quiet = run.quiet_before_join();
     run.net.heal();
     if let Some(groups) = &plan.final_groups {
         run.net.partition(groups);
     }
+    let join = plan.lasting_flaw.is_none() && only_unblocked(&was_blocked, &run.net.blocked);
+    run.after_network_change(join, quiet, "the faults stop");
     if let Some((a, b, one_way)) = plan.lasting_flaw {
         run.net.blocked[a][b] = true;
         run.net.blocked[b][a] = !one_way;
@@ -523,6 +634,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         return Outcome {
             settle_us: 0,
             datagrams: run.net.stats.datagrams,
+            join_windows: run.join_windows,
         };
     }
     // Paused nodes wake, then liveness: poll until settled or the bound.
@@ -571,6 +683,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     Outcome {
         settle_us,
         datagrams: run.net.stats.datagrams,
+        join_windows: run.join_windows,
     }
 }
 
@@ -589,9 +702,10 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     {
         let o = run_seed(seed, true);
         println!(
-            "seed {seed}: settled {}ms after the faults, {} datagrams",
+            "seed {seed}: settled {}ms after the faults, {} datagrams, {} windows of joins only",
             o.settle_us / 1000,
-            o.datagrams
+            o.datagrams,
+            o.join_windows
         );
         return;
     }
@@ -601,22 +715,24 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let results: Vec<(u64, u64, u64)> = std::thread::scope(|s| {
+    let results: Vec<(u64, u64, u64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
                     let mut worst = 0;
                     let mut datagrams = 0;
                     let mut count = 0;
+                    let mut windows = 0;
                     let mut seed = first + t;
                     while seed < first + seeds {
                         let o = run_seed(seed, false);
                         worst = worst.max(o.settle_us);
                         datagrams += o.datagrams;
+                        windows += o.join_windows;
                         count += 1;
                         seed += threads;
                     }
-                    (worst, datagrams, count)
+                    (worst, datagrams, count, windows)
                 })
             })
             .collect();
@@ -628,9 +744,10 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     let worst = results.iter().map(|r| r.0).max().unwrap_or(0);
     let datagrams: u64 = results.iter().map(|r| r.1).sum();
     let count: u64 = results.iter().map(|r| r.2).sum();
+    let windows: u64 = results.iter().map(|r| r.3).sum();
     assert_eq!(count, seeds);
     println!(
-        "{count} schedules, {datagrams} datagrams; slowest settling after the faults: {}ms (bound {}ms)",
+        "{count} schedules, {datagrams} datagrams; slowest settling after the faults: {}ms (bound {}ms); {windows} windows of joins only, no view shrank in them",
         worst / 1000,
         LIVENESS_BOUND.as_millis()
     );
