@@ -58,24 +58,29 @@ impl Growth {
 impl Node {
     /// As coordinator: whether to replace `base` (our view, or the
     /// proposal under way) by `wanted` now. A member of `base` missing
-    /// from `wanted` that failed (we no longer hear it, it restarted, it
-    /// declined, it chose a node that is not below us) is proposed away
-    /// at once. One that goes over to a coordinator below us is not a
-    /// failure: we wait, for a time-out at most, and most likely follow
-    /// it there. A view that only adds members waits until no other
-    /// node is expected to come ([`super::peers::Peers::expected`]), or
-    /// the wanted set has not changed for two heartbeats, and never
-    /// more than a time-out.
+    /// from `wanted` that failed (we no longer reach it, it restarted,
+    /// it left, it declined, it chose a node that is not below us) is
+    /// proposed away at once. One that goes over to a coordinator below
+    /// us is not a failure: we wait, for a time-out at most, and most
+    /// likely follow it there. Otherwise a member that lost our view
+    /// (`reform`) is answered at once. A view that only adds members
+    /// waits until no other node is expected to come
+    /// ([`super::peers::Peers::expected`]), or the wanted set has not
+    /// changed for two heartbeats, and never more than a time-out.
     pub(super) fn change_due(
         &mut self,
         base: &[Member],
         wanted: &[Member],
         waiting: Option<Instant>,
+        reform: bool,
         now: Instant,
     ) -> bool {
         let mut lost = base.iter().filter(|m| !wanted.contains(m)).peekable();
         if lost.peek().is_some() {
             return lost.any(|m| !self.peers.moving(*m, now));
+        }
+        if reform {
+            return true;
         }
         let since = waiting.unwrap_or(now);
         let stable = self.growth.changed + self.settings.heartbeat * STABLE_HEARTBEATS;

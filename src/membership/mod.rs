@@ -169,7 +169,8 @@
 //! - A view that only adds members (or the first view of our own, when
 //!   the view we hold is another's or we hold none) waits until no other
 //!   node is *expected*, or the wanted set has not changed for two
-//!   heartbeats, and never more than `Timeout`. Expected: a node we hear
+//!   heartbeats, and never more than `Timeout`; but not when a member
+//!   lost our view (the re-forming rule below): that is answered at once. Expected: a node we hear
 //!   that has decided, follows no node below us and has not declined; or
 //!   a node we do not hear (and that has not left) which a heartbeat of a
 //!   wanted node says it reaches.

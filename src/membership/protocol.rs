@@ -204,7 +204,7 @@ impl Node {
                 wanted = self.wanted(now);
             } else {
                 let base = p.members.clone();
-                if !self.change_due(&base, &wanted, waiting, now) {
+                if !self.change_due(&base, &wanted, waiting, false, now) {
                     return;
                 }
             }
@@ -223,7 +223,7 @@ impl Node {
                 if !reform {
                     return;
                 }
-            } else if !self.change_due(&base, &wanted, waiting, now) {
+            } else if !self.change_due(&base, &wanted, waiting, reform, now) {
                 return;
             }
         }
