@@ -819,9 +819,7 @@ fn a_crash_goes_straight_to_the_view_of_the_survivors() {
         );
         failover.push(us);
     }
-    let worst = failover.iter().max().copied().unwrap_or(0);
-    let mean = failover.iter().sum::<u64>() / failover.len() as u64;
-    println!("failover after a crash of node 0: mean {mean} µs, worst {worst} µs");
+    report_settling("node 0 crashed", &failover);
 }
 
 /// A node that hears nobody while all still hear it used to make them
@@ -845,13 +843,16 @@ fn a_node_cut_off_then_killed_leaves_the_survivors_in_one_view() {
 
 #[test]
 fn a_restarted_node_joins_without_a_view_in_between() {
+    let mut joins = Vec::new();
     for seed in 0..phase_seeds() {
         let (mut h, mut rng, _) = node_0_departs(seed, Departure::Crash);
         h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
         let since = mark(&h);
+        let started_at = h.now;
         h.start(0);
         let bound = 12 * h.timeout_us();
         h.settle(&[0, 1, 2, 3, 4], bound);
+        joins.push(h.now - started_at);
         h.run(5 * h.timeout_us());
         assert_straight(
             &h,
@@ -862,11 +863,20 @@ fn a_restarted_node_joins_without_a_view_in_between() {
             &format!("seed {seed}, node 0 back"),
         );
     }
+    report_settling("node 0 back (its undecided time-out included)", &joins);
+}
+
+/// Prints how long a schedule took to settle, over the phases.
+fn report_settling(what: &str, times: &[u64]) {
+    let worst = times.iter().max().copied().unwrap_or(0);
+    let mean = times.iter().sum::<u64>() / times.len().max(1) as u64;
+    println!("{what}: settled after {mean} µs on average, {worst} µs at worst");
 }
 
 #[test]
 fn healed_partitions_merge_without_a_view_in_between() {
     let sides: [&[usize]; 2] = [&[0, 1], &[2, 3, 4]];
+    let mut merges = Vec::new();
     for seed in 0..phase_seeds() {
         let (mut h, mut rng) = phased_cluster(seed);
         for a in 0..5 {
@@ -880,11 +890,13 @@ fn healed_partitions_merge_without_a_view_in_between() {
         }
         h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
         let since = mark(&h);
+        let healed_at = h.now;
         h.trace.push(format!("[{}] heal", h.now));
         for row in &mut h.cut {
             row.fill(false);
         }
         h.settle(&[0, 1, 2, 3, 4], bound);
+        merges.push(h.now - healed_at);
         h.run(5 * h.timeout_us());
         for side in sides {
             let old: Vec<u8> = side.iter().map(|&i| i as u8).collect();
@@ -898,6 +910,7 @@ fn healed_partitions_merge_without_a_view_in_between() {
             );
         }
     }
+    report_settling("partitions healed", &merges);
 }
 
 // ---------------------------------------------------------------------
