@@ -329,10 +329,15 @@ impl Run {
         let links = |f: &dyn Fn(usize, usize) -> bool| -> Vec<Vec<bool>> {
             (0..n).map(|a| (0..n).map(|b| f(a, b)).collect()).collect()
         };
+        let mut up: Vec<bool> = (0..n).map(|i| self.net.up(i)).collect();
+        let now = &self.net.blocked;
         let join = match fault {
-            Fault::Restart(i) => !self.net.up(*i),
-            Fault::Heal => only_unblocked(&self.net.blocked, &links(&|_, _| false)),
-            Fault::Partition(g) => only_unblocked(&self.net.blocked, &links(&|a, b| g[a] != g[b])),
+            Fault::Restart(i) if !up[*i] => {
+                up[*i] = true;
+                joins_only(now, now, &up)
+            }
+            Fault::Heal => joins_only(now, &links(&|_, _| false), &up),
+            Fault::Partition(g) => joins_only(now, &links(&|a, b| g[a] != g[b]), &up),
             // Multicasts leave a join window as it is.
             Fault::Burst(..) => {
                 self.apply_fault(fault, n);
@@ -562,10 +567,25 @@ impl Run {
 }
 
 /// The network went from `before` to `after` only by links coming up,
-/// from clean groups (no link cut one way only).
-fn only_unblocked(before: &[Vec<bool>], after: &[Vec<bool>]) -> bool {
+/// and both cut the nodes that are `up` into clean groups (no link cut
+/// one way only, no partial partition): starting a node or healing a
+/// split then only joins groups.
+fn joins_only(before: &[Vec<bool>], after: &[Vec<bool>], up: &[bool]) -> bool {
     let n = before.len();
-    (0..n).all(|a| (0..n).all(|b| before[a][b] == before[b][a] && (before[a][b] || !after[a][b])))
+    let only_unblocked = (0..n).all(|a| (0..n).all(|b| before[a][b] || !after[a][b]));
+    only_unblocked && clean_groups(before, up) && clean_groups(after, up)
+}
+
+/// Among the nodes that are `up`, "not blocked" is symmetric and
+/// transitive.
+fn clean_groups(blocked: &[Vec<bool>], up: &[bool]) -> bool {
+    let nodes: Vec<usize> = (0..blocked.len()).filter(|&i| up[i]).collect();
+    nodes.iter().all(|&a| {
+        nodes.iter().all(|&b| {
+            blocked[a][b] == blocked[b][a]
+                && (blocked[a][b] || nodes.iter().all(|&c| blocked[b][c] || !blocked[a][c]))
+        })
+    })
 }
 
 fn describe(e: &Event) -> String {
@@ -624,7 +644,8 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     if let Some(groups) = &plan.final_groups {
         run.net.partition(groups);
     }
-    let join = plan.lasting_flaw.is_none() && only_unblocked(&was_blocked, &run.net.blocked);
+    let up: Vec<bool> = (0..plan.n).map(|i| run.net.up(i)).collect();
+    let join = plan.lasting_flaw.is_none() && joins_only(&was_blocked, &run.net.blocked, &up);
     run.after_network_change(join, quiet, "the faults stop");
     if let Some((a, b, one_way)) = plan.lasting_flaw {
         run.net.blocked[a][b] = true;
