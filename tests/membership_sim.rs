@@ -8,7 +8,14 @@
 //! heartbeat, every node restarting at once, clean leaves, partitions
 //! (symmetric, one-way, partial) and their healing, replays of recorded
 //! datagrams, and multicasts just before a crash. Properties 1 to 3 of
-//! shared/MEMBERSHIP.md are checked on every event (`support/vsync.rs`).
+//! shared/MEMBERSHIP.md are checked on every event (`support/vsync.rs`),
+//! and so is, in every window where nothing happens but nodes starting
+//! or a split healing, that joins take nothing away: no node that holds a
+//! view installs a smaller one or leaves it (`support/joinwatch.rs`; a
+//! window opens at such a join when every group is settled, nothing is
+//! paused, the network splits into clean groups and has lost nothing,
+//! replayed nothing and had no one-way link for two time-outs, and closes
+//! at any other fault).
 //! Then the faults stop (the network heals, or stays cut into clean
 //! groups) and liveness is checked: within [`LIVENESS_BOUND`] every group
 //! of running nodes that hear each other has installed one view holding
@@ -205,8 +212,8 @@ struct Run {
     join_window: Option<JoinWindow>,
     /// Join windows opened so far.
     join_windows: u64,
-    /// When the network last lost, duplicated or held back datagrams, or
-    /// had a link cut one way only.
+    /// When the network last lost, duplicated or held back datagrams
+    /// (replays included), or had a link cut one way only.
     flawed_at: Option<u64>,
 }
 
@@ -393,9 +400,9 @@ impl Run {
 
     /// A join may open a window now: every group holds one view of
     /// exactly its nodes, no node is paused, no crash is pending, and the
-    /// network has lost nothing and had no one-way link for two time-outs
-    /// (a suspicion, a step back or a late datagram they caused has
-    /// played out).
+    /// network has lost nothing, replayed nothing and had no one-way link
+    /// for two time-outs (a suspicion, a step back or a late datagram they
+    /// caused has played out).
     fn quiet_before_join(&self) -> bool {
         let clean_for = 2 * self.net.settings.timeout.as_micros() as u64;
         let running_or_down = (0..self.net.slots.len())
@@ -452,6 +459,8 @@ impl Run {
                 for _ in 0..*k {
                     self.net.replay_old();
                 }
+                // An old datagram arriving now is a datagram held back.
+                self.flawed_at = Some(self.net.now);
             }
             Fault::CrashAll => (0..n).for_each(|i| self.crash(i)),
             Fault::RestartAll => (0..n).for_each(|i| {

@@ -140,11 +140,16 @@
 //!   accept that outcome of a pathological network.)
 //! - Otherwise the choice is the lowest node `m` of `reach ∪ {self}` that
 //!   is *eligible*: `m` is us, or `m`'s last heartbeat names `m` itself,
-//!   or names a node we have recently lost (it is about to change its
-//!   choice, as we are), or `m` is our present choice and has named
-//!   another node for less than `Timeout`: it *hands over*, and we keep
-//!   following it until the heartbeats of the node it now follows reach
-//!   us too, rather than fall back on ourselves for that moment.
+//!   or names a node we cannot follow at this moment: one we have
+//!   recently lost (`m` is about to change its choice, as we are), or
+//!   one that is *coming* (we hear it since less than `Timeout` but its
+//!   heartbeats do not say they hear us yet: a node that starts, the
+//!   other side of a split that heals; we shall follow it with `m`), or
+//!   `m` is our present choice and has named another node for less than
+//!   `Timeout`: it *hands over*, and we keep following it until the
+//!   heartbeats of the node it now follows reach us too. A node that
+//!   cannot follow its coordinator's coordinator yet waits for it
+//!   rather than fall back on itself for that moment.
 //!
 //! A node whose choice is itself is a coordinator. Its *wanted set* is
 //! itself and every node it reaches that is not undecided or deferring

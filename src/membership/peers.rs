@@ -181,13 +181,27 @@ impl Peers {
                 .is_some_and(|t| now < t + self.timeout * RECENTLY_LOST_TIMEOUTS)
     }
 
+    /// We hear `node` since less than a time-out and do not reach it yet
+    /// (its heartbeats do not say they hear us yet): a node that starts,
+    /// or the other side of a split that heals.
+    fn coming(&self, node: u8, now: Instant) -> bool {
+        self.hears(node, now)
+            && !self.reaches(node, now)
+            && self
+                .get(node)
+                .heard_since
+                .is_some_and(|t| now < t + self.timeout)
+    }
+
     /// `node` (which we reach) coordinates, or is about to: it names
-    /// itself, or names a node we have just lost.
+    /// itself, or names a node that we cannot follow at this moment, which
+    /// we have just lost or which is only coming (it is about to change
+    /// its choice, as we are, or we shall follow that node with it).
     fn eligible(&self, node: u8, now: Instant) -> bool {
         match self.get(node).heartbeat.as_ref().and_then(|hb| hb.choice) {
             Some(c) if c == node => true,
             Some(c) if usize::from(c) < self.list.len() && c != self.me => {
-                self.recently_lost(c, now)
+                self.recently_lost(c, now) || self.coming(c, now)
             }
             _ => false,
         }
