@@ -45,6 +45,16 @@ struct Packet {
     from: usize,
     to: usize,
     bytes: Vec<u8>,
+    /// When it arrives on a network with latency (µs of virtual time).
+    due: u64,
+}
+
+/// What a node reported that changes its standing: a view, or leaving
+/// every view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    View(ViewId, Vec<u8>),
+    Left,
 }
 
 impl Packet {
@@ -77,6 +87,13 @@ struct Hand {
     leases: Vec<(u64, usize, bool)>,
     /// Every install: (time, node, members).
     views: Vec<(u64, usize, Vec<Member>)>,
+    /// Per node: (time, step) of every view and `Left` it reported.
+    steps: Vec<Vec<(u64, Step)>>,
+    /// A network with latency: each datagram takes `lo..=hi` µs, drawn
+    /// from the generator. `None`: the test moves every datagram.
+    latency: Option<(Rng, u64, u64)>,
+    /// Per node: its choice and whether it flushes, as last traced.
+    states: Vec<Option<(Option<u8>, bool)>>,
 }
 
 impl Hand {
@@ -96,6 +113,9 @@ impl Hand {
             needed: 0,
             leases: Vec::new(),
             views: Vec::new(),
+            steps: vec![Vec::new(); n],
+            latency: None,
+            states: vec![None; n],
         }
     }
 
@@ -171,13 +191,27 @@ impl Hand {
         while let Some(e) = node.poll_event() {
             events.push(e);
         }
+        let status = node.status();
+        let state = Some((status.choice, status.flushing));
+        if self.states[i] != state {
+            self.states[i] = state;
+            self.trace.push(format!(
+                "[{}] node {i}: choice {:?}, flushing {}",
+                self.now, status.choice, status.flushing
+            ));
+        }
         for t in out {
             let to = usize::from(t.to);
+            let due = match self.latency.as_mut() {
+                Some((rng, lo, hi)) => self.now + rng.range(*lo as usize, *hi as usize) as u64,
+                None => self.now,
+            };
             if !self.cut[i][to] {
                 self.inflight.push(Packet {
                     from: i,
                     to,
                     bytes: t.bytes,
+                    due,
                 });
             }
         }
@@ -190,9 +224,12 @@ impl Hand {
             match e {
                 Event::View { id, members, .. } => {
                     self.installed.push(id);
+                    let nodes = members.iter().map(|m| m.node).collect();
+                    self.steps[i].push((self.now, Step::View(id, nodes)));
                     self.views.push((self.now, i, members));
                 }
                 Event::Lease(held) => self.leases.push((self.now, i, held)),
+                Event::Left(_) => self.steps[i].push((self.now, Step::Left)),
                 _ => {}
             }
         }
@@ -227,27 +264,38 @@ impl Hand {
         before - self.inflight.len()
     }
 
+    /// The next timer to fall due: (when, node).
+    fn next_timer(&self) -> Option<(u64, usize)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_ref().and_then(|n| n.poll_timeout()).map(|t| (t, i)))
+            .min()
+            .map(|(t, i)| (self.micros(t).max(self.now), i))
+    }
+
+    /// Runs node `i`'s timer at `at`.
+    fn fire_timer(&mut self, at: u64, i: usize) {
+        self.now = self.now.max(at);
+        let now = self.instant();
+        if let Some(node) = self.nodes[i].as_mut() {
+            node.handle_timeout(now);
+            // A node must always look forward.
+            let next = node.poll_timeout().map(|t| self.micros(t));
+            assert!(
+                next.map_or(true, |t| t > self.now),
+                "node {i}'s timer is due again at once (t={}µs)",
+                self.now
+            );
+        }
+        self.collect(i);
+    }
+
     /// Runs the timers due up to `now + us`, delivering nothing.
     fn advance(&mut self, us: u64) {
         let end = self.now + us;
-        loop {
-            let next = self
-                .nodes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, n)| n.as_ref().and_then(|n| n.poll_timeout()).map(|t| (t, i)))
-                .min();
-            match next {
-                Some((t, i)) if self.micros(t) <= end => {
-                    self.now = self.now.max(self.micros(t));
-                    let now = self.instant();
-                    if let Some(node) = self.nodes[i].as_mut() {
-                        node.handle_timeout(now);
-                    }
-                    self.collect(i);
-                }
-                _ => break,
-            }
+        while let Some((t, i)) = self.next_timer().filter(|&(t, _)| t <= end) {
+            self.fire_timer(t, i);
         }
         self.now = end;
     }
@@ -272,9 +320,36 @@ impl Hand {
         while self.deliver(&mut pass) > 0 {}
     }
 
-    /// Runs for `us` on a perfect network.
+    /// Runs for `us` on a perfect network: with latency if the hand has
+    /// one, else every datagram arriving at once.
     fn run(&mut self, us: u64) {
-        self.run_holding(us, |_| true);
+        if self.latency.is_some() {
+            self.run_timed(us);
+        } else {
+            self.run_holding(us, |_| true);
+        }
+    }
+
+    /// Runs for `us` in time order: each datagram arrives when it is due,
+    /// each timer runs when it falls due (a datagram first on a tie).
+    fn run_timed(&mut self, us: u64) {
+        let end = self.now + us;
+        loop {
+            let packet = (0..self.inflight.len())
+                .min_by_key(|&k| self.inflight[k].due)
+                .map(|k| (self.inflight[k].due, k));
+            let timer = self.next_timer();
+            match (packet, timer) {
+                (Some((at, k)), _) if at <= end && timer.map_or(true, |(t, _)| at <= t) => {
+                    self.now = self.now.max(at);
+                    let p = self.inflight.remove(k);
+                    self.arrive(p);
+                }
+                (_, Some((t, i))) if t <= end => self.fire_timer(t, i),
+                _ => break,
+            }
+        }
+        self.now = end;
     }
 
     /// Runs until `done` holds (checked every millisecond), at most `us`.
@@ -845,6 +920,238 @@ fn view_changes_among_live_nodes_never_lapse_a_lease() {
         assert_eq!(h.last_lease(i), Some(true), "node {i}");
         assert!(h.checker.lease(i));
     }
+}
+
+// ---------------------------------------------------------------------
+// A join, a rejoin or a merge goes from the old view straight to the new
+// one, and a crash straight to the view of the survivors: no view that
+// no failure caused, none smaller than the one before (under a quorum,
+// such a view, however short, releases every address).
+// ---------------------------------------------------------------------
+
+/// How many heartbeat phases each of these schedules is tried with
+/// (`WACKAMOLE_PHASE_SEEDS=N` changes it).
+fn phase_seeds() -> u64 {
+    std::env::var("WACKAMOLE_PHASE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40)
+}
+
+/// Five nodes at the default settings on a network where each datagram
+/// takes 50 µs to 1 ms, started one by one at moments drawn from `seed`
+/// (so each node heartbeats at its own phase), settled into one view.
+fn phased_cluster(seed: u64) -> (Hand, Rng) {
+    let mut h = Hand::new(5);
+    h.latency = Some((Rng(seed), 50, 1_000));
+    let mut rng = Rng(seed ^ 0x00ba_5eba_11ed);
+    let spread = 3 * h.heartbeat_us() as usize;
+    for i in 0..5 {
+        h.run(rng.range(0, spread) as u64);
+        h.start(i);
+    }
+    let bound = 12 * h.timeout_us();
+    h.settle(&[0, 1, 2, 3, 4], bound);
+    // A while in the view, so that the next fault falls at any phase.
+    h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
+    (h, rng)
+}
+
+/// Where each node's list of steps ends now.
+fn mark(h: &Hand) -> Vec<usize> {
+    h.steps.iter().map(Vec::len).collect()
+}
+
+/// Each of `nodes` held a view of exactly `old` at `since` and has since
+/// reported exactly one step: a view of exactly `new`. Returns when the
+/// last of them installed it.
+fn assert_straight(
+    h: &Hand,
+    since: &[usize],
+    nodes: &[usize],
+    old: &[u8],
+    new: &[u8],
+    what: &str,
+) -> u64 {
+    let mut last = 0;
+    for &i in nodes {
+        let before = since[i].checked_sub(1).map(|k| &h.steps[i][k].1).cloned();
+        let after: Vec<Step> = h.steps[i][since[i]..]
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect();
+        let ok = matches!(&before, Some(Step::View(_, m)) if m == old)
+            && matches!(after.as_slice(), [Step::View(_, m)] if m == new);
+        if !ok {
+            panic!(
+                "{}",
+                h.failure(&format!(
+                    "{what}: node {i} should go from a view of {old:?} straight to one \
+                     of {new:?}; it was in {before:?}, then reported {after:?}"
+                ))
+            );
+        }
+        last = last.max(h.steps[i][since[i]].0);
+    }
+    last
+}
+
+/// How node 0, the coordinator, leaves the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// kill -9 at once.
+    Crash,
+    /// Cut off, nothing passing either way, and killed a while later.
+    CutBothWays,
+    /// Cut off so that it hears nobody while everyone still hears it (a
+    /// firewall dropping what comes in), and killed a while later.
+    CutInbound,
+    /// Cut off so that nobody hears it while it still hears everyone,
+    /// and killed a while later.
+    CutOutbound,
+}
+
+/// Node 0 departs at any phase: every survivor goes from the
+/// five-member view straight to the view of the four, and holds it.
+/// Returns the failover time: from the departure (the crash, or the cut)
+/// to the last survivor's install.
+fn node_0_departs(seed: u64, how: Departure) -> (Hand, Rng, u64) {
+    let (mut h, mut rng) = phased_cluster(seed);
+    let since = mark(&h);
+    let departed_at = h.now;
+    for j in 1..5 {
+        if matches!(how, Departure::CutBothWays | Departure::CutOutbound) {
+            h.cut[0][j] = true;
+        }
+        if matches!(how, Departure::CutBothWays | Departure::CutInbound) {
+            h.cut[j][0] = true;
+        }
+    }
+    if how != Departure::Crash {
+        h.run(rng.range(h.timeout_us() as usize, 4 * h.timeout_us() as usize) as u64);
+    }
+    h.crash(0);
+    let bound = 12 * h.timeout_us();
+    h.settle(&[1, 2, 3, 4], bound);
+    // Anything more would show up here.
+    h.run(5 * h.timeout_us());
+    let done = assert_straight(
+        &h,
+        &since,
+        &[1, 2, 3, 4],
+        &[0, 1, 2, 3, 4],
+        &[1, 2, 3, 4],
+        &format!("seed {seed}, node 0 departs: {how:?}"),
+    );
+    (h, rng, done - departed_at)
+}
+
+#[test]
+fn a_crash_goes_straight_to_the_view_of_the_survivors() {
+    let mut failover = Vec::new();
+    for seed in 0..phase_seeds() {
+        let (h, _, us) = node_0_departs(seed, Departure::Crash);
+        // The time-out, a heartbeat for the last datagram to go stale
+        // and a few round trips for the view change.
+        let bound = h.timeout_us() + h.heartbeat_us() + 10 * MS;
+        assert!(
+            us <= bound,
+            "seed {seed}: failover took {us} µs, more than {bound} µs"
+        );
+        failover.push(us);
+    }
+    report_settling("node 0 crashed", &failover);
+}
+
+/// A node that hears nobody while all still hear it used to make them
+/// fall back on themselves, then step back for it as the side of a
+/// one-way link that cannot be heard, then drop their view when it
+/// showed its own view without them.
+#[test]
+fn a_node_cut_off_then_killed_leaves_the_survivors_in_one_view() {
+    for how in [
+        Departure::CutBothWays,
+        Departure::CutInbound,
+        Departure::CutOutbound,
+    ] {
+        let worst = (0..phase_seeds())
+            .map(|seed| node_0_departs(seed, how).2)
+            .max()
+            .unwrap_or(0);
+        println!("node 0 {how:?}: the survivors' view {worst} µs after the cut at worst");
+    }
+}
+
+#[test]
+fn a_restarted_node_joins_without_a_view_in_between() {
+    let mut joins = Vec::new();
+    for seed in 0..phase_seeds() {
+        let (mut h, mut rng, _) = node_0_departs(seed, Departure::Crash);
+        h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
+        let since = mark(&h);
+        let started_at = h.now;
+        h.start(0);
+        let bound = 12 * h.timeout_us();
+        h.settle(&[0, 1, 2, 3, 4], bound);
+        joins.push(h.now - started_at);
+        h.run(5 * h.timeout_us());
+        assert_straight(
+            &h,
+            &since,
+            &[1, 2, 3, 4],
+            &[1, 2, 3, 4],
+            &[0, 1, 2, 3, 4],
+            &format!("seed {seed}, node 0 back"),
+        );
+    }
+    report_settling("node 0 back (its undecided time-out included)", &joins);
+}
+
+/// Prints how long a schedule took to settle, over the phases.
+fn report_settling(what: &str, times: &[u64]) {
+    let worst = times.iter().max().copied().unwrap_or(0);
+    let mean = times.iter().sum::<u64>() / times.len().max(1) as u64;
+    println!("{what}: settled after {mean} µs on average, {worst} µs at worst");
+}
+
+#[test]
+fn healed_partitions_merge_without_a_view_in_between() {
+    let sides: [&[usize]; 2] = [&[0, 1], &[2, 3, 4]];
+    let mut merges = Vec::new();
+    for seed in 0..phase_seeds() {
+        let (mut h, mut rng) = phased_cluster(seed);
+        for a in 0..5 {
+            for b in 0..5 {
+                h.cut[a][b] = (a < 2) != (b < 2);
+            }
+        }
+        let bound = 12 * h.timeout_us();
+        for side in sides {
+            h.settle(side, bound);
+        }
+        h.run(rng.range(0, 10 * h.heartbeat_us() as usize) as u64);
+        let since = mark(&h);
+        let healed_at = h.now;
+        h.trace.push(format!("[{}] heal", h.now));
+        for row in &mut h.cut {
+            row.fill(false);
+        }
+        h.settle(&[0, 1, 2, 3, 4], bound);
+        merges.push(h.now - healed_at);
+        h.run(5 * h.timeout_us());
+        for side in sides {
+            let old: Vec<u8> = side.iter().map(|&i| i as u8).collect();
+            assert_straight(
+                &h,
+                &since,
+                side,
+                &old,
+                &[0, 1, 2, 3, 4],
+                &format!("seed {seed}, merge"),
+            );
+        }
+    }
+    report_settling("partitions healed", &merges);
 }
 
 // ---------------------------------------------------------------------

@@ -47,12 +47,14 @@
 //! `Lease(true)` and `Lease(false)` come in between `Joined` and `Left`,
 //! alternating, the first one `Lease(true)` (see "Quorum lease").
 //!
-//! Timing: a node asks to be woken at its next heartbeat, at the
-//! moment it would stop hearing a peer (a failure must act at once), at
-//! the expiry of its lease and at the end of a FLUSH the lease holds back.
+//! Timing: a node asks to be woken at its next heartbeat, at the moment
+//! it would stop hearing a peer (a failure must act at once), at the
+//! expiry of its lease, at the end of a FLUSH the lease holds back and,
+//! as a coordinator whose view waits to grow, when that wait ends.
 //! Conclusions that only speed convergence (a one-way link confirmed, a
-//! recently lost node forgotten, a decline expired) wait for the next
-//! heartbeat, at most `Heartbeat` late.
+//! recently lost node forgotten, a decline expired, a hand-over or a move
+//! that lasted `Timeout`) wait for the next heartbeat, at most `Heartbeat`
+//! late.
 //!
 //! # Identities
 //!
@@ -136,29 +138,77 @@
 //! incarnation arrived less than `Timeout` ago and `b` has not left.
 //! `a` *reaches* `b` if `a` hears `b` and `b`'s last heartbeat says it
 //! hears `a`: reach is the both-ways relation. Heartbeats carry both sets.
+//! `a` has *recently lost* `b` if it reaches `b` no more but a heartbeat
+//! of `b` said it heard `a` within the last three `Timeout`s: `b` failed,
+//! or it no longer hears `a` (for `a`, a link cut one way is a failure
+//! just the same).
 //!
 //! Each node names a *choice*: the coordinator it will follow.
 //! - For `Timeout` after start (and after a stall) a node is *undecided*
 //!   (choice none): it only listens and heartbeats, so it learns the
 //!   current views before it takes part.
 //! - A node that hears some `b` which, heard for at least `Timeout`, says
-//!   it does not hear us, *defers* (choice none): on a one-way link the
-//!   side that cannot be heard steps back, so the two sides never both
-//!   serve. (A ring of one-way links makes every node defer; we accept
-//!   that outcome of a pathological network.)
+//!   it does not hear us, and which reaches at least as many nodes as we
+//!   do, *defers* (choice none): on a one-way link the side that cannot
+//!   be heard steps back, so the two sides never both serve. A `b` that
+//!   reaches fewer nodes than we do is the one cut off (say, a node that
+//!   hears nobody while all still hear it): we lose it rather than step
+//!   back for it. (A ring of one-way links makes every node defer; we
+//!   accept that outcome of a pathological network.)
 //! - Otherwise the choice is the lowest node `m` of `reach ∪ {self}` that
 //!   is *eligible*: `m` is us, or `m`'s last heartbeat names `m` itself,
-//!   or `m`'s choice is a node we heard within the last three `Timeout`s
-//!   but hear no more (it is about to change its choice, as we are).
+//!   or names a node we cannot follow at this moment: one we have
+//!   recently lost (`m` is about to change its choice, as we are), or
+//!   one that is *coming* (we hear it since less than `Timeout` but its
+//!   heartbeats do not say they hear us yet: a node that starts, the
+//!   other side of a split that heals; we shall follow it with `m`), or
+//!   `m` is our present choice and has named another node for less than
+//!   `Timeout`: it *hands over*, and we keep following it until the
+//!   heartbeats of the node it now follows reach us too. A node that
+//!   cannot follow its coordinator's coordinator yet waits for it
+//!   rather than fall back on itself for that moment.
 //!
 //! A node whose choice is itself is a coordinator. Its *wanted set* is
 //! itself and every node it reaches that is not undecided or deferring
-//! and whose choice is the coordinator or a node the coordinator has just
-//! lost, minus nodes that did not answer its last proposal (for four
-//! `Timeout`s). A coordinator whose installed view is not exactly
-//! its wanted set, or which has no view of its own, proposes. Safety never
-//! depends on these rules: any choice at all yields valid views. They only
-//! decide how fast the views converge and that they do not flap.
+//! and whose choice is the coordinator or a node the coordinator has
+//! recently lost, minus nodes that did not answer its last proposal (for
+//! four `Timeout`s).
+//!
+//! ## When a coordinator proposes
+//!
+//! The coordinator compares its wanted set with the members it would
+//! replace: those of its proposal under way, else of its view (its own or
+//! another's; none if it has no view).
+//! - A member missing from the wanted set that *failed* (we no longer
+//!   reach it, it restarted, it left, it declined, or it chose a node that
+//!   is not below the coordinator) is proposed away at once: a failover
+//!   waits for nothing else.
+//! - A member missing because, less than `Timeout` ago, it chose a node
+//!   below the coordinator, and which still reaches the coordinator, is
+//!   *moving*: a lower coordinator is merging it, and ours will most
+//!   likely follow as soon as that node's heartbeats reach it too. No
+//!   proposal is made for it; after `Timeout` it counts as failed.
+//! - A view that only adds members (or the first view of our own, when
+//!   the view we hold is another's or we hold none) waits until no other
+//!   node is *expected*, or the wanted set has not changed for two
+//!   heartbeats, and never more than `Timeout`; but not when a member
+//!   lost our view (the re-forming rule below): that is answered at once. Expected: a node we hear
+//!   that has decided, follows no node below us and has not declined; or
+//!   a node we do not hear (and that has not left) which a heartbeat of a
+//!   wanted node says it reaches.
+//! - A view that is exactly the wanted set needs nothing (but see the
+//!   re-forming rule below).
+//!
+//! So a join, a rejoin or a merge goes from the old view straight to the
+//! new one. The nodes switch to the new coordinator one by one, as its
+//! heartbeats reach them, each at its own phase: their old coordinator
+//! keeps them meanwhile (moving), its members keep following it while it
+//! hands over, and the new coordinator proposes once they have all chosen
+//! it, not as soon as the first few have.
+//!
+//! Safety never depends on these rules: any choice and any proposal at
+//! all yield valid views. They only decide how fast the views converge,
+//! that they do not flap, and that a join takes nothing away.
 //!
 //! # States
 //!
@@ -205,6 +255,14 @@
 //!   stepped back, stalled, or is frozen by a flush whose proposer died:
 //!   a flushing member's heartbeat shows no view), or when a member has
 //!   not shown the view `2 × Timeout` after the install.
+//! - **Exclusion**: a member whose coordinator (of its view, or of the
+//!   proposal it answered) shows in a heartbeat an installed view above
+//!   the member's promise, a view it was never proposed, gives it up
+//!   (`Left`): what it holds may now be another's. Unless that
+//!   coordinator's heartbeat says it hears none of the view's members:
+//!   then it left them (it is cut off), rather than dropped them, and
+//!   they keep their view until the next one, which they form without it
+//!   as after its failure.
 //! - **Leave**: LEAVE three times to every node, then `Left`. A node that
 //!   receives LEAVE stops hearing that incarnation at once and refuses its
 //!   later datagrams, so the next view follows without waiting.
@@ -259,13 +317,36 @@
 //!    network is quiet and the nodes of a connected set all hear each
 //!    other, within `Timeout` every reach is exact, within a few
 //!    heartbeats every node chooses the lowest node of the set (it is
-//!    eligible: nothing lower reaches it), which proposes exactly the set;
-//!    every member answers, and the view is installed. The bound the
-//!    simulation enforces is 12 time-outs after the faults stop (2.4 s at
-//!    the defaults); the slowest schedule seen settles in about 6. A
-//!    partial partition (A and B both hear C, not each other) or a
-//!    one-way link is a fault: views are safe and do not flap under it,
-//!    but a node may be left alone (or step back) until it heals.
+//!    eligible: nothing lower reaches it; a hand-over and a move end
+//!    within `Timeout` at the latest), which proposes exactly the set as
+//!    soon as its wanted set is the set (nothing else is expected), or
+//!    two heartbeats later, and at most `Timeout` after it started to
+//!    wait; every member answers, and the view is installed. The bound
+//!    the simulation enforces is 12 time-outs after the faults stop
+//!    (2.4 s at the defaults); the slowest schedule seen settles in
+//!    about 6. A partial partition (A and B both hear C, not each other)
+//!    or a one-way link is a fault: views are safe and do not flap under
+//!    it, but a node may be left alone (or step back) until it heals.
+//!
+//!    **Joins take nothing away** (argued, checked by the simulation in
+//!    every window where nothing happens but nodes starting or a
+//!    partition healing, and by the scenarios at realistic heartbeat
+//!    phases): no node in a view installs a smaller one or leaves its
+//!    view. A member never falls back on itself while its coordinator
+//!    hands over, so it proposes nothing; a coordinator whose members go
+//!    over to a lower one keeps them (they are moving, not failed) and
+//!    proposes nothing, then goes over itself; the lowest node proposes
+//!    only once no other node is expected. When links come up, every
+//!    node of the merged group hears every other within a heartbeat and
+//!    reaches it within two, so, on a network that loses nothing and
+//!    carries a datagram in less than a heartbeat, every node chooses the
+//!    lowest within a heartbeat of the first that does: the wait for a
+//!    wanted set that has not changed for two heartbeats does not end
+//!    before the last of them, and the first view proposed holds them
+//!    all. Every member flushes for that proposal, so no coordinator
+//!    shows a view above a member's promise, and nobody is excluded.
+//!    Under loss a join may still take a smaller view on its way, as a
+//!    failure would.
 //! 5. **Clean leave**: LEAVE takes the node out of every hears set at
 //!    once, which triggers the next proposal without a time-out.
 //!
@@ -397,6 +478,7 @@
 
 pub mod wire;
 
+mod coordinator;
 mod lease;
 mod node;
 mod outputs;

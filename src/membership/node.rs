@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
+use super::coordinator::Growth;
 use super::lease::HeldFlush;
 use super::outputs::{Event, LeftReason, MulticastError, NodeError, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
@@ -81,6 +82,8 @@ pub struct Node {
     /// A member of our view lost it: propose again even if the wanted set
     /// is the view's.
     pub(super) reform: bool,
+    /// As coordinator: how our wanted set changed, for a view that grows.
+    pub(super) growth: Growth,
     /// The INSTALLs of our last completed proposal, to resend.
     pub(super) sent_installs: Vec<(u8, Body)>,
     /// SEQUENCED messages of the view we flushed for, before its INSTALL.
@@ -151,6 +154,7 @@ impl Node {
             waiting_proposals: BTreeMap::new(),
             proposal: None,
             reform: false,
+            growth: Growth::new(now),
             sent_installs: Vec::new(),
             early: Vec::new(),
             outgoing: VecDeque::new(),
@@ -226,8 +230,13 @@ impl Node {
         if let Phase::Undecided { until } = self.phase {
             next = next.min(until);
         }
+        // A proposal's time-out passed while it waits for a member that
+        // goes over elsewhere is looked at again at the next heartbeat.
         if let Some(p) = &self.proposal {
-            next = next.min(p.started + self.settings.timeout * 2);
+            let expires = p.started + self.settings.timeout * 2;
+            if expires > self.now {
+                next = next.min(expires);
+            }
         }
         if let Some(t) = self.peers.next_expiry(self.now) {
             next = next.min(t);
@@ -236,6 +245,9 @@ impl Node {
             next = next.min(held.at);
         }
         if let Some(t) = self.lease_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.growth.wake.filter(|&t| t > self.now) {
             next = next.min(t);
         }
         Some(next)

@@ -8,8 +8,8 @@ use super::replay::ReplayWindow;
 use super::status::Refusals;
 use super::wire::{Heartbeat, Member};
 
-/// A node we heard within this many time-outs is "recently lost" once we
-/// no longer hear it.
+/// A node whose heartbeat said it heard us within this many time-outs is
+/// "recently lost" once we no longer reach it.
 const RECENTLY_LOST_TIMEOUTS: u32 = 3;
 
 #[derive(Debug, Default)]
@@ -24,6 +24,11 @@ pub(super) struct Peer {
     pub heard_since: Option<Instant>,
     /// Its last heartbeat (of its newest incarnation).
     pub heartbeat: Option<Heartbeat>,
+    /// Since when its heartbeats name the choice the last one names.
+    pub choice_since: Option<Instant>,
+    /// When a heartbeat of it that says it hears us last arrived (of any
+    /// incarnation: a node we follow is named by its index).
+    pub listed_us_at: Option<Instant>,
     /// The counter of the datagram that carried it.
     pub heartbeat_counter: Option<u64>,
     /// Since when its heartbeats say, without a break, that it does not
@@ -50,6 +55,14 @@ impl Peer {
             self.unheard_since.get_or_insert(now);
         } else {
             self.unheard_since = None;
+            self.listed_us_at = Some(now);
+        }
+        if self
+            .heartbeat
+            .as_ref()
+            .map_or(true, |old| old.choice != hb.choice)
+        {
+            self.choice_since = Some(now);
         }
         self.heartbeat = Some(hb);
     }
@@ -65,14 +78,6 @@ impl Peer {
 
     pub(super) fn hears(&self, now: Instant, timeout: Duration) -> bool {
         self.present() && self.last_heard.is_some_and(|t| now < t + timeout)
-    }
-
-    /// Heard once, not now, and not long ago.
-    pub(super) fn recently_lost(&self, now: Instant, timeout: Duration) -> bool {
-        !self.hears(now, timeout)
-            && self
-                .last_heard
-                .is_some_and(|t| now < t + timeout * RECENTLY_LOST_TIMEOUTS)
     }
 
     pub(super) fn member(&self, node: u8) -> Option<Member> {
@@ -152,40 +157,92 @@ impl Peers {
     }
 
     /// Some node we have heard for a whole time-out has said for a whole
-    /// time-out that it does not hear us: the link is one-way and we are
-    /// the side that cannot be heard. (One heartbeat saying so proves
-    /// little on a lossy link; a time-out of them is what the failure
-    /// detector itself would need to suspect us.)
+    /// time-out that it does not hear us, and it reaches as many nodes as
+    /// we do: the link is one-way and we are the side that cannot be
+    /// heard. (One heartbeat saying so proves little on a lossy link; a
+    /// time-out of them is what the failure detector itself would need to
+    /// suspect us.) A node that reaches fewer than we do is the one cut
+    /// off (say, a node that hears nobody while all hear it): we do not
+    /// step back for it, we lose it.
     pub(super) fn deferring(&self, now: Instant) -> bool {
+        let ours = self.reach_bitmap(now).count_ones();
         self.others().any(|n| {
             let peer = self.get(n);
             self.hears(n, now)
                 && peer.heard_since.is_some_and(|s| now >= s + self.timeout)
                 && peer.unheard_since.is_some_and(|s| now >= s + self.timeout)
+                && peer
+                    .heartbeat
+                    .as_ref()
+                    .is_some_and(|hb| hb.reach.count_ones() >= ours)
         })
     }
 
+    /// We reached `node` not long ago and reach it no more: it failed,
+    /// or it no longer hears us (a link cut one way, which is a failure
+    /// for us just the same).
+    pub(super) fn recently_lost(&self, node: u8, now: Instant) -> bool {
+        !self.reaches(node, now)
+            && self
+                .get(node)
+                .listed_us_at
+                .is_some_and(|t| now < t + self.timeout * RECENTLY_LOST_TIMEOUTS)
+    }
+
+    /// We hear `node` since less than a time-out and do not reach it yet
+    /// (its heartbeats do not say they hear us yet): a node that starts,
+    /// or the other side of a split that heals.
+    fn coming(&self, node: u8, now: Instant) -> bool {
+        self.hears(node, now)
+            && !self.reaches(node, now)
+            && self
+                .get(node)
+                .heard_since
+                .is_some_and(|t| now < t + self.timeout)
+    }
+
     /// `node` (which we reach) coordinates, or is about to: it names
-    /// itself, or names a node we have just lost.
+    /// itself, or names a node that we cannot follow at this moment, which
+    /// we have just lost or which is only coming (it is about to change
+    /// its choice, as we are, or we shall follow that node with it).
     fn eligible(&self, node: u8, now: Instant) -> bool {
         match self.get(node).heartbeat.as_ref().and_then(|hb| hb.choice) {
             Some(c) if c == node => true,
             Some(c) if usize::from(c) < self.list.len() && c != self.me => {
-                self.get(c).recently_lost(now, self.timeout)
+                self.recently_lost(c, now) || self.coming(c, now)
             }
             _ => false,
         }
     }
 
-    /// The coordinator we follow: the lowest eligible node we reach, or
+    /// `node`, the coordinator we follow, has chosen another (lower)
+    /// node less than a time-out ago: we keep following it while that
+    /// node's heartbeats, saying that it coordinates and that it hears
+    /// us, are on their way, rather than fall back on ourselves for that
+    /// moment (a merge, or a restarted lower node).
+    fn handing_over(&self, node: u8, now: Instant) -> bool {
+        let peer = self.get(node);
+        let other = peer
+            .heartbeat
+            .as_ref()
+            .and_then(|hb| hb.choice)
+            .is_some_and(|c| c != node);
+        other && peer.choice_since.is_some_and(|t| now < t + self.timeout)
+    }
+
+    /// The coordinator we follow: the lowest eligible node we reach (our
+    /// present choice `current` stays eligible while it hands over), or
     /// ourselves. `None` while undecided or deferring (decided by the
     /// caller for the first, here for the second).
-    pub(super) fn choice(&self, now: Instant) -> Option<u8> {
+    pub(super) fn choice(&self, now: Instant, current: Option<u8>) -> Option<u8> {
         if self.deferring(now) {
             return None;
         }
-        (0..self.list.len() as u8)
-            .find(|&n| n == self.me || (self.reaches(n, now) && self.eligible(n, now)))
+        (0..self.list.len() as u8).find(|&n| {
+            n == self.me
+                || (self.reaches(n, now)
+                    && (self.eligible(n, now) || (current == Some(n) && self.handing_over(n, now))))
+        })
     }
 
     /// As coordinator: the nodes we would put in our view besides us.
@@ -196,7 +253,7 @@ impl Peers {
                 let follows = match peer.heartbeat.as_ref().and_then(|hb| hb.choice) {
                     Some(c) if c == self.me => true,
                     Some(c) if usize::from(c) < self.list.len() && c != n => {
-                        self.get(c).recently_lost(now, self.timeout)
+                        self.recently_lost(c, now)
                     }
                     _ => false,
                 };
@@ -204,6 +261,48 @@ impl Peers {
             })
             .filter_map(|n| self.get(n).member(n))
             .collect()
+    }
+
+    /// `member`, which we still reach, has chosen a coordinator below us
+    /// less than a time-out ago: it goes over to a lower coordinator (a
+    /// merge, which we shall most likely follow as soon as that
+    /// coordinator's heartbeats reach us too) rather than fail.
+    pub(super) fn moving(&self, member: Member, now: Instant) -> bool {
+        let peer = self.get(member.node);
+        if peer.incarnation != Some(member.incarnation) || !self.reaches(member.node, now) {
+            return false;
+        }
+        let below_us = peer
+            .heartbeat
+            .as_ref()
+            .and_then(|hb| hb.choice)
+            .is_some_and(|c| c < self.me);
+        below_us && peer.choice_since.is_some_and(|t| now < t + self.timeout)
+    }
+
+    /// As coordinator with `wanted` (us included): some node not in it
+    /// may still come. We hear it, it has decided, does not follow a
+    /// node below us, and has not declined; or we do not hear it (and
+    /// it has not left), but a node of `wanted` reaches it.
+    pub(super) fn expected(&self, wanted: &[Member], now: Instant) -> bool {
+        let reached_by_wanted = wanted
+            .iter()
+            .filter(|m| m.node != self.me)
+            .filter_map(|m| self.get(m.node).heartbeat.as_ref())
+            .fold(0, |acc, hb| acc | hb.reach);
+        self.others().any(|n| {
+            let peer = self.get(n);
+            if wanted.iter().any(|m| m.node == n) || peer.declined_until.is_some_and(|t| now < t) {
+                return false;
+            }
+            if self.hears(n, now) {
+                let choice = peer.heartbeat.as_ref().and_then(|hb| hb.choice);
+                choice.is_some_and(|c| c >= self.me)
+            } else {
+                let left = peer.incarnation.is_some() && !peer.present();
+                !left && reached_by_wanted & bit(n) != 0
+            }
+        })
     }
 
     pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {

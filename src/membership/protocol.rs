@@ -79,6 +79,7 @@ impl Node {
             // heartbeat): the one-way rule times it from here.
             peer.incarnation = Some(header.incarnation);
             peer.heartbeat = None;
+            peer.choice_since = None;
             peer.heartbeat_counter = None;
             peer.unheard_since = None;
             peer.heard_since = Some(now);
@@ -165,7 +166,7 @@ impl Node {
             }
             self.phase = Phase::Idle;
         }
-        let choice = self.peers.choice(now);
+        let choice = self.peers.choice(now, self.choice);
         if choice != self.choice {
             self.choice = choice;
             match choice {
@@ -192,9 +193,11 @@ impl Node {
     fn coordinate(&mut self, now: Instant) {
         if self.choice != Some(self.me) {
             self.proposal = None;
+            self.growth.clear();
             return;
         }
         let mut wanted = self.wanted(now);
+        let waiting = self.growth.observe(&wanted, now);
         if let Some(p) = &self.proposal {
             if p.members == wanted {
                 if now < p.started + self.settings.timeout * 2 {
@@ -206,16 +209,30 @@ impl Node {
                         Some(now + self.settings.timeout * DECLINE_TIMEOUTS);
                 }
                 wanted = self.wanted(now);
+            } else {
+                let base = p.members.clone();
+                if !self.change_due(&base, &wanted, waiting, false, now) {
+                    return;
+                }
             }
-        } else if !std::mem::take(&mut self.reform)
-            && self.phase == Phase::Installed
-            && self.view.as_ref().is_some_and(|v| {
-                v.id.coordinator == self.me
-                    && v.id.incarnation == self.incarnation
-                    && v.members == wanted
-            })
-        {
-            return;
+        } else {
+            let reform = std::mem::take(&mut self.reform);
+            let base: Vec<Member> = self
+                .view
+                .as_ref()
+                .map(|v| v.members.clone())
+                .unwrap_or_default();
+            let ours = self.phase == Phase::Installed
+                && self.view.as_ref().is_some_and(|v| {
+                    v.id.coordinator == self.me && v.id.incarnation == self.incarnation
+                });
+            if ours && base == wanted {
+                if !reform {
+                    return;
+                }
+            } else if !self.change_due(&base, &wanted, waiting, reform, now) {
+                return;
+            }
         }
         self.propose(wanted, now);
     }
@@ -484,7 +501,11 @@ impl Node {
 
     /// Our coordinator (of our view, or of the proposal we answered) shows
     /// an installed view above our promise: a view we were never proposed,
-    /// so one without us.
+    /// so one without us. Unless it has left us rather than dropped us:
+    /// it hears neither us nor any other member of our view (say, a node
+    /// that hears nobody any more, though all still hear it). Then we
+    /// keep our view until the next one, which we form without it as
+    /// after its failure.
     fn excluded_by(&self, node: u8, their_view: Option<ViewId>) -> bool {
         let Some(theirs) = their_view else {
             return false;
@@ -494,10 +515,25 @@ impl Node {
             Phase::Flushing { coordinator, .. } => Some(coordinator),
             _ => None,
         };
-        node != self.me
+        let dropped = node != self.me
             && ours == Some(node)
             && theirs.coordinator == node
-            && self.promise.map_or(true, |p| theirs > p)
+            && self.promise.map_or(true, |p| theirs > p);
+        dropped && !self.left_by(node)
+    }
+
+    /// `node` hears none of our view's members, us included.
+    fn left_by(&self, node: u8) -> bool {
+        let hears = self
+            .peers
+            .get(node)
+            .heartbeat
+            .as_ref()
+            .map_or(0, |hb| hb.hears);
+        let members = self.view.as_ref().map_or(1 << self.me, |v| {
+            v.members.iter().fold(0u32, |acc, m| acc | 1 << m.node)
+        });
+        hears & members == 0
     }
 
     fn resend_install(&mut self, to: u8, view: ViewId) {
