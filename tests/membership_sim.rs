@@ -228,6 +228,8 @@ struct Run {
     cut_at: Vec<Vec<u64>>,
     paused_at: Vec<u64>,
     lossy_at: u64,
+    /// When a node last crashed or left.
+    crashed_at: u64,
     seed: u64,
 }
 
@@ -301,6 +303,7 @@ impl Run {
 
     fn crash(&mut self, i: usize) {
         self.disturbed();
+        self.crashed_at = self.net.now;
         if self.net.up(i) || self.daemons.running(i) {
             self.net.crash(i);
             self.checker.crashed(i);
@@ -370,6 +373,16 @@ impl Run {
         // A view change still follows a fault this long after it.
         let window = 4 * self.net.settings.timeout.as_micros() as u64;
         let recent = |at: u64| at > 0 && self.net.now.saturating_sub(at) <= window;
+        // A failure shortly before (not a start: joins are what is checked)
+        // may still be working its way through views and state exchanges.
+        let failed = [self.crashed_at, self.lossy_at]
+            .into_iter()
+            .chain(self.paused_at.iter().copied())
+            .chain(self.cut_at.iter().flatten().copied())
+            .any(recent);
+        if failed {
+            return true;
+        }
         before.iter().filter(|m| !after.contains(m)).any(|m| {
             let i = usize::from(m.node);
             self.net.slots[i].node.as_ref().map(|n| n.member()) != Some(*m)
@@ -497,6 +510,7 @@ impl Run {
                 self.start(*i);
             }
             Fault::Leave(i) => {
+                self.crashed_at = self.net.now;
                 if self.net.running(*i) {
                     self.daemons.stop(*i, &mut self.net);
                     self.settle_events();
@@ -574,9 +588,9 @@ impl Run {
                 return;
             }
             // A node waking from a pause gives its view up as it wakes.
-            if (0..self.net.slots.len()).any(|i| !self.net.running(i) && self.net.up(i)) {
-                self.disturbed();
-            }
+            let paused: Vec<usize> = (0..self.net.slots.len())
+                .filter(|&i| !self.net.running(i) && self.net.up(i))
+                .collect();
             if at == engine_at {
                 self.net.now = self.net.now.max(at);
                 self.daemons.fire_due(&mut self.net);
@@ -587,6 +601,12 @@ impl Run {
                 next_chatter = at + self.net.rng.range(10, 300) as u64 * MS;
             } else {
                 self.net.run_next();
+            }
+            for i in paused {
+                self.paused_at[i] = self.net.now;
+            }
+            if self.paused_at.iter().any(|&at| at == self.net.now) {
+                self.disturbed();
             }
             self.settle_events();
             self.crash_mid_change();
@@ -686,6 +706,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         cut_at: vec![vec![0; plan.n]; plan.n],
         paused_at: vec![0; plan.n],
         lossy_at: 0,
+        crashed_at: 0,
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));

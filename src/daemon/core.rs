@@ -745,7 +745,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
             return;
         }
         self.lapsed = !held;
-        let vifs = self.held();
+        // VIFs that wait for a departed owner's lifetime (TakeoverWait) are
+        // not in the kernel either way; their own deadline brings them up.
+        let vifs: Vec<VifIndex> = self
+            .held()
+            .into_iter()
+            .filter(|vif| !self.deferred.contains(vif))
+            .collect();
         if held {
             if !vifs.is_empty() {
                 self.log(
