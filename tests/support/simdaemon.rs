@@ -19,9 +19,10 @@ use wackamole::base::{ArpEntry, Level, VifAddress};
 use wackamole::config::{self, Config, Hook, HookEvent};
 use wackamole::control::WatchEvent;
 use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, Report};
-use wackamole::daemon::core::Core;
+use wackamole::daemon::core::{Core, KERNEL_SLACK};
 use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
+use wackamole::engine::RELEASE_WAIT;
 use wackamole::hooks::HookDetails;
 use wackamole::membership::{self, Event, MulticastError, Settings, ViewId};
 use wackamole::net::lease::Lease;
@@ -381,10 +382,20 @@ impl Daemons {
     }
 
     /// Simulated time the engines need to settle once the views have:
-    /// maturity, then balancing one VIF per round at worst.
+    /// maturity, balancing one VIF per round at worst, the release wait of
+    /// a handoff, and under `TakeoverWait` the lifetime of a departed
+    /// owner's addresses (a joining node waits it out for every VIF).
     pub fn settle_time(&self) -> Duration {
         let c = &self.configs[0];
-        c.mature + c.balance.interval * (self.vifs as u32 + 2) + Duration::from_millis(500)
+        let wait = match (c.addresses.takeover_wait, c.addresses.lifetime) {
+            (true, Some(lifetime)) => lifetime + KERNEL_SLACK,
+            _ => Duration::ZERO,
+        };
+        c.mature
+            + c.balance.interval * (self.vifs as u32 + 2)
+            + wait
+            + RELEASE_WAIT
+            + Duration::from_millis(500)
     }
 
     /// Starts the daemon of node `i` (its node starts as it joins).
