@@ -230,6 +230,8 @@ struct Run {
     lossy_at: u64,
     /// When a node last crashed or left.
     crashed_at: u64,
+    /// When a node last started.
+    started_at: u64,
     seed: u64,
 }
 
@@ -246,17 +248,29 @@ impl Run {
 
     fn start(&mut self, i: usize) {
         self.disturbed();
+        self.started_at = self.net.now;
         self.daemons.start(i, &mut self.net);
-        let member = self.net.slots[i]
-            .node
-            .as_ref()
-            .map(|n| n.member())
-            .expect("joined as it started");
-        self.checker.started(i, member);
-        self.lapsed_at[i] = None;
-        self.gap_open[i] = false;
-        self.note(|| format!("start node {i} as {member:?}"));
+        self.lifecycle();
         self.settle_events();
+    }
+
+    /// Tells the checker which daemons left the group or joined it (with
+    /// a new incarnation) during the last call.
+    fn lifecycle(&mut self) {
+        for (i, joined) in std::mem::take(&mut self.daemons.lifecycle) {
+            if !joined {
+                self.checker.crashed(i);
+                self.note(|| format!("node {i} left"));
+                continue;
+            }
+            let Some(member) = self.net.slots[i].node.as_ref().map(|n| n.member()) else {
+                continue;
+            };
+            self.checker.started(i, member);
+            self.lapsed_at[i] = None;
+            self.gap_open[i] = false;
+            self.note(|| format!("start node {i} as {member:?}"));
+        }
     }
 
     /// Node `i` installs a view of `members`: if it is quorate, no node
@@ -373,9 +387,11 @@ impl Run {
         // A view change still follows a fault this long after it.
         let window = 4 * self.net.settings.timeout.as_micros() as u64;
         let recent = |at: u64| at > 0 && self.net.now.saturating_sub(at) <= window;
-        // A failure shortly before (not a start: joins are what is checked)
-        // may still be working its way through views and state exchanges.
-        let failed = [self.crashed_at, self.lossy_at]
+        // A failure or a join shortly before may still be working its way
+        // through views, state exchanges and balancing rounds. (That a join
+        // goes from the old view straight to the new one is checked on the
+        // views, by the scenarios of membership_scenarios.rs.)
+        let failed = [self.crashed_at, self.lossy_at, self.started_at]
             .into_iter()
             .chain(self.paused_at.iter().copied())
             .chain(self.cut_at.iter().flatten().copied())
@@ -452,6 +468,10 @@ impl Run {
                     self.views[i] = Some((before, members.clone()));
                 }
                 self.daemons.event(i, &e, &mut self.net);
+                self.lifecycle();
+                // Checked at once: what a host took, it took in the view it
+                // had then, not one a later event of this step installs.
+                self.check_now();
             }
         }
     }
@@ -513,8 +533,8 @@ impl Run {
                 self.crashed_at = self.net.now;
                 if self.net.running(*i) {
                     self.daemons.stop(*i, &mut self.net);
+                    self.lifecycle();
                     self.settle_events();
-                    self.checker.crashed(*i);
                 }
             }
             Fault::Pause(i, d) => self.net.pause(*i, *d),
@@ -594,6 +614,7 @@ impl Run {
             if at == engine_at {
                 self.net.now = self.net.now.max(at);
                 self.daemons.fire_due(&mut self.net);
+                self.lifecycle();
             } else if at == chat_at {
                 self.net.now = self.net.now.max(at);
                 let i = self.net.rng.below(self.net.slots.len());
@@ -707,6 +728,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         paused_at: vec![0; plan.n],
         lossy_at: 0,
         crashed_at: 0,
+        started_at: 0,
         seed,
     };
     run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));

@@ -24,7 +24,10 @@
 //! - While the group service says its quorum lease has lapsed
 //!   ([`GroupEvent::Lease`]), the VIFs the engine holds stay in its
 //!   table but their addresses are out of the kernel and nothing is
-//!   announced; they come back, announced, when the lease holds again.
+//!   announced; they come back, announced, when the lease holds again in
+//!   the same view. A new view that comes while the lease has lapsed
+//!   (others may have taken them meanwhile) finds the engine starting
+//!   afresh in it, holding nothing, as a node that has just joined.
 //! - With an address lifetime (`Addresses { Lifetime }`), every address
 //!   goes into the kernel with that lifetime and is renewed every third
 //!   of it while held, and only while the group service still counts us
@@ -106,6 +109,12 @@ pub struct Core<S, H> {
     deferred: BTreeSet<VifIndex>,
     /// Why addresses move now, for the operators watching.
     reason: MoveReason,
+    /// The VIFs the engine brought up (`Acquire`) and has not taken down
+    /// (`Release`): what it wants in the kernel. Its table may name us
+    /// before that (a handoff waits for the old owner's RELEASED).
+    acquired: BTreeSet<VifIndex>,
+    /// The view the quorum lease lapsed in.
+    lapsed_in: Option<crate::base::GroupId>,
 }
 
 impl<S: GroupService, H: Host> Core<S, H> {
@@ -129,6 +138,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
             orphans: BTreeMap::new(),
             deferred: BTreeSet::new(),
             reason: MoveReason::View,
+            acquired: BTreeSet::new(),
+            lapsed_in: None,
         }
     }
 
@@ -343,7 +354,32 @@ impl<S: GroupService, H: Host> Core<S, H> {
             match step {
                 Step::Feed(input) => {
                     match &input {
+                        Input::View(_) if self.lapsed && !self.acquired.is_empty() => {
+                            // A new view while our addresses are out of the
+                            // kernel: others may have taken them. The engine
+                            // starts afresh in it, holding nothing, as a
+                            // node that has just joined.
+                            self.log(
+                                Level::Notice,
+                                format_args!(
+                                    "a new view while the quorum lease has lapsed: starting \
+                                     afresh in it, holding nothing"
+                                ),
+                            );
+                            self.reason = MoveReason::Quorum;
+                            self.feed(Input::Disconnected, now);
+                            self.feed(Input::Connected, now);
+                        }
+                        _ => {}
+                    }
+                    match &input {
                         Input::View(view) => {
+                            if self.lapsed {
+                                // What the engine takes in this view, it
+                                // takes afresh: it may go back into the
+                                // kernel once the lease holds in it.
+                                self.lapsed_in = Some(view.group_id);
+                            }
                             self.note_departures(&view.members, now);
                             self.host.watch(WatchEvent::View {
                                 members: view.members.clone(),
@@ -409,6 +445,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
             Output::Acquire(vif) => {
+                self.acquired.insert(vif);
                 if let Some(&safe) = self.orphans.get(&vif).filter(|&&at| at > now) {
                     self.log(
                         Level::Notice,
@@ -425,7 +462,10 @@ impl<S: GroupService, H: Host> Core<S, H> {
                     self.place(vif, true, now);
                 }
             }
-            Output::Release(vif) => self.release(vif),
+            Output::Release(vif) => {
+                self.acquired.remove(&vif);
+                self.release(vif)
+            }
             Output::Hooks(event, vif) => {
                 let details = HookDetails {
                     vif_index: Some(vif.0),
@@ -543,7 +583,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// Another try for the VIFs whose addresses did not all come up.
     fn place_again(&mut self, now: Instant) {
         for vif in std::mem::take(&mut self.unplaced) {
-            if self.engine.holds(vif) && !self.lapsed {
+            if self.acquired.contains(&vif) && !self.lapsed {
                 self.place(vif, false, now);
             }
         }
@@ -641,7 +681,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
         for vif in due {
             self.deferred.remove(&vif);
             self.orphans.remove(&vif);
-            if self.engine.holds(vif) && !self.lapsed {
+            if self.acquired.contains(&vif) && !self.lapsed {
                 self.place(vif, true, now);
             }
         }
@@ -730,12 +770,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
         }
     }
 
-    /// The VIFs the engine holds, in order.
+    /// The VIFs the engine wants in the kernel, in order.
     fn held(&self) -> Vec<VifIndex> {
-        (0..self.config.vifs.len())
-            .map(VifIndex)
-            .filter(|&vif| self.engine.holds(vif))
-            .collect()
+        self.acquired.iter().copied().collect()
     }
 
     /// The quorum lease lapsed (`held` false) or holds again.
@@ -753,19 +790,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
             .filter(|vif| !self.deferred.contains(vif))
             .collect();
         if held {
-            if !vifs.is_empty() {
-                self.log(
-                    Level::Notice,
-                    format_args!(
-                        "quorum lease holds again: bringing back {} VIFs",
-                        vifs.len()
-                    ),
-                );
-            }
-            for vif in vifs {
-                self.place(vif, true, now);
+            let view = self.engine.snapshot().view.map(|v| v.group_id);
+            if view == self.lapsed_in {
+                self.restore(vifs, now);
             }
         } else {
+            self.lapsed_in = self.engine.snapshot().view.map(|v| v.group_id);
             self.reason = MoveReason::Quorum;
             self.log(
                 Level::Warning,
@@ -780,6 +810,23 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 self.host.cancel_announcement(vif.0);
                 self.take_down(vif);
             }
+        }
+    }
+
+    /// Puts back into the kernel, announced, what the engine held while
+    /// the lease was lapsed.
+    fn restore(&mut self, vifs: Vec<VifIndex>, now: Instant) {
+        if !vifs.is_empty() {
+            self.log(
+                Level::Notice,
+                format_args!(
+                    "quorum lease holds again: bringing back {} VIFs",
+                    vifs.len()
+                ),
+            );
+        }
+        for vif in vifs {
+            self.place(vif, true, now);
         }
     }
 

@@ -313,6 +313,10 @@ pub struct Daemons {
     pub takeover_wait: bool,
     /// How long the membership thread's lease lasts after a heartbeat.
     lease_age: Duration,
+    /// Nodes that left (false) or joined with a new incarnation (true),
+    /// in order, for the checker: a daemon may leave and join again by
+    /// itself.
+    pub lifecycle: Vec<(usize, bool)>,
     trace: bool,
 }
 
@@ -377,6 +381,7 @@ impl Daemons {
             majority,
             takeover_wait,
             lease_age: settings.timeout / 2,
+            lifecycle: Vec::new(),
             trace: std::env::var_os("WACKAMOLE_MSIM_ENGINE").is_some(),
         }
     }
@@ -471,6 +476,7 @@ impl Daemons {
                 if let Some(node) = net.slots[i].node.as_mut() {
                     node.set_quorum(quorum);
                 }
+                self.lifecycle.push((i, true));
             }
             Command::Quorum(needed) => {
                 if let Some(slot) = self.slots[i].as_mut() {
@@ -480,7 +486,13 @@ impl Daemons {
                     node.set_quorum(needed);
                 }
             }
-            Command::Leave => net.leave(i),
+            Command::Leave => {
+                net.leave(i);
+                // What the node said as it left belongs to the member that
+                // is gone; the checker hears of it as a departure.
+                net.events.retain(|(n, _)| *n != i);
+                self.lifecycle.push((i, false));
+            }
             Command::Multicast { view, payload } => self.send(i, view, &payload, net),
             Command::Settings(_) | Command::Stop => {}
         }
