@@ -626,7 +626,7 @@ impl Run {
             for i in paused {
                 self.paused_at[i] = self.net.now;
             }
-            if self.paused_at.iter().any(|&at| at == self.net.now) {
+            if self.paused_at.contains(&self.net.now) {
                 self.disturbed();
             }
             self.settle_events();
