@@ -160,12 +160,8 @@ fn sigterm_hands_over_at_once_and_a_lone_survivor_below_the_quorum_holds_nothing
     // Its quorum lease lapses (Timeout / 2) before the view without the
     // dead node forms (Timeout): the addresses go first, the view after.
     cluster.wait_for("the survivor's view of one", SETTLE, |c| {
-        c.try_status(0).is_ok_and(|s| {
-            s.doc
-                .quorum
-                .as_ref()
-                .is_some_and(|q| q.members == Some(1))
-        })
+        c.try_status(0)
+            .is_ok_and(|s| s.doc.quorum.as_ref().is_some_and(|q| q.members == Some(1)))
     });
     let reply = cluster.status(0);
     let (status, text) = (&reply.doc, &reply.text);
@@ -216,12 +212,8 @@ fn sighup_changes_timing_and_quorum_live() {
     cluster.kill(1);
     cluster.wait_all_released(SETTLE);
     cluster.wait_for("the survivor's view of one", SETTLE, |c| {
-        c.try_status(0).is_ok_and(|s| {
-            s.doc
-                .quorum
-                .as_ref()
-                .is_some_and(|q| q.members == Some(1))
-        })
+        c.try_status(0)
+            .is_ok_and(|s| s.doc.quorum.as_ref().is_some_and(|q| q.members == Some(1)))
     });
     // Told that one node is enough, it takes everything (it leaves and
     // joins again, so that its view is counted afresh).

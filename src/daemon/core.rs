@@ -46,7 +46,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::group::{GroupEvent, GroupService};
-use super::host::{Added, Announcement, Host, Renewed};
+use super::host::{Added, Announcement, Host};
 use super::quorum::{QuorumGate, QuorumState, Step};
 use super::reload::{self, configured_nodes};
 use super::status;
@@ -600,159 +600,6 @@ impl<S: GroupService, H: Host> Core<S, H> {
         self.take_down(vif);
     }
 
-    /// Before a new view reaches the engine: with `TakeoverWait`, the
-    /// VIFs of members that are not in it become orphans until their
-    /// kernels must have dropped them.
-    fn note_departures(&mut self, members: &[String], now: Instant) {
-        self.orphans.retain(|_, &mut at| at > now);
-        let left = self
-            .engine
-            .snapshot()
-            .view
-            .is_some_and(|view| view.members.iter().any(|m| !members.contains(&m.name)));
-        self.reason = if left {
-            MoveReason::MemberLeft
-        } else {
-            MoveReason::View
-        };
-        let (true, Some(lifetime)) = (
-            self.config.addresses.takeover_wait,
-            self.config.addresses.lifetime,
-        ) else {
-            return;
-        };
-        let snapshot = self.engine.snapshot();
-        let Some(view) = snapshot.view else {
-            return;
-        };
-        let departed: Vec<Ipv4Addr> = view
-            .members
-            .iter()
-            .filter(|m| !members.contains(&m.name))
-            .filter_map(|m| m.identity)
-            .collect();
-        let safe = now + lifetime + KERNEL_SLACK;
-        for (index, vif) in snapshot.vifs.iter().enumerate() {
-            if vif
-                .owner_identity
-                .is_some_and(|owner| departed.contains(&owner))
-            {
-                self.orphans.insert(VifIndex(index), safe);
-            }
-        }
-    }
-
-    /// With `TakeoverWait`, a node that joins cannot know which members
-    /// left before it came (a stalled holder among them): every VIF is an
-    /// orphan to it until a lifetime has passed.
-    fn note_joining(&mut self, now: Instant) {
-        if let (true, Some(lifetime)) = (
-            self.config.addresses.takeover_wait,
-            self.config.addresses.lifetime,
-        ) {
-            let safe = now + lifetime + KERNEL_SLACK;
-            for vif in 0..self.config.vifs.len() {
-                self.orphans.insert(VifIndex(vif), safe);
-            }
-        }
-    }
-
-    fn arm_orphans(&mut self) {
-        let next = self
-            .deferred
-            .iter()
-            .filter_map(|vif| self.orphans.get(vif))
-            .min()
-            .copied();
-        match next {
-            Some(at) => self.timers.arm(Deadline::Orphans, at),
-            None => self.timers.disarm(Deadline::Orphans),
-        }
-    }
-
-    /// The deferred VIFs whose moment has come, if still ours.
-    fn place_orphans(&mut self, now: Instant) {
-        let due: Vec<VifIndex> = self
-            .deferred
-            .iter()
-            .copied()
-            .filter(|vif| self.orphans.get(vif).map_or(true, |&at| at <= now))
-            .collect();
-        for vif in due {
-            self.deferred.remove(&vif);
-            self.orphans.remove(&vif);
-            if self.acquired.contains(&vif) && !self.lapsed {
-                self.place(vif, true, now);
-            }
-        }
-        self.arm_orphans();
-    }
-
-    fn arm_renewal(&mut self, now: Instant) {
-        if let Some(lifetime) = self.config.addresses.lifetime {
-            self.timers.arm(Deadline::Renew, now + lifetime / 3);
-        }
-    }
-
-    /// Whether the group service still counts us in (a stalled process
-    /// must not renew or put back what its peers may have taken over).
-    fn counted_in(&self, now: Instant) -> bool {
-        self.service.lease().map_or(true, |lease| lease.valid(now))
-    }
-
-    /// Renews the lifetime of every address in the kernel; puts back one
-    /// found gone while the service still counts us in.
-    fn renew(&mut self, now: Instant) {
-        let Some(lifetime) = self.config.addresses.lifetime else {
-            return;
-        };
-        let placed: Vec<VifIndex> = self
-            .held()
-            .into_iter()
-            .filter(|vif| !self.lapsed && !self.deferred.contains(vif))
-            .collect();
-        if placed.is_empty() {
-            return;
-        }
-        self.arm_renewal(now);
-        if !self.counted_in(now) {
-            self.log(
-                Level::Debug,
-                format_args!("not renewing: the group service does not count us in now"),
-            );
-            return;
-        }
-        let addresses: Vec<(VifIndex, VifAddress)> = placed
-            .iter()
-            .flat_map(|&vif| self.addresses(vif).into_iter().map(move |a| (vif, a)))
-            .collect();
-        let list: Vec<VifAddress> = addresses.iter().map(|(_, a)| a.clone()).collect();
-        let answers = self.host.renew(&list, lifetime);
-        let mut missing = BTreeSet::new();
-        for ((vif, address), answer) in addresses.iter().zip(answers) {
-            match answer {
-                Ok(Renewed::Renewed | Renewed::Permanent) => {}
-                Ok(Renewed::Missing) => {
-                    self.log(
-                        Level::Warning,
-                        format_args!(
-                            "{address} was gone from its interface while held (expired after \
-                             a stall, or removed by hand): putting it back"
-                        ),
-                    );
-                    missing.insert(*vif);
-                }
-                Err(err) => self.log(
-                    Level::Warning,
-                    format_args!("cannot renew the lifetime of {address}: {err}"),
-                ),
-            }
-        }
-        for vif in missing {
-            self.place(vif, true, now);
-        }
-    }
-
     fn take_down(&mut self, vif: VifIndex) {
         self.host.watch(WatchEvent::Released {
             vif: vif.0,
@@ -775,61 +622,6 @@ impl<S: GroupService, H: Host> Core<S, H> {
         self.acquired.iter().copied().collect()
     }
 
-    /// The quorum lease lapsed (`held` false) or holds again.
-    fn on_lease(&mut self, held: bool, now: Instant) {
-        // Nothing changes unless it lapses while held or holds while lapsed.
-        if held != self.lapsed {
-            return;
-        }
-        self.lapsed = !held;
-        // VIFs that wait for a departed owner's lifetime (TakeoverWait) are
-        // not in the kernel either way; their own deadline brings them up.
-        let vifs: Vec<VifIndex> = self
-            .held()
-            .into_iter()
-            .filter(|vif| !self.deferred.contains(vif))
-            .collect();
-        if held {
-            let view = self.engine.snapshot().view.map(|v| v.group_id);
-            if view == self.lapsed_in {
-                self.restore(vifs, now);
-            }
-        } else {
-            self.lapsed_in = self.engine.snapshot().view.map(|v| v.group_id);
-            self.reason = MoveReason::Quorum;
-            self.log(
-                Level::Warning,
-                format_args!(
-                    "quorum lease lapsed: no quorum of the view confirmed us in time; taking \
-                     down {} VIFs until it holds again",
-                    vifs.len()
-                ),
-            );
-            self.unplaced.clear();
-            for vif in vifs {
-                self.host.cancel_announcement(vif.0);
-                self.take_down(vif);
-            }
-        }
-    }
-
-    /// Puts back into the kernel, announced, what the engine held while
-    /// the lease was lapsed.
-    fn restore(&mut self, vifs: Vec<VifIndex>, now: Instant) {
-        if !vifs.is_empty() {
-            self.log(
-                Level::Notice,
-                format_args!(
-                    "quorum lease holds again: bringing back {} VIFs",
-                    vifs.len()
-                ),
-            );
-        }
-        for vif in vifs {
-            self.place(vif, true, now);
-        }
-    }
-
     /// Releases every VIF, then has the service leave the group.
     /// Releasing first means peers that take over on our leave never find
     /// the addresses still up here.
@@ -846,5 +638,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 }
 
+mod lease;
+mod lifetimes;
 #[cfg(test)]
 mod tests;
