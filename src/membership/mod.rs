@@ -328,11 +328,10 @@
 //!    or a one-way link is a fault: views are safe and do not flap under
 //!    it, but a node may be left alone (or step back) until it heals.
 //!
-//!    **Joins take nothing away** (argued, checked by the simulation in
-//!    every window where nothing happens but nodes starting or a
-//!    partition healing, and by the scenarios at realistic heartbeat
-//!    phases): no node in a view installs a smaller one or leaves its
-//!    view. A member never falls back on itself while its coordinator
+//!    **Joins take nothing away** (argued, checked by the scenarios at
+//!    realistic heartbeat phases, and on the wire by restarts of the
+//!    first node under a majority quorum in `tests/builtin_promise.rs`):
+//!    no node in a view installs a smaller one or leaves its view. A member never falls back on itself while its coordinator
 //!    hands over, so it proposes nothing; a coordinator whose members go
 //!    over to a lower one keeps them (they are moving, not failed) and
 //!    proposes nothing, then goes over itself; the lowest node proposes
