@@ -32,6 +32,8 @@ mod addr_witness;
 mod builtin;
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/env.rs"]
+mod env;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/promise_runs.rs"]
@@ -216,10 +218,7 @@ fn a_restart_of_the_first_node_leaves_no_address_unheld_and_none_retaken() {
 
 #[test]
 fn a_node_cut_off_under_a_majority_quorum_releases_before_the_majority_acquires() {
-    let runs: usize = std::env::var("WACKAMOLE_PROMISE_RUNS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(20);
+    let runs = env::number("WACKAMOLE_PROMISE_RUNS").unwrap_or(20) as usize;
     let mut rig = Rig::new("pc", majority(5, 10));
     let everyone: Vec<usize> = (0..5).collect();
     rig.cluster.start_all();

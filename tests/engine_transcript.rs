@@ -26,8 +26,8 @@ use wackamole::engine::{
     Delivery, Engine, GroupId, Input, Message, Output, Phase, Settings, Snapshot, Timer, View,
     VifIndex,
 };
-use wackamole::spread::wire::service_bits;
 use wackamole::spread::wire::{decode_header, decode_payload, ByteOrder, Frame, HEADER_LEN};
+use wackamole::spread::wire::{service_bits, Accept, ConnectRequest, Parse};
 use wackamole::spread::Event;
 
 const WM1: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -64,10 +64,6 @@ fn frame(unit: &Unit) -> Option<Frame> {
     let b = &unit.bytes;
     let header = decode_header(b.get(..HEADER_LEN)?).ok()?;
     decode_payload(header, &b[HEADER_LEN..]).ok()
-}
-
-fn message_type(f: &Frame) -> i16 {
-    ((f.header.hint >> 8) & 0xffff) as u16 as i16
 }
 
 /// Whether the frame's body integers are in the other byte order than
@@ -109,15 +105,24 @@ fn is_regular(f: &Frame) -> bool {
     kind & service_bits::REGULAR != 0 && kind & (service_bits::REG_MEMB | service_bits::JOIN) == 0
 }
 
-/// Our private group name, from the daemon's accept answer.
+/// Our private group name, from the daemon's accept answer, read by the
+/// library's own handshake parsers (the request first: the accept's
+/// layout depends on the version the client asked for).
 fn private_name(units: &[Unit]) -> String {
+    let request = units
+        .iter()
+        .find(|u| u.from_client)
+        .expect("recording holds a connect request");
+    let version = match ConnectRequest::parse(&request.bytes) {
+        Parse::Complete { value, .. } => value.version,
+        other => panic!("the first client unit is not a connect request: {other:?}"),
+    };
     units
         .iter()
         .filter(|u| !u.from_client)
-        .find_map(|u| {
-            let b = &u.bytes;
-            (b.len() > 5 && b[0] == 1 && b.len() == 5 + b[4] as usize)
-                .then(|| String::from_utf8_lossy(&b[5..]).into_owned())
+        .find_map(|u| match Accept::parse(version, &u.bytes) {
+            Ok(Parse::Complete { value, len }) if len == u.bytes.len() => Some(value.private_group),
+            _ => None,
         })
         .expect("recording holds an accept answer")
 }
@@ -222,7 +227,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
             if !is_regular(&f) {
                 continue;
             }
-            if message_type(&f) == mess_type::ARPCACHE {
+            if f.header.mess_type() == mess_type::ARPCACHE {
                 if arp_reads == 0 {
                     feed(
                         &mut engine,
@@ -252,7 +257,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
                 );
                 continue;
             }
-            if message_type(&f) == mess_type::MATURING && pending.is_empty() {
+            if f.header.mess_type() == mess_type::MATURING && pending.is_empty() {
                 feed(
                     &mut engine,
                     Input::TimerFired(Timer::Maturity),
@@ -261,11 +266,11 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
                     &mut arp_reads,
                 );
             }
-            let ours = pending
-                .pop_front()
-                .unwrap_or_else(|| panic!("{file}: C node sent type {} first", message_type(&f)));
+            let ours = pending.pop_front().unwrap_or_else(|| {
+                panic!("{file}: C node sent type {} first", f.header.mess_type())
+            });
             assert!(
-                ours.0 == message_type(&f) && same_body(ours.0, &ours.1, &f.body, mismatch(&f)),
+                ours.0 == f.header.mess_type() && same_body(ours.0, &ours.1, &f.body, mismatch(&f)),
                 "{file}: our multicast {ours:?} differs from the C node's {:?}",
                 f.body
             );
@@ -316,7 +321,7 @@ fn recorded_bodies_decode_and_reencode_byte_for_byte() {
             if !is_regular(&f) {
                 continue;
             }
-            let t = message_type(&f);
+            let t = f.header.mess_type();
             let swap = mismatch(&f);
             let again = match t {
                 mess_type::STATE => StateBody::decode(&f.body, swap)
@@ -356,7 +361,7 @@ fn recorded_state_fields_mean_what_the_c_nodes_meant() {
         .iter()
         .filter(|u| u.from_client)
         .filter_map(frame)
-        .filter(|f| is_regular(f) && message_type(f) == mess_type::STATE)
+        .filter(|f| is_regular(f) && f.header.mess_type() == mess_type::STATE)
         .map(|f| StateBody::decode(&f.body, mismatch(&f)).expect("decodes"))
         .collect();
     let second = &states[1];

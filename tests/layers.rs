@@ -53,50 +53,84 @@ fn module_of(src: &Path, file: &Path) -> String {
     name.trim_end_matches(".rs").to_string()
 }
 
-/// The crate modules that `code` names through `crate::` (in `use` lines,
-/// paths and `crate::{a, b::c}` groups). The `log_*!` macros count as the
-/// `log` module; `$crate::` inside macro definitions names the macro's own
-/// module and is skipped.
+/// The crate modules that `code` names through `crate::` (in `use`
+/// declarations, paths and `crate::{a, b::{c, d}}` groups, over as many
+/// lines as they take). The `log_*!` macros count as the `log` module;
+/// `$crate::` inside macro definitions names the macro's own module and is
+/// skipped; comments are not code.
 fn imports(code: &str) -> BTreeSet<String> {
+    let code = without_line_comments(code);
     let mut found = BTreeSet::new();
-    for line in code.lines() {
-        let line = line.trim_start();
-        if line.starts_with("//") {
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let preceded_by_dollar = rest[..at].ends_with('$');
+        let after = &rest[at + "crate::".len()..];
+        rest = after;
+        if preceded_by_dollar {
             continue;
         }
-        let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
-            let preceded_by_dollar = rest[..at].ends_with('$');
-            let after = &rest[at + "crate::".len()..];
-            rest = after;
-            if preceded_by_dollar {
+        let names = match after.strip_prefix('{') {
+            Some(group) => top_level_items(group),
+            None => vec![after],
+        };
+        for name in names {
+            let ident: String = name
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if ident.is_empty() || ident == "self" {
                 continue;
             }
-            let names: Vec<&str> = match after.strip_prefix('{') {
-                Some(group) => {
-                    let group = &group[..group.find('}').unwrap_or(group.len())];
-                    group.split(',').map(str::trim).collect()
-                }
-                None => vec![after],
+            let module = if ident.starts_with("log_") {
+                "log".to_string()
+            } else {
+                ident
             };
-            for name in names {
-                let ident: String = name
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if ident.is_empty() {
-                    continue;
-                }
-                let module = if ident.starts_with("log_") {
-                    "log".to_string()
-                } else {
-                    ident
-                };
-                found.insert(module);
-            }
+            found.insert(module);
         }
     }
     found
+}
+
+/// `code` with every `//` comment (doc comments included) cut to the end
+/// of its line. A `//` inside a string literal is rare enough in `src/`
+/// to be cut too: it can only hide an import that a string mentions.
+fn without_line_comments(code: &str) -> String {
+    code.lines()
+        .map(|line| match line.find("//") {
+            Some(at) => &line[..at],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The items of a `{ ... }` group that starts just after its opening brace,
+/// split at the commas of its own level: `a, b::{c, d}, e}` gives `a`,
+/// `b::{c, d}` and `e`. Nested groups belong to their item, whose first
+/// name is the module imported.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
 }
 
 /// module -> (imported module -> first file that imports it)
@@ -128,6 +162,21 @@ fn the_scanner_sees_paths_groups_and_macros_but_not_comments() {
                 // crate::daemon is only mentioned here\n\
                 ($($a:tt)*) => { $crate::log::emit() };\n";
     let expected: BTreeSet<String> = ["base", "log", "net", "engine"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(imports(code), expected);
+}
+
+#[test]
+fn the_scanner_sees_nested_and_multi_line_groups() {
+    let code = "use crate::{\n\
+                    engine::{Engine, Input},\n\
+                    net::iface, // a comment naming crate::daemon\n\
+                    self,\n\
+                };\n\
+                use crate::{config::{Config, model::{A, B}}, spread::wire};\n";
+    let expected: BTreeSet<String> = ["engine", "net", "config", "spread"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -182,4 +231,20 @@ fn the_shared_vocabulary_imports_nothing() {
         "base imports {:?}",
         base.keys().collect::<Vec<_>>()
     );
+}
+
+/// The pure layers hold no unsafe code, and say so where the compiler
+/// enforces it: each module root forbids it.
+#[test]
+fn the_pure_layers_forbid_unsafe_code() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for module in ["base", "engine", "membership", "spread"] {
+        let root = src.join(module).join("mod.rs");
+        let code =
+            fs::read_to_string(&root).unwrap_or_else(|e| panic!("cannot read {root:?}: {e}"));
+        assert!(
+            code.lines().any(|l| l.trim() == "#![forbid(unsafe_code)]"),
+            "{root:?} does not forbid unsafe code"
+        );
+    }
 }

@@ -9,6 +9,8 @@
 //! These are the schedules of etc/design/MEMBERSHIP.md that the random
 //! simulation only meets by chance, built on purpose.
 
+#[path = "support/env.rs"]
+mod env;
 #[path = "support/rng.rs"]
 mod rng;
 #[path = "support/vsync.rs"]
@@ -932,10 +934,7 @@ fn view_changes_among_live_nodes_never_lapse_a_lease() {
 /// How many heartbeat phases each of these schedules is tried with
 /// (`WACKAMOLE_PHASE_SEEDS=N` changes it).
 fn phase_seeds() -> u64 {
-    std::env::var("WACKAMOLE_PHASE_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40)
+    env::number("WACKAMOLE_PHASE_SEEDS").unwrap_or(40)
 }
 
 /// Five nodes at the default settings on a network where each datagram
@@ -1226,10 +1225,7 @@ fn adversarial_run(seed: u64) {
 fn any_order_any_delay_keeps_properties_and_settles() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
-    let seeds: u64 = std::env::var("WACKAMOLE_SCENARIO_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let seeds = env::number("WACKAMOLE_SCENARIO_SEEDS").unwrap_or(300);
     // Seeds are independent: spread them over the cores, stop at the
     // first failure and name the lowest failing seed found.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;

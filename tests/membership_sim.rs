@@ -29,6 +29,8 @@
 //! (`make soak` runs a million) and `WACKAMOLE_MSIM_FIRST=N` where they
 //! start.
 
+#[path = "support/env.rs"]
+mod env;
 #[path = "support/rng.rs"]
 mod rng;
 #[path = "support/simdaemon.rs"]
@@ -813,18 +815,12 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
 }
 
 fn seeds_from_env() -> u64 {
-    std::env::var("WACKAMOLE_MSIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEEDS)
+    env::number("WACKAMOLE_MSIM_SEEDS").unwrap_or(DEFAULT_SEEDS)
 }
 
 #[test]
 fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
-    if let Some(seed) = std::env::var("WACKAMOLE_MSIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = env::number("WACKAMOLE_MSIM_SEED") {
         let o = run_seed(seed, true);
         println!(
             "seed {seed}: settled {}ms after the faults, {} datagrams; smallest lapse-to-takeover gap {:?}µs",
@@ -838,10 +834,7 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     // facade; thousands of schedules need only its errors.
     wackamole::log::set_max_level(wackamole::base::Level::Error);
     let seeds = seeds_from_env();
-    let first: u64 = std::env::var("WACKAMOLE_MSIM_FIRST")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let first = env::number("WACKAMOLE_MSIM_FIRST").unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let results: Vec<(u64, u64, u64, Option<u64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)

@@ -5,6 +5,8 @@
 //! no layer has to reach sideways or up to name a thing another layer
 //! also names (`tests/layers.rs` checks this).
 
+#![forbid(unsafe_code)]
+
 pub mod address;
 pub mod arp_entry;
 pub mod group_id;

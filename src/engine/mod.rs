@@ -160,6 +160,8 @@
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 
+#![forbid(unsafe_code)]
+
 mod balance;
 mod claim;
 pub mod codec;

@@ -475,6 +475,8 @@
 //!   `m` has not reached gives nothing, so no contribution reaches beyond
 //!   `L` after `m`'s latest heartbeat; nothing panics.
 
+#![forbid(unsafe_code)]
+
 pub mod wire;
 
 mod coordinator;

@@ -31,6 +31,8 @@ mod addr_witness;
 mod builtin;
 #[path = "../support/cluster.rs"]
 mod cluster;
+#[path = "../support/env.rs"]
+mod env;
 #[path = "../support/netns.rs"]
 mod netns;
 #[path = "../support/promise_runs.rs"]

@@ -38,14 +38,11 @@ pub fn extra_config() -> String {
 /// A seed from `WACKAMOLE_PROMISE_SEED`, or from the clock; printed so a
 /// run can be repeated with the same phases.
 pub fn seed(what: &str) -> Rng {
-    let seed = std::env::var("WACKAMOLE_PROMISE_SEED")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = super::env::number("WACKAMOLE_PROMISE_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
     println!("{what}: WACKAMOLE_PROMISE_SEED={seed}");
     Rng(seed)
 }
