@@ -485,6 +485,8 @@ mod peers;
 mod proposal;
 mod protocol;
 mod replay;
+#[cfg(test)]
+mod rotation_tests;
 mod sequencer;
 mod status;
 mod view;
