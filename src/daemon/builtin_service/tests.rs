@@ -329,6 +329,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         nodes: vec![address(0), address(1)],
         port: port(3),
         key: "/nonexistent".into(),
+        accept_key: None,
         settings: membership::Settings::default(),
     };
     let link = Captured::default();
@@ -336,7 +337,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         SocketAddrV4::new(address(0), port(3)),
         0,
         &membership,
-        Vec::new(),
+        config::MembershipKeys::default(),
         link.clone(),
     );
     service.join();

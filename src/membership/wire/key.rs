@@ -87,6 +87,15 @@ impl Key {
     }
 }
 
+/// The same secret (compared by the tag of [`KEY_ID_LABEL`]).
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for Key {}
+
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key").finish_non_exhaustive()
@@ -95,7 +104,7 @@ impl fmt::Debug for Key {
 
 /// The keys of a node: it sends under `current` and accepts datagrams
 /// under `current` or `accepted`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     current: Key,
     accepted: Option<Key>,
