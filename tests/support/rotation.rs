@@ -113,7 +113,7 @@ impl Rotation {
         let text = with_keys(&cluster.config_text(i), current, accepted);
         cluster.write_config(i, &text);
         cluster.signal(i, libc::SIGHUP);
-        let expected = (Some(key_id(current)), accepted.map(|path| key_id(path)));
+        let expected = (Some(key_id(current)), accepted.map(key_id));
         cluster.wait_for(
             &format!("node {i} to take keys {expected:?}"),
             self.within,

@@ -77,7 +77,8 @@ pub enum Command {
     /// New timing settings.
     Settings(Settings),
     /// New keys (a step of a key rotation): the node keeps its view.
-    Keys(wire::Keys),
+    /// (Boxed: two keyed MAC states are large beside the other commands.)
+    Keys(Box<wire::Keys>),
     /// Members a view needs (the node's quorum lease).
     Quorum(usize),
     /// End the driver.
@@ -537,7 +538,7 @@ impl<L: NodeLink> BuiltinService<L> {
                     "membership: keys changed: sending under key {}{also}",
                     wire.current().id()
                 );
-                self.link.command(Command::Keys(wire));
+                self.link.command(Command::Keys(Box::new(wire)));
                 self.keys = keys;
             }
             // Not reached: load_keys checked the same rules.

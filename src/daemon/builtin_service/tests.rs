@@ -424,7 +424,7 @@ fn keys_sent(link: &Captured) -> Vec<wire::Keys> {
         .borrow_mut()
         .drain(..)
         .filter_map(|c| match c {
-            Command::Keys(keys) => Some(keys),
+            Command::Keys(keys) => Some(*keys),
             _ => None,
         })
         .collect()

@@ -245,9 +245,9 @@ impl Driver {
                 Command::Keys(keys) => {
                     // Between two datagrams: the node keeps its view.
                     if let Some(node) = &mut self.node {
-                        node.set_keys(keys.clone());
+                        node.set_keys((*keys).clone());
                     }
-                    self.w.setup.keys = keys;
+                    self.w.setup.keys = *keys;
                     self.publish_now = true;
                 }
                 Command::Quorum(needed) => {
