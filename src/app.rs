@@ -12,7 +12,8 @@ use wackamole::{control, daemon};
 
 /// Refuses, at start and under `-t`, a built-in membership that cannot
 /// run: `-s` given against the file's Membership block, or a key file
-/// that is unreadable, exposed or too short.
+/// (`Key`, `AcceptKey`) that is unreadable, exposed or too short, or an
+/// accepted key that is the key itself.
 pub fn check_membership(
     config: &Config,
     config_path: &Path,
@@ -28,7 +29,7 @@ pub fn check_membership(
             config_path.display()
         ));
     }
-    config::load_key(&membership.key)
+    config::load_keys(&membership.key, membership.accept_key.as_deref())
         .map(|_| ())
         .map_err(|err| err.to_string())
 }

@@ -529,3 +529,62 @@ fn test_mode_refuses_an_exposed_short_or_missing_key() {
         assert_eq!(text(&out.stderr), expected);
     }
 }
+
+#[test]
+fn test_mode_checks_the_accepted_key_like_the_key() {
+    let dir = Scratch::new("acceptkey");
+    let key = key_file(&dir, "current.key", 32, 0o600);
+    let other = dir.path("other.key");
+    assert_eq!(run(&["keygen", path_text(&other)]).status.code(), Some(0));
+    // The same bytes as `key`, in another file.
+    let same = key_file(&dir, "same.key", 32, 0o600);
+    let exposed = key_file(&dir, "exposed.key", 32, 0o644);
+    let short = key_file(&dir, "short.key", 15, 0o600);
+    let conf = |accept: &Path| {
+        dir.write(
+            "accept.conf",
+            &format!(
+                "Membership {{\n  Nodes {{ 192.0.2.1 }}\n  Key = {}\n  AcceptKey = {}\n}}\n\
+                 Identity = 192.0.2.1\nVIFs {{ eth0:10.0.0.5 }}\n",
+                key.display(),
+                accept.display()
+            ),
+        )
+    };
+    let out = run(&["-t", "-c", path_text(&conf(&other))]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let accepted_line = format!("membership accepted key: {}", other.display());
+    assert_lines(&text(&out.stdout), &[&accepted_line]);
+    for (accept, expected) in [
+        (
+            &same,
+            format!(
+                "wackamole: AcceptKey {} holds the same key as Key {}; AcceptKey names the other \
+                 key of a rotation (remove it once every node sends under Key)\n",
+                same.display(),
+                key.display()
+            ),
+        ),
+        (
+            &exposed,
+            format!(
+                "wackamole: AcceptKey: the membership key {0} may be read or written by group or \
+                 others (mode 0644); chmod 600 {0}\n",
+                exposed.display()
+            ),
+        ),
+        (
+            &short,
+            format!(
+                "wackamole: AcceptKey: the membership key {} holds 15 bytes, fewer than 16; \
+                 write a new one with `wackamole keygen FILE`\n",
+                short.display()
+            ),
+        ),
+    ] {
+        let out = run(&["-t", "-c", path_text(&conf(accept))]);
+        assert_eq!(out.status.code(), Some(1), "{}", accept.display());
+        assert_eq!(text(&out.stdout), "");
+        assert_eq!(text(&out.stderr), expected);
+    }
+}

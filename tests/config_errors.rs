@@ -722,7 +722,7 @@ const CASES: &[Case] = &[
         14,
         &[
             "found `Peers`",
-            "Nodes, Port, Key, Heartbeat or Timeout inside Membership",
+            "Nodes, Port, Key, AcceptKey, Heartbeat or Timeout inside Membership",
         ],
     ),
     case(
@@ -740,6 +740,33 @@ const CASES: &[Case] = &[
         &[
             "found path \"cluster.key\"",
             "the absolute path of the key file",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k AcceptKey = old.key }",
+        true,
+        1,
+        54,
+        &[
+            "found path \"old.key\"",
+            "the absolute path of the other key of a rotation",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k AcceptKey /old }",
+        true,
+        1,
+        52,
+        &["found `/old`", "expected `=` after AcceptKey"],
+    ),
+    case(
+        "Membership { AcceptKey = /k/a Nodes { 10.0.0.1 } Key = /k/a }",
+        true,
+        1,
+        26,
+        &[
+            "found path \"/k/a\", the file Key names",
+            "another file than Key's",
         ],
     ),
     case(

@@ -542,6 +542,7 @@ Quorum = majority",
             nodes: vec![node(1), node(2), node(3)],
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
+            accept_key: None,
             settings: Settings {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
@@ -590,6 +591,38 @@ fn membership_keywords_are_case_insensitive() {
     );
     assert_eq!(config.quorum, Quorum::Majority);
     assert_eq!(parse_snippet("Quorum = NONE").quorum, Quorum::None);
+}
+
+#[test]
+fn accept_key_names_a_second_key_file() {
+    let config = parse_snippet(
+        "Membership { Nodes { 10.0.0.1 } Key = /etc/wackamole/new.key AcceptKey = /etc/wackamole/old.key }",
+    );
+    let membership = config.membership.clone().expect("a membership");
+    assert_eq!(membership.key, PathBuf::from("/etc/wackamole/new.key"));
+    assert_eq!(
+        membership.accept_key,
+        Some(PathBuf::from("/etc/wackamole/old.key"))
+    );
+    let summary = config::summary(&config);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "membership accepted key: /etc/wackamole/old.key"),
+        "{summary}"
+    );
+    // Before Key, in any case, quoted: the same.
+    let first =
+        parse_snippet("Membership { acceptkey = '/k/old one' Nodes { 10.0.0.1 } Key = /k/new }");
+    let membership = first.membership.expect("a membership");
+    assert_eq!(membership.accept_key, Some(PathBuf::from("/k/old one")));
+    // Without it, none, and no summary line.
+    let none = parse_snippet("Membership { Nodes { 10.0.0.1 } Key = /k }");
+    assert_eq!(
+        none.membership.as_ref().expect("a membership").accept_key,
+        None
+    );
+    assert!(!config::summary(&none).contains("accepted key"));
 }
 
 #[test]

@@ -228,14 +228,28 @@ fn sighup_changes_timing_and_quorum_live() {
     assert!(log.contains("leaving and joining the group again"), "{log}");
     assert!(in_view_of(&cluster, 0, 1));
 
-    // A key file whose content changed is refused on SIGHUP.
+    // An AcceptKey holding Key's own key is refused on SIGHUP, and the
+    // running configuration stays (tests/membership_rotation.rs rotates
+    // keys for real).
     let key = cluster.dir().join("cluster.key");
-    std::fs::remove_file(&key).expect("remove the key");
-    keygen(cluster.dir());
+    let copy = cluster.dir().join("copy.key");
+    std::fs::copy(&key, &copy).expect("copy the key (and its mode)");
+    let key_line = format!("Key = {}\n", key.display());
+    let text = cluster.config_text(0).replace(
+        &key_line,
+        &format!("{key_line}\tAcceptKey = {}\n", copy.display()),
+    );
+    cluster.write_config(0, &text);
     cluster.signal(0, libc::SIGHUP);
     cluster.wait_for("the key refusal", SETTLE, |c| {
-        c.log(0)
-            .contains("Key (the content of the key file) cannot change while running")
+        c.log(0).contains(&format!(
+            "configuration not reloaded: AcceptKey {} holds the same key as Key {}",
+            copy.display(),
+            key.display()
+        ))
     });
+    assert!(cluster
+        .log(0)
+        .contains("the running configuration and keys stay"));
     assert!(cluster.running(0));
 }

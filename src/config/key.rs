@@ -1,7 +1,8 @@
 //! The membership key file: its whole content is the secret that
 //! authenticates every datagram of the cluster. [`load_key`] refuses a file
 //! that others could read or that is too short to be a key;
-//! [`write_new_key`] is `wackamole keygen`.
+//! [`load_keys`] reads `Key` and, during a rotation, `AcceptKey`, which
+//! must hold another key; [`write_new_key`] is `wackamole keygen`.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -69,6 +70,15 @@ pub enum KeyError {
         /// Why.
         error: io::Error,
     },
+    /// The file `AcceptKey` names cannot be used (the reason inside).
+    InAcceptKey(Box<KeyError>),
+    /// `AcceptKey` holds the same key as `Key`.
+    SameAsKey {
+        /// The file `Key` names.
+        key: PathBuf,
+        /// The file `AcceptKey` names.
+        accept: PathBuf,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -119,6 +129,14 @@ impl fmt::Display for KeyError {
                 "cannot get random bytes for the key file {}: {error}",
                 path.display()
             ),
+            KeyError::InAcceptKey(inner) => write!(f, "AcceptKey: {inner}"),
+            KeyError::SameAsKey { key, accept } => write!(
+                f,
+                "AcceptKey {} holds the same key as Key {}; AcceptKey names the other key of a \
+                 rotation (remove it once every node sends under Key)",
+                accept.display(),
+                key.display()
+            ),
         }
     }
 }
@@ -129,6 +147,7 @@ impl std::error::Error for KeyError {
             KeyError::Unreadable { error, .. }
             | KeyError::Unwritable { error, .. }
             | KeyError::NoRandomness { error, .. } => Some(error),
+            KeyError::InAcceptKey(inner) => Some(&**inner),
             _ => None,
         }
     }
@@ -173,6 +192,44 @@ pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyError> {
         });
     }
     Ok(key)
+}
+
+/// The secrets of a `Membership` block: `Key`'s, and `AcceptKey`'s if set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MembershipKeys {
+    /// The key datagrams are sent (and accepted) under.
+    pub current: Vec<u8>,
+    /// One more key datagrams are accepted under, never sent under.
+    pub accepted: Option<Vec<u8>>,
+}
+
+/// Never shows the secrets.
+impl fmt::Debug for MembershipKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MembershipKeys")
+            .field("accepted", &self.accepted.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads `key` and `accept` (if any) as [`load_key`] does; an accepted
+/// key must differ from the current one.
+pub fn load_keys(key: &Path, accept: Option<&Path>) -> Result<MembershipKeys, KeyError> {
+    let current = load_key(key)?;
+    let accepted = match accept {
+        None => None,
+        Some(path) => {
+            let accepted = load_key(path).map_err(|err| KeyError::InAcceptKey(Box::new(err)))?;
+            if accepted == current {
+                return Err(KeyError::SameAsKey {
+                    key: key.to_path_buf(),
+                    accept: path.to_path_buf(),
+                });
+            }
+            Some(accepted)
+        }
+    };
+    Ok(MembershipKeys { current, accepted })
 }
 
 /// Creates `path` with mode 0600 and [`NEW_KEY_LEN`] random bytes in it.
@@ -291,6 +348,62 @@ mod tests {
             load_key(dir.path()),
             Err(KeyError::NotAFile { .. })
         ));
+    }
+
+    #[test]
+    fn an_accepted_key_is_checked_like_the_key_and_must_differ() {
+        let dir = TempDir::new("key-accept");
+        let key = dir.path().join("new.key");
+        let accept = dir.path().join("old.key");
+        write_with_mode(&key, &[1; 32], 0o600);
+        write_with_mode(&accept, &[2; 32], 0o600);
+        let keys = load_keys(&key, Some(&accept)).expect("two keys");
+        assert_eq!(keys.current, vec![1; 32]);
+        assert_eq!(keys.accepted, Some(vec![2; 32]));
+        assert_eq!(load_keys(&key, None).expect("one key").accepted, None);
+        assert!(!format!("{keys:?}").contains("1, 1"), "{keys:?}");
+        write_with_mode(&accept, &[2; 15], 0o600);
+        let short = load_keys(&key, Some(&accept)).unwrap_err();
+        assert!(
+            short.to_string().starts_with(&format!(
+                "AcceptKey: the membership key {} holds 15 bytes, fewer than 16",
+                accept.display()
+            )),
+            "{short}"
+        );
+        write_with_mode(&accept, &[2; 32], 0o644);
+        let exposed = load_keys(&key, Some(&accept)).unwrap_err();
+        assert!(
+            exposed
+                .to_string()
+                .contains(&format!("chmod 600 {}", accept.display())),
+            "{exposed}"
+        );
+        let missing = dir.path().join("absent.key");
+        let unreadable = load_keys(&key, Some(&missing)).unwrap_err();
+        assert!(
+            unreadable.to_string().starts_with(&format!(
+                "AcceptKey: cannot read the membership key {}",
+                missing.display()
+            )),
+            "{unreadable}"
+        );
+        write_with_mode(&accept, &[1; 32], 0o600);
+        let same = load_keys(&key, Some(&accept)).unwrap_err();
+        assert!(matches!(same, KeyError::SameAsKey { .. }));
+        assert_eq!(
+            same.to_string(),
+            format!(
+                "AcceptKey {} holds the same key as Key {}; AcceptKey names the other key of a \
+                 rotation (remove it once every node sends under Key)",
+                accept.display(),
+                key.display()
+            )
+        );
+        // The key itself is checked first, and named as such.
+        write_with_mode(&key, &[1; 8], 0o600);
+        let err = load_keys(&key, Some(&accept)).unwrap_err();
+        assert!(matches!(err, KeyError::TooShort { len: 8, .. }), "{err}");
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub enum MembershipParameter {
     Port,
     /// `Key`: the cluster key.
     Key,
+    /// `AcceptKey`: one more key datagrams are accepted under (a key
+    /// rotation).
+    AcceptKey,
     /// `Heartbeat`: time between heartbeats.
     Heartbeat,
     /// `Timeout`: silence after which a node is taken as gone.
@@ -113,6 +116,7 @@ pub const MEMBERSHIP_PARAMETERS: &[(&str, MembershipParameter)] = &[
     ("Nodes", MembershipParameter::Nodes),
     ("Port", MembershipParameter::Port),
     ("Key", MembershipParameter::Key),
+    ("AcceptKey", MembershipParameter::AcceptKey),
     ("Heartbeat", MembershipParameter::Heartbeat),
     ("Timeout", MembershipParameter::Timeout),
 ];

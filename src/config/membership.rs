@@ -25,6 +25,9 @@ pub struct MembershipConfig {
     /// The file whose whole content is the cluster's shared key; read and
     /// checked by [`super::load_key`].
     pub key: PathBuf,
+    /// `AcceptKey`: the file of one more key whose datagrams are accepted
+    /// (never sent under), for a key rotation; another path than `key`.
+    pub accept_key: Option<PathBuf>,
     /// `Heartbeat` and `Timeout`, accepted together by
     /// [`Settings::new`].
     pub settings: Settings,

@@ -18,7 +18,10 @@ mod values;
 use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
-pub use key::{load_key, write_new_key, KeyError, MAX_KEY_LEN, MIN_KEY_LEN, NEW_KEY_LEN};
+pub use key::{
+    load_key, load_keys, write_new_key, KeyError, MembershipKeys, MAX_KEY_LEN, MIN_KEY_LEN,
+    NEW_KEY_LEN,
+};
 pub use keywords::{
     lookup as lookup_keyword, AnnounceParameter, BalanceParameter, Directive, MembershipParameter,
     ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES,

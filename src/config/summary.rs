@@ -167,6 +167,9 @@ fn write_membership(out: &mut String, membership: &MembershipConfig) -> std::fmt
     writeln!(out, "membership nodes: {}", nodes.join(" "))?;
     writeln!(out, "membership port: {}", membership.port)?;
     writeln!(out, "membership key: {}", membership.key.display())?;
+    if let Some(accept) = &membership.accept_key {
+        writeln!(out, "membership accepted key: {}", accept.display())?;
+    }
     writeln!(
         out,
         "membership heartbeat: {}",

@@ -83,6 +83,11 @@ pub struct JsonMembership {
     pub lease: Option<String>,
     /// While held: milliseconds until it lapses unless renewed.
     pub lease_remaining_ms: Option<u64>,
+    /// The id of the key this node sends under (8 hex digits; absent
+    /// from older daemons).
+    pub key: Option<String>,
+    /// The id of the other key it accepts, if any.
+    pub accepted_key: Option<String>,
 }
 
 /// An installed view of the built-in membership.
@@ -131,6 +136,9 @@ pub struct JsonNode {
     pub last_heard_ms: Option<u64>,
     /// Its datagrams that authenticated but were refused.
     pub refused: JsonRefused,
+    /// The id of the key its last accepted datagram was signed under
+    /// (for this node: the key it sends under).
+    pub key: Option<String>,
 }
 
 /// The quorum rule and the current view's count.

@@ -218,6 +218,8 @@ impl FromValue for JsonMembership {
             nodes: f.required("nodes")?,
             lease: f.optional("lease")?,
             lease_remaining_ms: f.optional("lease_remaining_ms")?,
+            key: f.optional("key")?,
+            accepted_key: f.optional("accepted_key")?,
         })
     }
 }
@@ -258,6 +260,7 @@ impl FromValue for JsonNode {
             incarnation: f.optional("incarnation")?,
             last_heard_ms: f.optional("last_heard_ms")?,
             refused: f.required("refused")?,
+            key: f.optional("key")?,
         })
     }
 }

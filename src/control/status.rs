@@ -251,6 +251,7 @@ pub(crate) mod tests {
             incarnation,
             last_heard_ms: heard,
             refused: refused(0, replayed),
+            key: heard.map(|_| "5d41402a".to_string()),
         };
         let mut status = sample_status();
         status.service = ServiceStatus {
@@ -281,6 +282,8 @@ pub(crate) mod tests {
                 ],
                 lease: Some("held".to_string()),
                 lease_remaining_ms: Some(73),
+                key: Some("5d41402a".to_string()),
+                accepted_key: None,
             }),
             error: None,
         };
@@ -337,13 +340,14 @@ pub(crate) mod tests {
             r#","nodes":[{"index":0,"address":"192.168.1.10","state":"self","#,
             r#""incarnation":1714566896000001,"last_heard_ms":null,"refused":"#,
             &refused(0, 0),
-            r#"},{"index":1,"address":"192.168.1.11","state":"in view","#,
+            r#","key":null},{"index":1,"address":"192.168.1.11","state":"in view","#,
             r#""incarnation":1714566800000000,"last_heard_ms":12,"refused":"#,
             &refused(0, 0),
-            r#"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
+            r#","key":"5d41402a"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
             r#""incarnation":null,"last_heard_ms":null,"refused":"#,
             &refused(0, 1),
-            r#"}],"lease":"held","lease_remaining_ms":73}},"#,
+            r#","key":null}],"lease":"held","lease_remaining_ms":73,"key":"5d41402a","#,
+            r#""accepted_key":null}},"#,
             r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
         ]
         .concat();

@@ -124,7 +124,7 @@ pub trait GroupService {
     /// Whether a re-read configuration may be taken, beyond what
     /// [`reload::check`](super::reload::check) compares (the membership's
     /// key file content).
-    fn check_reload(&self, new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, new: &Config) -> Result<(), KeyRefused> {
         let _ = new;
         Ok(())
     }

@@ -2,17 +2,19 @@
 //!
 //! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`,
 //! `SpreadRetryInterval`, `Quorum`, `Addresses`, and the membership's
-//! `Heartbeat` and `Timeout`. Everything that the cluster or the connection depends on
+//! `Heartbeat`, `Timeout`, `Key` and `AcceptKey` (the steps of a key
+//! rotation: the node swaps its keys between two datagrams and keeps its
+//! view). Everything that the cluster or the connection depends on
 //! (the VIFs, the group, the identity, the preferences our STATE carries,
-//! the group service itself: the Spread daemon, or the membership's nodes,
-//! port and key, the control socket, the announcer's `Announce` block)
+//! the group service itself: the Spread daemon, or the membership's nodes
+//! and port, the control socket, the announcer's `Announce` block)
 //! needs a restart: a file that changes
-//! any of it is refused whole and the running configuration stays. The key
-//! file's content is compared by [`check_key`], as the daemon reads it.
+//! any of it is refused whole and the running configuration stays.
 //!
 //! The daemon reads the file; [`Core::reload`](super::core::Core::reload)
-//! carries the reload out: these checks, the group service's own (the
-//! key's content), then the live settings, the quorum rule last (it may
+//! carries the reload out: these checks, the group service's own (it
+//! reads and checks the key files, whose content may change under the
+//! same paths), then the live settings, the quorum rule last (it may
 //! have us leave the group and join again).
 
 use std::fmt;
@@ -63,7 +65,6 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
             membership_differs(|old, new| old.nodes != new.nodes),
         ),
         ("Port", membership_differs(|old, new| old.port != new.port)),
-        ("Key", membership_differs(|old, new| old.key != new.key)),
         ("Control", running.control != new.control),
         ("Announce", running.announce != new.announce),
     ];
@@ -90,30 +91,23 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
             "Timeout",
             membership_differs(|old, new| old.settings.timeout != new.settings.timeout),
         ),
+        ("Key", membership_differs(|old, new| old.key != new.key)),
+        (
+            "AcceptKey",
+            membership_differs(|old, new| old.accept_key != new.accept_key),
+        ),
         ("Quorum", running.quorum != new.quorum),
         ("Addresses", running.addresses != new.addresses),
     ];
     Ok(changed(&live))
 }
 
-/// Refuses a reload whose key file (same path, see [`check`]) now holds
-/// another key: every node must change it at once, by a restart.
-pub fn check_key(running: &[u8], new: &[u8]) -> Result<(), Refused> {
-    if running == new {
-        return Ok(());
-    }
-    Err(Refused {
-        settings: vec!["Key (the content of the key file)"],
-    })
-}
-
-/// A reload refused because of the membership key file.
+/// A reload refused because of the membership key files.
 #[derive(Debug)]
 pub enum KeyRefused {
-    /// The key file can no longer be used (read, permissions, length).
+    /// A key file (`Key`, `AcceptKey`) cannot be used (read,
+    /// permissions, length), or `AcceptKey` holds `Key`'s key.
     Unreadable(crate::config::KeyError),
-    /// It holds another key ([`check_key`]).
-    Changed(Refused),
 }
 
 impl fmt::Display for KeyRefused {
@@ -121,9 +115,8 @@ impl fmt::Display for KeyRefused {
         match self {
             KeyRefused::Unreadable(err) => write!(
                 f,
-                "configuration not reloaded: {err}; the running configuration and key stay"
+                "configuration not reloaded: {err}; the running configuration and keys stay"
             ),
-            KeyRefused::Changed(refused) => refused.fmt(f),
         }
     }
 }
@@ -158,6 +151,7 @@ mod tests {
                 nodes: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
                 port: 4810,
                 key: "/etc/wackamole/cluster.key".into(),
+                accept_key: None,
                 settings: Settings::default(),
             }),
             ..Config::default()
@@ -215,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn membership_nodes_port_and_key_are_fixed() {
+    fn membership_nodes_and_port_are_fixed() {
         let running = with_membership();
         let mut new = running.clone();
         membership_of(&mut new)
@@ -225,7 +219,19 @@ mod tests {
         membership_of(&mut new).key = "/etc/wackamole/other.key".into();
         new.quorum = Quorum::Majority;
         let refused = check(&running, &new).unwrap_err();
-        assert_eq!(refused.settings, vec!["Nodes", "Port", "Key"]);
+        assert_eq!(refused.settings, vec!["Nodes", "Port"]);
+    }
+
+    #[test]
+    fn the_membership_keys_are_live() {
+        let running = with_membership();
+        let mut new = running.clone();
+        membership_of(&mut new).accept_key = Some("/etc/wackamole/new.key".into());
+        assert_eq!(check(&running, &new), Ok(vec!["AcceptKey"]));
+        let mut switched = new.clone();
+        membership_of(&mut switched).key = "/etc/wackamole/new.key".into();
+        membership_of(&mut switched).accept_key = Some("/etc/wackamole/cluster.key".into());
+        assert_eq!(check(&new, &switched), Ok(vec!["Key", "AcceptKey"]));
     }
 
     #[test]
@@ -242,14 +248,5 @@ mod tests {
                 vec!["the group service (Spread or Membership)"]
             );
         }
-    }
-
-    #[test]
-    fn a_changed_key_content_is_refused() {
-        assert_eq!(check_key(b"0123456789abcdef", b"0123456789abcdef"), Ok(()));
-        let refused = check_key(b"0123456789abcdef", b"fedcba9876543210").unwrap_err();
-        assert!(refused.to_string().starts_with(
-            "configuration not reloaded: Key (the content of the key file) cannot change"
-        ));
     }
 }

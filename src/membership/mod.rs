@@ -105,6 +105,17 @@
 //! allocated). Only a datagram that passes every check moves the replay
 //! window and reaches the state machine.
 //!
+//! During a key rotation a node holds two keys ([`wire::Keys`]): it sends
+//! under its current key and accepts the MAC under either, trying the
+//! current key first, so only datagrams under the other key pay for a
+//! second check; one that fails both is a bad MAC, as with one key.
+//! [`Node::set_keys`] swaps the pair between two datagrams and changes
+//! nothing else: the view, the peers and their replay windows stay (the
+//! counters do not depend on the key), so a rolling change (accept the
+//! new key everywhere, send under it everywhere, drop the old one) never
+//! makes a node miss a heartbeat. The status names the key of each peer's
+//! last accepted datagram by its [`wire::KeyId`].
+//!
 //! A view id in a body is 17 bytes: ltime u64, coordinator u8, incarnation
 //! u64; ltime 0 means "none". No ltime (of a view id or a max ltime) may
 //! exceed 2^62 ([`wire::MAX_LTIME`]): larger ones are malformed. A member is 9 bytes: node u8, incarnation u64.
@@ -487,6 +498,8 @@ mod peers;
 mod proposal;
 mod protocol;
 mod replay;
+#[cfg(test)]
+mod rotation_tests;
 mod sequencer;
 mod status;
 mod view;

@@ -13,7 +13,7 @@ use super::peers::Peers;
 use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
 use super::view::ViewState;
-use super::wire::{self, Body, Header, Heartbeat, Key, Member, Sequenced, ViewId, MAX_NODES};
+use super::wire::{self, Body, Header, Heartbeat, Keys, Member, Sequenced, ViewId, MAX_NODES};
 use crate::base::membership_settings::Settings;
 
 /// SEQUENCED messages of a view kept while its INSTALL is on its way.
@@ -44,7 +44,8 @@ pub(super) enum Phase {
 pub struct Node {
     pub(super) nodes: Vec<SocketAddrV4>,
     pub(super) me: u8,
-    key: Key,
+    /// The key we send under, and the other one we accept, if any.
+    keys: Keys,
     digest: [u8; 8],
     pub(super) settings: Settings,
     pub(super) incarnation: u64,
@@ -108,11 +109,12 @@ pub struct Node {
 
 impl Node {
     /// A node that starts listening at `now`. `incarnation` must be larger
-    /// than any this node used before (the wall clock in µs).
+    /// than any this node used before (the wall clock in µs). `keys` is
+    /// one [`Key`](wire::Key), or [`Keys`] during a rotation.
     pub fn new(
         nodes: Vec<SocketAddrV4>,
         me: usize,
-        key: Key,
+        keys: impl Into<Keys>,
         settings: Settings,
         incarnation: u64,
         now: Instant,
@@ -133,7 +135,7 @@ impl Node {
             peers: Peers::new(nodes.len(), me, settings.timeout),
             nodes,
             me,
-            key,
+            keys: keys.into(),
             settings,
             incarnation,
             counters: vec![0; count],
@@ -188,6 +190,14 @@ impl Node {
     pub fn set_settings(&mut self, settings: Settings) {
         self.settings = settings;
         self.peers.timeout = settings.timeout;
+    }
+
+    /// New keys (SIGHUP, a step of a rotation): datagrams sent from now
+    /// on go under the new current key, and those received are checked
+    /// against the new pair. Nothing else changes: the view, the peers
+    /// and their replay windows stay.
+    pub fn set_keys(&mut self, keys: Keys) {
+        self.keys = keys;
     }
 
     /// A datagram arrived from `from`.
@@ -353,6 +363,11 @@ impl Node {
                     },
                     last_heard: peer.last_heard,
                     refusals: peer.refusals,
+                    key: if n == self.me {
+                        Some(self.keys.current().id())
+                    } else {
+                        peer.key
+                    },
                 }
             })
             .collect();
@@ -371,6 +386,8 @@ impl Node {
             dropped_multicasts: self.dropped_multicasts,
             views_installed: self.views_installed,
             lease: self.lease_status(),
+            key: self.keys.current().id(),
+            accepted_key: self.keys.accepted().map(wire::Key::id),
         }
     }
 
@@ -505,7 +522,7 @@ impl Node {
         self.transmits.push_back(Transmit {
             to,
             addr: self.nodes[usize::from(to)],
-            bytes: wire::encode(&self.key, &header, body),
+            bytes: wire::encode(self.keys.current(), &header, body),
         });
     }
 
@@ -527,8 +544,8 @@ impl Node {
         self.events.push_back(event);
     }
 
-    pub(super) fn key(&self) -> &Key {
-        &self.key
+    pub(super) fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     pub(super) fn digest(&self) -> [u8; 8] {

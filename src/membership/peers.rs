@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::replay::ReplayWindow;
 use super::status::Refusals;
-use super::wire::{Heartbeat, Member};
+use super::wire::{Heartbeat, KeyId, Member};
 
 /// A node whose heartbeat said it heard us within this many time-outs is
 /// "recently lost" once we no longer reach it.
@@ -46,6 +46,8 @@ pub(super) struct Peer {
     /// Until when its echo keeps our lease.
     pub lease: Option<Instant>,
     pub refusals: Refusals,
+    /// The key its last accepted datagram was signed under.
+    pub key: Option<KeyId>,
 }
 
 impl Peer {

@@ -21,8 +21,8 @@ impl Node {
     /// hands it to its rule. A refused datagram changes nothing but a
     /// counter.
     pub(super) fn receive(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
-        let opened = match wire::open(self.key(), bytes) {
-            Ok(o) => o,
+        let (opened, key) = match wire::open_under(self.keys(), bytes) {
+            Ok(opened) => opened,
             Err(e) => {
                 match e.reason() {
                     Refusal::BadMac => self.refusals.bad_mac += 1,
@@ -72,6 +72,7 @@ impl Node {
             }
         };
         peer.window.accept(header.incarnation, header.counter);
+        peer.key = Some(key);
         if peer.incarnation != Some(header.incarnation) {
             // A new incarnation: a new member; what we knew of the old
             // one no longer applies. We hear it since now, even if the

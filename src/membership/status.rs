@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::wire::{Member, ViewId};
+use super::wire::{KeyId, Member, ViewId};
 
 /// Datagrams refused, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +86,9 @@ pub struct NodeStatus {
     pub last_heard: Option<Instant>,
     /// Refused datagrams that authenticated as this node's.
     pub refusals: Refusals,
+    /// The key its last accepted datagram was signed under (for this
+    /// node: the key it sends under); none if never heard.
+    pub key: Option<KeyId>,
 }
 
 /// What a node reports about itself and the other listed nodes.
@@ -113,6 +116,10 @@ pub struct Status {
     pub views_installed: u64,
     /// The quorum lease.
     pub lease: QuorumLease,
+    /// The key this node sends under.
+    pub key: KeyId,
+    /// The other key it accepts datagrams under, if any.
+    pub accepted_key: Option<KeyId>,
 }
 
 /// The quorum lease as a node reports it (module documentation of

@@ -8,17 +8,18 @@
 
 mod body;
 mod error;
+mod key;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::net::SocketAddrV4;
 
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 pub use body::{decode_body, MESSAGE_OVERHEAD};
 pub use error::{Refusal, WireError};
+pub use key::{Key, KeyError, KeyId, Keys, KEY_ID_LABEL};
 
 /// The first two bytes of every datagram ("WM").
 pub const MAGIC: u16 = 0x574D;
@@ -32,8 +33,7 @@ pub const HEADER_LEN: usize = 30;
 pub const MAC_LEN: usize = 32;
 /// Shortest datagram: a header, an empty body and the tag.
 pub const MIN_DATAGRAM: usize = HEADER_LEN + MAC_LEN;
-/// Shortest cluster key accepted.
-pub const MIN_KEY_LEN: usize = 16;
+pub use key::MIN_KEY_LEN;
 
 /// Longest datagram we send or accept (fits one UDP datagram with room).
 pub const MAX_DATAGRAM: usize = 60_000;
@@ -270,68 +270,6 @@ impl Body {
     }
 }
 
-/// The cluster key, with the HMAC-SHA256 state already keyed: each
-/// datagram clones that state instead of hashing the secret again.
-#[derive(Clone)]
-pub struct Key {
-    mac: Hmac<Sha256>,
-}
-
-impl Key {
-    /// Keys the MAC with `secret`, which must have at least [`MIN_KEY_LEN`] bytes.
-    pub fn new(secret: &[u8]) -> Result<Key, KeyError> {
-        if secret.len() < MIN_KEY_LEN {
-            return Err(KeyError::TooShort { len: secret.len() });
-        }
-        let mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
-        Ok(Key { mac })
-    }
-
-    fn tag(&self, bytes: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = self.mac.clone();
-        mac.update(bytes);
-        mac.finalize().into_bytes().into()
-    }
-
-    /// Compares in constant time, so the time a refusal takes tells an
-    /// attacker nothing about how much of a forged tag was right.
-    fn verifies(&self, bytes: &[u8], tag: &[u8; MAC_LEN]) -> bool {
-        let mut mac = self.mac.clone();
-        mac.update(bytes);
-        mac.verify_slice(tag).is_ok()
-    }
-}
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key").finish_non_exhaustive()
-    }
-}
-
-/// Why a cluster key is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyError {
-    /// The key has `len` bytes, fewer than [`MIN_KEY_LEN`].
-    TooShort {
-        /// The key's length in bytes.
-        len: usize,
-    },
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyError::TooShort { len } => write!(
-                f,
-                "the cluster key has {len} bytes; it needs at least {MIN_KEY_LEN}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
-
 /// Names the configured node list: the first 8 bytes of SHA-256 over each
 /// node's address and port, in order. Nodes configured with different
 /// lists (or the same nodes in another order) get different digests.
@@ -400,6 +338,28 @@ pub struct Opened<'a> {
 /// Checks a received datagram's length, magic, version and MAC, in that
 /// order, and splits it into header, kind and body.
 pub fn open<'a>(key: &Key, bytes: &'a [u8]) -> Result<Opened<'a>, WireError> {
+    open_with(bytes, |signed, tag| {
+        key.verifies(signed, tag).then(|| key.id())
+    })
+}
+
+/// [`open`] under either of `keys` (the current one tried first), and
+/// which of them the datagram was signed under.
+pub fn open_under<'a>(keys: &Keys, bytes: &'a [u8]) -> Result<(Opened<'a>, KeyId), WireError> {
+    let mut used = None;
+    let opened = open_with(bytes, |signed, tag| {
+        used = keys.verify(signed, tag);
+        used
+    })?;
+    let used = used.ok_or(WireError::BadMac)?;
+    Ok((opened, used))
+}
+
+/// [`open`], with `verify` naming the key the tag verifies under.
+fn open_with<'a>(
+    bytes: &'a [u8],
+    verify: impl FnOnce(&[u8], &[u8; MAC_LEN]) -> Option<KeyId>,
+) -> Result<Opened<'a>, WireError> {
     let len = bytes.len();
     if len > MAX_DATAGRAM {
         return Err(WireError::TooLong { len });
@@ -417,7 +377,7 @@ pub fn open<'a>(key: &Key, bytes: &'a [u8]) -> Result<Opened<'a>, WireError> {
     if head[2] != VERSION {
         return Err(WireError::BadVersion { found: head[2] });
     }
-    if !key.verifies(signed, tag) {
+    if verify(signed, tag).is_none() {
         return Err(WireError::BadMac);
     }
     Ok(Opened {

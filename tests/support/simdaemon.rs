@@ -411,8 +411,13 @@ impl Daemons {
             outbox: Rc::default(),
             lease: Arc::new(Lease::new(self.lease_age)),
         };
-        let service =
-            BuiltinService::new(simnet::address(i), i, &membership, Vec::new(), link.clone());
+        let service = BuiltinService::new(
+            simnet::address(i),
+            i,
+            &membership,
+            Default::default(),
+            link.clone(),
+        );
         let identity = service.identity().expect("the membership names us");
         let host = SimHost {
             me: i,
@@ -494,7 +499,8 @@ impl Daemons {
                 self.lifecycle.push((i, false));
             }
             Command::Multicast { view, payload } => self.send(i, view, &payload, net),
-            Command::Settings(_) | Command::Stop => {}
+            // The simulation never re-reads a configuration.
+            Command::Settings(_) | Command::Keys(_) | Command::Stop => {}
         }
     }
 

@@ -16,11 +16,13 @@ use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_MEMBERSHIP_NODES};
 
-const PARAMETER: &str = "Nodes, Port, Key, Heartbeat or Timeout inside Membership";
+const PARAMETER: &str = "Nodes, Port, Key, AcceptKey, Heartbeat or Timeout inside Membership";
 const NODE_EXPECTED: &str =
     "a node address A.B.C.D (no interface, no /BITS, no :PORT: the port is Membership's Port)";
 const PORT_EXPECTED: &str = "a UDP port of 1 to 65535";
 const KEY_EXPECTED: &str = "the absolute path of the key file (as in /etc/wackamole/cluster.key)";
+const ACCEPT_KEY_EXPECTED: &str =
+    "the absolute path of the other key of a rotation, another file than Key's";
 const QUORUM_EXPECTED: &str = "majority, none or a number of members of at least 1";
 
 /// What a `Membership` block said so far, with where the values were
@@ -30,6 +32,7 @@ struct Block {
     nodes: Vec<(Ipv4Addr, Position)>,
     port: Option<u16>,
     key: Option<PathBuf>,
+    accept_key: Option<(PathBuf, Position)>,
     heartbeat: Option<(Duration, Position)>,
     timeout: Option<(Duration, Position)>,
 }
@@ -63,11 +66,21 @@ impl Parser<'_> {
                 "Key = PATH inside Membership",
             ));
         };
+        if let Some((path, at)) = &block.accept_key {
+            if *path == key {
+                return Err(bad_value(
+                    *at,
+                    format!("path \"{}\", the file Key names", path.display()),
+                    ACCEPT_KEY_EXPECTED,
+                ));
+            }
+        }
         let settings = timing(&block, close)?;
         self.config.membership = Some(MembershipConfig {
             nodes: block.nodes.iter().map(|&(addr, _)| addr).collect(),
             port: block.port.unwrap_or(DEFAULT_MEMBERSHIP_PORT),
             key,
+            accept_key: block.accept_key.map(|(path, _)| path),
             settings,
         });
         Ok(())
@@ -90,14 +103,10 @@ impl Parser<'_> {
                 block.port = Some(port);
             }
             MembershipParameter::Key => {
-                self.expect_equals("Key")?;
-                let (path, at) = self.string(KEY_EXPECTED)?;
-                // The daemon runs from `/`: a relative path would name
-                // another file there than under `-t`.
-                if !path.starts_with('/') {
-                    return Err(bad_value(at, format!("path \"{path}\""), KEY_EXPECTED));
-                }
-                block.key = Some(PathBuf::from(path));
+                block.key = Some(self.key_path("Key", KEY_EXPECTED)?.0);
+            }
+            MembershipParameter::AcceptKey => {
+                block.accept_key = Some(self.key_path("AcceptKey", ACCEPT_KEY_EXPECTED)?);
             }
             MembershipParameter::Heartbeat => {
                 block.heartbeat = Some(self.timing_interval("Heartbeat")?)
@@ -105,6 +114,17 @@ impl Parser<'_> {
             MembershipParameter::Timeout => block.timeout = Some(self.timing_interval("Timeout")?),
         }
         Ok(())
+    }
+
+    /// `= PATH` of a key file, absolute: the daemon runs from `/`, where a
+    /// relative path would name another file than under `-t`.
+    fn key_path(&mut self, name: &str, expected: &'static str) -> Located<(PathBuf, Position)> {
+        self.expect_equals(name)?;
+        let (path, at) = self.string(expected)?;
+        if !path.starts_with('/') {
+            return Err(bad_value(at, format!("path \"{path}\""), expected));
+        }
+        Ok((PathBuf::from(path), at))
     }
 
     fn timing_interval(&mut self, name: &str) -> Located<(Duration, Position)> {

@@ -73,6 +73,7 @@ fn many_peers() -> Status {
             .to_string(),
             incarnation: Some(1_714_566_800_000_000 + u64::from(i)),
             last_heard_ms: (i % 3 != 0).then_some(u64::from(i) * 1_001),
+            key: None,
             refused: JsonRefused {
                 malformed: u64::from(i),
                 bad_mac: 0,

@@ -32,7 +32,6 @@ mod tests;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -42,8 +41,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::bridge::{self, Bridge};
 use super::group::{GroupEvent, GroupService, Reports};
-use super::reload::{self, KeyRefused};
-use crate::config::{self, Config, KeyError, MembershipConfig, OwnIndexError};
+use super::reload::KeyRefused;
+use crate::config::{self, Config, KeyError, MembershipConfig, MembershipKeys, OwnIndexError};
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
@@ -77,6 +76,9 @@ pub enum Command {
     },
     /// New timing settings.
     Settings(Settings),
+    /// New keys (a step of a key rotation): the node keeps its view.
+    /// (Boxed: two keyed MAC states are large beside the other commands.)
+    Keys(Box<wire::Keys>),
     /// Members a view needs (the node's quorum lease).
     Quorum(usize),
     /// End the driver.
@@ -169,9 +171,11 @@ pub struct BuiltinService<L> {
     own: SocketAddrV4,
     me: usize,
     nodes: Vec<Ipv4Addr>,
-    key_path: PathBuf,
-    /// The key's bytes, to tell a reload that changed the file's content.
-    key: Vec<u8>,
+    /// The keys in use (`Key`, `AcceptKey`), to tell whether a reload
+    /// changes them.
+    keys: MembershipKeys,
+    /// The keys a reload read and checked, taken at `reconfigure`.
+    reloaded_keys: Option<MembershipKeys>,
     bridge: Bridge,
     link: L,
     epoch: u64,
@@ -255,8 +259,9 @@ impl BuiltinService<ThreadLink> {
         reports: Reports<Report>,
     ) -> Result<BuiltinService<ThreadLink>, BuiltinError> {
         let me = own_index(config, membership)?;
-        let key = config::load_key(&membership.key).map_err(BuiltinError::Key)?;
-        let wire_key = wire::Key::new(&key).map_err(BuiltinError::KeyRejected)?;
+        let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
+            .map_err(BuiltinError::Key)?;
+        let wire_keys = wire_keys(&keys).map_err(BuiltinError::KeyRejected)?;
         let nodes: Vec<SocketAddrV4> = membership
             .nodes
             .iter()
@@ -275,7 +280,7 @@ impl BuiltinService<ThreadLink> {
             setup: NodeSetup {
                 nodes,
                 me,
-                key: wire_key,
+                keys: wire_keys,
                 settings: membership.settings,
                 quorum: 0,
             },
@@ -295,27 +300,27 @@ impl BuiltinService<ThreadLink> {
             lease,
             published,
         };
-        Ok(BuiltinService::new(own, me, membership, key, link))
+        Ok(BuiltinService::new(own, me, membership, keys, link))
     }
 }
 
 impl<L: NodeLink> BuiltinService<L> {
     /// The service of node `me` (listening on `own`) of `membership`,
-    /// whose key file held `key`, over `link`; it joins at
+    /// whose key files held `keys`, over `link`; it joins at
     /// [`join`](GroupService::join).
     pub fn new(
         own: SocketAddrV4,
         me: usize,
         membership: &MembershipConfig,
-        key: Vec<u8>,
+        keys: MembershipKeys,
         link: L,
     ) -> BuiltinService<L> {
         BuiltinService {
             own,
             me,
             nodes: membership.nodes.clone(),
-            key_path: membership.key.clone(),
-            key,
+            keys,
+            reloaded_keys: None,
             bridge: Bridge::new(membership.nodes.clone()),
             link,
             epoch: 0,
@@ -453,6 +458,9 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         if let Some(membership) = &config.membership {
             self.link.command(Command::Settings(membership.settings));
         }
+        if let Some(keys) = self.reloaded_keys.take() {
+            self.change_keys(keys);
+        }
     }
 
     fn set_quorum(&mut self, needed: usize) {
@@ -468,10 +476,17 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         "membership"
     }
 
-    fn check_reload(&self, _new: &Config) -> Result<(), KeyRefused> {
-        // The path cannot change (reload::check); its content must not.
-        let now = config::load_key(&self.key_path).map_err(KeyRefused::Unreadable)?;
-        reload::check_key(&self.key, &now).map_err(KeyRefused::Changed)
+    fn check_reload(&mut self, new: &Config) -> Result<(), KeyRefused> {
+        // Key and AcceptKey may change, by path or content: read and
+        // check them now, so that a bad key refuses the whole file.
+        self.reloaded_keys = None;
+        let Some(membership) = &new.membership else {
+            return Ok(());
+        };
+        let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
+            .map_err(KeyRefused::Unreadable)?;
+        self.reloaded_keys = Some(keys);
+        Ok(())
     }
 
     fn identity(&self) -> Option<Ipv4Addr> {
@@ -505,6 +520,37 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
             error: None,
         }
     }
+}
+
+impl<L: NodeLink> BuiltinService<L> {
+    /// Hands the node new keys when they differ from those in use (a
+    /// step of a key rotation), and says so.
+    fn change_keys(&mut self, keys: MembershipKeys) {
+        if keys == self.keys {
+            return;
+        }
+        match wire_keys(&keys) {
+            Ok(wire) => {
+                let also = wire.accepted().map_or(String::new(), |k| {
+                    format!(", also accepting key {}", k.id())
+                });
+                log_notice!(
+                    "membership: keys changed: sending under key {}{also}",
+                    wire.current().id()
+                );
+                self.link.command(Command::Keys(Box::new(wire)));
+                self.keys = keys;
+            }
+            // Not reached: load_keys checked the same rules.
+            Err(err) => log_error!("membership: the new keys are refused: {err}"),
+        }
+    }
+}
+
+/// The membership's keys of the key files' contents.
+fn wire_keys(keys: &MembershipKeys) -> Result<wire::Keys, wire::KeyError> {
+    let accepted = keys.accepted.as_deref().map(wire::Key::new).transpose()?;
+    wire::Keys::new(wire::Key::new(&keys.current)?, accepted)
 }
 
 /// The node's socket: bound to our own listed address, so that what we

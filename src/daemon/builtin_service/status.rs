@@ -51,6 +51,7 @@ pub(super) fn describe(
                     u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
                 }),
                 refused: counts(&n.refusals),
+                key: n.key.map(|id| id.to_string()),
             })
             .collect(),
         lease: Some(status.lease.as_str().to_string()),
@@ -60,6 +61,8 @@ pub(super) fn describe(
             ),
             _ => None,
         },
+        key: Some(status.key.to_string()),
+        accepted_key: status.accepted_key.map(|id| id.to_string()),
     }
 }
 
@@ -77,6 +80,7 @@ fn counts(r: &Refusals) -> JsonRefused {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::membership::wire::KeyId;
     use crate::membership::{Member, NodeState, NodeStatus, ViewId};
     use std::time::Duration;
 
@@ -116,6 +120,7 @@ mod tests {
                         replayed: 2,
                         ..Refusals::default()
                     },
+                    key: Some(KeyId([0xab, 0x01, 0x02, 0xff])),
                 },
                 NodeStatus {
                     node: 1,
@@ -123,6 +128,7 @@ mod tests {
                     incarnation: Some(9),
                     last_heard: None,
                     refusals: Refusals::default(),
+                    key: Some(KeyId([0, 0, 0, 7])),
                 },
             ],
             refusals: Refusals {
@@ -132,6 +138,8 @@ mod tests {
             dropped_multicasts: 1,
             views_installed: 3,
             lease: crate::membership::QuorumLease::NotRequired,
+            key: KeyId([0, 0, 0, 7]),
+            accepted_key: Some(KeyId([0xab, 0x01, 0x02, 0xff])),
         };
         let described = describe(&status, t0 + Duration::from_millis(42), &nodes, &bridge);
         assert_eq!(described.node, 1);
@@ -145,5 +153,8 @@ mod tests {
         assert_eq!(described.nodes[0].refused.replayed, 2);
         assert_eq!(described.nodes[1].state, "self");
         assert_eq!(described.nodes[1].last_heard_ms, None);
+        assert_eq!(described.nodes[0].key.as_deref(), Some("ab0102ff"));
+        assert_eq!(described.key.as_deref(), Some("00000007"));
+        assert_eq!(described.accepted_key.as_deref(), Some("ab0102ff"));
     }
 }

@@ -329,6 +329,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         nodes: vec![address(0), address(1)],
         port: port(3),
         key: "/nonexistent".into(),
+        accept_key: None,
         settings: membership::Settings::default(),
     };
     let link = Captured::default();
@@ -336,7 +337,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         SocketAddrV4::new(address(0), port(3)),
         0,
         &membership,
-        Vec::new(),
+        config::MembershipKeys::default(),
         link.clone(),
     );
     service.join();
@@ -415,4 +416,68 @@ fn an_undelivered_maturing_goes_out_again_in_the_view_the_engine_has() {
     // Reports of an earlier join are dropped.
     service.epoch = 2;
     assert_eq!(service.handle(report(view_event(14), false)), None);
+}
+
+/// The keys handed to the node since the last call.
+fn keys_sent(link: &Captured) -> Vec<wire::Keys> {
+    link.0
+        .borrow_mut()
+        .drain(..)
+        .filter_map(|c| match c {
+            Command::Keys(keys) => Some(*keys),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_hands_changed_keys_to_the_node_and_refuses_bad_ones() {
+    let dir = TempDir::new("builtin-keys");
+    let old = key_file(&dir);
+    let new = dir.path().join("new.key");
+    config::write_new_key(&new).expect("a second key file");
+    let wire_key = |path: &std::path::Path| {
+        wire::Key::new(&config::load_key(path).expect("loads")).expect("long enough")
+    };
+    let with = |key: &std::path::Path, accept: Option<&std::path::Path>| {
+        let mut config = config(0, key, port(3), "none");
+        if let Some(m) = config.membership.as_mut() {
+            m.accept_key = accept.map(std::path::Path::to_path_buf);
+        }
+        config
+    };
+    let (mut service, link) = detached();
+    let mut reload = |config: &Config| {
+        let checked = service.check_reload(config);
+        if checked.is_ok() {
+            service.reconfigure(config);
+        }
+        checked
+    };
+    // The detached service started with no key: the first reload sets one.
+    reload(&with(&old, None)).expect("taken");
+    assert_eq!(keys_sent(&link), vec![wire::Keys::from(wire_key(&old))]);
+    // The same keys again: nothing to hand over.
+    reload(&with(&old, None)).expect("taken");
+    assert_eq!(keys_sent(&link), vec![]);
+    // The three steps of a rotation.
+    let step1 = wire::Keys::new(wire_key(&old), Some(wire_key(&new))).expect("two keys");
+    reload(&with(&old, Some(&new))).expect("taken");
+    assert_eq!(keys_sent(&link), vec![step1]);
+    let step2 = wire::Keys::new(wire_key(&new), Some(wire_key(&old))).expect("two keys");
+    reload(&with(&new, Some(&old))).expect("taken");
+    assert_eq!(keys_sent(&link), vec![step2]);
+    reload(&with(&new, None)).expect("taken");
+    assert_eq!(keys_sent(&link), vec![wire::Keys::from(wire_key(&new))]);
+    // An accepted key equal to the key is refused; nothing changes, even
+    // if the loop went on to reconfigure.
+    let copy = dir.path().join("copy.key");
+    std::fs::copy(&new, &copy).expect("copy the key");
+    let refused = reload(&with(&new, Some(&copy))).unwrap_err();
+    assert!(
+        refused.to_string().contains("holds the same key as Key"),
+        "{refused}"
+    );
+    service.reconfigure(&with(&new, Some(&copy)));
+    assert_eq!(keys_sent(&link), vec![]);
 }

@@ -9,7 +9,7 @@
 //! 2. reads *every* datagram already queued (non-blocking, until the
 //!    socket would block) and hands each to the node;
 //! 3. carries out the commands of the engine loop (join, leave,
-//!    multicast, settings, status, stop);
+//!    multicast, settings, keys, status, stop);
 //! 4. only then fires the node's timers (`handle_timeout`).
 //!
 //! The order of 2 before 4 is what a process that was stopped or starved
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
-use crate::membership::{wire::Key, Event, MulticastError, Node, Settings, Status, ViewId};
+use crate::membership::{wire::Keys, Event, MulticastError, Node, Settings, Status, ViewId};
 use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_warning};
 
@@ -60,7 +60,7 @@ const STATUS_PERIOD: Duration = Duration::from_millis(250);
 pub(super) struct NodeSetup {
     pub nodes: Vec<SocketAddrV4>,
     pub me: usize,
-    pub key: Key,
+    pub keys: Keys,
     pub settings: Settings,
     /// Members a view needs (the quorum lease).
     pub quorum: usize,
@@ -242,6 +242,14 @@ impl Driver {
                         node.set_settings(settings);
                     }
                 }
+                Command::Keys(keys) => {
+                    // Between two datagrams: the node keeps its view.
+                    if let Some(node) = &mut self.node {
+                        node.set_keys((*keys).clone());
+                    }
+                    self.w.setup.keys = *keys;
+                    self.publish_now = true;
+                }
                 Command::Quorum(needed) => {
                     self.w.setup.quorum = needed;
                     if let Some(node) = &mut self.node {
@@ -261,7 +269,7 @@ impl Driver {
         match Node::new(
             setup.nodes.clone(),
             setup.me,
-            setup.key.clone(),
+            setup.keys.clone(),
             setup.settings,
             incarnation,
             now,

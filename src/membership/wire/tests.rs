@@ -367,3 +367,4 @@ fn cluster_digest_covers_addresses_ports_and_order() {
 }
 
 mod hostile;
+mod keys;
