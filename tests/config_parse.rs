@@ -540,6 +540,7 @@ Quorum = majority",
         config.membership,
         Some(MembershipConfig {
             nodes: vec![node(1), node(2), node(3)],
+            more_links: Vec::new(),
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
             settings: Settings {

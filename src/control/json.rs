@@ -131,6 +131,24 @@ pub struct JsonNode {
     pub last_heard_ms: Option<u64>,
     /// Its datagrams that authenticated but were refused.
     pub refused: JsonRefused,
+    /// Each of its links, in the order of its addresses in `Nodes` (empty
+    /// for this node).
+    pub links: Vec<JsonLink>,
+    /// Copies of its datagrams that came again over a second link and were
+    /// dropped (not refusals).
+    pub duplicates: u64,
+}
+
+/// One link to a listed node.
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonLink {
+    /// The node's address on this link.
+    pub address: String,
+    /// `up` (heard over it within `Timeout`) or `down`.
+    pub state: String,
+    /// Milliseconds since its last datagram over this link.
+    pub last_heard_ms: Option<u64>,
 }
 
 /// The quorum rule and the current view's count.

@@ -251,6 +251,8 @@ pub(crate) mod tests {
             incarnation,
             last_heard_ms: heard,
             refused: refused(0, replayed),
+            links: Vec::new(),
+            duplicates: 0,
         };
         let mut status = sample_status();
         status.service = ServiceStatus {

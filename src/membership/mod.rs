@@ -479,6 +479,7 @@ pub mod wire;
 
 mod coordinator;
 mod lease;
+mod links;
 mod node;
 mod outputs;
 mod peers;
@@ -492,6 +493,7 @@ mod view;
 pub use crate::base::membership_settings::{
     Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
 };
+pub use links::{LinkChange, LinkStatus, MAX_LINKS};
 pub use node::Node;
 pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
 pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::links::PeerLinks;
 use super::replay::ReplayWindow;
 use super::status::Refusals;
 use super::wire::{Heartbeat, Member};
@@ -46,6 +47,8 @@ pub(super) struct Peer {
     /// Until when its echo keeps our lease.
     pub lease: Option<Instant>,
     pub refusals: Refusals,
+    /// What each link to it shows.
+    pub links: PeerLinks,
 }
 
 impl Peer {

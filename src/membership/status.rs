@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use super::links::LinkStatus;
 use super::wire::{Member, ViewId};
 
 /// Datagrams refused, by reason.
@@ -86,6 +87,13 @@ pub struct NodeStatus {
     pub last_heard: Option<Instant>,
     /// Refused datagrams that authenticated as this node's.
     pub refusals: Refusals,
+    /// Each of its links, in the order of its addresses (empty for this
+    /// node).
+    pub links: Vec<LinkStatus>,
+    /// Copies of its datagrams that came over a second link and were
+    /// dropped (not refusals: redundant links send each datagram over
+    /// every link).
+    pub duplicates: u64,
 }
 
 /// What a node reports about itself and the other listed nodes.

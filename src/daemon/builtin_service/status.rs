@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use crate::control::json::{JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
+use crate::control::json::{JsonLink, JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
 use crate::daemon::bridge::Bridge;
 use crate::membership::{QuorumLease, Refusals, Status};
 
@@ -47,10 +47,18 @@ pub(super) fn describe(
                 address: address(n.node).to_string(),
                 state: n.state.as_str().to_string(),
                 incarnation: n.incarnation,
-                last_heard_ms: n.last_heard.map(|t| {
-                    u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
-                }),
+                last_heard_ms: n.last_heard.map(|t| millis_since(at, t)),
                 refused: counts(&n.refusals),
+                links: n
+                    .links
+                    .iter()
+                    .map(|link| JsonLink {
+                        address: link.addr.ip().to_string(),
+                        state: if link.up { "up" } else { "down" }.to_string(),
+                        last_heard_ms: link.last_heard.map(|t| millis_since(at, t)),
+                    })
+                    .collect(),
+                duplicates: n.duplicates,
             })
             .collect(),
         lease: Some(status.lease.as_str().to_string()),
@@ -61,6 +69,10 @@ pub(super) fn describe(
             _ => None,
         },
     }
+}
+
+fn millis_since(at: Instant, t: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
 }
 
 fn counts(r: &Refusals) -> JsonRefused {
@@ -77,7 +89,8 @@ fn counts(r: &Refusals) -> JsonRefused {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::membership::{Member, NodeState, NodeStatus, ViewId};
+    use crate::membership::{LinkStatus, Member, NodeState, NodeStatus, ViewId};
+    use std::net::SocketAddrV4;
     use std::time::Duration;
 
     #[test]
@@ -116,6 +129,19 @@ mod tests {
                         replayed: 2,
                         ..Refusals::default()
                     },
+                    links: vec![
+                        LinkStatus {
+                            addr: SocketAddrV4::new(nodes[0], 4810),
+                            up: true,
+                            last_heard: Some(t0),
+                        },
+                        LinkStatus {
+                            addr: SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, 1), 4810),
+                            up: false,
+                            last_heard: None,
+                        },
+                    ],
+                    duplicates: 5,
                 },
                 NodeStatus {
                     node: 1,
@@ -123,6 +149,8 @@ mod tests {
                     incarnation: Some(9),
                     last_heard: None,
                     refusals: Refusals::default(),
+                    links: Vec::new(),
+                    duplicates: 0,
                 },
             ],
             refusals: Refusals {
@@ -143,6 +171,20 @@ mod tests {
         assert_eq!(described.nodes[0].state, "in view");
         assert_eq!(described.nodes[0].last_heard_ms, Some(42));
         assert_eq!(described.nodes[0].refused.replayed, 2);
+        let links = &described.nodes[0].links;
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            (links[0].address.as_str(), links[0].state.as_str()),
+            ("10.0.0.1", "up")
+        );
+        assert_eq!(links[0].last_heard_ms, Some(42));
+        assert_eq!(
+            (links[1].address.as_str(), links[1].state.as_str()),
+            ("10.1.0.1", "down")
+        );
+        assert_eq!(links[1].last_heard_ms, None);
+        assert_eq!(described.nodes[0].duplicates, 5);
+        assert!(described.nodes[1].links.is_empty());
         assert_eq!(described.nodes[1].state, "self");
         assert_eq!(described.nodes[1].last_heard_ms, None);
     }
