@@ -141,6 +141,12 @@ impl Parser<'_> {
                 for part in text.split('/') {
                     let part_at = at.advanced(offset);
                     offset += part.chars().count() + 1;
+                    // `A.B.C.D/24` is a prefix, not a second link.
+                    let prefix =
+                        offset > part.len() + 1 && part.bytes().all(|b| b.is_ascii_digit());
+                    if part.is_empty() || prefix {
+                        return Err(bad_value(at, format!("`{text}`"), NODE_EXPECTED));
+                    }
                     let address = node_address(part, part_at)?;
                     if let Some(&(_, first)) = block.addresses.iter().find(|(a, _)| *a == address) {
                         return Err((part_at, ErrorKind::DuplicateNode { address, first }));
@@ -205,7 +211,7 @@ fn node_address(text: &str, at: Position) -> Located<Ipv4Addr> {
         Ok(_) => return Err(plain()),
         // `A.B.C.D:PORT` reads as an interface named A.B.C.D: say what
         // is wrong with it instead of pointing at the port.
-        Err(_) if text.contains(':') || text.is_empty() => return Err(plain()),
+        Err(_) if text.contains(':') => return Err(plain()),
         Err(err) => return Err((at.advanced(err.offset), err.kind)),
     };
     if let Some(problem) = not_a_node(address) {

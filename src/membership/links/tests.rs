@@ -109,6 +109,14 @@ impl Cluster {
         }
     }
 
+    /// Cuts (or restores) `link` of `node` both ways.
+    fn cut_node(&mut self, link: usize, node: usize, cut: bool) {
+        for other in 0..self.nodes.len() {
+            self.cut[link][node][other] = cut;
+            self.cut[link][other][node] = cut;
+        }
+    }
+
     /// Every node's view holds every node.
     fn all_in_one_view(&self) -> bool {
         let n = self.nodes.len();
@@ -279,10 +287,7 @@ fn a_cut_link_changes_no_view_and_is_logged_once_each_way() {
     let mut c = Cluster::settled(3, 2);
     let (views, left) = (c.views_installed(), c.left());
     // Link 0 of node 2 is pulled both ways.
-    for other in 0..3 {
-        c.cut[0][2][other] = true;
-        c.cut[0][other][2] = true;
-    }
+    c.cut_node(0, 2, true);
     c.run(Duration::from_secs(3));
     assert_eq!((c.views_installed(), c.left()), (views, left));
     assert!(c.all_in_one_view());
@@ -293,10 +298,7 @@ fn a_cut_link_changes_no_view_and_is_logged_once_each_way() {
     let status = c.nodes[0].status();
     assert!(!status.nodes[2].links[0].up && status.nodes[2].links[1].up);
     assert!(status.nodes[1].links.iter().all(|l| l.up));
-    for other in 0..3 {
-        c.cut[0][2][other] = false;
-        c.cut[0][other][2] = false;
-    }
+    c.cut_node(0, 2, false);
     c.run(Duration::from_secs(1));
     let ups = c.changes.iter().filter(|(_, ch)| ch.up).count();
     assert_eq!(ups, 4, "{:?}", c.changes);
@@ -319,11 +321,8 @@ fn a_flapping_link_beside_a_working_one_changes_no_view() {
     let mut c = Cluster::settled(3, 2);
     let (views, left) = (c.views_installed(), c.left());
     for round in 0..20 {
-        let cut = round % 2 == 0;
-        for a in 0..3 {
-            for b in 0..3 {
-                c.cut[1][a][b] = cut;
-            }
+        for node in 0..3 {
+            c.cut_node(1, node, round % 2 == 0);
         }
         c.run(Duration::from_millis(150 + 37 * (round % 3)));
     }
@@ -335,12 +334,8 @@ fn a_flapping_link_beside_a_working_one_changes_no_view() {
 fn both_links_cut_is_a_failure() {
     let mut c = Cluster::settled(3, 2);
     let views = c.views_installed();
-    for link in 0..2 {
-        for other in 0..3 {
-            c.cut[link][2][other] = true;
-            c.cut[link][other][2] = true;
-        }
-    }
+    c.cut_node(0, 2, true);
+    c.cut_node(1, 2, true);
     c.run(Duration::from_secs(2));
     assert!(c.views_installed() > views);
     for i in 0..2 {
