@@ -8,8 +8,8 @@
 //! without blame) from a copy over the same link again (a replay).
 //!
 //! Checking and committing are separate so that a datagram refused by a
-//! later check (its body's layout) moves nothing: [`ReplayWindow::check`]
-//! first, [`ReplayWindow::accept`] once the whole datagram is valid.
+//! later check (its body's layout) moves nothing: [`ReplayWindow::check_on`]
+//! first, [`ReplayWindow::accept_on`] once the whole datagram is valid.
 
 use std::fmt;
 
