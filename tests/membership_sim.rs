@@ -233,6 +233,8 @@ fn link_faults(
             _ => faults.push((at, Fault::LinkDown(k))),
         }
     }
+    // The network heals at `quiet_at`: a flapping link stops there.
+    faults.retain(|(at, _)| *at < quiet_at);
     faults.sort_by_key(|(at, _)| *at);
     2
 }
