@@ -15,6 +15,8 @@ mod builtin_status;
 mod cluster;
 #[path = "support/faults.rs"]
 mod faults;
+#[path = "support/links.rs"]
+mod links;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/rng.rs"]
@@ -28,15 +30,14 @@ mod spread_daemon;
 #[path = "support/status.rs"]
 mod status;
 
-use std::net::Ipv4Addr;
 use std::thread;
 use std::time::Duration;
 
-use builtin::{node_address, port_name, BuiltinCluster, Spec};
+use builtin::{node_address, Spec};
 use builtin_checks::{assert_no_view_change, view_ids, MIN_POLLS};
 use builtin_status::ViewWatch;
-use cluster::{Waits, INTERFACE};
-use faults::Loss;
+use cluster::Waits;
+use links::{cut_in_turn, second_address, set_port, two_links};
 
 /// Bound for a cluster to settle after a start or a change.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -46,62 +47,6 @@ const LINK_SECS: u64 = 60;
 /// Sweeps a sampler must have made for "never on two nodes" to mean
 /// anything.
 const MIN_SWEEPS: usize = 10;
-/// The second link's bridge in the hub and interface in each node.
-const BRIDGE2: &str = "bl2";
-const INTERFACE2: &str = "wl1";
-
-/// Node `i`'s address on the second link.
-fn second_address(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 79, 0, 10 + i as u8)
-}
-
-/// The hub's port of node `i` on link `link` (0: `br0`, 1: [`BRIDGE2`]).
-fn port(i: usize, link: usize) -> String {
-    match link {
-        0 => port_name(i),
-        _ => format!("l{i}"),
-    }
-}
-
-/// A cluster of `spec` whose nodes each have a second link, listed in
-/// `Nodes`; no node runs yet.
-fn two_links(tag: &str, spec: Spec) -> BuiltinCluster {
-    let cluster = BuiltinCluster::new(tag, spec);
-    let hub = cluster.hub();
-    hub.ip(&["link", "add", BRIDGE2, "type", "bridge"]);
-    hub.ip(&["link", "set", BRIDGE2, "up"]);
-    let n = cluster.len();
-    for i in 0..n {
-        let ns = cluster.node(i).ns();
-        netns::quiet_veth(ns, INTERFACE2, hub, &port(i, 1));
-        hub.ip(&["link", "set", &port(i, 1), "master", BRIDGE2]);
-        ns.ip(&[
-            "addr",
-            "add",
-            &format!("{}/16", second_address(i)),
-            "dev",
-            INTERFACE2,
-        ]);
-    }
-    let one: Vec<String> = (0..n).map(|i| node_address(i).to_string()).collect();
-    let both: Vec<String> = (0..n)
-        .map(|i| format!("{}/{}", node_address(i), second_address(i)))
-        .collect();
-    for i in 0..n {
-        let text = cluster.config_text(i);
-        let old = format!("Nodes {{ {} }}", one.join(" "));
-        assert!(text.contains(&old), "node {i}'s configuration: {text}");
-        let new = format!("Nodes {{ {} }}", both.join(" "));
-        cluster.write_config(i, &text.replace(&old, &new));
-    }
-    cluster
-}
-
-fn set_port(cluster: &BuiltinCluster, i: usize, link: usize, up: bool) {
-    let state = if up { "up" } else { "down" };
-    cluster.hub().ip(&["link", "set", &port(i, link), state]);
-}
-
 /// Three nodes, two links. In turn: either link of each node cut, and
 /// each whole network down, with 10% loss on the other link all along;
 /// not one view change, no VIF moves, never a VIF on two nodes, and the
@@ -122,35 +67,7 @@ fn a_cut_link_beside_a_lossy_one_changes_no_view() {
         .collect();
     let watch = ViewWatch::start(controls, Duration::from_millis(200));
     let sampler = cluster.observer().sample(Duration::from_millis(20));
-    // (node or every node, the link cut); the other link loses 10%.
-    let phases: [(Option<usize>, usize); 6] = [
-        (Some(0), 0),
-        (Some(1), 1),
-        (Some(2), 0),
-        (None, 0),
-        (None, 1),
-        (Some(2), 1),
-    ];
-    let each = Duration::from_secs(secs) / phases.len() as u32;
-    for (who, link) in phases {
-        let nodes: Vec<usize> = who.map_or((0..3).collect(), |i| vec![i]);
-        let other = if link == 0 { INTERFACE2 } else { INTERFACE };
-        let targets: Vec<(&netns::Netns, &str)> =
-            (0..3).map(|i| (cluster.node(i).ns(), other)).collect();
-        let loss = Loss::on_egress(&targets, 10);
-        for &i in &nodes {
-            set_port(&cluster, i, link, false);
-        }
-        thread::sleep(each);
-        for &i in &nodes {
-            set_port(&cluster, i, link, true);
-        }
-        loss.clear();
-        println!(
-            "link {} of {who:?} cut for {each:?}, 10% loss on the other",
-            link + 1
-        );
-    }
+    cut_in_turn(&cluster, Duration::from_secs(secs));
     // The links that came back are seen again before the watch ends.
     thread::sleep(Duration::from_secs(1));
     let seen = watch.finish_after(MIN_POLLS, SETTLE);
