@@ -71,6 +71,19 @@ fn main() {
     if changes == 0 && before != after {
         changes = 1;
     }
+    if changes > 0 {
+        // Why: each node's log about its views and links.
+        for i in 0..NODES {
+            for line in cluster.log(i).lines().filter(|l| {
+                l.contains("view")
+                    || l.contains("left")
+                    || l.contains("silent")
+                    || l.contains("link")
+            }) {
+                println!("node {i}: {line}");
+            }
+        }
+    }
     let now = cluster.holders();
     let moved: usize = (0..NODES)
         .map(|i| holders[i].iter().filter(|v| !now[i].contains(v)).count())
