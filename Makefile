@@ -122,7 +122,7 @@ lint:
 # (view changes: none) (root: the last six build network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise --bench rotation
+	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise --bench rotation --bench links
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).

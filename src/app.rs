@@ -46,8 +46,13 @@ pub fn own_node(config: &Config) -> Result<Option<String>, String> {
         None => iface::local_addresses()
             .map_err(|err| format!("cannot find this node among Membership Nodes: {err}"))?,
     };
-    let index = config::own_index(&membership.nodes, config.identity, &local)
-        .map_err(|err| err.to_string())?;
+    let index = config::own_index(
+        &membership.nodes,
+        &membership.more_links,
+        config.identity,
+        &local,
+    )
+    .map_err(|err| err.to_string())?;
     let how = match config.identity {
         Some(_) => "set by Identity",
         None => "an address of this host",

@@ -607,6 +607,43 @@ const CASES: &[Case] = &[
         &["found node 10.0.0.1 again", "line 2, column 11"],
     ),
     case(
+        "Membership { Nodes { 10.0.0.1/10.1.0.1/10.2.0.1/10.3.0.1/10.4.0.1 } Key = /k }",
+        true,
+        1,
+        58,
+        &[
+            "found 10.4.0.1, a node's address number 5",
+            "expected at most 4 addresses per node (one per link)",
+        ],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1/10.1.0.1\n    10.0.0.2 }\n  Key = /k\n}",
+        true,
+        3,
+        5,
+        &[
+            "found node 10.0.0.2 with 1 address(es)",
+            "expected 2 like the first node (line 2, column 11)",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1/10.1.0.1 10.0.0.2/10.0.0.1 } Key = /k }",
+        true,
+        1,
+        49,
+        &[
+            "found node 10.0.0.1 again",
+            "first listed at line 1, column 22",
+        ],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1/ } Key = /k }",
+        true,
+        1,
+        22,
+        &["found `10.0.0.1/`", "one per link as A.B.C.D/A.B.C.D"],
+    ),
+    case(
         "Membership { Nodes { 10.0.0.1 10.0.0.300 } Key = /k }",
         true,
         1,
@@ -627,7 +664,7 @@ const CASES: &[Case] = &[
         22,
         &[
             "found `eth0:10.0.0.1`",
-            "a node address A.B.C.D (no interface",
+            "a node address A.B.C.D, or one per link as A.B.C.D/A.B.C.D (at most 4; no interface",
         ],
     ),
     case(

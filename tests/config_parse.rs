@@ -540,6 +540,7 @@ Quorum = majority",
         config.membership,
         Some(MembershipConfig {
             nodes: vec![node(1), node(2), node(3)],
+            more_links: Vec::new(),
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
             accept_key: None,
@@ -551,6 +552,19 @@ Quorum = majority",
     );
     assert_eq!(config.quorum, Quorum::Majority);
     assert_eq!(config.quorum.needed(3), 2);
+}
+
+#[test]
+fn membership_nodes_on_several_links() {
+    let config = parse_snippet(
+        "Membership {\n  Nodes { 10.0.0.1/192.168.9.1  10.0.0.2/192.168.9.2\n    10.0.0.3/192.168.9.3 }\n  Key = /k\n}",
+    );
+    let membership = config.membership.expect("a membership block");
+    assert_eq!(membership.nodes, vec![node(1), node(2), node(3)]);
+    let second: Vec<Ipv4Addr> = (1..=3).map(|i| Ipv4Addr::new(192, 168, 9, i)).collect();
+    assert_eq!(membership.more_links, vec![second]);
+    let one = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }");
+    assert!(one.membership.expect("a block").more_links.is_empty());
 }
 
 #[test]

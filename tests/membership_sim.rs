@@ -83,6 +83,15 @@ enum Fault {
     Replay(usize),
     CrashAll,
     RestartAll,
+    /// Link k of a node is pulled (both ways), or put back.
+    LinkCut(usize, usize),
+    LinkRestore(usize, usize),
+    /// Over link k, a no longer reaches b.
+    LinkOneWay(usize, usize, usize),
+    /// Link k loses this much on its own.
+    LinkLoss(usize, u64),
+    /// Link k is down between every pair (a whole network).
+    LinkDown(usize),
 }
 
 struct Schedule {
@@ -93,6 +102,8 @@ struct Schedule {
     final_groups: Option<Vec<usize>>,
     /// (a, b, one_way): a link left cut at the end.
     lasting_flaw: Option<(usize, usize, bool)>,
+    /// Networks each node has an address on.
+    links: usize,
 }
 
 fn pick_n(rng: &mut Rng) -> usize {
@@ -174,13 +185,60 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         let b = (a + 1 + rng.below(n - 1)) % n;
         (a, b, rng.chance(50))
     });
+    let links = link_faults(seed, n, &mut faults, quiet_at, t_us);
     Schedule {
         n,
         faults,
         quiet_at,
         final_groups,
         lasting_flaw,
+        links,
     }
+}
+
+/// A third of the seeds run on two links, with faults of their own on
+/// each link (drawn apart, so a seed's other faults are those it had
+/// with one link): a link of a node pulled, pulled and put back again
+/// (flapping), one way, lossy, or down between every pair.
+fn link_faults(
+    seed: u64,
+    n: usize,
+    faults: &mut Vec<(u64, Fault)>,
+    quiet_at: u64,
+    t_us: u64,
+) -> usize {
+    let mut rng = Rng(seed ^ 0x4c49_4e4b_5345_4544);
+    if !rng.chance(33) {
+        return 1;
+    }
+    let start = faults.first().map_or(0, |(at, _)| *at);
+    for _ in 0..rng.range(1, 4) {
+        let k = rng.below(2);
+        let a = rng.below(n);
+        let b = (a + 1 + rng.below(n - 1)) % n;
+        let at = rng.range(start as usize, quiet_at.max(start + 1) as usize) as u64;
+        match rng.below(5) {
+            0 => faults.push((at, Fault::LinkCut(k, a))),
+            1 => {
+                let period = rng.range(t_us as usize / 4, 2 * t_us as usize) as u64;
+                for i in 0..rng.range(2, 8) as u64 {
+                    let fault = if i % 2 == 0 {
+                        Fault::LinkCut(k, a)
+                    } else {
+                        Fault::LinkRestore(k, a)
+                    };
+                    faults.push((at + i * period, fault));
+                }
+            }
+            2 => faults.push((at, Fault::LinkOneWay(k, a, b))),
+            3 => faults.push((at, Fault::LinkLoss(k, rng.range(50, 500) as u64))),
+            _ => faults.push((at, Fault::LinkDown(k))),
+        }
+    }
+    // The network heals at `quiet_at`: a flapping link stops there.
+    faults.retain(|(at, _)| *at < quiet_at);
+    faults.sort_by_key(|(at, _)| *at);
+    2
 }
 
 /// With a lasting one-way link or partial partition, the views must stop
@@ -349,8 +407,18 @@ impl Run {
                 disturbed = true;
             }
             for b in 0..n {
-                if self.net.blocked[a][b] {
+                // With several links, a pair is cut when every link
+                // between them is, and lossy when every link is cut or
+                // lossy: one link's fault beside a working one excuses
+                // nothing.
+                let links = 0..self.net.links;
+                let cut = |k: usize| self.net.link_blocked[k][a][b];
+                let lossy = |k: usize| cut(k) || self.net.link_loss_per_mille[k] > 0;
+                if self.net.blocked[a][b] || links.clone().all(cut) {
                     self.cut_at[a][b] = now;
+                    disturbed = true;
+                } else if a != b && links.clone().all(lossy) {
+                    self.lossy_at = now;
                     disturbed = true;
                 }
             }
@@ -563,6 +631,20 @@ impl Run {
                     self.net.replay_old();
                 }
             }
+            Fault::LinkCut(k, a) | Fault::LinkRestore(k, a) => {
+                let cut = matches!(fault, Fault::LinkCut(..));
+                for b in 0..n {
+                    self.net.link_blocked[*k][*a][b] = cut;
+                    self.net.link_blocked[*k][b][*a] = cut;
+                }
+            }
+            Fault::LinkOneWay(k, a, b) => self.net.link_blocked[*k][*a][*b] = true,
+            Fault::LinkLoss(k, p) => self.net.link_loss_per_mille[*k] = *p,
+            Fault::LinkDown(k) => {
+                for row in &mut self.net.link_blocked[*k] {
+                    row.fill(true);
+                }
+            }
             Fault::CrashAll => (0..n).for_each(|i| self.crash(i)),
             Fault::RestartAll => (0..n).for_each(|i| {
                 self.crash(i);
@@ -713,7 +795,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     let daemons = Daemons::new(plan.n, seed, settings);
     let needed = if daemons.majority { plan.n / 2 + 1 } else { 0 };
     let mut run = Run {
-        net: Net::new(plan.n, settings, seed),
+        net: Net::with_links(plan.n, plan.links, settings, seed),
         checker: Checker::new(plan.n),
         daemons,
         // The daemons' quorum, which their cores hand to their nodes.
@@ -733,7 +815,12 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         started_at: 0,
         seed,
     };
-    run.note(|| format!("{} nodes, faults {:?}", plan.n, plan.faults));
+    run.note(|| {
+        format!(
+            "{} nodes, {} link(s), faults {:?}",
+            plan.n, plan.links, plan.faults
+        )
+    });
     let mut starts: Vec<(u64, usize)> = (0..plan.n)
         .map(|i| (run.net.rng.range(0, 300) as u64 * MS, i))
         .collect();
@@ -876,4 +963,129 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         LIVENESS_BOUND.as_millis(),
         gap
     );
+}
+
+/// Redundant links: on two links, one of them lossy (10%) and the other
+/// faulted in every way in turn (a node's link pulled and put back,
+/// flapping, one way, up to total loss, the whole network down), for
+/// 10 s at the default settings. Not one view may change and no node
+/// may leave its view: the failure detector hears a node over either
+/// link.
+#[test]
+fn one_working_link_keeps_every_view() {
+    wackamole::log::set_max_level(wackamole::base::Level::Error);
+    let seeds = (seeds_from_env() / 20).clamp(20, 2_500);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let datagrams: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut datagrams = 0;
+                    let mut seed = t;
+                    while seed < seeds {
+                        datagrams += link_seed(seed);
+                        seed += threads;
+                    }
+                    datagrams
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread failed"))
+            .sum()
+    });
+    println!("{seeds} schedules on two links, {datagrams} datagrams: no view change");
+}
+
+/// Runs `net` until `until` µs.
+fn run_net_to(net: &mut Net, until: u64) {
+    while net.next_at().is_some_and(|at| at <= until) {
+        net.run_next();
+    }
+    net.now = net.now.max(until);
+}
+
+/// Every running node's view, as (views installed, members).
+fn views_of(net: &Net) -> Vec<(u64, usize)> {
+    net.slots
+        .iter()
+        .filter_map(|slot| slot.node.as_ref())
+        .map(|node| {
+            let status = node.status();
+            (
+                status.views_installed,
+                status.view.map_or(0, |(_, members)| members.len()),
+            )
+        })
+        .collect()
+}
+
+/// One schedule of [`one_working_link_keeps_every_view`]; the datagrams
+/// it sent.
+fn link_seed(seed: u64) -> u64 {
+    let mut rng = Rng(seed ^ 0x0002_11c5);
+    let n = rng.range(2, 5);
+    let mut net = Net::with_links(n, 2, Settings::default(), seed);
+    for i in 0..n {
+        run_net_to(&mut net, rng.range(0, 100) as u64 * MS);
+        net.start(i);
+    }
+    run_net_to(&mut net, 2_000 * MS);
+    let settled = views_of(&net);
+    assert!(
+        settled.iter().all(|&(_, members)| members == n),
+        "seed {seed}: {n} nodes did not form one view on two clean links: {settled:?}"
+    );
+    let left_before = net.events.len();
+    let bad = rng.below(2);
+    let good = 1 - bad;
+    net.link_loss_per_mille[good] = 100;
+    let mut faults = Vec::new();
+    let end = net.now + 10_000 * MS;
+    while net.now < end {
+        let a = rng.below(n);
+        let b = (a + 1 + rng.below(n - 1)) % n;
+        let fault = match rng.below(6) {
+            0 => Fault::LinkCut(bad, a),
+            1 => Fault::LinkRestore(bad, a),
+            2 => Fault::LinkOneWay(bad, a, b),
+            3 => Fault::LinkLoss(bad, rng.range(0, 1000) as u64),
+            4 => Fault::LinkDown(bad),
+            _ => {
+                net.link_blocked[bad]
+                    .iter_mut()
+                    .for_each(|row| row.fill(false));
+                Fault::LinkRestore(bad, a)
+            }
+        };
+        match &fault {
+            Fault::LinkCut(k, a) | Fault::LinkRestore(k, a) => {
+                let cut = matches!(fault, Fault::LinkCut(..));
+                for b in 0..n {
+                    net.link_blocked[*k][*a][b] = cut;
+                    net.link_blocked[*k][b][*a] = cut;
+                }
+            }
+            Fault::LinkOneWay(k, a, b) => net.link_blocked[*k][*a][*b] = true,
+            Fault::LinkLoss(k, p) => net.link_loss_per_mille[*k] = *p,
+            Fault::LinkDown(k) => net.link_blocked[*k].iter_mut().for_each(|r| r.fill(true)),
+            _ => {}
+        }
+        faults.push((net.now, fault));
+        let next = net.now + rng.range(50, 1_500) as u64 * MS;
+        run_net_to(&mut net, next.min(end));
+        let now = views_of(&net);
+        let events: Vec<String> = net.events[left_before..]
+            .iter()
+            .map(|(i, e)| format!("{i}: {}", describe(e)))
+            .collect();
+        assert!(
+            now == settled && events.is_empty(),
+            "seed {seed}: {n} nodes, link {bad} faulted, link {good} at 10% loss: views {settled:?} \
+             became {now:?} at {}ms, events {events:?}; faults {faults:?}",
+            net.now / MS
+        );
+    }
+    net.stats.datagrams
 }

@@ -108,6 +108,22 @@ pub enum ErrorKind {
         /// The first node past the limit.
         address: Ipv4Addr,
     },
+    /// A node written with more addresses than the membership has links.
+    TooManyLinks {
+        /// The first address past the limit.
+        address: Ipv4Addr,
+    },
+    /// A node written with another number of links than the first node.
+    MixedLinks {
+        /// The node's first address.
+        node: Ipv4Addr,
+        /// Its number of addresses.
+        links: usize,
+        /// The first node's number of addresses.
+        expected: usize,
+        /// Where the first node is written.
+        first: Position,
+    },
     /// `Heartbeat` and `Timeout` that the built-in membership refuses.
     MembershipTiming(SettingsError),
     /// A `Quorum` count above the number of listed nodes: never reached.
@@ -226,6 +242,24 @@ impl fmt::Display for Error {
                 "found node {address}, number {}, expected at most {} nodes in Membership Nodes",
                 super::MAX_MEMBERSHIP_NODES + 1,
                 super::MAX_MEMBERSHIP_NODES
+            ),
+            ErrorKind::TooManyLinks { address } => write!(
+                f,
+                "found {address}, a node's address number {}, expected at most {} addresses per \
+                 node (one per link)",
+                super::MAX_LINKS + 1,
+                super::MAX_LINKS
+            ),
+            ErrorKind::MixedLinks {
+                node,
+                links,
+                expected,
+                first,
+            } => write!(
+                f,
+                "found node {node} with {links} address(es), expected {expected} like the first \
+                 node (line {}, column {}): every node has one address on each link",
+                first.line, first.column
             ),
             ErrorKind::MembershipTiming(error) => write!(
                 f,

@@ -13,6 +13,9 @@ pub const DEFAULT_MEMBERSHIP_PORT: u16 = 4810;
 /// Most nodes `Nodes` may list: the membership's bitmaps are 32 bits wide.
 pub const MAX_MEMBERSHIP_NODES: usize = 32;
 
+/// Most links (addresses per node) `Nodes` may give a node.
+pub const MAX_LINKS: usize = 4;
+
 /// A `Membership` block: the cluster runs the built-in group service
 /// instead of connecting to Spread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,10 @@ pub struct MembershipConfig {
     /// Every node of the cluster, in the order every node lists them: 1 to
     /// [`MAX_MEMBERSHIP_NODES`] addresses, none twice.
     pub nodes: Vec<Ipv4Addr>,
+    /// The links after the first (at most [`MAX_LINKS`] - 1): for each,
+    /// every node's address on it, in the order of `nodes`. Empty when
+    /// each node has one address. Every address is listed once.
+    pub more_links: Vec<Vec<Ipv4Addr>>,
     /// The UDP port of every node.
     pub port: u16,
     /// The file whose whole content is the cluster's shared key; read and
@@ -95,6 +102,14 @@ pub enum OwnIndexError {
         /// The listed addresses found here.
         found: Vec<Ipv4Addr>,
     },
+    /// This node has another of its addresses here, but not its address
+    /// on this link: it could not send or receive there.
+    LinkNotLocal {
+        /// The address missing from this host.
+        address: Ipv4Addr,
+        /// Its link, counted from 1.
+        link: usize,
+    },
 }
 
 fn spaced(addresses: &[Ipv4Addr]) -> String {
@@ -123,6 +138,12 @@ impl fmt::Display for OwnIndexError {
                  Identity to the one that is this node",
                 spaced(found)
             ),
+            OwnIndexError::LinkNotLocal { address, link } => write!(
+                f,
+                "this host has none of the addresses listed in Membership Nodes for link {link}: \
+                 this node's {address} is on no interface; configure it or list the link's \
+                 address of this host"
+            ),
         }
     }
 }
@@ -130,26 +151,44 @@ impl fmt::Display for OwnIndexError {
 impl std::error::Error for OwnIndexError {}
 
 /// The index in `nodes` of this node: the one `identity` names when it is
-/// set, otherwise the only listed address among `local_addresses`.
+/// set (its address on any link), otherwise the only node with an address
+/// among `local_addresses`, which must then have its address on every
+/// link (`more_links`, as in [`MembershipConfig`]) there.
 pub fn own_index(
     nodes: &[Ipv4Addr],
+    more_links: &[Vec<Ipv4Addr>],
     identity: Option<Ipv4Addr>,
     local_addresses: &[Ipv4Addr],
 ) -> Result<usize, OwnIndexError> {
+    let links = || std::iter::once(nodes).chain(more_links.iter().map(Vec::as_slice));
+    let on_any_link = |i: usize, wanted: &dyn Fn(Ipv4Addr) -> bool| {
+        links().any(|link| link.get(i).is_some_and(|&a| wanted(a)))
+    };
     if let Some(identity) = identity {
-        return nodes
-            .iter()
-            .position(|&node| node == identity)
+        return (0..nodes.len())
+            .find(|&i| on_any_link(i, &|a| a == identity))
             .ok_or_else(|| OwnIndexError::IdentityNotListed {
                 identity,
                 nodes: nodes.to_vec(),
             });
     }
     let local: Vec<usize> = (0..nodes.len())
-        .filter(|&i| local_addresses.contains(&nodes[i]))
+        .filter(|&i| on_any_link(i, &|a| local_addresses.contains(&a)))
         .collect();
     match local.as_slice() {
-        [index] => Ok(*index),
+        [index] => {
+            for (k, link) in links().enumerate() {
+                if let Some(&address) = link.get(*index) {
+                    if !local_addresses.contains(&address) {
+                        return Err(OwnIndexError::LinkNotLocal {
+                            address,
+                            link: k + 1,
+                        });
+                    }
+                }
+            }
+            Ok(*index)
+        }
         [] => Err(OwnIndexError::NoneLocal {
             nodes: nodes.to_vec(),
         }),
@@ -170,10 +209,13 @@ mod tests {
     #[test]
     fn identity_picks_its_node_wherever_it_is_configured() {
         let nodes = [addr(1), addr(2), addr(3)];
-        assert_eq!(own_index(&nodes, Some(addr(3)), &[]), Ok(2));
+        assert_eq!(own_index(&nodes, &[], Some(addr(3)), &[]), Ok(2));
         // Identity wins over the host's addresses, even several listed ones.
-        assert_eq!(own_index(&nodes, Some(addr(2)), &[addr(1), addr(3)]), Ok(1));
-        let err = own_index(&nodes, Some(addr(9)), &[addr(1)]).unwrap_err();
+        assert_eq!(
+            own_index(&nodes, &[], Some(addr(2)), &[addr(1), addr(3)]),
+            Ok(1)
+        );
+        let err = own_index(&nodes, &[], Some(addr(9)), &[addr(1)]).unwrap_err();
         assert_eq!(
             err,
             OwnIndexError::IdentityNotListed {
@@ -190,8 +232,8 @@ mod tests {
     fn without_identity_exactly_one_local_address_must_be_listed() {
         let nodes = [addr(1), addr(2), addr(3)];
         let host = [Ipv4Addr::LOCALHOST, Ipv4Addr::new(192, 0, 2, 1), addr(2)];
-        assert_eq!(own_index(&nodes, None, &host), Ok(1));
-        let none = own_index(&nodes, None, &host[..2]).unwrap_err();
+        assert_eq!(own_index(&nodes, &[], None, &host), Ok(1));
+        let none = own_index(&nodes, &[], None, &host[..2]).unwrap_err();
         assert_eq!(
             none.to_string().split(';').next(),
             Some(
@@ -199,7 +241,7 @@ mod tests {
                  (10.0.0.1 10.0.0.2 10.0.0.3)"
             )
         );
-        let several = own_index(&nodes, None, &[addr(3), addr(1)]).unwrap_err();
+        let several = own_index(&nodes, &[], None, &[addr(3), addr(1)]).unwrap_err();
         assert_eq!(
             several,
             OwnIndexError::SeveralLocal {
@@ -215,7 +257,32 @@ mod tests {
 
     #[test]
     fn a_one_node_cluster_finds_itself() {
-        assert_eq!(own_index(&[addr(7)], None, &[addr(7)]), Ok(0));
+        assert_eq!(own_index(&[addr(7)], &[], None, &[addr(7)]), Ok(0));
+    }
+
+    #[test]
+    fn a_node_of_several_links_is_found_by_any_and_needs_all_here() {
+        let nodes = [addr(1), addr(2)];
+        let second = [vec![Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 1, 0, 2)]];
+        let both = [addr(2), Ipv4Addr::new(10, 1, 0, 2)];
+        assert_eq!(own_index(&nodes, &second, None, &both), Ok(1));
+        assert_eq!(
+            own_index(&nodes, &second, Some(Ipv4Addr::new(10, 1, 0, 2)), &[]),
+            Ok(1)
+        );
+        let missing = own_index(&nodes, &second, None, &[Ipv4Addr::new(10, 1, 0, 1)]);
+        assert_eq!(
+            missing,
+            Err(OwnIndexError::LinkNotLocal {
+                address: addr(1),
+                link: 1
+            })
+        );
+        let message = missing.unwrap_err().to_string();
+        assert!(
+            message.contains("link 1") && message.contains("10.0.0.1"),
+            "{message}"
+        );
     }
 
     #[test]

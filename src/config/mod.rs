@@ -28,7 +28,7 @@ pub use keywords::{
     MEMBERSHIP_PARAMETERS,
 };
 pub use membership::{
-    own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT,
+    own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS,
     MAX_MEMBERSHIP_NODES,
 };
 pub use model::*;

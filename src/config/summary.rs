@@ -162,7 +162,19 @@ fn write_spread(out: &mut String, config: &Config) -> std::fmt::Result {
 }
 
 fn write_membership(out: &mut String, membership: &MembershipConfig) -> std::fmt::Result {
-    let nodes: Vec<String> = membership.nodes.iter().map(|n| n.to_string()).collect();
+    // Each node as written: its address on every link, `/` between.
+    let nodes: Vec<String> = (0..membership.nodes.len())
+        .map(|i| {
+            let mut written = membership.nodes[i].to_string();
+            for link in &membership.more_links {
+                if let Some(addr) = link.get(i) {
+                    written.push('/');
+                    written.push_str(&addr.to_string());
+                }
+            }
+            written
+        })
+        .collect();
     writeln!(out, "spread: none (built-in membership)")?;
     writeln!(out, "membership nodes: {}", nodes.join(" "))?;
     writeln!(out, "membership port: {}", membership.port)?;

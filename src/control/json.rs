@@ -139,6 +139,24 @@ pub struct JsonNode {
     /// The id of the key its last accepted datagram was signed under
     /// (for this node: the key it sends under).
     pub key: Option<String>,
+    /// Each of its links, in the order of its addresses in `Nodes` (empty
+    /// for this node).
+    pub links: Vec<JsonLink>,
+    /// Copies of its datagrams that came again over a second link and were
+    /// dropped (not refusals).
+    pub duplicates: u64,
+}
+
+/// One link to a listed node.
+#[derive(Debug, Clone, PartialEq, Eq, SerJson)]
+#[nserde(serialize_none_as_null)]
+pub struct JsonLink {
+    /// The node's address on this link.
+    pub address: String,
+    /// `up` (heard over it within `Timeout`) or `down`.
+    pub state: String,
+    /// Milliseconds since its last datagram over this link.
+    pub last_heard_ms: Option<u64>,
 }
 
 /// The quorum rule and the current view's count.

@@ -10,8 +10,8 @@
 use std::fmt;
 
 use super::json::{
-    JsonAddress, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum, JsonRefused,
-    JsonService, JsonStatus, JsonVif,
+    JsonAddress, JsonLink, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum,
+    JsonRefused, JsonService, JsonStatus, JsonVif,
 };
 use super::json_value::{parse_object, Value};
 
@@ -261,6 +261,19 @@ impl FromValue for JsonNode {
             last_heard_ms: f.optional("last_heard_ms")?,
             refused: f.required("refused")?,
             key: f.optional("key")?,
+            links: f.optional("links")?.unwrap_or_default(),
+            duplicates: f.optional("duplicates")?.unwrap_or_default(),
+        })
+    }
+}
+
+impl FromValue for JsonLink {
+    fn from_value(value: &Value) -> Result<JsonLink, Misfit> {
+        let f = Fields::of(value)?;
+        Ok(JsonLink {
+            address: f.required("address")?,
+            state: f.required("state")?,
+            last_heard_ms: f.optional("last_heard_ms")?,
         })
     }
 }

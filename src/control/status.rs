@@ -176,7 +176,7 @@ impl Status {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::control::json::{JsonMembershipView, JsonNode, JsonRefused};
+    use crate::control::json::{JsonLink, JsonMembershipView, JsonNode, JsonRefused};
 
     pub(crate) fn sample_status() -> Status {
         let me = Ipv4Addr::new(192, 168, 1, 10);
@@ -252,6 +252,8 @@ pub(crate) mod tests {
             last_heard_ms: heard,
             refused: refused(0, replayed),
             key: heard.map(|_| "5d41402a".to_string()),
+            links: Vec::new(),
+            duplicates: 0,
         };
         let mut status = sample_status();
         status.service = ServiceStatus {
@@ -277,7 +279,22 @@ pub(crate) mod tests {
                 refused: refused(3, 0),
                 nodes: vec![
                     node(0, "self", Some(1714566896000001), None, 0),
-                    node(1, "in view", Some(1714566800000000), Some(12), 0),
+                    JsonNode {
+                        links: vec![
+                            JsonLink {
+                                address: "192.168.1.11".to_string(),
+                                state: "up".to_string(),
+                                last_heard_ms: Some(12),
+                            },
+                            JsonLink {
+                                address: "10.0.0.11".to_string(),
+                                state: "down".to_string(),
+                                last_heard_ms: None,
+                            },
+                        ],
+                        duplicates: 4,
+                        ..node(1, "in view", Some(1714566800000000), Some(12), 0)
+                    },
                     node(2, "unreachable", None, None, 1),
                 ],
                 lease: Some("held".to_string()),
@@ -348,6 +365,17 @@ pub(crate) mod tests {
             &refused(0, 1),
             r#","key":null}],"lease":"held","lease_remaining_ms":73,"key":"5d41402a","#,
             r#""accepted_key":null}},"#,
+            r#","links":[],"duplicates":0"#,
+            r#"},{"index":1,"address":"192.168.1.11","state":"in view","#,
+            r#""incarnation":1714566800000000,"last_heard_ms":12,"refused":"#,
+            &refused(0, 0),
+            r#","links":[{"address":"192.168.1.11","state":"up","last_heard_ms":12},"#,
+            r#"{"address":"10.0.0.11","state":"down","last_heard_ms":null}],"duplicates":4"#,
+            r#"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
+            r#""incarnation":null,"last_heard_ms":null,"refused":"#,
+            &refused(0, 1),
+            r#","links":[],"duplicates":0"#,
+            r#"}],"lease":"held","lease_remaining_ms":73}},"#,
             r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
         ]
         .concat();

@@ -62,7 +62,9 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ),
         (
             "Nodes",
-            membership_differs(|old, new| old.nodes != new.nodes),
+            membership_differs(|old, new| {
+                old.nodes != new.nodes || old.more_links != new.more_links
+            }),
         ),
         ("Port", membership_differs(|old, new| old.port != new.port)),
         ("Control", running.control != new.control),
@@ -149,6 +151,7 @@ mod tests {
         Config {
             membership: Some(MembershipConfig {
                 nodes: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
+                more_links: Vec::new(),
                 port: 4810,
                 key: "/etc/wackamole/cluster.key".into(),
                 accept_key: None,

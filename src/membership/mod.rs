@@ -84,7 +84,8 @@
 //!             HEARTBEAT)
 //!      3    1 kind (1..=7, below)
 //!      4    8 cluster digest: first 8 bytes of SHA-256 over the configured
-//!             node list (each as 4 address bytes + 2 port bytes)
+//!             node list (each as 4 address bytes + 2 port bytes; with
+//!             several links, see "Redundant links")
 //!     12    1 sender node index
 //!     13    1 destination node index
 //!     14    8 sender incarnation
@@ -142,6 +143,36 @@
 //! choice 38, view id 39, delivered 56, sequenced 60, stable 64, max ltime
 //! 68, send time 76, echo incarnation 84, echo send time 92, flag 100,
 //! MAC 101; 133 bytes in all.
+//!
+//! # Redundant links
+//!
+//! A node may have an address on up to [`MAX_LINKS`] networks (links);
+//! every node has one on each link, in the same order. A datagram is
+//! encoded once (one counter) and sent over every link to the
+//! destination's address there. The receiver tells the link by the
+//! source address (one of the sender's addresses, or the datagram is
+//! misdirected); the replay window keeps, per link, which counters came
+//! over it: the first copy is taken, a copy over another link is a
+//! *duplicate* (dropped, counted apart, no blame), a copy over the same
+//! link again a replay. With one link nothing changes, not a byte: the
+//! digest is the node list's; with several, it covers every link's list
+//! and the number of links.
+//!
+//! The argument: the rules below never look at links. To them the links
+//! together are one channel that carries a datagram when any link does,
+//! with the loss of the links at once and the delay of the fastest.
+//! Everything they rely on (a node heard within `Timeout`, its heartbeat
+//! taken at most once, an echo's time sent before it was received) holds
+//! of that channel as of one link: a copy is the same datagram, and the
+//! window takes it once. So "hears" is the union of the links, "reaches"
+//! and the one-way rule are over the union (a link cut one way beside
+//! one that works both ways is no one-way link), a node is lost only
+//! when every link to it is silent, and the quorum lease's margin is
+//! unchanged (it needs nothing of the delay). The view change and the
+//! sequenced messages ride the same channel, so they go through while
+//! any link works both ways. Per link, a node only notes when the peer
+//! was last heard over it, for the status and for the log (a link silent
+//! for `Timeout`, looked at every heartbeat; and back).
 //!
 //! # Failure detector and the choice of a coordinator
 //!
@@ -492,6 +523,7 @@ pub mod wire;
 
 mod coordinator;
 mod lease;
+mod links;
 mod node;
 mod outputs;
 mod peers;
@@ -507,6 +539,7 @@ mod view;
 pub use crate::base::membership_settings::{
     Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
 };
+pub use links::{LinkChange, LinkStatus, MAX_LINKS};
 pub use node::Node;
 pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
 pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};

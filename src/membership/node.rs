@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::coordinator::Growth;
 use super::lease::HeldFlush;
+use super::links::{LinkChange, Links};
 use super::outputs::{Event, LeftReason, MulticastError, NodeError, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
 use super::proposal::Proposal;
@@ -42,7 +43,12 @@ pub(super) enum Phase {
 
 /// One node of the built-in group service (see the module documentation).
 pub struct Node {
+    /// Each node's address on the first link.
     pub(super) nodes: Vec<SocketAddrV4>,
+    /// Each node's address on every link.
+    pub(super) links: Links,
+    /// Links to peers that went or came back, for the driver's log.
+    pub(super) link_changes: VecDeque<LinkChange>,
     pub(super) me: u8,
     /// The key we send under, and the other one we accept, if any.
     keys: Keys,
@@ -119,6 +125,22 @@ impl Node {
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
+        Node::with_links(nodes, Vec::new(), me, keys, settings, incarnation, now)
+    }
+
+    /// As [`Node::new`], for nodes with an address on several links:
+    /// `nodes` on the first, and for each further link every node's
+    /// address on it, in the same order (see "Redundant links" in the
+    /// module documentation).
+    pub fn with_links(
+        nodes: Vec<SocketAddrV4>,
+        more_links: Vec<Vec<SocketAddrV4>>,
+        me: usize,
+        keys: impl Into<Keys>,
+        settings: Settings,
+        incarnation: u64,
+        now: Instant,
+    ) -> Result<Node, NodeError> {
         if nodes.is_empty() || nodes.len() > MAX_NODES {
             return Err(NodeError::NodeCount(nodes.len()));
         }
@@ -130,8 +152,11 @@ impl Node {
         }
         let me = me as u8;
         let count = nodes.len();
+        let links = Links::new(nodes.clone(), more_links)?;
         let mut node = Node {
-            digest: wire::cluster_digest(&nodes),
+            digest: links.digest(),
+            links,
+            link_changes: VecDeque::new(),
             peers: Peers::new(nodes.len(), me, settings.timeout),
             nodes,
             me,
@@ -368,6 +393,8 @@ impl Node {
                     } else {
                         peer.key
                     },
+                    links: self.link_status(n),
+                    duplicates: peer.links.duplicates,
                 }
             })
             .collect();
@@ -458,6 +485,7 @@ impl Node {
     /// The heartbeat period came round.
     fn tick(&mut self, now: Instant) {
         self.send_heartbeats(now);
+        self.check_links(now);
         self.push_outgoing(now, false);
         if let Some(p) = &self.proposal {
             let body = Body::Propose {
@@ -519,11 +547,17 @@ impl Node {
             counter: self.counters[usize::from(to)],
         };
         self.counters[usize::from(to)] += 1;
-        self.transmits.push_back(Transmit {
-            to,
-            addr: self.nodes[usize::from(to)],
-            bytes: wire::encode(self.keys.current(), &header, body),
-        });
+        // The same bytes over every link: the receiver takes the first
+        // copy and drops the others as duplicates.
+        let bytes = wire::encode(self.keys.current(), &header, body);
+        for link in 0..self.links.count() {
+            self.transmits.push_back(Transmit {
+                to,
+                link: link as u8,
+                addr: self.links.addr(link, to),
+                bytes: bytes.clone(),
+            });
+        }
     }
 
     /// Our multicasts of the view that ends, never delivered: dropped,

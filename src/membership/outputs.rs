@@ -14,7 +14,10 @@ pub(super) const MAX_OUTGOING: usize = 256;
 pub struct Transmit {
     /// The destination's index in the configured list.
     pub to: u8,
-    /// The destination's address.
+    /// The link to send it over (0 for the first address of each node):
+    /// the driver's socket bound to our address on that link.
+    pub link: u8,
+    /// The destination's address on that link.
     pub addr: SocketAddrV4,
     /// The datagram.
     pub bytes: Vec<u8>,
@@ -140,6 +143,17 @@ pub enum NodeError {
         /// Nodes listed.
         count: usize,
     },
+    /// More links than [`MAX_LINKS`](super::links::MAX_LINKS).
+    LinkCount(usize),
+    /// A further link that lists another number of nodes than the first.
+    LinkNodes {
+        /// The link, counted from 1.
+        link: usize,
+        /// Addresses it lists.
+        count: usize,
+        /// Nodes listed on the first link.
+        nodes: usize,
+    },
 }
 
 impl fmt::Display for NodeError {
@@ -151,6 +165,16 @@ impl fmt::Display for NodeError {
             NodeError::NotListed { me, count } => {
                 write!(f, "node index {me} is not among the {count} listed")
             }
+            NodeError::LinkCount(n) => write!(
+                f,
+                "{n} links; between 1 and {} are allowed",
+                super::links::MAX_LINKS
+            ),
+            NodeError::LinkNodes { link, count, nodes } => write!(
+                f,
+                "link {link} lists {count} addresses for {nodes} nodes; every node needs one on \
+                 each link"
+            ),
         }
     }
 }

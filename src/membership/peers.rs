@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::links::PeerLinks;
 use super::replay::ReplayWindow;
 use super::status::Refusals;
 use super::wire::{Heartbeat, KeyId, Member};
@@ -48,6 +49,8 @@ pub(super) struct Peer {
     pub refusals: Refusals,
     /// The key its last accepted datagram was signed under.
     pub key: Option<KeyId>,
+    /// What each link to it shows.
+    pub links: PeerLinks,
 }
 
 impl Peer {

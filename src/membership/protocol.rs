@@ -44,19 +44,31 @@ impl Node {
             self.refusals.misdirected += 1;
             return;
         }
-        if from != SocketAddr::V4(self.nodes[usize::from(sender)]) {
+        let Some(link) = self.links.link_of(sender, from) else {
             self.peers.get_mut(sender).refusals.misdirected += 1;
             return;
-        }
+        };
         let peer = self.peers.get_mut(sender);
         if peer.departed.is_some_and(|gone| header.incarnation <= gone) {
             peer.refusals.old_incarnation += 1;
             return;
         }
-        match peer.window.check(header.incarnation, header.counter) {
+        match peer
+            .window
+            .check_on(header.incarnation, header.counter, link)
+        {
             Ok(()) => {}
             Err(ReplayError::OldIncarnation { .. }) => {
                 peer.refusals.old_incarnation += 1;
+                return;
+            }
+            Err(ReplayError::Duplicate { .. }) => {
+                // The same datagram over a second link: it shows that
+                // link works, and is not taken again.
+                peer.window
+                    .accept_on(header.incarnation, header.counter, link);
+                peer.links.duplicates += 1;
+                self.heard_on_link(sender, link, now);
                 return;
             }
             Err(_) => {
@@ -71,7 +83,8 @@ impl Node {
                 return;
             }
         };
-        peer.window.accept(header.incarnation, header.counter);
+        peer.window
+            .accept_on(header.incarnation, header.counter, link);
         peer.key = Some(key);
         if peer.incarnation != Some(header.incarnation) {
             // A new incarnation: a new member; what we knew of the old
@@ -92,6 +105,7 @@ impl Node {
             peer.heard_since = Some(now);
         }
         peer.last_heard = Some(now);
+        self.heard_on_link(sender, link, now);
         let member = Member {
             node: sender,
             incarnation: header.incarnation,

@@ -2,11 +2,18 @@
 //! from the sender's newest incarnation, and each counter value of it only
 //! once, within a window of the last [`WINDOW`] counters.
 //!
+//! With redundant links the same datagram comes once over each link: the
+//! window keeps, per link, which counters came over it, so a second copy
+//! over another link is told apart ([`ReplayError::Duplicate`], dropped
+//! without blame) from a copy over the same link again (a replay).
+//!
 //! Checking and committing are separate so that a datagram refused by a
-//! later check (its body's layout) moves nothing: [`ReplayWindow::check`]
-//! first, [`ReplayWindow::accept`] once the whole datagram is valid.
+//! later check (its body's layout) moves nothing: [`ReplayWindow::check_on`]
+//! first, [`ReplayWindow::accept_on`] once the whole datagram is valid.
 
 use std::fmt;
+
+use super::links::MAX_LINKS;
 
 /// How many counters below the highest one seen are still told apart;
 /// anything older is refused.
@@ -23,16 +30,35 @@ pub(super) struct ReplayWindow {
 struct Seen {
     incarnation: u64,
     highest: u64,
-    /// Bit `i` is set when counter `highest - i` was accepted.
-    bitmap: u64,
+    /// Per link: bit `i` is set when counter `highest - i` came over it.
+    bitmaps: [u64; MAX_LINKS],
+}
+
+impl Seen {
+    /// Bit `i`: counter `highest - i` came over some link.
+    fn any(&self) -> u64 {
+        self.bitmaps.iter().fold(0, |acc, b| acc | b)
+    }
 }
 
 /// Why a datagram's incarnation and counter are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReplayError {
-    OldIncarnation { newest: u64, got: u64 },
-    Replayed { counter: u64 },
-    TooOld { counter: u64, highest: u64 },
+    OldIncarnation {
+        newest: u64,
+        got: u64,
+    },
+    Replayed {
+        counter: u64,
+    },
+    TooOld {
+        counter: u64,
+        highest: u64,
+    },
+    /// Taken before over another link: a copy, not an attack.
+    Duplicate {
+        counter: u64,
+    },
 }
 
 impl fmt::Display for ReplayError {
@@ -45,6 +71,10 @@ impl fmt::Display for ReplayError {
             ReplayError::Replayed { counter } => {
                 write!(f, "datagram counter {counter} was already received (replayed)")
             }
+            ReplayError::Duplicate { counter } => write!(
+                f,
+                "datagram counter {counter} was already received over another link (a copy)"
+            ),
             ReplayError::TooOld { counter, highest } => write!(
                 f,
                 "datagram counter {counter} is {WINDOW} or more below the highest seen ({highest}): too old to tell from a replay"
@@ -56,9 +86,26 @@ impl fmt::Display for ReplayError {
 impl std::error::Error for ReplayError {}
 
 impl ReplayWindow {
-    /// Whether a datagram with this incarnation and counter may be taken;
-    /// changes nothing.
+    /// [`Self::check_on`] for the first link.
+    #[cfg(test)]
     pub(super) fn check(&self, incarnation: u64, counter: u64) -> Result<(), ReplayError> {
+        self.check_on(incarnation, counter, 0)
+    }
+
+    /// [`Self::accept_on`] for the first link.
+    #[cfg(test)]
+    pub(super) fn accept(&mut self, incarnation: u64, counter: u64) {
+        self.accept_on(incarnation, counter, 0)
+    }
+
+    /// Whether a datagram with this incarnation and counter, come over
+    /// `link` (below [`MAX_LINKS`]), may be taken; changes nothing.
+    pub(super) fn check_on(
+        &self,
+        incarnation: u64,
+        counter: u64,
+        link: u8,
+    ) -> Result<(), ReplayError> {
         let Some(seen) = self.seen else {
             return Ok(());
         };
@@ -78,21 +125,28 @@ impl ReplayWindow {
                 highest: seen.highest,
             });
         }
-        if seen.bitmap & (1 << age) != 0 {
+        if seen.bitmaps[usize::from(link)] & (1 << age) != 0 {
             return Err(ReplayError::Replayed { counter });
+        }
+        if seen.any() & (1 << age) != 0 {
+            return Err(ReplayError::Duplicate { counter });
         }
         Ok(())
     }
 
-    /// Records a datagram that passed [`Self::check`] and every later
-    /// check. A newer incarnation starts the window afresh. Accepting what
-    /// `check` refuses changes nothing.
-    pub(super) fn accept(&mut self, incarnation: u64, counter: u64) {
-        let fresh = Seen {
+    /// Records a datagram come over `link` that passed [`Self::check_on`]
+    /// and every later check, or a duplicate (so that a third copy over
+    /// the same link is a replay). A newer incarnation starts the window
+    /// afresh. Accepting what `check_on` refuses as a replay changes
+    /// nothing.
+    pub(super) fn accept_on(&mut self, incarnation: u64, counter: u64, link: u8) {
+        let link = usize::from(link);
+        let mut fresh = Seen {
             incarnation,
             highest: counter,
-            bitmap: 1,
+            bitmaps: [0; MAX_LINKS],
         };
+        fresh.bitmaps[link] = 1;
         let seen = match &mut self.seen {
             Some(seen) if incarnation == seen.incarnation => seen,
             Some(seen) if incarnation < seen.incarnation => return,
@@ -103,15 +157,13 @@ impl ReplayWindow {
         };
         if counter > seen.highest {
             let shift = counter - seen.highest;
-            seen.bitmap = if shift >= WINDOW {
-                0
-            } else {
-                seen.bitmap << shift
-            };
-            seen.bitmap |= 1;
+            for bitmap in &mut seen.bitmaps {
+                *bitmap = if shift >= WINDOW { 0 } else { *bitmap << shift };
+            }
+            seen.bitmaps[link] |= 1;
             seen.highest = counter;
         } else if seen.highest - counter < WINDOW {
-            seen.bitmap |= 1 << (seen.highest - counter);
+            seen.bitmaps[link] |= 1 << (seen.highest - counter);
         }
     }
 }
@@ -311,5 +363,44 @@ mod tests {
             .to_string(),
             "datagram counter 1 is 64 or more below the highest seen (100): too old to tell from a replay"
         );
+    }
+
+    #[test]
+    fn a_copy_over_another_link_is_a_duplicate_and_over_the_same_a_replay() {
+        let mut window = ReplayWindow::default();
+        window.accept_on(9, 5, 1);
+        assert_eq!(
+            window.check_on(9, 5, 0),
+            Err(ReplayError::Duplicate { counter: 5 })
+        );
+        assert_eq!(
+            window.check_on(9, 5, 1),
+            Err(ReplayError::Replayed { counter: 5 })
+        );
+        window.accept_on(9, 5, 0);
+        assert_eq!(
+            window.check_on(9, 5, 0),
+            Err(ReplayError::Replayed { counter: 5 })
+        );
+        // Later counters shift every link's record alike.
+        window.accept_on(9, 20, 2);
+        assert_eq!(
+            window.check_on(9, 5, 3),
+            Err(ReplayError::Duplicate { counter: 5 })
+        );
+        assert_eq!(
+            window.check_on(9, 5, 1),
+            Err(ReplayError::Replayed { counter: 5 })
+        );
+        assert_eq!(window.check_on(9, 6, 0), Ok(()));
+        assert_eq!(
+            window.check_on(9, 20, 0),
+            Err(ReplayError::Duplicate { counter: 20 })
+        );
+        window.accept_on(9, 20 + WINDOW, 0);
+        assert!(matches!(
+            window.check_on(9, 20, 2),
+            Err(ReplayError::TooOld { .. })
+        ));
     }
 }

@@ -3,6 +3,8 @@
 use std::time::Instant;
 
 use super::wire::{KeyId, Member, ViewId};
+use super::links::LinkStatus;
+
 
 /// Datagrams refused, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,6 +91,13 @@ pub struct NodeStatus {
     /// The key its last accepted datagram was signed under (for this
     /// node: the key it sends under); none if never heard.
     pub key: Option<KeyId>,
+    /// Each of its links, in the order of its addresses (empty for this
+    /// node).
+    pub links: Vec<LinkStatus>,
+    /// Copies of its datagrams that came over a second link and were
+    /// dropped (not refusals: redundant links send each datagram over
+    /// every link).
+    pub duplicates: u64,
 }
 
 /// What a node reports about itself and the other listed nodes.

@@ -1,6 +1,8 @@
 //! A simulated cluster of membership nodes on a faulty network, in
 //! virtual time (microseconds): datagrams are lost, duplicated, delayed
-//! and reordered; links can be cut one way or both; nodes crash, pause
+//! and reordered; links can be cut one way or both; with several links
+//! per node (redundant networks), each link has its own cuts and loss;
+//! nodes crash, pause
 //! (their datagrams queue up and are all read when they wake, before
 //! their timers), leave and restart with a new incarnation. Everything is
 //! decided by the seed.
@@ -36,8 +38,8 @@ pub enum SlotState {
 pub struct Slot {
     pub node: Option<Node>,
     pub state: SlotState,
-    /// Datagrams that arrived while paused: (sender, bytes).
-    inbox: VecDeque<(usize, Vec<u8>)>,
+    /// Datagrams that arrived while paused: (sender, link, bytes).
+    inbox: VecDeque<(usize, usize, Vec<u8>)>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -46,6 +48,7 @@ struct Packet {
     order: u64,
     from: usize,
     to: usize,
+    link: usize,
     bytes: Vec<u8>,
 }
 
@@ -66,8 +69,15 @@ pub struct Net {
     pub slots: Vec<Slot>,
     queue: BinaryHeap<Reverse<Packet>>,
     order: u64,
-    /// `blocked[a][b]`: datagrams from a to b are dropped.
+    /// `blocked[a][b]`: datagrams from a to b are dropped (on every link).
     pub blocked: Vec<Vec<bool>>,
+    /// Links (networks) each node has an address on.
+    pub links: usize,
+    /// `link_blocked[k][a][b]`: datagrams from a to b over link k are
+    /// dropped.
+    pub link_blocked: Vec<Vec<Vec<bool>>>,
+    /// Loss of link k alone, on top of `loss_per_mille`.
+    pub link_loss_per_mille: Vec<u64>,
     pub loss_per_mille: u64,
     pub dup_per_mille: u64,
     pub delay_us: (u64, u64),
@@ -81,17 +91,30 @@ pub struct Net {
     pub events: Vec<(usize, Event)>,
     /// Per node: the number of its last tagged multicast.
     pub counters: Vec<u32>,
-    /// A sample of datagrams sent, for replays.
-    recorded: Vec<(usize, usize, Vec<u8>)>,
+    /// A sample of datagrams sent, for replays: (from, to, link, bytes).
+    recorded: Vec<(usize, usize, usize, Vec<u8>)>,
 }
 
 pub fn address(i: usize) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, i as u8 + 1), PORT)
+    address_on(0, i)
+}
+
+/// Node `i`'s address on link `link`.
+pub fn address_on(link: usize, i: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 9 + link as u8, 0, i as u8 + 1), PORT)
 }
 
 impl Net {
     pub fn new(n: usize, settings: Settings, seed: u64) -> Net {
+        Net::with_links(n, 1, settings, seed)
+    }
+
+    /// `n` nodes with an address on each of `links` networks.
+    pub fn with_links(n: usize, links: usize, settings: Settings, seed: u64) -> Net {
         Net {
+            links,
+            link_blocked: vec![vec![vec![false; n]; n]; links],
+            link_loss_per_mille: vec![0; links],
             base: Instant::now(),
             now: 0,
             addrs: (0..n).map(address).collect(),
@@ -140,8 +163,12 @@ impl Net {
     pub fn start(&mut self, i: usize) {
         let key = Key::new(&self.secret).expect("the simulation's key is long enough");
         let incarnation = EPOCH_US + self.now * 64 + i as u64;
-        let node = Node::new(
+        let more: Vec<Vec<SocketAddrV4>> = (1..self.links)
+            .map(|k| (0..self.addrs.len()).map(|j| address_on(k, j)).collect())
+            .collect();
+        let node = Node::with_links(
             self.addrs.clone(),
+            more,
             i,
             key,
             self.settings,
@@ -216,6 +243,10 @@ impl Net {
         for row in &mut self.blocked {
             row.fill(false);
         }
+        for row in self.link_blocked.iter_mut().flatten() {
+            row.fill(false);
+        }
+        self.link_loss_per_mille.fill(0);
         self.loss_per_mille = 0;
         self.dup_per_mille = 0;
         self.late_per_mille = 0;
@@ -245,22 +276,29 @@ impl Net {
             self.events.push((i, e));
         }
         for t in out {
-            self.send(i, usize::from(t.to), t.bytes);
+            self.send(i, usize::from(t.to), usize::from(t.link), t.bytes);
         }
     }
 
-    fn send(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
+    fn send(&mut self, from: usize, to: usize, link: usize, bytes: Vec<u8>) {
         self.stats.datagrams += 1;
         self.stats.bytes += bytes.len() as u64;
         if self.rng.per_mille(5) {
             if self.recorded.len() < 64 {
-                self.recorded.push((from, to, bytes.clone()));
+                self.recorded.push((from, to, link, bytes.clone()));
             } else {
                 let k = self.rng.below(64);
-                self.recorded[k] = (from, to, bytes.clone());
+                self.recorded[k] = (from, to, link, bytes.clone());
             }
         }
-        if self.blocked[from][to] || self.rng.per_mille(self.loss_per_mille) {
+        // A link's own loss is drawn only when it has some: a cluster of
+        // one link draws what it drew before links.
+        let link_loss = self.link_loss_per_mille[link];
+        if self.blocked[from][to]
+            || self.link_blocked[link][from][to]
+            || (link_loss > 0 && self.rng.per_mille(link_loss))
+            || self.rng.per_mille(self.loss_per_mille)
+        {
             self.stats.lost += 1;
             return;
         }
@@ -281,6 +319,7 @@ impl Net {
                 order: self.order,
                 from,
                 to,
+                link,
                 bytes: bytes.clone(),
             }));
         }
@@ -354,7 +393,7 @@ impl Net {
             return;
         }
         let k = self.rng.below(self.recorded.len());
-        let (from, to, bytes) = self.recorded[k].clone();
+        let (from, to, link, bytes) = self.recorded[k].clone();
         self.order += 1;
         self.stats.replayed += 1;
         self.queue.push(Reverse(Packet {
@@ -362,12 +401,13 @@ impl Net {
             order: self.order,
             from,
             to,
+            link,
             bytes,
         }));
     }
 
     fn arrive(&mut self, p: Packet) {
-        let from = SocketAddr::V4(self.addrs[p.from]);
+        let from = SocketAddr::V4(address_on(p.link, p.from));
         let now = self.instant(self.now);
         let slot = &mut self.slots[p.to];
         match slot.state {
@@ -377,7 +417,7 @@ impl Net {
                 }
                 self.flush(p.to);
             }
-            SlotState::Paused { .. } => slot.inbox.push_back((p.from, p.bytes)),
+            SlotState::Paused { .. } => slot.inbox.push_back((p.from, p.link, p.bytes)),
             SlotState::Down => {}
         }
     }
@@ -389,8 +429,8 @@ impl Net {
         slot.state = SlotState::Running;
         let inbox = std::mem::take(&mut slot.inbox);
         if let Some(node) = slot.node.as_mut() {
-            for (from, bytes) in inbox {
-                node.handle_datagram(SocketAddr::V4(self.addrs[from]), &bytes, now);
+            for (from, link, bytes) in inbox {
+                node.handle_datagram(SocketAddr::V4(address_on(link, from)), &bytes, now);
             }
             node.handle_timeout(now);
         }

@@ -14,11 +14,13 @@ use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
-use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_MEMBERSHIP_NODES};
+use crate::config::{
+    MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_MEMBERSHIP_NODES,
+};
 
 const PARAMETER: &str = "Nodes, Port, Key, AcceptKey, Heartbeat or Timeout inside Membership";
-const NODE_EXPECTED: &str =
-    "a node address A.B.C.D (no interface, no /BITS, no :PORT: the port is Membership's Port)";
+const NODE_EXPECTED: &str = "a node address A.B.C.D, or one per link as A.B.C.D/A.B.C.D (at most \
+     4; no interface, no /BITS, no :PORT: the port is Membership's Port)";
 const PORT_EXPECTED: &str = "a UDP port of 1 to 65535";
 const KEY_EXPECTED: &str = "the absolute path of the key file (as in /etc/wackamole/cluster.key)";
 const ACCEPT_KEY_EXPECTED: &str =
@@ -29,7 +31,10 @@ const QUORUM_EXPECTED: &str = "majority, none or a number of members of at least
 /// written.
 #[derive(Default)]
 struct Block {
-    nodes: Vec<(Ipv4Addr, Position)>,
+    /// Each node's addresses, one per link, and where the node is written.
+    nodes: Vec<(Vec<Ipv4Addr>, Position)>,
+    /// Every address listed so far, with where it is written.
+    addresses: Vec<(Ipv4Addr, Position)>,
     port: Option<u16>,
     key: Option<PathBuf>,
     accept_key: Option<(PathBuf, Position)>,
@@ -76,8 +81,12 @@ impl Parser<'_> {
             }
         }
         let settings = timing(&block, close)?;
+        let links = block.nodes[0].0.len();
         self.config.membership = Some(MembershipConfig {
-            nodes: block.nodes.iter().map(|&(addr, _)| addr).collect(),
+            nodes: block.nodes.iter().map(|(addrs, _)| addrs[0]).collect(),
+            more_links: (1..links)
+                .map(|k| block.nodes.iter().map(|(addrs, _)| addrs[k]).collect())
+                .collect(),
             port: block.port.unwrap_or(DEFAULT_MEMBERSHIP_PORT),
             key,
             accept_key: block.accept_key.map(|(path, _)| path),
@@ -135,7 +144,8 @@ impl Parser<'_> {
         Ok((interval, at))
     }
 
-    /// `Nodes { A.B.C.D ... }`; a second `Nodes` adds to the list.
+    /// `Nodes { A.B.C.D ... }`, each node written as its addresses on
+    /// every link, `/` between them; a second `Nodes` adds to the list.
     fn nodes(&mut self, block: &mut Block) -> Located<()> {
         let open = self
             .expect(TokenKind::OpenBrace, "`{` after Nodes")?
@@ -145,43 +155,48 @@ impl Parser<'_> {
             "a node address",
             Some("at least one node address A.B.C.D inside Nodes"),
             |p| {
-                let (address, at) = p.node_address()?;
-                if let Some(&(_, first)) = block.nodes.iter().find(|(a, _)| *a == address) {
-                    return Err((at, ErrorKind::DuplicateNode { address, first }));
+                let (text, at) = p.word(NODE_EXPECTED)?;
+                let mut addrs = Vec::new();
+                let mut offset = 0;
+                for part in text.split('/') {
+                    let part_at = at.advanced(offset);
+                    offset += part.chars().count() + 1;
+                    // `A.B.C.D/24` is a prefix, not a second link.
+                    let prefix =
+                        offset > part.len() + 1 && part.bytes().all(|b| b.is_ascii_digit());
+                    if part.is_empty() || prefix {
+                        return Err(bad_value(at, format!("`{text}`"), NODE_EXPECTED));
+                    }
+                    let address = node_address(part, part_at)?;
+                    if let Some(&(_, first)) = block.addresses.iter().find(|(a, _)| *a == address) {
+                        return Err((part_at, ErrorKind::DuplicateNode { address, first }));
+                    }
+                    if addrs.len() == MAX_LINKS {
+                        return Err((part_at, ErrorKind::TooManyLinks { address }));
+                    }
+                    block.addresses.push((address, part_at));
+                    addrs.push(address);
+                }
+                if let Some((first, first_at)) = block.nodes.first() {
+                    if first.len() != addrs.len() {
+                        return Err((
+                            at,
+                            ErrorKind::MixedLinks {
+                                node: addrs[0],
+                                links: addrs.len(),
+                                expected: first.len(),
+                                first: *first_at,
+                            },
+                        ));
+                    }
                 }
                 if block.nodes.len() == MAX_MEMBERSHIP_NODES {
-                    return Err((at, ErrorKind::TooManyNodes { address }));
+                    return Err((at, ErrorKind::TooManyNodes { address: addrs[0] }));
                 }
-                block.nodes.push((address, at));
+                block.nodes.push((addrs, at));
                 Ok(())
             },
         )
-    }
-
-    fn node_address(&mut self) -> Located<(Ipv4Addr, Position)> {
-        let (text, at) = self.word(NODE_EXPECTED)?;
-        let plain = || bad_value(at, format!("`{text}`"), NODE_EXPECTED);
-        let address = match parse_address(text) {
-            Ok(WrittenAddress {
-                interface: None,
-                addr: IpAddr::V4(addr),
-                bits: None,
-                net: None,
-            }) => addr,
-            Ok(_) => return Err(plain()),
-            // `A.B.C.D:PORT` reads as an interface named A.B.C.D: say what
-            // is wrong with it instead of pointing at the port.
-            Err(_) if text.contains(':') => return Err(plain()),
-            Err(err) => return Err((at.advanced(err.offset), err.kind)),
-        };
-        if let Some(problem) = not_a_node(address) {
-            return Err(bad_value(
-                at,
-                format!("{address}, {problem}"),
-                "the unicast address of a node",
-            ));
-        }
-        Ok((address, at))
     }
 
     /// `Quorum = majority | none | N`.
@@ -201,6 +216,32 @@ impl Parser<'_> {
         self.spans.quorum = Some(at);
         Ok(())
     }
+}
+
+/// One address of a node, `text` written at `at`.
+fn node_address(text: &str, at: Position) -> Located<Ipv4Addr> {
+    let plain = || bad_value(at, format!("`{text}`"), NODE_EXPECTED);
+    let address = match parse_address(text) {
+        Ok(WrittenAddress {
+            interface: None,
+            addr: IpAddr::V4(addr),
+            bits: None,
+            net: None,
+        }) => addr,
+        Ok(_) => return Err(plain()),
+        // `A.B.C.D:PORT` reads as an interface named A.B.C.D: say what
+        // is wrong with it instead of pointing at the port.
+        Err(_) if text.contains(':') => return Err(plain()),
+        Err(err) => return Err((at.advanced(err.offset), err.kind)),
+    };
+    if let Some(problem) = not_a_node(address) {
+        return Err(bad_value(
+            at,
+            format!("{address}, {problem}"),
+            "the unicast address of a node",
+        ));
+    }
+    Ok(address)
 }
 
 /// Why `address` cannot be a node's: no datagram could be sent to it.

@@ -82,6 +82,8 @@ fn many_peers() -> Status {
                 old_incarnation: 0,
                 replayed: u64::MAX - u64::from(i),
             },
+            links: Vec::new(),
+            duplicates: 0,
         })
         .collect();
     membership.dropped_multicasts = 17;

@@ -246,7 +246,13 @@ pub(super) fn own_index(
         Some(_) => Vec::new(),
         None => iface::local_addresses().map_err(BuiltinError::LocalAddresses)?,
     };
-    config::own_index(&membership.nodes, config.identity, &local).map_err(BuiltinError::OwnIndex)
+    config::own_index(
+        &membership.nodes,
+        &membership.more_links,
+        config.identity,
+        &local,
+    )
+    .map_err(BuiltinError::OwnIndex)
 }
 
 impl BuiltinService<ThreadLink> {
@@ -267,18 +273,34 @@ impl BuiltinService<ThreadLink> {
             .iter()
             .map(|&addr| SocketAddrV4::new(addr, membership.port))
             .collect();
+        let more_links: Vec<Vec<SocketAddrV4>> = membership
+            .more_links
+            .iter()
+            .map(|link| {
+                link.iter()
+                    .map(|&addr| SocketAddrV4::new(addr, membership.port))
+                    .collect()
+            })
+            .collect();
         let own = nodes[me];
-        let socket = bind(own).map_err(|error| BuiltinError::Bind { addr: own, error })?;
+        // One socket per link, bound to our address there: what we send
+        // over a link leaves from that address, and a datagram's source
+        // tells its link.
+        let sockets = std::iter::once(own)
+            .chain(more_links.iter().map(|link| link[me]))
+            .map(|addr| bind(addr).map_err(|error| BuiltinError::Bind { addr, error }))
+            .collect::<Result<Vec<UdpSocket>, BuiltinError>>()?;
         let waker = waker(own).map_err(BuiltinError::Waker)?;
         let waker_addr = waker.local_addr().map_err(BuiltinError::Waker)?;
         let (commands, inbox) = mpsc::channel();
         let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
         let published = Arc::new(Mutex::new(None));
         let worker = Worker {
-            socket,
+            sockets,
             waker: waker_addr,
             setup: NodeSetup {
                 nodes,
+                more_links,
                 me,
                 keys: wire_keys,
                 settings: membership.settings,

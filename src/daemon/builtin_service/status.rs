@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use crate::control::json::{JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
+use crate::control::json::{JsonLink, JsonMembership, JsonMembershipView, JsonNode, JsonRefused};
 use crate::daemon::bridge::Bridge;
 use crate::membership::{QuorumLease, Refusals, Status};
 
@@ -47,11 +47,19 @@ pub(super) fn describe(
                 address: address(n.node).to_string(),
                 state: n.state.as_str().to_string(),
                 incarnation: n.incarnation,
-                last_heard_ms: n.last_heard.map(|t| {
-                    u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
-                }),
+                last_heard_ms: n.last_heard.map(|t| millis_since(at, t)),
                 refused: counts(&n.refusals),
                 key: n.key.map(|id| id.to_string()),
+                links: n
+                    .links
+                    .iter()
+                    .map(|link| JsonLink {
+                        address: link.addr.ip().to_string(),
+                        state: if link.up { "up" } else { "down" }.to_string(),
+                        last_heard_ms: link.last_heard.map(|t| millis_since(at, t)),
+                    })
+                    .collect(),
+                duplicates: n.duplicates,
             })
             .collect(),
         lease: Some(status.lease.as_str().to_string()),
@@ -64,6 +72,10 @@ pub(super) fn describe(
         key: Some(status.key.to_string()),
         accepted_key: status.accepted_key.map(|id| id.to_string()),
     }
+}
+
+fn millis_since(at: Instant, t: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
 }
 
 fn counts(r: &Refusals) -> JsonRefused {
@@ -82,6 +94,8 @@ mod tests {
     use super::*;
     use crate::membership::wire::KeyId;
     use crate::membership::{Member, NodeState, NodeStatus, ViewId};
+    use crate::membership::{LinkStatus, Member, NodeState, NodeStatus, ViewId};
+    use std::net::SocketAddrV4;
     use std::time::Duration;
 
     #[test]
@@ -121,6 +135,19 @@ mod tests {
                         ..Refusals::default()
                     },
                     key: Some(KeyId([0xab, 0x01, 0x02, 0xff])),
+                    links: vec![
+                        LinkStatus {
+                            addr: SocketAddrV4::new(nodes[0], 4810),
+                            up: true,
+                            last_heard: Some(t0),
+                        },
+                        LinkStatus {
+                            addr: SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, 1), 4810),
+                            up: false,
+                            last_heard: None,
+                        },
+                    ],
+                    duplicates: 5,
                 },
                 NodeStatus {
                     node: 1,
@@ -129,6 +156,8 @@ mod tests {
                     last_heard: None,
                     refusals: Refusals::default(),
                     key: Some(KeyId([0, 0, 0, 7])),
+                    links: Vec::new(),
+                    duplicates: 0,
                 },
             ],
             refusals: Refusals {
@@ -151,6 +180,20 @@ mod tests {
         assert_eq!(described.nodes[0].state, "in view");
         assert_eq!(described.nodes[0].last_heard_ms, Some(42));
         assert_eq!(described.nodes[0].refused.replayed, 2);
+        let links = &described.nodes[0].links;
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            (links[0].address.as_str(), links[0].state.as_str()),
+            ("10.0.0.1", "up")
+        );
+        assert_eq!(links[0].last_heard_ms, Some(42));
+        assert_eq!(
+            (links[1].address.as_str(), links[1].state.as_str()),
+            ("10.1.0.1", "down")
+        );
+        assert_eq!(links[1].last_heard_ms, None);
+        assert_eq!(described.nodes[0].duplicates, 5);
+        assert!(described.nodes[1].links.is_empty());
         assert_eq!(described.nodes[1].state, "self");
         assert_eq!(described.nodes[1].last_heard_ms, None);
         assert_eq!(described.nodes[0].key.as_deref(), Some("ab0102ff"));

@@ -327,6 +327,7 @@ impl NodeLink for Captured {
 fn detached() -> (BuiltinService<Captured>, Captured) {
     let membership = MembershipConfig {
         nodes: vec![address(0), address(1)],
+        more_links: Vec::new(),
         port: port(3),
         key: "/nonexistent".into(),
         accept_key: None,

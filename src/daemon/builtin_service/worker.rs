@@ -1,12 +1,14 @@
-//! The thread that drives the membership [`Node`]: it owns the UDP socket
-//! and the node, and is the only one to touch either.
+//! The thread that drives the membership [`Node`]: it owns the UDP sockets
+//! (one per link, bound to our address on it) and the node, and is the
+//! only one to touch either.
 //!
 //! Each turn of its loop:
 //!
-//! 1. waits until the socket has a datagram or the node's next deadline
+//! 1. waits until a socket has a datagram or the node's next deadline
 //!    (`poll_timeout`) comes; the engine loop wakes it early for a
-//!    command by sending one byte to the socket from its waker socket;
-//! 2. reads *every* datagram already queued (non-blocking, until the
+//!    command by sending one byte to the first socket from its waker
+//!    socket;
+//! 2. reads *every* datagram already queued (non-blocking, until each
 //!    socket would block) and hands each to the node;
 //! 3. carries out the commands of the engine loop (join, leave,
 //!    multicast, settings, keys, status, stop);
@@ -19,8 +21,10 @@
 //! silent longer than its peers allow, and gives up its view at once.)
 //!
 //! Datagrams to send and events are taken out of the node after each
-//! step: datagrams go out at once, events go to the engine loop tagged
-//! with the epoch of the join they belong to.
+//! step: datagrams go out at once (each over the socket of its link),
+//! events go to the engine loop tagged with the epoch of the join they
+//! belong to, and a link to a peer that goes silent or comes back is
+//! logged (once per change).
 //!
 //! While the node is in a view, each turn renews the announcer's
 //! [`Lease`] with the time of the node's last heartbeat, and the lease
@@ -40,9 +44,11 @@ use std::time::{Duration, Instant};
 use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
-use crate::membership::{wire::Keys, Event, MulticastError, Node, Settings, Status, ViewId};
+use crate::membership::{
+    wire::Keys, Event, LinkChange, MulticastError, Node, Settings, Status, ViewId,
+};
 use crate::net::lease::Lease;
-use crate::{log, log_debug, log_error, log_warning};
+use crate::{log, log_debug, log_error, log_notice, log_warning};
 
 /// Longest wait when no node runs (left): only a command wakes us.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
@@ -59,6 +65,8 @@ const STATUS_PERIOD: Duration = Duration::from_millis(250);
 /// What a node is built from, each time the service joins.
 pub(super) struct NodeSetup {
     pub nodes: Vec<SocketAddrV4>,
+    /// Each further link's addresses, as [`Node::with_links`] takes them.
+    pub more_links: Vec<Vec<SocketAddrV4>>,
     pub me: usize,
     pub keys: Keys,
     pub settings: Settings,
@@ -67,7 +75,8 @@ pub(super) struct NodeSetup {
 }
 
 pub(super) struct Worker {
-    pub socket: UdpSocket,
+    /// One per link, in link order.
+    pub sockets: Vec<UdpSocket>,
     /// Where the engine loop's wake-up bytes come from.
     pub waker: SocketAddr,
     pub setup: NodeSetup,
@@ -171,7 +180,7 @@ impl Driver {
         if wait.is_zero() {
             return;
         }
-        if let Err(err) = wait_readable(&self.w.socket, wait) {
+        if let Err(err) = wait_readable(&self.w.sockets, wait) {
             if err.kind() != io::ErrorKind::Interrupted {
                 log_error!("membership: cannot wait on the socket: {err}");
                 // Do not spin on a failing poll.
@@ -180,10 +189,17 @@ impl Driver {
         }
     }
 
-    /// Reads what the socket holds, until it would block.
+    /// Reads what the sockets hold, until each would block.
     fn drain(&mut self) {
+        for link in 0..self.w.sockets.len() {
+            self.drain_link(link);
+        }
+    }
+
+    /// Reads what the socket of `link` holds, until it would block.
+    fn drain_link(&mut self, link: usize) {
         for _ in 0..MAX_DRAIN {
-            let (len, from) = match self.w.socket.recv_from(&mut self.buffer) {
+            let (len, from) = match self.w.sockets[link].recv_from(&mut self.buffer) {
                 Ok(got) => got,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -266,8 +282,9 @@ impl Driver {
 
     fn join(&mut self, epoch: u64, incarnation: u64, now: Instant) {
         let setup = &self.w.setup;
-        match Node::new(
+        match Node::with_links(
             setup.nodes.clone(),
+            setup.more_links.clone(),
             setup.me,
             setup.keys.clone(),
             setup.settings,
@@ -313,6 +330,9 @@ impl Driver {
             return true;
         };
         self.send_all(&mut node);
+        while let Some(change) = node.poll_link_change() {
+            self.log_link(change);
+        }
         let mut alive = true;
         let bounced = std::mem::take(&mut self.bounced);
         while let Some(event) = node.poll_event() {
@@ -361,9 +381,39 @@ impl Driver {
         self.w.lease.revoke();
     }
 
+    /// A link to a peer went silent or came back: said once per change.
+    fn log_link(&self, change: LinkChange) {
+        let setup = &self.w.setup;
+        let node = usize::from(change.node);
+        let link = usize::from(change.link);
+        let name = setup.nodes.get(node).map(|a| *a.ip());
+        let addr = if link == 0 {
+            setup.nodes.get(node)
+        } else {
+            setup.more_links.get(link - 1).and_then(|l| l.get(node))
+        }
+        .map(|a| *a.ip());
+        let (Some(name), Some(addr)) = (name, addr) else {
+            return;
+        };
+        if change.up {
+            log_notice!(
+                "membership: link {} to node {name} ({addr}) works again",
+                link + 1
+            );
+        } else {
+            log_warning!(
+                "membership: link {} to node {name} ({addr}) is down: nothing heard over it for \
+                 the time-out (the node is still heard while another link works)",
+                link + 1
+            );
+        }
+    }
+
     fn send_all(&mut self, node: &mut Node) {
         while let Some(transmit) = node.poll_transmit() {
-            if let Err(err) = self.w.socket.send_to(&transmit.bytes, transmit.addr) {
+            let socket = &self.w.sockets[usize::from(transmit.link)];
+            if let Err(err) = socket.send_to(&transmit.bytes, transmit.addr) {
                 let slot = &mut self.send_errors[usize::from(transmit.to)];
                 if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now())
                 {
@@ -377,13 +427,16 @@ impl Driver {
     }
 }
 
-/// Blocks until `socket` is readable or `timeout` passes.
-fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
-    let mut pollfd = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+/// Blocks until one of `sockets` is readable or `timeout` passes.
+fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<()> {
+    let mut pollfds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|socket| libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let spec = libc::timespec {
         // The type of tv_sec differs between C libraries and CPUs; a wait
         // beyond 2^31 - 1 s (68 years) is cut to that, which fits all.
@@ -391,9 +444,16 @@ fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
         // Below 10^9: fits every c_long.
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: one valid pollfd and a valid timespec for the duration of
-    // the call; no signal mask is changed.
-    let rc = unsafe { libc::ppoll(&mut pollfd, 1, &spec, std::ptr::null()) };
+    // SAFETY: `pollfds.len()` valid pollfds and a valid timespec for the
+    // duration of the call; no signal mask is changed.
+    let rc = unsafe {
+        libc::ppoll(
+            pollfds.as_mut_ptr(),
+            pollfds.len() as libc::nfds_t,
+            &spec,
+            std::ptr::null(),
+        )
+    };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
