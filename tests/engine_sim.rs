@@ -171,6 +171,7 @@ impl Sim {
                 },
                 state_wait: Duration::from_secs(10),
                 arp_share: Duration::from_secs(60),
+                release_unservable: false,
             };
             let arp = vec![ArpEntry {
                 addr: Ipv4Addr::new(10, 1, 0, i as u8 + 1),
@@ -1008,6 +1009,7 @@ impl Scripted {
                 },
                 state_wait: Duration::from_secs(10),
                 arp_share: Duration::from_secs(60),
+                release_unservable: false,
             });
             engine.handle(Input::Connected);
             engines.push(engine);

@@ -58,7 +58,13 @@ impl Engine {
         self.table.priority_claim();
         // Counts always come from the table: every member derives the same.
         let mut counts = self.table.counts(members);
-        self.table.claim_unclaimed(&participants, &mut counts);
+        let all_ours = self.view_is_all_ours();
+        let health = &self.health;
+        self.table
+            .claim_unclaimed(&participants, &mut counts, |m, vif| {
+                !all_ours || health.can_serve(m, vif)
+            });
+        self.settle_health();
         self.phase = Phase::Run;
         self.settle_holdings();
         self.balance_in_flight = false;
