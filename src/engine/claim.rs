@@ -10,7 +10,6 @@ use super::index::MemberIndex;
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
 use super::table::ClaimResult;
-use crate::config::AcquisitionsPerRound;
 
 impl Engine {
     pub(super) fn apply_claims(&mut self, sender: &str, slot: MemberIndex, state: &StateBody) {
@@ -83,12 +82,7 @@ impl Engine {
             self.log(Level::Notice, text);
             return;
         }
-        match self.settings.balance.acquisitions_per_round {
-            AcquisitionsPerRound::All => self.balance_round(),
-            AcquisitionsPerRound::Limited(_) => {
-                self.arm(Timer::Balance, self.settings.balance.interval)
-            }
-        }
+        self.balance_soon();
     }
 
     pub(super) fn on_maturing(&mut self) {

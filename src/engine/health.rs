@@ -39,11 +39,12 @@
 use std::net::Ipv4Addr;
 
 use super::codec::{self, mess_type, ClaimPriority, HealthBody};
-use super::event::{Delivery, Level};
+use super::event::{Delivery, Level, Timer};
 use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
 use crate::base::GroupId;
+use crate::config::AcquisitionsPerRound;
 
 /// What this node can serve, as its trackers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +245,27 @@ impl Engine {
         let moves = self.plan_health();
         self.apply_moves(&moves, true);
         self.note_unservable();
+        self.balance_soon();
+    }
+
+    /// Our leader balances again after a change of health (a member that
+    /// can serve again gets its share; the rounds had stopped once
+    /// balanced), as when a view settles.
+    pub(super) fn balance_soon(&mut self) {
+        let Some(view) = self.view.as_ref() else {
+            return;
+        };
+        if view.participants().first() != Some(&view.my_index)
+            || view.members.iter().any(|m| m.status == StateReport::Silent)
+        {
+            return;
+        }
+        match self.settings.balance.acquisitions_per_round {
+            AcquisitionsPerRound::All => self.balance_round(),
+            AcquisitionsPerRound::Limited(_) => {
+                self.arm(Timer::Balance, self.settings.balance.interval)
+            }
+        }
     }
 
     /// Every VIF whose owner cannot serve it, to the member that can
