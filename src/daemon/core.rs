@@ -306,6 +306,24 @@ impl<S: GroupService, H: Host> Core<S, H> {
         &mut self.host
     }
 
+    /// This node's health as its trackers decide it (placeholder: only
+    /// logged until the engine takes health as an input).
+    pub fn set_health(&mut self, health: crate::engine::LocalHealth, _now: Instant) {
+        self.log(
+            Level::Notice,
+            format_args!(
+                "health: {} ({} of {} VIFs servable)",
+                if health.healthy {
+                    "healthy"
+                } else {
+                    "unhealthy"
+                },
+                health.vifs.iter().filter(|&&ok| ok).count(),
+                health.vifs.len()
+            ),
+        );
+    }
+
     /// Gives the host back (at the end).
     pub fn into_host(self) -> H {
         self.host
