@@ -91,6 +91,7 @@ pub mod membership;
 pub mod net;
 pub mod process;
 pub mod spread;
+pub mod track;
 
 #[cfg(test)]
 mod testutil;
