@@ -79,6 +79,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod base;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("process", &["base", "log"]),
     ("hooks", &["base", "config", "log", "process"]),
     ("track", &["base", "config", "engine"]),
+    ("check", &["track"]),
 ];
 
 /// The wiring: may import any layer.
