@@ -227,6 +227,16 @@ fn event_of((name, up, carrier): &(String, bool, bool)) -> LinkEvent {
     }
 }
 
+/// Whether an interface called `name` exists in the calling thread's
+/// network namespace now.
+pub fn exists(name: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: if_nametoindex reads the NUL-terminated name we pass.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+}
+
 /// Starts watching the links of the calling thread's network namespace:
 /// the socket is opened and subscribed here (an error is returned at
 /// once), then a thread dumps and reads, calling `report` with every
