@@ -1,7 +1,7 @@
 //! What a re-read configuration (SIGHUP) may change in a running daemon.
 //!
 //! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`,
-//! `SpreadRetryInterval`, `Quorum`, `Addresses`, and the membership's
+//! `SpreadRetryInterval`, `Quorum`, `Addresses`, `Track`, and the membership's
 //! `Heartbeat` and `Timeout`. Everything that the cluster or the connection depends on
 //! (the VIFs, the group, the identity, the preferences our STATE carries,
 //! the group service itself: the Spread daemon, or the membership's nodes,
@@ -92,6 +92,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ),
         ("Quorum", running.quorum != new.quorum),
         ("Addresses", running.addresses != new.addresses),
+        ("Track", running.track != new.track),
     ];
     Ok(changed(&live))
 }

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::config::{Balance, Config};
+use crate::config::{Balance, Config, Unservable};
 
 /// How long a view may wait for its members' STATE before the engine
 /// warns about them and asks the group to proceed without them.
@@ -53,7 +53,7 @@ impl Settings {
             balance: config.balance,
             state_wait: DEFAULT_STATE_WAIT,
             arp_share: config.arp_cache,
-            release_unservable: false,
+            release_unservable: config.track.unservable == Unservable::Release,
         }
     }
 }
