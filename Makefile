@@ -118,11 +118,11 @@ lint:
 # Figures for the engine, the membership core in simulation, the network
 # layer, the whole daemon, how soon a killed daemon's Spread session ends,
 # the built-in membership end to end, and the promise of one holder per
-# address seen from the kernels (root: the last five build network
-# namespaces). The static binary is built first
+# address seen from the kernels, and the trackers' hand-overs (root: the
+# last six build network namespaces). The static binary is built first
 # so its size and memory are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise
+	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise --bench track
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).
