@@ -13,7 +13,8 @@
 //! - a check command failing and passing again, a drain file, a SIGHUP
 //!   that adds then removes a tracker (trackers[] and health follow), and
 //!   every node drained under `Unservable = release`: all released;
-//! - a VIF's own interface losing carrier: only the VIFs on it move;
+//! - a VIF's own interface losing carrier: only the VIFs on it move, and
+//!   their new holders announce them on that interface's bridge;
 //! - the pulled uplink on Spread (the test daemon, our nodes only).
 
 #[path = "support/addr_timeline.rs"]
@@ -55,7 +56,7 @@ use promise_runs::{Rig, SETTLE};
 use status::Status;
 use track_rig::{
     add_uplink, add_vif_link, track_block, uplink_peer, vif_link_address, vif_port, LinkSwitch,
-    UPLINK, VIF_LINK,
+    UPLINK, VIF_BRIDGE, VIF_LINK,
 };
 use wackamole::control::json::JsonTracker;
 
@@ -127,8 +128,15 @@ fn never_two_holders(rig: &mut Rig, since: Instant, what: &str) {
 }
 
 /// Waits until each of `addrs` has been announced (gratuitous ARP on the
-/// bridge) since `since` by the node that holds it now.
-fn announced_by_holders(rig: &mut Rig, capture: &Capture, addrs: &[IpAddr], since: Instant) {
+/// bridge) since `since` by the node that holds it now, from its
+/// `interface`.
+fn announced_by_holders(
+    rig: &mut Rig,
+    capture: &Capture,
+    interface: &str,
+    addrs: &[IpAddr],
+    since: Instant,
+) {
     let timeline = rig.timeline();
     let deadline = Instant::now() + HANDOVER;
     for &addr in addrs {
@@ -136,7 +144,7 @@ fn announced_by_holders(rig: &mut Rig, capture: &Capture, addrs: &[IpAddr], sinc
         let [holder] = holders[..] else {
             rig.fail(&format!("{addr} is held by {holders:?}, not by one node"));
         };
-        let mac = rig.cluster.node(holder).mac;
+        let mac = netns::mac_of(rig.cluster.node(holder).ns(), interface);
         if capture
             .wait_announced(v4(addr), mac, since, deadline)
             .is_none()
@@ -234,7 +242,7 @@ fn a_pulled_uplink_hands_over_without_overlap_and_the_node_takes_its_share_back(
     let pulled = Instant::now();
     switch.set(&uplink_peer(0), false);
     wait_moved_off(&mut rig, &orphans, 0, "uplink of node 0 pulled");
-    announced_by_holders(&mut rig, &capture, &orphans, pulled);
+    announced_by_holders(&mut rig, &capture, cluster::INTERFACE, &orphans, pulled);
     wait_tracker(&mut rig, 0, "interface", UPLINK, Some("failing"));
     settle_without(&mut rig, 0);
     thread::sleep(HOLD_DOWN + Duration::from_secs(1));
@@ -452,6 +460,7 @@ fn a_vifs_own_interface_losing_carrier_moves_only_the_vifs_on_it() {
     }
     rig.vips.extend(own.iter().copied());
     let switch = LinkSwitch::open(rig.cluster.hub());
+    let capture = Capture::on_bridge(rig.cluster.hub(), VIF_BRIDGE);
     rig.cluster.start_all();
     rig.settle(&all());
     let begin = Instant::now();
@@ -476,6 +485,7 @@ fn a_vifs_own_interface_losing_carrier_moves_only_the_vifs_on_it() {
         victim,
         "the VIFs' own interface lost carrier",
     );
+    announced_by_holders(&mut rig, &capture, VIF_LINK, &on_link, pulled);
     wait_tracker(&mut rig, victim, "vif-interface", VIF_LINK, Some("failing"));
     thread::sleep(QUIET);
     let timeline = rig.timeline();
