@@ -118,11 +118,13 @@ lint:
 # Figures for the engine, the membership core in simulation, the network
 # layer, the whole daemon, how soon a killed daemon's Spread session ends,
 # the built-in membership end to end, the promise of one holder per
-# address seen from the kernels, and a key rotation on a running cluster
-# (view changes: none) (root: the last six build network namespaces). The static binary is built first
-# so its size and memory are measured too.
+# address seen from the kernels, a key rotation on a running cluster
+# (view changes: none), a link cut beside a lossy one (view changes:
+# none) and the trackers' hand-overs (root: the last nine build network
+# namespaces). The static binary is built first so its size and memory
+# are measured too.
 bench: static
-	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise --bench rotation --bench links
+	$(CARGO) bench --bench engine --bench config --bench membership --bench net --bench daemon --bench death --bench builtin --bench promise --bench rotation --bench links --bench track
 
 # Ten idle minutes of a 3-node cluster on the built-in membership while
 # two busy loops keep both cores loaded, counting view changes (target 0).

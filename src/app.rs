@@ -66,6 +66,23 @@ pub fn own_node(config: &Config) -> Result<Option<String>, String> {
     }))
 }
 
+/// For `-t`: a warning for each interface of the `Track` block that does
+/// not exist now (it counts as down until it appears).
+pub fn missing_tracked_interfaces(config: &Config) -> Vec<String> {
+    config
+        .track
+        .interfaces
+        .iter()
+        .filter(|name| !wackamole::net::linkwatch::exists(name))
+        .map(|name| {
+            format!(
+                "warning: tracked interface {name} does not exist; it counts as down (this node \
+                 unhealthy) until it appears"
+            )
+        })
+        .collect()
+}
+
 /// Starts the daemon with `config` (already validated, with the command
 /// line's overrides applied), read from `config_path`.
 pub fn run_daemon(

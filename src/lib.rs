@@ -79,6 +79,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod base;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -91,6 +92,7 @@ pub mod membership;
 pub mod net;
 pub mod process;
 pub mod spread;
+pub mod track;
 
 #[cfg(test)]
 mod testutil;

@@ -37,6 +37,9 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                for warning in app::missing_tracked_interfaces(&config) {
+                    eprintln!("wackamole: {warning}");
+                }
                 let mut text = config::summary(&config);
                 if let Some(line) = own_node {
                     text.push_str(&line);

@@ -587,4 +587,24 @@ fn test_mode_checks_the_accepted_key_like_the_key() {
         assert_eq!(text(&out.stdout), "");
         assert_eq!(text(&out.stderr), expected);
     }
+fn test_mode_warns_of_a_tracked_interface_that_does_not_exist() {
+    let dir = Scratch::new("track");
+    let path = dir.path("track.conf");
+    std::fs::write(
+        &path,
+        "Track { Interface = lo  Interface = wk-nosuch0 }\nVirtualInterfaces { lo:10.0.0.5/24 }\n",
+    )
+    .expect("write the configuration");
+    let out = run(&["-t", "-c", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("wackamole: warning: tracked interface wk-nosuch0 does not exist"),
+        "{stderr}"
+    );
+    assert_lines(
+        &text(&out.stdout),
+        &["  interface lo", "  interface wk-nosuch0"],
+    );
 }

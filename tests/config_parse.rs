@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wackamole::config::{
     self, AcquisitionsPerRound, AddressesConfig, AnnounceConfig, Balance, Config, Hook, HookEvent,
-    Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress, Vif,
-    VifAddress, Warning, WarningKind,
+    Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress,
+    TrackConfig, Unservable, Vif, VifAddress, Warning, WarningKind,
 };
 use wackamole::membership::Settings;
 
@@ -96,6 +96,7 @@ fn the_original_sample_means_what_it_says() {
         ],
         announce: AnnounceConfig::default(),
         addresses: AddressesConfig::default(),
+        track: TrackConfig::default(),
         vifs: vec![Vif {
             addresses: vec![vif_address("brlan0", [10, 80, 116, 41], 23, 24)],
         }],
@@ -820,4 +821,64 @@ fn address_lifetimes_default_to_the_group_service() {
             takeover_wait: true,
         }
     );
+}
+
+#[test]
+fn track_block_of_the_readme() {
+    let config = parse_snippet(
+        "Track {
+    Interface = eth1                      # operstate and carrier; a missing interface is down
+    Command = \"/usr/local/sbin/check-proxy --quiet\" { Interval = 2s  Timeout = 1s  Fall = 3  Rise = 2 }
+    Command = '/bin/true'
+    File = /var/run/wackamole.drain       # exists => drain this node
+    HoldDown = 500ms
+    Unservable = release
+}",
+    );
+    let track = &config.track;
+    assert_eq!(track.interfaces, vec!["eth1".to_string()]);
+    assert_eq!(track.commands.len(), 2);
+    let proxy = &track.commands[0];
+    assert_eq!(proxy.command, "/usr/local/sbin/check-proxy --quiet");
+    assert_eq!(
+        (proxy.interval, proxy.timeout, proxy.fall, proxy.rise),
+        (Duration::from_secs(2), Duration::from_secs(1), 3, 2)
+    );
+    assert_eq!(track.commands[1], config::CheckCommand::new("/bin/true"));
+    assert_eq!(track.files, vec![PathBuf::from("/var/run/wackamole.drain")]);
+    assert_eq!(track.hold_down, Duration::from_millis(500));
+    assert_eq!(track.unservable, Unservable::Release);
+    let summary = config::summary(&config);
+    for line in [
+        "track:",
+        "  interface eth1",
+        "  command \"/usr/local/sbin/check-proxy --quiet\" every 2s, timeout 1s, fall 3, rise 2",
+        "  file /var/run/wackamole.drain (drains this node while it exists)",
+        "track hold-down: 500ms, unservable VIFs: release",
+    ] {
+        assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
+    }
+}
+
+#[test]
+fn track_defaults_and_blocks_that_add_up() {
+    let none = parse_snippet("Spread = 4803");
+    assert_eq!(none.track, TrackConfig::default());
+    assert!(none.track.is_empty());
+    assert_eq!(none.track.hold_down, config::DEFAULT_HOLD_DOWN);
+    assert_eq!(none.track.hold_down, Duration::from_secs(2));
+    assert_eq!(none.track.unservable, Unservable::Keep);
+    assert!(config::summary(&none).contains("track: none (VIF interfaces only)"));
+    let check = config::CheckCommand::new("x");
+    assert_eq!(
+        (check.interval, check.timeout, check.fall, check.rise),
+        (Duration::from_secs(2), Duration::from_secs(1), 3, 2)
+    );
+    let two = parse_snippet(
+        "track { interface = eth1 }\nTRACK { Interface = eth2 command = \"c\" { interval = 10s } }",
+    );
+    assert_eq!(two.track.interfaces, vec!["eth1", "eth2"]);
+    // A Timeout not written is half the Interval.
+    assert_eq!(two.track.commands[0].timeout, Duration::from_secs(5));
+    assert_eq!(two.track.commands[0].fall, config::DEFAULT_CHECK_FALL);
 }

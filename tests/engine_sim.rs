@@ -31,6 +31,18 @@
 //! reports, so the comparisons with the C twins need no exception for
 //! it; holdings are compared at quiet points, once every RELEASED came.
 //!
+//! Half the seeds also change the health of nodes of ours at random
+//! moments (node-wide, or some VIFs' interfaces), delivered as HEALTH in
+//! agreed order among everything else; some of those release a VIF no
+//! member can serve. Once quiet, in a view where health is agreed (every
+//! member ours), each VIF is held exactly once and never by a member that
+//! cannot serve it while one can, and the members that can serve
+//! everything are balanced (while no member is partly servable). The C
+//! twins model no health: a seed stops comparing with them at its first
+//! change of health, and the preference check is left out from then on
+//! (a VIF moved off an unhealthy preferring member returns to it on the
+//! next view, not at once).
+//!
 //! `WACKAMOLE_SIM_SEED=N` replays one seed with a trace of its schedule;
 //! `WACKAMOLE_SIM_SEEDS=N` changes how many seeds the default run covers
 //! (100,000; `make soak` runs a million), spread over every core or over
@@ -49,8 +61,8 @@ use rng::Rng;
 use wackamole::config::{AcquisitionsPerRound, Balance};
 use wackamole::engine::codec::StateBody;
 use wackamole::engine::{
-    ArpEntry, ClaimPriority, Engine, GroupId, Input, Level, MemberIndex, Message, Output, Phase,
-    Settings, StateReport, Timer, View, VifIndex,
+    ArpEntry, ClaimPriority, Engine, GroupId, Input, Level, LocalHealth, MemberHealth, MemberIndex,
+    Message, Output, Phase, Settings, StateReport, Timer, View, VifIndex,
 };
 
 const DEFAULT_SEEDS: u64 = 100_000;
@@ -72,8 +84,10 @@ struct Node {
     arp: Vec<ArpEntry>,
     /// What a C node in this node's place would compute; None once this
     /// node's history is one a C node cannot have (a view settled by
-    /// PROCEED, duplicate identities in the cluster).
+    /// PROCEED, duplicate identities in the cluster, health).
     twin: Option<c_rules::Twin>,
+    /// What its trackers say (kept across crashes and rejoins).
+    health: LocalHealth,
 }
 
 struct Component {
@@ -100,6 +114,11 @@ struct Stats {
     handoffs: u64,
     /// ... in a component with an original node.
     mixed_handoffs: u64,
+    /// Changes of a node's health.
+    health_changes: u64,
+    /// Checks of a quiet component where health was agreed and some
+    /// member could not serve everything.
+    health_checks: u64,
 }
 
 struct Sim {
@@ -115,6 +134,12 @@ struct Sim {
     next_label: usize,
     trace: Option<Vec<String>>,
     duplicate: bool,
+    /// Health changes, drawn apart so seeds keep their schedules.
+    health_rng: Rng,
+    health_on: bool,
+    /// A health change has happened in this seed.
+    health_seen: bool,
+    release_unservable: bool,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -171,6 +196,7 @@ impl Sim {
                 },
                 state_wait: Duration::from_secs(10),
                 arp_share: Duration::from_secs(60),
+                release_unservable: false,
             };
             let arp = vec![ArpEntry {
                 addr: Ipv4Addr::new(10, 1, 0, i as u8 + 1),
@@ -189,7 +215,14 @@ impl Sim {
                 label: 0,
                 arp,
                 twin: None,
+                health: LocalHealth::full(n_vifs),
             });
+        }
+        let mut health_rng = Rng(seed ^ 0x4ea1_7401);
+        let health_on = health_rng.chance(50);
+        let release_unservable = health_on && health_rng.chance(30);
+        for n in &mut nodes {
+            n.settings.release_unservable = release_unservable;
         }
         Sim {
             stats: Stats::default(),
@@ -203,6 +236,10 @@ impl Sim {
             next_label: 1,
             trace: tracing.then(Vec::new),
             duplicate,
+            health_rng,
+            health_on,
+            health_seen: false,
+            release_unservable,
         }
     }
 
@@ -491,9 +528,13 @@ impl Sim {
         n.label = label;
         if !n.foreign {
             n.engine = Some(Engine::new(n.settings.clone()));
-            n.twin = (!self.duplicate)
+            n.twin = (!self.duplicate && !self.health_seen)
                 .then(|| c_rules::Twin::new(n.settings.identity, n.settings.vifs.clone()));
             self.feed(node, Input::Connected, None);
+            let health = self.nodes[node].health.clone();
+            if !health.is_full() {
+                self.feed(node, Input::Health(health), None);
+            }
         }
         self.membership_change();
     }
@@ -643,6 +684,19 @@ impl Sim {
 
     fn check(&mut self) {
         for comp in &self.comps {
+            let snapshot = comp
+                .members
+                .iter()
+                .find_map(|&m| self.nodes[m].engine.as_ref())
+                .map(|e| e.snapshot());
+            let health_in_play = snapshot.is_some_and(|s| {
+                s.view.is_some_and(|v| {
+                    v.health_agreed && v.members.iter().any(|m| m.health != MemberHealth::Healthy)
+                })
+            });
+            if health_in_play {
+                self.stats.health_checks += 1;
+            }
             match self.check_component(comp) {
                 Some(true) => self.stats.mature_checks += 1,
                 Some(false) => self.stats.immature_checks += 1,
@@ -736,18 +790,62 @@ impl Sim {
             return Some(false);
         }
         assert_eq!(reference.phase, Phase::Run);
+        let participants: Vec<usize> = (0..view.members.len())
+            .filter(|&i| view.members[i].status == StateReport::Reported)
+            .collect();
+        let agreed = view.health_agreed && self.health_seen;
+        let health = |p: usize| &self.nodes[comp.members[p]].health;
         for (v, slot) in reference.vifs.iter().enumerate() {
-            let MemberIndex(owner) = slot.owner.expect("every VIF is owned once mature");
+            let servers = participants
+                .iter()
+                .any(|&p| health(p).can_serve(VifIndex(v)));
+            let Some(MemberIndex(owner)) = slot.owner else {
+                assert!(
+                    agreed && self.release_unservable && !servers,
+                    "VIF {v} has no owner though it is mature"
+                );
+                assert!(holders(v).is_empty(), "VIF {v} released yet held");
+                continue;
+            };
             let h = holders(v);
             assert_eq!(
                 h,
                 vec![comp.members[owner]],
                 "VIF {v} must be held by exactly its owner"
             );
+            if agreed {
+                assert!(
+                    health(owner).can_serve(VifIndex(v)) || !servers,
+                    "VIF {v} is held by member {owner}, who cannot serve it, while another can"
+                );
+            }
         }
-        let participants: Vec<usize> = (0..view.members.len())
-            .filter(|&i| view.members[i].status == StateReport::Reported)
-            .collect();
+        if agreed {
+            let partial = participants
+                .iter()
+                .any(|&p| health(p).healthy && !health(p).is_full());
+            let full: Vec<usize> = participants
+                .iter()
+                .copied()
+                .filter(|&p| health(p).is_full())
+                .collect();
+            if !partial && !full.is_empty() {
+                let min = full.iter().map(|&p| view.members[p].owned).min();
+                let min = min.expect("someone can serve");
+                let silent = view.members.iter().any(|m| m.status == StateReport::Silent);
+                for &p in full.iter().filter(|_| !silent) {
+                    let movable = reference.vifs.iter().any(|v| {
+                        v.owner == Some(MemberIndex(p)) && v.priority < ClaimPriority::Prefer
+                    });
+                    assert!(
+                        !movable || view.members[p].owned <= min + 1,
+                        "member {p} holds {} while another that can serve holds {min}",
+                        view.members[p].owned
+                    );
+                }
+            }
+            return Some(true);
+        }
         let min = participants
             .iter()
             .map(|&p| view.members[p].owned)
@@ -780,10 +878,10 @@ impl Sim {
                         .contains(&primary)
                 })
                 .collect();
-            if let [only] = preferring[..] {
+            if let (false, [only]) = (self.health_seen, &preferring[..]) {
                 assert_eq!(
                     reference.vifs[v].owner,
-                    Some(MemberIndex(only)),
+                    Some(MemberIndex(*only)),
                     "VIF {v} is preferred only by member {only}"
                 );
             }
@@ -791,7 +889,45 @@ impl Sim {
         Some(true)
     }
 
+    /// A node of ours changes health: node-wide, back to full, or some
+    /// VIFs' interfaces.
+    fn change_health(&mut self) {
+        let ours: Vec<usize> = self
+            .alive()
+            .into_iter()
+            .filter(|&i| !self.nodes[i].original && self.nodes[i].engine.is_some())
+            .collect();
+        if ours.is_empty() {
+            return;
+        }
+        let node = ours[self.health_rng.below(ours.len())];
+        let vifs = self.vifs.len();
+        let health = match self.health_rng.below(10) {
+            0..=4 => LocalHealth {
+                healthy: !self.nodes[node].health.healthy,
+                vifs: vec![true; vifs],
+            },
+            5..=7 => LocalHealth::full(vifs),
+            _ => LocalHealth {
+                healthy: true,
+                vifs: (0..vifs).map(|_| !self.health_rng.chance(30)).collect(),
+            },
+        };
+        self.note(|| format!("health of n{node}: {health:?}"));
+        self.stats.health_changes += 1;
+        self.health_seen = true;
+        for n in &mut self.nodes {
+            n.twin = None;
+        }
+        self.nodes[node].health = health.clone();
+        let comp = self.comp_of(node);
+        self.feed(node, Input::Health(health), comp);
+    }
+
     fn step(&mut self) {
+        if self.health_on && self.health_rng.chance(12) {
+            self.change_health();
+        }
         let alive = self.alive();
         let down: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].alive)
@@ -834,7 +970,14 @@ fn table_of(snapshot: &wackamole::engine::Snapshot) -> Vec<c_rules::Entry> {
 
 /// Runs one seed; on failure prints how to replay it and returns Err.
 fn run_seed(seed: u64, tracing: bool) -> Result<Stats, ()> {
+    run_seed_with(seed, tracing, true)
+}
+
+/// [`run_seed`], with changes of health or without (a schedule kept from
+/// before health existed).
+fn run_seed_with(seed: u64, tracing: bool, health: bool) -> Result<Stats, ()> {
     let mut sim = Sim::new(seed, tracing);
+    sim.health_on &= health;
     let steps = sim.rng.range(10, 40);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         for _ in 0..steps {
@@ -867,6 +1010,8 @@ impl Stats {
         self.c_splits += s.c_splits;
         self.handoffs += s.handoffs;
         self.mixed_handoffs += s.mixed_handoffs;
+        self.health_changes += s.health_changes;
+        self.health_checks += s.health_checks;
     }
 }
 
@@ -964,6 +1109,11 @@ fn clusters_agree_on_one_balanced_allocation() {
                 "handoffs on RELEASED beside original nodes",
                 total.mixed_handoffs,
             ),
+            ("changes of health", total.health_changes),
+            (
+                "components checked with health agreed and in play",
+                total.health_checks,
+            ),
         ] {
             assert!(count >= seeds / 100, "too few {what}: {count}");
         }
@@ -975,7 +1125,7 @@ fn clusters_agree_on_one_balanced_allocation() {
 /// STATEs), whatever `WACKAMOLE_SIM_SEEDS` says.
 #[test]
 fn seed_41312_a_merge_cut_short_by_a_partition() {
-    let stats = run_seed(41312, false).expect("seed 41312 passes");
+    let stats = run_seed_with(41312, false, false).expect("seed 41312 passes");
     assert!(stats.merges >= 1 && stats.partitions >= 1 && stats.c_agreements >= 1);
 }
 
@@ -1008,6 +1158,7 @@ impl Scripted {
                 },
                 state_wait: Duration::from_secs(10),
                 arp_share: Duration::from_secs(60),
+                release_unservable: false,
             });
             engine.handle(Input::Connected);
             engines.push(engine);

@@ -24,6 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("control", &["base", "config", "engine", "log"]),
     ("process", &["base", "log"]),
     ("hooks", &["base", "config", "log", "process"]),
+    ("track", &["base", "config", "engine"]),
+    ("check", &["track"]),
 ];
 
 /// The wiring: may import any layer.

@@ -14,8 +14,8 @@ use std::process::Command;
 
 use wackamole::cli::{self, Invocation};
 use wackamole::config::{
-    self, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES,
-    MEMBERSHIP_PARAMETERS,
+    self, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, CHECK_PARAMETERS,
+    DIRECTIVES, MEMBERSHIP_PARAMETERS, TRACK_PARAMETERS,
 };
 use wackamole::engine::Phase;
 
@@ -97,6 +97,8 @@ fn every_directive_and_block_parameter_is_in_wackamole_conf_5() {
     );
     assert_documented(&page, "Announce parameters", &names(ANNOUNCE_PARAMETERS));
     assert_documented(&page, "Addresses parameters", &names(ADDRESSES_PARAMETERS));
+    assert_documented(&page, "Track parameters", &names(TRACK_PARAMETERS));
+    assert_documented(&page, "Track Command settings", &names(CHECK_PARAMETERS));
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub enum Directive {
     Quorum,
     /// `Addresses { ... }`: kernel lifetimes of the VIF addresses.
     Addresses,
+    /// `Track { ... }`: what makes this node unhealthy.
+    Track,
     /// The original's module directory: accepted and ignored.
     ModuleDir,
     /// The original's dynamic hooks: refused with the `Run` line to use.
@@ -69,6 +71,7 @@ pub const DIRECTIVES: &[(&str, Directive)] = &[
     ("Membership", Directive::Membership),
     ("Quorum", Directive::Quorum),
     ("Addresses", Directive::Addresses),
+    ("Track", Directive::Track),
     ("ModuleDir", Directive::ModuleDir),
     ("RunDynamic", Directive::RunDynamic),
     ("PerlUse", Directive::RunDynamic),
@@ -146,6 +149,51 @@ pub enum AddressesParameter {
 pub const ADDRESSES_PARAMETERS: &[(&str, AddressesParameter)] = &[
     ("Lifetime", AddressesParameter::Lifetime),
     ("TakeoverWait", AddressesParameter::TakeoverWait),
+];
+
+/// A parameter inside `Track { ... }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackParameter {
+    /// `Interface`: an interface whose state and carrier are watched.
+    Interface,
+    /// `Command`: a check command run every interval.
+    Command,
+    /// `File`: a file whose existence drains this node.
+    File,
+    /// `HoldDown`: the least time between two changes of health.
+    HoldDown,
+    /// `Unservable`: keep or release a VIF no member can serve.
+    Unservable,
+}
+
+/// Every spelling of every `Track` parameter.
+pub const TRACK_PARAMETERS: &[(&str, TrackParameter)] = &[
+    ("Interface", TrackParameter::Interface),
+    ("Command", TrackParameter::Command),
+    ("File", TrackParameter::File),
+    ("HoldDown", TrackParameter::HoldDown),
+    ("Unservable", TrackParameter::Unservable),
+];
+
+/// A setting of a check command, in the braces after `Command = "..."`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckParameter {
+    /// `Interval`: time between two runs.
+    Interval,
+    /// `Timeout`: a run is killed this long after it started.
+    Timeout,
+    /// `Fall`: failures in a row that fail the tracker.
+    Fall,
+    /// `Rise`: successes in a row that recover it.
+    Rise,
+}
+
+/// Every spelling of every check command setting.
+pub const CHECK_PARAMETERS: &[(&str, CheckParameter)] = &[
+    ("Interval", CheckParameter::Interval),
+    ("Timeout", CheckParameter::Timeout),
+    ("Fall", CheckParameter::Fall),
+    ("Rise", CheckParameter::Rise),
 ];
 
 /// What `word` names in `table`, whatever its case.

@@ -23,9 +23,9 @@ pub use key::{
     NEW_KEY_LEN,
 };
 pub use keywords::{
-    lookup as lookup_keyword, AnnounceParameter, BalanceParameter, Directive, MembershipParameter,
-    ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS, BALANCE_PARAMETERS, DIRECTIVES,
-    MEMBERSHIP_PARAMETERS,
+    lookup as lookup_keyword, AnnounceParameter, BalanceParameter, CheckParameter, Directive,
+    MembershipParameter, TrackParameter, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS,
+    BALANCE_PARAMETERS, CHECK_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS, TRACK_PARAMETERS,
 };
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS,

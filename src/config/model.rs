@@ -96,6 +96,98 @@ pub struct AddressesConfig {
     pub takeover_wait: bool,
 }
 
+/// How long trackers wait between two changes of this node's health,
+/// when the file does not say.
+pub const DEFAULT_HOLD_DOWN: Duration = Duration::from_secs(2);
+
+/// A check command's `Interval` when the file does not say.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A check command's `Fall` when the file does not say.
+pub const DEFAULT_CHECK_FALL: u32 = 3;
+
+/// A check command's `Rise` when the file does not say.
+pub const DEFAULT_CHECK_RISE: u32 = 2;
+
+/// What becomes of a VIF that no member of the group can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unservable {
+    /// It stays where it is, served as well as it can be (the default).
+    #[default]
+    Keep,
+    /// It is released: nobody holds it until a member can serve it.
+    Release,
+}
+
+/// `Command = "..." { Interval = T  Timeout = T  Fall = N  Rise = N }`
+/// inside `Track` (ours).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckCommand {
+    /// The command line, run by `/bin/sh -c`; exit status 0 passes.
+    pub command: String,
+    /// Time from the start of one run to the start of the next.
+    pub interval: Duration,
+    /// A run still going this long after it started is killed (its
+    /// whole process group) and counts as a failure; below `interval`.
+    pub timeout: Duration,
+    /// Failures in a row that make the tracker fail (at least 1).
+    pub fall: u32,
+    /// Successes in a row that make a failed tracker pass again (at
+    /// least 1).
+    pub rise: u32,
+}
+
+impl CheckCommand {
+    /// `command` with the default settings: every 2 s, killed after half
+    /// the interval, failing after 3 failures, passing after 2 successes.
+    pub fn new(command: impl Into<String>) -> CheckCommand {
+        CheckCommand {
+            command: command.into(),
+            interval: DEFAULT_CHECK_INTERVAL,
+            timeout: DEFAULT_CHECK_INTERVAL / 2,
+            fall: DEFAULT_CHECK_FALL,
+            rise: DEFAULT_CHECK_RISE,
+        }
+    }
+}
+
+/// `Track { ... }` (ours): what makes this node unhealthy while it fails.
+/// The interfaces the VIFs' addresses sit on are tracked per VIF without
+/// being listed here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackConfig {
+    /// `Interface = NAME`: down, without carrier or missing fails.
+    pub interfaces: Vec<String>,
+    /// `Command = "..."`: a check run every interval.
+    pub commands: Vec<CheckCommand>,
+    /// `File = PATH`: its existence drains this node.
+    pub files: Vec<PathBuf>,
+    /// `HoldDown = T`: the least time between two changes of this node's
+    /// health, and how long a recovered tracker must pass first.
+    pub hold_down: Duration,
+    /// `Unservable = keep | release`.
+    pub unservable: Unservable,
+}
+
+impl TrackConfig {
+    /// Whether the block lists any tracker.
+    pub fn is_empty(&self) -> bool {
+        self.interfaces.is_empty() && self.commands.is_empty() && self.files.is_empty()
+    }
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            interfaces: Vec::new(),
+            commands: Vec::new(),
+            files: Vec::new(),
+            hold_down: DEFAULT_HOLD_DOWN,
+            unservable: Unservable::Keep,
+        }
+    }
+}
+
 /// `AcquisitionsPerRound`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcquisitionsPerRound {
@@ -185,6 +277,8 @@ pub struct Config {
     pub announce: AnnounceConfig,
     /// `Addresses { ... }` (ours).
     pub addresses: AddressesConfig,
+    /// `Track { ... }` (ours): this node's trackers.
+    pub track: TrackConfig,
     /// Never empty.
     pub vifs: Vec<Vif>,
     /// `Run`/`Exec` hooks, in file order.
@@ -216,6 +310,7 @@ impl Default for Config {
             notify: Vec::new(),
             announce: AnnounceConfig::default(),
             addresses: AddressesConfig::default(),
+            track: TrackConfig::default(),
             vifs: Vec::new(),
             hooks: Vec::new(),
             identity: None,

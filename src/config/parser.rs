@@ -6,6 +6,7 @@
 mod addresses;
 mod membership;
 mod notify;
+mod track;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -47,7 +48,7 @@ pub(super) struct Parsed {
 
 const DIRECTIVE_EXPECTED: &str = "a directive (Spread, SpreadRetryInterval, Group, Control, \
      LogFacility, Mature, Arp-Cache, Balance, Prefer, Notify, Announce, VirtualInterfaces, Run, \
-     Identity, Membership, Quorum, Addresses)";
+     Identity, Membership, Quorum, Addresses, Track)";
 const VIF_ADDRESS_EXPECTED: &str = "a VIF address IF:A.B.C.D[/BITS][nNET] or IF:IPV6[/BITS] \
      (as in eth0:10.0.0.5/24 or eth0:2001:db8::10/64)";
 const VIF_EXPECTED: &str = "a VIF: IF:A.B.C.D[/BITS][nNET], IF:IPV6[/BITS] or `{` with several";
@@ -270,6 +271,7 @@ impl<'a> Parser<'a> {
             Directive::Membership => self.membership(position)?,
             Directive::Quorum => self.quorum()?,
             Directive::Addresses => self.addresses()?,
+            Directive::Track => self.track()?,
             Directive::ModuleDir => {
                 self.expect_equals("ModuleDir")?;
                 self.string("a directory")?;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::values::{format_interval, log_facility_name};
 use super::{
     AcquisitionsPerRound, Config, Ipv4Block, MembershipConfig, NotifyTarget, Prefer, Quorum,
-    SpreadAddress,
+    SpreadAddress, TrackConfig, Unservable,
 };
 
 /// The summary `wackamole -t` prints for `config`.
@@ -124,6 +124,7 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         )?,
         None => writeln!(out, "address lifetime: off (permanent addresses)")?,
     }
+    write_track(out, &config.track)?;
     writeln!(out, "vifs: {}", config.vifs.len())?;
     for (index, vif) in config.vifs.iter().enumerate() {
         let addresses: Vec<String> = vif
@@ -145,6 +146,44 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+fn write_track(out: &mut String, track: &TrackConfig) -> std::fmt::Result {
+    if track.is_empty() {
+        writeln!(out, "track: none (VIF interfaces only)")?;
+    } else {
+        writeln!(out, "track:")?;
+        for interface in &track.interfaces {
+            writeln!(out, "  interface {interface}")?;
+        }
+        for check in &track.commands {
+            writeln!(
+                out,
+                "  command \"{}\" every {}, timeout {}, fall {}, rise {}",
+                check.command,
+                format_interval(check.interval),
+                format_interval(check.timeout),
+                check.fall,
+                check.rise
+            )?;
+        }
+        for file in &track.files {
+            writeln!(
+                out,
+                "  file {} (drains this node while it exists)",
+                file.display()
+            )?;
+        }
+    }
+    let unservable = match track.unservable {
+        Unservable::Keep => "keep",
+        Unservable::Release => "release",
+    };
+    writeln!(
+        out,
+        "track hold-down: {}, unservable VIFs: {unservable}",
+        format_interval(track.hold_down)
+    )
 }
 
 fn write_spread(out: &mut String, config: &Config) -> std::fmt::Result {

@@ -39,6 +39,25 @@ pub struct JsonStatus {
     pub service: Option<JsonService>,
     /// Absent from the documents of daemons that predate it.
     pub quorum: Option<JsonQuorum>,
+    /// This node's trackers; absent from the documents of daemons that
+    /// predate them.
+    pub trackers: Option<Vec<JsonTracker>>,
+}
+
+/// One tracker of this node.
+#[derive(Debug, Clone, PartialEq, SerJson)]
+pub struct JsonTracker {
+    /// `interface`, `vif-interface`, `command` or `file`.
+    pub kind: String,
+    /// The interface name, the command line or the file's path.
+    pub target: String,
+    /// `pending`, `passing` or `failing`.
+    pub state: String,
+    /// Milliseconds in that state.
+    pub since_ms: u64,
+    /// The last thing observed (the first line of a command's output,
+    /// at most 200 characters).
+    pub last_result: String,
 }
 
 /// The group service, as it describes itself.

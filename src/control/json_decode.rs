@@ -11,7 +11,7 @@ use std::fmt;
 
 use super::json::{
     JsonAddress, JsonLink, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum,
-    JsonRefused, JsonService, JsonStatus, JsonVif,
+    JsonRefused, JsonService, JsonStatus, JsonTracker, JsonVif,
 };
 use super::json_value::{parse_object, Value};
 
@@ -186,6 +186,20 @@ impl FromValue for JsonStatus {
             vifs: f.required("vifs")?,
             service: f.optional("service")?,
             quorum: f.optional("quorum")?,
+            trackers: f.optional("trackers")?,
+        })
+    }
+}
+
+impl FromValue for JsonTracker {
+    fn from_value(value: &Value) -> Result<JsonTracker, Misfit> {
+        let f = Fields::of(value)?;
+        Ok(JsonTracker {
+            kind: f.required("kind")?,
+            target: f.required("target")?,
+            state: f.required("state")?,
+            since_ms: f.required("since_ms")?,
+            last_result: f.required("last_result")?,
         })
     }
 }

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 pub use client::{render_listing, run, Action, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
-pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
+pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, TrackerStatus, VifStatus};
 pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
 pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};

@@ -12,7 +12,8 @@ use std::net::Ipv4Addr;
 use nanoserde::SerJson;
 
 use super::json::{
-    JsonAddress, JsonMember, JsonMembership, JsonQuorum, JsonService, JsonStatus, JsonVif,
+    JsonAddress, JsonMember, JsonMembership, JsonQuorum, JsonService, JsonStatus, JsonTracker,
+    JsonVif,
 };
 use super::wire::{AddressRecord, StateReply, VifRecord};
 use crate::base::VifAddress;
@@ -37,6 +38,23 @@ pub struct Status {
     pub service: ServiceStatus,
     /// The quorum rule and whether the view meets it.
     pub quorum: Option<QuorumStatus>,
+    /// This node's trackers (`Track` block, then the VIFs' interfaces).
+    pub trackers: Vec<TrackerStatus>,
+}
+
+/// One tracker of this node, for the status output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerStatus {
+    /// `interface`, `vif-interface`, `command` or `file`.
+    pub kind: String,
+    /// The interface name, the command line or the file's path.
+    pub target: String,
+    /// `pending`, `passing` or `failing`.
+    pub state: String,
+    /// Milliseconds it has been in that state.
+    pub since_ms: u64,
+    /// The last thing observed, one bounded line.
+    pub last_result: String,
 }
 
 /// One member of the view, for the status output.
@@ -169,6 +187,18 @@ impl Status {
                 members: q.members,
                 met: q.met,
             }),
+            trackers: Some(
+                self.trackers
+                    .iter()
+                    .map(|t| JsonTracker {
+                        kind: t.kind.clone(),
+                        target: t.target.clone(),
+                        state: t.state.clone(),
+                        since_ms: t.since_ms,
+                        last_result: t.last_result.clone(),
+                    })
+                    .collect(),
+            ),
         }
     }
 }
@@ -231,6 +261,13 @@ pub(crate) mod tests {
                 members: Some(2),
                 met: true,
             }),
+            trackers: vec![TrackerStatus {
+                kind: "interface".to_string(),
+                target: "eth1".to_string(),
+                state: "failing".to_string(),
+                since_ms: 1500,
+                last_result: "lost carrier".to_string(),
+            }],
         }
     }
 
@@ -332,7 +369,9 @@ pub(crate) mod tests {
             r#"{"interface":"eth0","family":"ipv4","address":"10.0.0.6","prefix_len":24,"network_len":24,"#,
             r#""netmask":"255.255.255.0","broadcast":"10.0.0.255"}]}],"#,
             r#""service":{"name":"spread","endpoint":"unix:/var/run/4803","state":"connected"},"#,
-            r#""quorum":{"rule":"none","needed":0,"members":2,"met":true}}"#,
+            r#""quorum":{"rule":"none","needed":0,"members":2,"met":true},"#,
+            r#""trackers":[{"kind":"interface","target":"eth1","state":"failing","since_ms":1500,"#,
+            r#""last_result":"lost carrier"}]}"#,
         );
         assert_eq!(json, expected);
     }
@@ -376,7 +415,9 @@ pub(crate) mod tests {
             &refused(0, 1),
             r#","links":[],"duplicates":0"#,
             r#"}],"lease":"held","lease_remaining_ms":73}},"#,
-            r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
+            r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true},"#,
+            r#""trackers":[{"kind":"interface","target":"eth1","state":"failing","since_ms":1500,"#,
+            r#""last_result":"lost carrier"}]}"#,
         ]
         .concat();
         assert_eq!(&json[cut..], expected);

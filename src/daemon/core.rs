@@ -55,7 +55,7 @@ use crate::base::{Level, VifAddress};
 use crate::config::Config;
 use crate::control::{MoveReason, Request, WatchEvent};
 use crate::engine::codec::mess_type;
-use crate::engine::{Engine, Input, Output, Settings, Snapshot, Timer, VifIndex};
+use crate::engine::{Engine, Input, LocalHealth, Output, Settings, Snapshot, Timer, VifIndex};
 use crate::hooks::HookDetails;
 
 /// How often an address the kernel refused is tried again while its VIF
@@ -115,6 +115,15 @@ pub struct Core<S, H> {
     acquired: BTreeSet<VifIndex>,
     /// The view the quorum lease lapsed in.
     lapsed_in: Option<crate::base::GroupId>,
+    /// What this node can serve, as the trackers last said (`health`).
+    health: LocalHealth,
+    /// Out of the group while unhealthy in a group with original nodes.
+    health_away: bool,
+    /// The last settled view had a member that is not ours.
+    mixed: bool,
+    /// VIFs a HEALTH gave us that wait for their old owner's RELEASED:
+    /// why they move, for the watchers, when they come up.
+    moved_by_health: BTreeMap<VifIndex, MoveReason>,
 }
 
 impl<S: GroupService, H: Host> Core<S, H> {
@@ -122,6 +131,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// not joined yet ([`start`](Core::start)).
     pub fn new(config: Config, identity: Ipv4Addr, service: S, host: H) -> Core<S, H> {
         let mut service = service;
+        let vifs = config.vifs.len();
         let quorum = QuorumGate::new(config.quorum, configured_nodes(&config));
         service.set_quorum(quorum.needed());
         Core {
@@ -140,6 +150,10 @@ impl<S: GroupService, H: Host> Core<S, H> {
             reason: MoveReason::View,
             acquired: BTreeSet::new(),
             lapsed_in: None,
+            health: LocalHealth::full(vifs),
+            health_away: false,
+            mixed: false,
+            moved_by_health: BTreeMap::new(),
         }
     }
 
@@ -176,6 +190,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
     pub fn handle_report(&mut self, report: S::Report, now: Instant) {
         if let Some(event) = self.service.handle(report) {
             self.on_group(event, now);
+            self.follow_health(now);
         }
         self.sync_service(now);
     }
@@ -204,7 +219,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 responder.respond(());
             }
             Request::EndFailure(responder) => {
-                if std::mem::take(&mut self.away) {
+                if std::mem::take(&mut self.away) && !self.stays_out() {
                     self.log(
                         Level::Notice,
                         format_args!("simulated failure over: joining again"),
@@ -386,13 +401,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
                             });
                         }
                         Input::Message(message) => {
-                            self.reason = if matches!(
-                                message.mess_type,
-                                mess_type::BALANCE | mess_type::RELEASED
-                            ) {
-                                MoveReason::Balance
-                            } else {
-                                MoveReason::View
+                            self.reason = match message.mess_type {
+                                mess_type::BALANCE | mess_type::RELEASED => MoveReason::Balance,
+                                mess_type::HEALTH => {
+                                    MoveReason::Tracker(format!("health of {}", message.sender))
+                                }
+                                _ => MoveReason::View,
                             };
                         }
                         Input::Disconnected => {
@@ -405,7 +419,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                         }
                         _ => {}
                     }
-                    self.feed(input, now)
+                    self.feed_noting_health(input, now)
                 }
                 Step::Lost(reason) => {
                     self.reason = MoveReason::ServiceLost;
@@ -416,7 +430,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 Step::Rejoin => {
                     self.reason = MoveReason::Quorum;
                     self.leave_group(now);
-                    if !self.away {
+                    if !self.stays_out() {
                         self.service.join();
                     }
                 }
@@ -445,6 +459,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
             Output::Acquire(vif) => {
+                let reason = self.reason_for(vif);
+                let reason = std::mem::replace(&mut self.reason, reason);
                 self.acquired.insert(vif);
                 if let Some(&safe) = self.orphans.get(&vif).filter(|&&at| at > now) {
                     self.log(
@@ -461,6 +477,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 } else if !self.lapsed {
                     self.place(vif, true, now);
                 }
+                self.reason = reason;
             }
             Output::Release(vif) => {
                 self.acquired.remove(&vif);
@@ -638,6 +655,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 }
 
+mod health;
+#[cfg(test)]
+mod health_tests;
 mod lease;
 mod lifetimes;
 #[cfg(test)]

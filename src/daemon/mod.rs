@@ -27,6 +27,7 @@ mod status;
 #[cfg(test)]
 mod test_host;
 mod timers;
+mod tracking;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Overrides, VifAddress};
-use crate::control::{ControlHandle, ControlServer, Request, Watchers};
+use crate::control::{ControlHandle, ControlServer, Request, Responder, Status, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceSettings, Announcer, Report};
@@ -51,6 +52,7 @@ pub use identity::IdentityError;
 use linux_host::LinuxHost;
 pub use spread_service::group_event;
 use spread_service::SpreadService;
+use tracking::{TrackReport, Tracking};
 
 /// Longest the loop sleeps when no timer is armed.
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
@@ -84,6 +86,8 @@ pub enum DaemonError {
     Control(crate::control::ControlError),
     /// A thread cannot be started.
     Thread(std::io::Error),
+    /// The interface watcher's netlink socket cannot be opened.
+    LinkWatch(std::io::Error),
 }
 
 impl fmt::Display for DaemonError {
@@ -94,6 +98,7 @@ impl fmt::Display for DaemonError {
             DaemonError::Membership(e) => e.fmt(f),
             DaemonError::Control(e) => write!(f, "control socket: {e}"),
             DaemonError::Thread(e) => write!(f, "cannot start a thread: {e}"),
+            DaemonError::LinkWatch(e) => write!(f, "cannot watch the interfaces: {e}"),
         }
     }
 }
@@ -106,6 +111,7 @@ enum Event<R> {
     Group(R),
     Signal(Signal),
     Control(Request),
+    Track(TrackReport),
 }
 
 /// Starts the daemon and runs it until a terminating signal. Detached,
@@ -224,6 +230,13 @@ fn start<S: GroupService>(
     let watchers = control
         .as_ref()
         .map_or_else(Watchers::default, ControlHandle::watchers);
+    let tracker_events = events.clone();
+    let tracking = Tracking::start(
+        &config,
+        move |report| tracker_events.send(Event::Track(report)).is_ok(),
+        Instant::now(),
+    )
+    .map_err(DaemonError::LinkWatch)?;
 
     let daemon = Daemon {
         core: Core::new(
@@ -232,6 +245,7 @@ fn start<S: GroupService>(
             service,
             LinuxHost::new(announcer, hooks, watchers),
         ),
+        tracking,
         config_path: options.config_path,
         overrides: options.overrides,
         _control: control,
@@ -285,6 +299,7 @@ fn log_announcement(report: Report) {
 
 struct Daemon<S: GroupService> {
     core: Core<S, LinuxHost>,
+    tracking: Tracking,
     config_path: PathBuf,
     overrides: Overrides,
     _control: Option<ControlHandle>,
@@ -308,20 +323,41 @@ impl<S: GroupService> Daemon<S> {
     fn run(&mut self, inbox: &Receiver<Event<S::Report>>) {
         loop {
             let now = Instant::now();
-            let wait = self.core.poll_timeout().map_or(IDLE_WAKE, |at| {
+            let due = match (self.core.poll_timeout(), self.tracking.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = due.map_or(IDLE_WAKE, |at| {
                 at.saturating_duration_since(now).min(IDLE_WAKE)
             });
             match inbox.recv_timeout(wait) {
                 Ok(Event::Signal(Signal::Terminate)) => return,
                 Ok(Event::Signal(Signal::Reload)) => self.reload(),
                 Ok(Event::Group(report)) => self.core.handle_report(report, Instant::now()),
+                Ok(Event::Control(Request::GetState(responder))) => {
+                    self.status(responder, Instant::now())
+                }
                 Ok(Event::Control(request)) => self.core.handle_control(request, Instant::now()),
+                Ok(Event::Track(report)) => {
+                    self.tracking.handle(report, &mut self.core, Instant::now())
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 // We hold a sender ourselves, so this cannot happen; if it
                 // did, nothing could ever wake us again.
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+            self.tracking.handle_timeout(&mut self.core, Instant::now());
             self.core.handle_timeout(Instant::now());
+        }
+    }
+
+    /// `wackatrl -l`: the core's status with the trackers added.
+    fn status(&mut self, responder: Responder<Status>, now: Instant) {
+        let (inner, answer) = crate::control::server::responder();
+        self.core.handle_control(Request::GetState(inner), now);
+        if let Ok(mut status) = answer.try_recv() {
+            status.trackers = self.tracking.status(now);
+            responder.respond(status);
         }
     }
 
@@ -343,6 +379,9 @@ impl<S: GroupService> Daemon<S> {
         let facility = new.log_facility;
         if self.core.reload(new, Instant::now()) {
             log::set_facility(facility);
+            let config = self.core.config().clone();
+            self.tracking
+                .reconfigure(&config, &mut self.core, Instant::now());
         }
     }
 }

@@ -1,10 +1,10 @@
 //! What a re-read configuration (SIGHUP) may change in a running daemon.
 //!
 //! Live: `Notify`, `Arp-Cache`, `Balance`, `Mature`, hooks, `LogFacility`,
-//! `SpreadRetryInterval`, `Quorum`, `Addresses`, and the membership's
-//! `Heartbeat`, `Timeout`, `Key` and `AcceptKey` (the steps of a key
-//! rotation: the node swaps its keys between two datagrams and keeps its
-//! view). Everything that the cluster or the connection depends on
+//! `SpreadRetryInterval`, `Quorum`, `Addresses`, `Track`, and the
+//! membership's `Heartbeat`, `Timeout`, `Key` and `AcceptKey` (the steps of
+//! a key rotation: the node swaps its keys between two datagrams and keeps
+//! its view). Everything that the cluster or the connection depends on
 //! (the VIFs, the group, the identity, the preferences our STATE carries,
 //! the group service itself: the Spread daemon, or the membership's nodes
 //! and port, the control socket, the announcer's `Announce` block)
@@ -100,6 +100,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ),
         ("Quorum", running.quorum != new.quorum),
         ("Addresses", running.addresses != new.addresses),
+        ("Track", running.track != new.track),
     ];
     Ok(changed(&live))
 }

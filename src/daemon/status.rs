@@ -52,5 +52,6 @@ pub(super) fn status(
             members: quorum.members,
             met: quorum.met,
         }),
+        trackers: Vec::new(),
     }
 }

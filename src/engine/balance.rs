@@ -2,8 +2,9 @@
 //! BALANCE in flight at a time) and every member's application of a
 //! BALANCE delivered to the group.
 
-use super::codec::{self, mess_type, BalanceBody, Move};
+use super::codec::{self, mess_type, BalanceBody, ClaimPriority, Move};
 use super::event::{Delivery, Level, Timer};
+use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
 use crate::config::AcquisitionsPerRound;
@@ -32,7 +33,13 @@ impl Engine {
             return;
         }
         let counts = self.table.counts(view.members.len());
-        let plan = self.table.plan_balance(&participants, &counts, limited);
+        let all_ours = self.view_is_all_ours();
+        let health = &self.health;
+        let plan = self
+            .table
+            .plan_balance(&participants, &counts, limited, |m, vif| {
+                !all_ours || health.can_serve(m, vif)
+            });
         if plan.is_empty() {
             return;
         }
@@ -97,22 +104,49 @@ impl Engine {
             );
             self.log(Level::Warning, text);
         }
+        let (moves, refused): (Vec<_>, Vec<_>) = resolved
+            .into_iter()
+            .map(|(vif, owner)| (vif, Some(owner)))
+            .partition(|&(vif, owner)| owner.is_some_and(|o| self.serves(o, vif)));
+        if !refused.is_empty() {
+            let text = format!(
+                "BALANCE from {sender} gives {} VIFs to members that cannot serve them (health \
+                 changed since it was planned); those moves are skipped",
+                refused.len()
+            );
+            self.log(Level::Notice, text);
+        }
+        self.apply_moves(&moves, false);
+    }
+
+    /// Moves each VIF to its new owner (None: nobody), the old owner
+    /// taking it down and saying so before the new one brings it up
+    /// (`handoff`). `reset` holds a moved VIF as CLAIMED (a health move:
+    /// the new owner does not prefer it); otherwise it keeps its priority.
+    pub(super) fn apply_moves(&mut self, moves: &[(VifIndex, Option<MemberIndex>)], reset: bool) {
+        let Some(me) = self.my_index() else {
+            return;
+        };
         let mut moved_away = Vec::new();
         let mut released = Vec::new();
         let mut given = Vec::new();
-        for (vif, owner) in resolved {
+        for &(vif, owner) in moves {
             let previous = self.table.slots()[vif.0].owner;
-            if previous == Some(owner) {
+            if previous == owner {
                 continue;
             }
-            self.table.reassign(vif, owner);
+            match (owner, reset) {
+                (Some(owner), false) => self.table.reassign(vif, owner),
+                (Some(_), true) => self.table.assign(vif, owner, ClaimPriority::Claimed),
+                (None, _) => self.table.assign(vif, None, ClaimPriority::Unclaimed),
+            }
             if previous == Some(me) {
                 moved_away.push(vif);
             }
             if self.hand_over(vif, previous, me) {
                 released.push(vif);
             }
-            if owner == me {
+            if owner == Some(me) {
                 given.push(vif);
             }
         }

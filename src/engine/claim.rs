@@ -10,7 +10,6 @@ use super::index::MemberIndex;
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
 use super::table::ClaimResult;
-use crate::config::AcquisitionsPerRound;
 
 impl Engine {
     pub(super) fn apply_claims(&mut self, sender: &str, slot: MemberIndex, state: &StateBody) {
@@ -58,7 +57,13 @@ impl Engine {
         self.table.priority_claim();
         // Counts always come from the table: every member derives the same.
         let mut counts = self.table.counts(members);
-        self.table.claim_unclaimed(&participants, &mut counts);
+        let all_ours = self.view_is_all_ours();
+        let health = &self.health;
+        self.table
+            .claim_unclaimed(&participants, &mut counts, |m, vif| {
+                !all_ours || health.can_serve(m, vif)
+            });
+        self.settle_health();
         self.phase = Phase::Run;
         self.settle_holdings();
         self.balance_in_flight = false;
@@ -77,12 +82,7 @@ impl Engine {
             self.log(Level::Notice, text);
             return;
         }
-        match self.settings.balance.acquisitions_per_round {
-            AcquisitionsPerRound::All => self.balance_round(),
-            AcquisitionsPerRound::Limited(_) => {
-                self.arm(Timer::Balance, self.settings.balance.interval)
-            }
-        }
+        self.balance_soon();
     }
 
     pub(super) fn on_maturing(&mut self) {

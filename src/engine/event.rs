@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::health::LocalHealth;
 use super::index::VifIndex;
 /// Log records carry the facade's severity; the engine only names it.
 pub use crate::base::Level;
@@ -64,6 +65,9 @@ pub enum Input {
     TimerFired(Timer),
     /// The kernel's ARP table, read because of [`Output::ReadArpTable`].
     LocalArpTable(Vec<ArpEntry>),
+    /// What this node can serve now, as its trackers see it (until the
+    /// first, everything).
+    Health(LocalHealth),
 }
 
 /// Ordering a multicast needs from the group service.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::codec::{self, mess_type, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
 use super::handoff::Handoff;
+use super::health::Health;
 use super::index::{MemberIndex, VifIndex};
 use super::settings::Settings;
 use super::snapshot::Phase;
@@ -39,6 +40,8 @@ pub struct Engine {
     pub(super) handoff: Handoff,
     /// Our leader sent a BALANCE that has not come back yet.
     pub(super) balance_in_flight: bool,
+    /// Our health and the view's agreed health map.
+    pub(super) health: Health,
     pub(super) arp_cache: BTreeMap<Ipv4Addr, [u8; 6]>,
     pub(super) out: Vec<Output>,
     /// What this input's round acquired and released, for the post hooks.
@@ -65,6 +68,7 @@ impl Engine {
             reported: vec![None; vifs],
             handoff: Handoff::new(0, vifs),
             balance_in_flight: false,
+            health: Health::new(vifs),
             arp_cache: BTreeMap::new(),
             out: Vec::new(),
             acquired: Vec::new(),
@@ -104,6 +108,7 @@ impl Engine {
             Input::Message(message) => self.on_message(message),
             Input::TimerFired(timer) => self.on_timer(timer),
             Input::LocalArpTable(entries) => self.on_local_arp_table(&entries),
+            Input::Health(health) => self.on_local_health(health),
         }
         if !self.acquired.is_empty() {
             let vifs = std::mem::take(&mut self.acquired);
@@ -184,6 +189,7 @@ impl Engine {
         self.release_all();
         self.reported.fill(None);
         self.handoff = Handoff::new(0, self.held.len());
+        self.health.forget();
         self.phase = phase;
         self.mature = false;
         self.view = None;
@@ -238,6 +244,10 @@ impl Engine {
                 .map(|list| self.on_holding(&sender, &list)),
             mess_type::RELEASED => codec::decode_released(&body, endian_mismatch)
                 .map(|list| self.on_released(&sender, &list)),
+            mess_type::HEALTH => {
+                codec::decode_health(&body, endian_mismatch, self.settings.vifs.len())
+                    .map(|health| self.on_health(&sender, health))
+            }
             mess_type::OPERATOR => Ok(()),
             other => {
                 self.log(
@@ -308,6 +318,7 @@ mod tests {
             (mess_type::ARPCACHE, vec![0; 13]),
             (mess_type::PROCEED, vec![0; 4]),
             (mess_type::HOLDING, vec![0; 15]),
+            (mess_type::HEALTH, codec::encode_health(GID, false, &[true])),
             (
                 mess_type::RELEASED,
                 codec::encode_released(GID, &[ip(0), ip(0)]),

@@ -169,6 +169,9 @@ mod event;
 mod handoff;
 #[cfg(test)]
 mod handoff_tests;
+mod health;
+#[cfg(test)]
+mod health_tests;
 mod index;
 mod machine;
 mod settings;
@@ -181,6 +184,7 @@ mod view;
 pub use crate::base::{ArpEntry, GroupId};
 pub use codec::{ClaimPriority, CodecError};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
+pub use health::{LocalHealth, MemberHealth};
 pub use index::{MemberIndex, VifIndex};
 pub use machine::Engine;
 pub use settings::{Settings, DEFAULT_STATE_WAIT, RELEASE_WAIT, SILENT_WARNING_REPEAT};

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::config::{Balance, Config};
+use crate::config::{Balance, Config, Unservable};
 
 /// How long a view may wait for its members' STATE before the engine
 /// warns about them and asks the group to proceed without them.
@@ -37,6 +37,9 @@ pub struct Settings {
     pub state_wait: Duration,
     /// Interval of ARP table sharing (`Arp-Cache`).
     pub arp_share: Duration,
+    /// When no member of the view can serve a VIF: true releases it
+    /// (nobody holds it), false keeps it where it is.
+    pub release_unservable: bool,
 }
 
 impl Settings {
@@ -50,6 +53,7 @@ impl Settings {
             balance: config.balance,
             state_wait: DEFAULT_STATE_WAIT,
             arp_share: config.arp_cache,
+            release_unservable: config.track.unservable == Unservable::Release,
         }
     }
 }

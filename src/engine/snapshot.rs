@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::codec::ClaimPriority;
+use super::health::MemberHealth;
 use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use crate::base::GroupId;
@@ -65,6 +66,8 @@ pub struct MemberSnapshot {
     pub status: StateReport,
     /// VIFs it owns in the table.
     pub owned: usize,
+    /// What it can serve, as agreed in this view.
+    pub health: MemberHealth,
 }
 
 /// The current view.
@@ -76,6 +79,9 @@ pub struct ViewSnapshot {
     pub my_index: MemberIndex,
     /// Its members, in the group service's order.
     pub members: Vec<MemberSnapshot>,
+    /// Every member that reported a STATE is one of ours, so health is
+    /// agreed and moves VIFs (an original node carries none).
+    pub health_agreed: bool,
 }
 
 /// One configured VIF.
@@ -94,6 +100,9 @@ pub struct VifSnapshot {
     /// The table gives it to this node, which brings it up once a member
     /// that had it up has said it took it down (RELEASED).
     pub awaiting_release: bool,
+    /// It has an owner, and that owner can serve it as agreed (false
+    /// while no member can and it stays with its owner).
+    pub servable_by_owner: bool,
 }
 
 /// The engine's state, read-only.
@@ -124,13 +133,16 @@ impl Engine {
                 .members
                 .iter()
                 .zip(&counts)
-                .map(|(m, &owned)| MemberSnapshot {
+                .enumerate()
+                .map(|(i, (m, &owned))| MemberSnapshot {
                     name: m.name.clone(),
                     identity: m.identity,
                     status: m.status,
                     owned: owned as usize,
+                    health: self.member_health(MemberIndex(i)),
                 })
                 .collect(),
+            health_agreed: self.view_is_all_ours(),
         });
         let vifs = self
             .settings
@@ -148,6 +160,9 @@ impl Engine {
                 priority: slot.priority,
                 held_here: held,
                 awaiting_release: self.handoff.awaits(VifIndex(i)),
+                servable_by_owner: slot
+                    .owner
+                    .is_some_and(|o| self.health.can_serve(o, VifIndex(i))),
             })
             .collect();
         Snapshot {

@@ -121,14 +121,27 @@ impl Table {
     }
 
     /// Every unowned VIF, in configuration order, goes to the participant
-    /// with the fewest (lowest index on ties). `participants` is in index
+    /// with the fewest (lowest index on ties) among those that `can_serve`
+    /// it, or among all of them when none can. `participants` is in index
     /// order.
-    pub(super) fn claim_unclaimed(&mut self, participants: &[MemberIndex], counts: &mut [u32]) {
-        for slot in &mut self.slots {
+    pub(super) fn claim_unclaimed(
+        &mut self,
+        participants: &[MemberIndex],
+        counts: &mut [u32],
+        can_serve: impl Fn(MemberIndex, VifIndex) -> bool,
+    ) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
             if slot.owner.is_some() {
                 continue;
             }
-            let Some(&taker) = participants.iter().min_by_key(|&&m| (counts[m.0], m)) else {
+            let fewest = |serving: bool| {
+                participants
+                    .iter()
+                    .copied()
+                    .filter(|&m| !serving || can_serve(m, VifIndex(i)))
+                    .min_by_key(|&m| (counts[m.0], m))
+            };
+            let Some(taker) = fewest(true).or_else(|| fewest(false)) else {
                 return;
             };
             *slot = Slot {
@@ -139,6 +152,16 @@ impl Table {
         }
     }
 
+    /// Gives `vif` to `owner` (or nobody) with `priority`.
+    pub(super) fn assign(
+        &mut self,
+        vif: VifIndex,
+        owner: Option<MemberIndex>,
+        priority: ClaimPriority,
+    ) {
+        self.slots[vif.0] = Slot { owner, priority };
+    }
+
     /// Moves `vif` to `owner`, keeping its priority.
     pub(super) fn reassign(&mut self, vif: VifIndex, owner: MemberIndex) {
         self.slots[vif.0].owner = Some(owner);
@@ -146,50 +169,51 @@ impl Table {
 
     /// The leader's balancing moves, at most `limit` of them (None: until
     /// balanced): repeatedly the fullest participant that holds a movable
-    /// (below PREFER) VIF gives its first such VIF to the emptiest one,
-    /// while they differ by more than one. Unlike the original, a fullest
-    /// member holding only preferred VIFs does not stop the round: the next
-    /// fullest gives instead.
+    /// (below PREFER) VIF the emptiest one `can_serve` gives its first such
+    /// VIF to it, while they differ by more than one. Unlike the original,
+    /// a fullest member holding only preferred VIFs does not stop the
+    /// round: the next fullest gives instead. Receivers are tried emptiest
+    /// first, and only among those that can serve a VIF at all; when
+    /// every member can serve everything this is exactly the rule above.
     pub(super) fn plan_balance(
         &self,
         participants: &[MemberIndex],
         counts: &[u32],
         limit: Option<usize>,
+        can_serve: impl Fn(MemberIndex, VifIndex) -> bool,
     ) -> Vec<(VifIndex, MemberIndex)> {
         let mut owner: Vec<Option<MemberIndex>> = self.slots.iter().map(|s| s.owner).collect();
-        let movable = |s: &Slot| s.owner.is_some() && s.priority < ClaimPriority::Prefer;
         let mut counts = counts.to_vec();
-        let mut movable_count = vec![0u32; counts.len()];
-        for s in self.slots.iter().filter(|s| movable(s)) {
-            if let Some(o) = s.owner {
-                movable_count[o.0] += 1;
-            }
-        }
+        let receivers: Vec<MemberIndex> = participants
+            .iter()
+            .copied()
+            .filter(|&m| (0..owner.len()).any(|i| can_serve(m, VifIndex(i))))
+            .collect();
         let mut moves = Vec::new();
         while limit.map_or(true, |l| moves.len() < l) {
-            let Some(&emptiest) = participants.iter().min_by_key(|&&m| (counts[m.0], m)) else {
-                break;
-            };
-            let donor = participants
-                .iter()
-                .copied()
-                .filter(|&m| movable_count[m.0] > 0)
-                .min_by_key(|&m| (std::cmp::Reverse(counts[m.0]), m));
-            let Some(donor) = donor else { break };
-            if counts[donor.0] <= counts[emptiest.0] + 1 {
-                break;
-            }
-            let Some(vif) = (0..owner.len()).find(|&i| {
-                owner[i] == Some(donor) && self.slots[i].priority < ClaimPriority::Prefer
-            }) else {
-                break;
-            };
-            owner[vif] = Some(emptiest);
-            counts[donor.0] -= 1;
-            counts[emptiest.0] += 1;
-            movable_count[donor.0] -= 1;
-            movable_count[emptiest.0] += 1;
-            moves.push((VifIndex(vif), emptiest));
+            let mut by_fewest = receivers.clone();
+            by_fewest.sort_by_key(|&m| (counts[m.0], m));
+            let mut by_most = participants.to_vec();
+            by_most.sort_by_key(|&m| (std::cmp::Reverse(counts[m.0]), m));
+            let step = by_fewest.iter().find_map(|&to| {
+                by_most
+                    .iter()
+                    .take_while(|&&from| counts[from.0] > counts[to.0] + 1)
+                    .find_map(|&from| {
+                        (0..owner.len())
+                            .find(|&i| {
+                                owner[i] == Some(from)
+                                    && self.slots[i].priority < ClaimPriority::Prefer
+                                    && can_serve(to, VifIndex(i))
+                            })
+                            .map(|vif| (vif, from, to))
+                    })
+            });
+            let Some((vif, from, to)) = step else { break };
+            owner[vif] = Some(to);
+            counts[from.0] -= 1;
+            counts[to.0] += 1;
+            moves.push((VifIndex(vif), to));
         }
         moves
     }
@@ -304,7 +328,7 @@ mod tests {
         let mut t = Table::new(5);
         t.claim(V0, m(1), Claimed);
         let mut counts = t.counts(3);
-        t.claim_unclaimed(&[m(0), m(1), m(2)], &mut counts);
+        t.claim_unclaimed(&[m(0), m(1), m(2)], &mut counts, |_, _| true);
         let owners: Vec<_> = t.slots().iter().map(|s| s.owner.unwrap().0).collect();
         assert_eq!(owners, vec![1, 0, 2, 0, 1]);
         assert_eq!(counts, vec![2, 2, 1]);
@@ -319,11 +343,11 @@ mod tests {
         let counts = t.counts(2);
         let both = [m(0), m(1)];
         assert_eq!(
-            t.plan_balance(&both, &counts, None),
+            t.plan_balance(&both, &counts, None, |_, _| true),
             vec![(VifIndex(0), m(1)), (VifIndex(1), m(1))]
         );
         assert_eq!(
-            t.plan_balance(&both, &counts, Some(1)),
+            t.plan_balance(&both, &counts, Some(1), |_, _| true),
             vec![(VifIndex(0), m(1))]
         );
     }
@@ -340,7 +364,7 @@ mod tests {
         }
         let counts = t.counts(3);
         assert_eq!(counts, vec![4, 3, 0]);
-        let moves = t.plan_balance(&[m(0), m(1), m(2)], &counts, None);
+        let moves = t.plan_balance(&[m(0), m(1), m(2)], &counts, None, |_, _| true);
         assert_eq!(moves, vec![(VifIndex(4), m(2))]);
     }
 }

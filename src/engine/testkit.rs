@@ -27,6 +27,7 @@ pub(super) fn settings(identity: Ipv4Addr, vifs: usize) -> Settings {
         },
         state_wait: Duration::from_secs(10),
         arp_share: Duration::from_secs(60),
+        release_unservable: false,
     }
 }
 

@@ -85,6 +85,7 @@ impl Engine {
             })
             .collect::<Vec<_>>();
         self.handoff = Handoff::new(members.len(), self.held.len());
+        self.health.new_view(members.len());
         self.view = Some(CurrentView {
             group_id,
             members,
@@ -95,6 +96,7 @@ impl Engine {
         self.balance_in_flight = false;
         self.disarm(Timer::Balance);
         self.disarm(Timer::ReleaseWait);
+        self.send_health_on_view(group_id);
         self.send_holding(group_id);
         self.send_state(group_id, my_index);
         self.arm(Timer::StateWait, self.settings.state_wait);

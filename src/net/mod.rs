@@ -19,6 +19,7 @@ pub mod iface4;
 pub mod iface6;
 mod ifreq;
 pub mod lease;
+pub mod linkwatch;
 pub mod ndp;
 pub mod neighbour;
 pub mod netlink;

@@ -76,6 +76,7 @@ fn main() {
         },
         state_wait: Duration::from_secs(10),
         arp_share: Duration::from_secs(60),
+        release_unservable: false,
     };
     let mut engine = Engine::new(settings);
     engine.handle(Input::Connected);

@@ -3,7 +3,7 @@
 //! and no VIF up at two of our nodes of one connected group at once.
 //!
 //! An original node is modelled by our engine behind a filter that drops
-//! the messages only our nodes speak (HOLDING and RELEASED) both ways:
+//! the messages only our nodes speak (HOLDING, RELEASED, HEALTH) both ways:
 //! without them our engine is exactly the original rules (the C twins
 //! check that), so it acquires at once on BALANCE and at the settling of
 //! a state exchange, releases without a word, and is never waited for.
@@ -22,7 +22,10 @@ use wackamole::engine::codec::mess_type;
 
 /// Whether an original node neither sends nor reads messages of this type.
 pub fn ours_only(kind: i16) -> bool {
-    matches!(kind, mess_type::HOLDING | mess_type::RELEASED)
+    matches!(
+        kind,
+        mess_type::HOLDING | mess_type::RELEASED | mess_type::HEALTH
+    )
 }
 
 /// Whether an engine's warning tells of a handoff gone wrong. In the

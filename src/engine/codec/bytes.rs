@@ -46,16 +46,7 @@ impl<'a> Reader<'a> {
     }
 
     fn word(&mut self, field: &'static str) -> Result<[u8; 4], CodecError> {
-        let bytes = self
-            .body
-            .get(self.at..self.at + 4)
-            .ok_or(CodecError::Truncated {
-                kind: self.kind,
-                field,
-                offset: self.at,
-                len: self.body.len(),
-            })?;
-        self.at += 4;
+        let bytes = self.bytes(4, field)?;
         Ok([bytes[0], bytes[1], bytes[2], bytes[3]])
     }
 
@@ -71,6 +62,21 @@ impl<'a> Reader<'a> {
     /// An address: network order whatever the sender's CPU.
     pub(super) fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, CodecError> {
         Ok(Ipv4Addr::from(self.word(field)?))
+    }
+
+    /// The next `n` bytes as they are.
+    pub(super) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], CodecError> {
+        let bytes = self
+            .body
+            .get(self.at..self.at + n)
+            .ok_or(CodecError::Truncated {
+                kind: self.kind,
+                field,
+                offset: self.at,
+                len: self.body.len(),
+            })?;
+        self.at += n;
+        Ok(bytes)
     }
 
     /// A count of entries of `entry_len` bytes each, bounded by what is

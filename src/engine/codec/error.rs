@@ -20,6 +20,8 @@ pub enum BodyKind {
     Holding,
     /// RELEASED.
     Released,
+    /// HEALTH.
+    Health,
 }
 
 impl fmt::Display for BodyKind {
@@ -32,6 +34,7 @@ impl fmt::Display for BodyKind {
             BodyKind::Proceed => "PROCEED",
             BodyKind::Holding => "HOLDING",
             BodyKind::Released => "RELEASED",
+            BodyKind::Health => "HEALTH",
         })
     }
 }
@@ -78,6 +81,26 @@ pub enum CodecError {
         /// The address.
         addr: Ipv4Addr,
     },
+    /// Bits set that the layout leaves zero (unknown flags, bits past the
+    /// last VIF of a bitmap).
+    UnknownBits {
+        /// The message.
+        kind: BodyKind,
+        /// The field they are in.
+        field: &'static str,
+        /// Where that field (or its last byte) is.
+        offset: usize,
+    },
+    /// A list of VIFs whose length is not our number of VIFs: the
+    /// sender's configuration differs.
+    VifCount {
+        /// The message.
+        kind: BodyKind,
+        /// The count as sent.
+        count: i32,
+        /// Our number of VIFs.
+        ours: usize,
+    },
     /// Bytes left over after the last field.
     TrailingBytes {
         /// The message.
@@ -117,6 +140,19 @@ impl fmt::Display for CodecError {
             CodecError::RepeatedAddress { kind, offset, addr } => write!(
                 f,
                 "{kind} body lists {addr} a second time (at byte {offset})"
+            ),
+            CodecError::UnknownBits {
+                kind,
+                field,
+                offset,
+            } => write!(
+                f,
+                "{kind} body has unknown bits set in its {field} at byte {offset}"
+            ),
+            CodecError::VifCount { kind, count, ours } => write!(
+                f,
+                "{kind} body is about {count} VIFs, but we have {ours} VirtualInterfaces \
+                 (configurations differ)"
             ),
             CodecError::TrailingBytes { kind, offset, len } => write!(
                 f,

@@ -5,7 +5,7 @@
 //! the message with the sender's order, and a receiver of the other order
 //! is told so); addresses are written as their four bytes, in network
 //! order, on every host. On an endian mismatch every int32 of STATE,
-//! BALANCE, PROCEED, HOLDING and RELEASED is byte-swapped, and the
+//! BALANCE, PROCEED, HOLDING, RELEASED and HEALTH is byte-swapped, and the
 //! addresses are read as they are. The C nodes swap the address fields too, so a C node reads
 //! every address of a peer of the other byte order backwards (a claim on
 //! 10.0.0.1 arrives as a claim on 1.0.0.10, which no VIF matches), and a
@@ -31,11 +31,27 @@
 //! lists the VIFs the sender has just taken down, and is sent only after
 //! the sender's driver has removed them (see the engine's module docs).
 //!
+//! HEALTH (type 9) is ours too, sent AGREED on every view before the
+//! sender's STATE when it is not fully healthy, and whenever its health
+//! changes while in a view (`N` the number of VIFs, which must be ours:
+//! another count is a configuration mismatch, refused):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 12 | group id of the view the sender sent it in: 3 × int32 |
+//! | 12 | 4 | flags: int32, bit 0 set when the sender is healthy as a node; other bits zero |
+//! | 16 | 4 | N: int32 |
+//! | 20 | ⌈N / 8⌉ | bitmap: bit `i % 8` of byte `i / 8` set when the sender can serve VIF `i` (configuration order); bits past N zero |
+//!
+//! The bitmap is bytes, never swapped; the flags and N follow the
+//! sender's byte order like every int32.
+//!
 //! The parts, by job:
 //! - this file: the message types and [`ClaimPriority`];
 //! - `bodies`: each message body's encoding and decoding
 //!   ([`StateBody`], [`encode_balance`], [`decode_arp_cache`], ...);
 //! - `handoff`: the HOLDING and RELEASED bodies ([`VifList`]);
+//! - `health`: the HEALTH body ([`HealthBody`]);
 //! - `bytes`: the reader and writer of host-order integers and
 //!   network-order addresses the bodies are made of;
 //! - `error`: [`CodecError`], which names the message, field and offset;
@@ -45,10 +61,13 @@ mod bodies;
 mod bytes;
 mod error;
 mod handoff;
+mod health;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_handoff;
+#[cfg(test)]
+mod tests_health;
 
 pub use crate::base::{ArpEntry, GroupId};
 pub use bodies::{
@@ -57,6 +76,7 @@ pub use bodies::{
 };
 pub use error::{BodyKind, CodecError};
 pub use handoff::{decode_holding, decode_released, encode_holding, encode_released, VifList};
+pub use health::{decode_health, encode_health, HealthBody};
 
 /// Wackamole message types (the group service's `mess_type`).
 pub mod mess_type {
@@ -78,6 +98,8 @@ pub mod mess_type {
     pub const HOLDING: i16 = 7;
     /// Ours: "I have taken these VIFs down" (see the engine's module docs).
     pub const RELEASED: i16 = 8;
+    /// Ours: "this is what I can serve" (see the engine's module docs).
+    pub const HEALTH: i16 = 9;
 }
 
 /// How strongly a member holds (or wants) a VIF. The order matters: the

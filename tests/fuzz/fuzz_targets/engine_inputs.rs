@@ -118,6 +118,7 @@ fuzz_target!(|data: &[u8]| {
         },
         state_wait: Duration::from_secs(10),
         arp_share: Duration::from_secs(60),
+        release_unservable: false,
     });
     let mut held = [false; VIFS];
     let mut group_id = GroupId::from_raw([0; 3]);

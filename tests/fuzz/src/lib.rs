@@ -121,6 +121,7 @@ pub fn sample_status() -> Status {
             members: Some(3),
             met: true,
         }),
+        trackers: Vec::new(),
     }
 }
 
