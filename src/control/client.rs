@@ -212,11 +212,27 @@ fn well_formed(text: String) -> Result<String, ControlError> {
 /// in host byte order and so printed /32 for every mask on little-endian
 /// machines; we print the true length.)
 pub fn render_listing(reply: &StateReply) -> String {
+    render_marked(reply, &[])
+}
+
+/// A member whose agreed health is not `healthy`, from the JSON status:
+/// its address, name, and the word the listing marks it with.
+pub type HealthMark = (Option<std::net::Ipv4Addr>, String, String);
+
+/// The listing, with each owner in `marks` marked by its word after its
+/// address, and a line per marked member at the end (`Member NAME
+/// (ADDRESS): unhealthy`), since an unhealthy member owns nothing while
+/// another can.
+pub fn render_marked(reply: &StateReply, marks: &[HealthMark]) -> String {
     let mut out = String::new();
     for vif in &reply.vifs {
         match vif.owner {
             Some(owner) => {
-                let _ = writeln!(out, "Owner: {owner}");
+                let _ = write!(out, "Owner: {owner}");
+                if let Some((_, _, word)) = marks.iter().find(|m| m.0 == Some(owner)) {
+                    let _ = write!(out, " ({word})");
+                }
+                out.push('\n');
             }
             None => out.push_str("Owner: not acquired\n"),
         }
@@ -229,7 +245,31 @@ pub fn render_listing(reply: &StateReply) -> String {
             );
         }
     }
+    for (address, name, word) in marks {
+        let address = address.map_or_else(|| "no address yet".to_string(), |a| a.to_string());
+        let _ = writeln!(out, "Member {name} ({address}): {word}");
+    }
     out
+}
+
+/// The members of a JSON status whose health is `unhealthy` or
+/// `partial`.
+pub fn health_marks(status: &JsonStatus) -> Vec<HealthMark> {
+    status
+        .members
+        .iter()
+        .filter_map(|m| {
+            let word = match (m.health.as_deref()?, m.servable) {
+                ("unhealthy", _) => "unhealthy".to_string(),
+                ("partial", Some(n)) => {
+                    format!("partial: {n} of {} VIFs servable", status.vif_count)
+                }
+                _ => return None,
+            };
+            let address = m.address.as_deref().and_then(|a| a.parse().ok());
+            Some((address, m.name.clone(), word))
+        })
+        .collect()
 }
 
 /// What the listing shows: from our JSON status, which carries IPv6
@@ -237,10 +277,18 @@ pub fn render_listing(reply: &StateReply) -> String {
 /// answer request 3 (an original daemon, which has no IPv6 addresses).
 /// The JSON text is checked once, by the decoder; an answer that is not
 /// our document is an error, not a reason to ask again.
-fn listing(mut client: ControlClient, socket: &Path) -> Result<StateReply, ControlError> {
+fn listing(mut client: ControlClient, socket: &Path) -> Result<String, ControlError> {
     match client.json_text() {
-        Ok(text) => state_from_json(&decode_status(&text)?),
-        Err(_) => ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state(),
+        Ok(text) => {
+            let status = decode_status(&text)?;
+            Ok(render_marked(
+                &state_from_json(&status)?,
+                &health_marks(&status),
+            ))
+        }
+        Err(_) => Ok(render_listing(
+            &ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state()?,
+        )),
     }
 }
 
@@ -299,7 +347,7 @@ pub fn run(
     } else if json {
         client.json_status()? + "\n"
     } else {
-        render_listing(&listing(client, socket)?)
+        listing(client, socket)?
     };
     match out.write_all(text.as_bytes()) {
         // The reader went away (`wackatrl -l | head`): nothing left to do.
@@ -600,5 +648,31 @@ pub(crate) mod tests {
             render_listing(&status.state_reply()),
             "Owner: 192.168.1.10\n\t*   bond0.100:10.0.0.5/24\n"
         );
+    }
+
+    #[test]
+    fn the_listing_marks_members_that_are_not_healthy() {
+        let mut status = sample_status();
+        status.members[0].health = "partial".to_string();
+        status.members[0].servable = Some(1);
+        status.members[1].address = Some("192.168.1.11".parse().unwrap());
+        status.members[1].health = "unhealthy".to_string();
+        status.members[1].servable = Some(0);
+        let json = status.json();
+        let marks = health_marks(&json);
+        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert_eq!(
+            render_marked(&state_from_json(&json).unwrap(), &marks),
+            "Owner: 192.168.1.10 (partial: 1 of 2 VIFs servable)\n\
+             \t*    eth0:10.0.0.5/24\n\
+             \t ->  eth1:192.0.2.5/32\n\
+             Owner: not acquired\n\
+             \t*    eth0:10.0.0.6/24\n\
+             Member #wack123#node1 (192.168.1.10): partial: 1 of 2 VIFs servable\n\
+             Member #wack456#node2 (192.168.1.11): unhealthy\n"
+        );
+        status.members[0].health = "healthy".to_string();
+        status.members[1].health = "unknown".to_string();
+        assert!(health_marks(&status.json()).is_empty());
     }
 }

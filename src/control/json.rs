@@ -204,6 +204,11 @@ pub struct JsonMember {
     pub address: Option<String>,
     /// VIFs it holds.
     pub held: u32,
+    /// Its agreed health: `healthy`, `partial`, `unhealthy` or `unknown`
+    /// (absent from older daemons).
+    pub health: Option<String>,
+    /// VIFs it can serve (null when its health is unknown).
+    pub servable: Option<u32>,
 }
 
 /// One configured VIF.

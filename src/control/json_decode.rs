@@ -312,6 +312,8 @@ impl FromValue for JsonMember {
             name: f.required("name")?,
             address: f.optional("address")?,
             held: f.required("held")?,
+            health: f.optional("health")?,
+            servable: f.optional("servable")?,
         })
     }
 }

@@ -66,6 +66,13 @@ pub struct MemberStatus {
     pub address: Option<Ipv4Addr>,
     /// How many VIFs it holds.
     pub held: u32,
+    /// Its health as agreed in the view: `healthy`, `partial` (some VIFs'
+    /// interfaces down there), `unhealthy` (it serves nothing while
+    /// another member can) or `unknown` (an original node, which carries
+    /// none).
+    pub health: String,
+    /// How many VIFs it can serve; none when unknown.
+    pub servable: Option<u32>,
 }
 
 /// One configured VIF, for the status output.
@@ -160,6 +167,8 @@ impl Status {
                     name: m.name.clone(),
                     address: m.address.map(|a| a.to_string()),
                     held: m.held,
+                    health: Some(m.health.clone()),
+                    servable: m.servable,
                 })
                 .collect(),
             vifs: self
@@ -226,11 +235,15 @@ pub(crate) mod tests {
                     name: "#wack123#node1".to_string(),
                     address: Some(me),
                     held: 1,
+                    health: "healthy".to_string(),
+                    servable: Some(2),
                 },
                 MemberStatus {
                     name: "#wack456#node2".to_string(),
                     address: None,
                     held: 0,
+                    health: "unknown".to_string(),
+                    servable: None,
                 },
             ],
             vifs: vec![
@@ -357,8 +370,10 @@ pub(crate) mod tests {
             r#"{"state":"RUN","mature":true,"identity":"192.168.1.10","#,
             r#""view_id":[3232235786,1714566896,7],"member_count":2,"vif_count":2,"#,
             r#""acquired_count":1,"held_count":1,"members":["#,
-            r##"{"index":0,"name":"#wack123#node1","address":"192.168.1.10","held":1},"##,
-            r##"{"index":1,"name":"#wack456#node2","address":null,"held":0}],"##,
+            r##"{"index":0,"name":"#wack123#node1","address":"192.168.1.10","held":1,"##,
+            r##""health":"healthy","servable":2},"##,
+            r##"{"index":1,"name":"#wack456#node2","address":null,"held":0,"##,
+            r##""health":"unknown","servable":null}],"##,
             r#""vifs":[{"index":0,"owner":"192.168.1.10","priority":5,"#,
             r#""priority_name":"PREFER_CLAIMED","addresses":["#,
             r#"{"interface":"eth0","family":"ipv4","address":"10.0.0.5","prefix_len":24,"network_len":24,"#,

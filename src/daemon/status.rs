@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use super::quorum::QuorumState;
 use crate::config::Config;
 use crate::control::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
-use crate::engine::Snapshot;
+use crate::engine::{MemberHealth, Snapshot};
 
 /// What `wackatrl` shows. While the daemon is out of the group (the
 /// group service lost, or a simulated failure) the state reads
@@ -26,6 +26,8 @@ pub(super) fn status(
             name: member.name.clone(),
             address: member.identity,
             held: u32::try_from(member.owned).unwrap_or(u32::MAX),
+            health: health_name(member.health).to_string(),
+            servable: servable(member.health, snapshot.vifs.len()),
         })
         .collect();
     let vifs = snapshot
@@ -54,4 +56,25 @@ pub(super) fn status(
         }),
         trackers: Vec::new(),
     }
+}
+
+/// The JSON status's word for a member's agreed health.
+fn health_name(health: MemberHealth) -> &'static str {
+    match health {
+        MemberHealth::Unknown => "unknown",
+        MemberHealth::Healthy => "healthy",
+        MemberHealth::Partial { .. } => "partial",
+        MemberHealth::Unhealthy => "unhealthy",
+    }
+}
+
+/// How many of `vifs` VIFs a member of this health can serve.
+fn servable(health: MemberHealth, vifs: usize) -> Option<u32> {
+    let n = match health {
+        MemberHealth::Unknown => return None,
+        MemberHealth::Healthy => vifs,
+        MemberHealth::Partial { servable, .. } => servable,
+        MemberHealth::Unhealthy => 0,
+    };
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
 }

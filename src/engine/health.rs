@@ -39,7 +39,7 @@
 use std::net::Ipv4Addr;
 
 use super::codec::{self, mess_type, ClaimPriority, HealthBody};
-use super::event::{Delivery, Level, Timer};
+use super::event::{Delivery, Level, Output, Timer};
 use super::index::{MemberIndex, VifIndex};
 use super::machine::Engine;
 use super::snapshot::{Phase, StateReport};
@@ -101,8 +101,9 @@ pub(super) struct Health {
     /// Ours, as last fed.
     pub(super) local: LocalHealth,
     /// Per member of the view: the health its last HEALTH in this view
-    /// carried (None: none came, it can serve everything).
-    members: Vec<Option<LocalHealth>>,
+    /// carried, with its word on what nobody can serve (None: none came,
+    /// it can serve everything).
+    members: Vec<Option<(LocalHealth, bool)>>,
     /// Per VIF: the last notice said no member can serve it.
     noted: Vec<bool>,
 }
@@ -130,13 +131,23 @@ impl Health {
     /// Whether member `m` can serve `vif` as agreed in this view.
     pub(super) fn can_serve(&self, m: MemberIndex, vif: VifIndex) -> bool {
         match self.members.get(m.0) {
-            Some(Some(h)) => h.can_serve(vif),
+            Some(Some((h, _))) => h.can_serve(vif),
             _ => true,
         }
     }
 
+    /// Whether member `m` said it releases a VIF of its that nobody can
+    /// serve (`Unservable = release`): the owner's word, so every member
+    /// decides alike.
+    fn releases_unservable(&self, m: MemberIndex) -> bool {
+        matches!(self.members.get(m.0), Some(Some((_, true))))
+    }
+
     fn of_member(&self, m: MemberIndex) -> Option<&LocalHealth> {
-        self.members.get(m.0).and_then(Option::as_ref)
+        self.members
+            .get(m.0)
+            .and_then(Option::as_ref)
+            .map(|(h, _)| h)
     }
 }
 
@@ -163,6 +174,24 @@ impl Engine {
         }
     }
 
+    /// Our `Unservable` setting, changed by a reload: the group hears it
+    /// with our health, if we have told it any (a fully healthy member's
+    /// word never matters: it can serve all it holds). Returns what the
+    /// driver must do, as [`Engine::handle`] does.
+    pub fn set_release_unservable(&mut self, release: bool) -> Vec<Output> {
+        if self.settings.release_unservable != release {
+            self.settings.release_unservable = release;
+            let in_view = self.phase != Phase::Disconnected;
+            if let (Some(view), true, false) =
+                (self.view.as_ref(), in_view, self.health.local.is_full())
+            {
+                let group_id = view.group_id;
+                self.send_health(group_id);
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
     /// Our HEALTH for a new view, if we are not fully healthy (a member
     /// that sends none can serve everything). Sent before our STATE.
     pub(super) fn send_health_on_view(&mut self, group_id: GroupId) {
@@ -172,8 +201,12 @@ impl Engine {
     }
 
     fn send_health(&mut self, group_id: GroupId) {
-        let body =
-            codec::encode_health(group_id, self.health.local.healthy, &self.health.local.vifs);
+        let body = codec::encode_health(
+            group_id,
+            self.health.local.healthy,
+            &self.health.local.vifs,
+            self.settings.release_unservable,
+        );
         self.multicast(Delivery::Agreed, mess_type::HEALTH, body);
     }
 
@@ -191,10 +224,11 @@ impl Engine {
             self.log(Level::Warning, text);
             return;
         };
-        self.health.members[slot] = Some(LocalHealth {
+        let health = LocalHealth {
             healthy: body.healthy,
             vifs: body.vifs,
-        });
+        };
+        self.health.members[slot] = Some((health, body.releases_unservable));
         if self.phase == Phase::Run {
             self.fix_up_health();
         }
@@ -290,7 +324,7 @@ impl Engine {
                 .min_by_key(|&m| (counts[m.0], m));
             let to = match (taker, slot.owner) {
                 (Some(taker), _) => Some(taker),
-                (None, Some(_)) if self.settings.release_unservable => None,
+                (None, Some(owner)) if self.health.releases_unservable(owner) => None,
                 (None, _) => continue,
             };
             if let Some(owner) = slot.owner {

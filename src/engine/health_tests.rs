@@ -271,6 +271,28 @@ fn release_unservable_leaves_a_vif_nobody_can_serve_unheld_until_one_can() {
 }
 
 #[test]
+fn the_owners_word_decides_whether_a_vif_nobody_can_serve_is_released() {
+    // Member 1 says `Unservable = release`, member 0 `keep`: what member
+    // 0 holds and nobody can serve stays with it, whatever member 1 says,
+    // until member 0 itself is reloaded to release; every member agrees
+    // at each step.
+    let mut c = Cluster::new(2, 4, false, |_| full(4));
+    c.balance();
+    let out = c.engines[1].set_release_unservable(true);
+    c.absorb(1, out);
+    c.set_health(1, down(4));
+    c.settle();
+    assert_eq!(c.owners(), vec![Some(0); 4], "member 1's VIFs moved to 0");
+    c.set_health(0, down(4));
+    c.settle();
+    assert_eq!(c.owners(), vec![Some(0); 4], "the owner keeps");
+    let out = c.engines[0].set_release_unservable(true);
+    c.absorb(0, out);
+    c.settle();
+    assert_eq!(c.owners(), vec![None; 4], "the owner now releases");
+}
+
+#[test]
 fn a_vif_whose_interface_is_down_moves_alone() {
     let mut c = Cluster::new(2, 4, false, |_| full(4));
     c.balance();
@@ -305,7 +327,7 @@ fn a_preference_never_overrides_servability() {
     e.handle(msg(
         0,
         mess_type::HEALTH,
-        codec::encode_health(GID, false, &[true; 2]),
+        codec::encode_health(GID, false, &[true; 2], false),
     ));
     e.handle(msg(0, mess_type::HOLDING, codec::encode_holding(GID, &[])));
     e.handle(msg(0, mess_type::STATE, preferring.encode()));
@@ -382,7 +404,7 @@ fn with_an_original_member_health_changes_no_table() {
     e.handle(msg(
         0,
         mess_type::HEALTH,
-        codec::encode_health(GID, false, &[true; 2]),
+        codec::encode_health(GID, false, &[true; 2], false),
     ));
     e.handle(state(
         0,
@@ -408,13 +430,13 @@ fn health_of_another_view_or_a_stranger_changes_nothing() {
     let mut c = Cluster::new(2, 2, false, |_| full(2));
     c.balance();
     let before = c.owners();
-    let stale = codec::encode_health(GroupId::from_raw([9, 9, 9]), false, &[true; 2]);
+    let stale = codec::encode_health(GroupId::from_raw([9, 9, 9]), false, &[true; 2], false);
     let out = c.engines[0].handle(msg(1, mess_type::HEALTH, stale));
     assert!(out.is_empty(), "{out:?}");
     let out = c.engines[0].handle(msg(
         5,
         mess_type::HEALTH,
-        codec::encode_health(GID, false, &[true; 2]),
+        codec::encode_health(GID, false, &[true; 2], false),
     ));
     assert_eq!(logs(&out, Level::Warning).len(), 1, "{out:?}");
     assert_eq!(c.owners(), before);

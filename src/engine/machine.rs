@@ -318,7 +318,10 @@ mod tests {
             (mess_type::ARPCACHE, vec![0; 13]),
             (mess_type::PROCEED, vec![0; 4]),
             (mess_type::HOLDING, vec![0; 15]),
-            (mess_type::HEALTH, codec::encode_health(GID, false, &[true])),
+            (
+                mess_type::HEALTH,
+                codec::encode_health(GID, false, &[true], false),
+            ),
             (
                 mess_type::RELEASED,
                 codec::encode_released(GID, &[ip(0), ip(0)]),

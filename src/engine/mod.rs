@@ -27,6 +27,9 @@
 //!   BALANCE;
 //! - `handoff`: HOLDING and RELEASED, who may still have a VIF up, and a
 //!   new owner waiting for the old one to take it down;
+//! - `health`: this node's [`LocalHealth`], the view's agreed health map
+//!   (HEALTH, type 9) and the rules that keep every VIF with a member
+//!   that can serve it (its module docs say which);
 //! - `snapshot`: the read-only picture the control socket shows;
 //! - `table`: the allocation table and its pure rules; [`codec`]: the
 //!   message bodies; `event` and `settings`: what goes in and out.
@@ -157,6 +160,10 @@
 //!   nodes agree whatever their CPUs (checked in `make cross-test`
 //!   between a big-endian build under emulation and this host); a C node
 //!   still misreads our addresses exactly as it misreads another C node's.
+//! - **Health** is ours alone (`health`): a member that cannot serve a VIF
+//!   holds it only while no member can, and only in views whose members
+//!   are all ours (an original node ignores HEALTH and would compute
+//!   another table).
 //! - **ARP cache**: ARPCACHE addresses are never byte-swapped (they are in
 //!   network order); 0.0.0.0 entries are skipped; the latest MAC wins.
 

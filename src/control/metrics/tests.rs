@@ -119,6 +119,8 @@ fn hostile() -> JsonStatus {
         name: name.to_string(),
         address: None,
         held,
+        health: None,
+        servable: None,
     };
     status.members = vec![
         member("quote\" back\\slash new\nline", 1),

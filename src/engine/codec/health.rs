@@ -1,5 +1,6 @@
 //! The body of our HEALTH message: the view's group id, whether the
-//! sender is healthy as a node, and per VIF whether it can serve it (a
+//! sender is healthy as a node and whether it releases what nobody can
+//! serve (its `Unservable` setting), and per VIF whether it can serve it (a
 //! bitmap), in the style of HOLDING (int32 in the sender's order).
 
 use super::bodies::{read_group_id, write_group_id};
@@ -9,6 +10,10 @@ use crate::base::GroupId;
 
 /// Bit 0 of the flags word: the sender is healthy as a node.
 const HEALTHY: i32 = 1;
+/// Bit 1: a VIF the sender holds and no member can serve is released
+/// (`Unservable = release`), not kept. The owner's word decides, so every
+/// member applies the same rule to its VIFs whatever its own setting.
+const RELEASES_UNSERVABLE: i32 = 2;
 
 /// A HEALTH body: what the sender can serve, in view `group_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +25,27 @@ pub struct HealthBody {
     /// Per VIF, in configuration order: the interfaces its addresses sit
     /// on are up at the sender.
     pub vifs: Vec<bool>,
+    /// The sender releases, rather than keeps, a VIF of its that no
+    /// member can serve.
+    pub releases_unservable: bool,
 }
 
-/// HEALTH (ours): what the sender can serve, sent in view `group_id`.
-pub fn encode_health(group_id: GroupId, healthy: bool, vifs: &[bool]) -> Vec<u8> {
+/// HEALTH (ours): what the sender can serve, sent in view `group_id`,
+/// and whether it releases what nobody can serve.
+pub fn encode_health(
+    group_id: GroupId,
+    healthy: bool,
+    vifs: &[bool],
+    releases_unservable: bool,
+) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(20 + vifs.len().div_ceil(8)));
     write_group_id(&mut w, group_id);
-    w.int(if healthy { HEALTHY } else { 0 });
+    let releases = if releases_unservable {
+        RELEASES_UNSERVABLE
+    } else {
+        0
+    };
+    w.int(if healthy { HEALTHY } else { 0 } | releases);
     w.count(vifs.len());
     let mut bitmap = vec![0u8; vifs.len().div_ceil(8)];
     for (i, _) in vifs.iter().enumerate().filter(|(_, &up)| up) {
@@ -49,7 +68,7 @@ pub fn decode_health(
     let group_id = read_group_id(&mut r)?;
     let offset = r.at;
     let flags = r.int("flags")?;
-    if flags & !HEALTHY != 0 {
+    if flags & !(HEALTHY | RELEASES_UNSERVABLE) != 0 {
         return Err(CodecError::UnknownBits {
             kind,
             field: "flags",
@@ -77,6 +96,7 @@ pub fn decode_health(
     Ok(HealthBody {
         group_id,
         healthy: flags & HEALTHY != 0,
+        releases_unservable: flags & RELEASES_UNSERVABLE != 0,
         vifs,
     })
 }

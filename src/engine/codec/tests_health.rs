@@ -33,7 +33,7 @@ fn sample_vifs() -> Vec<bool> {
 
 #[test]
 fn health_round_trips_with_the_documented_layout() {
-    let body = encode_health(GID, true, &sample_vifs());
+    let body = encode_health(GID, true, &sample_vifs(), false);
     assert_eq!(body, by_hand(native, 1, 10, &[0b0000_0101, 0b0000_0010]));
     let decoded = decode_health(&body, false, 10).expect("our own body decodes");
     assert_eq!(
@@ -41,16 +41,22 @@ fn health_round_trips_with_the_documented_layout() {
         HealthBody {
             group_id: GID,
             healthy: true,
-            vifs: sample_vifs()
+            vifs: sample_vifs(),
+            releases_unservable: false,
         }
     );
-    let unhealthy = encode_health(GID, false, &[]);
+    let unhealthy = encode_health(GID, false, &[], false);
     assert_eq!(unhealthy, by_hand(native, 0, 0, &[]));
     assert!(
         !decode_health(&unhealthy, false, 0)
             .expect("decodes")
             .healthy
     );
+    // Bit 1 of the flags: the sender releases what nobody can serve.
+    let releasing = encode_health(GID, false, &[], true);
+    assert_eq!(releasing, by_hand(native, 2, 0, &[]));
+    let decoded = decode_health(&releasing, false, 0).expect("decodes");
+    assert!(decoded.releases_unservable && !decoded.healthy);
 }
 
 #[test]
@@ -65,7 +71,7 @@ fn a_peer_of_the_other_byte_order_has_its_integers_swapped_not_its_bitmap() {
 
 #[test]
 fn a_count_other_than_ours_is_a_configuration_mismatch() {
-    let body = encode_health(GID, true, &sample_vifs());
+    let body = encode_health(GID, true, &sample_vifs(), false);
     let err = decode_health(&body, false, 9).unwrap_err();
     assert_eq!(
         err,
@@ -87,7 +93,7 @@ fn a_count_other_than_ours_is_a_configuration_mismatch() {
 
 #[test]
 fn hostile_health_bodies_are_rejected_naming_what_is_wrong() {
-    let body = encode_health(GID, true, &sample_vifs());
+    let body = encode_health(GID, true, &sample_vifs(), false);
     for cut in 0..body.len() {
         let err = decode_health(&body[..cut], false, 10).unwrap_err();
         assert!(err.to_string().starts_with("HEALTH body"), "{err}");
@@ -102,7 +108,7 @@ fn hostile_health_bodies_are_rejected_naming_what_is_wrong() {
             len: 23
         })
     );
-    let flags = by_hand(native, 3, 10, &[0, 0]);
+    let flags = by_hand(native, 5, 10, &[0, 0]);
     assert_eq!(
         decode_health(&flags, false, 10),
         Err(CodecError::UnknownBits {

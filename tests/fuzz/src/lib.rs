@@ -105,6 +105,8 @@ pub fn sample_status() -> Status {
                 name: format!("#wack{n}#node{n}"),
                 address: (n != 3).then(|| node(n)),
                 held: u32::from(n % 3),
+                health: "healthy".to_string(),
+                servable: Some(4),
             })
             .collect(),
         vifs: (0..4).map(vif).collect(),
