@@ -15,10 +15,11 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::thread::{self, JoinHandle};
 
 use super::addrmsg::{error_code, malformed, messages, HEADER_LEN, NLMSG_DONE, NLMSG_ERROR};
+use super::netlink::{receive, route_socket, send};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
@@ -300,19 +301,7 @@ fn watch(socket: &OwnedFd, report: &mut impl FnMut(LinkEvent) -> bool) -> io::Re
 }
 
 fn open() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the descriptor is owned right below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = route_socket()?;
     // SAFETY: SO_RCVBUF takes an int of the size we pass.
     let rc = unsafe {
         libc::setsockopt(
@@ -342,52 +331,6 @@ fn open() -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(fd)
-}
-
-fn send(socket: &OwnedFd, datagram: &[u8]) -> io::Result<()> {
-    // SAFETY: the buffer is valid for its length; with no address the
-    // datagram goes to the kernel.
-    let sent = unsafe {
-        libc::send(
-            socket.as_raw_fd(),
-            datagram.as_ptr() as *const libc::c_void,
-            datagram.len(),
-            0,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Blocks for one datagram; its length.
-fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the buffer is valid for writes of its length; with
-        // MSG_TRUNC the kernel writes at most that much and returns the
-        // datagram's full length.
-        let got = unsafe {
-            libc::recv(
-                socket.as_raw_fd(),
-                buffer.as_mut_ptr() as *mut libc::c_void,
-                buffer.len(),
-                libc::MSG_TRUNC,
-            )
-        };
-        if got < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        let got = got as usize;
-        if got > buffer.len() {
-            return Err(malformed("datagram larger than the receive buffer"));
-        }
-        return Ok(got);
-    }
 }
 
 #[cfg(test)]

@@ -89,19 +89,7 @@ pub struct Netlink {
 impl Netlink {
     /// Opens an rtnetlink socket in the calling thread's network namespace.
     pub fn open() -> io::Result<Netlink> {
-        // SAFETY: plain socket(2); the descriptor is owned right below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = route_socket()?;
         let timeout = libc::timeval {
             tv_sec: REPLY_TIMEOUT.as_secs().try_into().unwrap_or(0x7fff_ffff),
             tv_usec: 0,
@@ -197,49 +185,77 @@ impl Netlink {
     }
 
     fn send(&self, datagram: &[u8]) -> io::Result<()> {
-        // SAFETY: the buffer is valid for its length; with no address the
-        // datagram goes to the kernel.
-        let sent = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                datagram.as_ptr() as *const libc::c_void,
-                datagram.len(),
-                0,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        send(&self.fd, datagram)
     }
 
     /// Receives one datagram into the buffer; its length.
     fn receive(&mut self) -> io::Result<usize> {
-        loop {
-            // SAFETY: the buffer is valid for writes of its length; with
-            // MSG_TRUNC the kernel still writes at most that much and
-            // returns the datagram's full length.
-            let got = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buffer.as_mut_ptr() as *mut libc::c_void,
-                    self.buffer.len(),
-                    libc::MSG_TRUNC,
-                )
-            };
-            if got < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
+        receive(&self.fd, &mut self.buffer)
+    }
+}
+
+/// A fresh `NETLINK_ROUTE` socket in the calling thread's namespace.
+pub(super) fn route_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the descriptor is owned right below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends one datagram to the kernel.
+pub(super) fn send(socket: &OwnedFd, datagram: &[u8]) -> io::Result<()> {
+    // SAFETY: the buffer is valid for its length; with no address the
+    // datagram goes to the kernel.
+    let sent = unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            datagram.as_ptr() as *const libc::c_void,
+            datagram.len(),
+            0,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one datagram into `buffer` (blocking, or up to the socket's
+/// receive time-out); its length. One larger than the buffer is an error.
+pub(super) fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: the buffer is valid for writes of its length; with
+        // MSG_TRUNC the kernel still writes at most that much and returns
+        // the datagram's full length.
+        let got = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                buffer.as_mut_ptr() as *mut libc::c_void,
+                buffer.len(),
+                libc::MSG_TRUNC,
+            )
+        };
+        if got < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
             }
-            let got = got as usize;
-            if got > self.buffer.len() {
-                return Err(malformed("datagram larger than the receive buffer"));
-            }
-            return Ok(got);
+            return Err(err);
         }
+        let got = got as usize;
+        if got > buffer.len() {
+            return Err(malformed("datagram larger than the receive buffer"));
+        }
+        return Ok(got);
     }
 }
 

@@ -229,7 +229,10 @@ impl Tracker {
         let how = if first {
             format!("{verb} its first run")
         } else {
-            format!("{verb} {count} times in a row")
+            match count {
+                1 => format!("{verb} once"),
+                _ => format!("{verb} {count} times in a row"),
+            }
         };
         Some(Change {
             failing: !passed,
