@@ -587,6 +587,9 @@ fn test_mode_checks_the_accepted_key_like_the_key() {
         assert_eq!(text(&out.stdout), "");
         assert_eq!(text(&out.stderr), expected);
     }
+}
+
+#[test]
 fn test_mode_warns_of_a_tracked_interface_that_does_not_exist() {
     let dir = Scratch::new("track");
     let path = dir.path("track.conf");

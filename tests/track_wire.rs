@@ -27,6 +27,8 @@ mod builtin;
 mod cluster;
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/env.rs"]
+mod env;
 #[path = "support/promise_runs.rs"]
 mod promise_runs;
 #[path = "support/rng.rs"]

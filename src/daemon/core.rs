@@ -247,6 +247,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
             return false;
         }
         self.engine.retune(new.mature, new.balance, new.arp_cache);
+        let release = new.track.unservable == crate::config::Unservable::Release;
+        for output in self.engine.set_release_unservable(release) {
+            if let Some(next) = self.apply(output, now) {
+                self.feed(next, now);
+            }
+        }
         self.service.reconfigure(&new);
         let quorum = self.quorum.set_rule(new.quorum, configured_nodes(&new));
         self.service.set_quorum(self.quorum.needed());

@@ -2,9 +2,8 @@
 
 use std::time::Instant;
 
-use super::wire::{KeyId, Member, ViewId};
 use super::links::LinkStatus;
-
+use super::wire::{KeyId, Member, ViewId};
 
 /// Datagrams refused, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -93,7 +93,6 @@ fn counts(r: &Refusals) -> JsonRefused {
 mod tests {
     use super::*;
     use crate::membership::wire::KeyId;
-    use crate::membership::{Member, NodeState, NodeStatus, ViewId};
     use crate::membership::{LinkStatus, Member, NodeState, NodeStatus, ViewId};
     use std::net::SocketAddrV4;
     use std::time::Duration;

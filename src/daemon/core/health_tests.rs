@@ -123,7 +123,7 @@ impl GroupService for Bus {
 
     fn on_deadline(&mut self) {}
 
-    fn check_reload(&self, _new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, _new: &Config) -> Result<(), KeyRefused> {
         Ok(())
     }
 
