@@ -25,10 +25,10 @@ mod addr_witness;
 mod builtin;
 #[path = "support/cluster.rs"]
 mod cluster;
-#[path = "support/netns.rs"]
-mod netns;
 #[path = "support/env.rs"]
 mod env;
+#[path = "support/netns.rs"]
+mod netns;
 #[path = "support/promise_runs.rs"]
 mod promise_runs;
 #[path = "support/rng.rs"]
