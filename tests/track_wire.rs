@@ -171,6 +171,22 @@ fn tracker_of(status: &Status, kind: &str, target: &str) -> Option<JsonTracker> 
         .cloned()
 }
 
+/// Waits until every node's status shows the member whose address is
+/// `member` with the agreed `health`: health is agreed, not local.
+fn wait_member_health(rig: &mut Rig, member: &Option<String>, health: &str) {
+    for i in 0..NODES {
+        let what = format!("node {i} sees member {member:?} as {health}");
+        rig.cluster.wait_for(&what, SETTLE, |c| {
+            c.try_status(i).is_ok_and(|s| {
+                s.doc
+                    .members
+                    .iter()
+                    .any(|m| &m.address == member && m.health.as_deref() == Some(health))
+            })
+        });
+    }
+}
+
 /// Waits until node `i` shows its tracker of `kind` on `target` in
 /// `state` (`None`: not listed at all).
 fn wait_tracker(rig: &mut Rig, i: usize, kind: &str, target: &str, state: Option<&str>) {
@@ -266,6 +282,8 @@ fn a_pulled_uplink_hands_over_without_overlap_and_the_node_takes_its_share_back(
         0,
         &format!("tracked interface {UPLINK} lost carrier"),
     );
+    let node0 = status.doc.identity.clone();
+    wait_member_health(&mut rig, &node0, "unhealthy");
 
     // Restored: after the hold-down and balancing it has its share again.
     switch.set(&uplink_peer(0), true);
@@ -274,6 +292,7 @@ fn a_pulled_uplink_hands_over_without_overlap_and_the_node_takes_its_share_back(
     if rig.held_by(0).is_empty() {
         rig.fail("node 0 healthy again but holds nothing");
     }
+    wait_member_health(&mut rig, &node0, "healthy");
     never_two_holders(&mut rig, begin, "uplink pulled and restored");
 
     // Every node unhealthy: what they hold stays where it is (keep).
