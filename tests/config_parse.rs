@@ -545,6 +545,7 @@ Quorum = majority",
             settings: Settings {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
+                port_unreachable: true,
             },
         })
     );
@@ -565,6 +566,7 @@ fn membership_defaults() {
         Settings {
             heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
+            port_unreachable: true,
         }
     );
     assert_eq!(config.quorum, Quorum::None);
@@ -586,6 +588,7 @@ fn membership_keywords_are_case_insensitive() {
         Settings {
             heartbeat: Duration::from_millis(10),
             timeout: Duration::from_millis(30),
+            port_unreachable: true,
         }
     );
     assert_eq!(config.quorum, Quorum::Majority);

@@ -487,6 +487,9 @@ mod protocol;
 mod replay;
 mod sequencer;
 mod status;
+#[cfg(test)]
+mod testnet;
+mod unreachable;
 mod view;
 
 pub use crate::base::membership_settings::{

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::replay::ReplayWindow;
 use super::status::Refusals;
+use super::unreachable::Bounce;
 use super::wire::{Heartbeat, Member};
 
 /// A node whose heartbeat said it heard us within this many time-outs is
@@ -46,6 +47,8 @@ pub(super) struct Peer {
     /// Until when its echo keeps our lease.
     pub lease: Option<Instant>,
     pub refusals: Refusals,
+    /// What bounces (ICMP port unreachable) of our datagrams to it said.
+    pub bounce: Bounce,
 }
 
 impl Peer {
@@ -77,7 +80,9 @@ impl Peer {
     }
 
     pub(super) fn hears(&self, now: Instant, timeout: Duration) -> bool {
-        self.present() && self.last_heard.is_some_and(|t| now < t + timeout)
+        self.present()
+            && self.bounce.suspected.is_none()
+            && self.last_heard.is_some_and(|t| now < t + timeout)
     }
 
     pub(super) fn member(&self, node: u8) -> Option<Member> {
@@ -91,6 +96,9 @@ impl Peer {
     /// decline expired) only speed convergence and wait for our next
     /// heartbeat.
     pub(super) fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+        if self.bounce.suspected.is_some() {
+            return None;
+        }
         let t = self.last_heard? + timeout;
         (t > now).then_some(t)
     }

@@ -90,6 +90,8 @@ impl Node {
         if !peer.hears(now, self.settings.timeout) {
             peer.heard_since = Some(now);
         }
+        peer.bounce
+            .heard(header.incarnation, now, self.settings.timeout);
         peer.last_heard = Some(now);
         let member = Member {
             node: sender,

@@ -131,6 +131,7 @@ mod tests {
             },
             dropped_multicasts: 1,
             views_installed: 3,
+            unreachable_suspicions: 0,
             lease: crate::membership::QuorumLease::NotRequired,
         };
         let described = describe(&status, t0 + Duration::from_millis(42), &nodes, &bridge);
