@@ -7,7 +7,9 @@
 //!    (`poll_timeout`) comes; the engine loop wakes it early for a
 //!    command by sending one byte to the socket from its waker socket;
 //! 2. reads *every* datagram already queued (non-blocking, until the
-//!    socket would block) and hands each to the node;
+//!    socket would block) and hands each to the node, then, when the
+//!    socket reported an error, the ICMP errors queued for our datagrams
+//!    (a port unreachable goes to the node: see `bounces.rs`);
 //! 3. carries out the commands of the engine loop (join, leave,
 //!    multicast, settings, status, stop);
 //! 4. only then fires the node's timers (`handle_timeout`).
@@ -37,6 +39,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::bounces::{self, Queued};
 use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
@@ -99,6 +102,8 @@ struct Driver {
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
     receive_errors: Slot,
+    /// The socket reported an error: its error queue holds something.
+    errors_queued: bool,
     buffer: Vec<u8>,
     /// When the status was last published, and whether a view change
     /// since asks for it at once.
@@ -119,6 +124,7 @@ impl Worker {
             refusals: RefusalLog::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
+            errors_queued: false,
             buffer: vec![0; BUFFER],
             published_at: None,
             publish_now: true,
@@ -132,6 +138,7 @@ impl Driver {
         loop {
             self.wait();
             self.drain();
+            self.drain_errors();
             // Events first: the engine loop should learn of a new view
             // before it asks us to send anything more.
             if !self.flush() || !self.commands() {
@@ -171,8 +178,10 @@ impl Driver {
         if wait.is_zero() {
             return;
         }
-        if let Err(err) = wait_readable(&self.w.socket, wait) {
-            if err.kind() != io::ErrorKind::Interrupted {
+        match wait_readable(&self.w.socket, wait) {
+            Ok(error) => self.errors_queued |= error,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
                 log_error!("membership: cannot wait on the socket: {err}");
                 // Do not spin on a failing poll.
                 std::thread::sleep(Duration::from_millis(10));
@@ -187,7 +196,14 @@ impl Driver {
                 Ok(got) => got,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error for one of our datagrams: its details wait
+                // on the error queue.
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.errors_queued = true;
+                    continue;
+                }
                 Err(err) => {
+                    self.errors_queued = true;
                     // ICMP errors for earlier sends and the like: the
                     // datagram is gone, the socket still works.
                     let own = SocketAddr::V4(self.w.setup.nodes[self.w.setup.me]);
@@ -213,6 +229,30 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Reads the socket's error queue, when it reported one: each port
+    /// unreachable goes to the node, the rest is dropped.
+    fn drain_errors(&mut self) {
+        if !std::mem::take(&mut self.errors_queued) {
+            return;
+        }
+        for _ in 0..MAX_DRAIN {
+            let queued = match bounces::take(&self.w.socket, &mut self.buffer) {
+                Ok(Some(queued)) => queued,
+                Ok(None) => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    log_debug!("membership: cannot read the socket's error queue: {err}");
+                    return;
+                }
+            };
+            if let (Queued::PortUnreachable { to, len }, Some(node)) = (queued, &mut self.node) {
+                node.handle_unreachable(SocketAddr::V4(to), &self.buffer[..len], Instant::now());
+            }
+        }
+        // More than a turn's worth: the rest next turn.
+        self.errors_queued = true;
     }
 
     /// Carries out the pending commands; false when told to stop.
@@ -355,7 +395,18 @@ impl Driver {
 
     fn send_all(&mut self, node: &mut Node) {
         while let Some(transmit) = node.poll_transmit() {
-            if let Err(err) = self.w.socket.send_to(&transmit.bytes, transmit.addr) {
+            let mut sent = self.w.socket.send_to(&transmit.bytes, transmit.addr);
+            if sent
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+            {
+                // The error of an earlier datagram (its ICMP answer), handed
+                // to this send instead: its details wait on the error queue,
+                // and this datagram was not sent yet.
+                self.errors_queued = true;
+                sent = self.w.socket.send_to(&transmit.bytes, transmit.addr);
+            }
+            if let Err(err) = sent {
                 let slot = &mut self.send_errors[usize::from(transmit.to)];
                 if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now())
                 {
@@ -369,8 +420,9 @@ impl Driver {
     }
 }
 
-/// Blocks until `socket` is readable or `timeout` passes.
-fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
+/// Blocks until `socket` is readable or reports an error, or `timeout`
+/// passes; true if it reports an error (its error queue holds one).
+fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> {
     let mut pollfd = libc::pollfd {
         fd: socket.as_raw_fd(),
         events: libc::POLLIN,
@@ -389,5 +441,5 @@ fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    Ok(pollfd.revents & libc::POLLERR != 0)
 }
