@@ -16,7 +16,8 @@ use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_MEMBERSHIP_NODES};
 
-const PARAMETER: &str = "Nodes, Port, Key, Heartbeat or Timeout inside Membership";
+const PARAMETER: &str = "Nodes, Port, Key, Heartbeat, Timeout or PortUnreachable inside Membership";
+const SWITCH_EXPECTED: &str = "on or off";
 const NODE_EXPECTED: &str =
     "a node address A.B.C.D (no interface, no /BITS, no :PORT: the port is Membership's Port)";
 const PORT_EXPECTED: &str = "a UDP port of 1 to 65535";
@@ -32,6 +33,7 @@ struct Block {
     key: Option<PathBuf>,
     heartbeat: Option<(Duration, Position)>,
     timeout: Option<(Duration, Position)>,
+    port_unreachable: Option<bool>,
 }
 
 impl Parser<'_> {
@@ -63,7 +65,8 @@ impl Parser<'_> {
                 "Key = PATH inside Membership",
             ));
         };
-        let settings = timing(&block, close)?;
+        let mut settings = timing(&block, close)?;
+        settings.port_unreachable = block.port_unreachable.unwrap_or(true);
         self.config.membership = Some(MembershipConfig {
             nodes: block.nodes.iter().map(|&(addr, _)| addr).collect(),
             port: block.port.unwrap_or(DEFAULT_MEMBERSHIP_PORT),
@@ -103,6 +106,15 @@ impl Parser<'_> {
                 block.heartbeat = Some(self.timing_interval("Heartbeat")?)
             }
             MembershipParameter::Timeout => block.timeout = Some(self.timing_interval("Timeout")?),
+            MembershipParameter::PortUnreachable => {
+                self.expect_equals("PortUnreachable")?;
+                let (word, at) = self.word(SWITCH_EXPECTED)?;
+                block.port_unreachable = Some(match word.to_ascii_lowercase().as_str() {
+                    "on" | "yes" => true,
+                    "off" | "no" => false,
+                    _ => return Err(bad_value(at, format!("`{word}`"), SWITCH_EXPECTED)),
+                });
+            }
         }
         Ok(())
     }
