@@ -83,6 +83,9 @@ pub struct JsonMembership {
     pub lease: Option<String>,
     /// While held: milliseconds until it lapses unless renewed.
     pub lease_remaining_ms: Option<u64>,
+    /// Peers suspected at once on an ICMP port unreachable (absent from
+    /// older daemons).
+    pub unreachable_suspicions: Option<u64>,
 }
 
 /// An installed view of the built-in membership.

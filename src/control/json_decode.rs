@@ -218,6 +218,7 @@ impl FromValue for JsonMembership {
             nodes: f.required("nodes")?,
             lease: f.optional("lease")?,
             lease_remaining_ms: f.optional("lease_remaining_ms")?,
+            unreachable_suspicions: f.optional("unreachable_suspicions")?,
         })
     }
 }

@@ -281,6 +281,7 @@ pub(crate) mod tests {
                 ],
                 lease: Some("held".to_string()),
                 lease_remaining_ms: Some(73),
+                unreachable_suspicions: Some(1),
             }),
             error: None,
         };
@@ -343,7 +344,7 @@ pub(crate) mod tests {
             r#"},{"index":2,"address":"192.168.1.12","state":"unreachable","#,
             r#""incarnation":null,"last_heard_ms":null,"refused":"#,
             &refused(0, 1),
-            r#"}],"lease":"held","lease_remaining_ms":73}},"#,
+            r#"}],"lease":"held","lease_remaining_ms":73,"unreachable_suspicions":1}},"#,
             r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true}}"#,
         ]
         .concat();

@@ -60,6 +60,7 @@ pub(super) fn describe(
             ),
             _ => None,
         },
+        unreachable_suspicions: Some(status.unreachable_suspicions),
     }
 }
 
