@@ -830,6 +830,11 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     }
 }
 
+/// What one thread of a batch saw: the slowest settling, datagrams,
+/// schedules run, the smallest lapse-to-takeover gap, and the port
+/// unreachable answers (all, forged).
+type BatchPart = (u64, u64, u64, Option<u64>, (u64, u64));
+
 fn seeds_from_env() -> u64 {
     std::env::var("WACKAMOLE_MSIM_SEEDS")
         .ok()
@@ -861,7 +866,7 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let results: Vec<(u64, u64, u64, Option<u64>, (u64, u64))> = std::thread::scope(|s| {
+    let results: Vec<BatchPart> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
