@@ -516,103 +516,14 @@
 //! - A forged or broken echo (a peer holding the key): an echo of a time
 //!   `m` has not reached gives nothing, so no contribution reaches beyond
 //!   `L` after `m`'s latest heartbeat; nothing panics.
-
 //!
 //! # Port unreachable
 //!
-//! When a daemon dies and its host lives on (kill -9, a crash, the
-//! out-of-memory killer), the host's kernel answers the next datagram for
-//! the closed port with an ICMP port unreachable. The driver hands such an
-//! answer to [`Node::handle_unreachable`]: the destination our datagram
-//! went to, and what the ICMP message quotes of it. With
-//! [`Settings::port_unreachable`] (on by default) the node then suspects
-//! that peer without waiting for `Timeout`:
-//!
-//! 1. **Proof of a datagram of ours.** The quote must be a whole datagram
-//!    that authenticates under the cluster key (either key of a
-//!    rotation), sent by this incarnation of ours to that peer, one of
-//!    the last 64 we sent it, and newer than any quote taken before for
-//!    it over that link. Anything else is ignored. The destination may
-//!    be the peer's address on any link: the same bytes go over each.
-//! 2. **Probe.** The first such bounce sends the peer a heartbeat at once
-//!    (the probe) and notes its counter.
-//! 3. **Confirm.** A bounce of the probe or of a later datagram over
-//!    every link on which the peer was heard within `Timeout` (the one
-//!    link of a cluster without links), with no datagram of the peer
-//!    accepted over any link since the first bounce, makes the peer's
-//!    incarnation *suspected*: it is not heard (as if `Timeout`
-//!    had passed), so it is not reached, is recently lost, and the
-//!    coordinator proposes a view without it at once, or the members
-//!    choose another coordinator if it was theirs. Any datagram of the
-//!    peer accepted meanwhile cancels the probe.
-//! 4. **Limits.** At most one suspicion per peer per `Timeout`. A
-//!    suspicion ends with the next datagram accepted from the peer; if
-//!    it comes from the incarnation suspected, the bounces lied (or the
-//!    port was closed only for a moment) and bounces for that peer are
-//!    ignored for 25 `Timeout`s (5 s at the defaults). A new incarnation
-//!    (the daemon restarted) is a node that comes back, as after a
-//!    crash.
-//!
-//! With several links, a daemon that is gone bounces over each of them,
-//! while a bounce over one link of a peer still heard over another only
-//! says that this address no longer leads to its daemon (it moved, say):
-//! hence the confirmation over every link the peer is heard on. A link
-//! already silent for `Timeout` is not waited for; a link that breaks
-//! together with the daemon leaves that case to `Timeout`.
-//!
-//! A host that dies, or a link that breaks, sends no ICMP message: those
-//! failures are found by `Timeout` as before. A host whose ICMP message
-//! quotes fewer bytes than the datagram (the minimum is 8) gives no proof
-//! and no speed-up. Linux quotes whole heartbeats, and rate-limits these
-//! messages per destination (a burst of six, then one a second by
-//! default), which is plenty for the two bounces the rule needs.
-//!
-//! **The threat.** ICMP is not authenticated: anyone who can send us an IP
-//! packet can send a port unreachable that names a peer's address and
-//! port. What it can do:
-//!
-//! - Without a copy of a recent datagram of ours to that peer, nothing:
-//!   the quote proves nothing, since no one without the key can make a
-//!   datagram that authenticates. A datagram seen long ago is no longer
-//!   among the last 64, and one quoted before cannot be quoted again.
-//! - An attacker who sees our datagrams to the peer (on the path, or on a
-//!   shared segment) can quote the last one and then our probe before the
-//!   peer's next datagram reaches us. The peer is then suspected although
-//!   it lives. That is exactly what losing the peer's datagrams to us for
-//!   `Timeout` does, and the protocol is built for it: safety never rests
-//!   on the failure detector (any suspicion at all yields valid views),
-//!   the peer is dropped from the view, notices that it was left out
-//!   (exclusion) or comes back as the other side of a healed split, and
-//!   rejoins. The cost is one needless view change and back, at most
-//!   once per peer and `Timeout`, and then none for 25 `Timeout`s since
-//!   the peer's next datagram refutes it. An attacker who can also
-//!   suppress the peer's datagrams needs no ICMP at all: it can already
-//!   partition the cluster.
-//! - **Never an address held twice.** With a quorum, the lease argument
-//!   above holds unchanged: a suspicion only stops us hearing the peer,
-//!   and the promise of a member that vouched for it counts `P` from the
-//!   time it *received* the peer's last vouched heartbeat (`r_y`), which
-//!   no bounce moves. So a FLUSH for a view without a peer still waits
-//!   `3/4 × Timeout` after that heartbeat, and the peer's lease lapses
-//!   first, whether the peer is dead or lives on behind a forged bounce.
-//!   This is also why, with a quorum, a dead daemon's addresses move
-//!   about `3/4 × Timeout` after its last heartbeat rather than at once:
-//!   the bounce saves `Timeout / 4`, no more. Without a quorum no node
-//!   holds a lease, and a suspicion, forged or not, is handled like any
-//!   other false suspicion: the live peer learns from its coordinator's
-//!   heartbeat that a view without it was installed and gives up its
-//!   view and addresses (exclusion), as it would after losing `Timeout`
-//!   of datagrams. A forged bounce adds no case the protocol did not
-//!   already have.
-//!
-//! The one-way rule is untouched by a suspicion: a peer we do not hear
-//! cannot make us defer, and a peer that suspects us (it no longer lists
-//! us as heard) is handled as when our datagrams to it are lost. The spin
-//! model (`tests/model/membership.pml`) needs no change: it leaves the
-//! failure detector out altogether (any node may propose any member set
-//! at any moment), which covers a suspicion that comes early; the packet
-//! simulation covers the rule itself, with dead daemons on live hosts
-//! and forged bounces.
+//! A daemon that dies on a living host is suspected at once when the
+//! host answers our datagram with ICMP port unreachable, confirmed by a
+//! probe; the rule, its limits with several links, and the threat
+//! analysis (a forged answer costs at most a needless view change, never
+//! an address held twice) are in the documentation of `unreachable.rs`.
 
 #![forbid(unsafe_code)]
 

@@ -123,7 +123,7 @@ pub struct Status {
     /// Views installed since the start.
     pub views_installed: u64,
     /// Peers suspected at once because their host answered with ICMP
-    /// port unreachable (module documentation, "Port unreachable").
+    /// port unreachable (see `unreachable.rs`).
     pub unreachable_suspicions: u64,
     /// The quorum lease.
     pub lease: QuorumLease,

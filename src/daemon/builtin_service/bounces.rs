@@ -1,6 +1,6 @@
 //! The membership socket's error queue: the ICMP errors that answer our
 //! datagrams, among them the port unreachable of a host whose daemon is
-//! gone (the membership's module documentation, "Port unreachable").
+//! gone (see `membership/unreachable.rs`).
 //!
 //! With `IP_RECVERR` set, the kernel keeps each ICMP error for a datagram
 //! of this socket on the socket's error queue, which `poll` reports as
