@@ -463,14 +463,11 @@ impl Driver {
         while let Some(transmit) = node.poll_transmit() {
             let socket = &self.w.sockets[usize::from(transmit.link)];
             let mut sent = socket.send_to(&transmit.bytes, transmit.addr);
-            if sent
-                .as_ref()
-                .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
-            {
+            if sent.as_ref().is_err_and(earlier_error) {
                 // The error of an earlier datagram over this link (its ICMP
-                // answer), handed to this send instead: its details wait on
-                // this socket's error queue, and this datagram was not sent
-                // yet.
+                // answer, or the host found unreachable on a cut link),
+                // handed to this send instead: its details wait on this
+                // socket's error queue, and this datagram was not sent yet.
                 self.errors_queued |= 1 << transmit.link;
                 sent = socket.send_to(&transmit.bytes, transmit.addr);
             }
@@ -486,6 +483,17 @@ impl Driver {
             }
         }
     }
+}
+
+/// An error that a send may be handed for an earlier datagram (with
+/// `IP_RECVERR` the kernel reports every ICMP error, and the host
+/// unreachable of a failed neighbour lookup, to the socket's next call):
+/// the datagram at hand was not sent and is tried once more.
+fn earlier_error(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
+    )
 }
 
 /// Blocks until one of `sockets` is readable or reports an error, or
