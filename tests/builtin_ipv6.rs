@@ -397,10 +397,12 @@ fn dual_stack_and_ipv6_only_vifs_fail_over_with_a_neighbour_advertisement() {
         thread::sleep(Duration::from_millis(10));
     }
 
-    // The holder's machine dies: its daemon is killed and its link goes.
+    // The holder's machine dies: its link goes and its daemon is killed
+    // (in that order: a host that outlived its daemon would answer with
+    // port unreachable and keep the address beside the heir's).
     let killed = Instant::now();
-    cluster.kill(holder);
     cluster.cut(holder);
+    cluster.kill(holder);
     let rest: Vec<usize> = everyone.iter().copied().filter(|&i| i != holder).collect();
     let after = wait_placed(&mut cluster, &rest, "after kill -9");
     let heir = after[1];

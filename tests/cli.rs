@@ -433,6 +433,7 @@ fn test_mode_prints_the_membership_and_this_node() {
             &key_line,
             "membership heartbeat: 20ms",
             "membership timeout: 200ms",
+            "membership port unreachable: on",
             "quorum: majority (2 of 2 nodes)",
             "this node: 192.0.2.2 (node 2 of 2, set by Identity)",
         ],

@@ -847,6 +847,27 @@ const CASES: &[Case] = &[
         &["found `}`", "expected Nodes"],
     ),
     case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  PortUnreachable = maybe\n}",
+        true,
+        4,
+        21,
+        &["`maybe`", "expected on or off"],
+    ),
+    case(
+        "Membership {\n  Nodes { 10.0.0.1 }\n  Key = /k\n  PortUnreachable on\n}",
+        true,
+        4,
+        19,
+        &["found `on`", "`=` after PortUnreachable"],
+    ),
+    case(
+        "Membership { Nodes { 10.0.0.1 } Key = /k Unreachable = off }",
+        true,
+        1,
+        42,
+        &["`Unreachable`", "PortUnreachable inside Membership"],
+    ),
+    case(
         "Membership { Nodes { 10.0.0.1 } }",
         true,
         1,
@@ -870,7 +891,7 @@ const CASES: &[Case] = &[
         14,
         &[
             "found `Peers`",
-            "Nodes, Port, Key, AcceptKey, Heartbeat or Timeout inside Membership",
+            "Nodes, Port, Key, AcceptKey, Heartbeat, Timeout or PortUnreachable inside Membership",
         ],
     ),
     case(

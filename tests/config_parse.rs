@@ -548,6 +548,7 @@ Quorum = majority",
             settings: Settings {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
+                port_unreachable: true,
             },
         })
     );
@@ -581,6 +582,7 @@ fn membership_defaults() {
         Settings {
             heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
+            port_unreachable: true,
         }
     );
     assert_eq!(config.quorum, Quorum::None);
@@ -602,6 +604,7 @@ fn membership_keywords_are_case_insensitive() {
         Settings {
             heartbeat: Duration::from_millis(10),
             timeout: Duration::from_millis(30),
+            port_unreachable: true,
         }
     );
     assert_eq!(config.quorum, Quorum::Majority);
@@ -686,6 +689,34 @@ fn quorum_forms() {
 }
 
 #[test]
+fn port_unreachable_is_on_unless_turned_off() {
+    let settings = |text: &str| {
+        parse_snippet(&format!(
+            "Membership {{ Nodes {{ 10.0.0.1 10.0.0.2 }} Key = /k {text} }}"
+        ))
+        .membership
+        .expect("a membership")
+        .settings
+    };
+    assert!(settings("").port_unreachable);
+    assert!(settings("PortUnreachable = on").port_unreachable);
+    assert!(settings("portunreachable = YES").port_unreachable);
+    let off = settings("Heartbeat = 10ms PortUnreachable = off Timeout = 50ms");
+    assert!(!off.port_unreachable);
+    assert_eq!(off.timeout, Duration::from_millis(50));
+    assert!(!settings("PortUnreachable = No").port_unreachable);
+    let summary = config::summary(&parse_snippet(
+        "Membership { Nodes { 10.0.0.1 } Key = /k PortUnreachable = off }",
+    ));
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "membership port unreachable: off"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn summary_shows_the_membership_and_the_quorum() {
     let config = parse_snippet(
         "Membership { Nodes { 10.0.0.1 10.0.0.2 10.0.0.3 } Key = /etc/wackamole/cluster.key Heartbeat = 20ms Timeout = 1s }\nQuorum = majority",
@@ -698,6 +729,7 @@ fn summary_shows_the_membership_and_the_quorum() {
         "membership key: /etc/wackamole/cluster.key",
         "membership heartbeat: 20ms",
         "membership timeout: 1s",
+        "membership port unreachable: on",
         "quorum: majority (2 of 3 nodes)",
     ] {
         assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");

@@ -8,7 +8,11 @@
 //! change too), pauses longer than the time-out, restarts within one
 //! heartbeat, every node restarting at once, clean leaves, partitions
 //! (symmetric, one-way, partial) and their healing, replays of recorded
-//! datagrams, and multicasts just before a crash. Properties 1 to 3 of
+//! datagrams, and multicasts just before a crash. Half the crashed nodes'
+//! hosts live on and answer with ICMP port unreachable (the dead daemon
+//! noticed in one heartbeat), and an attacker who sees a link's datagrams
+//! forges port unreachable answers to them for a while (a needless view
+//! change at most). Properties 1 to 3 of
 //! etc/design/MEMBERSHIP.md are checked on every event (`support/vsync.rs`).
 //! Then the faults stop (the network heals, or stays cut into clean
 //! groups) and liveness is checked: within [`LIVENESS_BOUND`] every group
@@ -81,6 +85,9 @@ enum Fault {
     Loss(u64),
     Burst(usize, usize),
     Replay(usize),
+    /// Every datagram from a to b is answered by a forged port
+    /// unreachable for this long (µs); b still gets them.
+    ForgeBounces(usize, usize, u64),
     CrashAll,
     RestartAll,
     /// Link k of a node is pulled (both ways), or put back.
@@ -130,7 +137,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
         if b == a {
             b = (a + 1) % n;
         }
-        let fault = match rng.below(16) {
+        let fault = match rng.below(17) {
             0 | 1 => Fault::Crash(a),
             2 => Fault::CrashCoordinatorMidChange,
             3 => Fault::Restart(a),
@@ -149,6 +156,7 @@ fn schedule(seed: u64, settings: &Settings) -> Schedule {
                 faults.push((t, Fault::Burst(b, rng.range(1, 4))));
                 Fault::CrashCoordinatorMidChange
             }
+            16 => Fault::ForgeBounces(a, b, rng.range(h_us as usize, 3 * t_us as usize) as u64),
             14 => {
                 // Restarted within one heartbeat.
                 faults.push((t, Fault::Crash(a)));
@@ -645,6 +653,12 @@ impl Run {
                     row.fill(true);
                 }
             }
+            Fault::ForgeBounces(a, b, d) => {
+                self.net.forged[*a][*b] = self.net.now + d;
+                // What it may cause is what a cut link causes: a view
+                // change, and addresses that move and come back.
+                self.cut_at[*a][*b] = self.net.now + d;
+            }
             Fault::CrashAll => (0..n).for_each(|i| self.crash(i)),
             Fault::RestartAll => (0..n).for_each(|i| {
                 self.crash(i);
@@ -785,6 +799,8 @@ fn describe(e: &Event) -> String {
 struct Outcome {
     settle_us: u64,
     datagrams: u64,
+    /// Port unreachable answers delivered: (all, forged).
+    bounces: (u64, u64),
     /// See [`Run::min_gap`].
     min_gap: Option<u64>,
 }
@@ -795,7 +811,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     let daemons = Daemons::new(plan.n, seed, settings);
     let needed = if daemons.majority { plan.n / 2 + 1 } else { 0 };
     let mut run = Run {
-        net: Net::with_links(plan.n, plan.links, settings, seed),
+        net: Net::with_icmp(plan.n, plan.links, settings, seed),
         checker: Checker::new(plan.n),
         daemons,
         // The daemons' quorum, which their cores hand to their nodes.
@@ -848,6 +864,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         return Outcome {
             settle_us: 0,
             datagrams: run.net.stats.datagrams,
+            bounces: (run.net.bounces, run.net.forged_bounces),
             min_gap: run.min_gap,
         };
     }
@@ -897,9 +914,15 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
     Outcome {
         settle_us,
         datagrams: run.net.stats.datagrams,
+        bounces: (run.net.bounces, run.net.forged_bounces),
         min_gap: run.min_gap,
     }
 }
+
+/// What one thread of a batch saw: the slowest settling, datagrams,
+/// schedules run, the smallest lapse-to-takeover gap, and the port
+/// unreachable answers (all, forged).
+type BatchPart = (u64, u64, u64, Option<u64>, (u64, u64));
 
 fn seeds_from_env() -> u64 {
     env::number("WACKAMOLE_MSIM_SEEDS").unwrap_or(DEFAULT_SEEDS)
@@ -923,7 +946,7 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     let seeds = seeds_from_env();
     let first = env::number("WACKAMOLE_MSIM_FIRST").unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let results: Vec<(u64, u64, u64, Option<u64>)> = std::thread::scope(|s| {
+    let results: Vec<BatchPart> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
@@ -931,11 +954,14 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
                     let mut datagrams = 0;
                     let mut count = 0;
                     let mut gap: Option<u64> = None;
+                    let mut bounces = (0, 0);
                     let mut seed = first + t;
                     while seed < first + seeds {
                         let o = run_seed(seed, false);
                         worst = worst.max(o.settle_us);
                         datagrams += o.datagrams;
+                        bounces.0 += o.bounces.0;
+                        bounces.1 += o.bounces.1;
                         count += 1;
                         gap = match (gap, o.min_gap) {
                             (Some(a), Some(b)) => Some(a.min(b)),
@@ -943,7 +969,7 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
                         };
                         seed += threads;
                     }
-                    (worst, datagrams, count, gap)
+                    (worst, datagrams, count, gap, bounces)
                 })
             })
             .collect();
@@ -956,9 +982,18 @@ fn schedules_keep_views_agreed_ordered_synchronous_and_live() {
     let datagrams: u64 = results.iter().map(|r| r.1).sum();
     let count: u64 = results.iter().map(|r| r.2).sum();
     let gap = results.iter().filter_map(|r| r.3).min();
+    let bounces: u64 = results.iter().map(|r| r.4 .0).sum();
+    let forged: u64 = results.iter().map(|r| r.4 .1).sum();
     assert_eq!(count, seeds);
+    // The ICMP paths ran: crashed daemons on live hosts, and forgeries.
+    if seeds >= 200 {
+        assert!(
+            bounces > forged && forged > 0,
+            "{bounces} bounces, {forged} forged"
+        );
+    }
     println!(
-        "{count} schedules, {datagrams} datagrams; slowest settling after the faults: {}ms (bound {}ms); smallest time from a lease's lapse to a quorate view without its node: {:?}µs",
+        "{count} schedules, {datagrams} datagrams, {bounces} port unreachable answers ({forged} forged); slowest settling after the faults: {}ms (bound {}ms); smallest time from a lease's lapse to a quorate view without its node: {:?}µs",
         worst / 1000,
         LIVENESS_BOUND.as_millis(),
         gap

@@ -1,4 +1,5 @@
-//! The two timing settings of the built-in membership.
+//! The timing settings of the built-in membership, and whether a port
+//! unreachable answer to a heartbeat speeds up failure detection.
 
 use std::fmt;
 use std::time::Duration;
@@ -20,13 +21,17 @@ pub const MIN_HEARTBEATS_PER_TIMEOUT: u32 = 3;
 /// Longest time-out accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `Heartbeat` and `Timeout` of a `Membership` block.
+/// `Heartbeat`, `Timeout` and `PortUnreachable` of a `Membership` block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Time between heartbeats.
     pub heartbeat: Duration,
     /// Silence after which a node is no longer heard.
     pub timeout: Duration,
+    /// A peer whose host answers our heartbeats with ICMP port
+    /// unreachable (its daemon is gone, its host lives) is suspected at
+    /// once, after one probe, instead of after `timeout` (on by default).
+    pub port_unreachable: bool,
 }
 
 impl Default for Settings {
@@ -34,6 +39,7 @@ impl Default for Settings {
         Settings {
             heartbeat: DEFAULT_HEARTBEAT,
             timeout: DEFAULT_TIMEOUT,
+            port_unreachable: true,
         }
     }
 }
@@ -77,7 +83,7 @@ impl fmt::Display for SettingsError {
 impl std::error::Error for SettingsError {}
 
 impl Settings {
-    /// Checks a pair of settings.
+    /// Checks a pair of timing settings (`port_unreachable` on).
     pub fn new(heartbeat: Duration, timeout: Duration) -> Result<Settings, SettingsError> {
         if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&heartbeat) {
             return Err(SettingsError::HeartbeatOutOfRange(heartbeat));
@@ -88,7 +94,11 @@ impl Settings {
         if timeout < heartbeat * MIN_HEARTBEATS_PER_TIMEOUT {
             return Err(SettingsError::TimeoutTooShort { heartbeat, timeout });
         }
-        Ok(Settings { heartbeat, timeout })
+        Ok(Settings {
+            heartbeat,
+            timeout,
+            port_unreachable: true,
+        })
     }
 }
 

@@ -112,6 +112,9 @@ pub enum MembershipParameter {
     Heartbeat,
     /// `Timeout`: silence after which a node is taken as gone.
     Timeout,
+    /// `PortUnreachable`: whether a peer whose host answers with ICMP
+    /// port unreachable is suspected at once.
+    PortUnreachable,
 }
 
 /// Every spelling of every `Membership` parameter.
@@ -122,6 +125,7 @@ pub const MEMBERSHIP_PARAMETERS: &[(&str, MembershipParameter)] = &[
     ("AcceptKey", MembershipParameter::AcceptKey),
     ("Heartbeat", MembershipParameter::Heartbeat),
     ("Timeout", MembershipParameter::Timeout),
+    ("PortUnreachable", MembershipParameter::PortUnreachable),
 ];
 
 /// A parameter inside `Announce { ... }`.

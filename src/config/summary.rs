@@ -230,5 +230,14 @@ fn write_membership(out: &mut String, membership: &MembershipConfig) -> std::fmt
         out,
         "membership timeout: {}",
         format_interval(membership.settings.timeout)
+    )?;
+    writeln!(
+        out,
+        "membership port unreachable: {}",
+        if membership.settings.port_unreachable {
+            "on"
+        } else {
+            "off"
+        }
     )
 }

@@ -107,6 +107,9 @@ pub struct JsonMembership {
     pub key: Option<String>,
     /// The id of the other key it accepts, if any.
     pub accepted_key: Option<String>,
+    /// Peers suspected at once on an ICMP port unreachable (absent from
+    /// older daemons).
+    pub unreachable_suspicions: Option<u64>,
 }
 
 /// An installed view of the built-in membership.

@@ -234,6 +234,7 @@ impl FromValue for JsonMembership {
             lease_remaining_ms: f.optional("lease_remaining_ms")?,
             key: f.optional("key")?,
             accepted_key: f.optional("accepted_key")?,
+            unreachable_suspicions: f.optional("unreachable_suspicions")?,
         })
     }
 }

@@ -199,6 +199,13 @@ fn membership_metrics(out: &mut Exposition, m: &JsonMembership) {
         "Views the built-in membership installed since the start.",
     )
     .sample(&[], m.views_installed);
+    if let Some(count) = m.unreachable_suspicions {
+        out.counter(
+            "wackamole_membership_unreachable_suspicions_total",
+            "Peers suspected at once because their host answered with ICMP port unreachable.",
+        )
+        .sample(&[], count);
+    }
     out.counter(
         "wackamole_membership_dropped_multicasts_total",
         "Multicasts dropped: asked between views, or left unsequenced when a view ended.",

@@ -351,6 +351,7 @@ pub(crate) mod tests {
                 lease_remaining_ms: Some(73),
                 key: Some("5d41402a".to_string()),
                 accepted_key: None,
+                unreachable_suspicions: Some(1),
             }),
             error: None,
         };
@@ -423,7 +424,7 @@ pub(crate) mod tests {
             &refused(0, 1),
             r#","key":null,"links":[],"duplicates":0"#,
             r#"}],"lease":"held","lease_remaining_ms":73,"key":"5d41402a","#,
-            r#""accepted_key":null}},"#,
+            r#""accepted_key":null,"unreachable_suspicions":1}},"#,
             r#""quorum":{"rule":"majority","needed":2,"members":2,"met":true},"#,
             r#""trackers":[{"kind":"interface","target":"eth1","state":"failing","since_ms":1500,"#,
             r#""last_result":"lost carrier"}]}"#,

@@ -70,6 +70,17 @@ impl Links {
             .map(|k| k as u8)
     }
 
+    /// The node and link whose address `addr` is.
+    pub(super) fn node_at(&self, addr: SocketAddr) -> Option<(u8, u8)> {
+        let SocketAddr::V4(addr) = addr else {
+            return None;
+        };
+        self.addrs.iter().enumerate().find_map(|(k, link)| {
+            let node = link.iter().position(|a| *a == addr)?;
+            Some((node as u8, k as u8))
+        })
+    }
+
     /// Names the configuration: [`wire::cluster_digest`] of the node list
     /// with one link (so such a cluster's datagrams are what they were
     /// before links), of every link's list in turn and the number of links

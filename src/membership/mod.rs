@@ -516,6 +516,14 @@
 //! - A forged or broken echo (a peer holding the key): an echo of a time
 //!   `m` has not reached gives nothing, so no contribution reaches beyond
 //!   `L` after `m`'s latest heartbeat; nothing panics.
+//!
+//! # Port unreachable
+//!
+//! A daemon that dies on a living host is suspected at once when the
+//! host answers our datagram with ICMP port unreachable, confirmed by a
+//! probe; the rule, its limits with several links, and the threat
+//! analysis (a forged answer costs at most a needless view change, never
+//! an address held twice) are in the documentation of `unreachable.rs`.
 
 #![forbid(unsafe_code)]
 
@@ -534,6 +542,9 @@ mod replay;
 mod rotation_tests;
 mod sequencer;
 mod status;
+#[cfg(test)]
+mod testnet;
+mod unreachable;
 mod view;
 
 pub use crate::base::membership_settings::{

@@ -111,6 +111,8 @@ pub struct Node {
     pub(super) refusals: Refusals,
     pub(super) dropped_multicasts: u64,
     pub(super) views_installed: u64,
+    /// Peers suspected on a confirmed port unreachable.
+    pub(super) unreachable_suspicions: u64,
 }
 
 impl Node {
@@ -197,6 +199,7 @@ impl Node {
             refusals: Refusals::default(),
             dropped_multicasts: 0,
             views_installed: 0,
+            unreachable_suspicions: 0,
         };
         node.send_heartbeats(now);
         node.deadline = node.next_deadline();
@@ -412,6 +415,7 @@ impl Node {
             refusals: self.refusals,
             dropped_multicasts: self.dropped_multicasts,
             views_installed: self.views_installed,
+            unreachable_suspicions: self.unreachable_suspicions,
             lease: self.lease_status(),
             key: self.keys.current().id(),
             accepted_key: self.keys.accepted().map(wire::Key::id),
@@ -439,7 +443,7 @@ impl Node {
     /// Every call starts here: notes the time and, if we were silent too
     /// long, gives up our view before anything else happens. Returns
     /// whether the node still runs.
-    fn begin(&mut self, now: Instant) -> bool {
+    pub(super) fn begin(&mut self, now: Instant) -> bool {
         if self.phase == Phase::Gone {
             return false;
         }
@@ -576,6 +580,11 @@ impl Node {
             self.events.push_back(Event::Joined);
         }
         self.events.push_back(event);
+    }
+
+    /// The counter our next datagram to `to` will carry.
+    pub(super) fn next_counter(&self, to: u8) -> u64 {
+        self.counters[usize::from(to)]
     }
 
     pub(super) fn keys(&self) -> &Keys {

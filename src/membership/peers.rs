@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::links::PeerLinks;
 use super::replay::ReplayWindow;
 use super::status::Refusals;
+use super::unreachable::Bounce;
 use super::wire::{Heartbeat, KeyId, Member};
 
 /// A node whose heartbeat said it heard us within this many time-outs is
@@ -51,6 +52,8 @@ pub(super) struct Peer {
     pub key: Option<KeyId>,
     /// What each link to it shows.
     pub links: PeerLinks,
+    /// What bounces (ICMP port unreachable) of our datagrams to it said.
+    pub bounce: Bounce,
 }
 
 impl Peer {
@@ -82,7 +85,9 @@ impl Peer {
     }
 
     pub(super) fn hears(&self, now: Instant, timeout: Duration) -> bool {
-        self.present() && self.last_heard.is_some_and(|t| now < t + timeout)
+        self.present()
+            && self.bounce.suspected.is_none()
+            && self.last_heard.is_some_and(|t| now < t + timeout)
     }
 
     pub(super) fn member(&self, node: u8) -> Option<Member> {
@@ -96,6 +101,9 @@ impl Peer {
     /// decline expired) only speed convergence and wait for our next
     /// heartbeat.
     pub(super) fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+        if self.bounce.suspected.is_some() {
+            return None;
+        }
         let t = self.last_heard? + timeout;
         (t > now).then_some(t)
     }

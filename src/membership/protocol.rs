@@ -104,6 +104,8 @@ impl Node {
         if !peer.hears(now, self.settings.timeout) {
             peer.heard_since = Some(now);
         }
+        peer.bounce
+            .heard(header.incarnation, now, self.settings.timeout);
         peer.last_heard = Some(now);
         self.heard_on_link(sender, link, now);
         let member = Member {

@@ -122,6 +122,9 @@ pub struct Status {
     pub dropped_multicasts: u64,
     /// Views installed since the start.
     pub views_installed: u64,
+    /// Peers suspected at once because their host answered with ICMP
+    /// port unreachable (see `unreachable.rs`).
+    pub unreachable_suspicions: u64,
     /// The quorum lease.
     pub lease: QuorumLease,
     /// The key this node sends under.

@@ -3,10 +3,13 @@
 //! default timings and at the shortest settings the README documents
 //! (Heartbeat 5ms, Timeout 25ms):
 //!
-//! - kill -9, and SIGSTOP, of a node until each of its VIFs is up on a
-//!   survivor AND its gratuitous ARP from that survivor is on the bridge;
-//!   SIGTERM likewise; min/median/max over `WACKAMOLE_BENCH_RUNS` runs
-//!   (default 20) each;
+//! - kill -9 of a node's daemon (its host lives on, and answers the
+//!   survivors' heartbeats with ICMP port unreachable), the death of a
+//!   node's host (its link goes down as its daemon is killed: no answer
+//!   at all), and SIGSTOP of a node, each until every VIF it held is up
+//!   on a survivor AND its gratuitous ARP from that survivor is on the
+//!   bridge; SIGTERM likewise; min/median/max over `WACKAMOLE_BENCH_RUNS`
+//!   runs (default 20) each;
 //! - idle CPU, memory (VmRSS) and datagrams and bytes per second sent by
 //!   each node over `WACKAMOLE_BENCH_IDLE_SECS` seconds (default 20).
 //!
@@ -74,7 +77,7 @@ fn main() {
     ] {
         let setting = format!("{name} (Heartbeat {heartbeat}, Timeout {timeout})");
         let spec = || Spec::new(NODES, NODES).timing(heartbeat, timeout);
-        for fault in [Fault::Kill, Fault::Stop, Fault::Term] {
+        for fault in [Fault::Kill, Fault::HostDeath, Fault::Stop, Fault::Term] {
             let samples = takeovers(spec(), fault, runs);
             report(
                 &format!("{} to takeover, {setting}", fault.name()),
@@ -87,7 +90,10 @@ fn main() {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
+    /// kill -9 of the daemon; its host lives.
     Kill,
+    /// The host dies: its link goes down, then its daemon is killed.
+    HostDeath,
     Stop,
     Term,
 }
@@ -95,7 +101,8 @@ enum Fault {
 impl Fault {
     fn name(self) -> &'static str {
         match self {
-            Fault::Kill => "kill -9",
+            Fault::Kill => "kill -9 of the daemon (host alive)",
+            Fault::HostDeath => "death of the host (link down, kill -9)",
             Fault::Stop => "SIGSTOP",
             Fault::Term => "SIGTERM",
         }
@@ -131,6 +138,7 @@ fn ready(cluster: &mut BuiltinCluster) {
 fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
     let tag = match fault {
         Fault::Kill => "xk",
+        Fault::HostDeath => "xh",
         Fault::Stop => "xs",
         Fault::Term => "xt",
     };
@@ -163,10 +171,13 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
             })
         };
         let struck = Instant::now();
+        if fault == Fault::HostDeath {
+            cluster.link_down(victim);
+        }
         cluster.signal(
             victim,
             match fault {
-                Fault::Kill => libc::SIGKILL,
+                Fault::Kill | Fault::HostDeath => libc::SIGKILL,
                 Fault::Stop => libc::SIGSTOP,
                 Fault::Term => libc::SIGTERM,
             },
@@ -195,7 +206,7 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
         samples.push(last - struck);
         // The node comes back.
         match fault {
-            Fault::Kill => {
+            Fault::Kill | Fault::HostDeath => {
                 cluster.wait_exit(victim, Duration::from_secs(10));
                 cluster.cut(victim);
                 cluster.wire(victim);

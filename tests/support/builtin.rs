@@ -69,6 +69,8 @@ pub struct Spec {
     /// `Heartbeat` and `Timeout` of the `Membership` block.
     pub heartbeat: String,
     pub timeout: String,
+    /// Lines added inside every node's `Membership` block.
+    pub membership_extra: String,
     /// `Quorum` of every node.
     pub quorum: String,
     pub mature: String,
@@ -88,6 +90,7 @@ impl Spec {
             vifs,
             heartbeat: millis(DEFAULT_HEARTBEAT),
             timeout: millis(DEFAULT_TIMEOUT),
+            membership_extra: String::new(),
             quorum: "none".into(),
             mature: "1s".into(),
             balance_interval: "1s".into(),
@@ -230,12 +233,14 @@ impl BuiltinCluster {
              \tKey = {key}\n\
              \tHeartbeat = {heartbeat}\n\
              \tTimeout = {timeout}\n\
+             {membership_extra}\
              }}\n\
              Quorum = {quorum}\n",
             nodes = nodes.join(" "),
             key = self.key.display(),
             heartbeat = spec.heartbeat,
             timeout = spec.timeout,
+            membership_extra = spec.membership_extra,
             quorum = spec.quorum,
         );
         let timing = [

@@ -2,10 +2,12 @@
 //! virtual time (microseconds): datagrams are lost, duplicated, delayed
 //! and reordered; links can be cut one way or both; with several links
 //! per node (redundant networks), each link has its own cuts and loss;
-//! nodes crash, pause
-//! (their datagrams queue up and are all read when they wake, before
-//! their timers), leave and restart with a new incarnation. Everything is
-//! decided by the seed.
+//! nodes crash, pause (their datagrams queue up and are all read when
+//! they wake, before their timers), leave and restart with a new
+//! incarnation. With `icmp` on, the host of a crashed node may live on
+//! and answer what is sent to it with ICMP port unreachable (over every
+//! link a datagram reaches it by), and an attacker who sees the datagrams
+//! may forge such answers for them. Everything is decided by the seed.
 
 // Each test crate that includes this uses part of it.
 #![allow(dead_code)]
@@ -40,6 +42,8 @@ pub struct Slot {
     pub state: SlotState,
     /// Datagrams that arrived while paused: (sender, link, bytes).
     inbox: VecDeque<(usize, usize, Vec<u8>)>,
+    /// Crashed (kill -9) but its host lives: it bounces what it is sent.
+    pub host_alive: bool,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +54,9 @@ struct Packet {
     to: usize,
     link: usize,
     bytes: Vec<u8>,
+    /// A port unreachable from `from`'s host quoting `bytes`, which `to`
+    /// sent it.
+    bounce: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -87,6 +94,14 @@ pub struct Net {
     pub late_us: u64,
     pub rng: Rng,
     pub stats: NetStats,
+    /// A crashed node's host lives on half the time, and bounces.
+    pub icmp: bool,
+    /// `forged[a][b]`: until this time, every datagram from a to b is
+    /// also answered by a forged port unreachable (b still gets it).
+    pub forged: Vec<Vec<u64>>,
+    /// Bounces delivered, and of those forged.
+    pub bounces: u64,
+    pub forged_bounces: u64,
     /// What the nodes reported, in order: (node, event), for the caller.
     pub events: Vec<(usize, Event)>,
     /// Per node: the number of its last tagged multicast.
@@ -125,6 +140,7 @@ impl Net {
                     node: None,
                     state: SlotState::Down,
                     inbox: VecDeque::new(),
+                    host_alive: false,
                 })
                 .collect(),
             queue: BinaryHeap::new(),
@@ -137,9 +153,22 @@ impl Net {
             late_us: 0,
             rng: Rng(seed ^ 0x0005_eed0_f0e7),
             stats: NetStats::default(),
+            icmp: false,
+            forged: vec![vec![0; n]; n],
+            bounces: 0,
+            forged_bounces: 0,
             events: Vec::new(),
             recorded: Vec::new(),
             counters: vec![0; n],
+        }
+    }
+
+    /// A network of `links` links on which a crashed node's host lives
+    /// on half the time.
+    pub fn with_icmp(n: usize, links: usize, settings: Settings, seed: u64) -> Net {
+        Net {
+            icmp: true,
+            ..Net::with_links(n, links, settings, seed)
         }
     }
 
@@ -179,6 +208,7 @@ impl Net {
         let slot = &mut self.slots[i];
         slot.node = Some(node);
         slot.state = SlotState::Running;
+        slot.host_alive = false;
         slot.inbox.clear();
         self.counters[i] = 0;
         self.flush(i);
@@ -192,7 +222,9 @@ impl Net {
 
     /// kill -9: gone without a word.
     pub fn crash(&mut self, i: usize) {
+        let host_alive = self.icmp && self.rng.per_mille(500);
         let slot = &mut self.slots[i];
+        slot.host_alive = host_alive;
         slot.node = None;
         slot.state = SlotState::Down;
         slot.inbox.clear();
@@ -250,6 +282,9 @@ impl Net {
         self.loss_per_mille = 0;
         self.dup_per_mille = 0;
         self.late_per_mille = 0;
+        for row in &mut self.forged {
+            row.fill(0);
+        }
     }
 
     /// Cuts the cluster into groups (`group[i]` per node): nodes of
@@ -291,6 +326,11 @@ impl Net {
                 self.recorded[k] = (from, to, link, bytes.clone());
             }
         }
+        if self.now < self.forged[from][to] {
+            // Seen on the link and answered at once, as if `to` were dead.
+            self.forged_bounces += 1;
+            self.push(self.now + 20, to, from, link, bytes.clone(), true);
+        }
         // A link's own loss is drawn only when it has some: a cluster of
         // one link draws what it drew before links.
         let link_loss = self.link_loss_per_mille[link];
@@ -313,16 +353,21 @@ impl Net {
             if self.rng.per_mille(self.late_per_mille) {
                 at += self.rng.range(0, self.late_us as usize) as u64;
             }
-            self.order += 1;
-            self.queue.push(Reverse(Packet {
-                at,
-                order: self.order,
-                from,
-                to,
-                link,
-                bytes: bytes.clone(),
-            }));
+            self.push(at, from, to, link, bytes.clone(), false);
         }
+    }
+
+    fn push(&mut self, at: u64, from: usize, to: usize, link: usize, bytes: Vec<u8>, bounce: bool) {
+        self.order += 1;
+        self.queue.push(Reverse(Packet {
+            at,
+            order: self.order,
+            from,
+            to,
+            link,
+            bytes,
+            bounce,
+        }));
     }
 
     /// The next thing that happens: a datagram arrives, a node's timer
@@ -394,16 +439,8 @@ impl Net {
         }
         let k = self.rng.below(self.recorded.len());
         let (from, to, link, bytes) = self.recorded[k].clone();
-        self.order += 1;
         self.stats.replayed += 1;
-        self.queue.push(Reverse(Packet {
-            at: self.now + 10,
-            order: self.order,
-            from,
-            to,
-            link,
-            bytes,
-        }));
+        self.push(self.now + 10, from, to, link, bytes, false);
     }
 
     fn arrive(&mut self, p: Packet) {
@@ -411,13 +448,32 @@ impl Net {
         let now = self.instant(self.now);
         let slot = &mut self.slots[p.to];
         match slot.state {
+            SlotState::Running if p.bounce => {
+                self.bounces += 1;
+                if let Some(node) = slot.node.as_mut() {
+                    node.handle_unreachable(from, &p.bytes, now);
+                }
+                self.flush(p.to);
+            }
             SlotState::Running => {
                 if let Some(node) = slot.node.as_mut() {
                     node.handle_datagram(from, &p.bytes, now);
                 }
                 self.flush(p.to);
             }
+            // An ICMP error for a stopped process waits in its error
+            // queue; we keep it simple and drop it.
+            SlotState::Paused { .. } if p.bounce => {}
             SlotState::Paused { .. } => slot.inbox.push_back((p.from, p.link, p.bytes)),
+            SlotState::Down if slot.host_alive && !p.bounce => {
+                // The host's answer comes back over the same link (every
+                // link a datagram of ours came over bounces).
+                if !self.blocked[p.to][p.from] && !self.link_blocked[p.link][p.to][p.from] {
+                    let (lo, hi) = self.delay_us;
+                    let at = self.now + self.rng.range(lo as usize, hi as usize) as u64;
+                    self.push(at, p.to, p.from, p.link, p.bytes, true);
+                }
+            }
             SlotState::Down => {}
         }
     }

@@ -154,6 +154,11 @@ impl Status {
         Some(self.membership()?.views_installed)
     }
 
+    /// Peers this node's membership suspected on a port unreachable.
+    pub fn unreachable_suspicions(&self) -> Option<u64> {
+        self.membership()?.unreachable_suspicions
+    }
+
     /// Whether the view meets the quorum (None when not reported).
     pub fn quorum_met(&self) -> Option<bool> {
         Some(self.doc.quorum.as_ref()?.met)

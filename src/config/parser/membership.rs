@@ -18,7 +18,9 @@ use crate::config::{
     MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_MEMBERSHIP_NODES,
 };
 
-const PARAMETER: &str = "Nodes, Port, Key, AcceptKey, Heartbeat or Timeout inside Membership";
+const PARAMETER: &str =
+    "Nodes, Port, Key, AcceptKey, Heartbeat, Timeout or PortUnreachable inside Membership";
+const SWITCH_EXPECTED: &str = "on or off";
 const NODE_EXPECTED: &str = "a node address A.B.C.D, or one per link as A.B.C.D/A.B.C.D (at most \
      4; no interface, no /BITS, no :PORT: the port is Membership's Port)";
 const PORT_EXPECTED: &str = "a UDP port of 1 to 65535";
@@ -40,6 +42,7 @@ struct Block {
     accept_key: Option<(PathBuf, Position)>,
     heartbeat: Option<(Duration, Position)>,
     timeout: Option<(Duration, Position)>,
+    port_unreachable: Option<bool>,
 }
 
 impl Parser<'_> {
@@ -80,7 +83,8 @@ impl Parser<'_> {
                 ));
             }
         }
-        let settings = timing(&block, close)?;
+        let mut settings = timing(&block, close)?;
+        settings.port_unreachable = block.port_unreachable.unwrap_or(true);
         let links = block.nodes[0].0.len();
         self.config.membership = Some(MembershipConfig {
             nodes: block.nodes.iter().map(|(addrs, _)| addrs[0]).collect(),
@@ -121,6 +125,15 @@ impl Parser<'_> {
                 block.heartbeat = Some(self.timing_interval("Heartbeat")?)
             }
             MembershipParameter::Timeout => block.timeout = Some(self.timing_interval("Timeout")?),
+            MembershipParameter::PortUnreachable => {
+                self.expect_equals("PortUnreachable")?;
+                let (word, at) = self.word(SWITCH_EXPECTED)?;
+                block.port_unreachable = Some(match word.to_ascii_lowercase().as_str() {
+                    "on" | "yes" => true,
+                    "off" | "no" => false,
+                    _ => return Err(bad_value(at, format!("`{word}`"), SWITCH_EXPECTED)),
+                });
+            }
         }
         Ok(())
     }

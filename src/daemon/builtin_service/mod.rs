@@ -22,6 +22,7 @@
 //! each join has an epoch, and events of an earlier one are dropped.
 //! Every message is sent in agreed order, which is also reliable.
 
+mod bounces;
 mod limit;
 mod status;
 mod worker;
@@ -49,7 +50,7 @@ use crate::engine::Delivery;
 use crate::membership::{self, wire, Settings, ViewId};
 use crate::net::iface;
 use crate::net::lease::Lease;
-use crate::{log_error, log_notice};
+use crate::{log_error, log_notice, log_warning};
 
 use worker::{NodeSetup, Worker};
 
@@ -583,10 +584,16 @@ fn bind(own: SocketAddrV4) -> io::Result<UdpSocket> {
     let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
     socket.bind(&SocketAddr::V4(own).into())?;
     socket.set_nonblocking(true)?;
+    let socket: UdpSocket = descriptor::lift(socket).into();
+    // The port unreachable of a peer whose daemon is gone (PortUnreachable):
+    // without it, such a peer is noticed only by time-out.
+    if let Err(err) = bounces::enable(&socket) {
+        log_warning!("membership: cannot ask for ICMP errors (IP_RECVERR): {err}");
+    }
     // Released before the announcer's packet sockets when we are killed,
-    // like the Spread session: peers notice a silent node only by time-out,
-    // but the rule stays the same for every group service's socket.
-    Ok(descriptor::lift(socket).into())
+    // like the Spread session: our host then answers the peers' next
+    // heartbeats with port unreachable.
+    Ok(socket)
 }
 
 /// A socket on our own address whose datagrams the thread recognises by

@@ -71,6 +71,7 @@ pub(super) fn describe(
         },
         key: Some(status.key.to_string()),
         accepted_key: status.accepted_key.map(|id| id.to_string()),
+        unreachable_suspicions: Some(status.unreachable_suspicions),
     }
 }
 
@@ -165,6 +166,7 @@ mod tests {
             },
             dropped_multicasts: 1,
             views_installed: 3,
+            unreachable_suspicions: 0,
             lease: crate::membership::QuorumLease::NotRequired,
             key: KeyId([0, 0, 0, 7]),
             accepted_key: Some(KeyId([0xab, 0x01, 0x02, 0xff])),

@@ -9,7 +9,9 @@
 //!    command by sending one byte to the first socket from its waker
 //!    socket;
 //! 2. reads *every* datagram already queued (non-blocking, until each
-//!    socket would block) and hands each to the node;
+//!    socket would block) and hands each to the node, then, for each
+//!    socket that reported an error, the ICMP errors queued for our datagrams
+//!    (a port unreachable goes to the node: see `bounces.rs`);
 //! 3. carries out the commands of the engine loop (join, leave,
 //!    multicast, settings, keys, status, stop);
 //! 4. only then fires the node's timers (`handle_timeout`).
@@ -41,6 +43,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::bounces::{self, Queued};
 use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
@@ -108,6 +111,9 @@ struct Driver {
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
     receive_errors: Slot,
+    /// Bit `k`: the socket of link `k` reported an error (its error queue
+    /// holds something).
+    errors_queued: u8,
     buffer: Vec<u8>,
     /// When the status was last published, and whether a view change
     /// since asks for it at once.
@@ -128,6 +134,7 @@ impl Worker {
             refusals: RefusalLog::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
+            errors_queued: 0,
             buffer: vec![0; BUFFER],
             published_at: None,
             publish_now: true,
@@ -141,6 +148,7 @@ impl Driver {
         loop {
             self.wait();
             self.drain();
+            self.drain_errors();
             // Events first: the engine loop should learn of a new view
             // before it asks us to send anything more.
             if !self.flush() || !self.commands() {
@@ -180,8 +188,10 @@ impl Driver {
         if wait.is_zero() {
             return;
         }
-        if let Err(err) = wait_readable(&self.w.sockets, wait) {
-            if err.kind() != io::ErrorKind::Interrupted {
+        match wait_readable(&self.w.sockets, wait) {
+            Ok(errors) => self.errors_queued |= errors,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
                 log_error!("membership: cannot wait on the socket: {err}");
                 // Do not spin on a failing poll.
                 std::thread::sleep(Duration::from_millis(10));
@@ -203,7 +213,14 @@ impl Driver {
                 Ok(got) => got,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error for one of our datagrams: its details wait
+                // on the error queue.
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.errors_queued |= 1 << link;
+                    continue;
+                }
                 Err(err) => {
+                    self.errors_queued |= 1 << link;
                     // ICMP errors for earlier sends and the like: the
                     // datagram is gone, the socket still works.
                     let own = SocketAddr::V4(self.w.setup.nodes[self.w.setup.me]);
@@ -229,6 +246,38 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Reads the error queue of each socket that reported an error: each
+    /// port unreachable goes to the node (whichever link's address it
+    /// names), the rest is dropped.
+    fn drain_errors(&mut self) {
+        let queued = std::mem::take(&mut self.errors_queued);
+        for link in 0..self.w.sockets.len() {
+            if queued & (1 << link) != 0 {
+                self.drain_link_errors(link);
+            }
+        }
+    }
+
+    /// Reads the error queue of the socket of `link`.
+    fn drain_link_errors(&mut self, link: usize) {
+        for _ in 0..MAX_DRAIN {
+            let queued = match bounces::take(&self.w.sockets[link], &mut self.buffer) {
+                Ok(Some(queued)) => queued,
+                Ok(None) => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    log_debug!("membership: cannot read the socket's error queue: {err}");
+                    return;
+                }
+            };
+            if let (Queued::PortUnreachable { to, len }, Some(node)) = (queued, &mut self.node) {
+                node.handle_unreachable(SocketAddr::V4(to), &self.buffer[..len], Instant::now());
+            }
+        }
+        // More than a turn's worth: the rest next turn.
+        self.errors_queued |= 1 << link;
     }
 
     /// Carries out the pending commands; false when told to stop.
@@ -413,7 +462,16 @@ impl Driver {
     fn send_all(&mut self, node: &mut Node) {
         while let Some(transmit) = node.poll_transmit() {
             let socket = &self.w.sockets[usize::from(transmit.link)];
-            if let Err(err) = socket.send_to(&transmit.bytes, transmit.addr) {
+            let mut sent = socket.send_to(&transmit.bytes, transmit.addr);
+            if sent.as_ref().is_err_and(earlier_error) {
+                // The error of an earlier datagram over this link (its ICMP
+                // answer, or the host found unreachable on a cut link),
+                // handed to this send instead: its details wait on this
+                // socket's error queue, and this datagram was not sent yet.
+                self.errors_queued |= 1 << transmit.link;
+                sent = socket.send_to(&transmit.bytes, transmit.addr);
+            }
+            if let Err(err) = sent {
                 let slot = &mut self.send_errors[usize::from(transmit.to)];
                 if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now())
                 {
@@ -427,8 +485,21 @@ impl Driver {
     }
 }
 
-/// Blocks until one of `sockets` is readable or `timeout` passes.
-fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<()> {
+/// An error that a send may be handed for an earlier datagram (with
+/// `IP_RECVERR` the kernel reports every ICMP error, and the host
+/// unreachable of a failed neighbour lookup, to the socket's next call):
+/// the datagram at hand was not sent and is tried once more.
+fn earlier_error(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
+    )
+}
+
+/// Blocks until one of `sockets` is readable or reports an error, or
+/// `timeout` passes; bit `k` of the answer is set if the socket of link
+/// `k` reports an error (its error queue holds one).
+fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<u8> {
     let mut pollfds: Vec<libc::pollfd> = sockets
         .iter()
         .map(|socket| libc::pollfd {
@@ -457,5 +528,9 @@ fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<()> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    Ok(pollfds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.revents & libc::POLLERR != 0)
+        .fold(0, |bits, (k, _)| bits | 1 << k))
 }

@@ -1,0 +1,205 @@
+//! A few real nodes on a network that delivers at once what is not cut,
+//! with time moved by hand, for the unit tests of the lease and of the
+//! port unreachable rule. A node whose daemon is dead (`None`) may have a
+//! live host that bounces what is sent to it.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use super::wire::{Key, Kind};
+use super::{Event, Node, Settings};
+
+pub(super) const MS: Duration = Duration::from_millis(1);
+pub(super) const INCARNATION: u64 = 1_800_000_000_000_000;
+
+pub(super) fn key() -> Key {
+    Key::new(b"lease unit tests, a 32-byte key!").expect("long enough")
+}
+
+pub(super) fn address(i: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, i as u8 + 1), 4820)
+}
+
+/// A datagram on its way: (from, to, bytes).
+pub(super) type Packet = (usize, usize, Vec<u8>);
+
+/// Nodes on a network that delivers at once what is not cut; time moves
+/// only when the test says.
+pub(super) struct Cluster {
+    pub(super) start: Instant,
+    pub(super) now: Instant,
+    pub(super) nodes: Vec<Option<Node>>,
+    /// `cut[a][b]`: what a sends to b is lost.
+    pub(super) cut: Vec<Vec<bool>>,
+    /// Datagrams of this kind from a to b are lost: (a, b, kind).
+    pub(super) drop: Option<(usize, usize, Kind)>,
+    /// Every event, with its node and time.
+    pub(super) events: Vec<(usize, Instant, Event)>,
+    /// Every datagram sent (also those lost), with its time.
+    pub(super) sent: Vec<(Instant, Packet)>,
+    pub(super) queue: Vec<Packet>,
+    /// Hosts whose daemon is dead (`None`) bounce what is sent to them
+    /// (ICMP port unreachable) instead of dropping it.
+    pub(super) hosts_alive: bool,
+    /// Bounces delivered so far.
+    pub(super) bounces: usize,
+}
+
+impl Cluster {
+    pub(super) fn new(n: usize, needed: usize) -> Cluster {
+        Cluster::with_settings(n, Settings::default(), needed)
+    }
+
+    pub(super) fn with_settings(n: usize, settings: Settings, needed: usize) -> Cluster {
+        let start = Instant::now();
+        let addrs: Vec<SocketAddrV4> = (0..n).map(address).collect();
+        let nodes = (0..n)
+            .map(|i| {
+                let mut node = Node::new(
+                    addrs.clone(),
+                    i,
+                    key(),
+                    settings,
+                    INCARNATION + i as u64,
+                    start,
+                )
+                .expect("a valid cluster");
+                node.set_quorum(needed);
+                Some(node)
+            })
+            .collect();
+        let mut c = Cluster {
+            start,
+            now: start,
+            nodes,
+            cut: vec![vec![false; n]; n],
+            drop: None,
+            events: Vec::new(),
+            sent: Vec::new(),
+            queue: Vec::new(),
+            hosts_alive: false,
+            bounces: 0,
+        };
+        for i in 0..n {
+            c.collect(i);
+        }
+        c
+    }
+
+    pub(super) fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("running")
+    }
+
+    pub(super) fn collect(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        while let Some(t) = node.poll_transmit() {
+            let to = usize::from(t.to);
+            self.sent.push((self.now, (i, to, t.bytes.clone())));
+            let dropped = self
+                .drop
+                .is_some_and(|(a, b, kind)| (a, b) == (i, to) && t.bytes[3] == kind.byte());
+            if !self.cut[i][to] && !dropped {
+                self.queue.push((i, to, t.bytes));
+            }
+        }
+        while let Some(e) = node.poll_event() {
+            self.events.push((i, self.now, e));
+        }
+    }
+
+    pub(super) fn deliver_all(&mut self) {
+        while !self.queue.is_empty() {
+            let (from, to, bytes) = self.queue.remove(0);
+            self.receive(from, to, &bytes);
+        }
+    }
+
+    pub(super) fn receive(&mut self, from: usize, to: usize, bytes: &[u8]) {
+        let now = self.now;
+        match self.nodes[to].as_mut() {
+            Some(node) => node.handle_datagram(SocketAddr::V4(address(from)), bytes, now),
+            None if self.hosts_alive => return self.bounce(from, to, bytes),
+            None => {}
+        }
+        self.collect(to);
+    }
+
+    /// `about`'s host tells `to` that `quoted`, sent to it, found no
+    /// socket.
+    pub(super) fn bounce(&mut self, to: usize, about: usize, quoted: &[u8]) {
+        self.bounces += 1;
+        let now = self.now;
+        if let Some(node) = self.nodes[to].as_mut() {
+            node.handle_unreachable(SocketAddr::V4(address(about)), quoted, now);
+        }
+        self.collect(to);
+    }
+
+    /// Runs every timer due up to `until`, delivering at once.
+    pub(super) fn run_until(&mut self, until: Instant) {
+        loop {
+            self.deliver_all();
+            let next = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.as_ref()?.poll_timeout().map(|t| (t, i)))
+                .min();
+            match next {
+                Some((t, i)) if t <= until => {
+                    self.now = self.now.max(t);
+                    let now = self.now;
+                    if let Some(node) = self.nodes[i].as_mut() {
+                        node.handle_timeout(now);
+                    }
+                    self.collect(i);
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    pub(super) fn run(&mut self, span: Duration) {
+        let until = self.now + span;
+        self.run_until(until);
+    }
+
+    /// Every node holds one view of all of them.
+    pub(super) fn settle(&mut self) {
+        let n = self.nodes.len();
+        for _ in 0..3000 {
+            let views: Vec<_> = (0..n).map(|i| self.node(i).status()).collect();
+            if views
+                .iter()
+                .all(|s| !s.flushing && s.view.as_ref().is_some_and(|v| v.1.len() == n))
+                && views.iter().all(|s| s.view == views[0].view)
+            {
+                return;
+            }
+            self.run(MS);
+        }
+        panic!("the cluster did not settle");
+    }
+
+    pub(super) fn leases(&self, i: usize) -> Vec<bool> {
+        self.events
+            .iter()
+            .filter(|(n, _, _)| *n == i)
+            .filter_map(|(_, _, e)| match e {
+                Event::Lease(held) => Some(*held),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When node `i` sent its first datagram of `kind` at or after `since`.
+    pub(super) fn first_sent(&self, i: usize, kind: Kind, since: Instant) -> Option<Instant> {
+        self.sent
+            .iter()
+            .find(|(t, (from, _, bytes))| *from == i && *t >= since && bytes[3] == kind.byte())
+            .map(|(t, _)| *t)
+    }
+}
