@@ -296,6 +296,12 @@ struct Run {
     cut_at: Vec<Vec<u64>>,
     paused_at: Vec<u64>,
     lossy_at: u64,
+    /// When old datagrams were last played again. One that was lost on
+    /// every link when sent is taken late, as a network may deliver it: a
+    /// crashed node's late heartbeat can then be heard and cost a needless
+    /// view change (a lease lapse, a release and a retake) but never two
+    /// holders, which the other checks still hold to.
+    replayed_at: u64,
     /// When a node last crashed or left.
     crashed_at: u64,
     /// When a node last started.
@@ -469,11 +475,16 @@ impl Run {
         // through views, state exchanges and balancing rounds. (That a join
         // goes from the old view straight to the new one is checked on the
         // views, by the scenarios of membership_scenarios.rs.)
-        let failed = [self.crashed_at, self.lossy_at, self.started_at]
-            .into_iter()
-            .chain(self.paused_at.iter().copied())
-            .chain(self.cut_at.iter().flatten().copied())
-            .any(recent);
+        let failed = [
+            self.crashed_at,
+            self.lossy_at,
+            self.started_at,
+            self.replayed_at,
+        ]
+        .into_iter()
+        .chain(self.paused_at.iter().copied())
+        .chain(self.cut_at.iter().flatten().copied())
+        .any(recent);
         if failed {
             return true;
         }
@@ -635,6 +646,7 @@ impl Run {
                 }
             }
             Fault::Replay(k) => {
+                self.replayed_at = self.net.now;
                 for _ in 0..*k {
                     self.net.replay_old();
                 }
@@ -827,6 +839,7 @@ fn run_seed(seed: u64, tracing: bool) -> Outcome {
         cut_at: vec![vec![0; plan.n]; plan.n],
         paused_at: vec![0; plan.n],
         lossy_at: 0,
+        replayed_at: 0,
         crashed_at: 0,
         started_at: 0,
         seed,
