@@ -46,12 +46,12 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::group::{GroupEvent, GroupService};
-use super::host::{Added, Announcement, Host};
+use super::host::Host;
 use super::quorum::{QuorumGate, QuorumState, Step};
 use super::reload::{self, configured_nodes};
 use super::status;
 use super::timers::Timers;
-use crate::base::{Level, VifAddress};
+use crate::base::Level;
 use crate::config::Config;
 use crate::control::{MoveReason, Request, WatchEvent};
 use crate::engine::codec::mess_type;
@@ -517,129 +517,6 @@ impl<S: GroupService, H: Host> Core<S, H> {
         None
     }
 
-    fn addresses(&self, vif: VifIndex) -> Vec<VifAddress> {
-        self.config
-            .vifs
-            .get(vif.0)
-            .map(|v| v.addresses.clone())
-            .unwrap_or_default()
-    }
-
-    /// Brings up every address of `vif` and announces them (on a later
-    /// try, only if one came up). Where the kernel refuses an address, the
-    /// VIF is remembered and tried again every [`ADDRESS_RETRY`]: the
-    /// group has given it to us, so nobody else will serve it. The first
-    /// refusal is an error in the log; the tries after it log at debug
-    /// level, so an interface that stays down does not flood the log.
-    fn place(&mut self, vif: VifIndex, first_try: bool, now: Instant) {
-        let addresses = self.addresses(vif);
-        let mut complete = true;
-        let mut added = false;
-        let lifetime = self.config.addresses.lifetime;
-        for address in &addresses {
-            match self.host.add(address, lifetime) {
-                Ok(Added::New) => {
-                    added = true;
-                    self.log(Level::Notice, format_args!("UP: {address}"));
-                }
-                Ok(Added::Present) => {
-                    self.log(Level::Debug, format_args!("{address} was already up"))
-                }
-                Ok(Added::Permanent) => self.log(
-                    Level::Warning,
-                    format_args!(
-                        "{address} was already up without a lifetime (added by hand?): left \
-                         as it is, so a stall of this daemon will not take it down"
-                    ),
-                ),
-                Err(err) if first_try => {
-                    complete = false;
-                    self.log(
-                        Level::Error,
-                        format_args!(
-                            "cannot bring up {address}: {err}; trying again every \
-                             {ADDRESS_RETRY:?}"
-                        ),
-                    );
-                }
-                Err(err) => {
-                    complete = false;
-                    self.log(Level::Debug, format_args!("{address} refused again: {err}"));
-                }
-            }
-        }
-        if lifetime.is_some() && self.timers.at(Deadline::Renew).is_none() {
-            self.arm_renewal(now);
-        }
-        if complete {
-            self.unplaced.remove(&vif);
-        } else {
-            if self.unplaced.is_empty() {
-                self.timers
-                    .arm(Deadline::PlaceAddresses, now + ADDRESS_RETRY);
-            }
-            self.unplaced.insert(vif);
-        }
-        if first_try {
-            self.host.watch(WatchEvent::Acquired {
-                vif: vif.0,
-                addresses: addresses.clone(),
-                reason: self.reason.clone(),
-            });
-        }
-        if first_try || added {
-            let arp_cache = self
-                .engine
-                .arp_cache()
-                .iter()
-                .map(|(&addr, &mac)| (addr, mac))
-                .collect();
-            self.host.announce(Announcement {
-                vif: vif.0,
-                addresses,
-                notify: self.config.notify.clone(),
-                arp_cache,
-            });
-        }
-    }
-
-    /// Another try for the VIFs whose addresses did not all come up.
-    fn place_again(&mut self, now: Instant) {
-        for vif in std::mem::take(&mut self.unplaced) {
-            if self.acquired.contains(&vif) && !self.lapsed {
-                self.place(vif, false, now);
-            }
-        }
-    }
-
-    /// Takes every address of `vif` out of the kernel.
-    fn release(&mut self, vif: VifIndex) {
-        self.unplaced.remove(&vif);
-        self.host.cancel_announcement(vif.0);
-        if self.lapsed || self.deferred.remove(&vif) {
-            // Not in the kernel.
-            return;
-        }
-        self.take_down(vif);
-    }
-
-    fn take_down(&mut self, vif: VifIndex) {
-        self.host.watch(WatchEvent::Released {
-            vif: vif.0,
-            addresses: self.addresses(vif),
-            reason: self.reason.clone(),
-        });
-        for address in &self.addresses(vif) {
-            match self.host.remove(address) {
-                Ok(()) => self.log(Level::Notice, format_args!("DOWN: {address}")),
-                Err(err) => self.log(
-                    Level::Error,
-                    format_args!("cannot take down {address}: {err}"),
-                ),
-            }
-        }
-    }
-
     /// The VIFs the engine wants in the kernel, in order.
     fn held(&self) -> Vec<VifIndex> {
         self.acquired.iter().copied().collect()
@@ -666,5 +543,6 @@ mod health;
 mod health_tests;
 mod lease;
 mod lifetimes;
+mod placement;
 #[cfg(test)]
 mod tests;
