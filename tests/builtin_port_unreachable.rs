@@ -80,15 +80,20 @@ fn a_dead_daemon_on_a_live_host_is_taken_over_before_the_time_out() {
             "the takeover took {took:?}: the port unreachable did not speed it up"
         ));
     }
-    // The survivors counted the suspicion.
-    for i in [0, 1] {
-        let status = cluster.status(i);
-        let counted = status.unreachable_suspicions();
-        if counted != Some(1) {
-            cluster.fail(&format!(
-                "node {i} counts {counted:?} port unreachable suspicions, not 1"
-            ));
-        }
+    // A survivor counted the suspicion: whichever heard its probe bounce
+    // first proposed the view, and the other may have followed it before
+    // its own probe came back. Nobody counted more than one (once per peer
+    // per Timeout).
+    let counts: Vec<Option<u64>> = [0, 1]
+        .iter()
+        .map(|&i| cluster.status(i).unreachable_suspicions())
+        .collect();
+    let total: u64 = counts.iter().flatten().sum();
+    if total < 1 || counts.iter().any(|c| c.is_none_or(|c| c > 1)) {
+        cluster.fail(&format!(
+            "the survivors count {counts:?} port unreachable suspicions: one of them at \
+             least one, each at most one"
+        ));
     }
 }
 
