@@ -37,8 +37,20 @@ impl<S: GroupService, H: Host> Core<S, H> {
         };
         let snapshot = self.engine.snapshot();
         let Some(view) = snapshot.view else {
+            // Out of any view until now: nothing tells us who left.
+            self.note_joining(now);
             return;
         };
+        // Members that arrive come from views of their own, whose
+        // departures (a stalled holder among them) we never saw: as for a
+        // node that joins, every VIF is an orphan to us for a lifetime.
+        if members
+            .iter()
+            .any(|name| !view.members.iter().any(|m| &m.name == name))
+        {
+            self.note_joining(now);
+            return;
+        }
         let departed: Vec<Ipv4Addr> = view
             .members
             .iter()
