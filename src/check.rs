@@ -241,20 +241,13 @@ mod tests {
             .parse()
             .expect("a pid");
         let deadline = Instant::now() + LONG;
-        while !gone(grandchild) && Instant::now() < deadline {
+        while !crate::testutil::process_gone(grandchild) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
-        assert!(gone(grandchild), "its background job {grandchild} survived");
-    }
-
-    fn gone(pid: i32) -> bool {
-        // A zombie awaiting its reaper counts as gone.
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        }
+        assert!(
+            crate::testutil::process_gone(grandchild),
+            "its background job {grandchild} survived"
+        );
     }
 
     #[test]

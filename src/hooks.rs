@@ -383,16 +383,6 @@ mod tests {
         }
     }
 
-    fn is_gone(pid: i32) -> bool {
-        // A zombie awaiting its reaper counts as gone.
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        }
-    }
-
     #[test]
     fn a_hook_past_its_time_out_is_killed_with_its_process_group() {
         let dir = TempDir::new("hooks-timeout");
@@ -407,11 +397,11 @@ mod tests {
             .parse()
             .expect("the hook wrote its pid");
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !is_gone(grandchild) && Instant::now() < deadline {
+        while !crate::testutil::process_gone(grandchild) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
         assert!(
-            is_gone(grandchild),
+            crate::testutil::process_gone(grandchild),
             "the hook's background job {grandchild} survived"
         );
     }

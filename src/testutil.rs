@@ -94,3 +94,14 @@ pub(crate) mod allocations {
         (out, largest)
     }
 }
+
+/// Whether process `pid` has ended: no longer listed, or a zombie
+/// awaiting its reaper.
+pub(crate) fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
