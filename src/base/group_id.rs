@@ -5,6 +5,11 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use super::bytes::{ByteOrder, Faults, Reader};
+
+/// Bytes of a group id on the wire: three u32s.
+pub const GROUP_ID_LEN: usize = 12;
+
 /// Identifies one view of a group. Spread delivers the three integers
 /// with each membership; the built-in membership derives them from its
 /// view id (see the daemon's bridge).
@@ -33,6 +38,29 @@ impl GroupId {
             index: raw[2],
         }
     }
+
+    /// Reads the three integers, in `order` (Spread's membership bodies
+    /// and the engine's bodies carry them so).
+    pub fn read<F: Faults>(
+        r: &mut Reader<'_, F>,
+        order: ByteOrder,
+        field: &'static str,
+    ) -> Result<GroupId, F::Error> {
+        Ok(GroupId::from_raw([
+            r.u32(order, field)?,
+            r.u32(order, field)?,
+            r.u32(order, field)?,
+        ]))
+    }
+
+    /// The three integers as [`GroupId::read`] reads them, in `order`.
+    pub fn to_bytes(self, order: ByteOrder) -> [u8; GROUP_ID_LEN] {
+        let mut out = [0; GROUP_ID_LEN];
+        for (chunk, value) in out.chunks_exact_mut(4).zip(self.raw()) {
+            chunk.copy_from_slice(&order.write_u32(value));
+        }
+        out
+    }
 }
 
 impl fmt::Display for GroupId {
@@ -57,6 +85,32 @@ mod tests {
         let id = GroupId::from_raw([1, 2, 3]);
         assert_eq!((id.proc_id, id.time, id.index), (1, 2, 3));
         assert_eq!(id.raw(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn bytes_read_back_in_either_order() {
+        use super::super::bytes::Short;
+        struct Id;
+        impl Faults for Id {
+            type Error = Short;
+            fn short(&self, short: Short) -> Short {
+                short
+            }
+            fn trailing(&self, _: usize, _: usize) -> Short {
+                unreachable!("the tests read no trailing bytes")
+            }
+        }
+        let id = GroupId::from_raw([0x0a63_0001, 7, 1]);
+        let big = id.to_bytes(ByteOrder::Big);
+        assert_eq!(big[..4], [10, 99, 0, 1]);
+        for order in [ByteOrder::Big, ByteOrder::Little] {
+            let bytes = id.to_bytes(order);
+            let mut r = Reader::new(&bytes, Id);
+            assert_eq!(GroupId::read(&mut r, order, "id"), Ok(id));
+            let mut short = Reader::new(&bytes[..11], Id);
+            let err = GroupId::read(&mut short, order, "id").unwrap_err();
+            assert_eq!((err.field, err.at, err.needed), ("id", 8, 4));
+        }
     }
 
     #[test]

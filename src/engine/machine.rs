@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::codec::{self, mess_type, ClaimPriority};
+use super::codec::{self, mess_type, Body, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
 use super::handoff::Handoff;
 use super::health::Health;
@@ -227,38 +227,22 @@ impl Engine {
             endian_mismatch,
             body,
         } = message;
-        let result = match kind {
-            mess_type::STATE => {
-                codec::StateBody::decode(&body, endian_mismatch).map(|s| self.on_state(&sender, s))
-            }
-            mess_type::MATURING => codec::decode_maturing(&body).map(|()| self.on_maturing()),
-            mess_type::BALANCE => codec::decode_balance(&body, endian_mismatch)
-                .map(|balance| self.on_balance(&sender, &balance)),
-            mess_type::ARPCACHE => {
-                codec::decode_arp_cache(&body).map(|entries| self.on_arp_cache(&entries))
-            }
-            mess_type::PROCEED => {
-                codec::decode_proceed(&body, endian_mismatch).map(|gid| self.on_proceed(gid))
-            }
-            mess_type::HOLDING => codec::decode_holding(&body, endian_mismatch)
-                .map(|list| self.on_holding(&sender, &list)),
-            mess_type::RELEASED => codec::decode_released(&body, endian_mismatch)
-                .map(|list| self.on_released(&sender, &list)),
-            mess_type::HEALTH => {
-                codec::decode_health(&body, endian_mismatch, self.settings.vifs.len())
-                    .map(|health| self.on_health(&sender, health))
-            }
-            mess_type::OPERATOR => Ok(()),
-            other => {
-                self.log(
-                    Level::Debug,
-                    format!("message of unknown type {other} from {sender}; ignored"),
-                );
-                Ok(())
-            }
-        };
-        if let Err(e) = result {
-            self.log(Level::Warning, format!("from {sender}: {e}; ignored"));
+        let vifs = self.settings.vifs.len();
+        match Body::decode(kind, &body, endian_mismatch, vifs) {
+            Ok(Body::State(state)) => self.on_state(&sender, state),
+            Ok(Body::Maturing) => self.on_maturing(),
+            Ok(Body::Balance(balance)) => self.on_balance(&sender, &balance),
+            Ok(Body::ArpCache(entries)) => self.on_arp_cache(&entries),
+            Ok(Body::Proceed(group_id)) => self.on_proceed(group_id),
+            Ok(Body::Holding(list)) => self.on_holding(&sender, &list),
+            Ok(Body::Released(list)) => self.on_released(&sender, &list),
+            Ok(Body::Health(health)) => self.on_health(&sender, health),
+            Ok(Body::Operator) => {}
+            Ok(Body::Unknown(other)) => self.log(
+                Level::Debug,
+                format!("message of unknown type {other} from {sender}; ignored"),
+            ),
+            Err(e) => self.log(Level::Warning, format!("from {sender}: {e}; ignored")),
         }
     }
 

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::bytes::{Reader, Writer};
 use super::error::{BodyKind, CodecError};
 use super::ClaimPriority;
-use crate::base::{ArpEntry, GroupId};
+use crate::base::{ArpEntry, ByteOrder, GroupId};
 
 /// STATE: what a member holds and prefers, in answer to a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl StateBody {
         let mut held = Vec::with_capacity(n);
         for _ in 0..n {
             let vif = r.addr("held VIF address")?;
-            let offset = r.at;
+            let offset = r.at();
             let value = r.int("claim priority")?;
             let priority = ClaimPriority::from_wire(value)
                 .ok_or(CodecError::UnknownPriority { offset, value })?;
@@ -96,11 +96,7 @@ impl StateBody {
 }
 
 pub(super) fn read_group_id(r: &mut Reader<'_>) -> Result<GroupId, CodecError> {
-    Ok(GroupId::from_raw([
-        r.int("group id")? as u32,
-        r.int("group id")? as u32,
-        r.int("group id")? as u32,
-    ]))
+    GroupId::read(&mut r.bytes, r.order, "group id")
 }
 
 /// MATURING has an empty body.
@@ -140,12 +136,12 @@ pub struct BalanceBody {
 pub fn decode_balance(body: &[u8], endian_mismatch: bool) -> Result<BalanceBody, CodecError> {
     let mut r = Reader::new(body, endian_mismatch, BodyKind::Balance);
     let count = r.int("moves")?;
-    let rest = body.len() - r.at;
+    let rest = r.bytes.left();
     let carried = rest / 8;
     if rest % 8 != 0 {
         return Err(CodecError::TrailingBytes {
             kind: BodyKind::Balance,
-            offset: r.at + carried * 8,
+            offset: r.at() + carried * 8,
             len: body.len(),
         });
     }
@@ -204,9 +200,7 @@ pub fn encode_proceed(group_id: GroupId) -> Vec<u8> {
 }
 
 pub(super) fn write_group_id(w: &mut Writer, group_id: GroupId) {
-    for part in group_id.raw() {
-        w.int(part as i32);
-    }
+    w.0.extend_from_slice(&group_id.to_bytes(ByteOrder::native()));
 }
 
 /// Decodes a PROCEED body: one group id.

@@ -1,10 +1,13 @@
 //! The words a body is made of: int32s in the sender's byte order
-//! (swapped on a mismatch) and IPv4 addresses in network order, read with
-//! bounds checks that name the field and offset.
+//! (swapped on a mismatch) and IPv4 addresses in network order, read
+//! through the shared byte reader with errors that name the message,
+//! field and offset.
 
 use std::net::Ipv4Addr;
 
 use super::error::{BodyKind, CodecError};
+use crate::base::bytes::{self, Faults, Short};
+use crate::base::ByteOrder;
 
 /// Builds a body in this host's byte order.
 pub(super) struct Writer(pub(super) Vec<u8>);
@@ -25,58 +28,57 @@ impl Writer {
     }
 }
 
-/// Reads a body from its start, swapping integers when the sender's
-/// byte order is not ours.
+/// A body that ends early or goes on is named by its message.
+impl Faults for BodyKind {
+    type Error = CodecError;
+
+    fn short(&self, short: Short) -> CodecError {
+        CodecError::Truncated {
+            kind: *self,
+            field: short.field,
+            offset: short.at,
+            len: short.len,
+        }
+    }
+
+    fn trailing(&self, at: usize, len: usize) -> CodecError {
+        CodecError::TrailingBytes {
+            kind: *self,
+            offset: at,
+            len,
+        }
+    }
+}
+
+/// Reads a body from its start, in the sender's byte order.
 pub(super) struct Reader<'a> {
-    body: &'a [u8],
-    /// The offset of the next unread byte.
-    pub(super) at: usize,
-    swap: bool,
-    kind: BodyKind,
+    /// The bytes, with the offset of the next unread one.
+    pub(super) bytes: bytes::Reader<'a, BodyKind>,
+    /// The sender's byte order.
+    pub(super) order: ByteOrder,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(body: &'a [u8], swap: bool, kind: BodyKind) -> Self {
         Reader {
-            body,
-            at: 0,
-            swap,
-            kind,
+            bytes: bytes::Reader::new(body, kind),
+            order: ByteOrder::of_sender(swap),
         }
     }
 
-    fn word(&mut self, field: &'static str) -> Result<[u8; 4], CodecError> {
-        let bytes = self.bytes(4, field)?;
-        Ok([bytes[0], bytes[1], bytes[2], bytes[3]])
+    /// The offset of the next unread byte.
+    pub(super) fn at(&self) -> usize {
+        self.bytes.position()
     }
 
     /// An int32 in the sender's byte order.
     pub(super) fn int(&mut self, field: &'static str) -> Result<i32, CodecError> {
-        let mut word = self.word(field)?;
-        if self.swap {
-            word.reverse();
-        }
-        Ok(i32::from_ne_bytes(word))
+        Ok(self.bytes.u32(self.order, field)? as i32)
     }
 
     /// An address: network order whatever the sender's CPU.
     pub(super) fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, CodecError> {
-        Ok(Ipv4Addr::from(self.word(field)?))
-    }
-
-    /// The next `n` bytes as they are.
-    pub(super) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], CodecError> {
-        let bytes = self
-            .body
-            .get(self.at..self.at + n)
-            .ok_or(CodecError::Truncated {
-                kind: self.kind,
-                field,
-                offset: self.at,
-                len: self.body.len(),
-            })?;
-        self.at += n;
-        Ok(bytes)
+        Ok(Ipv4Addr::from(self.bytes.array::<4>(field)?))
     }
 
     /// A count of entries of `entry_len` bytes each, bounded by what is
@@ -87,11 +89,11 @@ impl<'a> Reader<'a> {
         entry_len: usize,
     ) -> Result<usize, CodecError> {
         let count = self.int(field)?;
-        let room = (self.body.len() - self.at) / entry_len;
+        let room = self.bytes.left() / entry_len;
         match usize::try_from(count) {
             Ok(n) if n <= room => Ok(n),
             _ => Err(CodecError::BadCount {
-                kind: self.kind,
+                kind: *self.bytes.faults(),
                 field,
                 count,
                 room,
@@ -101,14 +103,6 @@ impl<'a> Reader<'a> {
 
     /// Fails unless the whole body was read.
     pub(super) fn finish(self) -> Result<(), CodecError> {
-        if self.at == self.body.len() {
-            Ok(())
-        } else {
-            Err(CodecError::TrailingBytes {
-                kind: self.kind,
-                offset: self.at,
-                len: self.body.len(),
-            })
-        }
+        self.bytes.finish()
     }
 }

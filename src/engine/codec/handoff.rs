@@ -34,7 +34,7 @@ fn decode(body: &[u8], endian_mismatch: bool, kind: BodyKind) -> Result<VifList,
     let n = r.count("VIFs", 4)?;
     let mut vifs = Vec::with_capacity(n);
     for _ in 0..n {
-        let offset = r.at;
+        let offset = r.at();
         let addr = r.addr("VIF address")?;
         if vifs.contains(&addr) {
             return Err(CodecError::RepeatedAddress { kind, offset, addr });

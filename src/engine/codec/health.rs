@@ -66,7 +66,7 @@ pub fn decode_health(
     let kind = BodyKind::Health;
     let mut r = Reader::new(body, endian_mismatch, kind);
     let group_id = read_group_id(&mut r)?;
-    let offset = r.at;
+    let offset = r.at();
     let flags = r.int("flags")?;
     if flags & !(HEALTHY | RELEASES_UNSERVABLE) != 0 {
         return Err(CodecError::UnknownBits {
@@ -79,8 +79,8 @@ pub fn decode_health(
     if usize::try_from(count).ok() != Some(ours) {
         return Err(CodecError::VifCount { kind, count, ours });
     }
-    let offset = r.at;
-    let bitmap = r.bytes(ours.div_ceil(8), "VIF bitmap")?;
+    let offset = r.at();
+    let bitmap = r.bytes.take(ours.div_ceil(8), "VIF bitmap")?;
     let vifs: Vec<bool> = (0..ours)
         .map(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
         .collect();

@@ -15,9 +15,52 @@
 //! ARPCACHE carries no host-order integer (its count is implied by the
 //! length, its addresses are in network order), so it is never swapped.
 //!
+//! [`Body::decode`] reads any received body by its message type. The
+//! layouts, offsets in bytes from the start of the body ("int32" in the
+//! sender's byte order, addresses in network order):
+//!
+//! STATE (type 1; `H` VIFs held, `P` preferred):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 12 | group id of the view it answers: 3 × int32 |
+//! | 12 | 4 | the sender's real address |
+//! | 16 | 4 | the sender's index in the view, as it sees it: int32 |
+//! | 20 | 4 | mature: int32, nonzero once the sender has matured |
+//! | 24 | 4 | H: int32 |
+//! | 28 + 8 × i | 4 | held VIF `i`: its primary address |
+//! | 32 + 8 × i | 4 | held VIF `i`: its claim priority, int32 in 0..=5 ([`ClaimPriority`]) |
+//! | 28 + 8 × H | 4 | P: int32 |
+//! | 32 + 8 × H | 4 × P | preferred VIF primaries |
+//!
+//! MATURING (type 2) has an empty body.
+//!
+//! BALANCE (type 3; `N` moves):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 4 | N: int32 (may announce more moves than follow: see [`BalanceBody::announced`]) |
+//! | 4 + 8 × i | 4 | move `i`: the new owner's real address |
+//! | 8 + 8 × i | 4 | move `i`: the primary of the VIF it takes |
+//!
+//! ARPCACHE (type 5; as many entries as the length holds, no count):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 12 × i | 4 | entry `i`: the IPv4 address |
+//! | 12 × i + 4 | 6 | entry `i`: its MAC address |
+//! | 12 × i + 10 | 2 | padding: zero when we send, not read |
+//!
+//! PROCEED (type 6):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 12 | group id of the view whose state exchange is to finish: 3 × int32 |
+//!
 //! HOLDING (type 7) and RELEASED (type 8) are ours, as is PROCEED (type
-//! 6); C nodes ignore every type they do not know. Both are sent AGREED
-//! and share one layout (`N` the number of VIFs listed):
+//! 6); C nodes ignore every type they do not know (OPERATOR, type 4, is
+//! the C nodes' and never sent). Both are sent AGREED and share one
+//! layout (`N` the number of VIFs listed):
 //!
 //! | offset | bytes | field |
 //! |---|---|---|
@@ -48,16 +91,19 @@
 //!
 //! The parts, by job:
 //! - this file: the message types and [`ClaimPriority`];
+//! - `body`: [`Body`], any received body decoded by its type;
 //! - `bodies`: each message body's encoding and decoding
 //!   ([`StateBody`], [`encode_balance`], [`decode_arp_cache`], ...);
 //! - `handoff`: the HOLDING and RELEASED bodies ([`VifList`]);
 //! - `health`: the HEALTH body ([`HealthBody`]);
-//! - `bytes`: the reader and writer of host-order integers and
-//!   network-order addresses the bodies are made of;
+//! - `bytes`: the reader (on the shared one of `base::bytes`) and writer
+//!   of host-order integers and network-order addresses the bodies are
+//!   made of;
 //! - `error`: [`CodecError`], which names the message, field and offset;
 //! - `tests`: the bodies against hand-built bytes in both byte orders.
 
 mod bodies;
+mod body;
 mod bytes;
 mod error;
 mod handoff;
@@ -74,6 +120,7 @@ pub use bodies::{
     decode_arp_cache, decode_balance, decode_maturing, decode_proceed, encode_arp_cache,
     encode_balance, encode_proceed, BalanceBody, Move, StateBody,
 };
+pub use body::Body;
 pub use error::{BodyKind, CodecError};
 pub use handoff::{decode_holding, decode_released, encode_holding, encode_released, VifList};
 pub use health::{decode_health, encode_health, HealthBody};

@@ -225,3 +225,84 @@ fn maturing_must_be_empty_and_proceed_carries_a_group_id() {
     assert_eq!(decode_proceed(&encode_proceed(gid), false), Ok(gid));
     assert!(decode_proceed(&[0; 8], false).is_err());
 }
+
+#[test]
+fn body_decodes_each_type_to_its_variant_and_reports_the_others() {
+    let s = sample_state();
+    let gid = s.group_id;
+    let vif = Ipv4Addr::new(10, 99, 0, 101);
+    let list = VifList {
+        group_id: gid,
+        vifs: vec![vif],
+    };
+    let health = HealthBody {
+        group_id: gid,
+        healthy: true,
+        vifs: vec![true, false],
+        releases_unservable: false,
+    };
+    let entry = ArpEntry {
+        addr: vif,
+        mac: [2; 6],
+    };
+    let moves = [Move { owner: vif, vif }];
+    for (kind, body, expected) in [
+        (mess_type::STATE, s.encode(), Body::State(s.clone())),
+        (mess_type::MATURING, vec![], Body::Maturing),
+        (
+            mess_type::BALANCE,
+            encode_balance(&moves),
+            Body::Balance(BalanceBody {
+                moves: moves.to_vec(),
+                announced: 1,
+            }),
+        ),
+        (mess_type::OPERATOR, vec![1, 2, 3], Body::Operator),
+        (
+            mess_type::ARPCACHE,
+            encode_arp_cache(&[entry]),
+            Body::ArpCache(vec![entry]),
+        ),
+        (mess_type::PROCEED, encode_proceed(gid), Body::Proceed(gid)),
+        (
+            mess_type::HOLDING,
+            encode_holding(gid, &[vif]),
+            Body::Holding(list.clone()),
+        ),
+        (
+            mess_type::RELEASED,
+            encode_released(gid, &[vif]),
+            Body::Released(list),
+        ),
+        (
+            mess_type::HEALTH,
+            encode_health(gid, true, &[true, false], false),
+            Body::Health(health),
+        ),
+        (42, vec![9; 7], Body::Unknown(42)),
+    ] {
+        assert_eq!(
+            Body::decode(kind, &body, false, 2),
+            Ok(expected),
+            "type {kind}"
+        );
+    }
+    // A malformed body is its decoder's error, naming the message.
+    assert_eq!(
+        Body::decode(mess_type::MATURING, &[0], false, 2),
+        Err(CodecError::TrailingBytes {
+            kind: BodyKind::Maturing,
+            offset: 0,
+            len: 1
+        })
+    );
+    assert!(matches!(
+        Body::decode(
+            mess_type::HEALTH,
+            &encode_health(gid, true, &[true], false),
+            false,
+            2
+        ),
+        Err(CodecError::VifCount { ours: 2, .. })
+    ));
+}

@@ -1,85 +1,64 @@
-//! Checked reading from a byte slice: every read is bounds-checked and
-//! reports what was being read when the bytes run out.
+//! Checked reading from a byte slice, on the shared reader of
+//! `base::bytes`: every read is bounds-checked and reports what was being
+//! read when the bytes run out. What Spread adds: counts bounded by the
+//! protocol maxima and NUL-padded name fields.
 
 use super::{ByteOrder, DecodeError, GROUP_NAME_FIELD};
+use crate::base::bytes::{Faults, Reader, Short};
 
-pub(super) struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    what: &'static str,
+/// The protocol unit being read ("message header", "membership body"):
+/// what a short or overlong input is reported as.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Unit(pub(super) &'static str);
+
+impl Faults for Unit {
+    type Error = DecodeError;
+
+    fn short(&self, short: Short) -> DecodeError {
+        DecodeError::Truncated {
+            what: self.0,
+            needed: short.at.saturating_add(short.needed),
+            available: short.len,
+        }
+    }
+
+    fn trailing(&self, at: usize, len: usize) -> DecodeError {
+        DecodeError::TrailingBytes {
+            what: self.0,
+            extra: len - at,
+        }
+    }
 }
 
-impl<'a> Cursor<'a> {
-    pub(super) fn new(bytes: &'a [u8], what: &'static str) -> Cursor<'a> {
-        Cursor {
-            bytes,
-            pos: 0,
-            what,
-        }
-    }
+/// A reader of one protocol unit.
+pub(super) type Cursor<'a> = Reader<'a, Unit>;
 
-    pub(super) fn position(&self) -> usize {
-        self.pos
-    }
+/// A cursor at the start of `bytes`, a `what`.
+pub(super) fn cursor<'a>(bytes: &'a [u8], what: &'static str) -> Cursor<'a> {
+    Reader::new(bytes, Unit(what))
+}
 
-    pub(super) fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+/// A count field: an int32 in `order` that must lie in 0..=max.
+pub(super) fn count(
+    cur: &mut Cursor<'_>,
+    order: ByteOrder,
+    field: &'static str,
+    max: usize,
+) -> Result<usize, DecodeError> {
+    let value = cur.u32(order, field)? as i32;
+    match usize::try_from(value) {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(DecodeError::OutOfRange {
+            field,
+            value: i64::from(value),
+            max,
+        }),
     }
+}
 
-    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if n > self.remaining() {
-            return Err(DecodeError::Truncated {
-                what: self.what,
-                needed: self.pos.saturating_add(n),
-                available: self.bytes.len(),
-            });
-        }
-        let out = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    pub(super) fn array4(&mut self) -> Result<[u8; 4], DecodeError> {
-        let b = self.take(4)?;
-        Ok([b[0], b[1], b[2], b[3]])
-    }
-
-    pub(super) fn u32(&mut self, order: ByteOrder) -> Result<u32, DecodeError> {
-        Ok(order.read_u32(self.array4()?))
-    }
-
-    /// A count field: an int32 that must lie in 0..=max.
-    pub(super) fn count(
-        &mut self,
-        order: ByteOrder,
-        field: &'static str,
-        max: usize,
-    ) -> Result<usize, DecodeError> {
-        let value = self.u32(order)? as i32;
-        match usize::try_from(value) {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(DecodeError::OutOfRange {
-                field,
-                value: i64::from(value),
-                max,
-            }),
-        }
-    }
-
-    /// A NUL-padded 32-byte name field.
-    pub(super) fn name(&mut self, field: &'static str) -> Result<String, DecodeError> {
-        name_from_field(self.take(GROUP_NAME_FIELD)?, field)
-    }
-
-    pub(super) fn finish(self) -> Result<(), DecodeError> {
-        match self.remaining() {
-            0 => Ok(()),
-            extra => Err(DecodeError::TrailingBytes {
-                what: self.what,
-                extra,
-            }),
-        }
-    }
+/// A NUL-padded 32-byte name field.
+pub(super) fn name(cur: &mut Cursor<'_>, field: &'static str) -> Result<String, DecodeError> {
+    name_from_field(cur.take(GROUP_NAME_FIELD, field)?, field)
 }
 
 /// The text before the first NUL of a name field.

@@ -1,6 +1,6 @@
 //! Message frames: the 48-byte header, the group names, the body.
 
-use super::cursor::Cursor;
+use super::cursor::{count, cursor, name};
 use super::service_bits::{ENDIAN_MARKER, REJECT};
 use super::{
     ByteOrder, DecodeError, EncodeError, GROUP_NAME_FIELD, HEADER_LEN, MAX_GROUPS_RECEIVED,
@@ -86,16 +86,16 @@ fn strip_marker(order: ByteOrder, value: u32) -> u32 {
 
 /// Decodes a header from (at least) its first 48 bytes.
 pub fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
-    let mut cur = Cursor::new(bytes, "message header");
-    let raw_type = cur.array4()?;
+    let mut cur = cursor(bytes, "message header");
+    let raw_type = cur.array("type")?;
     let order = ByteOrder::of_marked(raw_type);
     let service_type = strip_marker(order, order.read_u32(raw_type));
-    let name = cur.name("header name")?;
-    let num_groups = cur.count(order, "num_groups", MAX_GROUPS_RECEIVED)?;
-    let raw_hint = cur.array4()?;
+    let name = name(&mut cur, "header name")?;
+    let num_groups = count(&mut cur, order, "num_groups", MAX_GROUPS_RECEIVED)?;
+    let raw_hint = cur.array("hint")?;
     let hint_order = ByteOrder::of_marked(raw_hint);
     let hint = strip_marker(hint_order, hint_order.read_u32(raw_hint));
-    let data_len = cur.count(order, "data_len", MAX_MESSAGE_BODY_LEN)?;
+    let data_len = count(&mut cur, order, "data_len", MAX_MESSAGE_BODY_LEN)?;
     debug_assert_eq!(cur.position(), HEADER_LEN);
     Ok(Header {
         order,
@@ -111,18 +111,18 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
 /// Decodes what follows a header; `payload` must be exactly
 /// [`Header::payload_len`] bytes.
 pub fn decode_payload(header: Header, payload: &[u8]) -> Result<Frame, DecodeError> {
-    let mut cur = Cursor::new(payload, "message payload");
+    let mut cur = cursor(payload, "message payload");
     let original_type = if header.is_reject() {
-        let raw = cur.array4()?;
-        Some(strip_marker(header.order, header.order.read_u32(raw)))
+        let original = cur.u32(header.order, "original type")?;
+        Some(strip_marker(header.order, original))
     } else {
         None
     };
     let mut groups = Vec::with_capacity(header.num_groups);
     for _ in 0..header.num_groups {
-        groups.push(cur.name("group name")?);
+        groups.push(name(&mut cur, "group name")?);
     }
-    let body = cur.take(header.data_len)?.to_vec();
+    let body = cur.take(header.data_len, "body")?.to_vec();
     cur.finish()?;
     Ok(Frame {
         header,

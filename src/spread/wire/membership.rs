@@ -1,24 +1,16 @@
 //! Membership bodies: the group id, and for regular memberships the
 //! virtual-synchrony sets.
 
-use super::cursor::Cursor;
+use super::cursor::{cursor, name};
 use super::{
     ByteOrder, DecodeError, EncodeError, GROUP_NAME_FIELD, MAX_GROUPS_RECEIVED, MAX_GROUP_NAME,
 };
 pub use crate::base::GroupId;
 
 /// Size of a group id on the wire.
-pub const GROUP_ID_LEN: usize = 12;
+pub use crate::base::group_id::GROUP_ID_LEN;
 /// Where the vs-sets start; the own-set offset counts from here.
 const VS_SETS_START: usize = 20;
-
-fn read_group_id(cur: &mut Cursor<'_>, order: ByteOrder) -> Result<GroupId, DecodeError> {
-    Ok(GroupId::from_raw([
-        cur.u32(order)?,
-        cur.u32(order)?,
-        cur.u32(order)?,
-    ]))
-}
 
 /// The body of a regular membership message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +25,8 @@ pub struct RegularBody {
 
 /// Decodes a transitional membership body: the ending view's group id.
 pub fn decode_transitional_body(order: ByteOrder, body: &[u8]) -> Result<GroupId, DecodeError> {
-    let mut cur = Cursor::new(body, "transitional membership body");
-    let id = read_group_id(&mut cur, order)?;
+    let mut cur = cursor(body, "transitional membership body");
+    let id = GroupId::read(&mut cur, order, "group id")?;
     cur.finish()?;
     Ok(id)
 }
@@ -42,26 +34,22 @@ pub fn decode_transitional_body(order: ByteOrder, body: &[u8]) -> Result<GroupId
 /// Encodes a transitional membership body: the ending view's group id.
 /// A regular membership body starts with the same twelve bytes.
 pub fn encode_transitional_body(order: ByteOrder, group_id: GroupId) -> [u8; GROUP_ID_LEN] {
-    let mut out = [0u8; GROUP_ID_LEN];
-    for (chunk, value) in out.chunks_mut(4).zip(group_id.raw()) {
-        chunk.copy_from_slice(&order.write_u32(value));
-    }
-    out
+    group_id.to_bytes(order)
 }
 
 /// Decodes a regular membership body. Counts are checked against the
 /// bytes actually present before anything is allocated.
 pub fn decode_regular_body(order: ByteOrder, body: &[u8]) -> Result<RegularBody, DecodeError> {
-    let mut cur = Cursor::new(body, "membership body");
-    let group_id = read_group_id(&mut cur, order)?;
-    let num_sets = cur.u32(order)? as usize;
-    let my_offset = cur.u32(order)?;
+    let mut cur = cursor(body, "membership body");
+    let group_id = GroupId::read(&mut cur, order, "group id")?;
+    let num_sets = cur.u32(order, "number of vs-sets")? as usize;
+    let my_offset = cur.u32(order, "own vs-set offset")?;
     // Each set takes at least its 4-byte count.
-    if num_sets > cur.remaining() / 4 {
+    if num_sets > cur.left() / 4 {
         return Err(DecodeError::OutOfRange {
             field: "number of vs-sets",
             value: num_sets as i64,
-            max: cur.remaining() / 4,
+            max: cur.left() / 4,
         });
     }
     let mut vs_sets = Vec::with_capacity(num_sets);
@@ -70,8 +58,8 @@ pub fn decode_regular_body(order: ByteOrder, body: &[u8]) -> Result<RegularBody,
         if (cur.position() - VS_SETS_START) as u64 == u64::from(my_offset) {
             my_vs_set = Some(index);
         }
-        let count = cur.u32(order)? as usize;
-        let max = (cur.remaining() / GROUP_NAME_FIELD).min(MAX_GROUPS_RECEIVED);
+        let count = cur.u32(order, "vs-set size")? as usize;
+        let max = (cur.left() / GROUP_NAME_FIELD).min(MAX_GROUPS_RECEIVED);
         if count > max {
             return Err(DecodeError::OutOfRange {
                 field: "vs-set size",
@@ -81,7 +69,7 @@ pub fn decode_regular_body(order: ByteOrder, body: &[u8]) -> Result<RegularBody,
         }
         let mut set = Vec::with_capacity(count);
         for _ in 0..count {
-            set.push(cur.name("vs-set member")?);
+            set.push(name(&mut cur, "vs-set member")?);
         }
         vs_sets.push(set);
     }

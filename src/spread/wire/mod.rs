@@ -81,26 +81,11 @@ pub mod service_bits {
     pub const ENDIAN_MARKER: u32 = 0x8000_0080;
 }
 
-/// The byte order of a peer's integers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteOrder {
-    /// Least significant byte first.
-    Little,
-    /// Most significant byte first.
-    Big,
-}
+/// The byte order of a peer's integers (the shared one of `base`; Spread
+/// adds how a sender marks it).
+pub use crate::base::ByteOrder;
 
 impl ByteOrder {
-    /// This host's order: what we write, and what `endian_mismatch` is
-    /// measured against.
-    pub const fn native() -> ByteOrder {
-        if cfg!(target_endian = "little") {
-            ByteOrder::Little
-        } else {
-            ByteOrder::Big
-        }
-    }
-
     /// The order a `type` or `hint` field was written in, told by the
     /// marker: little-endian senders set it, big-endian ones do not.
     pub fn of_marked(field: [u8; 4]) -> ByteOrder {
@@ -117,22 +102,6 @@ impl ByteOrder {
         match self {
             ByteOrder::Little => service_bits::ENDIAN_MARKER,
             ByteOrder::Big => 0,
-        }
-    }
-
-    /// Reads `bytes` as a u32 in this order.
-    pub fn read_u32(self, bytes: [u8; 4]) -> u32 {
-        match self {
-            ByteOrder::Little => u32::from_le_bytes(bytes),
-            ByteOrder::Big => u32::from_be_bytes(bytes),
-        }
-    }
-
-    /// Writes `value` as four bytes in this order.
-    pub fn write_u32(self, value: u32) -> [u8; 4] {
-        match self {
-            ByteOrder::Little => value.to_le_bytes(),
-            ByteOrder::Big => value.to_be_bytes(),
         }
     }
 }
