@@ -1,5 +1,7 @@
 //! The bodies of the datagrams: everything between the header and the MAC.
 
+use crate::base::bytes::{self, ByteOrder, Faults, Short};
+
 use super::{
     Body, Echo, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME,
     MAX_NODES, MAX_PAYLOAD,
@@ -172,7 +174,10 @@ fn put_payload(out: &mut Vec<u8>, payload: &[u8]) {
 /// left before anything is allocated, so a forged count costs nothing.
 pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
     let kind = Kind::from_byte(kind).ok_or(WireError::UnknownKind { kind })?;
-    let mut r = Reader { body, pos: 0, kind };
+    let mut r = Reader {
+        bytes: bytes::Reader::new(body, kind),
+        kind,
+    };
     let decoded = match kind {
         Kind::Heartbeat => Body::Heartbeat(Heartbeat {
             hears: r.u32("hears bitmap")?,
@@ -218,71 +223,55 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
         },
         Kind::Leave => Body::Leave,
     };
-    match r.left() {
-        0 => Ok(decoded),
-        extra => Err(WireError::TrailingBytes { kind, extra }),
+    r.bytes.finish()?;
+    Ok(decoded)
+}
+
+/// A body that ends early or goes on is named by its kind; offsets count
+/// from the datagram's first byte.
+impl Faults for Kind {
+    type Error = WireError;
+
+    fn short(&self, short: Short) -> WireError {
+        WireError::Truncated {
+            kind: *self,
+            field: short.field,
+            offset: HEADER_LEN + short.at,
+            needed: short.needed,
+            left: short.left(),
+        }
+    }
+
+    fn trailing(&self, at: usize, len: usize) -> WireError {
+        WireError::TrailingBytes {
+            kind: *self,
+            extra: len - at,
+        }
     }
 }
 
-/// A cursor over a body that turns every shortfall into an error naming
-/// the field.
+/// The shared byte reader with the fields of the membership's layouts on
+/// top; every integer is in network order.
 struct Reader<'a> {
-    body: &'a [u8],
-    pos: usize,
+    bytes: bytes::Reader<'a, Kind>,
     kind: Kind,
 }
 
 impl<'a> Reader<'a> {
-    fn rest(&self) -> &'a [u8] {
-        self.body.get(self.pos..).unwrap_or_default()
-    }
-
-    fn left(&self) -> usize {
-        self.rest().len()
-    }
-
-    fn truncated(&self, field: &'static str, needed: usize) -> WireError {
-        WireError::Truncated {
-            kind: self.kind,
-            field,
-            offset: HEADER_LEN + self.pos,
-            needed,
-            left: self.left(),
-        }
-    }
-
-    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let taken = self
-            .rest()
-            .get(..n)
-            .ok_or_else(|| self.truncated(field, n))?;
-        self.pos += n;
-        Ok(taken)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
-        let taken = *self
-            .rest()
-            .first_chunk::<N>()
-            .ok_or_else(|| self.truncated(field, N))?;
-        self.pos += N;
-        Ok(taken)
-    }
-
     fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        Ok(u8::from_be_bytes(self.array(field)?))
+        self.bytes.u8(field)
     }
 
     fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
-        Ok(u16::from_be_bytes(self.array(field)?))
+        self.bytes.u16(ByteOrder::Big, field)
     }
 
     fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        Ok(u32::from_be_bytes(self.array(field)?))
+        self.bytes.u32(ByteOrder::Big, field)
     }
 
     fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
-        Ok(u64::from_be_bytes(self.array(field)?))
+        self.bytes.u64(ByteOrder::Big, field)
     }
 
     /// A logical time, at most [`MAX_LTIME`].
@@ -381,7 +370,7 @@ impl<'a> Reader<'a> {
         items: &'static str,
         min_each: usize,
     ) -> Result<(), WireError> {
-        let left = self.left();
+        let left = self.bytes.left();
         if count.saturating_mul(min_each) > left {
             return Err(WireError::CountExceedsBody {
                 kind: self.kind,
@@ -411,6 +400,6 @@ impl<'a> Reader<'a> {
                 len,
             });
         }
-        Ok(self.bytes(len, "payload")?.to_vec())
+        Ok(self.bytes.take(len, "payload")?.to_vec())
     }
 }
