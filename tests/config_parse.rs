@@ -10,7 +10,7 @@ use wackamole::config::{
     Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress,
     TrackConfig, Unservable, Vif, VifAddress, Warning, WarningKind,
 };
-use wackamole::membership::Settings;
+use wackamole::membership::Timing;
 
 const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
 
@@ -545,7 +545,7 @@ Quorum = majority",
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
             accept_key: None,
-            settings: Settings {
+            settings: Timing {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
                 port_unreachable: true,
@@ -576,10 +576,10 @@ fn membership_defaults() {
     assert_eq!(membership.port, config::DEFAULT_MEMBERSHIP_PORT);
     assert_eq!(membership.port, 4810);
     assert_eq!(membership.key, PathBuf::from("/k/cluster key"));
-    assert_eq!(membership.settings, Settings::default());
+    assert_eq!(membership.settings, Timing::default());
     assert_eq!(
         membership.settings,
-        Settings {
+        Timing {
             heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
             port_unreachable: true,
@@ -601,7 +601,7 @@ fn membership_keywords_are_case_insensitive() {
     assert_eq!(membership.port, 1);
     assert_eq!(
         membership.settings,
-        Settings {
+        Timing {
             heartbeat: Duration::from_millis(10),
             timeout: Duration::from_millis(30),
             port_unreachable: true,

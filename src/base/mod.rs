@@ -11,7 +11,7 @@ pub mod address;
 pub mod arp_entry;
 pub mod group_id;
 pub mod level;
-pub mod membership_settings;
+pub mod membership_timing;
 pub mod spread_name;
 
 pub use address::{

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::base::membership_settings::SettingsError;
+use crate::base::membership_timing::TimingError;
 
 /// A place in a configuration file: 1-based line and column (columns count
 /// characters, a tab counts as one).
@@ -125,7 +125,7 @@ pub enum ErrorKind {
         first: Position,
     },
     /// `Heartbeat` and `Timeout` that the built-in membership refuses.
-    MembershipTiming(SettingsError),
+    MembershipTiming(TimingError),
     /// A `Quorum` count above the number of listed nodes: never reached.
     QuorumAboveNodes {
         /// The configured count.

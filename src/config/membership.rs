@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use crate::base::membership_settings::Settings;
+use crate::base::membership_timing::Timing;
 
 /// `Port` when the block names none.
 pub const DEFAULT_MEMBERSHIP_PORT: u16 = 4810;
@@ -36,8 +36,8 @@ pub struct MembershipConfig {
     /// (never sent under), for a key rotation; another path than `key`.
     pub accept_key: Option<PathBuf>,
     /// `Heartbeat` and `Timeout`, accepted together by
-    /// [`Settings::new`].
-    pub settings: Settings,
+    /// [`Timing::new`].
+    pub settings: Timing,
 }
 
 /// `Quorum`: how many members a view needs before this node holds any

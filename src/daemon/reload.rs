@@ -144,7 +144,7 @@ pub(super) fn configured_nodes(config: &Config) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::config::{AcquisitionsPerRound, Prefer, Quorum, SpreadAddress};
-    use crate::membership::Settings;
+    use crate::membership::Timing;
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
@@ -156,7 +156,7 @@ mod tests {
                 port: 4810,
                 key: "/etc/wackamole/cluster.key".into(),
                 accept_key: None,
-                settings: Settings::default(),
+                settings: Timing::default(),
             }),
             ..Config::default()
         }
@@ -199,7 +199,7 @@ mod tests {
         let running = with_membership();
         let mut new = running.clone();
         membership_of(&mut new).settings =
-            Settings::new(Duration::from_millis(10), Duration::from_millis(100))
+            Timing::new(Duration::from_millis(10), Duration::from_millis(100))
                 .expect("valid settings");
         new.quorum = Quorum::Majority;
         assert_eq!(

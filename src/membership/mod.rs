@@ -547,9 +547,7 @@ mod testnet;
 mod unreachable;
 mod view;
 
-pub use crate::base::membership_settings::{
-    Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
-};
+pub use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use links::{LinkChange, LinkStatus, MAX_LINKS};
 pub use node::Node;
 pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};

@@ -15,7 +15,7 @@ use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
 use super::view::ViewState;
 use super::wire::{self, Body, Header, Heartbeat, Keys, Member, Sequenced, ViewId, MAX_NODES};
-use crate::base::membership_settings::Settings;
+use crate::base::membership_timing::Timing;
 
 /// SEQUENCED messages of a view kept while its INSTALL is on its way.
 pub(super) const MAX_EARLY: usize = 256;
@@ -53,7 +53,7 @@ pub struct Node {
     /// The key we send under, and the other one we accept, if any.
     keys: Keys,
     digest: [u8; 8],
-    pub(super) settings: Settings,
+    pub(super) settings: Timing,
     pub(super) incarnation: u64,
     /// Per destination: the counter of the next datagram to it (a
     /// receiver sees an unbroken series, so its replay window of 64 is
@@ -123,7 +123,7 @@ impl Node {
         nodes: Vec<SocketAddrV4>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Settings,
+        settings: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
@@ -139,7 +139,7 @@ impl Node {
         more_links: Vec<Vec<SocketAddrV4>>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Settings,
+        settings: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
@@ -215,7 +215,7 @@ impl Node {
     }
 
     /// New timing settings (SIGHUP); they apply from now on.
-    pub fn set_settings(&mut self, settings: Settings) {
+    pub fn set_settings(&mut self, settings: Timing) {
         self.settings = settings;
         self.peers.timeout = settings.timeout;
     }

@@ -24,7 +24,7 @@ use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
 use wackamole::engine::RELEASE_WAIT;
 use wackamole::hooks::HookDetails;
-use wackamole::membership::{self, Event, MulticastError, Settings, ViewId};
+use wackamole::membership::{self, Event, MulticastError, Timing, ViewId};
 use wackamole::net::lease::Lease;
 
 use super::rng::Rng;
@@ -328,7 +328,7 @@ pub fn vif_address(k: usize) -> String {
 impl Daemons {
     /// Configurations for `n` nodes drawn from `seed`: the VIFs, maturity,
     /// balancing, preferences and quorum.
-    pub fn new(n: usize, seed: u64, settings: Settings) -> Daemons {
+    pub fn new(n: usize, seed: u64, settings: Timing) -> Daemons {
         let mut rng = Rng(seed ^ 0x00e4_614e);
         let vifs = rng.range(1, 12);
         let per_round = if rng.chance(50) {
@@ -500,7 +500,7 @@ impl Daemons {
             }
             Command::Multicast { view, payload } => self.send(i, view, &payload, net),
             // The simulation never re-reads a configuration.
-            Command::Settings(_) | Command::Keys(_) | Command::Stop => {}
+            Command::Timing(_) | Command::Keys(_) | Command::Stop => {}
         }
     }
 

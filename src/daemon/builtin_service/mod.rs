@@ -47,7 +47,7 @@ use crate::config::{self, Config, KeyError, MembershipConfig, MembershipKeys, Ow
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
-use crate::membership::{self, wire, Settings, ViewId};
+use crate::membership::{self, wire, Timing, ViewId};
 use crate::net::iface;
 use crate::net::lease::Lease;
 use crate::{log_error, log_notice, log_warning};
@@ -76,7 +76,7 @@ pub enum Command {
         payload: Vec<u8>,
     },
     /// New timing settings.
-    Settings(Settings),
+    Timing(Timing),
     /// New keys (a step of a key rotation): the node keeps its view.
     /// (Boxed: two keyed MAC states are large beside the other commands.)
     Keys(Box<wire::Keys>),
@@ -479,7 +479,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn reconfigure(&mut self, config: &Config) {
         if let Some(membership) = &config.membership {
-            self.link.command(Command::Settings(membership.settings));
+            self.link.command(Command::Timing(membership.settings));
         }
         if let Some(keys) = self.reloaded_keys.take() {
             self.change_keys(keys);

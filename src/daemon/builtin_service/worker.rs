@@ -48,7 +48,7 @@ use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
 use crate::membership::{
-    wire::Keys, Event, LinkChange, MulticastError, Node, Settings, Status, ViewId,
+    wire::Keys, Event, LinkChange, MulticastError, Node, Status, Timing, ViewId,
 };
 use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_notice, log_warning};
@@ -72,7 +72,7 @@ pub(super) struct NodeSetup {
     pub more_links: Vec<Vec<SocketAddrV4>>,
     pub me: usize,
     pub keys: Keys,
-    pub settings: Settings,
+    pub settings: Timing,
     /// Members a view needs (the quorum lease).
     pub quorum: usize,
 }
@@ -94,7 +94,7 @@ pub(super) struct Worker {
 /// How long the lease lasts after the node's last heartbeat: between the
 /// longest gap between two heartbeats (a third of the time-out at most)
 /// and the silence after which the node gives up its view (3/4).
-pub(super) fn lease_age(settings: &Settings) -> std::time::Duration {
+pub(super) fn lease_age(settings: &Timing) -> std::time::Duration {
     settings.timeout / 2
 }
 
@@ -300,7 +300,7 @@ impl Driver {
                     self.publish_now = true;
                 }
                 Command::Multicast { view, payload } => self.multicast(view, payload, now),
-                Command::Settings(settings) => {
+                Command::Timing(settings) => {
                     self.w.setup.settings = settings;
                     self.w.lease.set_max_age(lease_age(&settings));
                     if let Some(node) = &mut self.node {

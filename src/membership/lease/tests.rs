@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::super::node::Phase;
 use super::super::testnet::{address, key, Cluster, INCARNATION, MS};
 use super::super::wire::{self, Body, Echo, Header, Heartbeat, Kind};
-use super::super::{Event, QuorumLease, Settings};
+use super::super::{Event, QuorumLease, Timing};
 use super::{lease_span, promise_span};
 
 /// The heartbeat in a datagram, if it is one.
@@ -100,7 +100,7 @@ fn the_lease_is_granted_in_a_view_and_lapses_exactly_at_its_expiry() {
     for i in 0..3 {
         assert_eq!(c.leases(i), vec![true], "node {i}");
         let until = c.node(i).lease_until().expect("held");
-        assert!(until > c.now && until <= c.now + lease_span(Settings::default().timeout));
+        assert!(until > c.now && until <= c.now + lease_span(Timing::default().timeout));
         assert!(matches!(c.node(i).status().lease, QuorumLease::Held { .. }));
     }
     // Node 0 hears nobody any more.
@@ -185,7 +185,7 @@ fn a_flush_excluding_a_node_still_heard_waits_for_the_promise() {
     let flushed = c
         .first_sent(1, Kind::Flush, proposed)
         .expect("node 1 flushes");
-    let promise = promise_span(Settings::default().timeout);
+    let promise = promise_span(Timing::default().timeout);
     assert!(
         flushed >= heard + promise,
         "FLUSH {:?} after the proposal, {:?} after node 2 was last heard",
@@ -249,7 +249,7 @@ fn hostile_echoes_never_extend_the_lease() {
     c.settle();
     c.run(Duration::from_millis(100));
     let genuine = c.node(0).lease_until().expect("held");
-    let bound = c.now + lease_span(Settings::default().timeout);
+    let bound = c.now + lease_span(Timing::default().timeout);
     let base = last_heartbeat(&c, 1, 0);
     let latest = last_heartbeat(&c, 0, 1).sent;
     let forged = [

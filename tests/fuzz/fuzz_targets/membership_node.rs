@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::membership::wire::{cluster_digest, open, seal, Key, MAGIC, MAX_DATAGRAM, VERSION};
-use wackamole::membership::{Event, Node, Settings};
+use wackamole::membership::{Event, Node, Timing};
 use wackamole_fuzz::Bytes;
 
 const NODES: usize = 3;
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let key = Key::new(&[7u8; 32]).expect("a valid key");
     let nodes = listed();
     let digest = cluster_digest(&nodes);
-    let settings = Settings::new(Duration::from_millis(20), Duration::from_millis(200))
+    let settings = Timing::new(Duration::from_millis(20), Duration::from_millis(200))
         .expect("valid settings");
     let mut now = Instant::now();
     let mut node = Node::new(nodes.clone(), 0, key.clone(), settings, 1_000, now).expect("a node");
