@@ -653,7 +653,7 @@ fn nodes_from_one_to_thirty_two_keep_their_order() {
         listed.join(" ")
     ));
     let nodes = all.membership.expect("a membership").nodes;
-    assert_eq!(nodes.len(), config::MAX_MEMBERSHIP_NODES);
+    assert_eq!(nodes.len(), config::MAX_NODES);
     assert_eq!(nodes[0], node(32));
     assert_eq!(nodes[31], node(1));
     assert_eq!(all.quorum, Quorum::Count(32));

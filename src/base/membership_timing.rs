@@ -1,8 +1,13 @@
-//! The timing settings of the built-in membership, and whether a port
-//! unreachable answer to a heartbeat speeds up failure detection.
+//! The timing settings of the built-in membership, whether a port
+//! unreachable answer to a heartbeat speeds up failure detection, and how
+//! many nodes a cluster may list.
 
 use std::fmt;
 use std::time::Duration;
+
+/// Most nodes a built-in membership cluster may list, in the `Membership`
+/// block and in a view on the wire: its bitmaps are 32 bits wide.
+pub const MAX_NODES: usize = 32;
 
 /// How often a node sends its heartbeat to every other listed node: ten
 /// per time-out, so that a failure is only suspected after ten datagrams

@@ -1,7 +1,7 @@
 //! The vocabulary the layers share, and nothing else: address and
 //! interface-name types, log levels, the Spread group-name rule, the
-//! membership's timing settings, the id of a view and an ARP table entry.
-//! Every layer may import it; it imports no other module of the crate, so
+//! membership's timing settings and node limit, the id of a view and an
+//! ARP table entry. Every layer may import it; it imports no other module of the crate, so
 //! no layer has to reach sideways or up to name a thing another layer
 //! also names (`tests/layers.rs` checks this).
 
@@ -21,3 +21,4 @@ pub use address::{
 pub use arp_entry::ArpEntry;
 pub use group_id::GroupId;
 pub use level::{Level, LogFacility};
+pub use membership_timing::MAX_NODES;

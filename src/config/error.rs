@@ -240,8 +240,8 @@ impl fmt::Display for Error {
             ErrorKind::TooManyNodes { address } => write!(
                 f,
                 "found node {address}, number {}, expected at most {} nodes in Membership Nodes",
-                super::MAX_MEMBERSHIP_NODES + 1,
-                super::MAX_MEMBERSHIP_NODES
+                super::MAX_NODES + 1,
+                super::MAX_NODES
             ),
             ErrorKind::TooManyLinks { address } => write!(
                 f,

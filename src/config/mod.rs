@@ -29,7 +29,7 @@ pub use keywords::{
 };
 pub use membership::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS,
-    MAX_MEMBERSHIP_NODES,
+    MAX_NODES,
 };
 pub use model::*;
 pub use summary::summary;

@@ -12,9 +12,7 @@ use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
-use crate::config::{
-    MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_MEMBERSHIP_NODES,
-};
+use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_NODES};
 
 const PARAMETER: &str =
     "Nodes, Port, Key, AcceptKey, Heartbeat, Timeout or PortUnreachable inside Membership";
@@ -201,7 +199,7 @@ impl Parser<'_> {
                         ));
                     }
                 }
-                if block.nodes.len() == MAX_MEMBERSHIP_NODES {
+                if block.nodes.len() == MAX_NODES {
                     return Err((at, ErrorKind::TooManyNodes { address: addrs[0] }));
                 }
                 block.nodes.push((addrs, at));
