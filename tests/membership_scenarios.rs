@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rng::Rng;
 use vsync::{Checker, Tag};
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, Member, Node, Timing, ViewId};
+use wackamole::membership::{Member, Node, NodeEvent, Timing, ViewId};
 
 const MS: u64 = 1_000;
 const PORT: u16 = 4810;
@@ -224,14 +224,14 @@ impl Hand {
                 panic!("{}", self.failure(&broken));
             }
             match e {
-                Event::View { id, members, .. } => {
+                NodeEvent::View { id, members, .. } => {
                     self.installed.push(id);
                     let nodes = members.iter().map(|m| m.node).collect();
                     self.steps[i].push((self.now, Step::View(id, nodes)));
                     self.views.push((self.now, i, members));
                 }
-                Event::Lease(held) => self.leases.push((self.now, i, held)),
-                Event::Left(_) => self.steps[i].push((self.now, Step::Left)),
+                NodeEvent::Lease(held) => self.leases.push((self.now, i, held)),
+                NodeEvent::Left(_) => self.steps[i].push((self.now, Step::Left)),
                 _ => {}
             }
         }
@@ -426,13 +426,13 @@ impl Hand {
     }
 }
 
-fn describe(e: &Event) -> String {
+fn describe(e: &NodeEvent) -> String {
     match e {
-        Event::Deliver { origin, payload } => match Tag::decode(payload) {
+        NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
             Some((tag, _)) => format!("deliver #{} of node {}", tag.counter, origin.node),
             None => format!("deliver untagged from {}", origin.node),
         },
-        Event::View { id, members, .. } => format!(
+        NodeEvent::View { id, members, .. } => format!(
             "view ({}, {}, {}) {:?}",
             id.ltime,
             id.coordinator,

@@ -49,7 +49,7 @@ use std::time::Duration;
 use simdaemon::Daemons;
 use simnet::{Net, SlotState};
 use vsync::{Checker, Tag};
-use wackamole::membership::{Event, Member, Timing, ViewId};
+use wackamole::membership::{Member, NodeEvent, Timing, ViewId};
 
 use rng::Rng;
 
@@ -535,7 +535,7 @@ impl Run {
                 return;
             }
             for (i, e) in events {
-                if let Event::View { members, .. } = &e {
+                if let NodeEvent::View { members, .. } = &e {
                     if let Err(broken) = self.check_lease(i, members) {
                         panic!("{}", self.failure(&broken));
                     }
@@ -552,7 +552,7 @@ impl Run {
                     self.gap_open[i] = true;
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
-                if let Event::View { members, .. } = &e {
+                if let NodeEvent::View { members, .. } = &e {
                     let before = self.views[i].take().map(|(_, now)| now).unwrap_or_default();
                     self.views[i] = Some((before, members.clone()));
                 }
@@ -796,9 +796,9 @@ impl Run {
     }
 }
 
-fn describe(e: &Event) -> String {
+fn describe(e: &NodeEvent) -> String {
     match e {
-        Event::Deliver { origin, payload } => match Tag::decode(payload) {
+        NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
             Some((tag, _)) => format!("deliver #{} of node {}", tag.counter, origin.node),
             None => format!("deliver untagged from {}", origin.node),
         },

@@ -40,7 +40,10 @@ pub(super) enum Report {
         result: Result<Session, ConnectFailure>,
     },
     /// Something the Spread daemon sent on connection `link`.
-    Received { link: u64, event: spread::Event },
+    Received {
+        link: u64,
+        event: spread::SessionEvent,
+    },
     /// Connection `link` failed or closed.
     Lost { link: u64, error: spread::Error },
 }
@@ -220,13 +223,13 @@ impl SpreadService {
 
     /// What a message of the Spread daemon means for the engine; the
     /// rest is only logged.
-    fn on_received(&self, event: spread::Event) -> Option<GroupEvent> {
+    fn on_received(&self, event: spread::SessionEvent) -> Option<GroupEvent> {
         match event {
-            spread::Event::SelfLeave { group } => {
+            spread::SessionEvent::SelfLeave { group } => {
                 log_info!("left group {group}");
                 None
             }
-            spread::Event::Rejected(rejected) => {
+            spread::SessionEvent::Rejected(rejected) => {
                 log_error!(
                     "the Spread daemon refused our {:?} to {}",
                     rejected.request,
@@ -339,9 +342,9 @@ impl GroupService for SpreadService {
 /// `group`: the regular views of that group (with us in them) and the
 /// messages sent to it. Transitional views are ignored, as the original
 /// does: the regular view that follows carries all the engine needs.
-pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
+pub fn group_event(group: &str, event: spread::SessionEvent) -> Option<GroupEvent> {
     match event {
-        spread::Event::Membership(membership) if membership.group == group => {
+        spread::SessionEvent::Membership(membership) if membership.group == group => {
             match (membership.kind, membership.my_index) {
                 (spread::MembershipKind::Regular(_), Some(my_index)) => {
                     Some(GroupEvent::View(engine::View {
@@ -353,7 +356,7 @@ pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
                 _ => None,
             }
         }
-        spread::Event::Message(message) if message.groups.iter().any(|g| g == group) => {
+        spread::SessionEvent::Message(message) if message.groups.iter().any(|g| g == group) => {
             Some(GroupEvent::Message(engine::Message {
                 sender: message.sender,
                 mess_type: message.mess_type,
@@ -401,14 +404,14 @@ fn default_private_name(pid: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Event;
+    use super::super::LoopEvent;
     use super::*;
     use crate::spread::{Cause, GroupId, Membership, MembershipKind};
     use std::sync::mpsc::{self, Receiver};
 
     const GROUP: &str = "wack1";
 
-    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<Event<Report>>) {
+    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<LoopEvent<Report>>) {
         let config = Config {
             spread,
             group: GROUP.to_string(),
@@ -424,8 +427,8 @@ mod tests {
         SpreadAddress::Unix("/nonexistent/wackamole-test/spread".into())
     }
 
-    fn membership(group: &str, kind: MembershipKind) -> spread::Event {
-        spread::Event::Membership(Membership {
+    fn membership(group: &str, kind: MembershipKind) -> spread::SessionEvent {
+        spread::SessionEvent::Membership(Membership {
             kind,
             group: group.to_string(),
             group_id: GroupId::from_raw([1, 2, 3]),
@@ -436,8 +439,8 @@ mod tests {
         })
     }
 
-    fn message(groups: &[&str]) -> spread::Event {
-        spread::Event::Message(spread::Message {
+    fn message(groups: &[&str]) -> spread::SessionEvent {
+        spread::SessionEvent::Message(spread::Message {
             service: Service::Agreed,
             sender: "#a#n1".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -485,7 +488,7 @@ mod tests {
             None
         );
         assert_eq!(service.on_received(message(&["other"])), None);
-        let left = spread::Event::SelfLeave {
+        let left = spread::SessionEvent::SelfLeave {
             group: GROUP.into(),
         };
         assert_eq!(service.on_received(left), None);
@@ -498,7 +501,7 @@ mod tests {
         assert_eq!(service.deadline(), None);
         service.join();
         assert_eq!(service.status().state, "connecting");
-        let Ok(Event::Group(report)) = inbox.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(LoopEvent::Group(report)) = inbox.recv_timeout(Duration::from_secs(10)) else {
             panic!("no report of the connection attempt");
         };
         let before = Instant::now();
@@ -541,7 +544,7 @@ mod tests {
             at - before
         );
         // The attempt's own report comes from a link already left behind.
-        let Ok(Event::Group(late)) = inbox.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(LoopEvent::Group(late)) = inbox.recv_timeout(Duration::from_secs(10)) else {
             panic!("no report of the connection attempt");
         };
         assert_eq!(service.handle(late), None);

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::node::{Node, Phase};
-use super::outputs::Event;
+use super::outputs::NodeEvent;
 use super::status::QuorumLease;
 use super::wire::{Body, Echo, Heartbeat, Member, ViewId};
 
@@ -216,10 +216,10 @@ impl Node {
         let holds = self.lease_holds(now);
         if self.lease_reported && !holds {
             self.lease_reported = false;
-            self.events.push_back(Event::Lease(false));
+            self.events.push_back(NodeEvent::Lease(false));
         } else if !self.lease_reported && holds && self.phase == Phase::Installed {
             self.lease_reported = true;
-            self.events.push_back(Event::Lease(true));
+            self.events.push_back(NodeEvent::Lease(true));
         }
     }
 
@@ -242,7 +242,7 @@ impl Node {
     }
 
     /// Until when the lease holds unless renewed: `None` when it does
-    /// not hold (not reported held, see [`Event::Lease`]) or when no
+    /// not hold (not reported held, see [`NodeEvent::Lease`]) or when no
     /// quorum is set (then it never lapses; see [`Node::status`]).
     pub fn lease_until(&self) -> Option<Instant> {
         self.lease_deadline()

@@ -550,6 +550,6 @@ mod view;
 pub use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use links::{LinkChange, LinkStatus, MAX_LINKS};
 pub use node::Node;
-pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
+pub use outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit};
 pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};
 pub use wire::{Member, ViewId};

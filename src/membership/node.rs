@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::coordinator::Growth;
 use super::lease::HeldFlush;
 use super::links::{LinkChange, Links};
-use super::outputs::{Event, LeftReason, MulticastError, NodeError, Transmit, MAX_OUTGOING};
+use super::outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
 use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
@@ -107,7 +107,7 @@ pub struct Node {
     /// What [`Node::poll_timeout`] answers, worked out after every call.
     pub(super) deadline: Option<Instant>,
     transmits: VecDeque<Transmit>,
-    pub(super) events: VecDeque<Event>,
+    pub(super) events: VecDeque<NodeEvent>,
     pub(super) refusals: Refusals,
     pub(super) dropped_multicasts: u64,
     pub(super) views_installed: u64,
@@ -297,13 +297,13 @@ impl Node {
     }
 
     /// The next event for the user, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
         self.events.pop_front()
     }
 
     /// Sends `payload` in agreed order to `view`, the view the caller was
     /// last told of. If that view has ended meanwhile (events not read
-    /// yet), the payload comes back at once as [`Event::Undelivered`]: a
+    /// yet), the payload comes back at once as [`NodeEvent::Undelivered`]: a
     /// message is only ever delivered in the view it was meant for.
     pub fn multicast(
         &mut self,
@@ -319,7 +319,7 @@ impl Node {
         }
         if self.view.as_ref().map_or(true, |v| v.id != view) {
             self.dropped_multicasts += 1;
-            self.events.push_back(Event::Undelivered { payload });
+            self.events.push_back(NodeEvent::Undelivered { payload });
             return Err(MulticastError::ViewEnded);
         }
         // While our view is being flushed, a multicast still belongs to
@@ -482,7 +482,7 @@ impl Node {
         if self.joined {
             self.joined = false;
             self.lease_reported = false;
-            self.events.push_back(Event::Left(reason));
+            self.events.push_back(NodeEvent::Left(reason));
         }
     }
 
@@ -570,14 +570,14 @@ impl Node {
         self.dropped_multicasts += self.outgoing.len() as u64;
         let undelivered: Vec<(u32, Vec<u8>)> = self.outgoing.drain(..).collect();
         for (_, payload) in undelivered {
-            self.events.push_back(Event::Undelivered { payload });
+            self.events.push_back(NodeEvent::Undelivered { payload });
         }
     }
 
-    pub(super) fn emit(&mut self, event: Event) {
-        if matches!(event, Event::View { .. }) && !self.joined {
+    pub(super) fn emit(&mut self, event: NodeEvent) {
+        if matches!(event, NodeEvent::View { .. }) && !self.joined {
             self.joined = true;
-            self.events.push_back(Event::Joined);
+            self.events.push_back(NodeEvent::Joined);
         }
         self.events.push_back(event);
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::node::{Node, Phase};
-use super::outputs::{Event, LeftReason};
+use super::outputs::{LeftReason, NodeEvent};
 use super::proposal::{FlushReport, Proposal};
 use super::replay::ReplayError;
 use super::view::ViewState;
@@ -443,7 +443,7 @@ impl Node {
         self.view = Some(ViewState::new(view, members.clone(), self.me, now));
         self.phase = Phase::Installed;
         self.views_installed += 1;
-        self.emit(Event::View {
+        self.emit(NodeEvent::View {
             id: view,
             members,
             my_index,

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::node::{Node, Phase, MAX_EARLY};
-use super::outputs::Event;
+use super::outputs::NodeEvent;
 use super::view::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{Body, Member, Sequenced, ViewId};
 
@@ -26,7 +26,7 @@ impl Node {
                 self.outgoing.retain(|(local, _)| *local > m.local);
             }
             if let Some(origin) = view.member(m.origin) {
-                self.emit(Event::Deliver {
+                self.emit(NodeEvent::Deliver {
                     origin,
                     payload: m.payload,
                 });

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use simnet::{address, Net};
 use wackamole::membership::wire::{self, Body, Echo, Header, Heartbeat, Key};
-use wackamole::membership::{Event, Node, Timing};
+use wackamole::membership::{Node, NodeEvent, Timing};
 
 const SECOND: u64 = 1_000_000;
 
@@ -170,7 +170,7 @@ fn crash_to_view(n: usize, settings: Timing, seed: u64, victim: usize) -> Durati
     while !pending.is_empty() && net.now < limit {
         net.run_next();
         for (i, e) in net.events.drain(..) {
-            if let Event::View { members, .. } = e {
+            if let NodeEvent::View { members, .. } = e {
                 if members.iter().all(|m| usize::from(m.node) != victim) {
                     pending.retain(|&p| p != i);
                 }

@@ -24,7 +24,7 @@ use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
 use wackamole::engine::RELEASE_WAIT;
 use wackamole::hooks::HookDetails;
-use wackamole::membership::{self, Event, MulticastError, Timing, ViewId};
+use wackamole::membership::{self, MulticastError, NodeEvent, Timing, ViewId};
 use wackamole::net::lease::Lease;
 
 use super::rng::Rng;
@@ -554,21 +554,21 @@ impl Daemons {
     }
 
     /// Hands a node's event to its daemon, as the membership thread would.
-    pub fn event(&mut self, i: usize, event: &Event, net: &mut Net) {
+    pub fn event(&mut self, i: usize, event: &NodeEvent, net: &mut Net) {
         let Some(epoch) = self.slots[i].as_ref().map(|s| s.epoch) else {
             return;
         };
         let mut bounced = false;
         // The payloads carry the checker's tag before the bridge's bytes.
         let event = match event {
-            Event::Deliver { origin, payload } => match Tag::decode(payload) {
-                Some((_, rest)) if rest.first() != Some(&CHATTER) => Event::Deliver {
+            NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
+                Some((_, rest)) if rest.first() != Some(&CHATTER) => NodeEvent::Deliver {
                     origin: *origin,
                     payload: rest.to_vec(),
                 },
                 _ => return,
             },
-            Event::Undelivered { payload } => {
+            NodeEvent::Undelivered { payload } => {
                 let Some((_, rest)) = Tag::decode(payload) else {
                     return;
                 };
@@ -576,7 +576,7 @@ impl Daemons {
                     self.bounced[i].swap_remove(k);
                     bounced = true;
                 }
-                Event::Undelivered {
+                NodeEvent::Undelivered {
                     payload: rest.to_vec(),
                 }
             }
@@ -584,7 +584,7 @@ impl Daemons {
         };
         if self.trace {
             let what = match &event {
-                Event::Deliver { origin, payload } => format!(
+                NodeEvent::Deliver { origin, payload } => format!(
                     "message type {:?} from node {}",
                     wackamole::daemon::bridge::decode(payload).map(|(t, _, _)| t),
                     origin.node

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, MulticastError, Node, Timing, ViewId};
+use wackamole::membership::{MulticastError, Node, NodeEvent, Timing, ViewId};
 
 use super::rng::Rng;
 
@@ -103,7 +103,7 @@ pub struct Net {
     pub bounces: u64,
     pub forged_bounces: u64,
     /// What the nodes reported, in order: (node, event), for the caller.
-    pub events: Vec<(usize, Event)>,
+    pub events: Vec<(usize, NodeEvent)>,
     /// Per node: the number of its last tagged multicast.
     pub counters: Vec<u32>,
     /// A sample of datagrams sent, for replays: (from, to, link, bytes).

@@ -109,7 +109,7 @@ pub struct Report {
     /// The join it belongs to.
     pub epoch: u64,
     /// What the node said.
-    pub event: membership::Event,
+    pub event: membership::NodeEvent,
     /// An `Undelivered` that came back at once from a multicast meant for
     /// a view that had already ended (the events ending it came first).
     pub bounced: bool,
@@ -439,8 +439,8 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
             return None;
         }
         match &report.event {
-            membership::Event::View { .. } => self.engine_view = None,
-            membership::Event::Left(_) => self.engine_view = Some(false),
+            membership::NodeEvent::View { .. } => self.engine_view = None,
+            membership::NodeEvent::Left(_) => self.engine_view = Some(false),
             _ => {}
         }
         let event = match self.bridge.translate(report.event) {

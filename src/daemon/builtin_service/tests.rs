@@ -14,7 +14,7 @@ use super::*;
 use crate::config::Quorum;
 use crate::daemon::core::Core;
 use crate::daemon::test_host::{Journal, Recorder};
-use crate::daemon::Event;
+use crate::daemon::LoopEvent;
 use crate::engine::View;
 use crate::testutil::TempDir;
 
@@ -56,7 +56,7 @@ fn config(i: usize, key: &std::path::Path, port: u16, quorum: &str) -> Config {
 /// with a recording host.
 struct Member {
     core: Core<BuiltinService<ThreadLink>, Recorder>,
-    inbox: Receiver<Event<Report>>,
+    inbox: Receiver<LoopEvent<Report>>,
 }
 
 impl Member {
@@ -79,7 +79,7 @@ impl Member {
     /// daemon's loop, without signals.
     fn step(&mut self, wait: Duration) {
         match self.inbox.recv_timeout(wait) {
-            Ok(Event::Group(report)) => self.core.handle_report(report, Instant::now()),
+            Ok(LoopEvent::Group(report)) => self.core.handle_report(report, Instant::now()),
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => panic!("the service's channel closed"),
         }
@@ -346,8 +346,8 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
     (service, link)
 }
 
-fn view_event(ltime: u64) -> membership::Event {
-    membership::Event::View {
+fn view_event(ltime: u64) -> membership::NodeEvent {
+    membership::NodeEvent::View {
         id: membership::ViewId {
             ltime,
             coordinator: 0,
@@ -361,7 +361,7 @@ fn view_event(ltime: u64) -> membership::Event {
     }
 }
 
-fn report(event: membership::Event, bounced: bool) -> Report {
+fn report(event: membership::NodeEvent, bounced: bool) -> Report {
     Report {
         epoch: 1,
         event,
@@ -369,8 +369,8 @@ fn report(event: membership::Event, bounced: bool) -> Report {
     }
 }
 
-fn undelivered(mess_type: i16) -> membership::Event {
-    membership::Event::Undelivered {
+fn undelivered(mess_type: i16) -> membership::NodeEvent {
+    membership::NodeEvent::Undelivered {
         payload: bridge::encode(mess_type, &[]),
     }
 }

@@ -48,7 +48,7 @@ use super::limit::{RefusalLog, Slot};
 use super::{Command, Report};
 use crate::daemon::group::Reports;
 use crate::membership::{
-    wire::Keys, Event, LinkChange, MulticastError, Node, Status, Timing, ViewId,
+    wire::Keys, LinkChange, MulticastError, Node, NodeEvent, Status, Timing, ViewId,
 };
 use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_notice, log_warning};
@@ -386,11 +386,11 @@ impl Driver {
         let bounced = std::mem::take(&mut self.bounced);
         while let Some(event) = node.poll_event() {
             match event {
-                Event::View { .. } => {
+                NodeEvent::View { .. } => {
                     self.in_view = true;
                     self.publish_now = true;
                 }
-                Event::Left(_) => {
+                NodeEvent::Left(_) => {
                     self.out_of_view();
                     self.publish_now = true;
                 }
@@ -398,7 +398,7 @@ impl Driver {
             }
             alive &= self.w.reports.send(Report {
                 epoch: self.epoch,
-                bounced: bounced && matches!(event, Event::Undelivered { .. }),
+                bounced: bounced && matches!(event, NodeEvent::Undelivered { .. }),
                 event,
             });
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::super::node::Phase;
 use super::super::testnet::{address, key, Cluster, INCARNATION, MS};
 use super::super::wire::{self, Body, Echo, Header, Heartbeat, Kind};
-use super::super::{Event, QuorumLease, Timing};
+use super::super::{NodeEvent, QuorumLease, Timing};
 use super::{lease_span, promise_span};
 
 /// The heartbeat in a datagram, if it is one.
@@ -120,7 +120,7 @@ fn the_lease_is_granted_in_a_view_and_lapses_exactly_at_its_expiry() {
         .events
         .iter()
         .rev()
-        .find(|(n, _, e)| *n == 0 && *e == Event::Lease(false));
+        .find(|(n, _, e)| *n == 0 && *e == NodeEvent::Lease(false));
     assert_eq!(lapse.map(|(_, t, _)| *t), Some(until));
     assert_eq!(c.node(0).lease_until(), None);
     assert_eq!(c.node(0).status().lease, QuorumLease::Lapsed);
@@ -319,12 +319,11 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
     let flushed = c.first_sent(1, Kind::Flush, since).expect("node 1 flushed");
     c.run(MS);
     let without_2 = |m: &Vec<_>| m.len() == 2;
-    assert!(
-        c.events
-            .iter()
-            .any(|(n, _, e)| *n == 0
-                && matches!(e, Event::View { members, .. } if without_2(members)))
-    );
+    assert!(c
+        .events
+        .iter()
+        .any(|(n, _, e)| *n == 0
+            && matches!(e, NodeEvent::View { members, .. } if without_2(members))));
     // Everything heals; node 0 proposes all three, and node 1 (which
     // never got the INSTALL without node 2) accepts: its INSTALL is held
     // back for three heartbeats.
@@ -355,7 +354,7 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
         .find(|(n, t, e)| {
             *n == 1
                 && *t > accepted
-                && matches!(e, Event::View { members, .. } if members.len() == 3)
+                && matches!(e, NodeEvent::View { members, .. } if members.len() == 3)
         })
         .map(|(_, t, _)| *t)
         .expect("node 1 installs a view with node 2");

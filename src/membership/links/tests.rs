@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::super::wire::{self, Key};
-use super::super::{Event, LinkChange, Node, NodeError, Timing};
+use super::super::{LinkChange, Node, NodeError, NodeEvent, Timing};
 
 const MS: Duration = Duration::from_millis(1);
 const INCARNATION: u64 = 1_800_000_000_000_000;
@@ -35,7 +35,7 @@ struct Cluster {
     nodes: Vec<Node>,
     /// `cut[link][a][b]`: what a sends to b over link is lost.
     cut: Vec<Vec<Vec<bool>>>,
-    events: Vec<(usize, Event)>,
+    events: Vec<(usize, NodeEvent)>,
     changes: Vec<(usize, LinkChange)>,
 }
 
@@ -132,7 +132,7 @@ impl Cluster {
     fn left(&self) -> usize {
         self.events
             .iter()
-            .filter(|(_, e)| matches!(e, Event::Left(_)))
+            .filter(|(_, e)| matches!(e, NodeEvent::Left(_)))
             .count()
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::testnet::{key, Cluster, INCARNATION, MS};
 use super::{Bounce, Verdict, REFUTED_TIMEOUTS};
-use crate::membership::{Event, Node, Timing};
+use crate::membership::{Node, NodeEvent, Timing};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -80,7 +80,7 @@ fn suspicions_are_rate_limited_and_a_refuted_one_turns_bounces_off() {
 /// When node `i` first installed a view without `gone` after `since`.
 fn view_without(c: &Cluster, i: usize, gone: usize, since: Instant) -> Option<Instant> {
     c.events.iter().find_map(|(n, t, e)| match e {
-        Event::View { members, .. }
+        NodeEvent::View { members, .. }
             if *n == i && *t > since && members.iter().all(|m| usize::from(m.node) != gone) =>
         {
             Some(*t)
@@ -92,7 +92,7 @@ fn view_without(c: &Cluster, i: usize, gone: usize, since: Instant) -> Option<In
 fn views(c: &Cluster) -> usize {
     c.events
         .iter()
-        .filter(|(_, _, e)| matches!(e, Event::View { .. }))
+        .filter(|(_, _, e)| matches!(e, NodeEvent::View { .. }))
         .count()
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::membership::wire::{cluster_digest, open, seal, Key, MAGIC, MAX_DATAGRAM, VERSION};
-use wackamole::membership::{Event, Node, Timing};
+use wackamole::membership::{NodeEvent, Node, Timing};
 use wackamole_fuzz::Bytes;
 
 const NODES: usize = 3;
@@ -36,7 +36,7 @@ fn drain(node: &mut Node, key: &Key, nodes: &[SocketAddrV4], now: Instant) {
         open(key, &t.bytes).expect("what the node sends opens under the key");
     }
     while let Some(event) = node.poll_event() {
-        if let Event::View {
+        if let NodeEvent::View {
             members, my_index, ..
         } = event
         {
