@@ -38,7 +38,7 @@ use crate::config::{Config, Overrides, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request, Responder, Status, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
-use crate::net::announce::{AnnounceSettings, Announcer, Report};
+use crate::net::announce::{AnnounceReport, AnnounceSettings, Announcer};
 use crate::net::iface;
 use crate::process::{self, PidFile, Signal, StartupReport};
 use crate::{log_debug, log_error, log_notice, log_warning};
@@ -284,15 +284,15 @@ fn remove_leftovers(config: &Config) {
     }
 }
 
-fn log_announcement(report: Report) {
+fn log_announcement(report: AnnounceReport) {
     match report {
-        Report::Done { vif_index } => {
+        AnnounceReport::Done { vif_index } => {
             log_debug!("announcement of VIF {vif_index} complete")
         }
-        Report::Failed { vif_index, error } => {
+        AnnounceReport::Failed { vif_index, error } => {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
         }
-        Report::RefreshFailed { vif_index, error } => {
+        AnnounceReport::RefreshFailed { vif_index, error } => {
             log_warning!("refresh of VIF {vif_index} failed: {error}")
         }
     }

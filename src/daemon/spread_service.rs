@@ -33,7 +33,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const PERMANENT_RETRY: Duration = Duration::from_secs(60);
 
 /// What the connecting and reading threads report.
-pub(super) enum Report {
+pub(super) enum SessionReport {
     /// Connection attempt `link` ended: connected and joined, or not.
     Connected {
         link: u64,
@@ -79,7 +79,7 @@ pub(super) struct SpreadService {
     retry: Duration,
     link: Link,
     next_link: u64,
-    reports: Reports<Report>,
+    reports: Reports<SessionReport>,
     /// The last permanent refusal, until a connection succeeds.
     refusal: Option<String>,
 }
@@ -91,7 +91,7 @@ impl SpreadService {
     pub(super) fn new(
         config: &Config,
         private_name: Option<String>,
-        reports: Reports<Report>,
+        reports: Reports<SessionReport>,
     ) -> Self {
         SpreadService {
             address: config.spread.clone(),
@@ -106,7 +106,7 @@ impl SpreadService {
     }
 
     /// Starts connecting to Spread and joining the group; the outcome
-    /// arrives as [`Report::Connected`].
+    /// arrives as [`SessionReport::Connected`].
     fn connect(&mut self) {
         self.next_link += 1;
         let id = self.next_link;
@@ -119,7 +119,7 @@ impl SpreadService {
             .spawn(move || {
                 let result = connect_and_join(&address, &private_name, &group);
                 // The loop has ended: the session closes as it drops.
-                reports.send(Report::Connected { link: id, result });
+                reports.send(SessionReport::Connected { link: id, result });
             });
         match spawned {
             Ok(_) => self.link = Link::Connecting { id },
@@ -201,12 +201,12 @@ impl SpreadService {
             .spawn(move || loop {
                 match reader.receive() {
                     Ok(event) => {
-                        if !reports.send(Report::Received { link, event }) {
+                        if !reports.send(SessionReport::Received { link, event }) {
                             return;
                         }
                     }
                     Err(error) => {
-                        reports.send(Report::Lost { link, error });
+                        reports.send(SessionReport::Lost { link, error });
                         return;
                     }
                 }
@@ -252,7 +252,7 @@ impl SpreadService {
 }
 
 impl GroupService for SpreadService {
-    type Report = Report;
+    type Report = SessionReport;
 
     fn join(&mut self) {
         if matches!(self.link, Link::Left | Link::Waiting { .. }) {
@@ -280,11 +280,13 @@ impl GroupService for SpreadService {
         }
     }
 
-    fn handle(&mut self, report: Report) -> Option<GroupEvent> {
+    fn handle(&mut self, report: SessionReport) -> Option<GroupEvent> {
         match report {
-            Report::Connected { link, result } => self.on_connected(link, result),
-            Report::Received { link, event } if self.is_current(link) => self.on_received(event),
-            Report::Lost { link, error } if self.is_current(link) => {
+            SessionReport::Connected { link, result } => self.on_connected(link, result),
+            SessionReport::Received { link, event } if self.is_current(link) => {
+                self.on_received(event)
+            }
+            SessionReport::Lost { link, error } if self.is_current(link) => {
                 // The session is closed already: nothing of the leave
                 // reaches the peers, who learn from the Spread daemon.
                 self.close(Link::Waiting {
@@ -295,7 +297,7 @@ impl GroupService for SpreadService {
                 })
             }
             // From a connection we already left behind.
-            Report::Received { .. } | Report::Lost { .. } => None,
+            SessionReport::Received { .. } | SessionReport::Lost { .. } => None,
         }
     }
 
@@ -411,7 +413,7 @@ mod tests {
 
     const GROUP: &str = "wack1";
 
-    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<LoopEvent<Report>>) {
+    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<LoopEvent<SessionReport>>) {
         let config = Config {
             spread,
             group: GROUP.to_string(),
@@ -525,7 +527,7 @@ mod tests {
         let (mut service, inbox) = service(nowhere());
         service.join();
         let before = Instant::now();
-        let refused = Report::Connected {
+        let refused = SessionReport::Connected {
             link: 1,
             result: Err(ConnectFailure::Connect(spread::Error::Rejected {
                 address: "4803".into(),
@@ -551,7 +553,7 @@ mod tests {
         assert_eq!(service.status().state, "refused");
         // A transient failure later clears it: the daemon is merely away.
         service.link = Link::Connecting { id: 9 };
-        let away = Report::Connected {
+        let away = SessionReport::Connected {
             link: 9,
             result: Err(ConnectFailure::Connect(spread::Error::ConnectionClosed)),
         };
@@ -563,12 +565,12 @@ mod tests {
     #[test]
     fn reports_of_a_connection_left_behind_are_dropped() {
         let (mut service, _inbox) = service(nowhere());
-        let lost = Report::Lost {
+        let lost = SessionReport::Lost {
             link: 3,
             error: spread::Error::ConnectionClosed,
         };
         assert_eq!(service.handle(lost), None);
-        let late = Report::Connected {
+        let late = SessionReport::Connected {
             link: 3,
             result: Err(ConnectFailure::Connect(spread::Error::ConnectionClosed)),
         };

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use wackamole::base::{ArpEntry, Level, VifAddress};
 use wackamole::config::{self, Config, Hook, HookEvent};
 use wackamole::control::WatchEvent;
-use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, Report};
+use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, NodeReport};
 use wackamole::daemon::core::{Core, KERNEL_SLACK};
 use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
@@ -593,7 +593,7 @@ impl Daemons {
             };
             eprintln!("[{}us] daemon {i} <- {what}", net.now);
         }
-        let report = Report {
+        let report = NodeReport {
             epoch,
             event,
             bounced,

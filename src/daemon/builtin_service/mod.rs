@@ -7,7 +7,7 @@
 //! The service itself ([`BuiltinService`]) is the pure part, on the
 //! engine loop: it sends [`Command`]s to whoever drives the node, through
 //! a [`NodeLink`], and turns the node's events, which come back as
-//! [`Report`]s, into group events through the [`Bridge`]: the epoch
+//! [`NodeReport`]s, into group events through the [`Bridge`]: the epoch
 //! filter, the translation, and the MATURING that a view change left
 //! undelivered, multicast again once the next view is in the engine. The
 //! daemon's link ([`ThreadLink`]) hands the commands to a thread of their
@@ -105,7 +105,7 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 
 /// An event of the node of join `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct NodeReport {
     /// The join it belongs to.
     pub epoch: u64,
     /// What the node said.
@@ -263,7 +263,7 @@ impl BuiltinService<ThreadLink> {
     pub(super) fn start(
         config: &Config,
         membership: &MembershipConfig,
-        reports: Reports<Report>,
+        reports: Reports<NodeReport>,
     ) -> Result<BuiltinService<ThreadLink>, BuiltinError> {
         let me = own_index(config, membership)?;
         let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
@@ -393,7 +393,7 @@ impl<L: NodeLink> BuiltinService<L> {
 }
 
 impl<L: NodeLink> GroupService for BuiltinService<L> {
-    type Report = Report;
+    type Report = NodeReport;
 
     fn join(&mut self) {
         if self.joined {
@@ -434,7 +434,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         self.send(bridge::encode(mess_type, body));
     }
 
-    fn handle(&mut self, report: Report) -> Option<GroupEvent> {
+    fn handle(&mut self, report: NodeReport) -> Option<GroupEvent> {
         if !self.joined || report.epoch != self.epoch {
             return None;
         }

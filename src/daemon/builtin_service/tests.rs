@@ -56,7 +56,7 @@ fn config(i: usize, key: &std::path::Path, port: u16, quorum: &str) -> Config {
 /// with a recording host.
 struct Member {
     core: Core<BuiltinService<ThreadLink>, Recorder>,
-    inbox: Receiver<LoopEvent<Report>>,
+    inbox: Receiver<LoopEvent<NodeReport>>,
 }
 
 impl Member {
@@ -361,8 +361,8 @@ fn view_event(ltime: u64) -> membership::NodeEvent {
     }
 }
 
-fn report(event: membership::NodeEvent, bounced: bool) -> Report {
-    Report {
+fn report(event: membership::NodeEvent, bounced: bool) -> NodeReport {
+    NodeReport {
         epoch: 1,
         event,
         bounced,

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use super::bounces::{self, Queued};
 use super::limit::{RefusalLog, Slot};
-use super::{Command, Report};
+use super::{Command, NodeReport};
 use crate::daemon::group::Reports;
 use crate::membership::{
     wire::Keys, LinkChange, MulticastError, Node, NodeEvent, Status, Timing, ViewId,
@@ -84,7 +84,7 @@ pub(super) struct Worker {
     pub waker: SocketAddr,
     pub setup: NodeSetup,
     pub commands: Receiver<Command>,
-    pub reports: Reports<Report>,
+    pub reports: Reports<NodeReport>,
     /// Renewed while the node is in a view (see the module documentation).
     pub lease: Arc<Lease>,
     /// Where the node's status is published for the engine loop.
@@ -396,7 +396,7 @@ impl Driver {
                 }
                 _ => {}
             }
-            alive &= self.w.reports.send(Report {
+            alive &= self.w.reports.send(NodeReport {
                 epoch: self.epoch,
                 bounced: bounced && matches!(event, NodeEvent::Undelivered { .. }),
                 event,

@@ -66,7 +66,7 @@ impl Default for AnnounceSettings {
 
 /// What the worker tells its owner about an announcement.
 #[derive(Debug)]
-pub enum Report {
+pub enum AnnounceReport {
     /// Every frame of the VIF's announcement has been sent.
     Done {
         /// The VIF announced.
@@ -117,7 +117,7 @@ impl Announcer {
     /// finished or failed announcement (the daemon forwards it to its log).
     pub fn spawn(
         settings: AnnounceSettings,
-        report: impl FnMut(Report) + Send + 'static,
+        report: impl FnMut(AnnounceReport) + Send + 'static,
     ) -> std::io::Result<Announcer> {
         Announcer::spawn_leased(settings, None, report)
     }
@@ -127,7 +127,7 @@ impl Announcer {
     pub fn spawn_leased(
         settings: AnnounceSettings,
         lease: Option<Arc<Lease>>,
-        report: impl FnMut(Report) + Send + 'static,
+        report: impl FnMut(AnnounceReport) + Send + 'static,
     ) -> std::io::Result<Announcer> {
         let (commands, inbox) = mpsc::channel();
         let worker = thread::Builder::new()
@@ -195,7 +195,7 @@ impl Drop for Announcer {
 struct Worker {
     schedule: Schedule,
     link: Sockets,
-    report: Box<dyn FnMut(Report) + Send>,
+    report: Box<dyn FnMut(AnnounceReport) + Send>,
 }
 
 impl Worker {
