@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use wackamole::base::{ArpEntry, Level, VifAddress};
 use wackamole::config::{self, Config, Hook, HookEvent};
 use wackamole::control::WatchEvent;
-use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, NodeReport};
+use wackamole::daemon::builtin_service::{BuiltinService, NodeCommand, NodeLink, NodeReport};
 use wackamole::daemon::core::{Core, KERNEL_SLACK};
 use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
@@ -39,12 +39,12 @@ pub const CHATTER: u8 = 0xA5;
 /// lease the membership thread renews while its node is in a view.
 #[derive(Clone)]
 pub struct SimLink {
-    outbox: Rc<RefCell<Vec<Command>>>,
+    outbox: Rc<RefCell<Vec<NodeCommand>>>,
     lease: Arc<Lease>,
 }
 
 impl NodeLink for SimLink {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         self.outbox.borrow_mut().push(command);
         true
     }
@@ -470,9 +470,9 @@ impl Daemons {
         }
     }
 
-    fn carry_out(&mut self, i: usize, command: Command, net: &mut Net) {
+    fn carry_out(&mut self, i: usize, command: NodeCommand, net: &mut Net) {
         match command {
-            Command::Join { epoch, .. } => {
+            NodeCommand::Join { epoch, .. } => {
                 let quorum = self.slots[i].as_mut().map_or(0, |slot| {
                     slot.epoch = epoch;
                     slot.quorum
@@ -483,7 +483,7 @@ impl Daemons {
                 }
                 self.lifecycle.push((i, true));
             }
-            Command::Quorum(needed) => {
+            NodeCommand::Quorum(needed) => {
                 if let Some(slot) = self.slots[i].as_mut() {
                     slot.quorum = needed;
                 }
@@ -491,16 +491,16 @@ impl Daemons {
                     node.set_quorum(needed);
                 }
             }
-            Command::Leave => {
+            NodeCommand::Leave => {
                 net.leave(i);
                 // What the node said as it left belongs to the member that
                 // is gone; the checker hears of it as a departure.
                 net.events.retain(|(n, _)| *n != i);
                 self.lifecycle.push((i, false));
             }
-            Command::Multicast { view, payload } => self.send(i, view, &payload, net),
+            NodeCommand::Multicast { view, payload } => self.send(i, view, &payload, net),
             // The simulation never re-reads a configuration.
-            Command::Timing(_) | Command::Keys(_) | Command::Stop => {}
+            NodeCommand::Timing(_) | NodeCommand::Keys(_) | NodeCommand::Stop => {}
         }
     }
 

@@ -5,7 +5,7 @@
 //! us by (they refuse datagrams from any other source).
 //!
 //! The service itself ([`BuiltinService`]) is the pure part, on the
-//! engine loop: it sends [`Command`]s to whoever drives the node, through
+//! engine loop: it sends [`NodeCommand`]s to whoever drives the node, through
 //! a [`NodeLink`], and turns the node's events, which come back as
 //! [`NodeReport`]s, into group events through the [`Bridge`]: the epoch
 //! filter, the translation, and the MATURING that a view change left
@@ -52,11 +52,11 @@ use crate::net::iface;
 use crate::net::lease::Lease;
 use crate::{log_error, log_notice, log_warning};
 
-use worker::{NodeSetup, Worker};
+use worker::{NodeSetup, NodeWorker};
 
 /// What the service asks of whoever drives the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum NodeCommand {
     /// Start a new node (a new member) with this incarnation; its events
     /// carry `epoch`.
     Join {
@@ -89,7 +89,7 @@ pub enum Command {
 /// Where the service's commands go.
 pub trait NodeLink {
     /// Hands `command` to the node's driver; false if the driver is gone.
-    fn command(&mut self, command: Command) -> bool;
+    fn command(&mut self, command: NodeCommand) -> bool;
 
     /// The node's status as its driver last published it, and when.
     fn status(&self) -> Option<(membership::Status, Instant)>;
@@ -194,7 +194,7 @@ pub struct BuiltinService<L> {
 
 /// The daemon's link: the membership thread, woken through its socket.
 pub struct ThreadLink {
-    commands: Sender<Command>,
+    commands: Sender<NodeCommand>,
     /// Connected to the node's socket: one byte wakes the thread.
     waker: UdpSocket,
     thread: Option<JoinHandle<()>>,
@@ -205,7 +205,7 @@ pub struct ThreadLink {
 }
 
 impl NodeLink for ThreadLink {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         if self.commands.send(command).is_err() {
             return false;
         }
@@ -230,7 +230,7 @@ impl Drop for ThreadLink {
     /// Stops the thread (a node still running sends its LEAVE first) and
     /// waits for it.
     fn drop(&mut self) {
-        self.command(Command::Stop);
+        self.command(NodeCommand::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -296,7 +296,7 @@ impl BuiltinService<ThreadLink> {
         let (commands, inbox) = mpsc::channel();
         let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
         let published = Arc::new(Mutex::new(None));
-        let worker = Worker {
+        let worker = NodeWorker {
             sockets,
             waker: waker_addr,
             setup: NodeSetup {
@@ -372,7 +372,7 @@ impl<L: NodeLink> BuiltinService<L> {
     /// Multicasts `payload` to the view the engine knows of, if any.
     fn send(&mut self, payload: Vec<u8>) {
         if let (true, Some(view)) = (self.joined, self.bridge.view()) {
-            self.link.command(Command::Multicast { view, payload });
+            self.link.command(NodeCommand::Multicast { view, payload });
         }
     }
 
@@ -401,7 +401,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         }
         self.epoch += 1;
         let incarnation = self.next_incarnation();
-        self.joined = self.link.command(Command::Join {
+        self.joined = self.link.command(NodeCommand::Join {
             epoch: self.epoch,
             incarnation,
         });
@@ -427,7 +427,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         self.engine_view = Some(false);
         // Its LEAVE datagrams go out on the thread's next turn, within
         // microseconds; at the end, the thread is stopped only after it.
-        self.link.command(Command::Leave);
+        self.link.command(NodeCommand::Leave);
     }
 
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
@@ -479,7 +479,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn reconfigure(&mut self, config: &Config) {
         if let Some(membership) = &config.membership {
-            self.link.command(Command::Timing(membership.settings));
+            self.link.command(NodeCommand::Timing(membership.settings));
         }
         if let Some(keys) = self.reloaded_keys.take() {
             self.change_keys(keys);
@@ -488,7 +488,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn set_quorum(&mut self, needed: usize) {
         self.quorum = needed;
-        self.link.command(Command::Quorum(needed));
+        self.link.command(NodeCommand::Quorum(needed));
     }
 
     fn leases(&self) -> bool {
@@ -561,7 +561,7 @@ impl<L: NodeLink> BuiltinService<L> {
                     "membership: keys changed: sending under key {}{also}",
                     wire.current().id()
                 );
-                self.link.command(Command::Keys(Box::new(wire)));
+                self.link.command(NodeCommand::Keys(Box::new(wire)));
                 self.keys = keys;
             }
             // Not reached: load_keys checked the same rules.

@@ -306,10 +306,10 @@ fn incarnations_grow_even_when_the_clock_does_not() {
 
 /// A link that keeps the commands for the test to read.
 #[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<Command>>>);
+struct Captured(Rc<RefCell<Vec<NodeCommand>>>);
 
 impl NodeLink for Captured {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         self.0.borrow_mut().push(command);
         true
     }
@@ -381,7 +381,7 @@ fn sent(link: &Captured) -> Vec<u64> {
         .borrow_mut()
         .drain(..)
         .filter_map(|c| match c {
-            Command::Multicast { view, .. } => Some(view.ltime),
+            NodeCommand::Multicast { view, .. } => Some(view.ltime),
             _ => None,
         })
         .collect()
@@ -425,7 +425,7 @@ fn keys_sent(link: &Captured) -> Vec<wire::Keys> {
         .borrow_mut()
         .drain(..)
         .filter_map(|c| match c {
-            Command::Keys(keys) => Some(*keys),
+            NodeCommand::Keys(keys) => Some(*keys),
             _ => None,
         })
         .collect()
