@@ -26,7 +26,7 @@ pub mod json_decode;
 pub mod json_value;
 pub mod metrics;
 pub mod server;
-pub mod status;
+pub mod status_report;
 pub mod watch;
 pub mod watch_client;
 pub mod watchers;
@@ -38,7 +38,9 @@ use std::path::PathBuf;
 
 pub use client::{render_listing, run, Action, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
-pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, TrackerStatus, VifStatus};
+pub use status_report::{
+    MemberStatus, QuorumStatus, ServiceStatus, StatusReport, TrackerStatus, VifStatus,
+};
 pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
 pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};

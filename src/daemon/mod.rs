@@ -35,7 +35,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Overrides, VifAddress};
-use crate::control::{ControlHandle, ControlServer, Request, Responder, Status, Watchers};
+use crate::control::{ControlHandle, ControlServer, Request, Responder, StatusReport, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
 use crate::net::announce::{AnnounceReport, AnnounceSettings, Announcer};
@@ -355,7 +355,7 @@ impl<S: GroupService> Daemon<S> {
     }
 
     /// `wackatrl -l`: the core's status with the trackers added.
-    fn status(&mut self, responder: Responder<Status>, now: Instant) {
+    fn status(&mut self, responder: Responder<StatusReport>, now: Instant) {
         let (inner, answer) = crate::control::server::responder();
         self.core.handle_control(Request::GetState(inner), now);
         if let Ok(mut status) = answer.try_recv() {
