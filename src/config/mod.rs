@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
 pub use key::{
-    load_key, load_keys, write_new_key, KeyError, MembershipKeys, MAX_KEY_LEN, MIN_KEY_LEN,
+    load_key, load_keys, write_new_key, KeyFileError, MembershipKeys, MAX_KEY_LEN, MIN_KEY_LEN,
     NEW_KEY_LEN,
 };
 pub use keywords::{

@@ -110,7 +110,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
 pub enum KeyRefused {
     /// A key file (`Key`, `AcceptKey`) cannot be used (read,
     /// permissions, length), or `AcceptKey` holds `Key`'s key.
-    Unreadable(crate::config::KeyError),
+    Unreadable(crate::config::KeyFileError),
 }
 
 impl fmt::Display for KeyRefused {

@@ -43,7 +43,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::bridge::{self, Bridge};
 use super::group::{GroupEvent, GroupService, Reports};
 use super::reload::KeyRefused;
-use crate::config::{self, Config, KeyError, MembershipConfig, MembershipKeys, OwnIndexError};
+use crate::config::{self, Config, KeyFileError, MembershipConfig, MembershipKeys, OwnIndexError};
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
@@ -123,7 +123,7 @@ pub enum BuiltinError {
     /// This host is not one of the listed nodes, or is several.
     OwnIndex(OwnIndexError),
     /// The key file cannot be used.
-    Key(KeyError),
+    Key(KeyFileError),
     /// The membership refuses the key.
     KeyRejected(wire::KeyError),
     /// The UDP socket cannot be bound.
