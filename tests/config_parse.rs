@@ -84,7 +84,7 @@ fn the_original_sample_means_what_it_says() {
         control: Some(PathBuf::from("127.0.0.1:2413")),
         log_facility: LogFacility::Daemon,
         mature: Duration::from_secs(5),
-        arp_cache: Duration::from_secs(90),
+        arp_cache_interval: Duration::from_secs(90),
         balance: Balance {
             acquisitions_per_round: AcquisitionsPerRound::All,
             interval: Duration::from_secs(4),
@@ -190,7 +190,7 @@ fn defaults_are_those_of_the_manual() {
     assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
     assert_eq!(config.spread_retry_interval, Duration::from_secs(5));
     assert_eq!(config.mature, Duration::from_secs(5));
-    assert_eq!(config.arp_cache, Duration::from_secs(60));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(60));
     assert_eq!(
         config.balance,
         Balance {
@@ -228,7 +228,7 @@ fn interval_units() {
     );
     assert_eq!(config.spread_retry_interval, Duration::from_secs(90));
     assert_eq!(config.mature, Duration::from_millis(500));
-    assert_eq!(config.arp_cache, Duration::from_secs(120));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(120));
     assert_eq!(config.balance.interval, Duration::from_secs(3600));
 }
 
@@ -260,7 +260,7 @@ fn scalar_directives_of_the_table() {
     assert_eq!(config.control, Some(PathBuf::from("/var/run/wack.it")));
     assert_eq!(config.log_facility, LogFacility::Local3);
     assert_eq!(config.mature, Duration::from_secs(5));
-    assert_eq!(config.arp_cache, Duration::from_secs(90));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(90));
 }
 
 #[test]
@@ -392,7 +392,7 @@ fn keywords_are_case_insensitive() {
     );
     assert_eq!(config.spread, SpreadAddress::Local { port: 4804 });
     assert_eq!(config.log_facility, LogFacility::AuthPriv);
-    assert_eq!(config.arp_cache, Duration::from_secs(30));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(30));
     assert_eq!(
         config.balance.acquisitions_per_round,
         AcquisitionsPerRound::All

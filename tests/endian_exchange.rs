@@ -160,7 +160,7 @@ fn encoded_bodies() -> Vec<(i16, Vec<u8>)> {
         mature: Duration::from_secs(5),
         balance: Balance::default(),
         state_wait: Duration::from_secs(10),
-        arp_share: Duration::from_secs(90),
+        arp_cache_interval: Duration::from_secs(90),
         release_unservable: false,
     });
     let mut sent = Vec::new();

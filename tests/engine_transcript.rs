@@ -147,7 +147,7 @@ fn recorded_config() -> Config {
             interval: Duration::from_secs(4),
         },
         mature: Duration::from_secs(5),
-        arp_cache: Duration::from_secs(10),
+        arp_cache_interval: Duration::from_secs(10),
         ..Config::default()
     }
 }

@@ -260,7 +260,9 @@ impl<'a> Parser<'a> {
                 self.expect_equals("Mature")?;
                 self.config.mature = self.interval()?;
             }
-            Directive::ArpCache => self.config.arp_cache = self.positive_interval("Arp-Cache")?,
+            Directive::ArpCache => {
+                self.config.arp_cache_interval = self.positive_interval("Arp-Cache")?
+            }
             Directive::Balance => self.balance()?,
             Directive::Prefer => self.prefer()?,
             Directive::Notify => self.notify()?,

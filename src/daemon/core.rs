@@ -246,7 +246,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
             self.log(Level::Error, format_args!("{refused}"));
             return false;
         }
-        self.engine.retune(new.mature, new.balance, new.arp_cache);
+        self.engine
+            .retune(new.mature, new.balance, new.arp_cache_interval);
         let release = new.track.unservable == crate::config::Unservable::Release;
         for output in self.engine.set_release_unservable(release) {
             if let Some(next) = self.apply(output, now) {

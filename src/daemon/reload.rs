@@ -76,7 +76,10 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
     }
     let live = [
         ("Notify", running.notify != new.notify),
-        ("Arp-Cache", running.arp_cache != new.arp_cache),
+        (
+            "Arp-Cache",
+            running.arp_cache_interval != new.arp_cache_interval,
+        ),
         ("Balance", running.balance != new.balance),
         ("Mature", running.mature != new.mature),
         ("Run", running.hooks != new.hooks),
