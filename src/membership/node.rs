@@ -23,7 +23,7 @@ pub(super) const MAX_EARLY: usize = 256;
 const LEAVE_COPIES: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum NodePhase {
     /// Listening before taking part (at start and after a stall).
     Undecided {
         until: Instant,
@@ -60,7 +60,7 @@ pub struct Node {
     /// never outrun by what we send to others).
     counters: Vec<u64>,
     pub(super) peers: Peers,
-    pub(super) phase: Phase,
+    pub(super) phase: NodePhase,
     /// The installed view (kept, frozen, while flushing).
     pub(super) view: Option<ViewState>,
     /// The highest proposal we answered.
@@ -166,7 +166,7 @@ impl Node {
             settings,
             incarnation,
             counters: vec![0; count],
-            phase: Phase::Undecided {
+            phase: NodePhase::Undecided {
                 until: now + settings.timeout,
             },
             view: None,
@@ -261,11 +261,11 @@ impl Node {
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return None;
         }
         let mut next = self.next_heartbeat;
-        if let Phase::Undecided { until } = self.phase {
+        if let NodePhase::Undecided { until } = self.phase {
             next = next.min(until);
         }
         // A proposal's time-out passed while it waits for a member that
@@ -311,7 +311,7 @@ impl Node {
         payload: Vec<u8>,
         now: Instant,
     ) -> Result<(), MulticastError> {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return Err(MulticastError::Gone);
         }
         if payload.len() > wire::MAX_PAYLOAD {
@@ -324,8 +324,8 @@ impl Node {
         }
         // While our view is being flushed, a multicast still belongs to
         // it: it waits, and comes back as `Undelivered` when the view ends.
-        let flushing = matches!(self.phase, Phase::Flushing { .. }) && self.view.is_some();
-        if self.phase != Phase::Installed && !flushing {
+        let flushing = matches!(self.phase, NodePhase::Flushing { .. }) && self.view.is_some();
+        if self.phase != NodePhase::Installed && !flushing {
             self.dropped_multicasts += 1;
             return Err(MulticastError::NoView);
         }
@@ -343,7 +343,7 @@ impl Node {
 
     /// Leaves for good: every node hears at once that we are gone.
     pub fn leave(&mut self, now: Instant) {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return;
         }
         self.now = now;
@@ -354,7 +354,7 @@ impl Node {
             }
         }
         self.lose_view(LeftReason::Requested);
-        self.phase = Phase::Gone;
+        self.phase = NodePhase::Gone;
         self.proposal = None;
         self.deadline = None;
     }
@@ -407,10 +407,10 @@ impl Node {
             view: self
                 .view
                 .as_ref()
-                .filter(|_| self.phase != Phase::Gone)
+                .filter(|_| self.phase != NodePhase::Gone)
                 .map(|v| (v.id, v.members.clone())),
             choice: self.choice,
-            flushing: matches!(self.phase, Phase::Flushing { .. }),
+            flushing: matches!(self.phase, NodePhase::Flushing { .. }),
             nodes,
             refusals: self.refusals,
             dropped_multicasts: self.dropped_multicasts,
@@ -444,7 +444,7 @@ impl Node {
     /// long, gives up our view before anything else happens. Returns
     /// whether the node still runs.
     pub(super) fn begin(&mut self, now: Instant) -> bool {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return false;
         }
         self.now = now;
@@ -456,13 +456,13 @@ impl Node {
     }
 
     fn stall(&mut self, now: Instant) {
-        if self.view.is_some() || matches!(self.phase, Phase::Flushing { .. }) {
+        if self.view.is_some() || matches!(self.phase, NodePhase::Flushing { .. }) {
             self.lose_view(LeftReason::Stalled);
         }
         self.proposal = None;
         self.waiting_proposals.clear();
         self.choice = None;
-        self.phase = Phase::Undecided {
+        self.phase = NodePhase::Undecided {
             until: now + self.settings.timeout,
         };
         self.send_heartbeats(now);
@@ -476,8 +476,8 @@ impl Node {
             self.give_back_outgoing();
         }
         self.outgoing.clear();
-        if !matches!(self.phase, Phase::Undecided { .. } | Phase::Gone) {
-            self.phase = Phase::Idle;
+        if !matches!(self.phase, NodePhase::Undecided { .. } | NodePhase::Gone) {
+            self.phase = NodePhase::Idle;
         }
         if self.joined {
             self.joined = false;
@@ -518,7 +518,7 @@ impl Node {
             // Only an installed view: a member frozen by a flush shows
             // none, so its coordinator sees that it is no longer with it.
             view: view
-                .filter(|_| self.phase == Phase::Installed)
+                .filter(|_| self.phase == NodePhase::Installed)
                 .map(|v| v.id),
             delivered: view.map_or(0, |v| v.delivered),
             sequenced: view

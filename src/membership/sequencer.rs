@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::node::{Node, Phase, MAX_EARLY};
+use super::node::{Node, NodePhase, MAX_EARLY};
 use super::outputs::NodeEvent;
 use super::view::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{Body, Member, Sequenced, ViewId};
@@ -42,8 +42,8 @@ impl Node {
         now: Instant,
     ) {
         match self.phase {
-            Phase::Installed => {}
-            Phase::Flushing { proposal, .. } if proposal == view => {
+            NodePhase::Installed => {}
+            NodePhase::Flushing { proposal, .. } if proposal == view => {
                 if self.early.len() < MAX_EARLY {
                     self.early.push((view, message));
                 }
@@ -85,7 +85,7 @@ impl Node {
         payload: Vec<u8>,
         now: Instant,
     ) {
-        if self.phase != Phase::Installed {
+        if self.phase != NodePhase::Installed {
             return;
         }
         let Some(v) = &self.view else {
@@ -169,7 +169,7 @@ impl Node {
     /// itself (as far as the log budget allows); a member sends the newest
     /// (`only_newest`) or all of them as DATA.
     pub(super) fn push_outgoing(&mut self, now: Instant, only_newest: bool) {
-        if self.phase != Phase::Installed {
+        if self.phase != NodePhase::Installed {
             return;
         }
         let Some(v) = &self.view else {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::node::Phase;
+use super::super::node::NodePhase;
 use super::super::testnet::{address, key, Cluster, INCARNATION, MS};
 use super::super::wire::{self, Body, Echo, Header, Heartbeat, Kind};
 use super::super::{NodeEvent, QuorumLease, Timing};
@@ -333,7 +333,7 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
     c.drop = Some((0, 1, Kind::Install));
     let flushing_all = |c: &Cluster| {
         let node = c.node(1);
-        matches!(node.phase, Phase::Flushing { .. }) && node.flushing_members.len() == 3
+        matches!(node.phase, NodePhase::Flushing { .. }) && node.flushing_members.len() == 3
     };
     for _ in 0..2000 {
         c.run(MS);
