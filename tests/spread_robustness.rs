@@ -2,7 +2,7 @@
 //! frames through the decoder: typed errors, never a panic, bounded
 //! allocation.
 
-use wackamole::spread::wire::membership::{encode_regular_body, encode_transitional_body};
+use wackamole::spread::wire::membership_body::{encode_regular_body, encode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_frame, encode_frame, ByteOrder, GroupId, Outgoing, HEADER_LEN,

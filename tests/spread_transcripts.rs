@@ -19,7 +19,7 @@ use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
     decode_auth_choice, encode_auth_choice, encode_auth_list, parse_auth_list,
 };
-use wackamole::spread::wire::membership::{decode_regular_body, decode_transitional_body};
+use wackamole::spread::wire::membership_body::{decode_regular_body, decode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_frame, encode_frame, Accept, ByteOrder, ConnectRequest, Outgoing, Parse, RejectCode,

@@ -8,7 +8,7 @@ mod error;
 mod key;
 mod keywords;
 mod lexer;
-mod membership;
+mod membership_config;
 mod model;
 mod parser;
 mod summary;
@@ -27,7 +27,7 @@ pub use keywords::{
     MembershipParameter, TrackParameter, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS,
     BALANCE_PARAMETERS, CHECK_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS, TRACK_PARAMETERS,
 };
-pub use membership::{
+pub use membership_config::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS,
     MAX_NODES,
 };

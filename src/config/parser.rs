@@ -1,10 +1,10 @@
 //! Recursive-descent parser: tokens to a `Config`, remembering where each
 //! VIF address and Prefer entry was written so validation can point at it.
-//! The `Membership` block and `Quorum` are read in [`membership`],
+//! The `Membership` block and `Quorum` are read in [`membership_block`],
 //! `Notify` and `Announce` in [`notify`].
 
 mod addresses;
-mod membership;
+mod membership_block;
 mod notify;
 mod track;
 

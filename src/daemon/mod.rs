@@ -22,8 +22,8 @@ mod identity;
 mod linux_host;
 pub mod quorum;
 pub mod reload;
+mod report;
 mod spread_service;
-mod status;
 #[cfg(test)]
 mod test_host;
 mod timers;

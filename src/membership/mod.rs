@@ -545,7 +545,7 @@ mod status;
 #[cfg(test)]
 mod testnet;
 mod unreachable;
-mod view;
+mod view_state;
 
 pub use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use links::{LinkChange, LinkStatus, MAX_LINKS};

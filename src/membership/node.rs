@@ -13,7 +13,7 @@ use super::outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit,
 use super::peers::Peers;
 use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
-use super::view::ViewState;
+use super::view_state::ViewState;
 use super::wire::{self, Body, Header, Heartbeat, Keys, Member, Sequenced, ViewId, MAX_NODES};
 use crate::base::membership_timing::Timing;
 

@@ -9,7 +9,7 @@ use super::node::{Node, NodePhase};
 use super::outputs::{LeftReason, NodeEvent};
 use super::proposal::{FlushReport, Proposal};
 use super::replay::ReplayError;
-use super::view::ViewState;
+use super::view_state::ViewState;
 use super::wire::{self, Body, Heartbeat, Member, Refusal, Sequenced, ViewId};
 
 /// A node that did not answer a proposal is left out for this many

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::node::{Node, NodePhase, MAX_EARLY};
 use super::outputs::NodeEvent;
-use super::view::{message_cost, ViewState, LOG_BUDGET};
+use super::view_state::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{Body, Member, Sequenced, ViewId};
 
 /// How far beyond the next expected local number a DATA may arrive and

@@ -1,7 +1,7 @@
 //! What a session receives: messages, memberships, self-leave notices and
 //! rejects, decoded from frames the way the Spread library reports them.
 
-use super::wire::membership::{decode_regular_body, decode_transitional_body};
+use super::wire::membership_body::{decode_regular_body, decode_transitional_body};
 use super::wire::service_bits as bits;
 use super::wire::{ByteOrder, DecodeError, Frame, GroupId};
 

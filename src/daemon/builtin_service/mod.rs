@@ -23,8 +23,8 @@
 //! Every message is sent in agreed order, which is also reliable.
 
 mod bounces;
+mod describe;
 mod limit;
-mod status;
 mod worker;
 
 #[cfg(test)]
@@ -539,7 +539,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
             endpoint,
             state: state.to_string(),
             membership: node
-                .map(|(status, at)| status::describe(&status, at, &self.nodes, &self.bridge)),
+                .map(|(status, at)| describe::describe(&status, at, &self.nodes, &self.bridge)),
             error: None,
         }
     }
