@@ -530,6 +530,7 @@
 pub mod wire;
 
 mod coordinator;
+mod delivery;
 mod lease;
 mod links;
 mod node;
@@ -540,7 +541,6 @@ mod protocol;
 mod replay;
 #[cfg(test)]
 mod rotation_tests;
-mod sequencer;
 mod status;
 #[cfg(test)]
 mod testnet;

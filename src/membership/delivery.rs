@@ -2,7 +2,8 @@
 //! multicasts go to the coordinator as DATA, the coordinator numbers them
 //! and sends them to every member as SEQUENCED, members deliver them in
 //! number order, and heartbeats carry what each member lacks (repair) and
-//! what every member has (stability).
+//! what every member has (stability). The coordinator's counters, the
+//! `Sequencer`, are part of the view's state (`view_state.rs`).
 
 use std::time::Instant;
 
