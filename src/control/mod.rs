@@ -10,7 +10,7 @@
 //! | 0 | get state | int32 L, then L bytes: per VIF 900 bytes (see [`wire`]) |
 //! | 1 | simulate failure | int32 0 |
 //! | 2 | end the simulated failure | int32 0 |
-//! | 3 | get JSON status (ours) | int32 L, then L bytes of UTF-8 JSON (see [`status`]) |
+//! | 3 | get JSON status (ours) | int32 L, then L bytes of UTF-8 JSON (see [`status_report`]) |
 //! | 4 | watch (ours) | lines of JSON, one per event, until either side closes (see [`watch`]); the client sends nothing more |
 //!
 //! Bytes 3 and 4 are extensions: the original protocol has no room for the
