@@ -94,7 +94,7 @@ pub fn run_daemon(
     let options = daemon::Options {
         config_path,
         foreground: opts.debug,
-        private_name: opts.user,
+        private_name: opts.private_name,
         pid_file: opts.pidfile,
         overrides,
     };

@@ -32,8 +32,8 @@ pub struct DaemonOptions {
     /// characters)
     // The text above is the option's help as argh prints it, not HTML.
     #[allow(rustdoc::invalid_html_tags)]
-    #[argh(option, short = 'u', from_str_fn(private_name_option))]
-    pub user: Option<String>,
+    #[argh(option, short = 'u', long = "user", from_str_fn(private_name_option))]
+    pub private_name: Option<String>,
     /// print the version and exit
     #[argh(switch, short = 'v')]
     pub version: bool,
@@ -305,7 +305,7 @@ mod tests {
                     port: 4803,
                     host: "10.0.0.1".to_string()
                 }),
-                user: Some("node1".to_string()),
+                private_name: Some("node1".to_string()),
                 version: false,
                 test: true,
                 identity: Some(Ipv4Addr::new(10, 0, 0, 7)),

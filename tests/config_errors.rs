@@ -7,7 +7,7 @@ mod scratch;
 
 use scratch::Scratch;
 use wackamole::config::{self, ErrorKind};
-use wackamole::membership::SettingsError;
+use wackamole::membership::TimingError;
 
 const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
 
@@ -1130,7 +1130,7 @@ fn error_kinds_are_typed() {
     ));
     assert!(matches!(
         membership("Membership { Nodes { 10.0.0.1 } Key = /k Timeout = 10ms }"),
-        ErrorKind::MembershipTiming(SettingsError::TimeoutTooShort { .. })
+        ErrorKind::MembershipTiming(TimingError::TimeoutTooShort { .. })
     ));
     assert!(matches!(
         membership("Quorum = 2\nMembership { Nodes { 10.0.0.1 } Key = /k }"),

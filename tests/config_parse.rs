@@ -10,7 +10,7 @@ use wackamole::config::{
     Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress,
     TrackConfig, Unservable, Vif, VifAddress, Warning, WarningKind,
 };
-use wackamole::membership::Settings;
+use wackamole::membership::Timing;
 
 const ONE_VIF: &str = "VirtualInterfaces { eth0:10.0.0.5/24 }\n";
 
@@ -84,7 +84,7 @@ fn the_original_sample_means_what_it_says() {
         control: Some(PathBuf::from("127.0.0.1:2413")),
         log_facility: LogFacility::Daemon,
         mature: Duration::from_secs(5),
-        arp_cache: Duration::from_secs(90),
+        arp_cache_interval: Duration::from_secs(90),
         balance: Balance {
             acquisitions_per_round: AcquisitionsPerRound::All,
             interval: Duration::from_secs(4),
@@ -190,7 +190,7 @@ fn defaults_are_those_of_the_manual() {
     assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
     assert_eq!(config.spread_retry_interval, Duration::from_secs(5));
     assert_eq!(config.mature, Duration::from_secs(5));
-    assert_eq!(config.arp_cache, Duration::from_secs(60));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(60));
     assert_eq!(
         config.balance,
         Balance {
@@ -228,7 +228,7 @@ fn interval_units() {
     );
     assert_eq!(config.spread_retry_interval, Duration::from_secs(90));
     assert_eq!(config.mature, Duration::from_millis(500));
-    assert_eq!(config.arp_cache, Duration::from_secs(120));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(120));
     assert_eq!(config.balance.interval, Duration::from_secs(3600));
 }
 
@@ -260,7 +260,7 @@ fn scalar_directives_of_the_table() {
     assert_eq!(config.control, Some(PathBuf::from("/var/run/wack.it")));
     assert_eq!(config.log_facility, LogFacility::Local3);
     assert_eq!(config.mature, Duration::from_secs(5));
-    assert_eq!(config.arp_cache, Duration::from_secs(90));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(90));
 }
 
 #[test]
@@ -392,7 +392,7 @@ fn keywords_are_case_insensitive() {
     );
     assert_eq!(config.spread, SpreadAddress::Local { port: 4804 });
     assert_eq!(config.log_facility, LogFacility::AuthPriv);
-    assert_eq!(config.arp_cache, Duration::from_secs(30));
+    assert_eq!(config.arp_cache_interval, Duration::from_secs(30));
     assert_eq!(
         config.balance.acquisitions_per_round,
         AcquisitionsPerRound::All
@@ -545,7 +545,7 @@ Quorum = majority",
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
             accept_key: None,
-            settings: Settings {
+            settings: Timing {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
                 port_unreachable: true,
@@ -576,10 +576,10 @@ fn membership_defaults() {
     assert_eq!(membership.port, config::DEFAULT_MEMBERSHIP_PORT);
     assert_eq!(membership.port, 4810);
     assert_eq!(membership.key, PathBuf::from("/k/cluster key"));
-    assert_eq!(membership.settings, Settings::default());
+    assert_eq!(membership.settings, Timing::default());
     assert_eq!(
         membership.settings,
-        Settings {
+        Timing {
             heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
             port_unreachable: true,
@@ -601,7 +601,7 @@ fn membership_keywords_are_case_insensitive() {
     assert_eq!(membership.port, 1);
     assert_eq!(
         membership.settings,
-        Settings {
+        Timing {
             heartbeat: Duration::from_millis(10),
             timeout: Duration::from_millis(30),
             port_unreachable: true,
@@ -653,7 +653,7 @@ fn nodes_from_one_to_thirty_two_keep_their_order() {
         listed.join(" ")
     ));
     let nodes = all.membership.expect("a membership").nodes;
-    assert_eq!(nodes.len(), config::MAX_MEMBERSHIP_NODES);
+    assert_eq!(nodes.len(), config::MAX_NODES);
     assert_eq!(nodes[0], node(32));
     assert_eq!(nodes[31], node(1));
     assert_eq!(all.quorum, Quorum::Count(32));

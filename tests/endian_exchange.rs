@@ -28,7 +28,7 @@ use wackamole::engine::codec::{
 };
 use wackamole::engine::{Engine, Input, Output, Settings, Timer, View};
 use wackamole::spread::wire::{decode_frame, encode_frame, service_bits, ByteOrder, Outgoing};
-use wackamole::spread::Event;
+use wackamole::spread::SessionEvent;
 
 const RECORDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/endian");
 const ME: &str = "#n1#h1";
@@ -160,7 +160,7 @@ fn encoded_bodies() -> Vec<(i16, Vec<u8>)> {
         mature: Duration::from_secs(5),
         balance: Balance::default(),
         state_wait: Duration::from_secs(10),
-        arp_share: Duration::from_secs(90),
+        arp_cache_interval: Duration::from_secs(90),
         release_unservable: false,
     });
     let mut sent = Vec::new();
@@ -256,7 +256,7 @@ fn check_file(path: &Path, order: ByteOrder) {
         // Through Spread, as the daemon hands it on.
         let (frame, used) = decode_frame(&pair[0]).unwrap_or_else(|e| panic!("{at}: {e}"));
         assert_eq!(used, pair[0].len(), "{at}: frame length");
-        let Ok(Event::Message(m)) = Event::from_frame(frame, "#me#host") else {
+        let Ok(SessionEvent::Message(m)) = SessionEvent::from_frame(frame, "#me#host") else {
             panic!("{at}: not a message");
         };
         assert_eq!(m.sender, ME, "{at}");

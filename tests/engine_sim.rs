@@ -195,7 +195,7 @@ impl Sim {
                     interval: Duration::from_millis(rng.range(500, 5_000) as u64),
                 },
                 state_wait: Duration::from_secs(10),
-                arp_share: Duration::from_secs(60),
+                arp_cache_interval: Duration::from_secs(60),
                 release_unservable: false,
             };
             let arp = vec![ArpEntry {
@@ -1157,7 +1157,7 @@ impl Scripted {
                     interval: Duration::from_secs(4),
                 },
                 state_wait: Duration::from_secs(10),
-                arp_share: Duration::from_secs(60),
+                arp_cache_interval: Duration::from_secs(60),
                 release_unservable: false,
             });
             engine.handle(Input::Connected);

@@ -28,7 +28,7 @@ use wackamole::engine::{
 };
 use wackamole::spread::wire::{decode_header, decode_payload, ByteOrder, Frame, HEADER_LEN};
 use wackamole::spread::wire::{service_bits, Accept, ConnectRequest, Parse};
-use wackamole::spread::Event;
+use wackamole::spread::SessionEvent;
 
 const WM1: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const WM2: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -147,7 +147,7 @@ fn recorded_config() -> Config {
             interval: Duration::from_secs(4),
         },
         mature: Duration::from_secs(5),
-        arp_cache: Duration::from_secs(10),
+        arp_cache_interval: Duration::from_secs(10),
         ..Config::default()
     }
 }
@@ -279,7 +279,7 @@ fn replay(file: &str, identity: Ipv4Addr) -> Replay {
         }
         // What the daemon would hand the engine: the library's own
         // decoding of the frame, then the daemon's own mapping.
-        let event = Event::from_frame(f, &me)
+        let event = SessionEvent::from_frame(f, &me)
             .unwrap_or_else(|e| panic!("{file}: a recorded frame does not decode: {e}"));
         let input = match group_event(GROUP, event) {
             Some(GroupEvent::View(view)) => Input::View(view),

@@ -16,13 +16,13 @@ use simnet::{address, Net};
 use wackamole::membership::wire::{
     self, Body, Header, Heartbeat, Key, Sequenced, HEADER_LEN, MAC_LEN,
 };
-use wackamole::membership::{Member, Node, Refusals, Settings, Status, ViewId};
+use wackamole::membership::{Member, Node, Refusals, Status, Timing, ViewId};
 
 const KEY: &[u8] = b"simulated cluster key, 32 bytes";
 
 /// A settled cluster of three; node 0 taken out to be fed by hand.
 fn settled_node() -> (Net, Node) {
-    let mut net = Net::new(3, Settings::default(), 7);
+    let mut net = Net::new(3, Timing::default(), 7);
     for i in 0..3 {
         net.start(i);
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rng::Rng;
 use vsync::{Checker, Tag};
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, Member, Node, Settings, ViewId};
+use wackamole::membership::{Member, Node, NodeEvent, Timing, ViewId};
 
 const MS: u64 = 1_000;
 const PORT: u16 = 4810;
@@ -72,7 +72,7 @@ struct Hand {
     /// Virtual time in µs.
     now: u64,
     addrs: Vec<SocketAddrV4>,
-    settings: Settings,
+    settings: Timing,
     nodes: Vec<Option<Node>>,
     /// Sent and not yet delivered or dropped, in sending order.
     inflight: Vec<Packet>,
@@ -104,7 +104,7 @@ impl Hand {
             base: Instant::now(),
             now: 0,
             addrs: (0..n).map(address).collect(),
-            settings: Settings::default(),
+            settings: Timing::default(),
             nodes: (0..n).map(|_| None).collect(),
             inflight: Vec::new(),
             cut: vec![vec![false; n]; n],
@@ -224,14 +224,14 @@ impl Hand {
                 panic!("{}", self.failure(&broken));
             }
             match e {
-                Event::View { id, members, .. } => {
+                NodeEvent::View { id, members, .. } => {
                     self.installed.push(id);
                     let nodes = members.iter().map(|m| m.node).collect();
                     self.steps[i].push((self.now, Step::View(id, nodes)));
                     self.views.push((self.now, i, members));
                 }
-                Event::Lease(held) => self.leases.push((self.now, i, held)),
-                Event::Left(_) => self.steps[i].push((self.now, Step::Left)),
+                NodeEvent::Lease(held) => self.leases.push((self.now, i, held)),
+                NodeEvent::Left(_) => self.steps[i].push((self.now, Step::Left)),
                 _ => {}
             }
         }
@@ -426,13 +426,13 @@ impl Hand {
     }
 }
 
-fn describe(e: &Event) -> String {
+fn describe(e: &NodeEvent) -> String {
     match e {
-        Event::Deliver { origin, payload } => match Tag::decode(payload) {
+        NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
             Some((tag, _)) => format!("deliver #{} of node {}", tag.counter, origin.node),
             None => format!("deliver untagged from {}", origin.node),
         },
-        Event::View { id, members, .. } => format!(
+        NodeEvent::View { id, members, .. } => format!(
             "view ({}, {}, {}) {:?}",
             id.ltime,
             id.coordinator,
@@ -706,11 +706,11 @@ fn one_way_link_after_a_quick_restart_makes_the_unheard_side_step_back() {
 
 /// Five nodes, each lease needing three, settled with every lease held.
 fn settled_quorum_cluster() -> Hand {
-    settled_quorum_cluster_with(Settings::default())
+    settled_quorum_cluster_with(Timing::default())
 }
 
 /// The same with other timing settings.
-fn settled_quorum_cluster_with(settings: Settings) -> Hand {
+fn settled_quorum_cluster_with(settings: Timing) -> Hand {
     let mut h = Hand::new(5);
     h.settings = settings;
     h.needed = 3;
@@ -820,7 +820,7 @@ fn a_node_cut_off_both_ways_lapses_before_the_majority_takes_over() {
 #[test]
 fn at_the_shortest_settings_a_cut_node_still_lapses_first() {
     let shortest =
-        Settings::new(Duration::from_millis(5), Duration::from_millis(25)).expect("valid settings");
+        Timing::new(Duration::from_millis(5), Duration::from_millis(25)).expect("valid settings");
     let mut rng = Rng(0x5_25);
     let mut smallest = u64::MAX;
     for round in 0..24 {

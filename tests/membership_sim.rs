@@ -49,7 +49,7 @@ use std::time::Duration;
 use simdaemon::Daemons;
 use simnet::{Net, SlotState};
 use vsync::{Checker, Tag};
-use wackamole::membership::{Event, Member, Settings, ViewId};
+use wackamole::membership::{Member, NodeEvent, Timing, ViewId};
 
 use rng::Rng;
 
@@ -65,8 +65,8 @@ const LIVENESS_BOUND: Duration = Duration::from_millis(200 * LIVENESS_TIMEOUTS);
 /// fewest a quorum lease allows): the
 /// failure detector errs far more often under loss, so schedules hold
 /// more view changes to check (and cost fewer datagrams).
-fn simulated_settings() -> Settings {
-    Settings::new(Duration::from_millis(40), Duration::from_millis(200)).expect("valid settings")
+fn simulated_settings() -> Timing {
+    Timing::new(Duration::from_millis(40), Duration::from_millis(200)).expect("valid settings")
 }
 
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ fn pick_n(rng: &mut Rng) -> usize {
     }
 }
 
-fn schedule(seed: u64, settings: &Settings) -> Schedule {
+fn schedule(seed: u64, settings: &Timing) -> Schedule {
     let mut rng = Rng(seed);
     let n = pick_n(&mut rng);
     let t_us = settings.timeout.as_micros() as u64;
@@ -535,7 +535,7 @@ impl Run {
                 return;
             }
             for (i, e) in events {
-                if let Event::View { members, .. } = &e {
+                if let NodeEvent::View { members, .. } = &e {
                     if let Err(broken) = self.check_lease(i, members) {
                         panic!("{}", self.failure(&broken));
                     }
@@ -552,7 +552,7 @@ impl Run {
                     self.gap_open[i] = true;
                 }
                 self.note(|| format!("node {i}: {}", describe(&e)));
-                if let Event::View { members, .. } = &e {
+                if let NodeEvent::View { members, .. } = &e {
                     let before = self.views[i].take().map(|(_, now)| now).unwrap_or_default();
                     self.views[i] = Some((before, members.clone()));
                 }
@@ -796,9 +796,9 @@ impl Run {
     }
 }
 
-fn describe(e: &Event) -> String {
+fn describe(e: &NodeEvent) -> String {
     match e {
-        Event::Deliver { origin, payload } => match Tag::decode(payload) {
+        NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
             Some((tag, _)) => format!("deliver #{} of node {}", tag.counter, origin.node),
             None => format!("deliver untagged from {}", origin.node),
         },
@@ -1074,7 +1074,7 @@ fn views_of(net: &Net) -> Vec<(u64, usize)> {
 fn link_seed(seed: u64) -> u64 {
     let mut rng = Rng(seed ^ 0x0002_11c5);
     let n = rng.range(2, 5);
-    let mut net = Net::with_links(n, 2, Settings::default(), seed);
+    let mut net = Net::with_links(n, 2, Timing::default(), seed);
     for i in 0..n {
         run_net_to(&mut net, rng.range(0, 100) as u64 * MS);
         net.start(i);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use announce_rig::{Lan, Stack};
 use sniffer::{Frame, STAMP_SLACK};
 use wackamole::config::{Ipv4Block, NotifyTarget, VifAddress};
-use wackamole::net::announce::{AnnounceSettings, Report};
+use wackamole::net::announce::{AnnounceReport, AnnounceSettings};
 
 const BROADCAST: [u8; 6] = [0xff; 6];
 /// Bound for an announcement to be done: generous, for a loaded machine.
@@ -62,8 +62,10 @@ impl Lan {
     /// Waits for the report of VIF `vif_index`; fails on a failure report.
     fn wait_done(&self, vif_index: usize, within: Duration) {
         match self.reports.recv_timeout(within) {
-            Ok(Report::Done { vif_index: done }) => assert_eq!(done, vif_index),
-            Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) => {
+            Ok(AnnounceReport::Done { vif_index: done }) => assert_eq!(done, vif_index),
+            Ok(
+                AnnounceReport::Failed { error, .. } | AnnounceReport::RefreshFailed { error, .. },
+            ) => {
                 panic!("announcement failed: {error}")
             }
             Err(_) => panic!("no report within {within:?}"),
@@ -82,11 +84,14 @@ impl Lan {
                 |_| false,
             ));
             match self.reports.try_recv() {
-                Ok(Report::Done { vif_index: done }) => {
+                Ok(AnnounceReport::Done { vif_index: done }) => {
                     assert_eq!(done, vif_index);
                     break;
                 }
-                Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) => {
+                Ok(
+                    AnnounceReport::Failed { error, .. }
+                    | AnnounceReport::RefreshFailed { error, .. },
+                ) => {
                     panic!("announcement failed: {error}")
                 }
                 Err(_) => assert!(
@@ -320,7 +325,7 @@ fn failures_are_reported_with_interface_and_address() {
         vec![],
     );
     match lan.reports.recv_timeout(DONE) {
-        Ok(Report::Failed { vif_index, error }) => {
+        Ok(AnnounceReport::Failed { vif_index, error }) => {
             assert_eq!(vif_index, 5);
             assert!(
                 error.to_string().contains("10.30.0.5 on nosuch0"),

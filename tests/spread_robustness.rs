@@ -2,12 +2,12 @@
 //! frames through the decoder: typed errors, never a panic, bounded
 //! allocation.
 
-use wackamole::spread::wire::membership::{encode_regular_body, encode_transitional_body};
+use wackamole::spread::wire::membership_body::{encode_regular_body, encode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_frame, encode_frame, ByteOrder, GroupId, Outgoing, HEADER_LEN,
 };
-use wackamole::spread::{Cause, Event, MembershipKind, Service};
+use wackamole::spread::{Cause, MembershipKind, Service, SessionEvent};
 
 fn other_order() -> ByteOrder {
     match ByteOrder::native() {
@@ -51,8 +51,8 @@ fn byte_swapped_frames_decode_with_the_mismatch_reported() {
         );
         let (f, used) = decode_frame(&bytes).unwrap();
         assert_eq!(used, bytes.len());
-        match Event::from_frame(f, "#me#wm1").unwrap() {
-            Event::Message(m) => {
+        match SessionEvent::from_frame(f, "#me#wm1").unwrap() {
+            SessionEvent::Message(m) => {
                 assert_eq!(m.service, Service::Agreed);
                 assert_eq!(m.sender, "#peer#wm2");
                 assert_eq!(m.groups, vec!["wack1", "other"]);
@@ -85,8 +85,8 @@ fn byte_swapped_memberships_decode() {
         &body,
     );
     let (f, _) = decode_frame(&bytes).unwrap();
-    match Event::from_frame(f, "#b#wm2").unwrap() {
-        Event::Membership(m) => {
+    match SessionEvent::from_frame(f, "#b#wm2").unwrap() {
+        SessionEvent::Membership(m) => {
             assert_eq!(m.kind, MembershipKind::Regular(Cause::Network));
             assert_eq!(m.group_id, gid);
             assert_eq!(m.group_id.raw(), [0x0a63_0002, 1_795_562_366, 4]);
@@ -104,8 +104,8 @@ fn byte_swapped_memberships_decode() {
         &encode_transitional_body(order, gid),
     );
     let (f, _) = decode_frame(&trans).unwrap();
-    match Event::from_frame(f, "#b#wm2").unwrap() {
-        Event::Membership(m) => {
+    match SessionEvent::from_frame(f, "#b#wm2").unwrap() {
+        SessionEvent::Membership(m) => {
             assert_eq!((m.kind, m.group_id), (MembershipKind::Transitional, gid))
         }
         other => panic!("{other:?}"),
@@ -133,8 +133,8 @@ fn membership_bodies_follow_the_order_of_the_type_field() {
     bytes[40..44].copy_from_slice(&other.write_u32(other.marker()));
     let (f, _) = decode_frame(&bytes).unwrap();
     assert_eq!((f.header.order, f.header.hint_order), (order, other));
-    match Event::from_frame(f, "#a#wm1").unwrap() {
-        Event::Membership(m) => {
+    match SessionEvent::from_frame(f, "#a#wm1").unwrap() {
+        SessionEvent::Membership(m) => {
             assert_eq!(m.group_id, gid);
             assert_eq!((m.vs_sets, m.my_vs_set), (sets, Some(0)));
         }
@@ -150,8 +150,8 @@ fn membership_bodies_follow_the_order_of_the_type_field() {
     );
     trans[40..44].copy_from_slice(&other.write_u32(other.marker()));
     let (f, _) = decode_frame(&trans).unwrap();
-    match Event::from_frame(f, "#a#wm1").unwrap() {
-        Event::Membership(m) => assert_eq!(m.group_id, gid),
+    match SessionEvent::from_frame(f, "#a#wm1").unwrap() {
+        SessionEvent::Membership(m) => assert_eq!(m.group_id, gid),
         other => panic!("{other:?}"),
     }
 }
@@ -259,7 +259,7 @@ fn a_million_hostile_frames_never_panic() {
         match decode_frame(&buf) {
             Ok((f, used)) => {
                 assert!(used <= buf.len());
-                if Event::from_frame(f, "#a#d").is_ok() {
+                if SessionEvent::from_frame(f, "#a#d").is_ok() {
                     ok += 1;
                 } else {
                     errors += 1;

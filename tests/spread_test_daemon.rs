@@ -20,7 +20,7 @@ use transcript::{Dir, Item, Transcript};
 use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{decode_header, ByteOrder, GROUP_NAME_FIELD, HEADER_LEN};
-use wackamole::spread::{Cause, ConnectOptions, Event, MembershipKind, Service, Session};
+use wackamole::spread::{Cause, ConnectOptions, MembershipKind, Service, Session, SessionEvent};
 
 enum Raw {
     Unix(UnixStream),
@@ -278,7 +278,7 @@ fn connect(daemon: &TestDaemon, name: &str) -> Session {
 
 fn next_view(s: &Session) -> wackamole::spread::Membership {
     match s.receive().unwrap() {
-        Event::Membership(m) => m,
+        SessionEvent::Membership(m) => m,
         other => panic!("expected a membership, got {other:?}"),
     }
 }
@@ -316,7 +316,7 @@ fn sessions_see_joins_agreed_order_leaves_and_disconnects() {
                 scope.spawn(move || {
                     (0..150)
                         .map(|_| match s.receive().unwrap() {
-                            Event::Message(m) => (m.sender, m.body),
+                            SessionEvent::Message(m) => (m.sender, m.body),
                             other => panic!("{other:?}"),
                         })
                         .collect::<Vec<_>>()
@@ -350,7 +350,7 @@ fn sessions_see_joins_agreed_order_leaves_and_disconnects() {
     s2.leave("grp").unwrap();
     assert_eq!(
         s2.receive().unwrap(),
-        Event::SelfLeave {
+        SessionEvent::SelfLeave {
             group: "grp".into()
         }
     );
@@ -370,7 +370,7 @@ fn sessions_see_joins_agreed_order_leaves_and_disconnects() {
     s1.multicast(Service::Fifo.self_discard(), &["grp", "#n2#td"], 9, b"x")
         .unwrap();
     match s2.receive().unwrap() {
-        Event::Message(m) => assert_eq!(
+        SessionEvent::Message(m) => assert_eq!(
             (m.mess_type, m.groups),
             (9, vec!["grp".to_string(), "#n2#td".to_string()])
         ),
@@ -424,7 +424,7 @@ fn partition_and_merge_give_transitional_and_network_views() {
     c.multicast(Service::Agreed, &["g"], 2, b"alone").unwrap();
     a.multicast(Service::Agreed, &["g"], 3, b"pair").unwrap();
     let got = |s: &Session| match s.receive().unwrap() {
-        Event::Message(m) => m.body,
+        SessionEvent::Message(m) => m.body,
         other => panic!("{other:?}"),
     };
     assert_eq!(got(&c), b"alone");
@@ -482,7 +482,7 @@ fn membership_off_sessions_get_messages_only_and_rejects_are_typed() {
     .unwrap();
     quiet.join("g").unwrap();
     quiet.multicast(Service::Safe, &["g"], 4, b"hi").unwrap();
-    assert!(matches!(quiet.receive().unwrap(), Event::Message(m) if m.body == b"hi"));
+    assert!(matches!(quiet.receive().unwrap(), SessionEvent::Message(m) if m.body == b"hi"));
     let dup = Session::connect(&daemon.address(), "quiet", ConnectOptions::default());
     assert!(matches!(
         dup,

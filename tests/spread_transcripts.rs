@@ -19,14 +19,14 @@ use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
     decode_auth_choice, encode_auth_choice, encode_auth_list, parse_auth_list,
 };
-use wackamole::spread::wire::membership::{decode_regular_body, decode_transitional_body};
+use wackamole::spread::wire::membership_body::{decode_regular_body, decode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_frame, encode_frame, Accept, ByteOrder, ConnectRequest, Outgoing, Parse, RejectCode,
     Version,
 };
 use wackamole::spread::{
-    Cause, ConnectOptions, Error, Event, MembershipKind, Service, ServiceType, Session,
+    Cause, ConnectOptions, Error, MembershipKind, Service, ServiceType, Session, SessionEvent,
 };
 
 /// Service-type words the recorder writes, as bits.
@@ -235,7 +235,7 @@ fn receive_lines(t: &Transcript) -> Vec<&str> {
 }
 
 /// Holds an event against what the library reported for the same frame.
-fn check_event(event: &Event, api: &str, at: &str) {
+fn check_event(event: &SessionEvent, api: &str, at: &str) {
     let service_type = u32::from_str_radix(
         field(api, "service_type")
             .unwrap()
@@ -251,7 +251,7 @@ fn check_event(event: &Event, api: &str, at: &str) {
     let ret: usize = int(api, "ret");
     assert_eq!(int::<u8>(api, "endian_mismatch"), 0, "{at}");
     match event {
-        Event::Message(m) => {
+        SessionEvent::Message(m) => {
             assert_eq!(m.service.bits(), service_type, "{at}");
             assert_eq!(m.sender, quoted(api, "sender").unwrap(), "{at}");
             assert_eq!(m.groups, groups, "{at}");
@@ -270,7 +270,7 @@ fn check_event(event: &Event, api: &str, at: &str) {
                 assert_eq!(m.body, data, "{at}");
             }
         }
-        Event::Membership(v) if v.kind != MembershipKind::Transitional => {
+        SessionEvent::Membership(v) if v.kind != MembershipKind::Transitional => {
             let MembershipKind::Regular(cause) = v.kind else {
                 unreachable!()
             };
@@ -290,7 +290,7 @@ fn check_event(event: &Event, api: &str, at: &str) {
             );
             assert_eq!(Some(v.group_id.raw()), gid_in(api), "{at}");
         }
-        Event::Membership(v) => {
+        SessionEvent::Membership(v) => {
             // A transitional membership: the library reports the ending
             // view's group with no members and mess_type -1.
             assert_eq!(bits::TRANSITION, service_type, "{at}");
@@ -301,12 +301,12 @@ fn check_event(event: &Event, api: &str, at: &str) {
                 assert_eq!(v.group_id.raw(), gid, "{at}");
             }
         }
-        Event::SelfLeave { group } => {
+        SessionEvent::SelfLeave { group } => {
             assert_eq!(service_type, bits::CAUSED_BY_LEAVE, "{at}");
             assert_eq!(group, quoted(api, "sender").unwrap(), "{at}");
             assert_eq!((mess_type, ret, groups.len()), (-1, 0, 0), "{at}");
         }
-        Event::Rejected(r) => panic!("{at}: unexpected reject {r:?}"),
+        SessionEvent::Rejected(r) => panic!("{at}: unexpected reject {r:?}"),
     }
 }
 
@@ -453,7 +453,7 @@ fn decoder_reads_every_daemon_unit() {
                         assert_eq!(gid.raw(), expected, "{at}");
                     }
                 }
-                let event = Event::from_frame(frame, &private_group)
+                let event = SessionEvent::from_frame(frame, &private_group)
                     .unwrap_or_else(|e| panic!("{at}: {e}"));
                 if let Some(api) = receives.next() {
                     check_event(&event, api, &at);

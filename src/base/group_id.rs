@@ -15,11 +15,15 @@ pub const GROUP_ID_LEN: usize = 12;
 /// view id (see the daemon's bridge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId {
-    /// The daemon that created the daemon membership: its IPv4 address.
+    /// First word. Spread: the IPv4 address of the daemon that created the
+    /// daemon membership. Built-in: the high half of the view's ltime.
     pub proc_id: u32,
-    /// The daemon membership's timestamp.
+    /// Second word. Spread: the daemon membership's timestamp. Built-in:
+    /// the low half of the view's ltime.
     pub time: u32,
-    /// Counts views of this group within that daemon membership.
+    /// Third word. Spread: counts views of this group within that daemon
+    /// membership. Built-in: the coordinator's index in the top byte over
+    /// the low 24 bits of its incarnation.
     pub index: u32,
 }
 
@@ -64,7 +68,9 @@ impl GroupId {
 }
 
 impl fmt::Display for GroupId {
-    /// `10.99.0.1/1795562150/3`: creating daemon, membership time, index.
+    /// `10.99.0.1/1795562150/3`: the three words, the first as an IPv4
+    /// address (Spread's creating daemon; for a built-in view it is just
+    /// the ltime's high half written that way).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

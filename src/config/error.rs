@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::base::membership_settings::SettingsError;
+use crate::base::membership_timing::TimingError;
 
 /// A place in a configuration file: 1-based line and column (columns count
 /// characters, a tab counts as one).
@@ -125,7 +125,7 @@ pub enum ErrorKind {
         first: Position,
     },
     /// `Heartbeat` and `Timeout` that the built-in membership refuses.
-    MembershipTiming(SettingsError),
+    MembershipTiming(TimingError),
     /// A `Quorum` count above the number of listed nodes: never reached.
     QuorumAboveNodes {
         /// The configured count.
@@ -240,8 +240,8 @@ impl fmt::Display for Error {
             ErrorKind::TooManyNodes { address } => write!(
                 f,
                 "found node {address}, number {}, expected at most {} nodes in Membership Nodes",
-                super::MAX_MEMBERSHIP_NODES + 1,
-                super::MAX_MEMBERSHIP_NODES
+                super::MAX_NODES + 1,
+                super::MAX_NODES
             ),
             ErrorKind::TooManyLinks { address } => write!(
                 f,

@@ -19,7 +19,7 @@ pub const NEW_KEY_LEN: usize = 32;
 
 /// Why a key file cannot be used or written.
 #[derive(Debug)]
-pub enum KeyError {
+pub enum KeyFileError {
     /// The file cannot be opened or read.
     Unreadable {
         /// The key file.
@@ -71,7 +71,7 @@ pub enum KeyError {
         error: io::Error,
     },
     /// The file `AcceptKey` names cannot be used (the reason inside).
-    InAcceptKey(Box<KeyError>),
+    InAcceptKey(Box<KeyFileError>),
     /// `AcceptKey` holds the same key as `Key`.
     SameAsKey {
         /// The file `Key` names.
@@ -81,56 +81,56 @@ pub enum KeyError {
     },
 }
 
-impl fmt::Display for KeyError {
+impl fmt::Display for KeyFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Unreadable { path, error } => {
+            KeyFileError::Unreadable { path, error } => {
                 write!(
                     f,
                     "cannot read the membership key {}: {error}",
                     path.display()
                 )
             }
-            KeyError::NotAFile { path } => write!(
+            KeyFileError::NotAFile { path } => write!(
                 f,
                 "the membership key {} is not a regular file",
                 path.display()
             ),
-            KeyError::Exposed { path, mode } => write!(
+            KeyFileError::Exposed { path, mode } => write!(
                 f,
                 "the membership key {0} may be read or written by group or others (mode {1:04o}); \
                  chmod 600 {0}",
                 path.display(),
                 mode & 0o7777
             ),
-            KeyError::TooShort { path, len } => write!(
+            KeyFileError::TooShort { path, len } => write!(
                 f,
                 "the membership key {} holds {len} bytes, fewer than {MIN_KEY_LEN}; write a new \
                  one with `wackamole keygen FILE`",
                 path.display()
             ),
-            KeyError::TooLong { path } => write!(
+            KeyFileError::TooLong { path } => write!(
                 f,
                 "the membership key {} is longer than {MAX_KEY_LEN} bytes, which no key file is; \
                  write a new one with `wackamole keygen FILE`",
                 path.display()
             ),
-            KeyError::Exists { path } => write!(
+            KeyFileError::Exists { path } => write!(
                 f,
                 "{} already exists; keygen never overwrites a file (remove it first to replace \
                  the key)",
                 path.display()
             ),
-            KeyError::Unwritable { path, error } => {
+            KeyFileError::Unwritable { path, error } => {
                 write!(f, "cannot write the key file {}: {error}", path.display())
             }
-            KeyError::NoRandomness { path, error } => write!(
+            KeyFileError::NoRandomness { path, error } => write!(
                 f,
                 "cannot get random bytes for the key file {}: {error}",
                 path.display()
             ),
-            KeyError::InAcceptKey(inner) => write!(f, "AcceptKey: {inner}"),
-            KeyError::SameAsKey { key, accept } => write!(
+            KeyFileError::InAcceptKey(inner) => write!(f, "AcceptKey: {inner}"),
+            KeyFileError::SameAsKey { key, accept } => write!(
                 f,
                 "AcceptKey {} holds the same key as Key {}; AcceptKey names the other key of a \
                  rotation (remove it once every node sends under Key)",
@@ -141,13 +141,13 @@ impl fmt::Display for KeyError {
     }
 }
 
-impl std::error::Error for KeyError {
+impl std::error::Error for KeyFileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            KeyError::Unreadable { error, .. }
-            | KeyError::Unwritable { error, .. }
-            | KeyError::NoRandomness { error, .. } => Some(error),
-            KeyError::InAcceptKey(inner) => Some(&**inner),
+            KeyFileError::Unreadable { error, .. }
+            | KeyFileError::Unwritable { error, .. }
+            | KeyFileError::NoRandomness { error, .. } => Some(error),
+            KeyFileError::InAcceptKey(inner) => Some(&**inner),
             _ => None,
         }
     }
@@ -156,8 +156,8 @@ impl std::error::Error for KeyError {
 /// Reads the key at `path`: a regular file, of mode 0600 or stricter,
 /// holding [`MIN_KEY_LEN`] to [`MAX_KEY_LEN`] bytes, all of which are the
 /// key.
-pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let unreadable = |error| KeyError::Unreadable {
+pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyFileError> {
+    let unreadable = |error| KeyFileError::Unreadable {
         path: path.to_path_buf(),
         error,
     };
@@ -166,13 +166,13 @@ pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyError> {
     // a moment later.
     let metadata = file.metadata().map_err(unreadable)?;
     if !metadata.is_file() {
-        return Err(KeyError::NotAFile {
+        return Err(KeyFileError::NotAFile {
             path: path.to_path_buf(),
         });
     }
     let mode = metadata.permissions().mode();
     if mode & 0o077 != 0 {
-        return Err(KeyError::Exposed {
+        return Err(KeyFileError::Exposed {
             path: path.to_path_buf(),
             mode,
         });
@@ -181,12 +181,12 @@ pub fn load_key(path: &Path) -> Result<Vec<u8>, KeyError> {
     let limit = u64::try_from(MAX_KEY_LEN + 1).unwrap_or(u64::MAX);
     file.take(limit).read_to_end(&mut key).map_err(unreadable)?;
     if key.len() > MAX_KEY_LEN {
-        return Err(KeyError::TooLong {
+        return Err(KeyFileError::TooLong {
             path: path.to_path_buf(),
         });
     }
     if key.len() < MIN_KEY_LEN {
-        return Err(KeyError::TooShort {
+        return Err(KeyFileError::TooShort {
             path: path.to_path_buf(),
             len: key.len(),
         });
@@ -214,14 +214,15 @@ impl fmt::Debug for MembershipKeys {
 
 /// Reads `key` and `accept` (if any) as [`load_key`] does; an accepted
 /// key must differ from the current one.
-pub fn load_keys(key: &Path, accept: Option<&Path>) -> Result<MembershipKeys, KeyError> {
+pub fn load_keys(key: &Path, accept: Option<&Path>) -> Result<MembershipKeys, KeyFileError> {
     let current = load_key(key)?;
     let accepted = match accept {
         None => None,
         Some(path) => {
-            let accepted = load_key(path).map_err(|err| KeyError::InAcceptKey(Box::new(err)))?;
+            let accepted =
+                load_key(path).map_err(|err| KeyFileError::InAcceptKey(Box::new(err)))?;
             if accepted == current {
-                return Err(KeyError::SameAsKey {
+                return Err(KeyFileError::SameAsKey {
                     key: key.to_path_buf(),
                     accept: path.to_path_buf(),
                 });
@@ -235,13 +236,13 @@ pub fn load_keys(key: &Path, accept: Option<&Path>) -> Result<MembershipKeys, Ke
 /// Creates `path` with mode 0600 and [`NEW_KEY_LEN`] random bytes in it.
 /// An existing file is never touched; a file this call created but could
 /// not fill is removed again.
-pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
+pub fn write_new_key(path: &Path) -> Result<(), KeyFileError> {
     let mut key = [0u8; NEW_KEY_LEN];
-    random_bytes(&mut key).map_err(|error| KeyError::NoRandomness {
+    random_bytes(&mut key).map_err(|error| KeyFileError::NoRandomness {
         path: path.to_path_buf(),
         error,
     })?;
-    let unwritable = |error| KeyError::Unwritable {
+    let unwritable = |error| KeyFileError::Unwritable {
         path: path.to_path_buf(),
         error,
     };
@@ -251,7 +252,7 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
         .mode(0o600)
         .open(path)
         .map_err(|error| match error.kind() {
-            io::ErrorKind::AlreadyExists => KeyError::Exists {
+            io::ErrorKind::AlreadyExists => KeyFileError::Exists {
                 path: path.to_path_buf(),
             },
             _ => unwritable(error),
@@ -320,7 +321,10 @@ mod tests {
         for mode in [0o640, 0o604, 0o660, 0o644, 0o602] {
             write_with_mode(&path, &[7; 32], mode);
             let err = load_key(&path).unwrap_err();
-            assert!(matches!(err, KeyError::Exposed { .. }), "{mode:o}: {err}");
+            assert!(
+                matches!(err, KeyFileError::Exposed { .. }),
+                "{mode:o}: {err}"
+            );
             let message = err.to_string();
             assert!(
                 message.contains(&format!("chmod 600 {}", path.display()))
@@ -331,22 +335,22 @@ mod tests {
         write_with_mode(&path, &[7; 15], 0o600);
         let short = load_key(&path).unwrap_err();
         assert!(
-            matches!(short, KeyError::TooShort { len: 15, .. }),
+            matches!(short, KeyFileError::TooShort { len: 15, .. }),
             "{short}"
         );
         assert!(short.to_string().contains("15 bytes, fewer than 16"));
         write_with_mode(&path, &[7; MAX_KEY_LEN + 1], 0o600);
-        assert!(matches!(load_key(&path), Err(KeyError::TooLong { .. })));
+        assert!(matches!(load_key(&path), Err(KeyFileError::TooLong { .. })));
         let missing = dir.path().join("absent.key");
         let err = load_key(&missing).unwrap_err();
-        assert!(matches!(err, KeyError::Unreadable { .. }));
+        assert!(matches!(err, KeyFileError::Unreadable { .. }));
         assert!(err.to_string().starts_with(&format!(
             "cannot read the membership key {}: ",
             missing.display()
         )));
         assert!(matches!(
             load_key(dir.path()),
-            Err(KeyError::NotAFile { .. })
+            Err(KeyFileError::NotAFile { .. })
         ));
     }
 
@@ -390,7 +394,7 @@ mod tests {
         );
         write_with_mode(&accept, &[1; 32], 0o600);
         let same = load_keys(&key, Some(&accept)).unwrap_err();
-        assert!(matches!(same, KeyError::SameAsKey { .. }));
+        assert!(matches!(same, KeyFileError::SameAsKey { .. }));
         assert_eq!(
             same.to_string(),
             format!(
@@ -403,7 +407,10 @@ mod tests {
         // The key itself is checked first, and named as such.
         write_with_mode(&key, &[1; 8], 0o600);
         let err = load_keys(&key, Some(&accept)).unwrap_err();
-        assert!(matches!(err, KeyError::TooShort { len: 8, .. }), "{err}");
+        assert!(
+            matches!(err, KeyFileError::TooShort { len: 8, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -416,14 +423,14 @@ mod tests {
         let key = load_key(&path).expect("the new key loads");
         assert_eq!(key.len(), NEW_KEY_LEN);
         let err = write_new_key(&path).unwrap_err();
-        assert!(matches!(err, KeyError::Exists { .. }), "{err}");
+        assert!(matches!(err, KeyFileError::Exists { .. }), "{err}");
         assert_eq!(load_key(&path).expect("still there"), key);
         let other = dir.path().join("other.key");
         write_new_key(&other).expect("writes");
         assert_ne!(load_key(&other).expect("loads"), key);
         let nowhere = dir.path().join("no-such-dir").join("x.key");
         let err = write_new_key(&nowhere).unwrap_err();
-        assert!(matches!(err, KeyError::Unwritable { .. }));
+        assert!(matches!(err, KeyFileError::Unwritable { .. }));
         assert!(err.to_string().contains(&nowhere.display().to_string()));
     }
 }

@@ -8,7 +8,7 @@ mod error;
 mod key;
 mod keywords;
 mod lexer;
-mod membership;
+mod membership_config;
 mod model;
 mod parser;
 mod summary;
@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use error::{Error, ErrorKind, Position, Warning, WarningKind};
 pub use key::{
-    load_key, load_keys, write_new_key, KeyError, MembershipKeys, MAX_KEY_LEN, MIN_KEY_LEN,
+    load_key, load_keys, write_new_key, KeyFileError, MembershipKeys, MAX_KEY_LEN, MIN_KEY_LEN,
     NEW_KEY_LEN,
 };
 pub use keywords::{
@@ -27,9 +27,9 @@ pub use keywords::{
     MembershipParameter, TrackParameter, ADDRESSES_PARAMETERS, ANNOUNCE_PARAMETERS,
     BALANCE_PARAMETERS, CHECK_PARAMETERS, DIRECTIVES, MEMBERSHIP_PARAMETERS, TRACK_PARAMETERS,
 };
-pub use membership::{
+pub use membership_config::{
     own_index, MembershipConfig, OwnIndexError, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS,
-    MAX_MEMBERSHIP_NODES,
+    MAX_NODES,
 };
 pub use model::*;
 pub use summary::summary;

@@ -265,8 +265,9 @@ pub struct Config {
     pub log_facility: LogFacility,
     /// `Mature`: how long a new node waits before claiming VIFs.
     pub mature: Duration,
-    /// `Arp-Cache`: how often the ARP table is shared.
-    pub arp_cache: Duration,
+    /// `Arp-Cache`: how often this node shares its ARP table with the
+    /// others (not the merged cache, which the engine keeps).
+    pub arp_cache_interval: Duration,
     /// `Balance { ... }`.
     pub balance: Balance,
     /// `Prefer`: the VIFs this node prefers.
@@ -304,7 +305,7 @@ impl Default for Config {
             control: None,
             log_facility: LogFacility::default(),
             mature: Duration::from_secs(5),
-            arp_cache: Duration::from_secs(60),
+            arp_cache_interval: Duration::from_secs(60),
             balance: Balance::default(),
             prefer: Prefer::default(),
             notify: Vec::new(),

@@ -1,10 +1,10 @@
 //! Recursive-descent parser: tokens to a `Config`, remembering where each
 //! VIF address and Prefer entry was written so validation can point at it.
-//! The `Membership` block and `Quorum` are read in [`membership`],
+//! The `Membership` block and `Quorum` are read in [`membership_block`],
 //! `Notify` and `Announce` in [`notify`].
 
 mod addresses;
-mod membership;
+mod membership_block;
 mod notify;
 mod track;
 
@@ -260,7 +260,9 @@ impl<'a> Parser<'a> {
                 self.expect_equals("Mature")?;
                 self.config.mature = self.interval()?;
             }
-            Directive::ArpCache => self.config.arp_cache = self.positive_interval("Arp-Cache")?,
+            Directive::ArpCache => {
+                self.config.arp_cache_interval = self.positive_interval("Arp-Cache")?
+            }
             Directive::Balance => self.balance()?,
             Directive::Prefer => self.prefer()?,
             Directive::Notify => self.notify()?,

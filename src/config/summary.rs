@@ -49,7 +49,11 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         None => writeln!(out, "identity: derived at start")?,
     }
     writeln!(out, "mature: {}", format_interval(config.mature))?;
-    writeln!(out, "arp-cache: {}", format_interval(config.arp_cache))?;
+    writeln!(
+        out,
+        "arp-cache: {}",
+        format_interval(config.arp_cache_interval)
+    )?;
     let per_round = match config.balance.acquisitions_per_round {
         AcquisitionsPerRound::All => "all".to_string(),
         AcquisitionsPerRound::Limited(n) => n.to_string(),

@@ -1,5 +1,5 @@
 //! The JSON status document (request byte 3); its fields are described
-//! in [`super::status`].
+//! in [`super::status_report`].
 //!
 //! The daemon serializes it. `wackatrl --json` prints replies as
 //! received once [`super::json_check`] has found them well-formed;

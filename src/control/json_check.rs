@@ -234,7 +234,7 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::status::tests::membership_status;
+    use crate::control::status_report::tests::membership_status;
 
     fn error_at(text: &str) -> usize {
         check_object(text.as_bytes()).expect_err(text).offset
@@ -244,7 +244,7 @@ mod tests {
     fn the_daemon_s_documents_are_well_formed() {
         for status in [
             membership_status(),
-            crate::control::status::tests::sample_status(),
+            crate::control::status_report::tests::sample_status(),
         ] {
             assert_eq!(check_object(status.to_json().as_bytes()), Ok(()));
         }

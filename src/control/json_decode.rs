@@ -351,7 +351,7 @@ impl FromValue for JsonAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::status::tests::sample_status;
+    use crate::control::status_report::tests::sample_status;
 
     #[test]
     fn unknown_fields_are_skipped_and_absent_options_are_none() {

@@ -10,7 +10,7 @@
 //! | 0 | get state | int32 L, then L bytes: per VIF 900 bytes (see [`wire`]) |
 //! | 1 | simulate failure | int32 0 |
 //! | 2 | end the simulated failure | int32 0 |
-//! | 3 | get JSON status (ours) | int32 L, then L bytes of UTF-8 JSON (see [`status`]) |
+//! | 3 | get JSON status (ours) | int32 L, then L bytes of UTF-8 JSON (see [`status_report`]) |
 //! | 4 | watch (ours) | lines of JSON, one per event, until either side closes (see [`watch`]); the client sends nothing more |
 //!
 //! Bytes 3 and 4 are extensions: the original protocol has no room for the
@@ -26,7 +26,7 @@ pub mod json_decode;
 pub mod json_value;
 pub mod metrics;
 pub mod server;
-pub mod status;
+pub mod status_report;
 pub mod watch;
 pub mod watch_client;
 pub mod watchers;
@@ -38,7 +38,9 @@ use std::path::PathBuf;
 
 pub use client::{render_listing, run, Action, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
-pub use status::{MemberStatus, QuorumStatus, ServiceStatus, Status, TrackerStatus, VifStatus};
+pub use status_report::{
+    MemberStatus, QuorumStatus, ServiceStatus, StatusReport, TrackerStatus, VifStatus,
+};
 pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
 pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};

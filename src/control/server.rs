@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::status::Status;
+use super::status_report::StatusReport;
 use super::watchers::Watchers;
 use super::wire::{encode_state, RequestKind};
 use super::ControlError;
@@ -34,7 +34,7 @@ use crate::log_debug;
 #[derive(Debug)]
 pub enum Request {
     /// A snapshot for `wackatrl -l` (binary or JSON).
-    GetState(Responder<Status>),
+    GetState(Responder<StatusReport>),
     /// Disconnect from Spread, release every VIF, stop reconnecting.
     SimulateFailure(Responder<()>),
     /// Reconnect at once.
@@ -391,7 +391,7 @@ where
         }
     }
 
-    fn status(&self) -> Result<Status, ControlError> {
+    fn status(&self) -> Result<StatusReport, ControlError> {
         self.ask(Request::GetState)
     }
 

@@ -241,7 +241,7 @@ mod tests {
     }
 
     fn sample() -> StateReply {
-        crate::control::status::tests::sample_status().state_reply()
+        crate::control::status_report::tests::sample_status().state_reply()
     }
 
     #[test]

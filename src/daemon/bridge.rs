@@ -23,7 +23,7 @@ use std::net::Ipv4Addr;
 use super::group::GroupEvent;
 use crate::engine::codec::mess_type;
 use crate::engine::{GroupId, Message, View};
-use crate::membership::{Event, Member, ViewId};
+use crate::membership::{Member, NodeEvent, ViewId};
 
 const LITTLE_ENDIAN: u8 = 1;
 
@@ -102,17 +102,17 @@ impl Bridge {
 
     /// What `event` means for the engine, if anything. A malformed
     /// payload (from a node of another version) is dropped.
-    pub fn translate(&mut self, event: Event) -> Option<GroupEvent> {
+    pub fn translate(&mut self, event: NodeEvent) -> Option<GroupEvent> {
         match event {
-            Event::Joined => Some(GroupEvent::Connected),
-            Event::Left(reason) => {
+            NodeEvent::Joined => Some(GroupEvent::Connected),
+            NodeEvent::Left(reason) => {
                 self.resend.clear();
                 self.view = None;
                 Some(GroupEvent::Disconnected {
                     reason: reason.as_str().to_string(),
                 })
             }
-            Event::View {
+            NodeEvent::View {
                 id,
                 members,
                 my_index,
@@ -124,7 +124,7 @@ impl Bridge {
                     my_index,
                 }))
             }
-            Event::Deliver { origin, payload } => {
+            NodeEvent::Deliver { origin, payload } => {
                 let (mess_type, endian_mismatch, body) = decode(&payload)?;
                 Some(GroupEvent::Message(Message {
                     sender: self.name(&origin),
@@ -133,13 +133,13 @@ impl Bridge {
                     body: body.to_vec(),
                 }))
             }
-            Event::Undelivered { payload } => {
+            NodeEvent::Undelivered { payload } => {
                 if decode(&payload).is_some_and(|(t, _, _)| t == mess_type::MATURING) {
                     self.resend.push(payload);
                 }
                 None
             }
-            Event::Lease(held) => Some(GroupEvent::Lease(held)),
+            NodeEvent::Lease(held) => Some(GroupEvent::Lease(held)),
         }
     }
 
@@ -175,13 +175,13 @@ mod tests {
     #[test]
     fn events_become_group_events() {
         let mut b = Bridge::new(vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)]);
-        assert_eq!(b.translate(Event::Joined), Some(GroupEvent::Connected));
+        assert_eq!(b.translate(NodeEvent::Joined), Some(GroupEvent::Connected));
         let id = ViewId {
             ltime: (7 << 32) | 9,
             coordinator: 1,
             incarnation: 0x1234_5678,
         };
-        match b.translate(Event::View {
+        match b.translate(NodeEvent::View {
             id,
             members: vec![member(0), member(1)],
             my_index: 1,
@@ -193,7 +193,7 @@ mod tests {
             }
             other => panic!("not a view: {other:?}"),
         }
-        match b.translate(Event::Deliver {
+        match b.translate(NodeEvent::Deliver {
             origin: member(0),
             payload: encode(1, &[5]),
         }) {
@@ -204,14 +204,14 @@ mod tests {
             other => panic!("not a message: {other:?}"),
         }
         assert_eq!(
-            b.translate(Event::Deliver {
+            b.translate(NodeEvent::Deliver {
                 origin: member(0),
                 payload: vec![0]
             }),
             None
         );
         assert!(matches!(
-            b.translate(Event::Left(LeftReason::Stalled)),
+            b.translate(NodeEvent::Left(LeftReason::Stalled)),
             Some(GroupEvent::Disconnected { .. })
         ));
     }
@@ -221,7 +221,7 @@ mod tests {
         let mut b = Bridge::new(vec![Ipv4Addr::new(10, 0, 0, 1)]);
         for t in [mess_type::STATE, mess_type::BALANCE, mess_type::MATURING] {
             assert_eq!(
-                b.translate(Event::Undelivered {
+                b.translate(NodeEvent::Undelivered {
                     payload: encode(t, &[])
                 }),
                 None

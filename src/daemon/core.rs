@@ -49,7 +49,7 @@ use super::group::{GroupEvent, GroupService};
 use super::host::Host;
 use super::quorum::{QuorumGate, QuorumState, Step};
 use super::reload::{self, configured_nodes};
-use super::status;
+use super::report;
 use super::timers::Timers;
 use crate::base::Level;
 use crate::config::Config;
@@ -198,7 +198,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// A request of the control socket.
     pub fn handle_control(&mut self, request: Request, now: Instant) {
         match request {
-            Request::GetState(responder) => responder.respond(status::status(
+            Request::GetState(responder) => responder.respond(report::status(
                 &self.engine.snapshot(),
                 &self.config,
                 self.identity,
@@ -246,7 +246,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
             self.log(Level::Error, format_args!("{refused}"));
             return false;
         }
-        self.engine.retune(new.mature, new.balance, new.arp_cache);
+        self.engine
+            .retune(new.mature, new.balance, new.arp_cache_interval);
         let release = new.track.unservable == crate::config::Unservable::Release;
         for output in self.engine.set_release_unservable(release) {
             if let Some(next) = self.apply(output, now) {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::reload::KeyRefused;
-use super::Event;
+use super::LoopEvent;
 use crate::config::Config;
 use crate::control::ServiceStatus;
 use crate::engine::{Delivery, Message, View};
@@ -154,18 +154,18 @@ pub trait GroupService {
 /// Where a service's threads send their reports: the engine loop's
 /// channel.
 pub struct Reports<R> {
-    events: Sender<Event<R>>,
+    events: Sender<LoopEvent<R>>,
 }
 
 impl<R> Reports<R> {
-    pub(super) fn new(events: Sender<Event<R>>) -> Self {
+    pub(super) fn new(events: Sender<LoopEvent<R>>) -> Self {
         Reports { events }
     }
 
     /// Hands `report` to the loop; false once the loop has ended (a thread
     /// should then stop).
     pub fn send(&self, report: R) -> bool {
-        self.events.send(Event::Group(report)).is_ok()
+        self.events.send(LoopEvent::Group(report)).is_ok()
     }
 }
 

@@ -22,8 +22,8 @@ mod identity;
 mod linux_host;
 pub mod quorum;
 pub mod reload;
+mod report;
 mod spread_service;
-mod status;
 #[cfg(test)]
 mod test_host;
 mod timers;
@@ -35,10 +35,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Overrides, VifAddress};
-use crate::control::{ControlHandle, ControlServer, Request, Responder, Status, Watchers};
+use crate::control::{ControlHandle, ControlServer, Request, Responder, StatusReport, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
-use crate::net::announce::{AnnounceSettings, Announcer, Report};
+use crate::net::announce::{AnnounceReport, AnnounceSettings, Announcer};
 use crate::net::iface;
 use crate::process::{self, PidFile, Signal, StartupReport};
 use crate::{log_debug, log_error, log_notice, log_warning};
@@ -107,7 +107,7 @@ impl std::error::Error for DaemonError {}
 
 /// Everything that reaches the engine loop; `R` is what the group
 /// service's threads report.
-enum Event<R> {
+enum LoopEvent<R> {
     Group(R),
     Signal(Signal),
     Control(Request),
@@ -175,7 +175,7 @@ fn launch<S: GroupService>(
 /// The daemon and its inbox, with the pid file to remove at the end.
 type Started<S> = (
     Daemon<S>,
-    Receiver<Event<<S as GroupService>::Report>>,
+    Receiver<LoopEvent<<S as GroupService>::Report>>,
     Option<PidFile>,
 );
 
@@ -208,11 +208,12 @@ fn start<S: GroupService>(
     );
     remove_leftovers(&config);
 
-    process::spawn_signal_thread(events.clone(), Event::Signal).map_err(DaemonError::Process)?;
+    process::spawn_signal_thread(events.clone(), LoopEvent::Signal)
+        .map_err(DaemonError::Process)?;
     let control = match &config.control {
         Some(path) => Some(
             ControlServer::bind(path)
-                .and_then(|server| server.spawn(events.clone(), Event::Control))
+                .and_then(|server| server.spawn(events.clone(), LoopEvent::Control))
                 .map_err(DaemonError::Control)?,
         ),
         None => None,
@@ -233,7 +234,7 @@ fn start<S: GroupService>(
     let tracker_events = events.clone();
     let tracking = Tracking::start(
         &config,
-        move |report| tracker_events.send(Event::Track(report)).is_ok(),
+        move |report| tracker_events.send(LoopEvent::Track(report)).is_ok(),
         Instant::now(),
     )
     .map_err(DaemonError::LinkWatch)?;
@@ -283,15 +284,15 @@ fn remove_leftovers(config: &Config) {
     }
 }
 
-fn log_announcement(report: Report) {
+fn log_announcement(report: AnnounceReport) {
     match report {
-        Report::Done { vif_index } => {
+        AnnounceReport::Done { vif_index } => {
             log_debug!("announcement of VIF {vif_index} complete")
         }
-        Report::Failed { vif_index, error } => {
+        AnnounceReport::Failed { vif_index, error } => {
             log_error!("announcement of VIF {vif_index} stopped: {error}")
         }
-        Report::RefreshFailed { vif_index, error } => {
+        AnnounceReport::RefreshFailed { vif_index, error } => {
             log_warning!("refresh of VIF {vif_index} failed: {error}")
         }
     }
@@ -309,7 +310,7 @@ impl<S: GroupService> Daemon<S> {
     /// Joins the group, runs until a terminating signal, then shuts down:
     /// every VIF released, the group left (peers learn at once), queued
     /// hooks run.
-    fn serve(mut self, inbox: &Receiver<Event<S::Report>>) {
+    fn serve(mut self, inbox: &Receiver<LoopEvent<S::Report>>) {
         self.core.start(Instant::now());
         self.run(inbox);
         self.core.shut_down(Instant::now());
@@ -320,7 +321,7 @@ impl<S: GroupService> Daemon<S> {
     }
 
     /// Runs until a terminating signal.
-    fn run(&mut self, inbox: &Receiver<Event<S::Report>>) {
+    fn run(&mut self, inbox: &Receiver<LoopEvent<S::Report>>) {
         loop {
             let now = Instant::now();
             let due = match (self.core.poll_timeout(), self.tracking.poll_timeout()) {
@@ -331,14 +332,16 @@ impl<S: GroupService> Daemon<S> {
                 at.saturating_duration_since(now).min(IDLE_WAKE)
             });
             match inbox.recv_timeout(wait) {
-                Ok(Event::Signal(Signal::Terminate)) => return,
-                Ok(Event::Signal(Signal::Reload)) => self.reload(),
-                Ok(Event::Group(report)) => self.core.handle_report(report, Instant::now()),
-                Ok(Event::Control(Request::GetState(responder))) => {
+                Ok(LoopEvent::Signal(Signal::Terminate)) => return,
+                Ok(LoopEvent::Signal(Signal::Reload)) => self.reload(),
+                Ok(LoopEvent::Group(report)) => self.core.handle_report(report, Instant::now()),
+                Ok(LoopEvent::Control(Request::GetState(responder))) => {
                     self.status(responder, Instant::now())
                 }
-                Ok(Event::Control(request)) => self.core.handle_control(request, Instant::now()),
-                Ok(Event::Track(report)) => {
+                Ok(LoopEvent::Control(request)) => {
+                    self.core.handle_control(request, Instant::now())
+                }
+                Ok(LoopEvent::Track(report)) => {
                     self.tracking.handle(report, &mut self.core, Instant::now())
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -352,7 +355,7 @@ impl<S: GroupService> Daemon<S> {
     }
 
     /// `wackatrl -l`: the core's status with the trackers added.
-    fn status(&mut self, responder: Responder<Status>, now: Instant) {
+    fn status(&mut self, responder: Responder<StatusReport>, now: Instant) {
         let (inner, answer) = crate::control::server::responder();
         self.core.handle_control(Request::GetState(inner), now);
         if let Ok(mut status) = answer.try_recv() {

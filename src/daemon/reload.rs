@@ -76,7 +76,10 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
     }
     let live = [
         ("Notify", running.notify != new.notify),
-        ("Arp-Cache", running.arp_cache != new.arp_cache),
+        (
+            "Arp-Cache",
+            running.arp_cache_interval != new.arp_cache_interval,
+        ),
         ("Balance", running.balance != new.balance),
         ("Mature", running.mature != new.mature),
         ("Run", running.hooks != new.hooks),
@@ -110,7 +113,7 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
 pub enum KeyRefused {
     /// A key file (`Key`, `AcceptKey`) cannot be used (read,
     /// permissions, length), or `AcceptKey` holds `Key`'s key.
-    Unreadable(crate::config::KeyError),
+    Unreadable(crate::config::KeyFileError),
 }
 
 impl fmt::Display for KeyRefused {
@@ -144,7 +147,7 @@ pub(super) fn configured_nodes(config: &Config) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::config::{AcquisitionsPerRound, Prefer, Quorum, SpreadAddress};
-    use crate::membership::Settings;
+    use crate::membership::Timing;
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
@@ -156,7 +159,7 @@ mod tests {
                 port: 4810,
                 key: "/etc/wackamole/cluster.key".into(),
                 accept_key: None,
-                settings: Settings::default(),
+                settings: Timing::default(),
             }),
             ..Config::default()
         }
@@ -199,7 +202,7 @@ mod tests {
         let running = with_membership();
         let mut new = running.clone();
         membership_of(&mut new).settings =
-            Settings::new(Duration::from_millis(10), Duration::from_millis(100))
+            Timing::new(Duration::from_millis(10), Duration::from_millis(100))
                 .expect("valid settings");
         new.quorum = Quorum::Majority;
         assert_eq!(

@@ -33,14 +33,17 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const PERMANENT_RETRY: Duration = Duration::from_secs(60);
 
 /// What the connecting and reading threads report.
-pub(super) enum Report {
+pub(super) enum SessionReport {
     /// Connection attempt `link` ended: connected and joined, or not.
     Connected {
         link: u64,
         result: Result<Session, ConnectFailure>,
     },
     /// Something the Spread daemon sent on connection `link`.
-    Received { link: u64, event: spread::Event },
+    Received {
+        link: u64,
+        event: spread::SessionEvent,
+    },
     /// Connection `link` failed or closed.
     Lost { link: u64, error: spread::Error },
 }
@@ -76,7 +79,7 @@ pub(super) struct SpreadService {
     retry: Duration,
     link: Link,
     next_link: u64,
-    reports: Reports<Report>,
+    reports: Reports<SessionReport>,
     /// The last permanent refusal, until a connection succeeds.
     refusal: Option<String>,
 }
@@ -88,7 +91,7 @@ impl SpreadService {
     pub(super) fn new(
         config: &Config,
         private_name: Option<String>,
-        reports: Reports<Report>,
+        reports: Reports<SessionReport>,
     ) -> Self {
         SpreadService {
             address: config.spread.clone(),
@@ -103,7 +106,7 @@ impl SpreadService {
     }
 
     /// Starts connecting to Spread and joining the group; the outcome
-    /// arrives as [`Report::Connected`].
+    /// arrives as [`SessionReport::Connected`].
     fn connect(&mut self) {
         self.next_link += 1;
         let id = self.next_link;
@@ -116,7 +119,7 @@ impl SpreadService {
             .spawn(move || {
                 let result = connect_and_join(&address, &private_name, &group);
                 // The loop has ended: the session closes as it drops.
-                reports.send(Report::Connected { link: id, result });
+                reports.send(SessionReport::Connected { link: id, result });
             });
         match spawned {
             Ok(_) => self.link = Link::Connecting { id },
@@ -198,12 +201,12 @@ impl SpreadService {
             .spawn(move || loop {
                 match reader.receive() {
                     Ok(event) => {
-                        if !reports.send(Report::Received { link, event }) {
+                        if !reports.send(SessionReport::Received { link, event }) {
                             return;
                         }
                     }
                     Err(error) => {
-                        reports.send(Report::Lost { link, error });
+                        reports.send(SessionReport::Lost { link, error });
                         return;
                     }
                 }
@@ -220,13 +223,13 @@ impl SpreadService {
 
     /// What a message of the Spread daemon means for the engine; the
     /// rest is only logged.
-    fn on_received(&self, event: spread::Event) -> Option<GroupEvent> {
+    fn on_received(&self, event: spread::SessionEvent) -> Option<GroupEvent> {
         match event {
-            spread::Event::SelfLeave { group } => {
+            spread::SessionEvent::SelfLeave { group } => {
                 log_info!("left group {group}");
                 None
             }
-            spread::Event::Rejected(rejected) => {
+            spread::SessionEvent::Rejected(rejected) => {
                 log_error!(
                     "the Spread daemon refused our {:?} to {}",
                     rejected.request,
@@ -249,7 +252,7 @@ impl SpreadService {
 }
 
 impl GroupService for SpreadService {
-    type Report = Report;
+    type Report = SessionReport;
 
     fn join(&mut self) {
         if matches!(self.link, Link::Left | Link::Waiting { .. }) {
@@ -277,11 +280,13 @@ impl GroupService for SpreadService {
         }
     }
 
-    fn handle(&mut self, report: Report) -> Option<GroupEvent> {
+    fn handle(&mut self, report: SessionReport) -> Option<GroupEvent> {
         match report {
-            Report::Connected { link, result } => self.on_connected(link, result),
-            Report::Received { link, event } if self.is_current(link) => self.on_received(event),
-            Report::Lost { link, error } if self.is_current(link) => {
+            SessionReport::Connected { link, result } => self.on_connected(link, result),
+            SessionReport::Received { link, event } if self.is_current(link) => {
+                self.on_received(event)
+            }
+            SessionReport::Lost { link, error } if self.is_current(link) => {
                 // The session is closed already: nothing of the leave
                 // reaches the peers, who learn from the Spread daemon.
                 self.close(Link::Waiting {
@@ -292,7 +297,7 @@ impl GroupService for SpreadService {
                 })
             }
             // From a connection we already left behind.
-            Report::Received { .. } | Report::Lost { .. } => None,
+            SessionReport::Received { .. } | SessionReport::Lost { .. } => None,
         }
     }
 
@@ -339,9 +344,9 @@ impl GroupService for SpreadService {
 /// `group`: the regular views of that group (with us in them) and the
 /// messages sent to it. Transitional views are ignored, as the original
 /// does: the regular view that follows carries all the engine needs.
-pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
+pub fn group_event(group: &str, event: spread::SessionEvent) -> Option<GroupEvent> {
     match event {
-        spread::Event::Membership(membership) if membership.group == group => {
+        spread::SessionEvent::Membership(membership) if membership.group == group => {
             match (membership.kind, membership.my_index) {
                 (spread::MembershipKind::Regular(_), Some(my_index)) => {
                     Some(GroupEvent::View(engine::View {
@@ -353,7 +358,7 @@ pub fn group_event(group: &str, event: spread::Event) -> Option<GroupEvent> {
                 _ => None,
             }
         }
-        spread::Event::Message(message) if message.groups.iter().any(|g| g == group) => {
+        spread::SessionEvent::Message(message) if message.groups.iter().any(|g| g == group) => {
             Some(GroupEvent::Message(engine::Message {
                 sender: message.sender,
                 mess_type: message.mess_type,
@@ -401,14 +406,14 @@ fn default_private_name(pid: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Event;
+    use super::super::LoopEvent;
     use super::*;
     use crate::spread::{Cause, GroupId, Membership, MembershipKind};
     use std::sync::mpsc::{self, Receiver};
 
     const GROUP: &str = "wack1";
 
-    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<Event<Report>>) {
+    fn service(spread: SpreadAddress) -> (SpreadService, Receiver<LoopEvent<SessionReport>>) {
         let config = Config {
             spread,
             group: GROUP.to_string(),
@@ -424,8 +429,8 @@ mod tests {
         SpreadAddress::Unix("/nonexistent/wackamole-test/spread".into())
     }
 
-    fn membership(group: &str, kind: MembershipKind) -> spread::Event {
-        spread::Event::Membership(Membership {
+    fn membership(group: &str, kind: MembershipKind) -> spread::SessionEvent {
+        spread::SessionEvent::Membership(Membership {
             kind,
             group: group.to_string(),
             group_id: GroupId::from_raw([1, 2, 3]),
@@ -436,8 +441,8 @@ mod tests {
         })
     }
 
-    fn message(groups: &[&str]) -> spread::Event {
-        spread::Event::Message(spread::Message {
+    fn message(groups: &[&str]) -> spread::SessionEvent {
+        spread::SessionEvent::Message(spread::Message {
             service: Service::Agreed,
             sender: "#a#n1".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -485,7 +490,7 @@ mod tests {
             None
         );
         assert_eq!(service.on_received(message(&["other"])), None);
-        let left = spread::Event::SelfLeave {
+        let left = spread::SessionEvent::SelfLeave {
             group: GROUP.into(),
         };
         assert_eq!(service.on_received(left), None);
@@ -498,7 +503,7 @@ mod tests {
         assert_eq!(service.deadline(), None);
         service.join();
         assert_eq!(service.status().state, "connecting");
-        let Ok(Event::Group(report)) = inbox.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(LoopEvent::Group(report)) = inbox.recv_timeout(Duration::from_secs(10)) else {
             panic!("no report of the connection attempt");
         };
         let before = Instant::now();
@@ -522,7 +527,7 @@ mod tests {
         let (mut service, inbox) = service(nowhere());
         service.join();
         let before = Instant::now();
-        let refused = Report::Connected {
+        let refused = SessionReport::Connected {
             link: 1,
             result: Err(ConnectFailure::Connect(spread::Error::Rejected {
                 address: "4803".into(),
@@ -541,14 +546,14 @@ mod tests {
             at - before
         );
         // The attempt's own report comes from a link already left behind.
-        let Ok(Event::Group(late)) = inbox.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(LoopEvent::Group(late)) = inbox.recv_timeout(Duration::from_secs(10)) else {
             panic!("no report of the connection attempt");
         };
         assert_eq!(service.handle(late), None);
         assert_eq!(service.status().state, "refused");
         // A transient failure later clears it: the daemon is merely away.
         service.link = Link::Connecting { id: 9 };
-        let away = Report::Connected {
+        let away = SessionReport::Connected {
             link: 9,
             result: Err(ConnectFailure::Connect(spread::Error::ConnectionClosed)),
         };
@@ -560,12 +565,12 @@ mod tests {
     #[test]
     fn reports_of_a_connection_left_behind_are_dropped() {
         let (mut service, _inbox) = service(nowhere());
-        let lost = Report::Lost {
+        let lost = SessionReport::Lost {
             link: 3,
             error: spread::Error::ConnectionClosed,
         };
         assert_eq!(service.handle(lost), None);
-        let late = Report::Connected {
+        let late = SessionReport::Connected {
             link: 3,
             result: Err(ConnectFailure::Connect(spread::Error::ConnectionClosed)),
         };

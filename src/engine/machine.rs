@@ -78,10 +78,10 @@ impl Engine {
 
     /// Takes new timer settings (a re-read configuration). Timers already
     /// running keep their deadline; the next arming uses the new values.
-    pub fn retune(&mut self, mature: Duration, balance: Balance, arp_share: Duration) {
+    pub fn retune(&mut self, mature: Duration, balance: Balance, arp_cache_interval: Duration) {
         self.settings.mature = mature;
         self.settings.balance = balance;
-        self.settings.arp_share = arp_share;
+        self.settings.arp_cache_interval = arp_cache_interval;
     }
 
     /// Where the engine is in its cycle.
@@ -209,7 +209,7 @@ impl Engine {
     fn on_connected(&mut self) {
         self.forget_everything(Phase::Boot);
         self.arm(Timer::Maturity, self.settings.mature);
-        self.arm(Timer::ArpShare, self.settings.arp_share);
+        self.arm(Timer::ArpShare, self.settings.arp_cache_interval);
         self.out.push(Output::ReadArpTable);
     }
 
@@ -259,7 +259,7 @@ impl Engine {
             Timer::ArpShare => {
                 if self.phase != Phase::Disconnected {
                     self.out.push(Output::ReadArpTable);
-                    self.arm(Timer::ArpShare, self.settings.arp_share);
+                    self.arm(Timer::ArpShare, self.settings.arp_cache_interval);
                 }
             }
         }

@@ -36,7 +36,7 @@ pub struct Settings {
     /// How long the state exchange waits for every member's STATE.
     pub state_wait: Duration,
     /// Interval of ARP table sharing (`Arp-Cache`).
-    pub arp_share: Duration,
+    pub arp_cache_interval: Duration,
     /// When no member of the view can serve a VIF: true releases it
     /// (nobody holds it), false keeps it where it is.
     pub release_unservable: bool,
@@ -52,7 +52,7 @@ impl Settings {
             mature: config.mature,
             balance: config.balance,
             state_wait: DEFAULT_STATE_WAIT,
-            arp_share: config.arp_cache,
+            arp_cache_interval: config.arp_cache_interval,
             release_unservable: config.track.unservable == Unservable::Release,
         }
     }

@@ -26,7 +26,7 @@ pub(super) fn settings(identity: Ipv4Addr, vifs: usize) -> Settings {
             interval: Duration::from_secs(4),
         },
         state_wait: Duration::from_secs(10),
-        arp_share: Duration::from_secs(60),
+        arp_cache_interval: Duration::from_secs(60),
         release_unservable: false,
     }
 }

@@ -14,7 +14,7 @@ use super::settings::SILENT_WARNING_REPEAT;
 use super::snapshot::{Phase, StateReport};
 use crate::base::GroupId;
 
-pub(super) struct Member {
+pub(super) struct ViewMember {
     pub(super) name: String,
     pub(super) identity: Option<Ipv4Addr>,
     pub(super) status: StateReport,
@@ -22,7 +22,7 @@ pub(super) struct Member {
 
 pub(super) struct CurrentView {
     pub(super) group_id: GroupId,
-    pub(super) members: Vec<Member>,
+    pub(super) members: Vec<ViewMember>,
     pub(super) my_index: MemberIndex,
 }
 
@@ -35,11 +35,11 @@ impl CurrentView {
             .collect()
     }
 
-    pub(super) fn member(&self, index: MemberIndex) -> &Member {
+    pub(super) fn member(&self, index: MemberIndex) -> &ViewMember {
         &self.members[index.0]
     }
 
-    fn member_mut(&mut self, index: MemberIndex) -> &mut Member {
+    fn member_mut(&mut self, index: MemberIndex) -> &mut ViewMember {
         &mut self.members[index.0]
     }
 
@@ -78,7 +78,7 @@ impl Engine {
         let members = view
             .members
             .into_iter()
-            .map(|name| Member {
+            .map(|name| ViewMember {
                 name,
                 identity: None,
                 status: StateReport::Awaited,

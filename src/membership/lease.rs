@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::node::{Node, Phase};
-use super::outputs::Event;
+use super::node::{Node, NodePhase};
+use super::outputs::NodeEvent;
 use super::status::QuorumLease;
 use super::wire::{Body, Echo, Heartbeat, Member, ViewId};
 
@@ -72,11 +72,11 @@ impl Node {
     /// flushing, the proposal we answered.
     fn names(&self, member: Member) -> bool {
         match self.phase {
-            Phase::Installed => self
+            NodePhase::Installed => self
                 .view
                 .as_ref()
                 .is_some_and(|v| v.members.contains(&member)),
-            Phase::Flushing { .. } => self.flushing_members.contains(&member),
+            NodePhase::Flushing { .. } => self.flushing_members.contains(&member),
             _ => false,
         }
     }
@@ -154,7 +154,7 @@ impl Node {
             return;
         }
         self.held_flush = None;
-        let still = Phase::Flushing {
+        let still = NodePhase::Flushing {
             proposal: held.proposal,
             coordinator: held.coordinator,
         };
@@ -216,10 +216,10 @@ impl Node {
         let holds = self.lease_holds(now);
         if self.lease_reported && !holds {
             self.lease_reported = false;
-            self.events.push_back(Event::Lease(false));
-        } else if !self.lease_reported && holds && self.phase == Phase::Installed {
+            self.events.push_back(NodeEvent::Lease(false));
+        } else if !self.lease_reported && holds && self.phase == NodePhase::Installed {
             self.lease_reported = true;
-            self.events.push_back(Event::Lease(true));
+            self.events.push_back(NodeEvent::Lease(true));
         }
     }
 
@@ -242,7 +242,7 @@ impl Node {
     }
 
     /// Until when the lease holds unless renewed: `None` when it does
-    /// not hold (not reported held, see [`Event::Lease`]) or when no
+    /// not hold (not reported held, see [`NodeEvent::Lease`]) or when no
     /// quorum is set (then it never lapses; see [`Node::status`]).
     pub fn lease_until(&self) -> Option<Instant> {
         self.lease_deadline()

@@ -530,6 +530,7 @@
 pub mod wire;
 
 mod coordinator;
+mod delivery;
 mod lease;
 mod links;
 mod node;
@@ -540,18 +541,15 @@ mod protocol;
 mod replay;
 #[cfg(test)]
 mod rotation_tests;
-mod sequencer;
 mod status;
 #[cfg(test)]
 mod testnet;
 mod unreachable;
-mod view;
+mod view_state;
 
-pub use crate::base::membership_settings::{
-    Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
-};
+pub use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 pub use links::{LinkChange, LinkStatus, MAX_LINKS};
 pub use node::Node;
-pub use outputs::{Event, LeftReason, MulticastError, NodeError, Transmit};
+pub use outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit};
 pub use status::{NodeState, NodeStatus, QuorumLease, Refusals, Status};
 pub use wire::{Member, ViewId};

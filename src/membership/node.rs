@@ -9,13 +9,13 @@ use std::time::Instant;
 use super::coordinator::Growth;
 use super::lease::HeldFlush;
 use super::links::{LinkChange, Links};
-use super::outputs::{Event, LeftReason, MulticastError, NodeError, Transmit, MAX_OUTGOING};
+use super::outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
 use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
-use super::view::ViewState;
+use super::view_state::ViewState;
 use super::wire::{self, Body, Header, Heartbeat, Keys, Member, Sequenced, ViewId, MAX_NODES};
-use crate::base::membership_settings::Settings;
+use crate::base::membership_timing::Timing;
 
 /// SEQUENCED messages of a view kept while its INSTALL is on its way.
 pub(super) const MAX_EARLY: usize = 256;
@@ -23,7 +23,7 @@ pub(super) const MAX_EARLY: usize = 256;
 const LEAVE_COPIES: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum NodePhase {
     /// Listening before taking part (at start and after a stall).
     Undecided {
         until: Instant,
@@ -53,14 +53,14 @@ pub struct Node {
     /// The key we send under, and the other one we accept, if any.
     keys: Keys,
     digest: [u8; 8],
-    pub(super) settings: Settings,
+    pub(super) settings: Timing,
     pub(super) incarnation: u64,
     /// Per destination: the counter of the next datagram to it (a
     /// receiver sees an unbroken series, so its replay window of 64 is
     /// never outrun by what we send to others).
     counters: Vec<u64>,
     pub(super) peers: Peers,
-    pub(super) phase: Phase,
+    pub(super) phase: NodePhase,
     /// The installed view (kept, frozen, while flushing).
     pub(super) view: Option<ViewState>,
     /// The highest proposal we answered.
@@ -107,7 +107,7 @@ pub struct Node {
     /// What [`Node::poll_timeout`] answers, worked out after every call.
     pub(super) deadline: Option<Instant>,
     transmits: VecDeque<Transmit>,
-    pub(super) events: VecDeque<Event>,
+    pub(super) events: VecDeque<NodeEvent>,
     pub(super) refusals: Refusals,
     pub(super) dropped_multicasts: u64,
     pub(super) views_installed: u64,
@@ -123,7 +123,7 @@ impl Node {
         nodes: Vec<SocketAddrV4>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Settings,
+        settings: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
@@ -139,7 +139,7 @@ impl Node {
         more_links: Vec<Vec<SocketAddrV4>>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Settings,
+        settings: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
@@ -166,7 +166,7 @@ impl Node {
             settings,
             incarnation,
             counters: vec![0; count],
-            phase: Phase::Undecided {
+            phase: NodePhase::Undecided {
                 until: now + settings.timeout,
             },
             view: None,
@@ -215,7 +215,7 @@ impl Node {
     }
 
     /// New timing settings (SIGHUP); they apply from now on.
-    pub fn set_settings(&mut self, settings: Settings) {
+    pub fn set_settings(&mut self, settings: Timing) {
         self.settings = settings;
         self.peers.timeout = settings.timeout;
     }
@@ -261,11 +261,11 @@ impl Node {
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return None;
         }
         let mut next = self.next_heartbeat;
-        if let Phase::Undecided { until } = self.phase {
+        if let NodePhase::Undecided { until } = self.phase {
             next = next.min(until);
         }
         // A proposal's time-out passed while it waits for a member that
@@ -297,13 +297,13 @@ impl Node {
     }
 
     /// The next event for the user, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
         self.events.pop_front()
     }
 
     /// Sends `payload` in agreed order to `view`, the view the caller was
     /// last told of. If that view has ended meanwhile (events not read
-    /// yet), the payload comes back at once as [`Event::Undelivered`]: a
+    /// yet), the payload comes back at once as [`NodeEvent::Undelivered`]: a
     /// message is only ever delivered in the view it was meant for.
     pub fn multicast(
         &mut self,
@@ -311,7 +311,7 @@ impl Node {
         payload: Vec<u8>,
         now: Instant,
     ) -> Result<(), MulticastError> {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return Err(MulticastError::Gone);
         }
         if payload.len() > wire::MAX_PAYLOAD {
@@ -319,13 +319,13 @@ impl Node {
         }
         if self.view.as_ref().map_or(true, |v| v.id != view) {
             self.dropped_multicasts += 1;
-            self.events.push_back(Event::Undelivered { payload });
+            self.events.push_back(NodeEvent::Undelivered { payload });
             return Err(MulticastError::ViewEnded);
         }
         // While our view is being flushed, a multicast still belongs to
         // it: it waits, and comes back as `Undelivered` when the view ends.
-        let flushing = matches!(self.phase, Phase::Flushing { .. }) && self.view.is_some();
-        if self.phase != Phase::Installed && !flushing {
+        let flushing = matches!(self.phase, NodePhase::Flushing { .. }) && self.view.is_some();
+        if self.phase != NodePhase::Installed && !flushing {
             self.dropped_multicasts += 1;
             return Err(MulticastError::NoView);
         }
@@ -343,7 +343,7 @@ impl Node {
 
     /// Leaves for good: every node hears at once that we are gone.
     pub fn leave(&mut self, now: Instant) {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return;
         }
         self.now = now;
@@ -354,7 +354,7 @@ impl Node {
             }
         }
         self.lose_view(LeftReason::Requested);
-        self.phase = Phase::Gone;
+        self.phase = NodePhase::Gone;
         self.proposal = None;
         self.deadline = None;
     }
@@ -407,10 +407,10 @@ impl Node {
             view: self
                 .view
                 .as_ref()
-                .filter(|_| self.phase != Phase::Gone)
+                .filter(|_| self.phase != NodePhase::Gone)
                 .map(|v| (v.id, v.members.clone())),
             choice: self.choice,
-            flushing: matches!(self.phase, Phase::Flushing { .. }),
+            flushing: matches!(self.phase, NodePhase::Flushing { .. }),
             nodes,
             refusals: self.refusals,
             dropped_multicasts: self.dropped_multicasts,
@@ -444,7 +444,7 @@ impl Node {
     /// long, gives up our view before anything else happens. Returns
     /// whether the node still runs.
     pub(super) fn begin(&mut self, now: Instant) -> bool {
-        if self.phase == Phase::Gone {
+        if self.phase == NodePhase::Gone {
             return false;
         }
         self.now = now;
@@ -456,13 +456,13 @@ impl Node {
     }
 
     fn stall(&mut self, now: Instant) {
-        if self.view.is_some() || matches!(self.phase, Phase::Flushing { .. }) {
+        if self.view.is_some() || matches!(self.phase, NodePhase::Flushing { .. }) {
             self.lose_view(LeftReason::Stalled);
         }
         self.proposal = None;
         self.waiting_proposals.clear();
         self.choice = None;
-        self.phase = Phase::Undecided {
+        self.phase = NodePhase::Undecided {
             until: now + self.settings.timeout,
         };
         self.send_heartbeats(now);
@@ -476,13 +476,13 @@ impl Node {
             self.give_back_outgoing();
         }
         self.outgoing.clear();
-        if !matches!(self.phase, Phase::Undecided { .. } | Phase::Gone) {
-            self.phase = Phase::Idle;
+        if !matches!(self.phase, NodePhase::Undecided { .. } | NodePhase::Gone) {
+            self.phase = NodePhase::Idle;
         }
         if self.joined {
             self.joined = false;
             self.lease_reported = false;
-            self.events.push_back(Event::Left(reason));
+            self.events.push_back(NodeEvent::Left(reason));
         }
     }
 
@@ -518,7 +518,7 @@ impl Node {
             // Only an installed view: a member frozen by a flush shows
             // none, so its coordinator sees that it is no longer with it.
             view: view
-                .filter(|_| self.phase == Phase::Installed)
+                .filter(|_| self.phase == NodePhase::Installed)
                 .map(|v| v.id),
             delivered: view.map_or(0, |v| v.delivered),
             sequenced: view
@@ -570,14 +570,14 @@ impl Node {
         self.dropped_multicasts += self.outgoing.len() as u64;
         let undelivered: Vec<(u32, Vec<u8>)> = self.outgoing.drain(..).collect();
         for (_, payload) in undelivered {
-            self.events.push_back(Event::Undelivered { payload });
+            self.events.push_back(NodeEvent::Undelivered { payload });
         }
     }
 
-    pub(super) fn emit(&mut self, event: Event) {
-        if matches!(event, Event::View { .. }) && !self.joined {
+    pub(super) fn emit(&mut self, event: NodeEvent) {
+        if matches!(event, NodeEvent::View { .. }) && !self.joined {
             self.joined = true;
-            self.events.push_back(Event::Joined);
+            self.events.push_back(NodeEvent::Joined);
         }
         self.events.push_back(event);
     }

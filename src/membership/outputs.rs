@@ -52,7 +52,7 @@ impl LeftReason {
 
 /// What the node tells its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum NodeEvent {
     /// We are about to install our first view (since start or since `Left`).
     Joined,
     /// A new view: its members in configured order, and our position.
@@ -98,7 +98,7 @@ pub enum MulticastError {
     /// No view is installed.
     NoView,
     /// The view it was meant for has ended (the payload comes back as
-    /// [`Event::Undelivered`]).
+    /// [`NodeEvent::Undelivered`]).
     ViewEnded,
     /// The payload is longer than [`wire::MAX_PAYLOAD`].
     TooLarge {

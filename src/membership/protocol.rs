@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::node::{Node, Phase};
-use super::outputs::{Event, LeftReason};
+use super::node::{Node, NodePhase};
+use super::outputs::{LeftReason, NodeEvent};
 use super::proposal::{FlushReport, Proposal};
 use super::replay::ReplayError;
-use super::view::ViewState;
+use super::view_state::ViewState;
 use super::wire::{self, Body, Heartbeat, Member, Refusal, Sequenced, ViewId};
 
 /// A node that did not answer a proposal is left out for this many
@@ -146,7 +146,7 @@ impl Node {
                 messages,
             } => {
                 if self.phase
-                    == (Phase::Flushing {
+                    == (NodePhase::Flushing {
                         proposal: view,
                         coordinator: sender,
                     })
@@ -177,11 +177,11 @@ impl Node {
     /// follow the coordinator the failure detector now points at, and, as
     /// a coordinator, propose when the view is not the wanted one.
     pub(super) fn update(&mut self, now: Instant) {
-        if let Phase::Undecided { until } = self.phase {
+        if let NodePhase::Undecided { until } = self.phase {
             if now < until {
                 return;
             }
-            self.phase = Phase::Idle;
+            self.phase = NodePhase::Idle;
         }
         let choice = self.peers.choice(now, self.choice);
         if choice != self.choice {
@@ -239,7 +239,7 @@ impl Node {
                 .as_ref()
                 .map(|v| v.members.clone())
                 .unwrap_or_default();
-            let ours = self.phase == Phase::Installed
+            let ours = self.phase == NodePhase::Installed
                 && self.view.as_ref().is_some_and(|v| {
                     v.id.coordinator == self.me && v.id.incarnation == self.incarnation
                 });
@@ -287,7 +287,7 @@ impl Node {
         if proposal.coordinator != from.node
             || proposal.incarnation != from.incarnation
             || !members.contains(&self.member())
-            || matches!(self.phase, Phase::Undecided { .. })
+            || matches!(self.phase, NodePhase::Undecided { .. })
         {
             return;
         }
@@ -295,7 +295,7 @@ impl Node {
             Some(promise) if proposal < promise => {}
             Some(promise) if proposal == promise => {
                 if self.phase
-                    == (Phase::Flushing {
+                    == (NodePhase::Flushing {
                         proposal,
                         coordinator: from.node,
                     })
@@ -327,7 +327,7 @@ impl Node {
             self.proposal = None;
         }
         self.promise = Some(proposal);
-        self.phase = Phase::Flushing {
+        self.phase = NodePhase::Flushing {
             proposal,
             coordinator,
         };
@@ -381,7 +381,7 @@ impl Node {
         p.reports.insert(from.node, report);
         // Only a proposal we are still flushing for may be installed: one
         // we gave up for a higher one must never come back.
-        let ours = Phase::Flushing {
+        let ours = NodePhase::Flushing {
             proposal,
             coordinator: self.me,
         };
@@ -441,9 +441,9 @@ impl Node {
         };
         self.installed_lease(&members);
         self.view = Some(ViewState::new(view, members.clone(), self.me, now));
-        self.phase = Phase::Installed;
+        self.phase = NodePhase::Installed;
         self.views_installed += 1;
-        self.emit(Event::View {
+        self.emit(NodeEvent::View {
             id: view,
             members,
             my_index,
@@ -477,7 +477,7 @@ impl Node {
             self.lose_view(LeftReason::Excluded);
             return;
         }
-        if self.phase != Phase::Installed {
+        if self.phase != NodePhase::Installed {
             return;
         }
         let Some(mut v) = self.view.take() else {
@@ -528,8 +528,8 @@ impl Node {
             return false;
         };
         let ours = match self.phase {
-            Phase::Installed => self.view.as_ref().map(|v| v.id.coordinator),
-            Phase::Flushing { coordinator, .. } => Some(coordinator),
+            NodePhase::Installed => self.view.as_ref().map(|v| v.id.coordinator),
+            NodePhase::Flushing { coordinator, .. } => Some(coordinator),
             _ => None,
         };
         let dropped = node != self.me

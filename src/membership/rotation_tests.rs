@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::wire::{Key, KeyId, Keys};
-use super::{Node, Settings, Status};
+use super::{Node, Status, Timing};
 
 const INCARNATION: u64 = 1_900_000_000_000_000;
 
@@ -39,7 +39,7 @@ impl Cluster {
                     addrs.clone(),
                     i,
                     keys.clone(),
-                    Settings::default(),
+                    Timing::default(),
                     INCARNATION + i as u64,
                     now,
                 )

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::wire::{Key, Kind};
-use super::{Event, Node, Settings};
+use super::{Node, NodeEvent, Timing};
 
 pub(super) const MS: Duration = Duration::from_millis(1);
 pub(super) const INCARNATION: u64 = 1_800_000_000_000_000;
@@ -34,7 +34,7 @@ pub(super) struct Cluster {
     /// Datagrams of this kind from a to b are lost: (a, b, kind).
     pub(super) drop: Option<(usize, usize, Kind)>,
     /// Every event, with its node and time.
-    pub(super) events: Vec<(usize, Instant, Event)>,
+    pub(super) events: Vec<(usize, Instant, NodeEvent)>,
     /// Every datagram sent (also those lost), with its time.
     pub(super) sent: Vec<(Instant, Packet)>,
     pub(super) queue: Vec<Packet>,
@@ -47,10 +47,10 @@ pub(super) struct Cluster {
 
 impl Cluster {
     pub(super) fn new(n: usize, needed: usize) -> Cluster {
-        Cluster::with_settings(n, Settings::default(), needed)
+        Cluster::with_settings(n, Timing::default(), needed)
     }
 
-    pub(super) fn with_settings(n: usize, settings: Settings, needed: usize) -> Cluster {
+    pub(super) fn with_settings(n: usize, settings: Timing, needed: usize) -> Cluster {
         let start = Instant::now();
         let addrs: Vec<SocketAddrV4> = (0..n).map(address).collect();
         let nodes = (0..n)
@@ -189,7 +189,7 @@ impl Cluster {
             .iter()
             .filter(|(n, _, _)| *n == i)
             .filter_map(|(_, _, e)| match e {
-                Event::Lease(held) => Some(*held),
+                NodeEvent::Lease(held) => Some(*held),
                 _ => None,
             })
             .collect()

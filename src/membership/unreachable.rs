@@ -6,7 +6,7 @@
 //! the closed port with an ICMP port unreachable. The driver hands such an
 //! answer to [`Node::handle_unreachable`]: the destination our datagram
 //! went to, and what the ICMP message quotes of it. With
-//! [`Settings::port_unreachable`](crate::membership::Settings::port_unreachable)
+//! [`Timing::port_unreachable`](crate::membership::Timing::port_unreachable)
 //! (on by default) the node then suspects that peer without waiting for
 //! `Timeout`:
 //!
@@ -217,7 +217,7 @@ impl Node {
     /// unreachable; `quoted` is what the answer quotes of that datagram
     /// (the UDP payload, whole or cut short). `to` may be a node's address
     /// on any link. With
-    /// [`Settings::port_unreachable`](crate::membership::Settings) off, or
+    /// [`Timing::port_unreachable`](crate::membership::Timing) off, or
     /// when the quote is not a datagram we sent that node lately, nothing
     /// happens.
     pub fn handle_unreachable(&mut self, to: SocketAddr, quoted: &[u8], now: Instant) {

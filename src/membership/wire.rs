@@ -39,8 +39,7 @@ pub use key::MIN_KEY_LEN;
 pub const MAX_DATAGRAM: usize = 60_000;
 /// Longest payload of one multicast.
 pub const MAX_PAYLOAD: usize = 16 * 1024;
-/// Most nodes a cluster may list (the bitmaps are 32 bits wide).
-pub const MAX_NODES: usize = 32;
+pub use crate::base::MAX_NODES;
 /// Largest logical time a datagram may carry (view ids, max ltime): 2^62.
 /// Ltimes start from an incarnation (microseconds of the wall clock) and
 /// grow by one per view, so no node gets there; a larger value is refused

@@ -1,7 +1,7 @@
 //! What a session receives: messages, memberships, self-leave notices and
 //! rejects, decoded from frames the way the Spread library reports them.
 
-use super::wire::membership::{decode_regular_body, decode_transitional_body};
+use super::wire::membership_body::{decode_regular_body, decode_transitional_body};
 use super::wire::service_bits as bits;
 use super::wire::{ByteOrder, DecodeError, Frame, GroupId};
 
@@ -92,7 +92,7 @@ impl From<Service> for ServiceType {
 
 /// One thing received from the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum SessionEvent {
     /// A regular (application) message.
     Message(Message),
     /// A membership change of a group we joined.
@@ -220,14 +220,14 @@ fn cause_of(service_type: u32) -> Result<Cause, DecodeError> {
     }
 }
 
-impl Event {
+impl SessionEvent {
     /// Interprets a frame received by the session whose private group is
     /// `private_group`.
-    pub fn from_frame(frame: Frame, private_group: &str) -> Result<Event, DecodeError> {
+    pub fn from_frame(frame: Frame, private_group: &str) -> Result<SessionEvent, DecodeError> {
         let t = frame.header.service_type;
         if t & bits::REJECT != 0 {
             let mess_type = frame.header.mess_type();
-            return Ok(Event::Rejected(Rejected {
+            return Ok(SessionEvent::Rejected(Rejected {
                 request: RejectedRequest::from_type(frame.original_type.unwrap_or(0)),
                 sender: frame.header.name,
                 groups: frame.groups,
@@ -241,7 +241,7 @@ impl Event {
             // which is what the library converts it by.
             let body = decode_regular_body(frame.header.order, &frame.body)?;
             let my_index = frame.groups.iter().position(|m| m == private_group);
-            return Ok(Event::Membership(Membership {
+            return Ok(SessionEvent::Membership(Membership {
                 kind: MembershipKind::Regular(cause),
                 group: frame.header.name,
                 group_id: body.group_id,
@@ -253,7 +253,7 @@ impl Event {
         }
         if t & bits::TRANSITION != 0 {
             let group_id = decode_transitional_body(frame.header.order, &frame.body)?;
-            return Ok(Event::Membership(Membership {
+            return Ok(SessionEvent::Membership(Membership {
                 kind: MembershipKind::Transitional,
                 group: frame.header.name,
                 group_id,
@@ -264,12 +264,12 @@ impl Event {
             }));
         }
         if t & bits::CAUSES == bits::CAUSED_BY_LEAVE {
-            return Ok(Event::SelfLeave {
+            return Ok(SessionEvent::SelfLeave {
                 group: frame.header.name,
             });
         }
         match Service::from_bits(t) {
-            Some(service) if t & bits::CAUSES == 0 => Ok(Event::Message(Message {
+            Some(service) if t & bits::CAUSES == 0 => Ok(SessionEvent::Message(Message {
                 service,
                 mess_type: frame.header.mess_type(),
                 endian_mismatch: frame.header.hint_order != ByteOrder::native(),

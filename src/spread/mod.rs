@@ -4,12 +4,12 @@
 //! - [`Session`]: a blocking session over TCP or a Unix socket, with the
 //!   calls of the Spread library (connect, join, leave, multicast,
 //!   receive, disconnect);
-//! - [`Event`]: what `receive` returns;
+//! - [`SessionEvent`]: what `receive` returns;
 //! - [`Error`]: every failure, with a message that says what to do.
 //!
 //! ```no_run
 //! use wackamole::config::SpreadAddress;
-//! use wackamole::spread::{ConnectOptions, Event, Service, Session};
+//! use wackamole::spread::{ConnectOptions, SessionEvent, Service, Session};
 //!
 //! # fn main() -> Result<(), wackamole::spread::Error> {
 //! let daemon = SpreadAddress::Local { port: 4803 };
@@ -18,8 +18,8 @@
 //! session.multicast(Service::Agreed, &["wack1"], 1, b"hello")?;
 //! loop {
 //!     match session.receive()? {
-//!         Event::Membership(view) => println!("view {} members {:?}", view.group_id, view.members),
-//!         Event::Message(msg) if msg.sender == session.private_group() => break,
+//!         SessionEvent::Membership(view) => println!("view {} members {:?}", view.group_id, view.members),
+//!         SessionEvent::Message(msg) if msg.sender == session.private_group() => break,
 //!         other => println!("{other:?}"),
 //!     }
 //! }
@@ -37,8 +37,8 @@ pub mod wire;
 
 pub use error::Error;
 pub use event::{
-    Cause, Event, Membership, MembershipKind, Message, Rejected, RejectedRequest, Service,
-    ServiceType,
+    Cause, Membership, MembershipKind, Message, Rejected, RejectedRequest, Service, ServiceType,
+    SessionEvent,
 };
 pub use session::{ConnectOptions, Session, SessionReader, SessionWriter};
 pub use wire::{GroupId, RejectCode};

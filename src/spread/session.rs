@@ -6,7 +6,7 @@
 //! Each keeps its frames whole when shared between threads.
 
 use super::address::{describe, Stream};
-use super::event::{Event, ServiceType};
+use super::event::{ServiceType, SessionEvent};
 use super::wire::handshake::{encode_auth_choice, parse_auth_list, NULL_AUTH};
 use super::wire::{
     decode_header, decode_payload, encode_frame, is_legal_group_name, is_legal_private_name,
@@ -211,7 +211,7 @@ impl Session {
     }
 
     /// Blocks until the next message, membership, self-leave or reject.
-    pub fn receive(&self) -> Result<Event, Error> {
+    pub fn receive(&self) -> Result<SessionEvent, Error> {
         self.reader.receive()
     }
 
@@ -282,7 +282,7 @@ impl SessionReader {
     /// Blocks until the next event arrives. After an invalid frame the
     /// session is closed: where the next frame starts is unknown, and
     /// reading on could take bytes of a body for a frame.
-    pub fn receive(&self) -> Result<Event, Error> {
+    pub fn receive(&self) -> Result<SessionEvent, Error> {
         let stream = self
             .stream
             .lock()
@@ -298,7 +298,7 @@ impl SessionReader {
         received
     }
 
-    fn read_event(stream: &Stream, private_group: &str) -> Result<Event, Error> {
+    fn read_event(stream: &Stream, private_group: &str) -> Result<SessionEvent, Error> {
         let mut head = [0u8; HEADER_LEN];
         stream
             .read_exact(&mut head)
@@ -310,7 +310,7 @@ impl SessionReader {
             .read_exact(&mut payload)
             .map_err(io_error("receiving"))?;
         let frame = decode_payload(header, &payload)?;
-        Ok(Event::from_frame(frame, private_group)?)
+        Ok(SessionEvent::from_frame(frame, private_group)?)
     }
 }
 

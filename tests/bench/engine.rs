@@ -75,7 +75,7 @@ fn main() {
             interval: Duration::from_secs(4),
         },
         state_wait: Duration::from_secs(10),
-        arp_share: Duration::from_secs(60),
+        arp_cache_interval: Duration::from_secs(60),
         release_unservable: false,
     };
     let mut engine = Engine::new(settings);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use simnet::{address, Net};
 use wackamole::membership::wire::{self, Body, Echo, Header, Heartbeat, Key};
-use wackamole::membership::{Event, Node, Settings};
+use wackamole::membership::{Node, NodeEvent, Timing};
 
 const SECOND: u64 = 1_000_000;
 
@@ -26,7 +26,7 @@ fn run_until(net: &mut Net, end: u64) {
     net.now = net.now.max(end);
 }
 
-fn settled(n: usize, settings: Settings, seed: u64) -> Net {
+fn settled(n: usize, settings: Timing, seed: u64) -> Net {
     let mut net = Net::new(n, settings, seed);
     net.delay_us = (50, 200);
     for i in 0..n {
@@ -41,7 +41,7 @@ fn settled(n: usize, settings: Settings, seed: u64) -> Net {
 fn idle_traffic() {
     println!("idle cluster at the defaults (heartbeat 20 ms, timeout 200 ms):");
     for n in [3, 8, 32] {
-        let mut net = settled(n, Settings::default(), 1);
+        let mut net = settled(n, Timing::default(), 1);
         let before = net.stats;
         let start = net.now;
         run_until(&mut net, start + 10 * SECOND);
@@ -63,7 +63,7 @@ fn per_datagram() {
     let digest = wire::cluster_digest(&nodes);
     let start = Instant::now();
     let mut node =
-        Node::new(nodes, 0, key.clone(), Settings::default(), 1, start).expect("valid cluster");
+        Node::new(nodes, 0, key.clone(), Timing::default(), 1, start).expect("valid cluster");
     let body = Body::Heartbeat(Heartbeat {
         hears: 0xff,
         reach: 0xff,
@@ -157,7 +157,7 @@ fn two_keys() {
 
 /// Simulated time from crashing `victim` until every survivor has
 /// installed a view without it.
-fn crash_to_view(n: usize, settings: Settings, seed: u64, victim: usize) -> Duration {
+fn crash_to_view(n: usize, settings: Timing, seed: u64, victim: usize) -> Duration {
     let mut net = settled(n, settings, seed);
     // Crash at a random phase of the heartbeat period.
     let phase = net.rng.range(0, settings.heartbeat.as_micros() as usize) as u64;
@@ -170,7 +170,7 @@ fn crash_to_view(n: usize, settings: Settings, seed: u64, victim: usize) -> Dura
     while !pending.is_empty() && net.now < limit {
         net.run_next();
         for (i, e) in net.events.drain(..) {
-            if let Event::View { members, .. } = e {
+            if let NodeEvent::View { members, .. } = e {
                 if members.iter().all(|m| usize::from(m.node) != victim) {
                     pending.retain(|&p| p != i);
                 }
@@ -194,10 +194,10 @@ fn figures(label: &str, mut runs: Vec<Duration>) {
 }
 
 fn failover() {
-    let shortest = Settings::new(Duration::from_millis(5), Duration::from_millis(25))
+    let shortest = Timing::new(Duration::from_millis(5), Duration::from_millis(25))
         .expect("documented settings");
     for (name, settings) in [
-        ("defaults (20/200 ms)", Settings::default()),
+        ("defaults (20/200 ms)", Timing::default()),
         ("shortest (5/25 ms)", shortest),
     ] {
         println!("crash to new view, simulated, {name}:");

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use wackamole::config::VifAddress;
-use wackamole::net::announce::{AnnounceSettings, Announcer, Report};
+use wackamole::net::announce::{AnnounceReport, AnnounceSettings, Announcer};
 use wackamole::net::iface;
 
 use crate::netns::{self, Netns};
@@ -43,7 +43,7 @@ pub(crate) struct Lan {
     /// Spawned in `node`.
     pub(crate) announcer: Announcer,
     /// What the announcer reports.
-    pub(crate) reports: mpsc::Receiver<Report>,
+    pub(crate) reports: mpsc::Receiver<AnnounceReport>,
 }
 
 /// A rig whose namespaces are named after `tag`.
@@ -91,8 +91,9 @@ impl Lan {
 
     /// Fails the test on a failure report waiting.
     pub(crate) fn no_failure(&self) {
-        if let Ok(Report::Failed { error, .. } | Report::RefreshFailed { error, .. }) =
-            self.reports.try_recv()
+        if let Ok(
+            AnnounceReport::Failed { error, .. } | AnnounceReport::RefreshFailed { error, .. },
+        ) = self.reports.try_recv()
         {
             panic!("announcement failed: {error}");
         }

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use wackamole::base::{ArpEntry, Level, VifAddress};
 use wackamole::config::{self, Config, Hook, HookEvent};
 use wackamole::control::WatchEvent;
-use wackamole::daemon::builtin_service::{BuiltinService, Command, NodeLink, Report};
+use wackamole::daemon::builtin_service::{BuiltinService, NodeCommand, NodeLink, NodeReport};
 use wackamole::daemon::core::{Core, KERNEL_SLACK};
 use wackamole::daemon::group::GroupService;
 use wackamole::daemon::host::{Added, Announcement, Host, HostError, Renewed};
 use wackamole::engine::RELEASE_WAIT;
 use wackamole::hooks::HookDetails;
-use wackamole::membership::{self, Event, MulticastError, Settings, ViewId};
+use wackamole::membership::{self, MulticastError, NodeEvent, Timing, ViewId};
 use wackamole::net::lease::Lease;
 
 use super::rng::Rng;
@@ -39,12 +39,12 @@ pub const CHATTER: u8 = 0xA5;
 /// lease the membership thread renews while its node is in a view.
 #[derive(Clone)]
 pub struct SimLink {
-    outbox: Rc<RefCell<Vec<Command>>>,
+    outbox: Rc<RefCell<Vec<NodeCommand>>>,
     lease: Arc<Lease>,
 }
 
 impl NodeLink for SimLink {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         self.outbox.borrow_mut().push(command);
         true
     }
@@ -328,7 +328,7 @@ pub fn vif_address(k: usize) -> String {
 impl Daemons {
     /// Configurations for `n` nodes drawn from `seed`: the VIFs, maturity,
     /// balancing, preferences and quorum.
-    pub fn new(n: usize, seed: u64, settings: Settings) -> Daemons {
+    pub fn new(n: usize, seed: u64, settings: Timing) -> Daemons {
         let mut rng = Rng(seed ^ 0x00e4_614e);
         let vifs = rng.range(1, 12);
         let per_round = if rng.chance(50) {
@@ -470,9 +470,9 @@ impl Daemons {
         }
     }
 
-    fn carry_out(&mut self, i: usize, command: Command, net: &mut Net) {
+    fn carry_out(&mut self, i: usize, command: NodeCommand, net: &mut Net) {
         match command {
-            Command::Join { epoch, .. } => {
+            NodeCommand::Join { epoch, .. } => {
                 let quorum = self.slots[i].as_mut().map_or(0, |slot| {
                     slot.epoch = epoch;
                     slot.quorum
@@ -483,7 +483,7 @@ impl Daemons {
                 }
                 self.lifecycle.push((i, true));
             }
-            Command::Quorum(needed) => {
+            NodeCommand::Quorum(needed) => {
                 if let Some(slot) = self.slots[i].as_mut() {
                     slot.quorum = needed;
                 }
@@ -491,16 +491,16 @@ impl Daemons {
                     node.set_quorum(needed);
                 }
             }
-            Command::Leave => {
+            NodeCommand::Leave => {
                 net.leave(i);
                 // What the node said as it left belongs to the member that
                 // is gone; the checker hears of it as a departure.
                 net.events.retain(|(n, _)| *n != i);
                 self.lifecycle.push((i, false));
             }
-            Command::Multicast { view, payload } => self.send(i, view, &payload, net),
+            NodeCommand::Multicast { view, payload } => self.send(i, view, &payload, net),
             // The simulation never re-reads a configuration.
-            Command::Settings(_) | Command::Keys(_) | Command::Stop => {}
+            NodeCommand::Timing(_) | NodeCommand::Keys(_) | NodeCommand::Stop => {}
         }
     }
 
@@ -554,21 +554,21 @@ impl Daemons {
     }
 
     /// Hands a node's event to its daemon, as the membership thread would.
-    pub fn event(&mut self, i: usize, event: &Event, net: &mut Net) {
+    pub fn event(&mut self, i: usize, event: &NodeEvent, net: &mut Net) {
         let Some(epoch) = self.slots[i].as_ref().map(|s| s.epoch) else {
             return;
         };
         let mut bounced = false;
         // The payloads carry the checker's tag before the bridge's bytes.
         let event = match event {
-            Event::Deliver { origin, payload } => match Tag::decode(payload) {
-                Some((_, rest)) if rest.first() != Some(&CHATTER) => Event::Deliver {
+            NodeEvent::Deliver { origin, payload } => match Tag::decode(payload) {
+                Some((_, rest)) if rest.first() != Some(&CHATTER) => NodeEvent::Deliver {
                     origin: *origin,
                     payload: rest.to_vec(),
                 },
                 _ => return,
             },
-            Event::Undelivered { payload } => {
+            NodeEvent::Undelivered { payload } => {
                 let Some((_, rest)) = Tag::decode(payload) else {
                     return;
                 };
@@ -576,7 +576,7 @@ impl Daemons {
                     self.bounced[i].swap_remove(k);
                     bounced = true;
                 }
-                Event::Undelivered {
+                NodeEvent::Undelivered {
                     payload: rest.to_vec(),
                 }
             }
@@ -584,7 +584,7 @@ impl Daemons {
         };
         if self.trace {
             let what = match &event {
-                Event::Deliver { origin, payload } => format!(
+                NodeEvent::Deliver { origin, payload } => format!(
                     "message type {:?} from node {}",
                     wackamole::daemon::bridge::decode(payload).map(|(t, _, _)| t),
                     origin.node
@@ -593,7 +593,7 @@ impl Daemons {
             };
             eprintln!("[{}us] daemon {i} <- {what}", net.now);
         }
-        let report = Report {
+        let report = NodeReport {
             epoch,
             event,
             bounced,

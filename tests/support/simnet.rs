@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use wackamole::membership::wire::Key;
-use wackamole::membership::{Event, MulticastError, Node, Settings, ViewId};
+use wackamole::membership::{MulticastError, Node, NodeEvent, Timing, ViewId};
 
 use super::rng::Rng;
 
@@ -71,7 +71,7 @@ pub struct Net {
     pub base: Instant,
     pub now: u64,
     pub addrs: Vec<SocketAddrV4>,
-    pub settings: Settings,
+    pub settings: Timing,
     secret: Vec<u8>,
     pub slots: Vec<Slot>,
     queue: BinaryHeap<Reverse<Packet>>,
@@ -103,7 +103,7 @@ pub struct Net {
     pub bounces: u64,
     pub forged_bounces: u64,
     /// What the nodes reported, in order: (node, event), for the caller.
-    pub events: Vec<(usize, Event)>,
+    pub events: Vec<(usize, NodeEvent)>,
     /// Per node: the number of its last tagged multicast.
     pub counters: Vec<u32>,
     /// A sample of datagrams sent, for replays: (from, to, link, bytes).
@@ -120,12 +120,12 @@ pub fn address_on(link: usize, i: usize) -> SocketAddrV4 {
 }
 
 impl Net {
-    pub fn new(n: usize, settings: Settings, seed: u64) -> Net {
+    pub fn new(n: usize, settings: Timing, seed: u64) -> Net {
         Net::with_links(n, 1, settings, seed)
     }
 
     /// `n` nodes with an address on each of `links` networks.
-    pub fn with_links(n: usize, links: usize, settings: Settings, seed: u64) -> Net {
+    pub fn with_links(n: usize, links: usize, settings: Timing, seed: u64) -> Net {
         Net {
             links,
             link_blocked: vec![vec![vec![false; n]; n]; links],
@@ -165,7 +165,7 @@ impl Net {
 
     /// A network of `links` links on which a crashed node's host lives
     /// on half the time.
-    pub fn with_icmp(n: usize, links: usize, settings: Settings, seed: u64) -> Net {
+    pub fn with_icmp(n: usize, links: usize, settings: Timing, seed: u64) -> Net {
         Net {
             icmp: true,
             ..Net::with_links(n, links, settings, seed)

@@ -27,7 +27,7 @@ use wackamole::config::SpreadAddress;
 use wackamole::spread::wire::handshake::{
     decode_auth_choice, encode_auth_list, AUTH_CHOICE_LEN, NULL_AUTH,
 };
-use wackamole::spread::wire::membership::{encode_regular_body, encode_transitional_body};
+use wackamole::spread::wire::membership_body::{encode_regular_body, encode_transitional_body};
 use wackamole::spread::wire::service_bits as bits;
 use wackamole::spread::wire::{
     decode_header, decode_payload, encode_frame, Accept, ByteOrder, ConnectRequest, Frame, GroupId,

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use wackamole::spread::wire::membership::{
+use wackamole::spread::wire::membership_body::{
     decode_regular_body, decode_transitional_body, encode_regular_body, encode_transitional_body,
 };
 use wackamole::spread::wire::{

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use wackamole::membership::{Event, Member, ViewId};
+use wackamole::membership::{Member, NodeEvent, ViewId};
 
 pub const TAG_LEN: usize = 9 + 4 + 17;
 
@@ -115,31 +115,31 @@ impl Checker {
     }
 
     /// Checks one event of node `i`; `Err` says which property broke.
-    pub fn event(&mut self, i: usize, event: &Event) -> Result<(), String> {
+    pub fn event(&mut self, i: usize, event: &NodeEvent) -> Result<(), String> {
         let track = &mut self.tracks[i];
         let me = track
             .member
             .ok_or_else(|| format!("node {i} reported {event:?} while down"))?;
         match event {
-            Event::Joined => {
+            NodeEvent::Joined => {
                 if track.joined {
                     return Err(format!("node {i} joined twice without leaving"));
                 }
                 track.joined = true;
             }
-            Event::Undelivered { payload } => {
+            NodeEvent::Undelivered { payload } => {
                 let (tag, _) = Tag::decode(payload)
                     .ok_or_else(|| format!("node {i} gave back a payload without a tag"))?;
                 if tag.origin != me {
                     return Err(format!("node {i} gave back {tag:?}, not its own"));
                 }
             }
-            Event::Left(_) => {
+            NodeEvent::Left(_) => {
                 track.joined = false;
                 track.current = None;
                 track.lease = false;
             }
-            Event::Lease(held) => {
+            NodeEvent::Lease(held) => {
                 if !track.joined {
                     return Err(format!("node {i} reported Lease({held}) outside a view"));
                 }
@@ -148,7 +148,7 @@ impl Checker {
                 }
                 track.lease = *held;
             }
-            Event::View {
+            NodeEvent::View {
                 id,
                 members,
                 my_index,
@@ -204,7 +204,7 @@ impl Checker {
                 track.last_counter.clear();
                 self.installs += 1;
             }
-            Event::Deliver { origin, payload } => {
+            NodeEvent::Deliver { origin, payload } => {
                 let view = track
                     .current
                     .ok_or_else(|| format!("property 2: node {i} delivered outside any view"))?;

@@ -1,7 +1,7 @@
 //! Tests of the `wackatrl` side.
 
 use super::*;
-use crate::control::status::tests::sample_status;
+use crate::control::status_report::tests::sample_status;
 use crate::testutil::{allocations, TempDir};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -182,7 +182,7 @@ fn the_listing_decodes_only_checked_documents_and_survives_strange_ones() {
         let _ = decode_status(text);
     }
     // Our own document decodes.
-    let ours = crate::control::status::tests::sample_status().to_json();
+    let ours = crate::control::status_report::tests::sample_status().to_json();
     assert!(decode_status(&ours).is_ok());
 }
 

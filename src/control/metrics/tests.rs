@@ -5,12 +5,12 @@ use super::check::{check, Exposition};
 use super::*;
 use crate::control::json::JsonMember;
 use crate::control::json::{JsonNode, JsonRefused};
-use crate::control::status::tests::{membership_status, sample_status};
-use crate::control::status::{QuorumStatus, Status};
+use crate::control::status_report::tests::{membership_status, sample_status};
+use crate::control::status_report::{QuorumStatus, StatusReport};
 
 /// The built-in membership below quorum: alone in a view of one, needing
 /// two, holding nothing.
-fn below_quorum() -> Status {
+fn below_quorum() -> StatusReport {
     let mut status = membership_status();
     for vif in &mut status.vifs {
         vif.owner = None;
@@ -32,7 +32,7 @@ fn below_quorum() -> Status {
 }
 
 /// The built-in membership before any view: joining, nobody heard.
-fn no_view() -> Status {
+fn no_view() -> StatusReport {
     let mut status = below_quorum();
     status.state = "BOOT".to_string();
     status.mature = false;
@@ -57,7 +57,7 @@ fn no_view() -> Status {
 }
 
 /// Forty listed nodes in every state, with refusals, and a hundred VIFs.
-fn many_peers() -> Status {
+fn many_peers() -> StatusReport {
     let mut status = membership_status();
     let states = ["in view", "reachable", "suspected", "unreachable"];
     let membership = status.service.membership.as_mut().expect("a membership");
@@ -94,8 +94,9 @@ fn many_peers() -> Status {
 
 /// Every status the tests render, by name, as the client decodes them.
 fn statuses() -> Vec<(&'static str, JsonStatus)> {
-    let json =
-        |status: Status| JsonStatus::decode(&status.to_json()).expect("our own document decodes");
+    let json = |status: StatusReport| {
+        JsonStatus::decode(&status.to_json()).expect("our own document decodes")
+    };
     let mut older = json(sample_status());
     older.service = None;
     older.quorum = None;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::control::client::{self, Action, ControlClient};
 use crate::control::render_listing;
-use crate::control::status::tests::sample_status;
+use crate::control::status_report::tests::sample_status;
 use crate::control::watch::{EndCause, WatchEvent, WatchItem, WatchRecord};
 use crate::testutil::TempDir;
 use std::io::{BufRead, BufReader};

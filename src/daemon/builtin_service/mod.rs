@@ -5,9 +5,9 @@
 //! us by (they refuse datagrams from any other source).
 //!
 //! The service itself ([`BuiltinService`]) is the pure part, on the
-//! engine loop: it sends [`Command`]s to whoever drives the node, through
+//! engine loop: it sends [`NodeCommand`]s to whoever drives the node, through
 //! a [`NodeLink`], and turns the node's events, which come back as
-//! [`Report`]s, into group events through the [`Bridge`]: the epoch
+//! [`NodeReport`]s, into group events through the [`Bridge`]: the epoch
 //! filter, the translation, and the MATURING that a view change left
 //! undelivered, multicast again once the next view is in the engine. The
 //! daemon's link ([`ThreadLink`]) hands the commands to a thread of their
@@ -23,8 +23,8 @@
 //! Every message is sent in agreed order, which is also reliable.
 
 mod bounces;
+mod describe;
 mod limit;
-mod status;
 mod worker;
 
 #[cfg(test)]
@@ -43,20 +43,20 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::bridge::{self, Bridge};
 use super::group::{GroupEvent, GroupService, Reports};
 use super::reload::KeyRefused;
-use crate::config::{self, Config, KeyError, MembershipConfig, MembershipKeys, OwnIndexError};
+use crate::config::{self, Config, KeyFileError, MembershipConfig, MembershipKeys, OwnIndexError};
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
-use crate::membership::{self, wire, Settings, ViewId};
+use crate::membership::{self, wire, Timing, ViewId};
 use crate::net::iface;
 use crate::net::lease::Lease;
 use crate::{log_error, log_notice, log_warning};
 
-use worker::{NodeSetup, Worker};
+use worker::{NodeSetup, NodeWorker};
 
 /// What the service asks of whoever drives the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum NodeCommand {
     /// Start a new node (a new member) with this incarnation; its events
     /// carry `epoch`.
     Join {
@@ -76,7 +76,7 @@ pub enum Command {
         payload: Vec<u8>,
     },
     /// New timing settings.
-    Settings(Settings),
+    Timing(Timing),
     /// New keys (a step of a key rotation): the node keeps its view.
     /// (Boxed: two keyed MAC states are large beside the other commands.)
     Keys(Box<wire::Keys>),
@@ -89,7 +89,7 @@ pub enum Command {
 /// Where the service's commands go.
 pub trait NodeLink {
     /// Hands `command` to the node's driver; false if the driver is gone.
-    fn command(&mut self, command: Command) -> bool;
+    fn command(&mut self, command: NodeCommand) -> bool;
 
     /// The node's status as its driver last published it, and when.
     fn status(&self) -> Option<(membership::Status, Instant)>;
@@ -105,11 +105,11 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 
 /// An event of the node of join `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct NodeReport {
     /// The join it belongs to.
     pub epoch: u64,
     /// What the node said.
-    pub event: membership::Event,
+    pub event: membership::NodeEvent,
     /// An `Undelivered` that came back at once from a multicast meant for
     /// a view that had already ended (the events ending it came first).
     pub bounced: bool,
@@ -123,7 +123,7 @@ pub enum BuiltinError {
     /// This host is not one of the listed nodes, or is several.
     OwnIndex(OwnIndexError),
     /// The key file cannot be used.
-    Key(KeyError),
+    Key(KeyFileError),
     /// The membership refuses the key.
     KeyRejected(wire::KeyError),
     /// The UDP socket cannot be bound.
@@ -194,7 +194,7 @@ pub struct BuiltinService<L> {
 
 /// The daemon's link: the membership thread, woken through its socket.
 pub struct ThreadLink {
-    commands: Sender<Command>,
+    commands: Sender<NodeCommand>,
     /// Connected to the node's socket: one byte wakes the thread.
     waker: UdpSocket,
     thread: Option<JoinHandle<()>>,
@@ -205,7 +205,7 @@ pub struct ThreadLink {
 }
 
 impl NodeLink for ThreadLink {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         if self.commands.send(command).is_err() {
             return false;
         }
@@ -230,7 +230,7 @@ impl Drop for ThreadLink {
     /// Stops the thread (a node still running sends its LEAVE first) and
     /// waits for it.
     fn drop(&mut self) {
-        self.command(Command::Stop);
+        self.command(NodeCommand::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -263,7 +263,7 @@ impl BuiltinService<ThreadLink> {
     pub(super) fn start(
         config: &Config,
         membership: &MembershipConfig,
-        reports: Reports<Report>,
+        reports: Reports<NodeReport>,
     ) -> Result<BuiltinService<ThreadLink>, BuiltinError> {
         let me = own_index(config, membership)?;
         let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
@@ -296,7 +296,7 @@ impl BuiltinService<ThreadLink> {
         let (commands, inbox) = mpsc::channel();
         let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
         let published = Arc::new(Mutex::new(None));
-        let worker = Worker {
+        let worker = NodeWorker {
             sockets,
             waker: waker_addr,
             setup: NodeSetup {
@@ -372,7 +372,7 @@ impl<L: NodeLink> BuiltinService<L> {
     /// Multicasts `payload` to the view the engine knows of, if any.
     fn send(&mut self, payload: Vec<u8>) {
         if let (true, Some(view)) = (self.joined, self.bridge.view()) {
-            self.link.command(Command::Multicast { view, payload });
+            self.link.command(NodeCommand::Multicast { view, payload });
         }
     }
 
@@ -393,7 +393,7 @@ impl<L: NodeLink> BuiltinService<L> {
 }
 
 impl<L: NodeLink> GroupService for BuiltinService<L> {
-    type Report = Report;
+    type Report = NodeReport;
 
     fn join(&mut self) {
         if self.joined {
@@ -401,7 +401,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         }
         self.epoch += 1;
         let incarnation = self.next_incarnation();
-        self.joined = self.link.command(Command::Join {
+        self.joined = self.link.command(NodeCommand::Join {
             epoch: self.epoch,
             incarnation,
         });
@@ -427,20 +427,20 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         self.engine_view = Some(false);
         // Its LEAVE datagrams go out on the thread's next turn, within
         // microseconds; at the end, the thread is stopped only after it.
-        self.link.command(Command::Leave);
+        self.link.command(NodeCommand::Leave);
     }
 
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
         self.send(bridge::encode(mess_type, body));
     }
 
-    fn handle(&mut self, report: Report) -> Option<GroupEvent> {
+    fn handle(&mut self, report: NodeReport) -> Option<GroupEvent> {
         if !self.joined || report.epoch != self.epoch {
             return None;
         }
         match &report.event {
-            membership::Event::View { .. } => self.engine_view = None,
-            membership::Event::Left(_) => self.engine_view = Some(false),
+            membership::NodeEvent::View { .. } => self.engine_view = None,
+            membership::NodeEvent::Left(_) => self.engine_view = Some(false),
             _ => {}
         }
         let event = match self.bridge.translate(report.event) {
@@ -479,7 +479,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn reconfigure(&mut self, config: &Config) {
         if let Some(membership) = &config.membership {
-            self.link.command(Command::Settings(membership.settings));
+            self.link.command(NodeCommand::Timing(membership.settings));
         }
         if let Some(keys) = self.reloaded_keys.take() {
             self.change_keys(keys);
@@ -488,7 +488,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn set_quorum(&mut self, needed: usize) {
         self.quorum = needed;
-        self.link.command(Command::Quorum(needed));
+        self.link.command(NodeCommand::Quorum(needed));
     }
 
     fn leases(&self) -> bool {
@@ -539,7 +539,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
             endpoint,
             state: state.to_string(),
             membership: node
-                .map(|(status, at)| status::describe(&status, at, &self.nodes, &self.bridge)),
+                .map(|(status, at)| describe::describe(&status, at, &self.nodes, &self.bridge)),
             error: None,
         }
     }
@@ -561,7 +561,7 @@ impl<L: NodeLink> BuiltinService<L> {
                     "membership: keys changed: sending under key {}{also}",
                     wire.current().id()
                 );
-                self.link.command(Command::Keys(Box::new(wire)));
+                self.link.command(NodeCommand::Keys(Box::new(wire)));
                 self.keys = keys;
             }
             // Not reached: load_keys checked the same rules.

@@ -14,7 +14,7 @@ use super::*;
 use crate::config::Quorum;
 use crate::daemon::core::Core;
 use crate::daemon::test_host::{Journal, Recorder};
-use crate::daemon::Event;
+use crate::daemon::LoopEvent;
 use crate::engine::View;
 use crate::testutil::TempDir;
 
@@ -56,7 +56,7 @@ fn config(i: usize, key: &std::path::Path, port: u16, quorum: &str) -> Config {
 /// with a recording host.
 struct Member {
     core: Core<BuiltinService<ThreadLink>, Recorder>,
-    inbox: Receiver<Event<Report>>,
+    inbox: Receiver<LoopEvent<NodeReport>>,
 }
 
 impl Member {
@@ -79,7 +79,7 @@ impl Member {
     /// daemon's loop, without signals.
     fn step(&mut self, wait: Duration) {
         match self.inbox.recv_timeout(wait) {
-            Ok(Event::Group(report)) => self.core.handle_report(report, Instant::now()),
+            Ok(LoopEvent::Group(report)) => self.core.handle_report(report, Instant::now()),
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => panic!("the service's channel closed"),
         }
@@ -306,10 +306,10 @@ fn incarnations_grow_even_when_the_clock_does_not() {
 
 /// A link that keeps the commands for the test to read.
 #[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<Command>>>);
+struct Captured(Rc<RefCell<Vec<NodeCommand>>>);
 
 impl NodeLink for Captured {
-    fn command(&mut self, command: Command) -> bool {
+    fn command(&mut self, command: NodeCommand) -> bool {
         self.0.borrow_mut().push(command);
         true
     }
@@ -331,7 +331,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         port: port(3),
         key: "/nonexistent".into(),
         accept_key: None,
-        settings: membership::Settings::default(),
+        settings: membership::Timing::default(),
     };
     let link = Captured::default();
     let mut service = BuiltinService::new(
@@ -346,8 +346,8 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
     (service, link)
 }
 
-fn view_event(ltime: u64) -> membership::Event {
-    membership::Event::View {
+fn view_event(ltime: u64) -> membership::NodeEvent {
+    membership::NodeEvent::View {
         id: membership::ViewId {
             ltime,
             coordinator: 0,
@@ -361,16 +361,16 @@ fn view_event(ltime: u64) -> membership::Event {
     }
 }
 
-fn report(event: membership::Event, bounced: bool) -> Report {
-    Report {
+fn report(event: membership::NodeEvent, bounced: bool) -> NodeReport {
+    NodeReport {
         epoch: 1,
         event,
         bounced,
     }
 }
 
-fn undelivered(mess_type: i16) -> membership::Event {
-    membership::Event::Undelivered {
+fn undelivered(mess_type: i16) -> membership::NodeEvent {
+    membership::NodeEvent::Undelivered {
         payload: bridge::encode(mess_type, &[]),
     }
 }
@@ -381,7 +381,7 @@ fn sent(link: &Captured) -> Vec<u64> {
         .borrow_mut()
         .drain(..)
         .filter_map(|c| match c {
-            Command::Multicast { view, .. } => Some(view.ltime),
+            NodeCommand::Multicast { view, .. } => Some(view.ltime),
             _ => None,
         })
         .collect()
@@ -425,7 +425,7 @@ fn keys_sent(link: &Captured) -> Vec<wire::Keys> {
         .borrow_mut()
         .drain(..)
         .filter_map(|c| match c {
-            Command::Keys(keys) => Some(*keys),
+            NodeCommand::Keys(keys) => Some(*keys),
             _ => None,
         })
         .collect()

@@ -45,10 +45,10 @@ use std::time::{Duration, Instant};
 
 use super::bounces::{self, Queued};
 use super::limit::{RefusalLog, Slot};
-use super::{Command, Report};
+use super::{NodeCommand, NodeReport};
 use crate::daemon::group::Reports;
 use crate::membership::{
-    wire::Keys, Event, LinkChange, MulticastError, Node, Settings, Status, ViewId,
+    wire::Keys, LinkChange, MulticastError, Node, NodeEvent, Status, Timing, ViewId,
 };
 use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_notice, log_warning};
@@ -72,19 +72,19 @@ pub(super) struct NodeSetup {
     pub more_links: Vec<Vec<SocketAddrV4>>,
     pub me: usize,
     pub keys: Keys,
-    pub settings: Settings,
+    pub settings: Timing,
     /// Members a view needs (the quorum lease).
     pub quorum: usize,
 }
 
-pub(super) struct Worker {
+pub(super) struct NodeWorker {
     /// One per link, in link order.
     pub sockets: Vec<UdpSocket>,
     /// Where the engine loop's wake-up bytes come from.
     pub waker: SocketAddr,
     pub setup: NodeSetup,
-    pub commands: Receiver<Command>,
-    pub reports: Reports<Report>,
+    pub commands: Receiver<NodeCommand>,
+    pub reports: Reports<NodeReport>,
     /// Renewed while the node is in a view (see the module documentation).
     pub lease: Arc<Lease>,
     /// Where the node's status is published for the engine loop.
@@ -94,13 +94,13 @@ pub(super) struct Worker {
 /// How long the lease lasts after the node's last heartbeat: between the
 /// longest gap between two heartbeats (a third of the time-out at most)
 /// and the silence after which the node gives up its view (3/4).
-pub(super) fn lease_age(settings: &Settings) -> std::time::Duration {
+pub(super) fn lease_age(settings: &Timing) -> std::time::Duration {
     settings.timeout / 2
 }
 
 /// The running thread's state beside what it was given.
 struct Driver {
-    w: Worker,
+    w: NodeWorker,
     node: Option<Node>,
     epoch: u64,
     /// The node has a view (a `View` came, and no `Left` since).
@@ -121,7 +121,7 @@ struct Driver {
     publish_now: bool,
 }
 
-impl Worker {
+impl NodeWorker {
     /// Runs the loop until told to stop or the engine loop is gone.
     pub(super) fn run(self) {
         let nodes = self.setup.nodes.len();
@@ -290,8 +290,8 @@ impl Driver {
             };
             let now = Instant::now();
             match command {
-                Command::Join { epoch, incarnation } => self.join(epoch, incarnation, now),
-                Command::Leave => {
+                NodeCommand::Join { epoch, incarnation } => self.join(epoch, incarnation, now),
+                NodeCommand::Leave => {
                     self.out_of_view();
                     if let Some(mut node) = self.node.take() {
                         node.leave(now);
@@ -299,15 +299,15 @@ impl Driver {
                     }
                     self.publish_now = true;
                 }
-                Command::Multicast { view, payload } => self.multicast(view, payload, now),
-                Command::Settings(settings) => {
+                NodeCommand::Multicast { view, payload } => self.multicast(view, payload, now),
+                NodeCommand::Timing(settings) => {
                     self.w.setup.settings = settings;
                     self.w.lease.set_max_age(lease_age(&settings));
                     if let Some(node) = &mut self.node {
                         node.set_settings(settings);
                     }
                 }
-                Command::Keys(keys) => {
+                NodeCommand::Keys(keys) => {
                     // Between two datagrams: the node keeps its view.
                     if let Some(node) = &mut self.node {
                         node.set_keys((*keys).clone());
@@ -315,13 +315,13 @@ impl Driver {
                     self.w.setup.keys = *keys;
                     self.publish_now = true;
                 }
-                Command::Quorum(needed) => {
+                NodeCommand::Quorum(needed) => {
                     self.w.setup.quorum = needed;
                     if let Some(node) = &mut self.node {
                         node.set_quorum(needed);
                     }
                 }
-                Command::Stop => return false,
+                NodeCommand::Stop => return false,
             }
             if !self.flush() {
                 return false;
@@ -386,19 +386,19 @@ impl Driver {
         let bounced = std::mem::take(&mut self.bounced);
         while let Some(event) = node.poll_event() {
             match event {
-                Event::View { .. } => {
+                NodeEvent::View { .. } => {
                     self.in_view = true;
                     self.publish_now = true;
                 }
-                Event::Left(_) => {
+                NodeEvent::Left(_) => {
                     self.out_of_view();
                     self.publish_now = true;
                 }
                 _ => {}
             }
-            alive &= self.w.reports.send(Report {
+            alive &= self.w.reports.send(NodeReport {
                 epoch: self.epoch,
-                bounced: bounced && matches!(event, Event::Undelivered { .. }),
+                bounced: bounced && matches!(event, NodeEvent::Undelivered { .. }),
                 event,
             });
         }

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::node::Phase;
+use super::super::node::NodePhase;
 use super::super::testnet::{address, key, Cluster, INCARNATION, MS};
 use super::super::wire::{self, Body, Echo, Header, Heartbeat, Kind};
-use super::super::{Event, QuorumLease, Settings};
+use super::super::{NodeEvent, QuorumLease, Timing};
 use super::{lease_span, promise_span};
 
 /// The heartbeat in a datagram, if it is one.
@@ -100,7 +100,7 @@ fn the_lease_is_granted_in_a_view_and_lapses_exactly_at_its_expiry() {
     for i in 0..3 {
         assert_eq!(c.leases(i), vec![true], "node {i}");
         let until = c.node(i).lease_until().expect("held");
-        assert!(until > c.now && until <= c.now + lease_span(Settings::default().timeout));
+        assert!(until > c.now && until <= c.now + lease_span(Timing::default().timeout));
         assert!(matches!(c.node(i).status().lease, QuorumLease::Held { .. }));
     }
     // Node 0 hears nobody any more.
@@ -120,7 +120,7 @@ fn the_lease_is_granted_in_a_view_and_lapses_exactly_at_its_expiry() {
         .events
         .iter()
         .rev()
-        .find(|(n, _, e)| *n == 0 && *e == Event::Lease(false));
+        .find(|(n, _, e)| *n == 0 && *e == NodeEvent::Lease(false));
     assert_eq!(lapse.map(|(_, t, _)| *t), Some(until));
     assert_eq!(c.node(0).lease_until(), None);
     assert_eq!(c.node(0).status().lease, QuorumLease::Lapsed);
@@ -185,7 +185,7 @@ fn a_flush_excluding_a_node_still_heard_waits_for_the_promise() {
     let flushed = c
         .first_sent(1, Kind::Flush, proposed)
         .expect("node 1 flushes");
-    let promise = promise_span(Settings::default().timeout);
+    let promise = promise_span(Timing::default().timeout);
     assert!(
         flushed >= heard + promise,
         "FLUSH {:?} after the proposal, {:?} after node 2 was last heard",
@@ -249,7 +249,7 @@ fn hostile_echoes_never_extend_the_lease() {
     c.settle();
     c.run(Duration::from_millis(100));
     let genuine = c.node(0).lease_until().expect("held");
-    let bound = c.now + lease_span(Settings::default().timeout);
+    let bound = c.now + lease_span(Timing::default().timeout);
     let base = last_heartbeat(&c, 1, 0);
     let latest = last_heartbeat(&c, 0, 1).sent;
     let forged = [
@@ -319,12 +319,11 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
     let flushed = c.first_sent(1, Kind::Flush, since).expect("node 1 flushed");
     c.run(MS);
     let without_2 = |m: &Vec<_>| m.len() == 2;
-    assert!(
-        c.events
-            .iter()
-            .any(|(n, _, e)| *n == 0
-                && matches!(e, Event::View { members, .. } if without_2(members)))
-    );
+    assert!(c
+        .events
+        .iter()
+        .any(|(n, _, e)| *n == 0
+            && matches!(e, NodeEvent::View { members, .. } if without_2(members))));
     // Everything heals; node 0 proposes all three, and node 1 (which
     // never got the INSTALL without node 2) accepts: its INSTALL is held
     // back for three heartbeats.
@@ -334,7 +333,7 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
     c.drop = Some((0, 1, Kind::Install));
     let flushing_all = |c: &Cluster| {
         let node = c.node(1);
-        matches!(node.phase, Phase::Flushing { .. }) && node.flushing_members.len() == 3
+        matches!(node.phase, NodePhase::Flushing { .. }) && node.flushing_members.len() == 3
     };
     for _ in 0..2000 {
         c.run(MS);
@@ -355,7 +354,7 @@ fn a_flush_without_a_node_stops_vouching_for_it_until_a_view_with_it() {
         .find(|(n, t, e)| {
             *n == 1
                 && *t > accepted
-                && matches!(e, Event::View { members, .. } if members.len() == 3)
+                && matches!(e, NodeEvent::View { members, .. } if members.len() == 3)
         })
         .map(|(_, t, _)| *t)
         .expect("node 1 installs a view with node 2");

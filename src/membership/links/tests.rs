@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::super::wire::{self, Key};
-use super::super::{Event, LinkChange, Node, NodeError, Settings};
+use super::super::{LinkChange, Node, NodeError, NodeEvent, Timing};
 
 const MS: Duration = Duration::from_millis(1);
 const INCARNATION: u64 = 1_800_000_000_000_000;
@@ -35,7 +35,7 @@ struct Cluster {
     nodes: Vec<Node>,
     /// `cut[link][a][b]`: what a sends to b over link is lost.
     cut: Vec<Vec<Vec<bool>>>,
-    events: Vec<(usize, Event)>,
+    events: Vec<(usize, NodeEvent)>,
     changes: Vec<(usize, LinkChange)>,
 }
 
@@ -50,7 +50,7 @@ impl Cluster {
                     more.clone(),
                     i,
                     key(),
-                    Settings::default(),
+                    Timing::default(),
                     INCARNATION + i as u64,
                     now,
                 )
@@ -132,7 +132,7 @@ impl Cluster {
     fn left(&self) -> usize {
         self.events
             .iter()
-            .filter(|(_, e)| matches!(e, Event::Left(_)))
+            .filter(|(_, e)| matches!(e, NodeEvent::Left(_)))
             .count()
     }
 
@@ -149,13 +149,13 @@ impl Cluster {
 fn one_link_keeps_the_datagrams_of_a_cluster_without_links() {
     let (first, _) = links(3, 1);
     let now = Instant::now();
-    let mut plain = Node::new(first.clone(), 0, key(), Settings::default(), 7, now).expect("ok");
+    let mut plain = Node::new(first.clone(), 0, key(), Timing::default(), 7, now).expect("ok");
     let mut linked = Node::with_links(
         first.clone(),
         Vec::new(),
         0,
         key(),
-        Settings::default(),
+        Timing::default(),
         7,
         now,
     )
@@ -173,16 +173,8 @@ fn one_link_keeps_the_datagrams_of_a_cluster_without_links() {
 #[test]
 fn every_datagram_goes_over_every_link_as_the_same_bytes() {
     let (first, more) = links(3, 3);
-    let mut node = Node::with_links(
-        first,
-        more,
-        1,
-        key(),
-        Settings::default(),
-        7,
-        Instant::now(),
-    )
-    .expect("ok");
+    let mut node =
+        Node::with_links(first, more, 1, key(), Timing::default(), 7, Instant::now()).expect("ok");
     let mut sent = Vec::new();
     while let Some(t) = node.poll_transmit() {
         sent.push(t);
@@ -200,16 +192,8 @@ fn every_datagram_goes_over_every_link_as_the_same_bytes() {
     }
     // The digest names the links too: another link list, another cluster.
     let (first, more) = links(3, 2);
-    let mut other = Node::with_links(
-        first,
-        more,
-        1,
-        key(),
-        Settings::default(),
-        7,
-        Instant::now(),
-    )
-    .expect("ok");
+    let mut other =
+        Node::with_links(first, more, 1, key(), Timing::default(), 7, Instant::now()).expect("ok");
     let t = other.poll_transmit().expect("a heartbeat");
     assert_ne!(t.bytes[4..12], sent[0].bytes[4..12]);
 }
@@ -218,17 +202,9 @@ fn every_datagram_goes_over_every_link_as_the_same_bytes() {
 fn bad_link_lists_are_refused() {
     let (first, mut more) = links(3, 2);
     more[0].pop();
-    let err = Node::with_links(
-        first,
-        more,
-        0,
-        key(),
-        Settings::default(),
-        7,
-        Instant::now(),
-    )
-    .err()
-    .expect("refused");
+    let err = Node::with_links(first, more, 0, key(), Timing::default(), 7, Instant::now())
+        .err()
+        .expect("refused");
     assert_eq!(
         err,
         NodeError::LinkNodes {
@@ -238,17 +214,9 @@ fn bad_link_lists_are_refused() {
         }
     );
     let (first, more) = links(2, 5);
-    let err = Node::with_links(
-        first,
-        more,
-        0,
-        key(),
-        Settings::default(),
-        7,
-        Instant::now(),
-    )
-    .err()
-    .expect("refused");
+    let err = Node::with_links(first, more, 0, key(), Timing::default(), 7, Instant::now())
+        .err()
+        .expect("refused");
     assert_eq!(err, NodeError::LinkCount(5));
     assert!(err.to_string().contains("between 1 and 4"), "{err}");
 }

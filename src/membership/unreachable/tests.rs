@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::testnet::{key, Cluster, INCARNATION, MS};
 use super::{Bounce, Verdict, REFUTED_TIMEOUTS};
-use crate::membership::{Event, Node, Settings};
+use crate::membership::{Node, NodeEvent, Timing};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -80,7 +80,7 @@ fn suspicions_are_rate_limited_and_a_refuted_one_turns_bounces_off() {
 /// When node `i` first installed a view without `gone` after `since`.
 fn view_without(c: &Cluster, i: usize, gone: usize, since: Instant) -> Option<Instant> {
     c.events.iter().find_map(|(n, t, e)| match e {
-        Event::View { members, .. }
+        NodeEvent::View { members, .. }
             if *n == i && *t > since && members.iter().all(|m| usize::from(m.node) != gone) =>
         {
             Some(*t)
@@ -92,7 +92,7 @@ fn view_without(c: &Cluster, i: usize, gone: usize, since: Instant) -> Option<In
 fn views(c: &Cluster) -> usize {
     c.events
         .iter()
-        .filter(|(_, _, e)| matches!(e, Event::View { .. }))
+        .filter(|(_, _, e)| matches!(e, NodeEvent::View { .. }))
         .count()
 }
 
@@ -107,9 +107,9 @@ fn last_sent(c: &Cluster, from: usize, to: usize) -> Vec<u8> {
 }
 
 fn cluster(port_unreachable: bool, needed: usize) -> Cluster {
-    let settings = Settings {
+    let settings = Timing {
         port_unreachable,
-        ..Settings::default()
+        ..Timing::default()
     };
     let mut c = Cluster::with_settings(3, settings, needed);
     c.hosts_alive = true;
@@ -130,7 +130,7 @@ fn a_dead_daemon_on_a_live_host_is_dropped_within_a_heartbeat() {
         // One heartbeat to reach it, a probe, and the view change (at
         // once on this network).
         assert!(
-            took <= Settings::default().heartbeat + MS,
+            took <= Timing::default().heartbeat + MS,
             "node {i} took {took:?}"
         );
         assert_eq!(c.node(i).status().unreachable_suspicions, 1);
@@ -150,7 +150,7 @@ fn with_the_setting_off_a_dead_daemon_waits_for_the_time_out() {
     c.run(TIMEOUT * 2);
     for i in 0..2 {
         let at = view_without(&c, i, 2, killed).expect("a view without node 2");
-        assert!(at - killed >= TIMEOUT - Settings::default().heartbeat);
+        assert!(at - killed >= TIMEOUT - Timing::default().heartbeat);
         assert_eq!(c.node(i).status().unreachable_suspicions, 0);
     }
 }
@@ -170,7 +170,7 @@ fn with_a_quorum_the_flush_still_waits_for_the_promise() {
         // it, and no bounce shortens that.
         let promise = TIMEOUT * 3 / 4;
         assert!(
-            at + Settings::default().heartbeat >= killed + promise,
+            at + Timing::default().heartbeat >= killed + promise,
             "node {i} installed after {:?}",
             at - killed
         );
@@ -266,7 +266,7 @@ impl Linked {
                     vec![vec![on_link(1, 0), on_link(1, 1)]],
                     i,
                     key(),
-                    Settings::default(),
+                    Timing::default(),
                     INCARNATION + i as u64,
                     t0,
                 )
@@ -380,7 +380,7 @@ fn a_dead_daemon_bounces_over_every_link_and_is_dropped_within_a_heartbeat() {
     l.nodes[1] = None;
     let alone = l.run(Duration::from_millis(100)).expect("node 1 dropped");
     let took = alone - killed;
-    assert!(took <= Settings::default().heartbeat + MS, "took {took:?}");
+    assert!(took <= Timing::default().heartbeat + MS, "took {took:?}");
     assert_eq!(l.node(0).status().unreachable_suspicions, 1);
 }
 
@@ -394,6 +394,6 @@ fn a_link_silent_for_the_time_out_is_not_waited_for() {
     l.nodes[1] = None;
     let alone = l.run(Duration::from_millis(100)).expect("node 1 dropped");
     let took = alone - killed;
-    assert!(took <= Settings::default().heartbeat + MS, "took {took:?}");
+    assert!(took <= Timing::default().heartbeat + MS, "took {took:?}");
     assert_eq!(l.node(0).status().unreachable_suspicions, 1);
 }

@@ -66,7 +66,7 @@ impl Default for AnnounceSettings {
 
 /// What the worker tells its owner about an announcement.
 #[derive(Debug)]
-pub enum Report {
+pub enum AnnounceReport {
     /// Every frame of the VIF's announcement has been sent.
     Done {
         /// The VIF announced.
@@ -91,7 +91,7 @@ pub enum Report {
 }
 
 /// What the handle asks of the worker.
-enum Command {
+enum AnnounceCommand {
     Announce(Box<Request>),
     Cancel(usize),
 }
@@ -108,7 +108,7 @@ pub(super) struct Request {
 /// Handle on the announcer thread. Dropping it stops the thread (work in
 /// progress is abandoned).
 pub struct Announcer {
-    commands: Option<Sender<Command>>,
+    commands: Option<Sender<AnnounceCommand>>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -117,7 +117,7 @@ impl Announcer {
     /// finished or failed announcement (the daemon forwards it to its log).
     pub fn spawn(
         settings: AnnounceSettings,
-        report: impl FnMut(Report) + Send + 'static,
+        report: impl FnMut(AnnounceReport) + Send + 'static,
     ) -> std::io::Result<Announcer> {
         Announcer::spawn_leased(settings, None, report)
     }
@@ -127,13 +127,13 @@ impl Announcer {
     pub fn spawn_leased(
         settings: AnnounceSettings,
         lease: Option<Arc<Lease>>,
-        report: impl FnMut(Report) + Send + 'static,
+        report: impl FnMut(AnnounceReport) + Send + 'static,
     ) -> std::io::Result<Announcer> {
         let (commands, inbox) = mpsc::channel();
         let worker = thread::Builder::new()
             .name("announcer".into())
             .spawn(move || {
-                let worker = Worker {
+                let worker = AnnounceWorker {
                     schedule: Schedule::new(settings, lease, Instant::now()),
                     link: Sockets::default(),
                     report: Box::new(report),
@@ -146,7 +146,7 @@ impl Announcer {
         })
     }
 
-    fn send(&self, command: Command) {
+    fn send(&self, command: AnnounceCommand) {
         // The worker only ends when we drop the sender, so this cannot fail
         // while `self` lives; a failure would mean it panicked, and then
         // there is nobody left to announce anyway.
@@ -165,7 +165,7 @@ impl Announcer {
         notify: Vec<NotifyTarget>,
         arp_cache: Vec<(Ipv4Addr, Mac)>,
     ) {
-        self.send(Command::Announce(Box::new(Request {
+        self.send(AnnounceCommand::Announce(Box::new(Request {
             vif_index,
             addresses,
             notify,
@@ -176,7 +176,7 @@ impl Announcer {
     /// Stops whatever is still to be sent for VIF `vif_index`, refresh
     /// included (on release).
     pub fn cancel(&self, vif_index: usize) {
-        self.send(Command::Cancel(vif_index));
+        self.send(AnnounceCommand::Cancel(vif_index));
     }
 }
 
@@ -192,21 +192,21 @@ impl Drop for Announcer {
 /// The thread around a [`Schedule`]: it waits for a command or for the
 /// next thing due, and sends on packet sockets it opens itself (in the
 /// network namespace it was spawned in).
-struct Worker {
+struct AnnounceWorker {
     schedule: Schedule,
     link: Sockets,
-    report: Box<dyn FnMut(Report) + Send>,
+    report: Box<dyn FnMut(AnnounceReport) + Send>,
 }
 
-impl Worker {
-    fn apply(&mut self, command: Command) {
+impl AnnounceWorker {
+    fn apply(&mut self, command: AnnounceCommand) {
         match command {
-            Command::Announce(request) => self.schedule.announce(*request, Instant::now()),
-            Command::Cancel(vif_index) => self.schedule.cancel(vif_index),
+            AnnounceCommand::Announce(request) => self.schedule.announce(*request, Instant::now()),
+            AnnounceCommand::Cancel(vif_index) => self.schedule.cancel(vif_index),
         }
     }
 
-    fn run(mut self, inbox: Receiver<Command>) {
+    fn run(mut self, inbox: Receiver<AnnounceCommand>) {
         loop {
             let command = match self.schedule.next_due() {
                 None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),

@@ -1,7 +1,7 @@
 //! The announcer's state: the announcements in progress, the addresses
 //! held for the refresh, and the lease that may hold everything back.
 //! Pure: commands and the time come in as arguments, frames go out on the
-//! [`Link`] passed in, and what happened comes back as [`Report`]s; the
+//! [`Link`] passed in, and what happened comes back as [`AnnounceReport`]s; the
 //! worker thread of `mod.rs` only feeds it.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::job::{self, Job};
 use super::link::Link;
 use super::refresh::Pacer;
-use super::{AnnounceSettings, Lease, Report, Request};
+use super::{AnnounceReport, AnnounceSettings, Lease, Request};
 use crate::base::VifAddress;
 
 /// How soon a job held back by an expired lease looks again.
@@ -63,7 +63,7 @@ impl Schedule {
 
     /// Sends on `link` what is due at `now`; drops the finished and failed
     /// jobs and says what became of them.
-    pub(super) fn run_due(&mut self, now: Instant, link: &mut dyn Link) -> Vec<Report> {
+    pub(super) fn run_due(&mut self, now: Instant, link: &mut dyn Link) -> Vec<AnnounceReport> {
         if self.lease.as_ref().is_some_and(|lease| !lease.valid(now)) {
             // Held back: the jobs wait (a cancel may come meanwhile).
             for job in self.jobs.iter_mut().filter(|job| job.due <= now) {
@@ -86,13 +86,13 @@ impl Schedule {
                     true
                 }
                 Ok(None) => {
-                    reports.push(Report::Done {
+                    reports.push(AnnounceReport::Done {
                         vif_index: job.vif_index,
                     });
                     false
                 }
                 Err(error) => {
-                    reports.push(Report::Failed {
+                    reports.push(AnnounceReport::Failed {
                         vif_index: job.vif_index,
                         error,
                     });
@@ -107,7 +107,7 @@ impl Schedule {
     }
 
     /// Announces the held address the pacer says is due, if any.
-    fn refresh_due(&mut self, now: Instant, link: &mut dyn Link) -> Option<Report> {
+    fn refresh_due(&mut self, now: Instant, link: &mut dyn Link) -> Option<AnnounceReport> {
         let pacer = self.pacer.as_mut()?;
         let count = self.held.values().map(Vec::len).sum();
         let index = pacer.due(now, count)?;
@@ -117,7 +117,7 @@ impl Schedule {
             .flat_map(|(vif, addresses)| addresses.iter().map(move |a| (vif, a)))
             .nth(index)?;
         let error = job::announce(link, vip).err()?;
-        Some(Report::RefreshFailed { vif_index, error })
+        Some(AnnounceReport::RefreshFailed { vif_index, error })
     }
 
     /// When there is next something to do (none: nothing until the next

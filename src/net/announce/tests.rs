@@ -14,7 +14,7 @@ use super::super::ndp;
 use super::job::TURN;
 use super::link::Link;
 use super::schedule::{Schedule, LEASE_RETRY};
-use super::{AnnounceSettings, Lease, Report, Request};
+use super::{AnnounceReport, AnnounceSettings, Lease, Request};
 use crate::base::{Ipv4Block, NotifyTarget, VifAddress};
 
 const ETH0: Mac = [0x02, 0, 0, 0, 0, 0x10];
@@ -105,11 +105,11 @@ impl Link for Recorder {
 }
 
 /// A report, comparable: (kind, VIF, error text).
-fn summary(report: &Report) -> (&'static str, usize, String) {
+fn summary(report: &AnnounceReport) -> (&'static str, usize, String) {
     match report {
-        Report::Done { vif_index } => ("done", *vif_index, String::new()),
-        Report::Failed { vif_index, error } => ("failed", *vif_index, error.to_string()),
-        Report::RefreshFailed { vif_index, error } => {
+        AnnounceReport::Done { vif_index } => ("done", *vif_index, String::new()),
+        AnnounceReport::Failed { vif_index, error } => ("failed", *vif_index, error.to_string()),
+        AnnounceReport::RefreshFailed { vif_index, error } => {
             ("refresh failed", *vif_index, error.to_string())
         }
     }

@@ -10,7 +10,7 @@
 mod cursor;
 pub mod frame;
 pub mod handshake;
-pub mod membership;
+pub mod membership_body;
 
 use std::fmt;
 
@@ -18,7 +18,7 @@ pub use frame::{
     decode_frame, decode_header, decode_payload, encode_frame, Frame, Header, Outgoing,
 };
 pub use handshake::{Accept, ConnectRequest, Parse, RejectCode, Version};
-pub use membership::GroupId;
+pub use membership_body::GroupId;
 
 /// Longest private name a client may ask for.
 pub const MAX_PRIVATE_NAME: usize = 10;

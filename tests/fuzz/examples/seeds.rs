@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use wackamole::control::wire::encode_state;
 use wackamole::engine::codec::mess_type;
 use wackamole::membership::wire::{open, Key};
-use wackamole::membership::{Node, Settings};
+use wackamole::membership::{Node, Timing};
 use wackamole::spread::wire::service_bits::{REG_MEMB, TRANSITION};
 use wackamole::spread::wire::{decode_frame, ByteOrder, HEADER_LEN};
 use wackamole_fuzz::sample_status;
@@ -239,7 +239,7 @@ fn membership(corpus: &mut Corpus) {
     let nodes: Vec<SocketAddrV4> = (0..3)
         .map(|i| SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1 + i as u8), 4810))
         .collect();
-    let settings = Settings::new(Duration::from_millis(20), Duration::from_millis(200))
+    let settings = Timing::new(Duration::from_millis(20), Duration::from_millis(200))
         .expect("valid settings");
     let start = Instant::now();
     let mut cluster: Vec<Node> = (0..3)

@@ -117,7 +117,7 @@ fuzz_target!(|data: &[u8]| {
             interval: Duration::from_secs(4),
         },
         state_wait: Duration::from_secs(10),
-        arp_share: Duration::from_secs(60),
+        arp_cache_interval: Duration::from_secs(60),
         release_unservable: false,
     });
     let mut held = [false; VIFS];

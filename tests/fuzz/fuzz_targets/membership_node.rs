@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::membership::wire::{cluster_digest, open, seal, Key, MAGIC, MAX_DATAGRAM, VERSION};
-use wackamole::membership::{Event, Node, Settings};
+use wackamole::membership::{NodeEvent, Node, Timing};
 use wackamole_fuzz::Bytes;
 
 const NODES: usize = 3;
@@ -36,7 +36,7 @@ fn drain(node: &mut Node, key: &Key, nodes: &[SocketAddrV4], now: Instant) {
         open(key, &t.bytes).expect("what the node sends opens under the key");
     }
     while let Some(event) = node.poll_event() {
-        if let Event::View {
+        if let NodeEvent::View {
             members, my_index, ..
         } = event
         {
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let key = Key::new(&[7u8; 32]).expect("a valid key");
     let nodes = listed();
     let digest = cluster_digest(&nodes);
-    let settings = Settings::new(Duration::from_millis(20), Duration::from_millis(200))
+    let settings = Timing::new(Duration::from_millis(20), Duration::from_millis(200))
         .expect("valid settings");
     let mut now = Instant::now();
     let mut node = Node::new(nodes.clone(), 0, key.clone(), settings, 1_000, now).expect("a node");

@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wackamole::spread::wire::{decode_frame, decode_header, decode_payload, HEADER_LEN};
-use wackamole::spread::Event;
+use wackamole::spread::SessionEvent;
 
 fuzz_target!(|data: &[u8]| {
     let whole = decode_frame(data);
@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((frame, len)) = whole {
         assert!(len <= data.len());
-        let _ = Event::from_frame(frame, "#wack1#wm1");
+        let _ = SessionEvent::from_frame(frame, "#wack1#wm1");
     }
 });

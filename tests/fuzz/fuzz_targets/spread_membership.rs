@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wackamole::spread::wire::membership::{decode_regular_body, decode_transitional_body};
+use wackamole::spread::wire::membership_body::{decode_regular_body, decode_transitional_body};
 use wackamole::spread::wire::ByteOrder;
 use wackamole_fuzz::Bytes;
 

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use wackamole::config::VifAddress;
 use wackamole::control::{
-    EndCause, MemberStatus, QuorumStatus, MoveReason, RefusalReason, ServiceStatus, Status, VifStatus,
+    EndCause, MemberStatus, QuorumStatus, MoveReason, RefusalReason, ServiceStatus, StatusReport, VifStatus,
     WatchEvent, WatchItem, WatchRecord,
 };
 
@@ -81,7 +81,7 @@ impl<'a> Bytes<'a> {
 /// The status the control targets serve: three members, of which this
 /// node is the first, and four VIFs of up to three addresses each, held
 /// by turns or by nobody.
-pub fn sample_status() -> Status {
+pub fn sample_status() -> StatusReport {
     let node = |n: u8| Ipv4Addr::new(192, 168, 7, n);
     let vif = |v: u8| VifStatus {
         priority: i32::from(v % 6),
@@ -95,7 +95,7 @@ pub fn sample_status() -> Status {
             })
             .collect(),
     };
-    Status {
+    StatusReport {
         state: "RUN".to_string(),
         mature: true,
         identity: Some(node(1)),

@@ -1,4 +1,4 @@
-//! What the daemon reports about itself: [`Status`], filled from the
+//! What the daemon reports about itself: [`StatusReport`], filled from the
 //! engine's snapshot, rendered as the original state reply or as our JSON
 //! document ([`JsonStatus`], request byte 3).
 //!
@@ -21,7 +21,7 @@ use crate::engine::ClaimPriority;
 
 /// The daemon's state as reported on the control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Status {
+pub struct StatusReport {
     /// Name of the node's state (`RUN`, ...).
     pub state: String,
     /// Whether this node has matured.
@@ -125,7 +125,7 @@ pub fn priority_name(priority: i32) -> &'static str {
     ClaimPriority::from_wire(priority).map_or("UNKNOWN", ClaimPriority::as_str)
 }
 
-impl Status {
+impl StatusReport {
     /// The reply to request 0.
     pub fn state_reply(&self) -> StateReply {
         StateReply {
@@ -217,7 +217,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::control::json::{JsonLink, JsonMembershipView, JsonNode, JsonRefused};
 
-    pub(crate) fn sample_status() -> Status {
+    pub(crate) fn sample_status() -> StatusReport {
         let me = Ipv4Addr::new(192, 168, 1, 10);
         let address = |interface: &str, addr: [u8; 4], prefix_len| VifAddress {
             interface: interface.to_string(),
@@ -225,7 +225,7 @@ pub(crate) mod tests {
             prefix_len,
             network_len: 24,
         };
-        Status {
+        StatusReport {
             state: "RUN".to_string(),
             mature: true,
             identity: Some(me),
@@ -285,7 +285,7 @@ pub(crate) mod tests {
     }
 
     /// The sample as the built-in membership would report it.
-    pub(crate) fn membership_status() -> Status {
+    pub(crate) fn membership_status() -> StatusReport {
         let refused = |bad_mac, replayed| JsonRefused {
             malformed: 0,
             bad_mac,
@@ -512,7 +512,7 @@ pub(crate) mod tests {
         }
 
         #[derive(DeJson)]
-        pub struct Status {
+        pub struct StatusReport {
             pub state: String,
             pub member_count: usize,
             pub service: Option<Service>,
@@ -522,7 +522,7 @@ pub(crate) mod tests {
     #[test]
     fn older_clients_skip_the_fields_they_do_not_know() {
         let json = membership_status().to_json();
-        let parsed = <older::Status as nanoserde::DeJson>::deserialize_json(&json).unwrap();
+        let parsed = <older::StatusReport as nanoserde::DeJson>::deserialize_json(&json).unwrap();
         assert_eq!((parsed.state.as_str(), parsed.member_count), ("RUN", 2));
         let service = parsed.service.expect("the service");
         assert_eq!(

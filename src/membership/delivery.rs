@@ -2,13 +2,14 @@
 //! multicasts go to the coordinator as DATA, the coordinator numbers them
 //! and sends them to every member as SEQUENCED, members deliver them in
 //! number order, and heartbeats carry what each member lacks (repair) and
-//! what every member has (stability).
+//! what every member has (stability). The coordinator's counters, the
+//! `Sequencer`, are part of the view's state (`view_state.rs`).
 
 use std::time::Instant;
 
-use super::node::{Node, Phase, MAX_EARLY};
-use super::outputs::Event;
-use super::view::{message_cost, ViewState, LOG_BUDGET};
+use super::node::{Node, NodePhase, MAX_EARLY};
+use super::outputs::NodeEvent;
+use super::view_state::{message_cost, ViewState, LOG_BUDGET};
 use super::wire::{Body, Member, Sequenced, ViewId};
 
 /// How far beyond the next expected local number a DATA may arrive and
@@ -26,7 +27,7 @@ impl Node {
                 self.outgoing.retain(|(local, _)| *local > m.local);
             }
             if let Some(origin) = view.member(m.origin) {
-                self.emit(Event::Deliver {
+                self.emit(NodeEvent::Deliver {
                     origin,
                     payload: m.payload,
                 });
@@ -42,8 +43,8 @@ impl Node {
         now: Instant,
     ) {
         match self.phase {
-            Phase::Installed => {}
-            Phase::Flushing { proposal, .. } if proposal == view => {
+            NodePhase::Installed => {}
+            NodePhase::Flushing { proposal, .. } if proposal == view => {
                 if self.early.len() < MAX_EARLY {
                     self.early.push((view, message));
                 }
@@ -85,7 +86,7 @@ impl Node {
         payload: Vec<u8>,
         now: Instant,
     ) {
-        if self.phase != Phase::Installed {
+        if self.phase != NodePhase::Installed {
             return;
         }
         let Some(v) = &self.view else {
@@ -169,7 +170,7 @@ impl Node {
     /// itself (as far as the log budget allows); a member sends the newest
     /// (`only_newest`) or all of them as DATA.
     pub(super) fn push_outgoing(&mut self, now: Instant, only_newest: bool) {
-        if self.phase != Phase::Installed {
+        if self.phase != NodePhase::Installed {
             return;
         }
         let Some(v) = &self.view else {

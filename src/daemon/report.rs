@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::quorum::QuorumState;
 use crate::config::Config;
-use crate::control::{MemberStatus, QuorumStatus, ServiceStatus, Status, VifStatus};
+use crate::control::{MemberStatus, QuorumStatus, ServiceStatus, StatusReport, VifStatus};
 use crate::engine::{MemberHealth, Snapshot};
 
 /// What `wackatrl` shows. While the daemon is out of the group (the
@@ -17,7 +17,7 @@ pub(super) fn status(
     identity: Ipv4Addr,
     service: ServiceStatus,
     quorum: &QuorumState,
-) -> Status {
+) -> StatusReport {
     let members = snapshot
         .view
         .iter()
@@ -40,7 +40,7 @@ pub(super) fn status(
             addresses: configured.addresses.clone(),
         })
         .collect();
-    Status {
+    StatusReport {
         state: snapshot.phase.as_str().to_string(),
         mature: snapshot.mature,
         identity: Some(identity),

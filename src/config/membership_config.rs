@@ -6,12 +6,11 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use crate::base::membership_settings::Settings;
+use crate::base::membership_timing::Timing;
 
 /// `Port` when the block names none.
 pub const DEFAULT_MEMBERSHIP_PORT: u16 = 4810;
-/// Most nodes `Nodes` may list: the membership's bitmaps are 32 bits wide.
-pub const MAX_MEMBERSHIP_NODES: usize = 32;
+pub use crate::base::MAX_NODES;
 
 /// Most links (addresses per node) `Nodes` may give a node.
 pub const MAX_LINKS: usize = 4;
@@ -21,7 +20,7 @@ pub const MAX_LINKS: usize = 4;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipConfig {
     /// Every node of the cluster, in the order every node lists them: 1 to
-    /// [`MAX_MEMBERSHIP_NODES`] addresses, none twice.
+    /// [`MAX_NODES`] addresses, none twice.
     pub nodes: Vec<Ipv4Addr>,
     /// The links after the first (at most [`MAX_LINKS`] - 1): for each,
     /// every node's address on it, in the order of `nodes`. Empty when
@@ -36,8 +35,8 @@ pub struct MembershipConfig {
     /// (never sent under), for a key rotation; another path than `key`.
     pub accept_key: Option<PathBuf>,
     /// `Heartbeat` and `Timeout`, accepted together by
-    /// [`Settings::new`].
-    pub settings: Settings,
+    /// [`Timing::new`].
+    pub settings: Timing,
 }
 
 /// `Quorum`: how many members a view needs before this node holds any

@@ -6,17 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{bad_value, syntax, Located, Parser};
-use crate::base::membership_settings::{
-    Settings, SettingsError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT,
-};
+use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
-use crate::config::{
-    MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_MEMBERSHIP_NODES,
-};
+use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_NODES};
 
 const PARAMETER: &str =
     "Nodes, Port, Key, AcceptKey, Heartbeat, Timeout or PortUnreachable inside Membership";
@@ -203,7 +199,7 @@ impl Parser<'_> {
                         ));
                     }
                 }
-                if block.nodes.len() == MAX_MEMBERSHIP_NODES {
+                if block.nodes.len() == MAX_NODES {
                     return Err((at, ErrorKind::TooManyNodes { address: addrs[0] }));
                 }
                 block.nodes.push((addrs, at));
@@ -274,17 +270,17 @@ fn not_a_node(address: Ipv4Addr) -> Option<&'static str> {
 /// Heartbeat and Timeout (defaults for what is not written) as the
 /// membership accepts them; a refusal points at the value it names, or at
 /// the other one when that one is the default, or at the block's end.
-fn timing(block: &Block, close: Position) -> Located<Settings> {
+fn timing(block: &Block, close: Position) -> Located<Timing> {
     let heartbeat = block.heartbeat.map(|(_, at)| at);
     let timeout = block.timeout.map(|(_, at)| at);
-    Settings::new(
+    Timing::new(
         block.heartbeat.map_or(DEFAULT_HEARTBEAT, |(d, _)| d),
         block.timeout.map_or(DEFAULT_TIMEOUT, |(d, _)| d),
     )
     .map_err(|error| {
         let at = match error {
-            SettingsError::HeartbeatOutOfRange(_) => heartbeat.or(timeout),
-            SettingsError::TimeoutOutOfRange(_) | SettingsError::TimeoutTooShort { .. } => {
+            TimingError::HeartbeatOutOfRange(_) => heartbeat.or(timeout),
+            TimingError::TimeoutOutOfRange(_) | TimingError::TimeoutTooShort { .. } => {
                 timeout.or(heartbeat)
             }
         };

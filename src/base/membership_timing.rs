@@ -1,8 +1,13 @@
-//! The timing settings of the built-in membership, and whether a port
-//! unreachable answer to a heartbeat speeds up failure detection.
+//! The timing settings of the built-in membership, whether a port
+//! unreachable answer to a heartbeat speeds up failure detection, and how
+//! many nodes a cluster may list.
 
 use std::fmt;
 use std::time::Duration;
+
+/// Most nodes a built-in membership cluster may list, in the `Membership`
+/// block and in a view on the wire: its bitmaps are 32 bits wide.
+pub const MAX_NODES: usize = 32;
 
 /// How often a node sends its heartbeat to every other listed node: ten
 /// per time-out, so that a failure is only suspected after ten datagrams
@@ -23,7 +28,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `Heartbeat`, `Timeout` and `PortUnreachable` of a `Membership` block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
+pub struct Timing {
     /// Time between heartbeats.
     pub heartbeat: Duration,
     /// Silence after which a node is no longer heard.
@@ -34,9 +39,9 @@ pub struct Settings {
     pub port_unreachable: bool,
 }
 
-impl Default for Settings {
+impl Default for Timing {
     fn default() -> Self {
-        Settings {
+        Timing {
             heartbeat: DEFAULT_HEARTBEAT,
             timeout: DEFAULT_TIMEOUT,
             port_unreachable: true,
@@ -46,7 +51,7 @@ impl Default for Settings {
 
 /// Why a pair of settings is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SettingsError {
+pub enum TimingError {
     /// A heartbeat outside [`MIN_HEARTBEAT`]..=[`MAX_HEARTBEAT`].
     HeartbeatOutOfRange(Duration),
     /// A time-out above [`MAX_TIMEOUT`].
@@ -61,17 +66,17 @@ pub enum SettingsError {
     },
 }
 
-impl fmt::Display for SettingsError {
+impl fmt::Display for TimingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SettingsError::HeartbeatOutOfRange(d) => write!(
+            TimingError::HeartbeatOutOfRange(d) => write!(
                 f,
                 "Heartbeat {d:?} is outside {MIN_HEARTBEAT:?} to {MAX_HEARTBEAT:?}"
             ),
-            SettingsError::TimeoutOutOfRange(d) => {
+            TimingError::TimeoutOutOfRange(d) => {
                 write!(f, "Timeout {d:?} is longer than {MAX_TIMEOUT:?}")
             }
-            SettingsError::TimeoutTooShort { heartbeat, timeout } => write!(
+            TimingError::TimeoutTooShort { heartbeat, timeout } => write!(
                 f,
                 "Timeout {timeout:?} must be at least {MIN_HEARTBEATS_PER_TIMEOUT} heartbeats ({:?} with Heartbeat {heartbeat:?})",
                 *heartbeat * MIN_HEARTBEATS_PER_TIMEOUT
@@ -80,21 +85,21 @@ impl fmt::Display for SettingsError {
     }
 }
 
-impl std::error::Error for SettingsError {}
+impl std::error::Error for TimingError {}
 
-impl Settings {
+impl Timing {
     /// Checks a pair of timing settings (`port_unreachable` on).
-    pub fn new(heartbeat: Duration, timeout: Duration) -> Result<Settings, SettingsError> {
+    pub fn new(heartbeat: Duration, timeout: Duration) -> Result<Timing, TimingError> {
         if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&heartbeat) {
-            return Err(SettingsError::HeartbeatOutOfRange(heartbeat));
+            return Err(TimingError::HeartbeatOutOfRange(heartbeat));
         }
         if timeout > MAX_TIMEOUT {
-            return Err(SettingsError::TimeoutOutOfRange(timeout));
+            return Err(TimingError::TimeoutOutOfRange(timeout));
         }
         if timeout < heartbeat * MIN_HEARTBEATS_PER_TIMEOUT {
-            return Err(SettingsError::TimeoutTooShort { heartbeat, timeout });
+            return Err(TimingError::TimeoutTooShort { heartbeat, timeout });
         }
-        Ok(Settings {
+        Ok(Timing {
             heartbeat,
             timeout,
             port_unreachable: true,
@@ -112,34 +117,32 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        let d = Settings::default();
-        assert_eq!(Settings::new(d.heartbeat, d.timeout), Ok(d));
+        let d = Timing::default();
+        assert_eq!(Timing::new(d.heartbeat, d.timeout), Ok(d));
     }
 
     #[test]
     fn bounds_are_enforced() {
         assert_eq!(
-            Settings::new(Duration::from_micros(500), ms(10)),
-            Err(SettingsError::HeartbeatOutOfRange(Duration::from_micros(
-                500
-            )))
+            Timing::new(Duration::from_micros(500), ms(10)),
+            Err(TimingError::HeartbeatOutOfRange(Duration::from_micros(500)))
         );
         assert_eq!(
-            Settings::new(ms(11_000), ms(60_000)),
-            Err(SettingsError::HeartbeatOutOfRange(ms(11_000)))
+            Timing::new(ms(11_000), ms(60_000)),
+            Err(TimingError::HeartbeatOutOfRange(ms(11_000)))
         );
         assert_eq!(
-            Settings::new(ms(50), ms(121_000)),
-            Err(SettingsError::TimeoutOutOfRange(ms(121_000)))
+            Timing::new(ms(50), ms(121_000)),
+            Err(TimingError::TimeoutOutOfRange(ms(121_000)))
         );
         assert_eq!(
-            Settings::new(ms(50), ms(149)),
-            Err(SettingsError::TimeoutTooShort {
+            Timing::new(ms(50), ms(149)),
+            Err(TimingError::TimeoutTooShort {
                 heartbeat: ms(50),
                 timeout: ms(149)
             })
         );
-        assert!(Settings::new(ms(5), ms(25)).is_ok());
-        assert!(Settings::new(ms(50), ms(150)).is_ok());
+        assert!(Timing::new(ms(5), ms(25)).is_ok());
+        assert!(Timing::new(ms(50), ms(150)).is_ok());
     }
 }
