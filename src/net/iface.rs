@@ -142,6 +142,7 @@ pub fn remove_leftovers(configured: &[VifAddress]) -> Result<Vec<VifAddress>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::Reason;
     use super::*;
 
     #[test]
