@@ -201,7 +201,8 @@ pub struct JsonQuorum {
 pub struct JsonMember {
     /// Its position in the view.
     pub index: usize,
-    /// Its Spread private group name.
+    /// Its name in the group service: a Spread private group name, or
+    /// `ADDRESS/INCARNATION` for the built-in membership.
     pub name: String,
     /// Its real address, once its STATE has arrived.
     pub address: Option<String>,

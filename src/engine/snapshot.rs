@@ -12,7 +12,8 @@ use crate::base::GroupId;
 /// One member of the current view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSnapshot {
-    /// Its name in the group service (a Spread private group).
+    /// Its name in the group service (a Spread private group, or
+    /// `ADDRESS/INCARNATION` for the built-in membership).
     pub name: String,
     /// Its real address, once its STATE arrived.
     pub identity: Option<Ipv4Addr>,
