@@ -96,7 +96,7 @@ pub fn renew(vip: &VifAddress, lifetime: Duration) -> Result<Renewal> {
 /// down, never beside it: an address taken down and brought up again
 /// between a renewal's two reads looks like one the renewal added, and is
 /// deleted; one taken down while a renewal adds it back for a moment is
-/// reported [`Reason::StillPresent`].
+/// reported [`Reason::StillPresent`](super::error::Reason::StillPresent).
 pub fn renew_all(vips: &[VifAddress], lifetime: Duration) -> Result<Vec<Result<Renewal>>> {
     renewal::renew_all(vips, lifetime)
 }
