@@ -15,6 +15,8 @@
 //! | [`membership`] | the built-in group service's protocol: datagrams and time in, datagrams and events out (pure) |
 //! | [`spread`] | the Spread client protocol, spoken directly: frame codecs and a blocking session |
 //! | [`net`] | Linux networking: addresses on interfaces (rtnetlink, with kernel lifetimes), ARP and neighbour advertisements, the kernel's ARP table, the announcer |
+//! | [`track`] | the trackers: when this node's own health changes, from link states, check results and drain files (pure) |
+//! | [`check`] | runs the trackers' check commands, each on a thread of its own, killed at the time-out |
 //! | [`control`] | the control socket (the original's byte protocol and our JSON status) and the `wackatrl` client |
 //! | [`daemon`] | the wiring: starts the threads and runs the loop; every decision is in its pure core |
 //! | [`hooks`] | the hook runner: `Run "COMMAND" on up` and the like, one at a time on a thread of its own |
@@ -59,12 +61,15 @@
 //!   advertisements and the `Notify` walk (and, with `Announce`, sends
 //!   them again periodically).
 //! - **The hook runner** (`hooks`): runs the hook commands in order.
+//! - **With a `Track` block**: the link watcher (`linkwatch`), which
+//!   reports interface link changes, and one `check` thread per run of a
+//!   check command, which reports its outcome.
 //!
 //! They talk through one channel into the loop: the group service's
 //! threads, the control connections and the signal thread only ever send
-//! events into it. The announcer and the hook runner only take work, which
-//! the core queues for them through its host and never waits on; they
-//! report to the log.
+//! events into it (so do the link watcher and the check threads). The
+//! announcer and the hook runner only take work, which the core queues
+//! for them through its host and never waits on; they report to the log.
 //!
 //! # Design texts
 //!

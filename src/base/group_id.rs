@@ -3,38 +3,43 @@
 //! to tie them to that view.
 
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use super::bytes::{ByteOrder, Faults, Reader};
 
 /// Bytes of a group id on the wire: three u32s.
 pub const GROUP_ID_LEN: usize = 12;
 
-/// Identifies one view of a group. Spread delivers the three integers
-/// with each membership; the built-in membership derives them from its
-/// view id (see the daemon's bridge).
+/// Identifies one view of a group: three 32-bit words whose meaning is
+/// the group service's. The engine only compares them and copies them
+/// into its messages. Spread delivers them with each membership (the
+/// address of the daemon that created the daemon membership, that
+/// membership's timestamp, and the count of this group's views within
+/// it); the built-in membership makes them from its view id (the two
+/// halves of the logical time, then the coordinator over its
+/// incarnation: see the daemon's bridge). The field names are Spread's,
+/// the layout a Spread view id has on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId {
-    /// First word. Spread: the IPv4 address of the daemon that created the
-    /// daemon membership. Built-in: the high half of the view's ltime.
+    /// The first word. Spread: the IPv4 address of the daemon that
+    /// created the daemon membership. Built-in: the high half of the
+    /// logical time.
     pub proc_id: u32,
-    /// Second word. Spread: the daemon membership's timestamp. Built-in:
-    /// the low half of the view's ltime.
+    /// The second word. Spread: the daemon membership's timestamp.
+    /// Built-in: the low half of the logical time.
     pub time: u32,
-    /// Third word. Spread: counts views of this group within that daemon
-    /// membership. Built-in: the coordinator's index in the top byte over
-    /// the low 24 bits of its incarnation.
+    /// The third word. Spread: counts views of this group within that
+    /// daemon membership. Built-in: the coordinator and its incarnation.
     pub index: u32,
 }
 
 impl GroupId {
-    /// The three integers, in the order Spread keeps them (and Wackamole
-    /// copies into its STATE messages).
+    /// The three words, in the order a Spread view id keeps them (and
+    /// Wackamole copies into its STATE messages).
     pub const fn raw(&self) -> [u32; 3] {
         [self.proc_id, self.time, self.index]
     }
 
-    /// The id whose integers, in [`GroupId::raw`]'s order, are `raw`.
+    /// The id whose words, in [`GroupId::raw`]'s order, are `raw`.
     pub const fn from_raw(raw: [u32; 3]) -> GroupId {
         GroupId {
             proc_id: raw[0],
@@ -68,17 +73,10 @@ impl GroupId {
 }
 
 impl fmt::Display for GroupId {
-    /// `10.99.0.1/1795562150/3`: the three words, the first as an IPv4
-    /// address (Spread's creating daemon; for a built-in view it is just
-    /// the ltime's high half written that way).
+    /// `174260225/1795562150/3`: the three words in decimal, whichever
+    /// service made them (none of them is an address for every service).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}",
-            Ipv4Addr::from(self.proc_id),
-            self.time,
-            self.index
-        )
+        write!(f, "{}/{}/{}", self.proc_id, self.time, self.index)
     }
 }
 
@@ -119,11 +117,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn display_names_daemon_time_and_index() {
+    fn display_shows_the_three_words_as_numbers() {
         assert_eq!(
             GroupId::from_raw([174_260_225, 1_795_562_150, 3]).to_string(),
-            "10.99.0.1/1795562150/3"
+            "174260225/1795562150/3"
         );
     }
 }

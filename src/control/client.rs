@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::json::check::check_object;
 use super::json::JsonStatus;
-use super::json_check::check_object;
 use super::wire::{
     decode_length, decode_state, AddressRecord, RequestKind, StateReply, VifRecord, VIF_LEN,
 };

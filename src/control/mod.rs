@@ -17,13 +17,12 @@
 //! node state, members or view, and the original client never sends them
 //! (the original daemon closes the connection on them). `wackatrl
 //! --metrics` renders the JSON status in the Prometheus text format
-//! ([`metrics`]) on the client's side.
+//! ([`metrics`]) on the client's side. The JSON status document (its
+//! types, the grammar check a reply passes, the value tree and the
+//! decoder) is in [`json`].
 
 pub mod client;
 pub mod json;
-pub mod json_check;
-pub mod json_decode;
-pub mod json_value;
 pub mod metrics;
 pub mod server;
 pub mod status_report;

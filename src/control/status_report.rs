@@ -60,7 +60,8 @@ pub struct TrackerStatus {
 /// One member of the view, for the status output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStatus {
-    /// Spread private group name.
+    /// Its name in the group service: a Spread private group name, or
+    /// `ADDRESS/INCARNATION` for the built-in membership.
     pub name: String,
     /// Real address, once its STATE has arrived.
     pub address: Option<Ipv4Addr>,

@@ -22,9 +22,9 @@ use std::net::SocketAddr;
 
 use nanoserde::SerJson;
 
+use super::json::decode::{decode_object, DecodeError, Fields, FromValue, Misfit};
+use super::json::value::Value;
 use super::json::JsonAddress;
-use super::json_decode::{decode_object, DecodeError, Fields, FromValue, Misfit};
-use super::json_value::Value;
 use crate::base::VifAddress;
 
 /// Why a VIF was acquired or released.

@@ -5,8 +5,8 @@
 use super::codec::{self, mess_type, BalanceBody, ClaimPriority, Move};
 use super::event::{Delivery, Level, Timer};
 use super::index::{MemberIndex, VifIndex};
-use super::machine::Engine;
-use super::snapshot::{Phase, StateReport};
+use super::machine::{Engine, Phase};
+use super::members::StateReport;
 use crate::config::AcquisitionsPerRound;
 
 impl Engine {

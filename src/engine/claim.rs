@@ -7,8 +7,8 @@
 use super::codec::StateBody;
 use super::event::{Level, Timer};
 use super::index::MemberIndex;
-use super::machine::Engine;
-use super::snapshot::{Phase, StateReport};
+use super::machine::{Engine, Phase};
+use super::members::StateReport;
 use super::table::ClaimResult;
 
 impl Engine {

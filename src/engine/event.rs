@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::health::LocalHealth;
+use super::health_map::LocalHealth;
 use super::index::VifIndex;
 /// Log records carry the facade's severity; the engine only names it.
 pub use crate::base::Level;

@@ -19,58 +19,10 @@ use std::net::Ipv4Addr;
 use super::codec::{self, mess_type, VifList};
 use super::event::{Delivery, Level, Timer};
 use super::index::{MemberIndex, VifIndex};
-use super::machine::Engine;
+use super::machine::{Engine, Phase};
+use super::members::StateReport;
 use super::settings::RELEASE_WAIT;
-use super::snapshot::{Phase, StateReport};
 use crate::base::GroupId;
-
-/// This view's account of who may still have what up.
-pub(super) struct Handoff {
-    /// Per member: the VIFs its HOLDING for this view listed, if one came
-    /// before its STATE.
-    holding: Vec<Option<Vec<VifIndex>>>,
-    /// Per VIF: the members that owe a RELEASED for it, once per debt.
-    due: Vec<Vec<MemberIndex>>,
-    /// Per VIF the table gives us and we have not brought up because a
-    /// RELEASED is owed: the round of the release timer after which we
-    /// stop waiting.
-    waiting: Vec<Option<u32>>,
-    /// The round of the release timer (armed or next).
-    round: u32,
-    timer_armed: bool,
-}
-
-impl Handoff {
-    pub(super) fn new(members: usize, vifs: usize) -> Handoff {
-        Handoff {
-            holding: vec![None; members],
-            due: vec![Vec::new(); vifs],
-            waiting: vec![None; vifs],
-            round: 0,
-            timer_armed: false,
-        }
-    }
-
-    /// Whether `member` is one of ours: it sent HOLDING in this view
-    /// before its STATE, so it sends RELEASED for what it gives up.
-    pub(super) fn is_ours(&self, member: MemberIndex) -> bool {
-        self.holding.get(member.0).is_some_and(Option::is_some)
-    }
-
-    /// Whether we are waiting for a RELEASED before bringing `vif` up.
-    pub(super) fn awaits(&self, vif: VifIndex) -> bool {
-        self.waiting[vif.0].is_some()
-    }
-
-    /// The members other than `owner` that owe a RELEASED for `vif`.
-    fn owed_by_others(&self, vif: VifIndex, owner: MemberIndex) -> Vec<MemberIndex> {
-        self.due[vif.0]
-            .iter()
-            .copied()
-            .filter(|&m| m != owner)
-            .collect()
-    }
-}
 
 impl Engine {
     /// Our HOLDING for a new view: what we have up now. Sent before our

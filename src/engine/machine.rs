@@ -1,8 +1,9 @@
 //! The engine proper: inputs in, outputs out (see the module docs of
 //! `engine` for the rules it follows). This file holds the [`Engine`]
-//! type, its dispatch and the outputs every job shares; the jobs live
-//! beside it: the view and its state exchange in `view`, claiming in
-//! `claim`, balancing in `balance` and the snapshot in `snapshot`.
+//! type and its [`Phase`], its dispatch and the outputs every job shares;
+//! the jobs live beside it: the view and its state exchange in `view`,
+//! claiming in `claim`, balancing in `balance` and the snapshot in
+//! `snapshot`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -10,15 +11,44 @@ use std::time::Duration;
 
 use super::codec::{self, mess_type, Body, ClaimPriority};
 use super::event::{Delivery, Input, Level, Message, Output, Timer};
-use super::handoff::Handoff;
-use super::health::Health;
+use super::handoff_account::Handoff;
+use super::health_map::Health;
 use super::index::{MemberIndex, VifIndex};
+use super::members::CurrentView;
 use super::settings::Settings;
-use super::snapshot::Phase;
 use super::table::Table;
-use super::view::CurrentView;
 use crate::base::ArpEntry;
 use crate::config::{Balance, HookEvent};
+
+/// Where the engine is in its cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not in the group.
+    Disconnected,
+    /// In the group, not (yet) allowed to claim: immature, or waiting for
+    /// the first view.
+    Boot,
+    /// Exchanging STATE for the current view.
+    Gather,
+    /// The table is settled; the leader balances.
+    Run,
+}
+
+impl Phase {
+    /// Every phase, in the order a node passes through them. Balancing is
+    /// no phase of its own: the leader balances while in `Run`.
+    pub const ALL: [Phase; 4] = [Phase::Disconnected, Phase::Boot, Phase::Gather, Phase::Run];
+
+    /// The state's name as the original's logs and our status spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Disconnected => "DISCONNECTED",
+            Phase::Boot => "BOOT",
+            Phase::Gather => "GATHER",
+            Phase::Run => "RUN",
+        }
+    }
+}
 
 /// The Wackamole state machine: inputs in, outputs out, no I/O.
 pub struct Engine {

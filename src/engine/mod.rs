@@ -34,6 +34,13 @@
 //! - `table`: the allocation table and its pure rules; [`codec`]: the
 //!   message bodies; `event` and `settings`: what goes in and out.
 //!
+//! What the jobs keep sits apart from the jobs, so that imports run one
+//! way (the [`Engine`] type in `machine` imports the state, each job
+//! imports `machine` and the state, nothing imports a job): `members`
+//! holds the current view's members and where each stands in the state
+//! exchange, `handoff_account` the account of who owes a RELEASED,
+//! `health_map` this node's health and the view's agreed health map.
+//!
 //! The rules are those of the original C nodes (etc/design/ALGORITHM.md), and
 //! the [`codec`] bodies are byte-compatible with theirs. Where we differ:
 //!
@@ -174,13 +181,16 @@ mod claim;
 pub mod codec;
 mod event;
 mod handoff;
+mod handoff_account;
 #[cfg(test)]
 mod handoff_tests;
 mod health;
+mod health_map;
 #[cfg(test)]
 mod health_tests;
 mod index;
 mod machine;
+mod members;
 mod settings;
 mod snapshot;
 mod table;
@@ -191,8 +201,9 @@ mod view;
 pub use crate::base::{ArpEntry, GroupId};
 pub use codec::{ClaimPriority, CodecError};
 pub use event::{Delivery, Input, Level, Message, Output, Timer, View};
-pub use health::{LocalHealth, MemberHealth};
+pub use health_map::{LocalHealth, MemberHealth};
 pub use index::{MemberIndex, VifIndex};
-pub use machine::Engine;
+pub use machine::{Engine, Phase};
+pub use members::StateReport;
 pub use settings::{Settings, DEFAULT_STATE_WAIT, RELEASE_WAIT, SILENT_WARNING_REPEAT};
-pub use snapshot::{MemberSnapshot, Phase, Snapshot, StateReport, ViewSnapshot, VifSnapshot};
+pub use snapshot::{MemberSnapshot, Snapshot, ViewSnapshot, VifSnapshot};

@@ -3,62 +3,17 @@
 use std::net::Ipv4Addr;
 
 use super::codec::ClaimPriority;
-use super::health::MemberHealth;
+use super::health_map::MemberHealth;
 use super::index::{MemberIndex, VifIndex};
-use super::machine::Engine;
+use super::machine::{Engine, Phase};
+use super::members::StateReport;
 use crate::base::GroupId;
-
-/// Where the engine is in its cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Not in the group.
-    Disconnected,
-    /// In the group, not (yet) allowed to claim: immature, or waiting for
-    /// the first view.
-    Boot,
-    /// Exchanging STATE for the current view.
-    Gather,
-    /// The table is settled; the leader balances.
-    Run,
-}
-
-impl Phase {
-    /// Every phase, in the order a node passes through them. Balancing is
-    /// no phase of its own: the leader balances while in `Run`.
-    pub const ALL: [Phase; 4] = [Phase::Disconnected, Phase::Boot, Phase::Gather, Phase::Run];
-
-    /// The state's name as the original's logs and our status spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Disconnected => "DISCONNECTED",
-            Phase::Boot => "BOOT",
-            Phase::Gather => "GATHER",
-            Phase::Run => "RUN",
-        }
-    }
-}
-
-/// Where a member of the view stands in the state exchange: whether its
-/// STATE came, and what became of it. (Not the control socket's
-/// `control::MemberStatus`, which describes a member for the status
-/// output.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateReport {
-    /// Its STATE has not arrived yet.
-    Awaited,
-    /// Its STATE arrived; it takes part in the table.
-    Reported,
-    /// Its STATE carried an identity another member had already reported:
-    /// it is left out of this view's table.
-    DuplicateIdentity,
-    /// The view went on without its STATE: left out of this view's table.
-    Silent,
-}
 
 /// One member of the current view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSnapshot {
-    /// Its name in the group service (a Spread private group).
+    /// Its name in the group service (a Spread private group, or
+    /// `ADDRESS/INCARNATION` for the built-in membership).
     pub name: String,
     /// Its real address, once its STATE arrived.
     pub identity: Option<Ipv4Addr>,

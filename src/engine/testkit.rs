@@ -8,8 +8,9 @@ pub(super) use super::codec::{self, mess_type, ClaimPriority, StateBody};
 pub(super) use super::event::{Input, Level, Message, Output, Timer, View};
 pub(super) use super::index::{MemberIndex, VifIndex};
 pub(super) use super::machine::Engine;
+pub(super) use super::machine::Phase;
+pub(super) use super::members::StateReport;
 pub(super) use super::settings::{Settings, SILENT_WARNING_REPEAT};
-pub(super) use super::snapshot::{Phase, StateReport};
 pub(super) use crate::base::GroupId;
 pub(super) use crate::config::{AcquisitionsPerRound, Balance, HookEvent};
 

@@ -3,60 +3,14 @@
 //! STATE), and silent members are named and, on an agreed PROCEED, left
 //! out. When the exchange settles, claiming (`claim`) takes over.
 
-use std::net::Ipv4Addr;
-
 use super::codec::{self, mess_type, StateBody};
 use super::event::{Delivery, Level, Output, Timer, View};
-use super::handoff::Handoff;
+use super::handoff_account::Handoff;
 use super::index::MemberIndex;
-use super::machine::Engine;
+use super::machine::{Engine, Phase};
+use super::members::{CurrentView, StateReport, ViewMember};
 use super::settings::SILENT_WARNING_REPEAT;
-use super::snapshot::{Phase, StateReport};
 use crate::base::GroupId;
-
-pub(super) struct ViewMember {
-    pub(super) name: String,
-    pub(super) identity: Option<Ipv4Addr>,
-    pub(super) status: StateReport,
-}
-
-pub(super) struct CurrentView {
-    pub(super) group_id: GroupId,
-    pub(super) members: Vec<ViewMember>,
-    pub(super) my_index: MemberIndex,
-}
-
-impl CurrentView {
-    pub(super) fn names(&self, status: StateReport) -> Vec<&str> {
-        self.members
-            .iter()
-            .filter(|m| m.status == status)
-            .map(|m| m.name.as_str())
-            .collect()
-    }
-
-    pub(super) fn member(&self, index: MemberIndex) -> &ViewMember {
-        &self.members[index.0]
-    }
-
-    fn member_mut(&mut self, index: MemberIndex) -> &mut ViewMember {
-        &mut self.members[index.0]
-    }
-
-    pub(super) fn participants(&self) -> Vec<MemberIndex> {
-        (0..self.members.len())
-            .map(MemberIndex)
-            .filter(|&i| self.member(i).status == StateReport::Reported)
-            .collect()
-    }
-
-    pub(super) fn participant_with(&self, identity: Ipv4Addr) -> Option<MemberIndex> {
-        self.members
-            .iter()
-            .position(|m| m.status == StateReport::Reported && m.identity == Some(identity))
-            .map(MemberIndex)
-    }
-}
 
 impl Engine {
     pub(super) fn on_view(&mut self, view: View) {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::addrmsg::{settable_flags, Change, KernelAddress, Lifetimes};
 use super::error::{Action, Error, Reason, Result};
-use super::iface::{
+use super::ifaddr::{
     add_unless_present, delete, label_of, listed, Deletion, InterfaceAddress, Outcome,
 };
 use super::ifreq::IFNAMSIZ;

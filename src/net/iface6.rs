@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::addrmsg::{KernelAddress, Lifetimes};
 pub use super::addrmsg::{IFA_F_NODAD, IFA_F_PERMANENT};
 use super::error::{Action, Error, Reason, Result};
-use super::iface::{add_unless_present, delete, listed, Deletion, Outcome};
+use super::ifaddr::{add_unless_present, delete, listed, Deletion, Outcome};
 
 /// `IFA_F_TENTATIVE`: duplicate address detection still running.
 pub const IFA_F_TENTATIVE: u32 = 0x40;

@@ -17,6 +17,7 @@ pub mod error;
 pub mod iface;
 pub mod iface4;
 pub mod iface6;
+mod ifaddr;
 mod ifreq;
 pub mod lease;
 pub mod linkwatch;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::addrmsg::{settable_flags, Change, KernelAddress, Lifetimes};
 use super::error::{Action, Error, Result};
-use super::iface::{all_addresses, checked_lifetime, index_of, netlink, Renewal};
+use super::ifaddr::{all_addresses, checked_lifetime, index_of, netlink, Renewal};
 use super::netlink::Netlink;
 use crate::base::VifAddress;
 

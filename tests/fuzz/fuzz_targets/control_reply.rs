@@ -15,8 +15,8 @@ use wackamole::control::client::{decode_status, json_reply};
 use wackamole::control::metrics;
 use wackamole::control::watch_client::LineReader;
 use wackamole::control::WatchRecord;
-use wackamole::control::json_value::parse_object;
-use wackamole::control::json_check::{check_object, TOO_DEEP};
+use wackamole::control::json::value::parse_object;
+use wackamole::control::json::check::{check_object, TOO_DEEP};
 use wackamole::control::wire::{decode_length, decode_state, encode_state};
 use wackamole_fuzz::Bytes;
 

@@ -1,12 +1,12 @@
 //! A JSON document as a tree of values, read from text that
-//! [`super::json_check::check_object`] has accepted.
+//! [`super::check::check_object`] has accepted.
 //!
 //! The reader trusts nothing: it runs the grammar check first, so the
 //! nesting it recurses through is at most [`MAX_DEPTH`] deep, and every
 //! step consumes input or fails with an error. Numbers are kept as
 //! written; the decoder of each field says which numbers it accepts.
 
-use super::json_check::{check_object, JsonError, MAX_DEPTH};
+use super::check::{check_object, JsonError, MAX_DEPTH};
 
 /// One JSON value.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,7 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         if depth > MAX_DEPTH {
-            return Err(self.error(super::json_check::TOO_DEEP));
+            return Err(self.error(super::check::TOO_DEEP));
         }
         self.skip_space();
         match self.text.get(self.at) {

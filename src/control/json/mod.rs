@@ -1,17 +1,22 @@
-//! The JSON status document (request byte 3); its fields are described
-//! in [`super::status_report`].
+//! The JSON status document (request byte 3); what each field means is
+//! listed once, in the README (section "wackatrl").
 //!
-//! The daemon serializes it. `wackatrl --json` prints replies as
-//! received once [`super::json_check`] has found them well-formed;
-//! `wackatrl -l` and the tests read them back with
-//! [`JsonStatus::decode`](super::json_decode), which no reply can make
-//! panic or loop.
+//! This module holds the document's types, which the daemon serializes.
+//! `wackatrl --json` prints replies as received once [`check`] has found
+//! them well-formed (the grammar, depth and size limits); `wackatrl -l`
+//! and the tests read them back with
+//! [`JsonStatus::decode`](decode), which parses them into a [`value`]
+//! tree and decodes that, and which no reply can make panic or loop.
+
+pub mod check;
+pub mod decode;
+pub mod value;
 
 use nanoserde::SerJson;
 
 use crate::base::VifAddress;
 
-/// The JSON document; field meanings in the module documentation.
+/// The JSON document; field meanings in the README (section "wackatrl").
 #[derive(Debug, Clone, PartialEq, SerJson)]
 #[nserde(serialize_none_as_null)]
 pub struct JsonStatus {
@@ -201,7 +206,8 @@ pub struct JsonQuorum {
 pub struct JsonMember {
     /// Its position in the view.
     pub index: usize,
-    /// Its Spread private group name.
+    /// Its name in the group service: a Spread private group name, or
+    /// `ADDRESS/INCARNATION` for the built-in membership.
     pub name: String,
     /// Its real address, once its STATE has arrived.
     pub address: Option<String>,

@@ -1,4 +1,4 @@
-//! The JSON status document read back into its types ([`super::json`]),
+//! The JSON status document read back into its types ([`super`]),
 //! as `wackatrl -l` and the tests read it.
 //!
 //! The text is first read into a [`Value`] tree, which checks the grammar
@@ -9,11 +9,11 @@
 
 use std::fmt;
 
-use super::json::{
+use super::value::{parse_object, Value};
+use super::{
     JsonAddress, JsonLink, JsonMember, JsonMembership, JsonMembershipView, JsonNode, JsonQuorum,
     JsonRefused, JsonService, JsonStatus, JsonTracker, JsonVif,
 };
-use super::json_value::{parse_object, Value};
 
 /// Why a document is not a status document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl JsonStatus {
 }
 
 /// Reads one JSON object of `text` into `T`.
-pub(super) fn decode_object<T: FromValue>(text: &str) -> Result<T, DecodeError> {
+pub(in crate::control) fn decode_object<T: FromValue>(text: &str) -> Result<T, DecodeError> {
     let value = parse_object(text).map_err(|e| DecodeError {
         at: format!("byte {}", e.offset),
         expected: e.expected.to_string(),
@@ -52,14 +52,14 @@ pub(super) fn decode_object<T: FromValue>(text: &str) -> Result<T, DecodeError> 
 }
 
 /// A field that does not fit, with the path to it built on the way out.
-pub(super) struct Misfit {
+pub(in crate::control) struct Misfit {
     path: String,
     expected: &'static str,
 }
 
 impl Misfit {
     /// A misfit of the value at hand, which should have been `expected`.
-    pub(super) fn new(expected: &'static str) -> Misfit {
+    pub(in crate::control) fn new(expected: &'static str) -> Misfit {
         Misfit {
             path: String::new(),
             expected,
@@ -67,7 +67,7 @@ impl Misfit {
     }
 
     /// The same misfit seen from one level up, through `step`.
-    pub(super) fn within(mut self, step: &str) -> Misfit {
+    pub(in crate::control) fn within(mut self, step: &str) -> Misfit {
         self.path = if self.path.is_empty() || self.path.starts_with('[') {
             format!("{step}{}", self.path)
         } else {
@@ -78,17 +78,17 @@ impl Misfit {
 }
 
 /// A type read from one JSON value.
-pub(super) trait FromValue: Sized {
+pub(in crate::control) trait FromValue: Sized {
     /// Reads `value`, or says what was expected where.
     fn from_value(value: &Value) -> Result<Self, Misfit>;
 }
 
 /// An object's members, read field by field.
-pub(super) struct Fields<'a>(&'a [(String, Value)]);
+pub(in crate::control) struct Fields<'a>(&'a [(String, Value)]);
 
 impl<'a> Fields<'a> {
     /// The members of `value`, which must be an object.
-    pub(super) fn of(value: &'a Value) -> Result<Fields<'a>, Misfit> {
+    pub(in crate::control) fn of(value: &'a Value) -> Result<Fields<'a>, Misfit> {
         match value {
             Value::Object(members) => Ok(Fields(members)),
             _ => Err(Misfit::new("an object")),
@@ -100,7 +100,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The member `name`, which must be there.
-    pub(super) fn required<T: FromValue>(&self, name: &str) -> Result<T, Misfit> {
+    pub(in crate::control) fn required<T: FromValue>(&self, name: &str) -> Result<T, Misfit> {
         match self.find(name) {
             Some(value) => T::from_value(value).map_err(|m| m.within(name)),
             None => Err(Misfit::new("the field").within(name)),
@@ -108,7 +108,10 @@ impl<'a> Fields<'a> {
     }
 
     /// The member `name`; absent and `null` are both `None`.
-    pub(super) fn optional<T: FromValue>(&self, name: &str) -> Result<Option<T>, Misfit> {
+    pub(in crate::control) fn optional<T: FromValue>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, Misfit> {
         match self.find(name) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => T::from_value(value).map(Some).map_err(|m| m.within(name)),
