@@ -117,6 +117,7 @@ mod tests {
         }
     }
 
+    #[test]
     fn display_shows_the_three_words_as_numbers() {
         assert_eq!(
             GroupId::from_raw([174_260_225, 1_795_562_150, 3]).to_string(),
