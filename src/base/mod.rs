@@ -3,7 +3,7 @@
 //! membership's timing settings, the id of a view and an ARP table entry.
 //! Every layer may import it; it imports no other module of the crate, so
 //! no layer has to reach sideways or up to name a thing another layer
-//! also names (`tests/layers.rs` checks this).
+//! also names (`tests/it/layers.rs` checks this).
 
 #![forbid(unsafe_code)]
 
