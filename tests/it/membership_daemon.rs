@@ -5,30 +5,16 @@
 //! status, hand a stopped node's VIFs over at once, hold nothing below
 //! the quorum, and take new timing and quorum settings on SIGHUP.
 
-use crate::support::cluster;
+use crate::support::{builtin, cluster};
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster::{describe_exit, node_address, Cluster, Spec, Waits, BINARY};
+use cluster::{describe_exit, node_address, Cluster, Spec, Waits};
 
 /// Bound for a cluster to settle: maturity (1 s) and a few balance
 /// rounds, with room for a loaded machine.
 const SETTLE: Duration = Duration::from_secs(20);
 const EXIT: Duration = Duration::from_secs(10);
-
-/// `wackamole keygen` into the cluster's directory.
-fn keygen(dir: &Path) -> std::path::PathBuf {
-    let key = dir.join("cluster.key");
-    let out = Command::new(BINARY)
-        .arg("keygen")
-        .arg(&key)
-        .output()
-        .expect("run keygen");
-    assert!(out.status.success(), "keygen: {out:?}");
-    key
-}
 
 /// A cluster of `nodes` whose configurations name the built-in
 /// membership (heartbeat 50 ms, time-out 1 s: nothing here is about
@@ -36,7 +22,8 @@ fn keygen(dir: &Path) -> std::path::PathBuf {
 /// `quorum`.
 fn cluster(tag: &str, nodes: usize, vifs: usize, quorum: &str) -> Cluster {
     let cluster = Cluster::new(tag, Spec::new(nodes, vifs));
-    let key = keygen(cluster.dir());
+    let key = cluster.dir().join("cluster.key");
+    builtin::keygen(&key);
     let listed: Vec<String> = (0..nodes).map(|i| node_address(i).to_string()).collect();
     for i in 0..nodes {
         let spread_free: String = cluster

@@ -212,15 +212,11 @@ fn set_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &[u8]) ->
     }
 }
 
-/// The socket of the calling thread's namespace that hears every
-/// namespace's address changes.
-fn listener() -> io::Result<OwnedFd> {
+/// An rtnetlink socket of the calling thread's namespace that hears its
+/// IPv4 and IPv6 address changes (close-on-exec, blocking).
+pub fn address_socket() -> io::Result<OwnedFd> {
     let socket = netlink_socket()?;
     let fd = socket.as_raw_fd();
-    let queue = QUEUE_BYTES.to_ne_bytes();
-    if set_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &queue).is_err() {
-        set_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &queue)?;
-    }
     // SAFETY: an all-zero sockaddr_nl is valid (the kernel picks the port).
     let mut address: libc::sockaddr_nl = unsafe { mem::zeroed() };
     address.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -242,6 +238,18 @@ fn listener() -> io::Result<OwnedFd> {
             libc::NETLINK_ADD_MEMBERSHIP,
             &group.to_ne_bytes(),
         )?;
+    }
+    Ok(socket)
+}
+
+/// The socket of the calling thread's namespace that hears every
+/// namespace's address changes.
+fn listener() -> io::Result<OwnedFd> {
+    let socket = address_socket()?;
+    let fd = socket.as_raw_fd();
+    let queue = QUEUE_BYTES.to_ne_bytes();
+    if set_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &queue).is_err() {
+        set_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &queue)?;
     }
     set_option(
         fd,
