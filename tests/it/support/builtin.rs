@@ -1,6 +1,7 @@
 //! Clusters of the real `wackamole` binary running the built-in group
 //! service (a `Membership` block, no Spread) for root-only end-to-end tests
-//! and benchmarks. The network is that of tests/it/support/cluster.rs: a hub
+//! and benchmarks: the built-in backend of the harness of
+//! tests/it/support/cluster.rs, whose network it uses: a hub
 //! namespace holding a bridge `br0` (and a second one, `br1`, to split the
 //! cluster in two), one namespace per node whose `wm0` is a veth to a
 //! bridge port `p<i>` in the hub. Each node's own address, listed in
@@ -16,14 +17,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::support::cluster::{
-    make_nodes, node_config, patiently, Capture, Node, Observer, Waits, BINARY, STATUS_PATIENCE,
-};
+pub use crate::support::cluster::port_name;
+use crate::support::cluster::{node_config, Backend, Capture, Harness, Waits, BINARY};
 use crate::support::netns::{self, Netns};
-use crate::support::scratch::Scratch;
 use crate::support::status::Status;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
@@ -95,63 +94,23 @@ impl Spec {
 }
 
 /// A cluster on the built-in membership; see the module documentation.
-pub struct BuiltinCluster {
-    pub spec: Spec,
-    /// The program every node runs ([`BINARY`] unless changed).
-    pub binary: PathBuf,
-    nodes: Vec<Node>,
-    hub: Netns,
-    vips: Vec<Ipv4Addr>,
-    observer: Observer,
+pub type BuiltinCluster = Harness<Builtin>;
+
+/// The built-in membership backend: every node lists the others in its
+/// `Membership` block and shares the cluster's key.
+pub struct Builtin {
     key: PathBuf,
-    // Last, so it outlives the sockets, keys and logs in it.
-    dir: Scratch,
 }
 
 impl BuiltinCluster {
     /// Builds the network, writes the key and every node's configuration;
     /// no node runs yet.
     pub fn new(tag: &str, spec: Spec) -> BuiltinCluster {
-        assert_eq!(spec.extra.len(), spec.nodes, "one extra text per node");
-        let dir = Scratch::new(tag);
-        let hub = Netns::new(&format!("{tag}h"));
-        for bridge in ["br0", "br1"] {
-            hub.ip(&["link", "add", bridge, "type", "bridge"]);
-            hub.ip(&["link", "set", bridge, "up"]);
-        }
-        let key = dir.path("cluster.key");
-        keygen(&key);
-        let vips: Vec<Ipv4Addr> = (0..spec.vifs).map(vip).collect();
-        let (nodes, observer) = make_nodes(tag, spec.nodes, dir.dir(), &vips);
-        let mut cluster = BuiltinCluster {
-            spec,
-            binary: PathBuf::from(BINARY),
-            nodes,
-            hub,
-            observer,
-            vips,
-            key,
-            dir,
-        };
-        for i in 0..cluster.nodes.len() {
-            cluster.wire(i);
-            let text = cluster.default_config(i);
-            cluster.write_config(i, &text);
-        }
-        cluster
-    }
-
-    /// Connects node `i` to `br0` (again): a fresh `wm0` with the node's
-    /// own address, IPv6 off so that only the cluster's traffic crosses.
-    pub fn wire(&mut self, i: usize) {
-        let peer = port_name(i);
-        self.nodes[i].plug(&self.hub, &peer, node_address(i), netns::quiet_veth);
-    }
-
-    /// The machine of node `i` is gone: its `wm0` is deleted, and with it
-    /// every address it held.
-    pub fn cut(&mut self, i: usize) {
-        self.nodes[i].unplug();
+        Harness::assemble(tag, spec, |dir| {
+            let key = dir.path("cluster.key");
+            keygen(&key);
+            Builtin { key }
+        })
     }
 
     /// `ip link set p<i> down` in the hub: node `i`'s link is down (its
@@ -182,77 +141,13 @@ impl BuiltinCluster {
         (ns, mac)
     }
 
-    pub fn node(&self, i: usize) -> &Node {
-        &self.nodes[i]
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn hub(&self) -> &Netns {
-        &self.hub
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.dir()
-    }
-
     pub fn key(&self) -> &Path {
-        &self.key
+        &self.backend.key
     }
 
     /// Captures every ARP frame reaching `br0`.
     pub fn capture(&self) -> Capture {
         Capture::on_bridge(&self.hub, "br0")
-    }
-
-    /// The configuration node `i` starts with.
-    pub fn default_config(&self, i: usize) -> String {
-        let spec = &self.spec;
-        let nodes: Vec<String> = (0..spec.nodes)
-            .map(|n| node_address(n).to_string())
-            .collect();
-        let service = format!(
-            "Membership {{\n\
-             \tNodes {{ {nodes} }}\n\
-             \tPort = {PORT}\n\
-             \tKey = {key}\n\
-             \tHeartbeat = {heartbeat}\n\
-             \tTimeout = {timeout}\n\
-             {membership_extra}\
-             }}\n\
-             Quorum = {quorum}\n",
-            nodes = nodes.join(" "),
-            key = self.key.display(),
-            heartbeat = spec.heartbeat,
-            timeout = spec.timeout,
-            membership_extra = spec.membership_extra,
-            quorum = spec.quorum,
-        );
-        let timing = [
-            &spec.mature,
-            &spec.acquisitions_per_round,
-            &spec.balance_interval,
-        ];
-        let control = &self.nodes[i].control;
-        let (identity, extra) = (node_address(i), &spec.extra[i]);
-        node_config(
-            &service,
-            control,
-            identity,
-            timing.map(String::as_str),
-            &self.vips,
-            extra,
-        )
-    }
-
-    pub fn config_text(&self, i: usize) -> String {
-        self.nodes[i].config_text()
-    }
-
-    pub fn write_config(&self, i: usize, text: &str) {
-        self.nodes[i].write_config(text);
     }
 
     /// Gives node `i` a key of its own (another `wackamole keygen`), so
@@ -261,75 +156,11 @@ impl BuiltinCluster {
         let wrong = self.dir.path(&format!("wrong{i}.key"));
         keygen(&wrong);
         let text = self.config_text(i).replace(
-            &self.key.display().to_string(),
+            &self.backend.key.display().to_string(),
             &wrong.display().to_string(),
         );
         self.write_config(i, &text);
         wrong
-    }
-
-    /// Starts node `i`'s daemon in the foreground (`-d`) inside its
-    /// namespace, logging to its log file; the child's pid is the
-    /// daemon's own.
-    pub fn start(&mut self, i: usize) {
-        self.nodes[i].start(&self.binary, &[]);
-    }
-
-    pub fn start_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.start(i);
-        }
-    }
-
-    /// Sends `signal` to node `i`'s daemon (by the pid we started).
-    pub fn signal(&self, i: usize, signal: libc::c_int) {
-        self.nodes[i].signal(signal);
-    }
-
-    /// SIGKILL of node `i`'s daemon, reaped at once.
-    pub fn kill(&mut self, i: usize) {
-        assert!(self.nodes[i].pid().is_some(), "node {i} does not run");
-        self.nodes[i].kill();
-    }
-
-    /// Waits (bounded) for node `i`'s daemon to exit and reaps it.
-    pub fn wait_exit(&mut self, i: usize, within: Duration) -> ExitStatus {
-        match self.nodes[i].wait_exit(within, EXIT_POLL) {
-            Ok(status) => status,
-            Err(message) => self.fail(&message),
-        }
-    }
-
-    /// Whether node `i`'s daemon still runs (an unexpected exit fails).
-    pub fn running(&mut self, i: usize) -> bool {
-        match self.nodes[i].running() {
-            Ok(running) => running,
-            Err(message) => self.fail(&message),
-        }
-    }
-
-    /// An observer of every node's VIPs, usable from other threads.
-    pub fn observer(&self) -> Observer {
-        self.observer.clone()
-    }
-
-    /// Node `i`'s log so far.
-    pub fn log(&self, i: usize) -> String {
-        self.nodes[i].log_text()
-    }
-
-    /// Node `i`'s JSON status, asked on its control socket, or why not.
-    pub fn try_status(&self, i: usize) -> Result<Status, String> {
-        Status::ask(&self.nodes[i].control, CONTROL_TIMEOUT)
-    }
-
-    /// Node `i`'s JSON status; fails the test when it cannot be had
-    /// within [`STATUS_PATIENCE`].
-    pub fn status(&mut self, i: usize) -> Status {
-        match patiently(STATUS_PATIENCE, || self.try_status(i)) {
-            Ok(report) => report,
-            Err(e) => self.fail(&format!("no status from node {i}: {e}")),
-        }
     }
 
     /// Waits until every node in `nodes` reports a view of exactly those
@@ -352,23 +183,85 @@ impl BuiltinCluster {
     }
 }
 
-impl Waits for BuiltinCluster {
-    fn watched(&self) -> (&Observer, &[Ipv4Addr]) {
-        (&self.observer, &self.vips)
+impl Backend for Builtin {
+    type Spec = Spec;
+
+    fn shape(spec: &Spec) -> (usize, usize, &[String]) {
+        (spec.nodes, spec.vifs, &spec.extra)
     }
 
-    fn diagnostics(&mut self) -> String {
+    fn node_address(i: usize) -> Ipv4Addr {
+        node_address(i)
+    }
+
+    fn vip(k: usize) -> Ipv4Addr {
+        vip(k)
+    }
+
+    /// IPv6 off, so that only the cluster's traffic crosses.
+    const VETH: fn(&Netns, &str, &Netns, &str) = netns::quiet_veth;
+    const EXIT_POLL: Duration = EXIT_POLL;
+
+    fn start_args(_: usize) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn default_config(cluster: &BuiltinCluster, i: usize) -> String {
+        let spec = &cluster.spec;
+        let nodes: Vec<String> = (0..spec.nodes)
+            .map(|n| node_address(n).to_string())
+            .collect();
+        let service = format!(
+            "Membership {{\n\
+             \tNodes {{ {nodes} }}\n\
+             \tPort = {PORT}\n\
+             \tKey = {key}\n\
+             \tHeartbeat = {heartbeat}\n\
+             \tTimeout = {timeout}\n\
+             {membership_extra}\
+             }}\n\
+             Quorum = {quorum}\n",
+            nodes = nodes.join(" "),
+            key = cluster.backend.key.display(),
+            heartbeat = spec.heartbeat,
+            timeout = spec.timeout,
+            membership_extra = spec.membership_extra,
+            quorum = spec.quorum,
+        );
+        let timing = [
+            &spec.mature,
+            &spec.acquisitions_per_round,
+            &spec.balance_interval,
+        ];
+        let control = &cluster.nodes[i].control;
+        let (identity, extra) = (node_address(i), &spec.extra[i]);
+        node_config(
+            &service,
+            control,
+            identity,
+            timing.map(String::as_str),
+            &cluster.vips,
+            extra,
+        )
+    }
+
+    /// Asked on node `i`'s control socket.
+    fn try_status(cluster: &BuiltinCluster, i: usize) -> Result<Status, String> {
+        Status::ask(&cluster.nodes[i].control, CONTROL_TIMEOUT)
+    }
+
+    fn diagnostics(cluster: &mut BuiltinCluster) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "holders: {:?}", self.holders());
-        for i in 0..self.nodes.len() {
-            let state = self.nodes[i].state();
-            let status = match self.try_status(i) {
+        let _ = writeln!(out, "holders: {:?}", cluster.holders());
+        for i in 0..cluster.nodes.len() {
+            let state = cluster.nodes[i].state();
+            let status = match cluster.try_status(i) {
                 Ok(report) => report.summary(),
                 Err(e) => e,
             };
-            let node = &self.nodes[i];
+            let node = &cluster.nodes[i];
             let addresses = node.addresses();
-            let log = self.log(i);
+            let log = cluster.log(i);
             let tail: Vec<&str> = log.lines().rev().take(80).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             let _ = writeln!(
@@ -383,23 +276,9 @@ impl Waits for BuiltinCluster {
     }
 }
 
-impl Drop for BuiltinCluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.kill();
-        }
-        // Then the fields: namespaces deleted, the directory removed.
-    }
-}
-
 /// `d` as the configuration writes it, in milliseconds.
 pub fn millis(d: Duration) -> String {
     format!("{}ms", d.as_millis())
-}
-
-/// Node `i`'s bridge port in the hub.
-pub fn port_name(i: usize) -> String {
-    format!("p{i}")
 }
 
 /// `wackamole keygen PATH`: a fresh key, mode 0600.

@@ -1,9 +1,13 @@
 //! Clusters of the real `wackamole` binary for root-only end-to-end tests
-//! and benchmarks: a hub namespace holding a bridge, one namespace per
-//! node wired to it by a veth (`wm0` in the node, its peer a bridge port in
-//! the hub), the in-process Spread test daemon on a Unix socket in a
-//! per-cluster directory, and one daemon process per node, started
+//! and benchmarks, one harness for both group services: [`Harness`] over
+//! a [`Backend`], the Spread test daemon ([`Spread`], [`Cluster`]) or the
+//! built-in membership (`builtin::Builtin`, `builtin::BuiltinCluster`).
+//! A hub namespace holds the bridges `br0` and `br1`, one namespace per
+//! node is wired to `br0` by a veth (`wm0` in the node, its peer a bridge
+//! port `p<i>` in the hub), and one daemon process runs per node, started
 //! straight inside its namespace so the child's pid is the daemon's own.
+//! With Spread, the in-process Spread test daemon listens on a Unix socket
+//! in the cluster's directory.
 //!
 //! Everything is torn down on drop, even when a test fails: every daemon
 //! is killed by pid and reaped, every namespace deleted, the directory
@@ -100,44 +104,85 @@ pub fn make_nodes(tag: &str, count: usize, dir: &Path, vips: &[Ipv4Addr]) -> (Ve
     (nodes, observer)
 }
 
-/// A running cluster; see the module documentation.
-pub struct Cluster {
-    pub spec: Spec,
-    /// The program every node runs ([`BINARY`] unless changed).
-    pub binary: PathBuf,
-    nodes: Vec<Node>,
-    hub: Netns,
-    spread: Option<TestDaemon>,
-    spread_path: PathBuf,
-    vips: Vec<Ipv4Addr>,
-    observer: Observer,
-    // Last, so it outlives the sockets and logs in it.
-    dir: Scratch,
+/// What a cluster's group service brings to the harness: the Spread test
+/// daemon ([`Spread`]) or the built-in membership
+/// (`crate::support::builtin::Builtin`).
+pub trait Backend: Sized {
+    /// What a cluster of this backend looks like.
+    type Spec;
+    /// How many nodes and VIFs `spec` asks for, and each node's extra lines.
+    fn shape(spec: &Self::Spec) -> (usize, usize, &[String]);
+    /// Node `i`'s own address.
+    fn node_address(i: usize) -> Ipv4Addr;
+    /// VIF `k`'s address.
+    fn vip(k: usize) -> Ipv4Addr;
+    /// How a node's `wm0` is wired to the hub.
+    const VETH: fn(&Netns, &str, &Netns, &str);
+    /// How often an exit is looked for.
+    const EXIT_POLL: Duration;
+    /// The arguments node `i`'s daemon starts with, after `-d -c <config>`.
+    fn start_args(i: usize) -> Vec<String>;
+    /// The configuration node `i` starts with.
+    fn default_config(cluster: &Harness<Self>, i: usize) -> String;
+    /// Node `i`'s JSON status, or why not.
+    fn try_status(cluster: &Harness<Self>, i: usize) -> Result<Status, String>;
+    /// Everything that explains a failure.
+    fn diagnostics(cluster: &mut Harness<Self>) -> String;
+    /// Stops what the backend runs in the test process, once every node
+    /// has been killed.
+    fn stop(_cluster: &mut Harness<Self>) {}
 }
 
-impl Cluster {
-    /// Builds the network and starts the Spread test daemon; no node runs
-    /// yet (see [`Cluster::start`]).
-    pub fn new(tag: &str, spec: Spec) -> Cluster {
-        assert_eq!(spec.extra.len(), spec.nodes, "one extra text per node");
+/// A running cluster on backend `B`; see the module documentation.
+pub struct Harness<B: Backend> {
+    pub spec: B::Spec,
+    /// The program every node runs ([`BINARY`] unless changed).
+    pub binary: PathBuf,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) hub: Netns,
+    pub(crate) vips: Vec<Ipv4Addr>,
+    pub(crate) observer: Observer,
+    pub(crate) backend: B,
+    // Last, so it outlives the sockets, keys and logs in it.
+    pub(crate) dir: Scratch,
+}
+
+/// A cluster on the Spread test daemon.
+pub type Cluster = Harness<Spread>;
+
+/// The Spread backend: the in-process Spread test daemon (see
+/// cluster/spread.rs) on a Unix socket in the cluster's directory.
+pub struct Spread {
+    pub(crate) daemon: Option<TestDaemon>,
+    pub(crate) path: PathBuf,
+}
+
+impl<B: Backend> Harness<B> {
+    /// Builds the network (a hub with bridges `br0` and `br1`, every node
+    /// wired to `br0`) around `backend`, made in the cluster's directory,
+    /// and writes every node's configuration; no node runs yet.
+    pub(crate) fn assemble(tag: &str, spec: B::Spec, backend: impl FnOnce(&Scratch) -> B) -> Self {
+        let (nodes, vifs, extra) = B::shape(&spec);
+        assert_eq!(extra.len(), nodes, "one extra text per node");
         let dir = Scratch::new(tag);
         let hub = Netns::new(&format!("{tag}h"));
-        hub.ip(&["link", "add", "br0", "type", "bridge"]);
-        hub.ip(&["link", "set", "br0", "up"]);
-        let vips: Vec<Ipv4Addr> = (0..spec.vifs).map(vip).collect();
-        let (nodes, observer) = make_nodes(tag, spec.nodes, dir.dir(), &vips);
-        let mut cluster = Cluster {
+        for bridge in ["br0", "br1"] {
+            hub.ip(&["link", "add", bridge, "type", "bridge"]);
+            hub.ip(&["link", "set", bridge, "up"]);
+        }
+        let backend = backend(&dir);
+        let vips: Vec<Ipv4Addr> = (0..vifs).map(B::vip).collect();
+        let (nodes, observer) = make_nodes(tag, nodes, dir.dir(), &vips);
+        let mut cluster = Harness {
             spec,
             binary: PathBuf::from(BINARY),
             nodes,
             hub,
-            spread: None,
-            spread_path: dir.path("spread.sock"),
-            observer,
             vips,
+            observer,
+            backend,
             dir,
         };
-        cluster.start_spread();
         for i in 0..cluster.nodes.len() {
             cluster.wire(i);
             let text = cluster.default_config(i);
@@ -149,8 +194,8 @@ impl Cluster {
     /// Connects node `i` to the bridge (again): a fresh `wm0` with the
     /// node's own address.
     pub fn wire(&mut self, i: usize) {
-        let peer = format!("p{i}");
-        self.nodes[i].plug(&self.hub, &peer, node_address(i), netns::veth);
+        let peer = port_name(i);
+        self.nodes[i].plug(&self.hub, &peer, B::node_address(i), B::VETH);
     }
 
     /// Pulls node `i`'s cable: deletes its `wm0` (and so every address on
@@ -163,6 +208,10 @@ impl Cluster {
         &self.nodes[i]
     }
 
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn hub(&self) -> &Netns {
         &self.hub
     }
@@ -173,28 +222,7 @@ impl Cluster {
 
     /// The configuration node `i` starts with.
     pub fn default_config(&self, i: usize) -> String {
-        let spec = &self.spec;
-        let service = format!(
-            "Spread = {spread}\n\
-             SpreadRetryInterval = 1s\n\
-             Group = {GROUP}\n",
-            spread = self.spread_path.display(),
-        );
-        let timing = [
-            &spec.mature,
-            &spec.acquisitions_per_round,
-            &spec.balance_interval,
-        ];
-        let control = &self.nodes[i].control;
-        let (identity, extra) = (node_address(i), &spec.extra[i]);
-        node_config(
-            &service,
-            control,
-            identity,
-            timing.map(String::as_str),
-            &self.vips,
-            extra,
-        )
+        B::default_config(self, i)
     }
 
     pub fn config_text(&self, i: usize) -> String {
@@ -206,10 +234,12 @@ impl Cluster {
     }
 
     /// Starts node `i`'s daemon in the foreground (`-d`) inside its
-    /// namespace, logging to its log file.
+    /// namespace, logging to its log file; the child's pid is the
+    /// daemon's own.
     pub fn start(&mut self, i: usize) {
-        let user = format!("node{i}");
-        self.nodes[i].start(&self.binary, &["-u", &user]);
+        let args = B::start_args(i);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes[i].start(&self.binary, &args);
     }
 
     pub fn start_all(&mut self) {
@@ -218,7 +248,7 @@ impl Cluster {
         }
     }
 
-    /// Sends `signal` to node `i`'s daemon.
+    /// Sends `signal` to node `i`'s daemon (by the pid we started).
     pub fn signal(&self, i: usize, signal: libc::c_int) {
         self.nodes[i].signal(signal);
     }
@@ -231,7 +261,7 @@ impl Cluster {
 
     /// Waits (bounded) for node `i`'s daemon to exit and reaps it.
     pub fn wait_exit(&mut self, i: usize, within: Duration) -> ExitStatus {
-        match self.nodes[i].wait_exit(within, POLL) {
+        match self.nodes[i].wait_exit(within, B::EXIT_POLL) {
             Ok(status) => status,
             Err(message) => self.fail(&message),
         }
@@ -255,6 +285,53 @@ impl Cluster {
         self.nodes[i].log_text()
     }
 
+    /// Node `i`'s JSON status, or why not.
+    pub fn try_status(&self, i: usize) -> Result<Status, String> {
+        B::try_status(self, i)
+    }
+
+    /// Node `i`'s JSON status; fails the test when it cannot be had
+    /// within [`STATUS_PATIENCE`].
+    pub fn status(&mut self, i: usize) -> Status {
+        match patiently(STATUS_PATIENCE, || self.try_status(i)) {
+            Ok(status) => status,
+            Err(e) => self.fail(&format!("no status from node {i}: {e}")),
+        }
+    }
+}
+
+impl<B: Backend> Waits for Harness<B> {
+    fn watched(&self) -> (&Observer, &[Ipv4Addr]) {
+        (&self.observer, &self.vips)
+    }
+
+    fn diagnostics(&mut self) -> String {
+        B::diagnostics(self)
+    }
+}
+
+impl<B: Backend> Drop for Harness<B> {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        B::stop(self);
+        // Then the fields: namespaces deleted, the directory removed.
+    }
+}
+
+impl Cluster {
+    /// Builds the network and starts the Spread test daemon; no node runs
+    /// yet (see [`Harness::start`]).
+    pub fn new(tag: &str, spec: Spec) -> Cluster {
+        let mut cluster = Harness::assemble(tag, spec, |dir| Spread {
+            daemon: None,
+            path: dir.path("spread.sock"),
+        });
+        cluster.start_spread();
+        cluster
+    }
+
     /// Runs `wackamole ctl -c <node i's configuration> args...`.
     pub fn ctl(&self, i: usize, args: &[&str]) -> Output {
         Command::new(BINARY)
@@ -265,34 +342,67 @@ impl Cluster {
             .output()
             .unwrap_or_else(|e| panic!("cannot run wackamole ctl: {e}"))
     }
-
-    /// Node `i`'s `wackatrl -l --json`, or why not.
-    pub fn try_status(&self, i: usize) -> Result<Status, String> {
-        Status::from_listing(&self.ctl(i, &["-l", "--json"]))
-    }
-
-    /// Node `i`'s `wackatrl -l --json`; fails the test when it cannot be
-    /// had within [`STATUS_PATIENCE`].
-    pub fn status(&mut self, i: usize) -> Status {
-        match patiently(STATUS_PATIENCE, || self.try_status(i)) {
-            Ok(status) => status,
-            Err(e) => self.fail(&format!("no status from node {i}: {e}")),
-        }
-    }
 }
 
-impl Waits for Cluster {
-    fn watched(&self) -> (&Observer, &[Ipv4Addr]) {
-        (&self.observer, &self.vips)
+impl Backend for Spread {
+    type Spec = Spec;
+
+    fn shape(spec: &Spec) -> (usize, usize, &[String]) {
+        (spec.nodes, spec.vifs, &spec.extra)
     }
 
-    fn diagnostics(&mut self) -> String {
+    fn node_address(i: usize) -> Ipv4Addr {
+        node_address(i)
+    }
+
+    fn vip(k: usize) -> Ipv4Addr {
+        vip(k)
+    }
+
+    const VETH: fn(&Netns, &str, &Netns, &str) = netns::veth;
+    const EXIT_POLL: Duration = POLL;
+
+    fn start_args(i: usize) -> Vec<String> {
+        vec!["-u".into(), format!("node{i}")]
+    }
+
+    fn default_config(cluster: &Cluster, i: usize) -> String {
+        let spec = &cluster.spec;
+        let service = format!(
+            "Spread = {spread}\n\
+             SpreadRetryInterval = 1s\n\
+             Group = {GROUP}\n",
+            spread = cluster.backend.path.display(),
+        );
+        let timing = [
+            &spec.mature,
+            &spec.acquisitions_per_round,
+            &spec.balance_interval,
+        ];
+        let control = &cluster.nodes[i].control;
+        let (identity, extra) = (node_address(i), &spec.extra[i]);
+        node_config(
+            &service,
+            control,
+            identity,
+            timing.map(String::as_str),
+            &cluster.vips,
+            extra,
+        )
+    }
+
+    /// `wackatrl -l --json` of node `i`.
+    fn try_status(cluster: &Cluster, i: usize) -> Result<Status, String> {
+        Status::from_listing(&cluster.ctl(i, &["-l", "--json"]))
+    }
+
+    fn diagnostics(cluster: &mut Cluster) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "holders: {:?}", self.holders());
-        let _ = writeln!(out, "group members: {:?}", self.members());
-        for i in 0..self.nodes.len() {
-            let state = self.nodes[i].state();
-            let node = &self.nodes[i];
+        let _ = writeln!(out, "holders: {:?}", cluster.holders());
+        let _ = writeln!(out, "group members: {:?}", cluster.members());
+        for i in 0..cluster.nodes.len() {
+            let state = cluster.nodes[i].state();
+            let node = &cluster.nodes[i];
             let _ = writeln!(
                 out,
                 "==== node {i} ({}, {state}), addresses:\n{}---- log:\n{}",
@@ -303,16 +413,15 @@ impl Waits for Cluster {
         }
         out
     }
+
+    fn stop(cluster: &mut Cluster) {
+        cluster.stop_spread();
+    }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.kill();
-        }
-        self.stop_spread();
-        // Then the fields: namespaces deleted, the directory removed.
-    }
+/// Node `i`'s bridge port in the hub.
+pub fn port_name(i: usize) -> String {
+    format!("p{i}")
 }
 
 /// A node's configuration: `service` (the group service's lines), the

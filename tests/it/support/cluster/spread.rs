@@ -9,21 +9,27 @@ use super::{Cluster, GROUP};
 impl Cluster {
     /// Starts the Spread test daemon on the cluster's socket.
     pub(super) fn start_spread(&mut self) {
-        assert!(self.spread.is_none(), "the Spread test daemon already runs");
-        self.spread = Some(
-            TestDaemon::start(Listen::Unix(self.spread_path.clone()), "wm1")
+        assert!(
+            self.backend.daemon.is_none(),
+            "the Spread test daemon already runs"
+        );
+        self.backend.daemon = Some(
+            TestDaemon::start(Listen::Unix(self.backend.path.clone()), "wm1")
                 .unwrap_or_else(|e| panic!("cannot start the Spread test daemon: {e}")),
         );
     }
 
     /// The Spread test daemon (while it runs).
     pub fn spread(&self) -> &TestDaemon {
-        self.spread.as_ref().expect("the Spread test daemon runs")
+        self.backend
+            .daemon
+            .as_ref()
+            .expect("the Spread test daemon runs")
     }
 
     /// Stops the Spread test daemon: every session is closed.
     pub fn stop_spread(&mut self) {
-        if let Some(mut daemon) = self.spread.take() {
+        if let Some(mut daemon) = self.backend.daemon.take() {
             daemon.stop();
         }
     }
@@ -35,7 +41,8 @@ impl Cluster {
 
     /// The sessions (`#node<i>#wm1`) in the group, sorted.
     pub fn members(&self) -> Vec<String> {
-        self.spread
+        self.backend
+            .daemon
             .as_ref()
             .map(|d| d.members(GROUP))
             .unwrap_or_default()
