@@ -25,8 +25,8 @@ FALLBACK_TARGET=x86_64-unknown-linux-gnu
 # integration test binary (tests/it) that need neither root, network
 # namespaces nor the wackamole binary itself (which the emulated test
 # could not start), selected by name. The modules left out (cli, manual,
-# cluster, builtin_*, membership_daemon, membership_rotation, net_*,
-# process_*, track_wire) run natively in `make test`.
+# cluster, builtin_*, membership_rotation, net_*, process_*, track_wire)
+# run natively in `make test`.
 CROSS_TESTS="config_parse config_errors engine_sim engine_transcript endian_exchange
 membership_sim membership_scenarios membership_hostile spread_transcripts
 spread_session spread_robustness spread_test_daemon"

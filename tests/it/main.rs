@@ -8,8 +8,7 @@
 //!
 //! The modules that need root (network namespaces) or start the
 //! `wackamole` binary are the `builtin_*`, `cluster`, `cli`, `manual`,
-//! `membership_daemon`, `membership_rotation`, `net_*`, `process_*` and
-//! `track_wire` ones; the others run anywhere, also under emulation
+//! `membership_rotation`, `net_*`, `process_*` and `track_wire` ones; the others run anywhere, also under emulation
 //! (etc/cross.sh selects them by name).
 
 mod support;
@@ -29,7 +28,6 @@ mod engine_sim;
 mod engine_transcript;
 mod layers;
 mod manual;
-mod membership_daemon;
 mod membership_hostile;
 mod membership_rotation;
 mod membership_scenarios;
