@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use crate::support::cluster::port_name;
-use crate::support::cluster::{node_config, Backend, Capture, Harness, Waits, BINARY};
+use crate::support::cluster::{Backend, Capture, Harness, Waits, BINARY};
 use crate::support::netns::{self, Netns};
 use crate::support::status::Status;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
@@ -233,16 +233,7 @@ impl Backend for Builtin {
             &spec.acquisitions_per_round,
             &spec.balance_interval,
         ];
-        let control = &cluster.nodes[i].control;
-        let (identity, extra) = (node_address(i), &spec.extra[i]);
-        node_config(
-            &service,
-            control,
-            identity,
-            timing.map(String::as_str),
-            &cluster.vips,
-            extra,
-        )
+        cluster.config_with(i, &service, timing.map(String::as_str))
     }
 
     /// Asked on node `i`'s control socket.

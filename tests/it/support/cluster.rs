@@ -225,6 +225,21 @@ impl<B: Backend> Harness<B> {
         B::default_config(self, i)
     }
 
+    /// Node `i`'s configuration with the group service's `service` lines
+    /// and the engine's `timing` (see [`node_config`]).
+    pub(crate) fn config_with(&self, i: usize, service: &str, timing: [&str; 3]) -> String {
+        let extra = &B::shape(&self.spec).2[i];
+        let control = &self.nodes[i].control;
+        node_config(
+            service,
+            control,
+            B::node_address(i),
+            timing,
+            &self.vips,
+            extra,
+        )
+    }
+
     pub fn config_text(&self, i: usize) -> String {
         self.nodes[i].config_text()
     }
@@ -379,16 +394,7 @@ impl Backend for Spread {
             &spec.acquisitions_per_round,
             &spec.balance_interval,
         ];
-        let control = &cluster.nodes[i].control;
-        let (identity, extra) = (node_address(i), &spec.extra[i]);
-        node_config(
-            &service,
-            control,
-            identity,
-            timing.map(String::as_str),
-            &cluster.vips,
-            extra,
-        )
+        cluster.config_with(i, &service, timing.map(String::as_str))
     }
 
     /// `wackatrl -l --json` of node `i`.
