@@ -37,9 +37,9 @@ test:
 # of CPU). A failing seed is printed with how to replay it.
 SOAK_SEEDS ?= 1000000
 soak:
-	WACKAMOLE_SIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test engine_sim -- --nocapture
-	WACKAMOLE_SCENARIO_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test membership_scenarios -- --nocapture any_order_any_delay
-	WACKAMOLE_MSIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test membership_sim -- --nocapture
+	WACKAMOLE_SIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test it -- --nocapture engine_sim::
+	WACKAMOLE_SCENARIO_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test it -- --nocapture membership_scenarios::any_order_any_delay
+	WACKAMOLE_MSIM_SEEDS=$(SOAK_SEEDS) $(CARGO) test --profile test-opt --test it -- --nocapture membership_sim::
 
 # Three nodes on the built-in membership in network namespaces (root):
 # the allocation, a crash, a clean stop and a partition, timed. The script
@@ -62,7 +62,7 @@ static:
 # The tests that need no root, no network namespaces and not the binary
 # itself, built for TARGET and run under qemu-user (installed when
 # missing), with fewer simulation seeds; engine bodies are exchanged with
-# this host in both directions (tests/endian_exchange.rs). One target per
+# this host in both directions (tests/it/endian_exchange.rs). One target per
 # run: make cross-test TARGET=powerpc-unknown-linux-gnu (CI runs that one).
 cross-test:
 	CARGO="$(CARGO)" sh etc/cross.sh test $(TARGET)

@@ -39,7 +39,7 @@
 //! Layers only reach down: `base` imports nothing; `config`, `spread`,
 //! `net` and `membership` import none of one another; the `engine` knows
 //! no transport and no logging; `daemon` and `cli` are wiring and may
-//! import anything. `tests/layers.rs` fails on any other import.
+//! import anything. `tests/it/layers.rs` fails on any other import.
 //!
 //! # Threads of the running daemon
 //!

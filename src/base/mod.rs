@@ -4,7 +4,7 @@
 //! table entry and the byte reader every wire layout is read with.
 //! Every layer may import it; it imports no other module of the crate, so
 //! no layer has to reach sideways or up to name a thing another layer
-//! also names (`tests/layers.rs` checks this).
+//! also names (`tests/it/layers.rs` checks this).
 
 #![forbid(unsafe_code)]
 

@@ -372,7 +372,7 @@
 //!
 //!    **Joins take nothing away** (argued, checked by the scenarios at
 //!    realistic heartbeat phases, and on the wire by restarts of the
-//!    first node under a majority quorum in `tests/builtin_promise.rs`):
+//!    first node under a majority quorum in `tests/it/builtin_promise.rs`):
 //!    no node in a view installs a smaller one or leaves its view. A member never falls back on itself while its coordinator
 //!    hands over, so it proposes nothing; a coordinator whose members go
 //!    over to a lower one keeps them (they are moving, not failed) and

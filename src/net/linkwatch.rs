@@ -10,7 +10,7 @@
 //! the watcher dumps again and reports what changed meanwhile.
 //!
 //! The messages are read by pure functions, tested here; the namespace
-//! test `tests/net_linkwatch.rs` drives the real kernel.
+//! test `tests/it/net_linkwatch.rs` drives the real kernel.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -1,5 +1,5 @@
 //! The built-in membership end to end, on 3-node clusters of the real
-//! binary in namespaces (root only; see tests/support/builtin.rs), at the
+//! binary in namespaces (root only; see tests/it/support/builtin.rs), at the
 //! default timings and at the shortest settings the README documents
 //! (Heartbeat 5ms, Timeout 25ms):
 //!
@@ -20,34 +20,21 @@
 //!
 //! `cargo bench --bench builtin` prints the figures.
 
-#[path = "../support/builtin.rs"]
-mod builtin;
-#[path = "../support/builtin_status.rs"]
-mod builtin_status;
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/faults.rs"]
-mod faults;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/rng.rs"]
-mod rng;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
 
+use support::{builtin, builtin_status, cluster, sniffer};
+
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use builtin::{millis, port_name, BuiltinCluster, Spec, PORT};
 use builtin_status::ViewWatch;
 use cluster::Waits;
-use faults::Burners;
 use sniffer::Sniffer;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
@@ -348,4 +335,43 @@ fn under_load(period: Duration) {
          {changes} view changes (target 0); views seen by node: {seen:?}",
         period.as_secs()
     );
+}
+
+/// Busy loops in processes of their own (`sh -c 'while :; do :; done'`),
+/// killed by pid and reaped on drop.
+pub struct Burners {
+    children: Vec<Child>,
+}
+
+impl Burners {
+    pub fn start(count: usize) -> Burners {
+        let children = (0..count)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("cannot start a busy loop")
+            })
+            .collect();
+        Burners { children }
+    }
+
+    /// Whether every loop still runs.
+    pub fn running(&mut self) -> bool {
+        self.children
+            .iter_mut()
+            .all(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The daemon end to end, on clusters of the real binary in namespaces
-//! (root only; see tests/support/cluster.rs):
+//! (root only; see tests/it/support/cluster.rs):
 //!
 //! - failover latency: from SIGKILL of the node holding a VIP until that
 //!   VIP is up on the survivor AND its gratuitous ARP is on the bridge;
@@ -12,25 +12,21 @@
 //!
 //! `cargo bench --bench daemon` prints the figures.
 
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
 
+use support::cluster;
+
+use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cluster::{vip, Capture, Cluster, Spec, Waits, BINARY};
+use cluster::{vip, Capture, Cluster, Observer, Spec, Waits, BINARY};
 
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -128,7 +124,7 @@ fn failover_latency(runs: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let watcher = {
             let observer = observer.clone();
-            thread::spawn(move || observer.wait_on_node(heir, address, deadline))
+            thread::spawn(move || wait_on_node(&observer, heir, address, deadline))
         };
         let killed = Instant::now();
         cluster.signal(victim, libc::SIGKILL);
@@ -253,4 +249,23 @@ fn idle_cpu(period: Duration) {
         period.as_secs(),
         ms(scheduled_after - scheduled_before)
     );
+}
+
+/// Polls node `i` of `observer` as fast as it can until `vip` is on it; returns when
+/// it was first seen, or None at `deadline`.
+fn wait_on_node(
+    observer: &Observer,
+    i: usize,
+    vip: Ipv4Addr,
+    deadline: Instant,
+) -> Option<Instant> {
+    loop {
+        if observer.on_node(i).contains(&vip) {
+            return Some(Instant::now());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_micros(100));
+    }
 }

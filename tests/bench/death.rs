@@ -7,22 +7,15 @@
 //! descriptor numbers of the daemon's sockets printed once.
 //!
 //! Root only: the daemon runs in network namespaces the bench creates
-//! (see tests/support/cluster.rs). `cargo bench --bench death`.
+//! (see tests/it/support/cluster.rs). `cargo bench --bench death`.
 
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/descriptors.rs"]
-mod descriptors;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{cluster, descriptors};
 
 use std::os::unix::process::ExitStatusExt;
 use std::thread;

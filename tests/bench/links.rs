@@ -1,4 +1,4 @@
-//! Redundant links end to end (root only; see tests/support/links.rs): a
+//! Redundant links end to end (root only; see tests/it/support/links.rs): a
 //! 3-node cluster of the real binary on two bridges at the default
 //! timings; each link of a node, and each whole network, is cut in turn
 //! while the other link loses 10%, for `WACKAMOLE_BENCH_LINK_SECS`
@@ -7,28 +7,13 @@
 //!
 //! `cargo bench --bench links` prints the figures.
 
-#[path = "../support/builtin.rs"]
-mod builtin;
-#[path = "../support/builtin_status.rs"]
-mod builtin_status;
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/faults.rs"]
-mod faults;
-#[path = "../support/links.rs"]
-mod links;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/rng.rs"]
-mod rng;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{builtin, builtin_status, cluster, links};
 
 use std::time::Duration;
 

@@ -5,10 +5,13 @@
 //! simulated time from a crash to the survivors' new view, at the
 //! defaults and at the shortest settings the README documents.
 
-#[path = "../support/rng.rs"]
-mod rng;
-#[path = "../support/simnet.rs"]
-mod simnet;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::simnet;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

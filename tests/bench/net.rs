@@ -8,10 +8,13 @@
 //! only: runs in namespaces it creates. `cargo bench --bench net` prints
 //! min/median/max.
 
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{netns, sniffer};
 #[path = "net_stall.rs"]
 mod stall;
 

@@ -9,13 +9,13 @@
 //! 254 renewed one call each.
 
 use std::io;
-use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::netns::{self, Netns};
 use super::report;
+use super::support::addr_witness;
 use wackamole::config::VifAddress;
 use wackamole::net::addrmsg::read_address;
 use wackamole::net::iface::{self, Renewal};
@@ -23,8 +23,6 @@ use wackamole::net::iface::{self, Renewal};
 const STALL_RUNS: usize = 20;
 const COST_RUNS: usize = 200;
 const RTM_DELADDR: u16 = 21;
-const RTMGRP_IPV4_IFADDR: u32 = 0x10;
-const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 
 fn vip(addr: IpAddr, prefix_len: u8) -> VifAddress {
     VifAddress {
@@ -44,51 +42,9 @@ struct Watcher {
 
 impl Watcher {
     fn open() -> io::Result<Watcher> {
-        // SAFETY: plain socket(2); the descriptor is owned right below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: all-zero is a valid sockaddr_nl.
-        let mut address: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        address.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        address.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-        // SAFETY: bind with a sockaddr_nl of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &address as *const libc::sockaddr_nl as *const libc::sockaddr,
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let timeout = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 100_000,
-        };
-        // SAFETY: SO_RCVTIMEO takes a timeval of the size passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &timeout as *const libc::timeval as *const libc::c_void,
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let socket = socket2::Socket::from(addr_witness::address_socket()?);
+        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let fd = OwnedFd::from(socket);
         Ok(Watcher {
             fd,
             buffer: vec![0; 64 * 1024],

@@ -1,5 +1,5 @@
 //! The promise "every address held by exactly one connected machine" in
-//! figures, seen by the kernel-order witness (tests/support/addr_witness.rs)
+//! figures, seen by the kernel-order witness (tests/it/support/addr_witness.rs)
 //! on clusters of the real binary on the built-in membership at the
 //! default timings (root only):
 //!
@@ -23,30 +23,13 @@
 //!
 //! `cargo bench --bench promise` prints the figures.
 
-#[path = "../support/addr_timeline.rs"]
-mod addr_timeline;
-#[path = "../support/addr_witness.rs"]
-mod addr_witness;
-#[path = "../support/builtin.rs"]
-mod builtin;
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/env.rs"]
-mod env;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/promise_runs.rs"]
-mod promise_runs;
-#[path = "../support/rng.rs"]
-mod rng;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{addr_timeline, builtin, promise_runs};
 
 use std::time::{Duration, Instant};
 

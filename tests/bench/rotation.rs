@@ -1,6 +1,6 @@
 //! Key rotation on a running 3-node cluster of the real binary at the
-//! default timings (root only; see tests/support/builtin.rs and
-//! tests/support/rotation.rs): the README's three steps, node by node,
+//! default timings (root only; see tests/it/support/builtin.rs and
+//! tests/it/support/rotation.rs): the README's three steps, node by node,
 //! each by SIGHUP, `WACKAMOLE_BENCH_ROTATIONS` times (default 3; each
 //! rotation's new key is the next one's old key). Prints, per rotation
 //! and in all, the view changes seen (target: none), the VIPs seen on two
@@ -9,24 +9,13 @@
 //!
 //! `cargo bench --bench rotation` prints the figures.
 
-#[path = "../support/builtin.rs"]
-mod builtin;
-#[path = "../support/builtin_status.rs"]
-mod builtin_status;
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/rotation.rs"]
-mod rotation;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{builtin, cluster, rotation};
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Trackers end to end, on 3-node clusters of the real binary on the
 //! built-in membership at its default timings (root only; see
-//! tests/support/builtin.rs and tests/support/track_rig.rs), one VIF per
+//! tests/it/support/builtin.rs and tests/it/support/track_rig.rs), one VIF per
 //! node, `WACKAMOLE_BENCH_RUNS` runs each (default 20), min/median/max:
 //!
 //! - carrier loss on a tracked uplink: from just before the test sets the
@@ -14,22 +14,13 @@
 //!
 //! `cargo bench --bench track` prints the figures.
 
-#[path = "../support/builtin.rs"]
-mod builtin;
-#[path = "../support/cluster.rs"]
-mod cluster;
-#[path = "../support/netns.rs"]
-mod netns;
-#[path = "../support/scratch.rs"]
-mod scratch;
-#[path = "../support/sniffer.rs"]
-mod sniffer;
-#[path = "../support/spread_daemon.rs"]
-mod spread_daemon;
-#[path = "../support/status.rs"]
-mod status;
-#[path = "../support/track_rig.rs"]
-mod track_rig;
+// The integration tests' support tree; a bench uses a part of it, so
+// what it leaves unused is not dead (the test binary reports that).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/support/mod.rs"]
+mod support;
+
+use support::{builtin, cluster, scratch, track_rig};
 
 use std::fs;
 use std::net::Ipv4Addr;

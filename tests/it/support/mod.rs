@@ -1,0 +1,142 @@
+//! What the integration tests share: namespaces, scratch directories,
+//! clusters of the real binary (on Spread or on the built-in membership),
+//! sniffers, the Spread test daemon, the seeded simulators and their
+//! checkers. Declared once in `tests/it/main.rs`; the benches of
+//! `tests/bench/` reach the same tree through one `#[path]` to this file.
+//!
+//! # Tests of different modules run at once
+//!
+//! All the integration tests share one process, and libtest runs
+//! `--test-threads` of them at a time, whichever modules they come from.
+//! What keeps them apart:
+//!
+//! - Names: namespaces ([`netns::Netns`]) and directories
+//!   ([`scratch::Scratch`]) are named by a tag, the process and a counter
+//!   shared by the whole binary, so no two tests ever share one; interface
+//!   names live inside a test's own namespaces; sockets bind port 0 or a
+//!   path in the test's own directory.
+//! - Descriptors: every socket the support opens is close-on-exec, so a
+//!   daemon one test starts never inherits another test's sniffer or
+//!   netlink socket (descriptor checks count the daemon's sockets).
+//! - Process state: no test sets an environment variable, changes the
+//!   directory or the umask of the process, or installs a signal handler;
+//!   signals are blocked per thread and sent to threads (process_signals)
+//!   or to child processes. The packet-level simulation lowers the
+//!   library's log level for the process, which only quietens it.
+//! - CPU: the seeded simulations spread their seeds over every core. On
+//!   a two-core machine that would starve a cluster test running beside
+//!   them, whose daemons must answer heartbeats in time. So a simulation
+//!   runs its seeds holding [`exclusive`], and every namespace and
+//!   scratch directory holds [`shared`] while it lives: a simulation waits
+//!   for the running cluster and process tests to end, and they wait for
+//!   it. Tests that hold neither (parsers, codecs, transcripts) run beside
+//!   anything.
+//!
+//! A thread that holds [`exclusive`] may take [`shared`] too (it passes);
+//! nothing else waits on a lock while holding [`shared`], so the gate
+//! cannot deadlock. Shared holders do not wait for a waiting simulation,
+//! so a namespace test never waits on a simulation it would have to
+//! outlive.
+
+pub mod addr_timeline;
+pub mod addr_witness;
+pub mod announce_rig;
+pub mod builtin;
+pub mod builtin_checks;
+pub mod builtin_status;
+pub mod cluster;
+pub mod descriptors;
+pub mod env;
+pub mod faults;
+pub mod links;
+pub mod netns;
+pub mod promise_runs;
+pub mod rng;
+pub mod roff;
+pub mod rotation;
+pub mod scratch;
+pub mod sim_handoff;
+pub mod simdaemon;
+pub mod simnet;
+pub mod sniffer;
+pub mod spread_daemon;
+pub mod status;
+pub mod track_rig;
+pub mod transcript;
+pub mod vsync;
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
+
+/// Who holds the CPU gate: how many shared holders, and the thread of the
+/// exclusive one.
+struct Holders {
+    shared: usize,
+    exclusive: Option<ThreadId>,
+}
+
+static HOLDERS: Mutex<Holders> = Mutex::new(Holders {
+    shared: 0,
+    exclusive: None,
+});
+static CHANGED: Condvar = Condvar::new();
+
+fn holders() -> MutexGuard<'static, Holders> {
+    // The lock is held only to count, never across a test's code.
+    HOLDERS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A share of the machine, held by a test whose timing matters (a
+/// namespace, a scratch directory); released on drop.
+#[must_use = "the share ends when the guard is dropped"]
+pub struct Shared {
+    counted: bool,
+}
+
+/// The whole machine, held by a simulation while it spreads its seeds over
+/// every core; released on drop.
+#[must_use = "the machine is given back when the guard is dropped"]
+pub struct Exclusive(());
+
+/// Waits until no simulation holds the machine, then shares it.
+pub fn shared() -> Shared {
+    let me = thread::current().id();
+    let mut now = holders();
+    if now.exclusive == Some(me) {
+        return Shared { counted: false };
+    }
+    while now.exclusive.is_some() {
+        now = CHANGED.wait(now).unwrap_or_else(PoisonError::into_inner);
+    }
+    now.shared += 1;
+    Shared { counted: true }
+}
+
+/// Waits until no other test holds the machine, shared or whole, then
+/// holds it alone.
+pub fn exclusive() -> Exclusive {
+    let me = thread::current().id();
+    let mut now = holders();
+    assert_ne!(now.exclusive, Some(me), "the machine is already held here");
+    while now.exclusive.is_some() || now.shared > 0 {
+        now = CHANGED.wait(now).unwrap_or_else(PoisonError::into_inner);
+    }
+    now.exclusive = Some(me);
+    Exclusive(())
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if self.counted {
+            holders().shared -= 1;
+            CHANGED.notify_all();
+        }
+    }
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        holders().exclusive = None;
+        CHANGED.notify_all();
+    }
+}
