@@ -19,7 +19,7 @@ pub fn check_membership(
     config_path: &Path,
     spread_override: bool,
 ) -> Result<(), String> {
-    let Some(membership) = &config.membership else {
+    let Some(membership) = config.service.membership() else {
         return Ok(());
     };
     if spread_override {
@@ -37,7 +37,7 @@ pub fn check_membership(
 /// For `-t`: which of the listed nodes this host is, as a summary line
 /// (none without a Membership block).
 pub fn own_node(config: &Config) -> Result<Option<String>, String> {
-    let Some(membership) = &config.membership else {
+    let Some(membership) = config.service.membership() else {
         return Ok(None);
     };
     let local = match config.identity {

@@ -11,6 +11,7 @@ mod lexer;
 mod membership;
 mod model;
 mod parser;
+mod service;
 mod summary;
 mod validation;
 mod values;
@@ -32,6 +33,7 @@ pub use membership::{
     MAX_MEMBERSHIP_NODES,
 };
 pub use model::*;
+pub use service::{ServiceConfig, SpreadConfig};
 pub use summary::summary;
 pub use values::{
     check_identity, format_interval, log_facility_name, parse_spread_address, IDENTITY_EXPECTED,
