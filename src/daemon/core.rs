@@ -245,7 +245,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 return false;
             }
         };
-        if let Err(refused) = self.service.check_reload(&new) {
+        if let Err(refusal) = self.service.check_reload(&new) {
+            let refused = reload::ServiceRefused(refusal);
             self.log(Level::Error, format_args!("{refused}"));
             return false;
         }

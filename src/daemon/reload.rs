@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+use super::group::ServiceRefusal;
 use crate::config::{Config, ServiceConfig};
 
 /// The reload was refused: these settings differ from the running ones.
@@ -114,26 +115,22 @@ fn service_changes(running: &ServiceConfig, new: &ServiceConfig) -> (Rows, Rows)
     }
 }
 
-/// A reload refused because of the membership key files.
+/// A reload the group service refused
+/// ([`GroupService::check_reload`](super::group::GroupService::check_reload)).
 #[derive(Debug)]
-pub enum KeyRefused {
-    /// A key file (`Key`, `AcceptKey`) cannot be used (read,
-    /// permissions, length), or `AcceptKey` holds `Key`'s key.
-    Unreadable(crate::config::KeyError),
-}
+pub struct ServiceRefused(pub ServiceRefusal);
 
-impl fmt::Display for KeyRefused {
+impl fmt::Display for ServiceRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyRefused::Unreadable(err) => write!(
-                f,
-                "configuration not reloaded: {err}; the running configuration and keys stay"
-            ),
-        }
+        write!(
+            f,
+            "configuration not reloaded: {}; the running configuration and keys stay",
+            self.0
+        )
     }
 }
 
-impl std::error::Error for KeyRefused {}
+impl std::error::Error for ServiceRefused {}
 
 /// The names of the settings marked as changed.
 fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {

@@ -41,8 +41,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::bridge::{self, Bridge};
-use super::group::{GroupEvent, GroupService, Reports};
-use super::reload::KeyRefused;
+use super::group::{GroupEvent, GroupService, Reports, ServiceRefusal};
 use crate::config::{
     self, Config, KeyError, MembershipConfig, MembershipKeys, OwnIndexError, ServiceConfig,
 };
@@ -501,7 +500,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         "membership"
     }
 
-    fn check_reload(&mut self, new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, new: &Config) -> Result<(), ServiceRefusal> {
         // Key and AcceptKey may change, by path or content: read and
         // check them now, so that a bad key refuses the whole file.
         self.reloaded_keys = None;
@@ -509,7 +508,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
             return Ok(());
         };
         let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
-            .map_err(KeyRefused::Unreadable)?;
+            .map_err(ServiceRefusal::Key)?;
         self.reloaded_keys = Some(keys);
         Ok(())
     }

@@ -10,8 +10,7 @@ use super::*;
 use crate::config::{self, Quorum, ServiceConfig, SpreadConfig};
 use crate::control::server::responder;
 use crate::control::{MoveReason, ServiceStatus, WatchEvent};
-use crate::daemon::group::GroupService;
-use crate::daemon::reload::KeyRefused;
+use crate::daemon::group::{GroupService, ServiceRefusal};
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::engine::{Delivery, GroupId, Message, View};
 
@@ -83,7 +82,7 @@ impl GroupService for Loopback {
 
     fn on_deadline(&mut self) {}
 
-    fn check_reload(&mut self, _new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, _new: &Config) -> Result<(), ServiceRefusal> {
         Ok(())
     }
 
