@@ -3,6 +3,8 @@
 //! names the file, line and column of the mistake. Nothing is half-applied:
 //! a file with any error yields no `Config` at all.
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod error;
 mod key;

@@ -146,8 +146,15 @@ fn split_as(members: &[Member], counts: &[usize]) -> bool {
 
 fn key_file(dir: &TempDir) -> std::path::PathBuf {
     let key = dir.path().join("cluster.key");
-    config::write_new_key(&key).expect("a key file");
+    write_key_file(&key);
     key
+}
+
+/// A new key file at `path`, as `wackamole keygen` writes it.
+fn write_key_file(path: &std::path::Path) {
+    let mut key = [0u8; config::NEW_KEY_LEN];
+    crate::os::random_bytes(&mut key).expect("random bytes");
+    config::write_new_key(path, &key).expect("a key file");
 }
 
 #[test]
@@ -444,7 +451,7 @@ fn a_reload_hands_changed_keys_to_the_node_and_refuses_bad_ones() {
     let dir = TempDir::new("builtin-keys");
     let old = key_file(&dir);
     let new = dir.path().join("new.key");
-    config::write_new_key(&new).expect("a second key file");
+    write_key_file(&new);
     let wire_key = |path: &std::path::Path| {
         wire::Key::new(&config::load_key(path).expect("loads")).expect("long enough")
     };
