@@ -12,6 +12,7 @@ pub mod arp_entry;
 pub mod group_id;
 pub mod level;
 pub mod membership_settings;
+pub mod rate_limit;
 pub mod spread_name;
 
 pub use address::{
@@ -21,3 +22,4 @@ pub use address::{
 pub use arp_entry::ArpEntry;
 pub use group_id::GroupId;
 pub use level::{Level, LogFacility};
+pub use rate_limit::RateLimit;
