@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use wackamole::cli::{CtlAction, CtlOptions, DaemonOptions, KeygenOptions};
 use wackamole::config::{self, Config, Overrides};
 use wackamole::net::iface;
-use wackamole::{control, daemon};
+use wackamole::{control, daemon, os};
 
 /// Refuses, at start and under `-t`, a built-in membership that cannot
 /// run: `-s` given against the file's Membership block, or a key file
@@ -19,7 +19,7 @@ pub fn check_membership(
     config_path: &Path,
     spread_override: bool,
 ) -> Result<(), String> {
-    let Some(membership) = &config.membership else {
+    let Some(membership) = config.service.membership() else {
         return Ok(());
     };
     if spread_override {
@@ -37,7 +37,7 @@ pub fn check_membership(
 /// For `-t`: which of the listed nodes this host is, as a summary line
 /// (none without a Membership block).
 pub fn own_node(config: &Config) -> Result<Option<String>, String> {
-    let Some(membership) = &config.membership else {
+    let Some(membership) = config.service.membership() else {
         return Ok(None);
     };
     let local = match config.identity {
@@ -131,9 +131,20 @@ pub fn run_ctl(opts: CtlOptions, config: Config) -> ExitCode {
     }
 }
 
+/// A new key file at `path`: [`config::NEW_KEY_LEN`] bytes from the
+/// kernel's random number generator.
+fn keygen(path: &Path) -> Result<(), config::KeyFileError> {
+    let mut key = [0u8; config::NEW_KEY_LEN];
+    os::random_bytes(&mut key).map_err(|error| config::KeyFileError::NoRandomness {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    config::write_new_key(path, &key)
+}
+
 /// `wackamole keygen FILE`: silent on success.
 pub fn run_keygen(opts: &KeygenOptions) -> ExitCode {
-    match config::write_new_key(&opts.file) {
+    match keygen(&opts.file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("wackamole keygen: {err}");

@@ -10,7 +10,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`base`] | the vocabulary every layer shares (addresses, interface names, log levels, view ids, ARP entries, membership timing); imports nothing |
-//! | [`config`] | reads `wackamole.conf` into a validated [`config::Config`], or one error naming file, line and column |
+//! | [`config`] | reads `wackamole.conf` into a validated [`config::Config`], or one error naming file, line and column; no unsafe code |
 //! | [`engine`] | the allocation state machine and the bodies of its messages (pure) |
 //! | [`membership`] | the built-in group service's protocol: datagrams and time in, datagrams and events out (pure) |
 //! | [`spread`] | the Spread client protocol, spoken directly: frame codecs and a blocking session |
@@ -22,6 +22,7 @@
 //! | [`hooks`] | the hook runner: `Run "COMMAND" on up` and the like, one at a time on a thread of its own |
 //! | [`log`] | the one logging facade: syslog when detached, stderr in the foreground |
 //! | [`process`] | the daemon as a Unix process: detaching, the pid file, signals turned into events |
+//! | [`os`] | what the kernel gives that no layer owns: random bytes (for `wackamole keygen`) |
 //! | [`descriptor`] | where sockets sit in the descriptor table, so a killed daemon's peers learn first |
 //! | [`cli`] | the command lines of `wackamole`, `wackatrl` and `wackamole keygen` |
 //!
@@ -95,6 +96,7 @@ pub mod hooks;
 pub mod log;
 pub mod membership;
 pub mod net;
+pub mod os;
 pub mod process;
 pub mod spread;
 pub mod track;

@@ -14,6 +14,7 @@ pub mod bytes;
 pub mod group_id;
 pub mod level;
 pub mod membership_timing;
+pub mod rate_limit;
 pub mod spread_name;
 
 pub use address::{
@@ -25,3 +26,4 @@ pub use bytes::ByteOrder;
 pub use group_id::GroupId;
 pub use level::{Level, LogFacility};
 pub use membership_timing::MAX_NODES;
+pub use rate_limit::RateLimit;

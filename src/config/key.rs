@@ -233,15 +233,11 @@ pub fn load_keys(key: &Path, accept: Option<&Path>) -> Result<MembershipKeys, Ke
     Ok(MembershipKeys { current, accepted })
 }
 
-/// Creates `path` with mode 0600 and [`NEW_KEY_LEN`] random bytes in it.
-/// An existing file is never touched; a file this call created but could
-/// not fill is removed again.
-pub fn write_new_key(path: &Path) -> Result<(), KeyFileError> {
-    let mut key = [0u8; NEW_KEY_LEN];
-    random_bytes(&mut key).map_err(|error| KeyFileError::NoRandomness {
-        path: path.to_path_buf(),
-        error,
-    })?;
+/// Creates `path` with mode 0600 and `key` in it (for `wackamole keygen`:
+/// [`NEW_KEY_LEN`] random bytes the caller drew). An existing file is
+/// never touched; a file this call created but could not fill is removed
+/// again.
+pub fn write_new_key(path: &Path, key: &[u8]) -> Result<(), KeyFileError> {
     let unwritable = |error| KeyFileError::Unwritable {
         path: path.to_path_buf(),
         error,
@@ -261,34 +257,12 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyFileError> {
     // the key always loads.
     let filled = file
         .set_permissions(std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| file.write_all(&key))
+        .and_then(|()| file.write_all(key))
         .and_then(|()| file.sync_all());
     if let Err(error) = filled {
         drop(file);
         let _ = std::fs::remove_file(path);
         return Err(unwritable(error));
-    }
-    Ok(())
-}
-
-/// Fills `buf` from the kernel's random number generator, waiting (only at
-/// early boot) until it is seeded.
-fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let rest = &mut buf[filled..];
-        // SAFETY: `rest` is valid for writes of `rest.len()` bytes, and
-        // getrandom writes at most that many.
-        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        match usize::try_from(got) {
-            Ok(n) => filled += n,
-            Err(_) => {
-                let error = io::Error::last_os_error();
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(error);
-                }
-            }
-        }
     }
     Ok(())
 }
@@ -417,19 +391,17 @@ mod tests {
     fn keygen_writes_a_fresh_private_key_once() {
         let dir = TempDir::new("keygen");
         let path = dir.path().join("new.key");
-        write_new_key(&path).expect("writes");
+        let drawn = [7u8; NEW_KEY_LEN];
+        write_new_key(&path, &drawn).expect("writes");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let key = load_key(&path).expect("the new key loads");
-        assert_eq!(key.len(), NEW_KEY_LEN);
-        let err = write_new_key(&path).unwrap_err();
+        assert_eq!(key, drawn);
+        let err = write_new_key(&path, &[9u8; NEW_KEY_LEN]).unwrap_err();
         assert!(matches!(err, KeyFileError::Exists { .. }), "{err}");
         assert_eq!(load_key(&path).expect("still there"), key);
-        let other = dir.path().join("other.key");
-        write_new_key(&other).expect("writes");
-        assert_ne!(load_key(&other).expect("loads"), key);
         let nowhere = dir.path().join("no-such-dir").join("x.key");
-        let err = write_new_key(&nowhere).unwrap_err();
+        let err = write_new_key(&nowhere, &drawn).unwrap_err();
         assert!(matches!(err, KeyFileError::Unwritable { .. }));
         assert!(err.to_string().contains(&nowhere.display().to_string()));
     }

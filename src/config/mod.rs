@@ -3,6 +3,8 @@
 //! names the file, line and column of the mistake. Nothing is half-applied:
 //! a file with any error yields no `Config` at all.
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod error;
 mod key;
@@ -11,6 +13,7 @@ mod lexer;
 mod membership_config;
 mod model;
 mod parser;
+mod service;
 mod summary;
 mod validation;
 mod values;
@@ -32,6 +35,7 @@ pub use membership_config::{
     MAX_NODES,
 };
 pub use model::*;
+pub use service::{ServiceConfig, SpreadConfig};
 pub use summary::summary;
 pub use values::{
     check_identity, format_interval, log_facility_name, parse_spread_address, IDENTITY_EXPECTED,

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{MembershipConfig, Quorum};
+use super::{Quorum, ServiceConfig};
 pub use crate::base::{
     prefix_mask, Ipv4Block, LogFacility, NotifyTarget, SpreadAddress, VifAddress,
     MAX_INTERFACE_NAME,
@@ -252,13 +252,9 @@ pub struct Hook {
 /// A whole, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The Spread daemon; unused when `membership` is set (the parser
-    /// refuses a file that names both).
-    pub spread: SpreadAddress,
-    /// `SpreadRetryInterval`: the wait before connecting to Spread again.
-    pub spread_retry_interval: Duration,
-    /// `Group`: the Spread group of the cluster.
-    pub group: String,
+    /// `Spread`, `SpreadRetryInterval` and `Group`, or `Membership { ... }`:
+    /// the group service.
+    pub service: ServiceConfig,
     /// `Control = PATH`: the control socket, if any.
     pub control: Option<PathBuf>,
     /// `LogFacility`: where syslog records go.
@@ -287,9 +283,6 @@ pub struct Config {
     /// The real address identifying this node to its peers, if set
     /// explicitly (ours); otherwise the daemon derives it at start.
     pub identity: Option<Ipv4Addr>,
-    /// `Membership { ... }` (ours): the built-in group service instead of
-    /// Spread.
-    pub membership: Option<MembershipConfig>,
     /// `Quorum` (ours).
     pub quorum: Quorum,
 }
@@ -299,9 +292,7 @@ impl Default for Config {
     /// never lets through.
     fn default() -> Self {
         Config {
-            spread: SpreadAddress::default(),
-            spread_retry_interval: Duration::from_secs(5),
-            group: "wack1".to_string(),
+            service: ServiceConfig::default(),
             control: None,
             log_facility: LogFacility::default(),
             mature: Duration::from_secs(5),
@@ -315,7 +306,6 @@ impl Default for Config {
             vifs: Vec::new(),
             hooks: Vec::new(),
             identity: None,
-            membership: None,
             quorum: Quorum::None,
         }
     }
@@ -326,7 +316,8 @@ impl Default for Config {
 /// like with like.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Overrides {
-    /// `-s`: the Spread daemon.
+    /// `-s`: the Spread daemon (a configuration with the built-in
+    /// membership keeps it; the command line refuses the pair).
     pub spread: Option<SpreadAddress>,
     /// `-i`: this node's real address.
     pub identity: Option<Ipv4Addr>,
@@ -335,8 +326,9 @@ pub struct Overrides {
 impl Overrides {
     /// `config` with these settings put over the file's.
     pub fn apply(&self, mut config: Config) -> Config {
-        if let Some(spread) = &self.spread {
-            config.spread = spread.clone();
+        if let (Some(address), ServiceConfig::Spread(spread)) = (&self.spread, &mut config.service)
+        {
+            spread.address = address.clone();
         }
         if let Some(identity) = self.identity {
             config.identity = Some(identity);
@@ -440,11 +432,15 @@ impl Untaken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SpreadConfig;
 
     #[test]
     fn overrides_replace_only_what_they_name() {
         let file = Config {
-            group: "g".into(),
+            service: ServiceConfig::Spread(SpreadConfig {
+                group: "g".into(),
+                ..SpreadConfig::default()
+            }),
             identity: Some(Ipv4Addr::new(192, 0, 2, 1)),
             ..Config::default()
         };
@@ -454,11 +450,14 @@ mod tests {
         };
         let applied = spread_only.apply(file.clone());
         assert_eq!(
-            applied.spread,
-            SpreadAddress::Unix("/run/spread.sock".into())
+            applied.service,
+            ServiceConfig::Spread(SpreadConfig {
+                address: SpreadAddress::Unix("/run/spread.sock".into()),
+                group: "g".into(),
+                ..SpreadConfig::default()
+            })
         );
         assert_eq!(applied.identity, file.identity);
-        assert_eq!(applied.group, "g");
         let identity = Overrides {
             spread: None,
             identity: Some(Ipv4Addr::new(192, 0, 2, 9)),
@@ -468,6 +467,18 @@ mod tests {
             Some(Ipv4Addr::new(192, 0, 2, 9))
         );
         assert_eq!(Overrides::default().apply(file.clone()), file);
+        let builtin = Config {
+            service: ServiceConfig::Membership(crate::config::MembershipConfig {
+                nodes: vec![Ipv4Addr::new(192, 0, 2, 1)],
+                more_links: Vec::new(),
+                port: 4810,
+                key: "/k".into(),
+                accept_key: None,
+                settings: Default::default(),
+            }),
+            ..Config::default()
+        };
+        assert_eq!(spread_only.apply(builtin.clone()), builtin);
     }
 
     #[test]

@@ -16,7 +16,10 @@ use super::error::{ErrorKind, Position, WarningKind};
 use super::keywords::{self, BalanceParameter, Directive, BALANCE_PARAMETERS, DIRECTIVES};
 use super::lexer::{Token, TokenKind};
 use super::values::{self, FACILITY_EXPECTED, INTERVAL_EXPECTED, SPREAD_EXPECTED};
-use super::{AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, Prefer, Vif, VifAddress};
+use super::{
+    AcquisitionsPerRound, Config, Hook, HookEvent, Ipv4Block, MembershipConfig, Prefer,
+    ServiceConfig, SpreadConfig, Vif, VifAddress,
+};
 use crate::base::spread_name::is_legal_group_name;
 
 pub(super) type Located<T> = Result<T, (Position, ErrorKind)>;
@@ -64,6 +67,8 @@ pub(super) fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
         next: 0,
         end,
         config: Config::default(),
+        spread: SpreadConfig::default(),
+        membership: None,
         spans: Spans::default(),
         warnings: Vec::new(),
     };
@@ -71,8 +76,14 @@ pub(super) fn parse_tokens(tokens: &[Token], end: Position) -> Located<Parsed> {
         parser.directive()?;
     }
     parser.finish_addresses()?;
+    let mut config = parser.config;
+    // Validation refuses a file that names both.
+    config.service = match parser.membership {
+        Some(membership) => ServiceConfig::Membership(membership),
+        None => ServiceConfig::Spread(parser.spread),
+    };
     Ok(Parsed {
-        config: parser.config,
+        config,
         spans: parser.spans,
         warnings: parser.warnings,
     })
@@ -83,6 +94,11 @@ struct Parser<'a> {
     next: usize,
     end: Position,
     config: Config,
+    /// `Spread`, `SpreadRetryInterval` and `Group` as read so far: the
+    /// group service unless a `Membership` block comes.
+    spread: SpreadConfig,
+    /// The `Membership` block, once read.
+    membership: Option<MembershipConfig>,
     spans: Spans,
     warnings: Vec<(Position, WarningKind)>,
 }
@@ -242,11 +258,11 @@ impl<'a> Parser<'a> {
                 self.spans.spread.get_or_insert(position);
                 self.expect_equals("Spread")?;
                 let (text, at) = self.string(SPREAD_EXPECTED)?;
-                self.config.spread = values::parse_spread_address(text)
+                self.spread.address = values::parse_spread_address(text)
                     .map_err(|expected| bad_value(at, format!("`{text}`"), expected))?;
             }
             Directive::SpreadRetryInterval => {
-                self.config.spread_retry_interval = self.positive_interval("SpreadRetryInterval")?
+                self.spread.retry_interval = self.positive_interval("SpreadRetryInterval")?
             }
             Directive::Group => self.group()?,
             Directive::Control => self.control()?,
@@ -330,7 +346,7 @@ impl<'a> Parser<'a> {
         if !is_legal_group_name(name) {
             return Err(bad_value(at, format!("group name \"{name}\""), EXPECTED));
         }
-        self.config.group = name.to_string();
+        self.spread.group = name.to_string();
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::values::{format_interval, log_facility_name};
 use super::{
     AcquisitionsPerRound, Config, Ipv4Block, MembershipConfig, NotifyTarget, Prefer, Quorum,
-    SpreadAddress, TrackConfig, Unservable,
+    ServiceConfig, SpreadAddress, SpreadConfig, TrackConfig, Unservable,
 };
 
 /// The summary `wackamole -t` prints for `config`.
@@ -18,11 +18,11 @@ pub fn summary(config: &Config) -> String {
 }
 
 fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
-    match &config.membership {
-        Some(membership) => write_membership(out, membership)?,
-        None => write_spread(out, config)?,
+    match &config.service {
+        ServiceConfig::Membership(membership) => write_membership(out, membership)?,
+        ServiceConfig::Spread(spread) => write_spread(out, spread)?,
     }
-    let quorum = match (&config.membership, config.quorum) {
+    let quorum = match (config.service.membership(), config.quorum) {
         (Some(membership), Quorum::Majority) => {
             let nodes = membership.nodes.len();
             format!(
@@ -34,7 +34,9 @@ fn write_summary(out: &mut String, config: &Config) -> std::fmt::Result {
         (_, quorum) => quorum.to_string(),
     };
     writeln!(out, "quorum: {quorum}")?;
-    writeln!(out, "group: {}", config.group)?;
+    if let ServiceConfig::Spread(spread) = &config.service {
+        writeln!(out, "group: {}", spread.group)?;
+    }
     match &config.control {
         Some(path) => writeln!(out, "control: {}", path.display())?,
         None => writeln!(out, "control: none")?,
@@ -190,17 +192,17 @@ fn write_track(out: &mut String, track: &TrackConfig) -> std::fmt::Result {
     )
 }
 
-fn write_spread(out: &mut String, config: &Config) -> std::fmt::Result {
-    let spread = match &config.spread {
+fn write_spread(out: &mut String, spread: &SpreadConfig) -> std::fmt::Result {
+    let address = match &spread.address {
         SpreadAddress::Local { port } => format!("{port} (local daemon)"),
         SpreadAddress::Tcp { port, host } => format!("{port}@{host}"),
         SpreadAddress::Unix(path) => format!("{} (Unix socket)", path.display()),
     };
-    writeln!(out, "spread: {spread}")?;
+    writeln!(out, "spread: {address}")?;
     writeln!(
         out,
         "spread retry interval: {}",
-        format_interval(config.spread_retry_interval)
+        format_interval(spread.retry_interval)
     )
 }
 

@@ -91,18 +91,19 @@ fn group_service(config: &Config, spans: &Spans) -> Located<()> {
             ErrorKind::SpreadAndMembership { spread, membership },
         ));
     }
-    if let (None, Quorum::Majority, Some(at)) = (&config.membership, config.quorum, spans.quorum) {
+    let membership = config.service.membership();
+    if let (None, Quorum::Majority, Some(at)) = (membership, config.quorum, spans.quorum) {
         return Err((at, ErrorKind::MajorityWithoutNodes));
     }
     if let (Some(membership), Quorum::Count(quorum), Some(at)) =
-        (&config.membership, config.quorum, spans.quorum)
+        (membership, config.quorum, spans.quorum)
     {
         let nodes = membership.nodes.len();
         if config.quorum.needed(nodes) > nodes {
             return Err((at, ErrorKind::QuorumAboveNodes { quorum, nodes }));
         }
     }
-    if let (Some(membership), Some(at)) = (&config.membership, spans.quorum) {
+    if let (Some(membership), Some(at)) = (membership, spans.quorum) {
         let settings = &membership.settings;
         let per_timeout = settings.timeout.as_nanos() / settings.heartbeat.as_nanos().max(1);
         if config.quorum.needed(membership.nodes.len()) >= 2

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant, SystemTime};
 use socket2::SockRef;
 
 use super::watch::{EndCause, WatchEvent, WatchItem, WatchRecord};
+use crate::base::RateLimit;
 use crate::log::utc_timestamp;
 
 /// Bounds on what watchers may cost the daemon.
@@ -94,11 +95,8 @@ struct HubState {
     serving: usize,
     /// The id the next watcher gets.
     next_id: u64,
-    /// Refused datagrams: when the current second began, how many were
-    /// shown in it, and how many left out since the last one shown.
-    refused_window: Option<Instant>,
-    refused_shown: u32,
-    refused_left_out: u64,
+    /// Refused datagrams shown: [`WatchLimits::refused_per_second`].
+    refused: RateLimit,
 }
 
 struct Queue {
@@ -134,9 +132,7 @@ impl Watchers {
                     queues: Vec::new(),
                     serving: 0,
                     next_id: 0,
-                    refused_window: None,
-                    refused_shown: 0,
-                    refused_left_out: 0,
+                    refused: RateLimit::new(limits.refused_per_second, Duration::from_secs(1)),
                 }),
             }),
         }
@@ -161,7 +157,7 @@ impl Watchers {
         }
         let mut suppressed = 0;
         if matches!(event, WatchEvent::RefusedDatagram { .. }) {
-            match state.admit_refused(now, self.hub.limits.refused_per_second) {
+            match state.refused.admit(now) {
                 Some(left_out) => suppressed = left_out,
                 None => return,
             }
@@ -256,27 +252,6 @@ impl Watchers {
         if let Some((cause, reason)) = subscription.forward(&mut out) {
             let _ = out.write(end_line(cause, reason));
         }
-    }
-}
-
-impl HubState {
-    /// Whether a refused datagram is shown now; if so, how many were left
-    /// out since the last one shown.
-    fn admit_refused(&mut self, now: Instant, per_second: u32) -> Option<u64> {
-        let window_over = match self.refused_window {
-            Some(start) => now.saturating_duration_since(start) >= Duration::from_secs(1),
-            None => true,
-        };
-        if window_over {
-            self.refused_window = Some(now);
-            self.refused_shown = 0;
-        }
-        if self.refused_shown >= per_second {
-            self.refused_left_out += 1;
-            return None;
-        }
-        self.refused_shown += 1;
-        Some(std::mem::take(&mut self.refused_left_out))
     }
 }
 

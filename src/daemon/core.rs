@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use super::group::{GroupEvent, GroupService};
 use super::host::Host;
 use super::quorum::{QuorumGate, QuorumState, Step};
-use super::reload::{self, configured_nodes};
+use super::reload;
 use super::report;
 use super::timers::Timers;
 use crate::base::Level;
@@ -132,7 +132,10 @@ impl<S: GroupService, H: Host> Core<S, H> {
     pub fn new(config: Config, identity: Ipv4Addr, service: S, host: H) -> Core<S, H> {
         let mut service = service;
         let vifs = config.vifs.len();
-        let quorum = QuorumGate::new(config.quorum, configured_nodes(&config));
+        let quorum = QuorumGate::new(
+            config.quorum,
+            config.service.membership().map(|m| m.nodes.len()),
+        );
         service.set_quorum(quorum.needed());
         Core {
             engine: Engine::new(Settings::from_config(&config, identity)),
@@ -242,7 +245,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 return false;
             }
         };
-        if let Err(refused) = self.service.check_reload(&new) {
+        if let Err(refusal) = self.service.check_reload(&new) {
+            let refused = reload::ServiceRefused(refusal);
             self.log(Level::Error, format_args!("{refused}"));
             return false;
         }
@@ -255,7 +259,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
             }
         }
         self.service.reconfigure(&new);
-        let quorum = self.quorum.set_rule(new.quorum, configured_nodes(&new));
+        let quorum = self
+            .quorum
+            .set_rule(new.quorum, new.service.membership().map(|m| m.nodes.len()));
         self.service.set_quorum(self.quorum.needed());
         self.config = new;
         if changed.is_empty() {

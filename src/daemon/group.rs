@@ -21,9 +21,8 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::reload::KeyRefused;
 use super::LoopEvent;
-use crate::config::Config;
+use crate::config::{Config, KeyFileError};
 use crate::control::ServiceStatus;
 use crate::engine::{Delivery, Message, View};
 use crate::net::lease::Lease;
@@ -55,9 +54,16 @@ pub enum GroupEvent {
 /// A group service: views and totally ordered messages among the nodes of
 /// one group.
 ///
-/// Every method is called on the engine loop and must return at once:
-/// anything that may block (connecting, reading a socket) runs on a thread
-/// of the service, which reports through [`Reports`].
+/// Every method is called on the engine loop and must not wait for the
+/// network or for another thread: anything that may take long
+/// (connecting, reading a socket) runs on a thread of the service, which
+/// reports through [`Reports`], and what the loop asks of that thread it
+/// sends without waiting for an answer. The one wait allowed is a send
+/// to a peer process that has stopped reading, and it is bounded: a
+/// Spread daemon that does not take a message within 5 s is treated as
+/// gone (its session closed, reported as lost). The built-in
+/// membership's methods only queue commands for its thread and read what
+/// that thread last published; `check_reload` reads the key files.
 pub trait GroupService {
     /// What the service's threads send to the loop.
     type Report: Send + 'static;
@@ -121,10 +127,9 @@ pub trait GroupService {
     /// The deadline has come.
     fn on_deadline(&mut self);
 
-    /// Whether a re-read configuration may be taken, beyond what
-    /// [`reload::check`](super::reload::check) compares (the membership's
-    /// key file content).
-    fn check_reload(&mut self, new: &Config) -> Result<(), KeyRefused> {
+    /// Whether a re-read configuration may be taken, beyond the settings
+    /// the daemon compares itself (the membership's key file content).
+    fn check_reload(&mut self, new: &Config) -> Result<(), ServiceRefusal> {
         let _ = new;
         Ok(())
     }
@@ -150,6 +155,24 @@ pub trait GroupService {
     /// What `wackatrl -l --json` shows about the service.
     fn status(&self) -> ServiceStatus;
 }
+
+/// Why a group service cannot take a re-read configuration.
+#[derive(Debug)]
+pub enum ServiceRefusal {
+    /// A membership key file (`Key`, `AcceptKey`) cannot be used (read,
+    /// permissions, length), or `AcceptKey` holds `Key`'s key.
+    Key(KeyFileError),
+}
+
+impl std::fmt::Display for ServiceRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceRefusal::Key(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceRefusal {}
 
 /// Where a service's threads send their reports: the engine loop's
 /// channel.

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Overrides, VifAddress};
+use crate::config::{Config, Overrides, ServiceConfig, VifAddress};
 use crate::control::{ControlHandle, ControlServer, Request, Responder, StatusReport, Watchers};
 use crate::hooks::HookRunner;
 use crate::log::{self, Level, Target};
@@ -132,14 +132,16 @@ pub fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         log::init(Target::Syslog(config.log_facility), Level::Info);
         Some(report)
     };
-    match config.membership.clone() {
-        Some(membership) => launch(config, options, report, |config, reports| {
-            BuiltinService::start(config, &membership, reports).map_err(DaemonError::Membership)
-        }),
-        None => {
-            let private_name = options.private_name.clone();
+    match config.service.clone() {
+        ServiceConfig::Membership(membership) => {
             launch(config, options, report, |config, reports| {
-                Ok(SpreadService::new(config, private_name, reports))
+                BuiltinService::start(config, &membership, reports).map_err(DaemonError::Membership)
+            })
+        }
+        ServiceConfig::Spread(spread) => {
+            let private_name = options.private_name.clone();
+            launch(config, options, report, |_, reports| {
+                Ok(SpreadService::new(&spread, private_name, reports))
             })
         }
     }
@@ -256,12 +258,14 @@ fn start<S: GroupService>(
 
 /// The group service at start, for the log.
 fn service_line(config: &Config) -> String {
-    match &config.membership {
-        Some(membership) => format!("built-in membership of {} nodes", membership.nodes.len()),
-        None => format!(
+    match &config.service {
+        ServiceConfig::Membership(membership) => {
+            format!("built-in membership of {} nodes", membership.nodes.len())
+        }
+        ServiceConfig::Spread(spread) => format!(
             "Spread at {}, group {}",
-            crate::spread::address::describe(&config.spread),
-            config.group
+            crate::spread::address::describe(&spread.address),
+            spread.group
         ),
     }
 }

@@ -19,7 +19,8 @@
 
 use std::fmt;
 
-use crate::config::{Config, MembershipConfig};
+use super::group::ServiceRefusal;
+use crate::config::{Config, ServiceConfig};
 
 /// The reload was refused: these settings differ from the running ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,39 +43,20 @@ impl fmt::Display for Refused {
 /// Checks `new` against the running configuration and returns the names
 /// of the live settings that change.
 pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refused> {
-    let (old_membership, new_membership) = (running.membership.as_ref(), new.membership.as_ref());
-    let both = old_membership.zip(new_membership);
-    let membership_differs = |differs: fn(&MembershipConfig, &MembershipConfig) -> bool| {
-        both.is_some_and(|(old, new)| differs(old, new))
-    };
-    let fixed = [
-        ("VirtualInterfaces", running.vifs != new.vifs),
-        ("Group", running.group != new.group),
+    let (service_fixed, service_live) = service_changes(&running.service, &new.service);
+    let mut fixed = vec![("VirtualInterfaces", running.vifs != new.vifs)];
+    fixed.extend(service_fixed);
+    fixed.extend([
         ("Identity", running.identity != new.identity),
         ("Prefer", running.prefer != new.prefer),
-        (
-            "the group service (Spread or Membership)",
-            old_membership.is_some() != new_membership.is_some(),
-        ),
-        (
-            "Spread",
-            old_membership.is_none() && new_membership.is_none() && running.spread != new.spread,
-        ),
-        (
-            "Nodes",
-            membership_differs(|old, new| {
-                old.nodes != new.nodes || old.more_links != new.more_links
-            }),
-        ),
-        ("Port", membership_differs(|old, new| old.port != new.port)),
         ("Control", running.control != new.control),
         ("Announce", running.announce != new.announce),
-    ];
+    ]);
     let refused = changed(&fixed);
     if !refused.is_empty() {
         return Err(Refused { settings: refused });
     }
-    let live = [
+    let mut live = vec![
         ("Notify", running.notify != new.notify),
         (
             "Arp-Cache",
@@ -84,50 +66,74 @@ pub fn check(running: &Config, new: &Config) -> Result<Vec<&'static str>, Refuse
         ("Mature", running.mature != new.mature),
         ("Run", running.hooks != new.hooks),
         ("LogFacility", running.log_facility != new.log_facility),
-        (
-            "SpreadRetryInterval",
-            running.spread_retry_interval != new.spread_retry_interval,
-        ),
-        (
-            "Heartbeat",
-            membership_differs(|old, new| old.settings.heartbeat != new.settings.heartbeat),
-        ),
-        (
-            "Timeout",
-            membership_differs(|old, new| old.settings.timeout != new.settings.timeout),
-        ),
-        ("Key", membership_differs(|old, new| old.key != new.key)),
-        (
-            "AcceptKey",
-            membership_differs(|old, new| old.accept_key != new.accept_key),
-        ),
+    ];
+    live.extend(service_live);
+    live.extend([
         ("Quorum", running.quorum != new.quorum),
         ("Addresses", running.addresses != new.addresses),
         ("Track", running.track != new.track),
-    ];
+    ]);
     Ok(changed(&live))
 }
 
-/// A reload refused because of the membership key files.
-#[derive(Debug)]
-pub enum KeyRefused {
-    /// A key file (`Key`, `AcceptKey`) cannot be used (read,
-    /// permissions, length), or `AcceptKey` holds `Key`'s key.
-    Unreadable(crate::config::KeyFileError),
-}
+/// Timing, each marked changed or not.
+type Rows = Vec<(&'static str, bool)>;
 
-impl fmt::Display for KeyRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyRefused::Unreadable(err) => write!(
-                f,
-                "configuration not reloaded: {err}; the running configuration and keys stay"
-            ),
-        }
+/// The group service's settings that cannot change while running, and
+/// those that may.
+fn service_changes(running: &ServiceConfig, new: &ServiceConfig) -> (Rows, Rows) {
+    match (running, new) {
+        (ServiceConfig::Spread(old), ServiceConfig::Spread(new)) => (
+            vec![
+                ("Group", old.group != new.group),
+                ("Spread", old.address != new.address),
+            ],
+            vec![(
+                "SpreadRetryInterval",
+                old.retry_interval != new.retry_interval,
+            )],
+        ),
+        (ServiceConfig::Membership(old), ServiceConfig::Membership(new)) => (
+            vec![
+                (
+                    "Nodes",
+                    old.nodes != new.nodes || old.more_links != new.more_links,
+                ),
+                ("Port", old.port != new.port),
+            ],
+            vec![
+                (
+                    "Heartbeat",
+                    old.settings.heartbeat != new.settings.heartbeat,
+                ),
+                ("Timeout", old.settings.timeout != new.settings.timeout),
+                ("Key", old.key != new.key),
+                ("AcceptKey", old.accept_key != new.accept_key),
+            ],
+        ),
+        _ => (
+            vec![("the group service (Spread or Membership)", true)],
+            Vec::new(),
+        ),
     }
 }
 
-impl std::error::Error for KeyRefused {}
+/// A reload the group service refused
+/// ([`GroupService::check_reload`](super::group::GroupService::check_reload)).
+#[derive(Debug)]
+pub struct ServiceRefused(pub ServiceRefusal);
+
+impl fmt::Display for ServiceRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration not reloaded: {}; the running configuration and keys stay",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ServiceRefused {}
 
 /// The names of the settings marked as changed.
 fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
@@ -138,22 +144,19 @@ fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
         .collect()
 }
 
-/// How many nodes the configuration lists (none with Spread).
-pub(super) fn configured_nodes(config: &Config) -> Option<usize> {
-    config.membership.as_ref().map(|m| m.nodes.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AcquisitionsPerRound, Prefer, Quorum, SpreadAddress};
+    use crate::config::{
+        AcquisitionsPerRound, MembershipConfig, Prefer, Quorum, SpreadAddress, SpreadConfig,
+    };
     use crate::membership::Timing;
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
     fn with_membership() -> Config {
         Config {
-            membership: Some(MembershipConfig {
+            service: ServiceConfig::Membership(MembershipConfig {
                 nodes: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
                 more_links: Vec::new(),
                 port: 4810,
@@ -166,7 +169,10 @@ mod tests {
     }
 
     fn membership_of(config: &mut Config) -> &mut MembershipConfig {
-        config.membership.as_mut().expect("a membership block")
+        match &mut config.service {
+            ServiceConfig::Membership(membership) => membership,
+            ServiceConfig::Spread(_) => panic!("a membership block"),
+        }
     }
 
     #[test]
@@ -183,7 +189,10 @@ mod tests {
     fn fixed_settings_refuse_the_whole_file() {
         let running = Config::default();
         let mut new = running.clone();
-        new.group = "other".into();
+        new.service = ServiceConfig::Spread(SpreadConfig {
+            group: "other".into(),
+            ..SpreadConfig::default()
+        });
         new.prefer = Prefer::None;
         new.mature = Duration::from_secs(1);
         let refused = check(&running, &new).unwrap_err();
@@ -245,7 +254,10 @@ mod tests {
     fn switching_between_spread_and_membership_is_fixed() {
         let membership = with_membership();
         let spread = Config {
-            spread: SpreadAddress::Local { port: 4804 },
+            service: ServiceConfig::Spread(SpreadConfig {
+                address: SpreadAddress::Local { port: 4804 },
+                ..SpreadConfig::default()
+            }),
             ..Config::default()
         };
         for (running, new) in [(&membership, &spread), (&spread, &membership)] {

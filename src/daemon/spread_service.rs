@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::group::{GroupEvent, GroupService, Reports};
-use crate::config::{Config, SpreadAddress};
+use crate::config::{Config, ServiceConfig, SpreadAddress, SpreadConfig};
 use crate::control::ServiceStatus;
 use crate::engine::{self, Delivery};
 use crate::spread::{self, address, ConnectOptions, Service, Session, SessionWriter};
@@ -89,15 +89,15 @@ impl SpreadService {
     /// `private_name` (default `wack<pid>`). It stays away until
     /// [`join`](GroupService::join).
     pub(super) fn new(
-        config: &Config,
+        config: &SpreadConfig,
         private_name: Option<String>,
         reports: Reports<SessionReport>,
     ) -> Self {
         SpreadService {
-            address: config.spread.clone(),
+            address: config.address.clone(),
             private_name: private_name.unwrap_or_else(|| default_private_name(std::process::id())),
             group: config.group.clone(),
-            retry: config.spread_retry_interval,
+            retry: config.retry_interval,
             link: Link::Left,
             next_link: 0,
             reports,
@@ -315,7 +315,9 @@ impl GroupService for SpreadService {
     }
 
     fn reconfigure(&mut self, config: &Config) {
-        self.retry = config.spread_retry_interval;
+        if let ServiceConfig::Spread(spread) = &config.service {
+            self.retry = spread.retry_interval;
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -414,11 +416,10 @@ mod tests {
     const GROUP: &str = "wack1";
 
     fn service(spread: SpreadAddress) -> (SpreadService, Receiver<LoopEvent<SessionReport>>) {
-        let config = Config {
-            spread,
+        let config = SpreadConfig {
+            address: spread,
             group: GROUP.to_string(),
-            spread_retry_interval: Duration::from_secs(7),
-            ..Config::default()
+            retry_interval: Duration::from_secs(7),
         };
         let (events, inbox) = mpsc::channel();
         let service = SpreadService::new(&config, Some("t".into()), Reports::new(events));

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wackamole::config::{
     self, AcquisitionsPerRound, AddressesConfig, AnnounceConfig, Balance, Config, Hook, HookEvent,
-    Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, SpreadAddress,
-    TrackConfig, Unservable, Vif, VifAddress, Warning, WarningKind,
+    Ipv4Block, LogFacility, MembershipConfig, NotifyTarget, Prefer, Quorum, ServiceConfig,
+    SpreadAddress, SpreadConfig, TrackConfig, Unservable, Vif, VifAddress, Warning, WarningKind,
 };
 use wackamole::membership::Timing;
 
@@ -19,6 +19,14 @@ fn parse(text: &str) -> (Config, Vec<Warning>) {
 }
 
 /// Parses `snippet` with one VIF added, and expects no warning.
+/// The Spread settings of `config`, which must choose Spread.
+fn spread(config: &Config) -> &SpreadConfig {
+    match &config.service {
+        ServiceConfig::Spread(spread) => spread,
+        ServiceConfig::Membership(_) => panic!("a configuration with Spread"),
+    }
+}
+
 fn parse_snippet(snippet: &str) -> Config {
     let (config, warnings) = parse(&format!("{snippet}\n{ONE_VIF}"));
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -75,12 +83,14 @@ fn the_original_sample_means_what_it_says() {
     let (config, warnings) = parse(ORIGINAL_SAMPLE);
     assert!(warnings.is_empty(), "{warnings:?}");
     let expected = Config {
-        spread: SpreadAddress::Tcp {
-            port: 4803,
-            host: "127.0.0.1".to_string(),
-        },
-        spread_retry_interval: Duration::from_secs(5),
-        group: "wack1".to_string(),
+        service: ServiceConfig::Spread(SpreadConfig {
+            address: SpreadAddress::Tcp {
+                port: 4803,
+                host: "127.0.0.1".to_string(),
+            },
+            retry_interval: Duration::from_secs(5),
+            group: "wack1".to_string(),
+        }),
         control: Some(PathBuf::from("127.0.0.1:2413")),
         log_facility: LogFacility::Daemon,
         mature: Duration::from_secs(5),
@@ -102,7 +112,6 @@ fn the_original_sample_means_what_it_says() {
         }],
         hooks: vec![],
         identity: None,
-        membership: None,
         quorum: Quorum::None,
     };
     assert_eq!(config, expected);
@@ -114,7 +123,7 @@ fn the_shipped_example_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/wackamole.conf");
     let (config, warnings) = config::load(path.as_ref()).unwrap_or_else(|err| panic!("{err}"));
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
+    assert_eq!(spread(&config).address, SpreadAddress::Local { port: 4803 });
     assert_eq!(config.vifs.len(), 3);
     assert_eq!(
         config.vifs[1].addresses,
@@ -143,7 +152,7 @@ fn the_shipped_example_loads() {
     assert_eq!(config.hooks.len(), 3);
     assert_eq!(config.hooks[2].event, HookEvent::PostUp);
     // Its Membership block and Quorum are commented out.
-    assert_eq!(config.membership, None);
+    assert_eq!(config.service.membership(), None);
     assert_eq!(config.quorum, Quorum::None);
 }
 
@@ -172,7 +181,11 @@ fn the_shipped_example_membership_block_loads_once_uncommented() {
         .collect();
     let (config, warnings) = parse(&uncommented.join("\n"));
     assert!(warnings.is_empty(), "{warnings:?}");
-    let membership = config.membership.expect("the example's Membership block");
+    let membership = config
+        .service
+        .membership()
+        .cloned()
+        .expect("the example's Membership block");
     assert_eq!(
         membership.nodes,
         vec![
@@ -187,8 +200,8 @@ fn the_shipped_example_membership_block_loads_once_uncommented() {
 #[test]
 fn defaults_are_those_of_the_manual() {
     let config = parse_snippet("");
-    assert_eq!(config.spread, SpreadAddress::Local { port: 4803 });
-    assert_eq!(config.spread_retry_interval, Duration::from_secs(5));
+    assert_eq!(spread(&config).address, SpreadAddress::Local { port: 4803 });
+    assert_eq!(spread(&config).retry_interval, Duration::from_secs(5));
     assert_eq!(config.mature, Duration::from_secs(5));
     assert_eq!(config.arp_cache_interval, Duration::from_secs(60));
     assert_eq!(
@@ -226,7 +239,7 @@ fn interval_units() {
     let config = parse_snippet(
         "SpreadRetryInterval = 90s\nMature = 500ms\nArp-Cache = 2m\nBalance { Interval = 1h }",
     );
-    assert_eq!(config.spread_retry_interval, Duration::from_secs(90));
+    assert_eq!(spread(&config).retry_interval, Duration::from_secs(90));
     assert_eq!(config.mature, Duration::from_millis(500));
     assert_eq!(config.arp_cache_interval, Duration::from_secs(120));
     assert_eq!(config.balance.interval, Duration::from_secs(3600));
@@ -235,18 +248,18 @@ fn interval_units() {
 #[test]
 fn spread_forms() {
     assert_eq!(
-        parse_snippet("Spread = 4803").spread,
+        spread(&parse_snippet("Spread = 4803")).address,
         SpreadAddress::Local { port: 4803 }
     );
     assert_eq!(
-        parse_snippet("Spread = 4803@10.0.0.1").spread,
+        spread(&parse_snippet("Spread = 4803@10.0.0.1")).address,
         SpreadAddress::Tcp {
             port: 4803,
             host: "10.0.0.1".to_string()
         }
     );
     assert_eq!(
-        parse_snippet("Spread = \"/var/run/spread/4803\"").spread,
+        spread(&parse_snippet("Spread = \"/var/run/spread/4803\"")).address,
         SpreadAddress::Unix(PathBuf::from("/var/run/spread/4803"))
     );
 }
@@ -256,7 +269,7 @@ fn scalar_directives_of_the_table() {
     let config = parse_snippet(
         "Group = web-cluster\nControl = /var/run/wack.it\nLogFacility = local3\nMature = 5s\nArp-Cache = 90s",
     );
-    assert_eq!(config.group, "web-cluster");
+    assert_eq!(spread(&config).group, "web-cluster");
     assert_eq!(config.control, Some(PathBuf::from("/var/run/wack.it")));
     assert_eq!(config.log_facility, LogFacility::Local3);
     assert_eq!(config.mature, Duration::from_secs(5));
@@ -323,7 +336,7 @@ fn repeated_prefer_and_notify_add_repeated_scalars_replace() {
             network("eth0", [10, 0, 0, 0], 24),
         ]
     );
-    assert_eq!(config.group, "b");
+    assert_eq!(spread(&config).group, "b");
     assert_eq!(config.mature, Duration::from_secs(2));
 }
 
@@ -390,7 +403,7 @@ fn keywords_are_case_insensitive() {
     let config = parse_snippet(
         "SPREAD = 4804\ngroup = g\nlogfacility = AUTHPRIV\nARP-CACHE = 30S\nBALANCE { acquisitionsperround = ALL INTERVAL = 2s }\nprefer NONE\nnotify { ARP-CACHE PING }\nrun \"true\" ON UP\nexec \"false\" Post Down",
     );
-    assert_eq!(config.spread, SpreadAddress::Local { port: 4804 });
+    assert_eq!(spread(&config).address, SpreadAddress::Local { port: 4804 });
     assert_eq!(config.log_facility, LogFacility::AuthPriv);
     assert_eq!(config.arp_cache_interval, Duration::from_secs(30));
     assert_eq!(
@@ -446,7 +459,7 @@ fn comments_and_layout_do_not_matter() {
     let (config, _) = parse(
         "# leading comment\r\nGroup=tight#comment right after\r\nVirtualInterfaces{eth0:10.0.0.5/24}\r\n",
     );
-    assert_eq!(config.group, "tight");
+    assert_eq!(spread(&config).group, "tight");
     assert_eq!(config.vifs.len(), 1);
 }
 
@@ -538,7 +551,7 @@ fn membership_block_of_the_issue() {
 Quorum = majority",
     );
     assert_eq!(
-        config.membership,
+        config.service.membership().cloned(),
         Some(MembershipConfig {
             nodes: vec![node(1), node(2), node(3)],
             more_links: Vec::new(),
@@ -561,18 +574,28 @@ fn membership_nodes_on_several_links() {
     let config = parse_snippet(
         "Membership {\n  Nodes { 10.0.0.1/192.168.9.1  10.0.0.2/192.168.9.2\n    10.0.0.3/192.168.9.3 }\n  Key = /k\n}",
     );
-    let membership = config.membership.expect("a membership block");
+    let membership = config
+        .service
+        .membership()
+        .cloned()
+        .expect("a membership block");
     assert_eq!(membership.nodes, vec![node(1), node(2), node(3)]);
     let second: Vec<Ipv4Addr> = (1..=3).map(|i| Ipv4Addr::new(192, 168, 9, i)).collect();
     assert_eq!(membership.more_links, vec![second]);
     let one = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }");
-    assert!(one.membership.expect("a block").more_links.is_empty());
+    assert!(one
+        .service
+        .membership()
+        .cloned()
+        .expect("a block")
+        .more_links
+        .is_empty());
 }
 
 #[test]
 fn membership_defaults() {
     let config = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = '/k/cluster key' }");
-    let membership = config.membership.expect("a membership");
+    let membership = config.service.membership().cloned().expect("a membership");
     assert_eq!(membership.port, config::DEFAULT_MEMBERSHIP_PORT);
     assert_eq!(membership.port, 4810);
     assert_eq!(membership.key, PathBuf::from("/k/cluster key"));
@@ -587,7 +610,7 @@ fn membership_defaults() {
     );
     assert_eq!(config.quorum, Quorum::None);
     let spread = parse_snippet("");
-    assert_eq!(spread.membership, None);
+    assert_eq!(spread.service.membership(), None);
     assert_eq!(spread.quorum, Quorum::None);
 }
 
@@ -596,7 +619,7 @@ fn membership_keywords_are_case_insensitive() {
     let config = parse_snippet(
         "MEMBERSHIP { nodes { 10.0.0.1 } KEY = /k PORT = 1 HEARTBEAT = 10MS timeout = 30Ms }\nquorum = MAJORITY",
     );
-    let membership = config.membership.expect("a membership");
+    let membership = config.service.membership().cloned().expect("a membership");
     assert_eq!(membership.nodes, vec![node(1)]);
     assert_eq!(membership.port, 1);
     assert_eq!(
@@ -616,7 +639,7 @@ fn accept_key_names_a_second_key_file() {
     let config = parse_snippet(
         "Membership { Nodes { 10.0.0.1 } Key = /etc/wackamole/new.key AcceptKey = /etc/wackamole/old.key }",
     );
-    let membership = config.membership.clone().expect("a membership");
+    let membership = config.service.membership().cloned().expect("a membership");
     assert_eq!(membership.key, PathBuf::from("/etc/wackamole/new.key"));
     assert_eq!(
         membership.accept_key,
@@ -632,12 +655,12 @@ fn accept_key_names_a_second_key_file() {
     // Before Key, in any case, quoted: the same.
     let first =
         parse_snippet("Membership { acceptkey = '/k/old one' Nodes { 10.0.0.1 } Key = /k/new }");
-    let membership = first.membership.expect("a membership");
+    let membership = first.service.membership().cloned().expect("a membership");
     assert_eq!(membership.accept_key, Some(PathBuf::from("/k/old one")));
     // Without it, none, and no summary line.
     let none = parse_snippet("Membership { Nodes { 10.0.0.1 } Key = /k }");
     assert_eq!(
-        none.membership.as_ref().expect("a membership").accept_key,
+        none.service.membership().expect("a membership").accept_key,
         None
     );
     assert!(!config::summary(&none).contains("accepted key"));
@@ -646,13 +669,25 @@ fn accept_key_names_a_second_key_file() {
 #[test]
 fn nodes_from_one_to_thirty_two_keep_their_order() {
     let one = parse_snippet("Membership { Nodes { 10.0.0.9 } Key = /k }");
-    assert_eq!(one.membership.expect("a membership").nodes, vec![node(9)]);
+    assert_eq!(
+        one.service
+            .membership()
+            .cloned()
+            .expect("a membership")
+            .nodes,
+        vec![node(9)]
+    );
     let listed: Vec<String> = (1..=32).rev().map(|i| node(i).to_string()).collect();
     let all = parse_snippet(&format!(
         "Membership {{ Nodes {{ {} }} Key = /k }}\nQuorum = 32",
         listed.join(" ")
     ));
-    let nodes = all.membership.expect("a membership").nodes;
+    let nodes = all
+        .service
+        .membership()
+        .cloned()
+        .expect("a membership")
+        .nodes;
     assert_eq!(nodes.len(), config::MAX_NODES);
     assert_eq!(nodes[0], node(32));
     assert_eq!(nodes[31], node(1));
@@ -661,7 +696,7 @@ fn nodes_from_one_to_thirty_two_keep_their_order() {
     let split = parse_snippet(
         "Membership { Nodes { 10.0.0.1 } Port = 5000 Nodes { 127.0.0.1 } Key = /a Port = 5001 Key = /b }",
     );
-    let membership = split.membership.expect("a membership");
+    let membership = split.service.membership().cloned().expect("a membership");
     assert_eq!(membership.nodes, vec![node(1), Ipv4Addr::LOCALHOST]);
     assert_eq!(membership.port, 5001);
     assert_eq!(membership.key, PathBuf::from("/b"));
@@ -694,7 +729,9 @@ fn port_unreachable_is_on_unless_turned_off() {
         parse_snippet(&format!(
             "Membership {{ Nodes {{ 10.0.0.1 10.0.0.2 }} Key = /k {text} }}"
         ))
-        .membership
+        .service
+        .membership()
+        .cloned()
         .expect("a membership")
         .settings
     };
@@ -735,6 +772,7 @@ fn summary_shows_the_membership_and_the_quorum() {
         assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
     }
     assert!(!summary.contains("spread retry interval"), "{summary}");
+    assert!(!summary.contains("group:"), "{summary}");
     let counted = parse_snippet("Membership { Nodes { 10.0.0.1 10.0.0.2 } Key = /k }\nQuorum = 2");
     let summary = config::summary(&counted);
     assert!(

@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("engine", &["base", "config"]),
     ("control", &["base", "config", "engine", "log"]),
     ("process", &["base", "log"]),
+    ("os", &[]),
     ("hooks", &["base", "config", "log", "process"]),
     ("track", &["base", "config", "engine"]),
     ("check", &["track"]),

@@ -73,7 +73,7 @@ impl Parser<'_> {
     /// membership, unless written), and a TakeoverWait that has no
     /// lifetime to wait for.
     pub(super) fn finish_addresses(&mut self) -> Located<()> {
-        if self.spans.lifetime.is_none() && self.config.membership.is_some() {
+        if self.spans.lifetime.is_none() && self.membership.is_some() {
             self.config.addresses.lifetime = Some(DEFAULT_ADDRESS_LIFETIME);
         }
         if let (Some(at), None) = (self.spans.takeover_wait, self.config.addresses.lifetime) {

@@ -82,7 +82,7 @@ impl Parser<'_> {
         let mut settings = timing(&block, close)?;
         settings.port_unreachable = block.port_unreachable.unwrap_or(true);
         let links = block.nodes[0].0.len();
-        self.config.membership = Some(MembershipConfig {
+        self.membership = Some(MembershipConfig {
             nodes: block.nodes.iter().map(|(addrs, _)| addrs[0]).collect(),
             more_links: (1..links)
                 .map(|k| block.nodes.iter().map(|(addrs, _)| addrs[k]).collect())

@@ -8,37 +8,43 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::base::RateLimit;
 use crate::log::Level;
 use crate::membership::Refusals;
 
 /// At most one line per reason in this time.
 pub(super) const INTERVAL: Duration = Duration::from_secs(10);
 
-/// Occurrences of one kind of trouble since its last line.
-#[derive(Debug, Clone, Default)]
+/// Occurrences of one kind of trouble since its last line: the first
+/// at once, then at most one line per [`INTERVAL`] with the count.
+#[derive(Debug, Clone)]
 pub(super) struct Slot {
-    last_line: Option<Instant>,
-    pending: u64,
+    limit: RateLimit,
     latest: Option<SocketAddr>,
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            limit: RateLimit::new(1, INTERVAL),
+            latest: None,
+        }
+    }
 }
 
 impl Slot {
     /// Counts one occurrence involving `addr`; returns (count, latest
     /// address) when a line is due now.
     pub(super) fn note(&mut self, addr: SocketAddr, now: Instant) -> Option<(u64, SocketAddr)> {
-        self.pending += 1;
         self.latest = Some(addr);
-        self.due(now)
+        let held = self.limit.admit(now)?;
+        Some((held + 1, addr))
     }
 
     /// The line held back, once its interval has passed.
     pub(super) fn due(&mut self, now: Instant) -> Option<(u64, SocketAddr)> {
-        if self.pending == 0 || self.last_line.is_some_and(|t| now < t + INTERVAL) {
-            return None;
-        }
-        let latest = self.latest?;
-        self.last_line = Some(now);
-        Some((std::mem::take(&mut self.pending), latest))
+        let held = self.limit.due(now)?;
+        Some((held, self.latest?))
     }
 }
 

@@ -41,9 +41,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::bridge::{self, Bridge};
-use super::group::{GroupEvent, GroupService, Reports};
-use super::reload::KeyRefused;
-use crate::config::{self, Config, KeyFileError, MembershipConfig, MembershipKeys, OwnIndexError};
+use super::group::{GroupEvent, GroupService, Reports, ServiceRefusal};
+use crate::config::{
+    self, Config, KeyFileError, MembershipConfig, MembershipKeys, OwnIndexError, ServiceConfig,
+};
 use crate::control::ServiceStatus;
 use crate::descriptor;
 use crate::engine::Delivery;
@@ -478,7 +479,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
     fn on_deadline(&mut self) {}
 
     fn reconfigure(&mut self, config: &Config) {
-        if let Some(membership) = &config.membership {
+        if let ServiceConfig::Membership(membership) = &config.service {
             self.link.command(NodeCommand::Timing(membership.settings));
         }
         if let Some(keys) = self.reloaded_keys.take() {
@@ -499,15 +500,15 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
         "membership"
     }
 
-    fn check_reload(&mut self, new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, new: &Config) -> Result<(), ServiceRefusal> {
         // Key and AcceptKey may change, by path or content: read and
         // check them now, so that a bad key refuses the whole file.
         self.reloaded_keys = None;
-        let Some(membership) = &new.membership else {
+        let ServiceConfig::Membership(membership) = &new.service else {
             return Ok(());
         };
         let keys = config::load_keys(&membership.key, membership.accept_key.as_deref())
-            .map_err(KeyRefused::Unreadable)?;
+            .map_err(ServiceRefusal::Key)?;
         self.reloaded_keys = Some(keys);
         Ok(())
     }

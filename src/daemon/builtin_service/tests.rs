@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::Quorum;
+use crate::config::{Quorum, ServiceConfig};
 use crate::daemon::core::Core;
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::daemon::LoopEvent;
@@ -62,7 +62,7 @@ struct Member {
 impl Member {
     fn start(config: &Config) -> Member {
         let (events, inbox) = mpsc::channel();
-        let membership = config.membership.as_ref().expect("a Membership block");
+        let membership = config.service.membership().expect("a Membership block");
         let service = BuiltinService::start(config, membership, Reports::new(events))
             .unwrap_or_else(|e| panic!("cannot start the service: {e}"));
         let identity = service
@@ -146,8 +146,15 @@ fn split_as(members: &[Member], counts: &[usize]) -> bool {
 
 fn key_file(dir: &TempDir) -> std::path::PathBuf {
     let key = dir.path().join("cluster.key");
-    config::write_new_key(&key).expect("a key file");
+    write_key_file(&key);
     key
+}
+
+/// A new key file at `path`, as `wackamole keygen` writes it.
+fn write_key_file(path: &std::path::Path) {
+    let mut key = [0u8; config::NEW_KEY_LEN];
+    crate::os::random_bytes(&mut key).expect("random bytes");
+    config::write_new_key(path, &key).expect("a key file");
 }
 
 #[test]
@@ -252,7 +259,11 @@ fn start_up_failures_name_the_cause() {
     let mut config = config(0, &key, port(2), "none");
     // Not among the listed nodes.
     config.identity = Some(Ipv4Addr::new(192, 0, 2, 99));
-    let membership = config.membership.clone().expect("a Membership block");
+    let membership = config
+        .service
+        .membership()
+        .cloned()
+        .expect("a Membership block");
     let err = BuiltinService::start(&config, &membership, Reports::new(events.clone()))
         .err()
         .expect("refused");
@@ -292,7 +303,11 @@ fn incarnations_grow_even_when_the_clock_does_not() {
     let key = key_file(&dir);
     let (events, _inbox) = mpsc::channel();
     let config = config(0, &key, port(3), "none");
-    let membership = config.membership.clone().expect("a Membership block");
+    let membership = config
+        .service
+        .membership()
+        .cloned()
+        .expect("a Membership block");
     let mut service =
         BuiltinService::start(&config, &membership, Reports::new(events)).expect("started");
     service.last_incarnation = u64::MAX - 5;
@@ -436,13 +451,13 @@ fn a_reload_hands_changed_keys_to_the_node_and_refuses_bad_ones() {
     let dir = TempDir::new("builtin-keys");
     let old = key_file(&dir);
     let new = dir.path().join("new.key");
-    config::write_new_key(&new).expect("a second key file");
+    write_key_file(&new);
     let wire_key = |path: &std::path::Path| {
         wire::Key::new(&config::load_key(path).expect("loads")).expect("long enough")
     };
     let with = |key: &std::path::Path, accept: Option<&std::path::Path>| {
         let mut config = config(0, key, port(3), "none");
-        if let Some(m) = config.membership.as_mut() {
+        if let ServiceConfig::Membership(m) = &mut config.service {
             m.accept_key = accept.map(std::path::Path::to_path_buf);
         }
         config

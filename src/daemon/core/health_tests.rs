@@ -12,7 +12,7 @@ use super::*;
 use crate::config;
 use crate::control::server::responder;
 use crate::control::{MoveReason, ServiceStatus, WatchEvent};
-use crate::daemon::reload::KeyRefused;
+use crate::daemon::group::ServiceRefusal;
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::engine::codec::StateBody;
 use crate::engine::{Delivery, GroupId, Message, View};
@@ -123,7 +123,7 @@ impl GroupService for Bus {
 
     fn on_deadline(&mut self) {}
 
-    fn check_reload(&mut self, _new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, _new: &Config) -> Result<(), ServiceRefusal> {
         Ok(())
     }
 

@@ -7,11 +7,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::{self, Quorum};
+use crate::config::{self, Quorum, ServiceConfig, SpreadConfig};
 use crate::control::server::responder;
 use crate::control::{MoveReason, ServiceStatus, WatchEvent};
-use crate::daemon::group::GroupService;
-use crate::daemon::reload::KeyRefused;
+use crate::daemon::group::{GroupService, ServiceRefusal};
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::engine::{Delivery, GroupId, Message, View};
 
@@ -83,7 +82,7 @@ impl GroupService for Loopback {
 
     fn on_deadline(&mut self) {}
 
-    fn check_reload(&mut self, _new: &Config) -> Result<(), KeyRefused> {
+    fn check_reload(&mut self, _new: &Config) -> Result<(), ServiceRefusal> {
         Ok(())
     }
 
@@ -286,7 +285,10 @@ fn below_the_quorum_nothing_is_held_and_a_new_rule_rejoins() {
 fn a_reload_that_changes_a_fixed_setting_is_refused_whole() {
     let (mut core, _journal, now) = holding("none");
     let mut new = config("2");
-    new.group = "other".into();
+    new.service = ServiceConfig::Spread(SpreadConfig {
+        group: "other".into(),
+        ..SpreadConfig::default()
+    });
     assert!(!core.reload(new, now));
     assert!(core.host().logged("Group cannot change"));
     assert_eq!(core.config().quorum, Quorum::None);

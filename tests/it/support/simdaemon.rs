@@ -406,7 +406,11 @@ impl Daemons {
     /// Starts the daemon of node `i` (its node starts as it joins).
     pub fn start(&mut self, i: usize, net: &mut Net) {
         let config = self.configs[i].clone();
-        let membership = config.membership.clone().expect("a Membership block");
+        let membership = config
+            .service
+            .membership()
+            .cloned()
+            .expect("a Membership block");
         let link = SimLink {
             outbox: Rc::default(),
             lease: Arc::new(Lease::new(self.lease_age)),
