@@ -552,4 +552,6 @@ mod lease;
 mod lifetimes;
 mod placement;
 #[cfg(test)]
+mod testbus;
+#[cfg(test)]
 mod tests;

@@ -8,14 +8,14 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::testbus::{passive_service, sent_by};
 use super::*;
 use crate::config;
 use crate::control::server::responder;
 use crate::control::{MoveReason, ServiceStatus, WatchEvent};
-use crate::daemon::group::ServiceRefusal;
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::engine::codec::StateBody;
-use crate::engine::{Delivery, GroupId, Message, View};
+use crate::engine::{Delivery, GroupId, View};
 
 /// The group: who is in it, in join order, and what each has yet to
 /// deliver.
@@ -64,12 +64,11 @@ impl Net {
                 held: Vec::new(),
                 preferred: Vec::new(),
             };
-            self.post(GroupEvent::Message(Message {
-                sender: ORIGINAL.into(),
-                mess_type: mess_type::STATE,
-                endian_mismatch: false,
-                body: state.encode(),
-            }));
+            self.post(GroupEvent::Message(sent_by(
+                ORIGINAL,
+                mess_type::STATE,
+                &state.encode(),
+            )));
         }
     }
 }
@@ -81,7 +80,7 @@ struct Bus {
 }
 
 impl GroupService for Bus {
-    type Report = GroupEvent;
+    passive_service!("bus");
 
     fn join(&mut self) {
         self.journal.borrow_mut().push("join".into());
@@ -104,33 +103,8 @@ impl GroupService for Bus {
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
         let mut net = self.net.borrow_mut();
         if net.queues.contains_key(&self.me) {
-            net.post(GroupEvent::Message(Message {
-                sender: self.me.clone(),
-                mess_type,
-                endian_mismatch: false,
-                body: body.to_vec(),
-            }));
+            net.post(GroupEvent::Message(sent_by(&self.me, mess_type, body)));
         }
-    }
-
-    fn handle(&mut self, report: GroupEvent) -> Option<GroupEvent> {
-        Some(report)
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        None
-    }
-
-    fn on_deadline(&mut self) {}
-
-    fn check_reload(&mut self, _new: &Config) -> Result<(), ServiceRefusal> {
-        Ok(())
-    }
-
-    fn reconfigure(&mut self, _config: &Config) {}
-
-    fn name(&self) -> &'static str {
-        "bus"
     }
 
     fn status(&self) -> ServiceStatus {

@@ -6,11 +6,12 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use super::testbus::{passive_service, sent_by};
 use super::*;
 use crate::config::{self, Quorum, ServiceConfig, SpreadConfig};
 use crate::control::server::responder;
 use crate::control::{MoveReason, ServiceStatus, WatchEvent};
-use crate::daemon::group::{GroupService, ServiceRefusal};
+use crate::daemon::group::GroupService;
 use crate::daemon::test_host::{Journal, Recorder};
 use crate::engine::{Delivery, GroupId, Message, View};
 
@@ -44,7 +45,7 @@ impl Loopback {
 }
 
 impl GroupService for Loopback {
-    type Report = GroupEvent;
+    passive_service!("loopback");
 
     fn join(&mut self) {
         self.journal.borrow_mut().push("join".into());
@@ -63,33 +64,9 @@ impl GroupService for Loopback {
     fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
         if self.joined {
             self.journal.borrow_mut().push(format!("send {mess_type}"));
-            self.queue.push_back(GroupEvent::Message(Message {
-                sender: "me".into(),
-                mess_type,
-                endian_mismatch: false,
-                body: body.to_vec(),
-            }));
+            self.queue
+                .push_back(GroupEvent::Message(sent_by("me", mess_type, body)));
         }
-    }
-
-    fn handle(&mut self, report: GroupEvent) -> Option<GroupEvent> {
-        Some(report)
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        None
-    }
-
-    fn on_deadline(&mut self) {}
-
-    fn check_reload(&mut self, _new: &Config) -> Result<(), ServiceRefusal> {
-        Ok(())
-    }
-
-    fn reconfigure(&mut self, _config: &Config) {}
-
-    fn name(&self) -> &'static str {
-        "loopback"
     }
 
     fn status(&self) -> ServiceStatus {
@@ -389,7 +366,7 @@ mod pair {
     }
 
     impl GroupService for Member {
-        type Report = GroupEvent;
+        passive_service!("bus");
         fn join(&mut self) {
             self.joined = true;
         }
@@ -398,24 +375,9 @@ mod pair {
         }
         fn multicast(&mut self, _delivery: Delivery, mess_type: i16, body: &[u8]) {
             if self.joined {
-                self.bus.borrow_mut().sent.push(Message {
-                    sender: self.name.clone(),
-                    mess_type,
-                    endian_mismatch: false,
-                    body: body.to_vec(),
-                });
+                let message = sent_by(&self.name, mess_type, body);
+                self.bus.borrow_mut().sent.push(message);
             }
-        }
-        fn handle(&mut self, report: GroupEvent) -> Option<GroupEvent> {
-            Some(report)
-        }
-        fn deadline(&self) -> Option<Instant> {
-            None
-        }
-        fn on_deadline(&mut self) {}
-        fn reconfigure(&mut self, _config: &Config) {}
-        fn name(&self) -> &'static str {
-            "bus"
         }
         fn status(&self) -> ServiceStatus {
             ServiceStatus::default()
