@@ -69,6 +69,10 @@ pub const ADDRESS_RETRY: Duration = Duration::from_secs(1);
 /// second at worst.
 pub const KERNEL_SLACK: Duration = Duration::from_secs(1);
 
+/// The tracker named in the watchers' reason when this node's own
+/// health moves addresses.
+const THIS_NODE: &str = "health of this node";
+
 /// The core's deadlines beside the engine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deadline {
@@ -107,12 +111,12 @@ pub struct Core<S, H> {
     orphans: BTreeMap<VifIndex, Instant>,
     /// VIFs the engine holds that wait for that moment.
     deferred: BTreeSet<VifIndex>,
-    /// Why addresses move now, for the operators watching.
-    reason: MoveReason,
     /// The VIFs the engine brought up (`Acquire`) and has not taken down
-    /// (`Release`): what it wants in the kernel. Its table may name us
-    /// before that (a handoff waits for the old owner's RELEASED).
-    acquired: BTreeSet<VifIndex>,
+    /// (`Release`): what it wants in the kernel, and why it took each
+    /// (what the watchers see when one goes into the kernel later: at the
+    /// end of a `TakeoverWait`, or put back at a renewal). Its table may
+    /// name us before that (a handoff waits for the old owner's RELEASED).
+    acquired: BTreeMap<VifIndex, MoveReason>,
     /// The view the quorum lease lapsed in.
     lapsed_in: Option<crate::base::GroupId>,
     /// What this node can serve, as the trackers last said (`health`).
@@ -150,8 +154,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
             lapsed: false,
             orphans: BTreeMap::new(),
             deferred: BTreeSet::new(),
-            reason: MoveReason::View,
-            acquired: BTreeSet::new(),
+            acquired: BTreeMap::new(),
             lapsed_in: None,
             health: LocalHealth::full(vifs),
             health_away: false,
@@ -177,8 +180,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
         for deadline in self.timers.take_due(now) {
             match deadline {
                 Deadline::Engine(timer) => {
-                    self.reason = MoveReason::View;
-                    self.feed(Input::TimerFired(timer), now)
+                    self.feed(Input::TimerFired(timer), &MoveReason::View, now)
                 }
                 Deadline::Service => self.service.on_deadline(),
                 Deadline::PlaceAddresses => self.place_again(now),
@@ -209,7 +211,6 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 &self.quorum.state(),
             )),
             Request::SimulateFailure(responder) => {
-                self.reason = MoveReason::SimulatedFailure;
                 self.log(
                     Level::Notice,
                     format_args!(
@@ -218,7 +219,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                     ),
                 );
                 self.away = true;
-                self.leave_group(now);
+                self.leave_group(&MoveReason::SimulatedFailure, now);
                 responder.respond(());
             }
             Request::EndFailure(responder) => {
@@ -253,9 +254,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
         self.engine
             .retune(new.mature, new.balance, new.arp_cache_interval);
         let release = new.track.unservable == crate::config::Unservable::Release;
+        // What this node's trackers say it cannot serve is now released
+        // (or kept): a move for its health.
+        let cause = MoveReason::Tracker(THIS_NODE.into());
         for output in self.engine.set_release_unservable(release) {
-            if let Some(next) = self.apply(output, now) {
-                self.feed(next, now);
+            if let Some(next) = self.apply(output, &cause, now) {
+                self.feed(next, &cause, now);
             }
         }
         self.service.reconfigure(&new);
@@ -286,12 +290,11 @@ impl<S: GroupService, H: Host> Core<S, H> {
 
     /// Releases every VIF, then leaves the group, so peers learn at once.
     pub fn shut_down(&mut self, now: Instant) {
-        self.reason = MoveReason::Signal;
         self.log(
             Level::Notice,
             format_args!("terminating: releasing every VIF"),
         );
-        self.leave_group(now);
+        self.leave_group(&MoveReason::Signal, now);
     }
 
     /// The running configuration.
@@ -376,8 +379,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
         self.take_steps(steps, now);
     }
 
-    /// Carries out what the quorum gate decided, in its order.
+    /// Carries out what the quorum gate decided, in its order. Each input
+    /// fed carries its own cause to the watchers; a `Disconnected` carries
+    /// the loss of the service when a `Lost` came before it in these
+    /// steps, and the quorum otherwise.
     fn take_steps(&mut self, steps: Vec<Step>, now: Instant) {
+        let mut service_lost = false;
         for step in steps {
             match step {
                 Step::Feed(input) => {
@@ -394,13 +401,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
                                      afresh in it, holding nothing"
                                 ),
                             );
-                            self.reason = MoveReason::Quorum;
-                            self.feed(Input::Disconnected, now);
-                            self.feed(Input::Connected, now);
+                            self.feed(Input::Disconnected, &MoveReason::Quorum, now);
+                            self.feed(Input::Connected, &MoveReason::Quorum, now);
                         }
                         _ => {}
                     }
-                    match &input {
+                    let cause = match &input {
                         Input::View(view) => {
                             if self.lapsed {
                                 // What the engine takes in this view, it
@@ -408,41 +414,41 @@ impl<S: GroupService, H: Host> Core<S, H> {
                                 // kernel once the lease holds in it.
                                 self.lapsed_in = Some(view.group_id);
                             }
-                            self.note_departures(&view.members, now);
+                            let cause = self.note_departures(&view.members, now);
                             self.host.watch(WatchEvent::View {
                                 members: view.members.clone(),
                             });
+                            cause
                         }
-                        Input::Message(message) => {
-                            self.reason = match message.mess_type {
-                                mess_type::BALANCE | mess_type::RELEASED => MoveReason::Balance,
-                                mess_type::HEALTH => {
-                                    MoveReason::Tracker(format!("health of {}", message.sender))
-                                }
-                                _ => MoveReason::View,
-                            };
-                        }
-                        Input::Disconnected => {
-                            if self.reason == MoveReason::View {
-                                self.reason = MoveReason::Quorum;
+                        Input::Message(message) => match message.mess_type {
+                            mess_type::BALANCE | mess_type::RELEASED => MoveReason::Balance,
+                            mess_type::HEALTH => {
+                                MoveReason::Tracker(format!("health of {}", message.sender))
                             }
+                            _ => MoveReason::View,
+                        },
+                        Input::Disconnected => {
                             self.host.watch(WatchEvent::View {
                                 members: Vec::new(),
                             });
+                            if service_lost {
+                                MoveReason::ServiceLost
+                            } else {
+                                MoveReason::Quorum
+                            }
                         }
-                        _ => {}
-                    }
-                    self.feed_noting_health(input, now)
+                        _ => MoveReason::View,
+                    };
+                    self.feed_noting_health(input, &cause, now)
                 }
                 Step::Lost(reason) => {
-                    self.reason = MoveReason::ServiceLost;
+                    service_lost = true;
                     self.log(Level::Error, format_args!("{reason}"))
                 }
                 Step::Notice(line) => self.log(Level::Notice, format_args!("{line}")),
                 Step::ViewTaken(taken) => self.service.view_taken(taken),
                 Step::Rejoin => {
-                    self.reason = MoveReason::Quorum;
-                    self.leave_group(now);
+                    self.leave_group(&MoveReason::Quorum, now);
                     if !self.stays_out() {
                         self.service.join();
                     }
@@ -452,19 +458,20 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 
     /// Hands one input to the engine and carries out what it asks, and
-    /// what that leads to, before returning.
-    fn feed(&mut self, input: Input, now: Instant) {
+    /// what that leads to, before returning; `cause` is why the addresses
+    /// that move meanwhile move, for the watchers.
+    fn feed(&mut self, input: Input, cause: &MoveReason, now: Instant) {
         let mut pending = std::collections::VecDeque::from([input]);
         while let Some(input) = pending.pop_front() {
             for output in self.engine.handle(input) {
-                if let Some(next) = self.apply(output, now) {
+                if let Some(next) = self.apply(output, cause, now) {
                     pending.push_back(next);
                 }
             }
         }
     }
 
-    fn apply(&mut self, output: Output, now: Instant) -> Option<Input> {
+    fn apply(&mut self, output: Output, cause: &MoveReason, now: Instant) -> Option<Input> {
         match output {
             Output::Multicast {
                 delivery,
@@ -472,9 +479,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 body,
             } => self.service.multicast(delivery, mess_type, &body),
             Output::Acquire(vif) => {
-                let reason = self.reason_for(vif);
-                let reason = std::mem::replace(&mut self.reason, reason);
-                self.acquired.insert(vif);
+                let cause = self.moved_by_health.remove(&vif).unwrap_or(cause.clone());
+                self.acquired.insert(vif, cause.clone());
                 if let Some(&safe) = self.orphans.get(&vif).filter(|&&at| at > now) {
                     self.log(
                         Level::Notice,
@@ -488,13 +494,12 @@ impl<S: GroupService, H: Host> Core<S, H> {
                     self.deferred.insert(vif);
                     self.arm_orphans();
                 } else if !self.lapsed {
-                    self.place(vif, true, now);
+                    self.place(vif, Some(&cause), now);
                 }
-                self.reason = reason;
             }
             Output::Release(vif) => {
                 self.acquired.remove(&vif);
-                self.release(vif)
+                self.release(vif, cause)
             }
             Output::Hooks(event, vif) => {
                 let details = HookDetails {
@@ -526,14 +531,14 @@ impl<S: GroupService, H: Host> Core<S, H> {
 
     /// The VIFs the engine wants in the kernel, in order.
     fn held(&self) -> Vec<VifIndex> {
-        self.acquired.iter().copied().collect()
+        self.acquired.keys().copied().collect()
     }
 
     /// Releases every VIF, then has the service leave the group.
     /// Releasing first means peers that take over on our leave never find
     /// the addresses still up here.
-    fn leave_group(&mut self, now: Instant) {
-        self.feed(Input::Disconnected, now);
+    fn leave_group(&mut self, cause: &MoveReason, now: Instant) {
+        self.feed(Input::Disconnected, cause, now);
         self.host.watch(WatchEvent::View {
             members: Vec::new(),
         });

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::Core;
+use super::{Core, THIS_NODE};
 use crate::base::Level;
 use crate::control::MoveReason;
 use crate::daemon::group::GroupService;
@@ -25,8 +25,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
         let text = self.describe_health(&health);
         self.log(Level::Notice, format_args!("{text}"));
         self.health = health.clone();
-        self.reason = MoveReason::Tracker("health of this node".into());
-        self.feed(Input::Health(health), now);
+        let cause = MoveReason::Tracker(THIS_NODE.into());
+        self.feed(Input::Health(health), &cause, now);
         self.follow_health(now);
         self.sync_service(now);
     }
@@ -80,8 +80,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 ),
             );
             self.health_away = true;
-            self.reason = MoveReason::Tracker("health of this node".into());
-            self.leave_group(now);
+            self.leave_group(&MoveReason::Tracker(THIS_NODE.into()), now);
         } else if self.health_away && self.health.healthy {
             self.health_away = false;
             if self.away {
@@ -110,16 +109,16 @@ impl<S: GroupService, H: Host> Core<S, H> {
 
 impl<S: GroupService, H: Host> Core<S, H> {
     /// Feeds a group input; when it is a HEALTH, remembers the VIFs it
-    /// gave us, so that they come up as moved by health even if that
-    /// waits for their old owner's RELEASED.
-    pub(super) fn feed_noting_health(&mut self, input: Input, now: Instant) {
+    /// gave us, so that they come up as moved by health (`cause`) even if
+    /// that waits for their old owner's RELEASED.
+    pub(super) fn feed_noting_health(&mut self, input: Input, cause: &MoveReason, now: Instant) {
         match &input {
             Input::Message(m) if m.mess_type == mess_type::HEALTH => {}
             Input::View(_) | Input::Disconnected => {
                 self.moved_by_health.clear();
-                return self.feed(input, now);
+                return self.feed(input, cause, now);
             }
-            _ => return self.feed(input, now),
+            _ => return self.feed(input, cause, now),
         }
         let owners = |core: &Self| -> Vec<_> {
             core.engine
@@ -130,21 +129,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 .collect()
         };
         let before = owners(self);
-        self.feed(input, now);
+        self.feed(input, cause, now);
         let me = self.engine.snapshot().view.map(|v| v.my_index);
         for (i, (was, is)) in before.into_iter().zip(owners(self)).enumerate() {
             let vif = VifIndex(i);
-            if was != is && is.is_some() && is == me && !self.acquired.contains(&vif) {
-                self.moved_by_health.insert(vif, self.reason.clone());
+            if was != is && is.is_some() && is == me && !self.acquired.contains_key(&vif) {
+                self.moved_by_health.insert(vif, cause.clone());
             }
         }
-    }
-
-    /// Why `vif` comes up now: moved by a HEALTH earlier, or the reason
-    /// of the moment.
-    pub(super) fn reason_for(&mut self, vif: VifIndex) -> MoveReason {
-        self.moved_by_health
-            .remove(&vif)
-            .unwrap_or_else(|| self.reason.clone())
     }
 }

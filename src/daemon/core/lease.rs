@@ -32,7 +32,6 @@ impl<S: GroupService, H: Host> Core<S, H> {
             }
         } else {
             self.lapsed_in = self.engine.snapshot().view.map(|v| v.group_id);
-            self.reason = MoveReason::Quorum;
             self.log(
                 Level::Warning,
                 format_args!(
@@ -44,13 +43,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
             self.unplaced.clear();
             for vif in vifs {
                 self.host.cancel_announcement(vif.0);
-                self.take_down(vif);
+                self.take_down(vif, &MoveReason::Quorum);
             }
         }
     }
 
     /// Puts back into the kernel, announced, what the engine held while
-    /// the lease was lapsed.
+    /// the lease was lapsed: moved for the quorum, as they went.
     pub(super) fn restore(&mut self, vifs: Vec<VifIndex>, now: Instant) {
         if !vifs.is_empty() {
             self.log(
@@ -62,7 +61,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
             );
         }
         for vif in vifs {
-            self.place(vif, true, now);
+            self.place(vif, Some(&MoveReason::Quorum), now);
         }
     }
 }

@@ -16,15 +16,16 @@ use std::collections::BTreeSet;
 impl<S: GroupService, H: Host> Core<S, H> {
     /// Before a new view reaches the engine: with `TakeoverWait`, the
     /// VIFs of members that are not in it become orphans until their
-    /// kernels must have dropped them.
-    pub(super) fn note_departures(&mut self, members: &[String], now: Instant) {
+    /// kernels must have dropped them. Returns why addresses move in it:
+    /// a member left, or only a new view.
+    pub(super) fn note_departures(&mut self, members: &[String], now: Instant) -> MoveReason {
         self.orphans.retain(|_, &mut at| at > now);
         let left = self
             .engine
             .snapshot()
             .view
             .is_some_and(|view| view.members.iter().any(|m| !members.contains(&m.name)));
-        self.reason = if left {
+        let cause = if left {
             MoveReason::MemberLeft
         } else {
             MoveReason::View
@@ -33,13 +34,13 @@ impl<S: GroupService, H: Host> Core<S, H> {
             self.config.addresses.takeover_wait,
             self.config.addresses.lifetime,
         ) else {
-            return;
+            return cause;
         };
         let snapshot = self.engine.snapshot();
         let Some(view) = snapshot.view else {
             // Out of any view until now: nothing tells us who left.
             self.note_joining(now);
-            return;
+            return cause;
         };
         // Members that arrive come from views of their own, whose
         // departures (a stalled holder among them) we never saw: as for a
@@ -49,7 +50,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
             .any(|name| !view.members.iter().any(|m| &m.name == name))
         {
             self.note_joining(now);
-            return;
+            return cause;
         }
         let departed: Vec<Ipv4Addr> = view
             .members
@@ -66,6 +67,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                 self.orphans.insert(VifIndex(index), safe);
             }
         }
+        cause
     }
 
     /// With `TakeoverWait`, a node that joins cannot know which members
@@ -96,7 +98,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
         }
     }
 
-    /// The deferred VIFs whose moment has come, if still ours.
+    /// The deferred VIFs whose moment has come, if still ours: moved for
+    /// the reason the engine took them.
     pub(super) fn place_orphans(&mut self, now: Instant) {
         let due: Vec<VifIndex> = self
             .deferred
@@ -107,8 +110,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
         for vif in due {
             self.deferred.remove(&vif);
             self.orphans.remove(&vif);
-            if self.acquired.contains(&vif) && !self.lapsed {
-                self.place(vif, true, now);
+            if let Some(cause) = self.acquired.get(&vif).filter(|_| !self.lapsed) {
+                let cause = cause.clone();
+                self.place(vif, Some(&cause), now);
             }
         }
         self.arm_orphans();
@@ -127,7 +131,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
     }
 
     /// Renews the lifetime of every address in the kernel; puts back one
-    /// found gone while the service still counts us in.
+    /// found gone while the service still counts us in (watched as taken
+    /// again, for the reason the engine took it).
     pub(super) fn renew(&mut self, now: Instant) {
         let Some(lifetime) = self.config.addresses.lifetime else {
             return;
@@ -175,7 +180,8 @@ impl<S: GroupService, H: Host> Core<S, H> {
             }
         }
         for vif in missing {
-            self.place(vif, true, now);
+            let cause = self.acquired.get(&vif).cloned().unwrap_or(MoveReason::View);
+            self.place(vif, Some(&cause), now);
         }
     }
 }

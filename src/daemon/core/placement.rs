@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{Core, Deadline, ADDRESS_RETRY};
 use crate::base::{Level, VifAddress};
-use crate::control::WatchEvent;
+use crate::control::{MoveReason, WatchEvent};
 use crate::daemon::group::GroupService;
 use crate::daemon::host::{Added, Announcement, Host};
 use crate::engine::VifIndex;
@@ -25,7 +25,9 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// group has given it to us, so nobody else will serve it. The first
     /// refusal is an error in the log; the tries after it log at debug
     /// level, so an interface that stays down does not flood the log.
-    pub(super) fn place(&mut self, vif: VifIndex, first_try: bool, now: Instant) {
+    /// `first_try` is why the VIF moves here (for the watchers), `None`
+    /// on a later try.
+    pub(super) fn place(&mut self, vif: VifIndex, first_try: Option<&MoveReason>, now: Instant) {
         let addresses = self.addresses(vif);
         let mut complete = true;
         let mut added = false;
@@ -46,7 +48,7 @@ impl<S: GroupService, H: Host> Core<S, H> {
                          as it is, so a stall of this daemon will not take it down"
                     ),
                 ),
-                Err(err) if first_try => {
+                Err(err) if first_try.is_some() => {
                     complete = false;
                     self.log(
                         Level::Error,
@@ -74,14 +76,14 @@ impl<S: GroupService, H: Host> Core<S, H> {
             }
             self.unplaced.insert(vif);
         }
-        if first_try {
+        if let Some(cause) = first_try {
             self.host.watch(WatchEvent::Acquired {
                 vif: vif.0,
                 addresses: addresses.clone(),
-                reason: self.reason.clone(),
+                reason: cause.clone(),
             });
         }
-        if first_try || added {
+        if first_try.is_some() || added {
             let arp_cache = self
                 .engine
                 .arp_cache()
@@ -100,28 +102,29 @@ impl<S: GroupService, H: Host> Core<S, H> {
     /// Another try for the VIFs whose addresses did not all come up.
     pub(super) fn place_again(&mut self, now: Instant) {
         for vif in std::mem::take(&mut self.unplaced) {
-            if self.acquired.contains(&vif) && !self.lapsed {
-                self.place(vif, false, now);
+            if self.acquired.contains_key(&vif) && !self.lapsed {
+                self.place(vif, None, now);
             }
         }
     }
 
-    /// Takes every address of `vif` out of the kernel.
-    pub(super) fn release(&mut self, vif: VifIndex) {
+    /// Takes every address of `vif` out of the kernel, for `cause`.
+    pub(super) fn release(&mut self, vif: VifIndex, cause: &MoveReason) {
         self.unplaced.remove(&vif);
         self.host.cancel_announcement(vif.0);
         if self.lapsed || self.deferred.remove(&vif) {
             // Not in the kernel.
             return;
         }
-        self.take_down(vif);
+        self.take_down(vif, cause);
     }
 
-    pub(super) fn take_down(&mut self, vif: VifIndex) {
+    /// Takes `vif`'s addresses down, telling the watchers why (`cause`).
+    pub(super) fn take_down(&mut self, vif: VifIndex, cause: &MoveReason) {
         self.host.watch(WatchEvent::Released {
             vif: vif.0,
             addresses: self.addresses(vif),
-            reason: self.reason.clone(),
+            reason: cause.clone(),
         });
         for address in &self.addresses(vif) {
             match self.host.remove(address) {
