@@ -123,7 +123,17 @@ pub struct Core<S, H> {
     health: LocalHealth,
     /// Out of the group while unhealthy in a group with original nodes.
     health_away: bool,
-    /// The last settled view had a member that is not ours.
+    /// The last settled view had a member that is not ours (an original
+    /// node, which cannot carry health). Remembered, not asked of the
+    /// engine each time: the engine can say it only while settled
+    /// (`Phase::Run`). While it gathers, a member whose STATE has not come
+    /// yet looks like one of ours, and out of the group there is no view
+    /// at all; a health change at such a moment must still see the group
+    /// as it last was, so that an unhealthy node leaves a mixed group at
+    /// once instead of settling in it first (where the mixed settle, blind
+    /// to health, may hand it VIFs it then releases again on leaving).
+    /// [`follow_health`](Core::follow_health) renews it whenever the
+    /// engine is settled.
     mixed: bool,
     /// VIFs a HEALTH gave us that wait for their old owner's RELEASED:
     /// why they move, for the watchers, when they come up.
