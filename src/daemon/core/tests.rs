@@ -559,3 +559,42 @@ fn watchers_see_the_view_each_move_and_why() {
     assert_eq!(released, vec![0, 1, 2]);
     assert!(matches!(watched.last(), Some(WatchEvent::View { members }) if members.is_empty()));
 }
+
+/// The reasons watchers see belong to the move under way, never to an
+/// earlier one: a lease that holds again brings the VIFs back for the
+/// quorum, and a lost service then releases them as lost.
+#[test]
+fn each_move_carries_its_own_reason() {
+    let released = |core: &TestCore| -> Vec<MoveReason> {
+        core.host()
+            .watched
+            .iter()
+            .filter_map(|e| match e {
+                WatchEvent::Released { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (mut core, _journal, now) = holding("none");
+    core.handle_report(GroupEvent::Lease(false), now);
+    core.host_mut().watched.clear();
+    core.handle_report(GroupEvent::Lease(true), now);
+    let back: Vec<&MoveReason> = core
+        .host()
+        .watched
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Acquired { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(back, vec![&MoveReason::Quorum; VIFS.len()]);
+    core.host_mut().watched.clear();
+    core.handle_report(
+        GroupEvent::Disconnected {
+            reason: "the daemon went away".into(),
+        },
+        now,
+    );
+    assert_eq!(released(&core), vec![MoveReason::ServiceLost; VIFS.len()]);
+}
