@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::{bad_value, syntax, Located, Parser};
-use crate::config::keywords::{self, AddressesParameter, ADDRESSES_PARAMETERS};
+use super::{bad_value, Located, Parser};
+use crate::config::keywords::{AddressesParameter, ADDRESSES_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::DEFAULT_ADDRESS_LIFETIME;
 
@@ -30,10 +30,7 @@ impl Parser<'_> {
     }
 
     fn addresses_parameter(&mut self) -> Located<()> {
-        let (name, at) = self.word(PARAMETER)?;
-        let Some(parameter) = keywords::lookup(ADDRESSES_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), PARAMETER));
-        };
+        let (parameter, at) = self.keyword(ADDRESSES_PARAMETERS, PARAMETER)?;
         match parameter {
             AddressesParameter::Lifetime => {
                 self.expect_equals("Lifetime")?;

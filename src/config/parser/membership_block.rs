@@ -9,7 +9,7 @@ use super::{bad_value, syntax, Located, Parser};
 use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
-use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
+use crate::config::keywords::{MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_NODES};
@@ -96,10 +96,7 @@ impl Parser<'_> {
     }
 
     fn membership_parameter(&mut self, block: &mut Block) -> Located<()> {
-        let (name, at) = self.word(PARAMETER)?;
-        let Some(parameter) = keywords::lookup(MEMBERSHIP_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), PARAMETER));
-        };
+        let (parameter, _) = self.keyword(MEMBERSHIP_PARAMETERS, PARAMETER)?;
         match parameter {
             MembershipParameter::Nodes => self.nodes(block)?,
             MembershipParameter::Port => {
