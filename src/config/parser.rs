@@ -229,6 +229,12 @@ impl<'a> Parser<'a> {
         false
     }
 
+    /// The `{` opening the block of `directive`, and where it stands.
+    fn open_brace(&mut self, directive: &str) -> Located<Position> {
+        let expected = format!("`{{` after {directive}");
+        Ok(self.expect(TokenKind::OpenBrace, &expected)?.position)
+    }
+
     /// Parses items until the `}` closing the block opened at `open`. An
     /// empty block is refused with `required` as what was expected.
     fn braced(
@@ -372,9 +378,7 @@ impl<'a> Parser<'a> {
     }
 
     fn balance(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Balance")?
-            .position;
+        let open = self.open_brace("Balance")?;
         self.braced(
             open,
             BALANCE_PARAMETER,
@@ -440,9 +444,7 @@ impl<'a> Parser<'a> {
     }
 
     fn virtual_interfaces(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after VirtualInterfaces")?
-            .position;
+        let open = self.open_brace("VirtualInterfaces")?;
         self.braced(
             open,
             VIF_EXPECTED,

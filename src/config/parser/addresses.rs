@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::{bad_value, Located, Parser};
 use crate::config::keywords::{AddressesParameter, ADDRESSES_PARAMETERS};
-use crate::config::lexer::TokenKind;
 use crate::config::DEFAULT_ADDRESS_LIFETIME;
 
 const PARAMETER: &str = "Lifetime or TakeoverWait inside Addresses";
@@ -18,9 +17,7 @@ const MIN_LIFETIME: Duration = Duration::from_secs(1);
 
 impl Parser<'_> {
     pub(super) fn addresses(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Addresses")?
-            .position;
+        let open = self.open_brace("Addresses")?;
         self.braced(
             open,
             PARAMETER,

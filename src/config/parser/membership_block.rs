@@ -10,7 +10,6 @@ use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEF
 use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
 use crate::config::keywords::{MembershipParameter, MEMBERSHIP_PARAMETERS};
-use crate::config::lexer::TokenKind;
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_NODES};
 
@@ -48,9 +47,7 @@ impl Parser<'_> {
             return Err((at, ErrorKind::RepeatedMembership { first }));
         }
         self.spans.membership = Some(at);
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Membership")?
-            .position;
+        let open = self.open_brace("Membership")?;
         let mut block = Block::default();
         self.braced(open, PARAMETER, None, |p| {
             p.membership_parameter(&mut block)
@@ -153,9 +150,7 @@ impl Parser<'_> {
     /// `Nodes { A.B.C.D ... }`, each node written as its addresses on
     /// every link, `/` between them; a second `Nodes` adds to the list.
     fn nodes(&mut self, block: &mut Block) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Nodes")?
-            .position;
+        let open = self.open_brace("Nodes")?;
         self.braced(
             open,
             "a node address",

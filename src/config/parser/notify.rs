@@ -19,9 +19,7 @@ const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 impl Parser<'_> {
     pub(super) fn announce(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Announce")?
-            .position;
+        let open = self.open_brace("Announce")?;
         self.braced(
             open,
             ANNOUNCE_PARAMETER,

@@ -22,9 +22,7 @@ const COUNT_EXPECTED: &str = "a count of at least 1";
 
 impl Parser<'_> {
     pub(super) fn track(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Track")?
-            .position;
+        let open = self.open_brace("Track")?;
         self.braced(
             open,
             PARAMETER,
