@@ -396,12 +396,8 @@ mod tests {
             .trim()
             .parse()
             .expect("the hook wrote its pid");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !crate::testutil::process_gone(grandchild) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
         assert!(
-            crate::testutil::process_gone(grandchild),
+            crate::testutil::process_gone_within(grandchild, Duration::from_secs(5)),
             "the hook's background job {grandchild} survived"
         );
     }

@@ -105,3 +105,13 @@ pub(crate) fn process_gone(pid: i32) -> bool {
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
+
+/// Waits up to `within` for process `pid` to end (see [`process_gone`]);
+/// whether it did.
+pub(crate) fn process_gone_within(pid: i32, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while !process_gone(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    process_gone(pid)
+}

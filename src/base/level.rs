@@ -1,9 +1,10 @@
 //! How severe a log record is, and which syslog facility records go to:
 //! named by the configuration, produced by the engine, written by the log.
 
+super::wire_enum::wire_enum! {
 /// Severity of a record, most severe first (syslog's order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub enum Level: u8 {
     /// A failure the operator must act on.
     Error = 0,
     /// Something went wrong but the daemon goes on.
@@ -14,6 +15,7 @@ pub enum Level {
     Info = 3,
     /// Detail for debugging.
     Debug = 4,
+}
 }
 
 impl Level {
@@ -30,12 +32,9 @@ impl Level {
 
     /// The level stored as `self as u8`; anything above is `Debug`.
     pub fn from_u8(value: u8) -> Level {
-        match value {
-            0 => Level::Error,
-            1 => Level::Warning,
-            2 => Level::Notice,
-            3 => Level::Info,
-            _ => Level::Debug,
+        match Level::from_wire_value(value) {
+            Some(level) => level,
+            None => Level::Debug,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod level;
 pub mod membership_timing;
 pub mod rate_limit;
 pub mod spread_name;
+pub mod wire_enum;
 
 pub use address::{
     interface_name_fault, prefix_mask, InterfaceNameFault, Ipv4Block, NotifyTarget, SpreadAddress,

@@ -182,6 +182,16 @@ impl<'a> Parser<'a> {
             .map(|_| ())
     }
 
+    /// A word of `table` (in any case) and where it stands; another word
+    /// is a syntax error expecting `expected`.
+    fn keyword<T: Copy>(&mut self, table: &[(&str, T)], expected: &str) -> Located<(T, Position)> {
+        let (word, at) = self.word(expected)?;
+        match keywords::lookup(table, word) {
+            Some(meaning) => Ok((meaning, at)),
+            None => Err(syntax(at, format!("`{word}`"), expected)),
+        }
+    }
+
     /// A bare word (keyword, number, interval or address).
     fn word(&mut self, expected: &str) -> Located<(&'a str, Position)> {
         match self.peek() {
@@ -217,6 +227,12 @@ impl<'a> Parser<'a> {
             return true;
         }
         false
+    }
+
+    /// The `{` opening the block of `directive`, and where it stands.
+    fn open_brace(&mut self, directive: &str) -> Located<Position> {
+        let expected = format!("`{{` after {directive}");
+        Ok(self.expect(TokenKind::OpenBrace, &expected)?.position)
     }
 
     /// Parses items until the `}` closing the block opened at `open`. An
@@ -362,9 +378,7 @@ impl<'a> Parser<'a> {
     }
 
     fn balance(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Balance")?
-            .position;
+        let open = self.open_brace("Balance")?;
         self.braced(
             open,
             BALANCE_PARAMETER,
@@ -375,10 +389,7 @@ impl<'a> Parser<'a> {
 
     fn balance_parameter(&mut self) -> Located<()> {
         const COUNT: &str = "a number of VIFs or `all`";
-        let (name, at) = self.word(BALANCE_PARAMETER)?;
-        let Some(parameter) = keywords::lookup(BALANCE_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), BALANCE_PARAMETER));
-        };
+        let (parameter, _) = self.keyword(BALANCE_PARAMETERS, BALANCE_PARAMETER)?;
         if parameter == BalanceParameter::AcquisitionsPerRound {
             self.expect_equals("AcquisitionsPerRound")?;
             let (count, count_at) = self.word(COUNT)?;
@@ -433,9 +444,7 @@ impl<'a> Parser<'a> {
     }
 
     fn virtual_interfaces(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after VirtualInterfaces")?
-            .position;
+        let open = self.open_brace("VirtualInterfaces")?;
         self.braced(
             open,
             VIF_EXPECTED,

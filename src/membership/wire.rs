@@ -195,9 +195,10 @@ pub enum Body {
     Leave,
 }
 
+crate::base::wire_enum::wire_enum! {
 /// The kind byte of a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub enum Kind: u8 {
     /// HEARTBEAT.
     Heartbeat = 1,
     /// PROPOSE.
@@ -213,20 +214,12 @@ pub enum Kind {
     /// LEAVE.
     Leave = 7,
 }
+}
 
 impl Kind {
     /// The kind a datagram's kind byte names, if any.
     pub fn from_byte(byte: u8) -> Option<Kind> {
-        Some(match byte {
-            1 => Kind::Heartbeat,
-            2 => Kind::Propose,
-            3 => Kind::Flush,
-            4 => Kind::Install,
-            5 => Kind::Data,
-            6 => Kind::Sequenced,
-            7 => Kind::Leave,
-            _ => return None,
-        })
+        Kind::from_wire_value(byte)
     }
 
     /// The kind byte.

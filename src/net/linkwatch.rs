@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::thread::{self, JoinHandle};
 
 use super::addrmsg::{error_code, malformed, messages, HEADER_LEN, NLMSG_DONE, NLMSG_ERROR};
-use super::netlink::{receive, route_socket, send};
+use super::netlink::{receive, route_socket, send, set_socket_option};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
@@ -302,19 +302,7 @@ fn watch(socket: &OwnedFd, report: &mut impl FnMut(LinkEvent) -> bool) -> io::Re
 
 fn open() -> io::Result<OwnedFd> {
     let fd = route_socket()?;
-    // SAFETY: SO_RCVBUF takes an int of the size we pass.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &SOCKET_BUFFER as *const libc::c_int as *const libc::c_void,
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    set_socket_option(&fd, libc::SO_RCVBUF, &SOCKET_BUFFER)?;
     // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
     let mut address: libc::sockaddr_nl = unsafe { mem::zeroed() };
     address.nl_family = libc::AF_NETLINK as libc::sa_family_t;

@@ -94,19 +94,7 @@ impl Netlink {
             tv_sec: REPLY_TIMEOUT.as_secs().try_into().unwrap_or(0x7fff_ffff),
             tv_usec: 0,
         };
-        // SAFETY: SO_RCVTIMEO takes a timeval of the size we pass.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &timeout as *const libc::timeval as *const libc::c_void,
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        set_socket_option(&fd, libc::SO_RCVTIMEO, &timeout)?;
         Ok(Netlink {
             fd,
             seq: 0,
@@ -209,6 +197,30 @@ pub(super) fn route_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: `fd` is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets the `SOL_SOCKET` option `name` of `socket` to `value`, which must
+/// be of the type the option takes (an int or a timeval here).
+pub(super) fn set_socket_option<T>(
+    socket: &OwnedFd,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: a valid descriptor, and a pointer to a value of the size
+    // given, read during the call only.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Sends one datagram to the kernel.

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use super::{bad_value, syntax, Located, Parser};
-use crate::config::keywords::{self, AddressesParameter, ADDRESSES_PARAMETERS};
-use crate::config::lexer::TokenKind;
+use super::{bad_value, Located, Parser};
+use crate::config::keywords::{AddressesParameter, ADDRESSES_PARAMETERS};
 use crate::config::DEFAULT_ADDRESS_LIFETIME;
 
 const PARAMETER: &str = "Lifetime or TakeoverWait inside Addresses";
@@ -18,9 +17,7 @@ const MIN_LIFETIME: Duration = Duration::from_secs(1);
 
 impl Parser<'_> {
     pub(super) fn addresses(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Addresses")?
-            .position;
+        let open = self.open_brace("Addresses")?;
         self.braced(
             open,
             PARAMETER,
@@ -30,10 +27,7 @@ impl Parser<'_> {
     }
 
     fn addresses_parameter(&mut self) -> Located<()> {
-        let (name, at) = self.word(PARAMETER)?;
-        let Some(parameter) = keywords::lookup(ADDRESSES_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), PARAMETER));
-        };
+        let (parameter, at) = self.keyword(ADDRESSES_PARAMETERS, PARAMETER)?;
         match parameter {
             AddressesParameter::Lifetime => {
                 self.expect_equals("Lifetime")?;

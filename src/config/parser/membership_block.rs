@@ -9,8 +9,7 @@ use super::{bad_value, syntax, Located, Parser};
 use crate::base::membership_timing::{Timing, TimingError, DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 use crate::config::address::{parse_address, WrittenAddress};
 use crate::config::error::{ErrorKind, Position};
-use crate::config::keywords::{self, MembershipParameter, MEMBERSHIP_PARAMETERS};
-use crate::config::lexer::TokenKind;
+use crate::config::keywords::{MembershipParameter, MEMBERSHIP_PARAMETERS};
 use crate::config::values::{self, INTERVAL_EXPECTED};
 use crate::config::{MembershipConfig, Quorum, DEFAULT_MEMBERSHIP_PORT, MAX_LINKS, MAX_NODES};
 
@@ -48,9 +47,7 @@ impl Parser<'_> {
             return Err((at, ErrorKind::RepeatedMembership { first }));
         }
         self.spans.membership = Some(at);
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Membership")?
-            .position;
+        let open = self.open_brace("Membership")?;
         let mut block = Block::default();
         self.braced(open, PARAMETER, None, |p| {
             p.membership_parameter(&mut block)
@@ -96,10 +93,7 @@ impl Parser<'_> {
     }
 
     fn membership_parameter(&mut self, block: &mut Block) -> Located<()> {
-        let (name, at) = self.word(PARAMETER)?;
-        let Some(parameter) = keywords::lookup(MEMBERSHIP_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), PARAMETER));
-        };
+        let (parameter, _) = self.keyword(MEMBERSHIP_PARAMETERS, PARAMETER)?;
         match parameter {
             MembershipParameter::Nodes => self.nodes(block)?,
             MembershipParameter::Port => {
@@ -156,9 +150,7 @@ impl Parser<'_> {
     /// `Nodes { A.B.C.D ... }`, each node written as its addresses on
     /// every link, `/` between them; a second `Nodes` adds to the list.
     fn nodes(&mut self, block: &mut Block) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Nodes")?
-            .position;
+        let open = self.open_brace("Nodes")?;
         self.braced(
             open,
             "a node address",

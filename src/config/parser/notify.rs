@@ -4,10 +4,10 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use super::{bad_value, is_keyword, required_interface, syntax, values, Located, Parser};
+use super::{bad_value, is_keyword, required_interface, values, Located, Parser};
 use crate::config::address::WrittenAddress;
 use crate::config::error::Position;
-use crate::config::keywords::{self, AnnounceParameter, ANNOUNCE_PARAMETERS};
+use crate::config::keywords::{AnnounceParameter, ANNOUNCE_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::NotifyTarget;
 
@@ -19,9 +19,7 @@ const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 impl Parser<'_> {
     pub(super) fn announce(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Announce")?
-            .position;
+        let open = self.open_brace("Announce")?;
         self.braced(
             open,
             ANNOUNCE_PARAMETER,
@@ -32,10 +30,8 @@ impl Parser<'_> {
 
     /// `Refresh = T`: `off` or `0` turns it off (as not writing it does).
     fn announce_parameter(&mut self) -> Located<()> {
-        let (name, at) = self.word(ANNOUNCE_PARAMETER)?;
-        let Some(AnnounceParameter::Refresh) = keywords::lookup(ANNOUNCE_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), ANNOUNCE_PARAMETER));
-        };
+        let (AnnounceParameter::Refresh, _) =
+            self.keyword(ANNOUNCE_PARAMETERS, ANNOUNCE_PARAMETER)?;
         self.expect_equals("Refresh")?;
         if self.peek_is("off") || self.peek_is("0") {
             self.next += 1;

@@ -4,12 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::{bad_value, syntax, Located, Parser};
+use super::{bad_value, Located, Parser};
 use crate::base::interface_name_fault;
 use crate::config::error::Position;
-use crate::config::keywords::{
-    self, CheckParameter, TrackParameter, CHECK_PARAMETERS, TRACK_PARAMETERS,
-};
+use crate::config::keywords::{CheckParameter, TrackParameter, CHECK_PARAMETERS, TRACK_PARAMETERS};
 use crate::config::lexer::TokenKind;
 use crate::config::values;
 use crate::config::{CheckCommand, Unservable};
@@ -24,9 +22,7 @@ const COUNT_EXPECTED: &str = "a count of at least 1";
 
 impl Parser<'_> {
     pub(super) fn track(&mut self) -> Located<()> {
-        let open = self
-            .expect(TokenKind::OpenBrace, "`{` after Track")?
-            .position;
+        let open = self.open_brace("Track")?;
         self.braced(
             open,
             PARAMETER,
@@ -36,10 +32,7 @@ impl Parser<'_> {
     }
 
     fn track_parameter(&mut self) -> Located<()> {
-        let (name, at) = self.word(PARAMETER)?;
-        let Some(parameter) = keywords::lookup(TRACK_PARAMETERS, name) else {
-            return Err(syntax(at, format!("`{name}`"), PARAMETER));
-        };
+        let (parameter, _) = self.keyword(TRACK_PARAMETERS, PARAMETER)?;
         match parameter {
             TrackParameter::Interface => {
                 self.expect_equals("Interface")?;
@@ -119,10 +112,7 @@ impl Parser<'_> {
             CHECK_PARAMETER,
             Some("a setting (Interval, Timeout, Fall or Rise) of the command"),
             |p| {
-                let (name, at) = p.word(CHECK_PARAMETER)?;
-                let Some(parameter) = keywords::lookup(CHECK_PARAMETERS, name) else {
-                    return Err(syntax(at, format!("`{name}`"), CHECK_PARAMETER));
-                };
+                let (parameter, _) = p.keyword(CHECK_PARAMETERS, CHECK_PARAMETER)?;
                 match parameter {
                     CheckParameter::Interval => {
                         check.interval = p.positive_interval("Interval")?;

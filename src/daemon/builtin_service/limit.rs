@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::base::RateLimit;
+use crate::control::RefusalReason as Reason;
 use crate::log::Level;
 use crate::membership::Refusals;
 
@@ -48,59 +49,40 @@ impl Slot {
     }
 }
 
-/// Why the core refused a datagram: the counters of [`Refusals`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Reason {
-    Malformed,
-    BadMac,
-    WrongCluster,
-    Misdirected,
-    OldIncarnation,
-    Replayed,
+/// How many datagrams `refusals` counts as refused for `reason` (the
+/// reasons are the watch's, so the log and the watch lines agree).
+fn count(reason: Reason, refusals: &Refusals) -> u64 {
+    match reason {
+        Reason::Malformed => refusals.malformed,
+        Reason::BadMac => refusals.bad_mac,
+        Reason::WrongCluster => refusals.wrong_cluster,
+        Reason::Misdirected => refusals.misdirected,
+        Reason::OldIncarnation => refusals.old_incarnation,
+        Reason::Replayed => refusals.replayed,
+    }
 }
 
-impl Reason {
-    pub(super) const ALL: [Reason; 6] = [
-        Reason::Malformed,
-        Reason::BadMac,
-        Reason::WrongCluster,
-        Reason::Misdirected,
-        Reason::OldIncarnation,
-        Reason::Replayed,
-    ];
-
-    pub(super) fn count(self, refusals: &Refusals) -> u64 {
-        match self {
-            Reason::Malformed => refusals.malformed,
-            Reason::BadMac => refusals.bad_mac,
-            Reason::WrongCluster => refusals.wrong_cluster,
-            Reason::Misdirected => refusals.misdirected,
-            Reason::OldIncarnation => refusals.old_incarnation,
-            Reason::Replayed => refusals.replayed,
+/// The reason in the words of the log line.
+fn describe(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Malformed => "malformed (too short or too long, not of this protocol, or a body that does not parse)",
+        Reason::BadMac => "failing authentication (another key, or altered on the way)",
+        Reason::WrongCluster => "from a node configured with another Nodes list",
+        Reason::Misdirected => {
+            "misdirected (not for this node, from an unlisted node, or not from the sender's listed address)"
         }
+        Reason::OldIncarnation => "from an earlier incarnation of a restarted or departed node",
+        Reason::Replayed => "replayed or duplicated (a counter seen already)",
     }
+}
 
-    fn describe(self) -> &'static str {
-        match self {
-            Reason::Malformed => "malformed (too short or too long, not of this protocol, or a body that does not parse)",
-            Reason::BadMac => "failing authentication (another key, or altered on the way)",
-            Reason::WrongCluster => "from a node configured with another Nodes list",
-            Reason::Misdirected => {
-                "misdirected (not for this node, from an unlisted node, or not from the sender's listed address)"
-            }
-            Reason::OldIncarnation => "from an earlier incarnation of a restarted or departed node",
-            Reason::Replayed => "replayed or duplicated (a counter seen already)",
-        }
-    }
-
-    /// Old incarnations and duplicates are what every clean leave (its
-    /// LEAVE is sent three times), a restart or a network that duplicates
-    /// datagrams produce: for debugging only.
-    fn level(self) -> Level {
-        match self {
-            Reason::OldIncarnation | Reason::Replayed => Level::Debug,
-            _ => Level::Warning,
-        }
+/// Old incarnations and duplicates are what every clean leave (its
+/// LEAVE is sent three times), a restart or a network that duplicates
+/// datagrams produce: for debugging only.
+fn level(reason: Reason) -> Level {
+    match reason {
+        Reason::OldIncarnation | Reason::Replayed => Level::Debug,
+        _ => Level::Warning,
     }
 }
 
@@ -122,7 +104,7 @@ impl RefusalLog {
     ) -> Vec<(Level, String)> {
         let mut lines = Vec::new();
         for (i, reason) in Reason::ALL.into_iter().enumerate() {
-            let added = reason.count(after).saturating_sub(reason.count(before));
+            let added = count(reason, after).saturating_sub(count(reason, before));
             for _ in 0..added {
                 if let Some(due) = self.slots[i].note(from, now) {
                     lines.push(line(reason, due));
@@ -145,11 +127,11 @@ impl RefusalLog {
 fn line(reason: Reason, (count, latest): (u64, SocketAddr)) -> (Level, String) {
     let datagrams = if count == 1 { "datagram" } else { "datagrams" };
     (
-        reason.level(),
+        level(reason),
         format!(
             "membership: refused {count} {datagrams} {}, the latest from {latest} (at most one \
              such line every {}s)",
-            reason.describe(),
+            describe(reason),
             INTERVAL.as_secs()
         ),
     )

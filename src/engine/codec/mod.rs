@@ -149,10 +149,11 @@ pub mod mess_type {
     pub const HEALTH: i16 = 9;
 }
 
+crate::base::wire_enum::wire_enum! {
 /// How strongly a member holds (or wants) a VIF. The order matters: the
 /// claim rules compare priorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ClaimPriority {
+pub enum ClaimPriority: i32 {
     /// No member holds it.
     Unclaimed = 0,
     /// Defined by the C nodes, never produced.
@@ -166,19 +167,12 @@ pub enum ClaimPriority {
     /// Held by a member that prefers it.
     PreferClaimed = 5,
 }
+}
 
 impl ClaimPriority {
     /// The priority a wire value names, if any.
     pub fn from_wire(value: i32) -> Option<ClaimPriority> {
-        Some(match value {
-            0 => ClaimPriority::Unclaimed,
-            1 => ClaimPriority::ClaimedBoot,
-            2 => ClaimPriority::Claimed,
-            3 => ClaimPriority::PreferBoot,
-            4 => ClaimPriority::Prefer,
-            5 => ClaimPriority::PreferClaimed,
-            _ => return None,
-        })
+        ClaimPriority::from_wire_value(value)
     }
 
     /// The wire value.

@@ -13,12 +13,19 @@ const TIMEOUT: Duration = Duration::from_millis(200);
 
 // The rule on its own.
 
-#[test]
-fn a_first_bounce_probes_and_a_bounce_of_the_probe_suspects() {
+/// A fresh bounce record that saw datagram `first` bounce and probed with
+/// datagram `probe`, and the time it started.
+fn probed(first: u64, probe: u64) -> (Instant, Bounce) {
     let t0 = Instant::now();
     let mut b = Bounce::default();
-    assert_eq!(b.take(10, 0, 1, t0, TIMEOUT), Verdict::Probe);
-    b.probing(12);
+    assert_eq!(b.take(first, 0, 1, t0, TIMEOUT), Verdict::Probe);
+    b.probing(probe);
+    (t0, b)
+}
+
+#[test]
+fn a_first_bounce_probes_and_a_bounce_of_the_probe_suspects() {
+    let (t0, mut b) = probed(10, 12);
     // A datagram sent before the probe says nothing new.
     assert_eq!(b.take(11, 0, 1, t0, TIMEOUT), Verdict::Ignore);
     assert_eq!(b.take(12, 0, 1, t0 + MS, TIMEOUT), Verdict::Suspect);
@@ -30,10 +37,7 @@ fn a_first_bounce_probes_and_a_bounce_of_the_probe_suspects() {
 
 #[test]
 fn each_bounced_datagram_counts_once() {
-    let t0 = Instant::now();
-    let mut b = Bounce::default();
-    assert_eq!(b.take(10, 0, 1, t0, TIMEOUT), Verdict::Probe);
-    b.probing(10);
+    let (t0, mut b) = probed(10, 10);
     // The same bounce again (a duplicate, or a replay) confirms nothing.
     assert_eq!(b.take(10, 0, 1, t0, TIMEOUT), Verdict::Ignore);
     assert_eq!(b.suspected, None);
@@ -41,10 +45,7 @@ fn each_bounced_datagram_counts_once() {
 
 #[test]
 fn a_datagram_of_the_node_cancels_the_probe() {
-    let t0 = Instant::now();
-    let mut b = Bounce::default();
-    assert_eq!(b.take(10, 0, 1, t0, TIMEOUT), Verdict::Probe);
-    b.probing(11);
+    let (t0, mut b) = probed(10, 11);
     b.heard(7, t0 + MS, TIMEOUT);
     // The next bounce starts over: it probes again, it does not suspect.
     assert_eq!(b.take(11, 0, 1, t0 + MS, TIMEOUT), Verdict::Probe);
@@ -52,10 +53,7 @@ fn a_datagram_of_the_node_cancels_the_probe() {
 
 #[test]
 fn suspicions_are_rate_limited_and_a_refuted_one_turns_bounces_off() {
-    let t0 = Instant::now();
-    let mut b = Bounce::default();
-    assert_eq!(b.take(1, 0, 1, t0, TIMEOUT), Verdict::Probe);
-    b.probing(2);
+    let (t0, mut b) = probed(1, 2);
     assert_eq!(b.take(2, 0, 1, t0, TIMEOUT), Verdict::Suspect);
     b.suspect(7, t0);
     // A new incarnation speaks: the suspicion ends, nothing was refuted.
@@ -106,6 +104,16 @@ fn last_sent(c: &Cluster, from: usize, to: usize) -> Vec<u8> {
         .expect("something was sent")
 }
 
+/// Runs `c` for `before`, kills node 2's daemon, runs it for `after`, and
+/// gives the time of the kill.
+fn kill_node_2(c: &mut Cluster, before: Duration, after: Duration) -> Instant {
+    c.run(before);
+    let killed = c.now;
+    c.nodes[2] = None;
+    c.run(after);
+    killed
+}
+
 fn cluster(port_unreachable: bool, needed: usize) -> Cluster {
     let settings = Timing {
         port_unreachable,
@@ -120,10 +128,7 @@ fn cluster(port_unreachable: bool, needed: usize) -> Cluster {
 #[test]
 fn a_dead_daemon_on_a_live_host_is_dropped_within_a_heartbeat() {
     let mut c = cluster(true, 0);
-    c.run(Duration::from_millis(7));
-    let killed = c.now;
-    c.nodes[2] = None;
-    c.run(Duration::from_millis(100));
+    let killed = kill_node_2(&mut c, Duration::from_millis(7), Duration::from_millis(100));
     for i in 0..2 {
         let at = view_without(&c, i, 2, killed).expect("a view without node 2");
         let took = at - killed;
@@ -144,10 +149,7 @@ fn a_dead_daemon_on_a_live_host_is_dropped_within_a_heartbeat() {
 #[test]
 fn with_the_setting_off_a_dead_daemon_waits_for_the_time_out() {
     let mut c = cluster(false, 0);
-    c.run(Duration::from_millis(7));
-    let killed = c.now;
-    c.nodes[2] = None;
-    c.run(TIMEOUT * 2);
+    let killed = kill_node_2(&mut c, Duration::from_millis(7), TIMEOUT * 2);
     for i in 0..2 {
         let at = view_without(&c, i, 2, killed).expect("a view without node 2");
         assert!(at - killed >= TIMEOUT - Timing::default().heartbeat);
@@ -158,10 +160,7 @@ fn with_the_setting_off_a_dead_daemon_waits_for_the_time_out() {
 #[test]
 fn with_a_quorum_the_flush_still_waits_for_the_promise() {
     let mut c = cluster(true, 2);
-    c.run(Duration::from_millis(5));
-    let killed = c.now;
-    c.nodes[2] = None;
-    c.run(TIMEOUT * 2);
+    let killed = kill_node_2(&mut c, Duration::from_millis(5), TIMEOUT * 2);
     for i in 0..2 {
         assert_eq!(c.node(i).status().unreachable_suspicions, 1);
         let at = view_without(&c, i, 2, killed).expect("a view without node 2");
@@ -335,6 +334,19 @@ impl Linked {
         }
     }
 
+    /// Kills node 1's daemon and checks that node 0 drops it within a
+    /// heartbeat, on one suspicion.
+    fn kill_node_1_and_see_it_dropped_within_a_heartbeat(&mut self) {
+        let killed = self.now;
+        self.nodes[1] = None;
+        let alone = self
+            .run(Duration::from_millis(100))
+            .expect("node 1 dropped");
+        let took = alone - killed;
+        assert!(took <= Timing::default().heartbeat + MS, "took {took:?}");
+        assert_eq!(self.node(0).status().unreachable_suspicions, 1);
+    }
+
     /// Runs for `span` in steps of a millisecond; when node 0 first had a
     /// view of itself alone, if it did.
     fn run(&mut self, span: Duration) -> Option<Instant> {
@@ -376,12 +388,7 @@ fn a_bounce_over_one_link_of_a_peer_heard_over_another_suspects_nothing() {
 #[test]
 fn a_dead_daemon_bounces_over_every_link_and_is_dropped_within_a_heartbeat() {
     let mut l = Linked::settled();
-    let killed = l.now;
-    l.nodes[1] = None;
-    let alone = l.run(Duration::from_millis(100)).expect("node 1 dropped");
-    let took = alone - killed;
-    assert!(took <= Timing::default().heartbeat + MS, "took {took:?}");
-    assert_eq!(l.node(0).status().unreachable_suspicions, 1);
+    l.kill_node_1_and_see_it_dropped_within_a_heartbeat();
 }
 
 #[test]
@@ -390,10 +397,5 @@ fn a_link_silent_for_the_time_out_is_not_waited_for() {
     l.cut = vec![1];
     l.run(TIMEOUT + 10 * MS);
     assert_eq!(l.members(0), 2, "one link still works");
-    let killed = l.now;
-    l.nodes[1] = None;
-    let alone = l.run(Duration::from_millis(100)).expect("node 1 dropped");
-    let took = alone - killed;
-    assert!(took <= Timing::default().heartbeat + MS, "took {took:?}");
-    assert_eq!(l.node(0).status().unreachable_suspicions, 1);
+    l.kill_node_1_and_see_it_dropped_within_a_heartbeat();
 }
