@@ -22,9 +22,13 @@
 
 // The integration tests' support tree; a bench uses a part of it, so
 // what it leaves unused is not dead (the test binary reports that).
+#[path = "procfs.rs"]
+mod procfs;
 #[allow(dead_code, unused_imports)]
 #[path = "../it/support/mod.rs"]
 mod support;
+
+use procfs::{on_cpu, status_kib};
 
 use support::{builtin, builtin_status, cluster, sniffer};
 
@@ -207,31 +211,6 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
         }
     }
     samples
-}
-
-/// utime + stime of every thread of `pid` from the scheduler's accounting.
-fn on_cpu(pid: u32) -> Duration {
-    let dir = format!("/proc/{pid}/task");
-    let tasks = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
-    let ns: u64 = tasks
-        .map(|task| {
-            let path = task.expect("task entry").path().join("schedstat");
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        })
-        .sum();
-    Duration::from_nanos(ns)
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in {path}"))
 }
 
 /// UDP datagrams from the membership port sent by `mac` and seen on

@@ -14,9 +14,13 @@
 
 // The integration tests' support tree; a bench uses a part of it, so
 // what it leaves unused is not dead (the test binary reports that).
+#[path = "procfs.rs"]
+mod procfs;
 #[allow(dead_code, unused_imports)]
 #[path = "../it/support/mod.rs"]
 mod support;
+
+use procfs::{on_cpu, status_kib};
 
 use support::cluster;
 
@@ -157,16 +161,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The value of `field` (in kB) in /proc/<pid>/status.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in {path}"))
-}
-
 fn idle_memory(binary: &Path) {
     let mut cluster = Cluster::new("bm", Spec::new(1, 254));
     cluster.binary = binary.to_path_buf();
@@ -200,24 +194,6 @@ fn cpu_ticks(pid: u32) -> u64 {
         .map(|f| f.parse().expect("stat number"))
         .collect();
     fields.iter().sum()
-}
-
-/// Time on a CPU of every thread of `pid`, from the scheduler's own
-/// accounting (nanoseconds, much finer than the clock ticks of `stat`).
-fn on_cpu(pid: u32) -> Duration {
-    let dir = format!("/proc/{pid}/task");
-    let tasks = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
-    let ns: u64 = tasks
-        .map(|task| {
-            let path = task.expect("task entry").path().join("schedstat");
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            text.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum();
-    Duration::from_nanos(ns)
 }
 
 fn idle_cpu(period: Duration) {

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use simnet::{address, Net};
-use wackamole::membership::wire::{self, Body, Echo, Header, Heartbeat, Key};
+use wackamole::membership::wire::{self, Body, Echo, Header, Key};
 use wackamole::membership::{Node, NodeEvent, Timing};
 
 const SECOND: u64 = 1_000_000;
@@ -67,23 +67,13 @@ fn per_datagram() {
     let start = Instant::now();
     let mut node =
         Node::new(nodes, 0, key.clone(), Timing::default(), 1, start).expect("valid cluster");
-    let body = Body::Heartbeat(Heartbeat {
-        hears: 0xff,
-        reach: 0xff,
-        choice: Some(0),
-        view: None,
-        delivered: 0,
-        sequenced: 0,
-        stable: 0,
-        max_ltime: 0,
+    // Vouches for node 0 (incarnation 1): each one renews its lease.
+    let echo = Echo {
+        incarnation: 1,
         sent: 0,
-        // Vouches for node 0 (incarnation 1): each one renews its lease.
-        echo: Some(Echo {
-            incarnation: 1,
-            sent: 0,
-            in_view: true,
-        }),
-    });
+        in_view: true,
+    };
+    let body = simnet::heartbeat(0xff, Some(echo));
     let count = 200_000u64;
     let t = Instant::now();
     let datagrams: Vec<Vec<u8>> = (0..count)

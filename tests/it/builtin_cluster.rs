@@ -234,15 +234,7 @@ fn sigterm_hands_its_vifs_over_without_waiting_for_the_time_out() {
     let orphans = cluster.holders()[victim].clone();
     let watch = takeover_watch(&cluster, &orphans, &[0, 1], SETTLE);
     let asked = Instant::now();
-    cluster.signal(victim, libc::SIGTERM);
-    let status = cluster.wait_exit(victim, EXIT);
-    let left = cluster.holders()[victim].clone();
-    if status.code() != Some(0) || !left.is_empty() {
-        cluster.fail(&format!(
-            "after SIGTERM: {}, still on its interface: {left:?}",
-            describe_exit(status)
-        ));
-    }
+    cluster.terminate_releasing(victim, EXIT);
     let Some(up) = watch.join().expect("watcher") else {
         cluster.fail(&format!("node {victim}'s VIFs {orphans:?} not taken over"));
     };

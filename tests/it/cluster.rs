@@ -104,16 +104,7 @@ fn sigterm_releases_before_exit_and_the_survivors_take_over() {
     let victim = 2;
     let orphans = cluster.holders()[victim].clone();
     let asked = Instant::now();
-    cluster.signal(victim, libc::SIGTERM);
-    let status = cluster.wait_exit(victim, EXIT);
-    // Read the instant it has exited: nothing but the daemon removes them.
-    let left = cluster.holders()[victim].clone();
-    if status.code() != Some(0) || !left.is_empty() {
-        cluster.fail(&format!(
-            "after SIGTERM: {}, still on its interface: {left:?}",
-            describe_exit(status)
-        ));
-    }
+    cluster.terminate_releasing(victim, EXIT);
     cluster.wait_spread_as(&[3, 3, 0], SETTLE);
     assert_announced(&mut cluster, &capture, &orphans, asked);
     let log = cluster.log(victim);

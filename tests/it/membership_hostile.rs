@@ -10,9 +10,7 @@ use crate::support::simnet;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use simnet::{address, Net};
-use wackamole::membership::wire::{
-    self, Body, Header, Heartbeat, Key, Sequenced, HEADER_LEN, MAC_LEN,
-};
+use wackamole::membership::wire::{self, Body, Header, Key, Sequenced, HEADER_LEN, MAC_LEN};
 use wackamole::membership::{Member, Node, Refusals, Status, Timing, ViewId};
 
 const KEY: &[u8] = b"simulated cluster key, 32 bytes";
@@ -79,18 +77,7 @@ fn peer(node: &Node, index: u8) -> Peer {
 }
 
 fn heartbeat() -> Body {
-    Body::Heartbeat(Heartbeat {
-        hears: 0b111,
-        reach: 0b111,
-        choice: Some(0),
-        view: None,
-        delivered: 0,
-        sequenced: 0,
-        stable: 0,
-        max_ltime: 0,
-        sent: 0,
-        echo: None,
-    })
+    simnet::heartbeat(0b111, None)
 }
 
 /// Feeds `bytes` from `from` and checks the refusal: `reason` picks the

@@ -9,7 +9,7 @@
 //! These are the schedules of etc/design/MEMBERSHIP.md that the random
 //! simulation only meets by chance, built on purpose.
 
-use crate::support::{env, rng, vsync};
+use crate::support::{env, rng, simnet, vsync};
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -275,15 +275,9 @@ impl Hand {
     fn fire_timer(&mut self, at: u64, i: usize) {
         self.now = self.now.max(at);
         let now = self.instant();
+        let base = self.base;
         if let Some(node) = self.nodes[i].as_mut() {
-            node.handle_timeout(now);
-            // A node must always look forward.
-            let next = node.poll_timeout().map(|t| self.micros(t));
-            assert!(
-                next.map_or(true, |t| t > self.now),
-                "node {i}'s timer is due again at once (t={}µs)",
-                self.now
-            );
+            simnet::fire_timer(node, i, now, self.now, |t| simnet::micros(base, t));
         }
         self.collect(i);
     }
@@ -298,7 +292,7 @@ impl Hand {
     }
 
     fn micros(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.base).as_micros() as u64
+        simnet::micros(self.base, t)
     }
 
     /// Runs for `us` on a network that delivers at once whatever `pass`

@@ -13,7 +13,6 @@
 //! deleted, the directory removed. Every wait is bounded and fails with
 //! each node's status, addresses and log.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -242,28 +241,11 @@ impl Backend for Builtin {
     }
 
     fn diagnostics(cluster: &mut BuiltinCluster) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "holders: {:?}", cluster.holders());
-        for i in 0..cluster.nodes.len() {
-            let state = cluster.nodes[i].state();
-            let status = match cluster.try_status(i) {
-                Ok(report) => report.summary(),
-                Err(e) => e,
-            };
-            let node = &cluster.nodes[i];
-            let addresses = node.addresses();
-            let log = cluster.log(i);
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            let _ = writeln!(
-                out,
-                "==== node {i} ({}, {state}), status: {status}\naddresses:\n{addresses}\
-                 ---- log (last 80 lines):\n{}",
-                node.ns().name(),
-                tail.join("\n")
-            );
-        }
-        out
+        let status = |c: &BuiltinCluster, i| match c.try_status(i) {
+            Ok(report) => format!(", status: {}", report.summary()),
+            Err(e) => format!(", status: {e}"),
+        };
+        cluster.describe("", status, Some(80))
     }
 }
 

@@ -305,6 +305,56 @@ impl<B: Backend> Harness<B> {
         B::try_status(self, i)
     }
 
+    /// SIGTERM to node `i`, then a bounded wait for its exit: fails unless
+    /// it exits 0 with none of its VIPs left on its interface (read the
+    /// instant it has exited: nothing but the daemon removes them).
+    pub fn terminate_releasing(&mut self, i: usize, within: Duration) {
+        self.signal(i, libc::SIGTERM);
+        let status = self.wait_exit(i, within);
+        let left = self.holders()[i].clone();
+        if status.code() != Some(0) || !left.is_empty() {
+            self.fail(&format!(
+                "after SIGTERM: {}, still on its interface: {left:?}",
+                describe_exit(status)
+            ));
+        }
+    }
+
+    /// What explains a failure: who holds which VIP, `head`, then per node
+    /// its namespace, state, `note(i)`, addresses and log (the last `tail`
+    /// lines of it, or all with `None`).
+    pub(crate) fn describe(
+        &mut self,
+        head: &str,
+        note: impl Fn(&Self, usize) -> String,
+        tail: Option<usize>,
+    ) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "holders: {:?}", self.holders());
+        out.push_str(head);
+        for i in 0..self.nodes.len() {
+            let state = self.nodes[i].state();
+            let note = note(self, i);
+            let node = &self.nodes[i];
+            let log = node.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let (shown, which) = match tail {
+                Some(n) if lines.len() > n => {
+                    (&lines[lines.len() - n..], format!(" (last {n} lines)"))
+                }
+                _ => (&lines[..], String::new()),
+            };
+            let _ = writeln!(
+                out,
+                "==== node {i} ({}, {state}){note}, addresses:\n{}---- log{which}:\n{}",
+                node.ns().name(),
+                node.addresses(),
+                shown.join("\n")
+            );
+        }
+        out
+    }
+
     /// Node `i`'s JSON status; fails the test when it cannot be had
     /// within [`STATUS_PATIENCE`].
     pub fn status(&mut self, i: usize) -> Status {
@@ -403,21 +453,8 @@ impl Backend for Spread {
     }
 
     fn diagnostics(cluster: &mut Cluster) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "holders: {:?}", cluster.holders());
-        let _ = writeln!(out, "group members: {:?}", cluster.members());
-        for i in 0..cluster.nodes.len() {
-            let state = cluster.nodes[i].state();
-            let node = &cluster.nodes[i];
-            let _ = writeln!(
-                out,
-                "==== node {i} ({}, {state}), addresses:\n{}---- log:\n{}",
-                node.ns().name(),
-                node.addresses(),
-                node.log_text()
-            );
-        }
-        out
+        let members = format!("group members: {:?}\n", cluster.members());
+        cluster.describe(&members, |_, _| String::new(), None)
     }
 
     fn stop(cluster: &mut Cluster) {

@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use wackamole::membership::wire::Key;
+use wackamole::membership::wire::{Body, Echo, Heartbeat, Key};
 use wackamole::membership::{MulticastError, Node, NodeEvent, Timing, ViewId};
 
 use super::rng::Rng;
@@ -109,6 +109,47 @@ pub struct Net {
     recorded: Vec<(usize, usize, usize, Vec<u8>)>,
 }
 
+/// A heartbeat that hears and reaches the nodes of `hears` (a bit per
+/// node), chooses node 0 and vouches `echo`, in no view and with nothing
+/// delivered: a datagram to feed a node by hand.
+pub fn heartbeat(hears: u32, echo: Option<Echo>) -> Body {
+    Body::Heartbeat(Heartbeat {
+        hears,
+        reach: hears,
+        choice: Some(0),
+        view: None,
+        delivered: 0,
+        sequenced: 0,
+        stable: 0,
+        max_ltime: 0,
+        sent: 0,
+        echo,
+    })
+}
+
+/// Runs `node`'s timer at `now` (`now_us` on the simulation's clock, whose
+/// reading of an instant is `micros`) and checks that it looks forward:
+/// node `i`'s next timer must not be due at once.
+pub fn fire_timer(
+    node: &mut Node,
+    i: usize,
+    now: Instant,
+    now_us: u64,
+    micros: impl Fn(Instant) -> u64,
+) {
+    node.handle_timeout(now);
+    let next = node.poll_timeout().map(micros);
+    assert!(
+        next.map_or(true, |t| t > now_us),
+        "node {i}'s timer is due again at once (t={now_us}µs)"
+    );
+}
+
+/// `t` in µs since `base` (0 before it).
+pub fn micros(base: Instant, t: Instant) -> u64 {
+    t.saturating_duration_since(base).as_micros() as u64
+}
+
 pub fn address(i: usize) -> SocketAddrV4 {
     address_on(0, i)
 }
@@ -176,7 +217,7 @@ impl Net {
     }
 
     fn micros(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.base).as_micros() as u64
+        micros(self.base, t)
     }
 
     pub fn running(&self, i: usize) -> bool {
@@ -414,15 +455,9 @@ impl Net {
             }
             Occurrence::Timer(i) => {
                 let now = self.instant(self.now);
+                let base = self.base;
                 if let Some(node) = self.slots[i].node.as_mut() {
-                    node.handle_timeout(now);
-                    // A node must always look forward.
-                    let next = node.poll_timeout().map(|t| self.micros(t));
-                    assert!(
-                        next.map_or(true, |t| t > self.now),
-                        "node {i}'s timer is due again at once (t={}µs)",
-                        self.now
-                    );
+                    fire_timer(node, i, now, self.now, |t| micros(base, t));
                 }
                 self.flush(i);
             }
