@@ -36,7 +36,7 @@ pub struct MembershipConfig {
     pub accept_key: Option<PathBuf>,
     /// `Heartbeat` and `Timeout`, accepted together by
     /// [`Timing::new`].
-    pub settings: Timing,
+    pub timing: Timing,
 }
 
 /// `Quorum`: how many members a view needs before this node holds any

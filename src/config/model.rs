@@ -474,7 +474,7 @@ mod tests {
                 port: 4810,
                 key: "/k".into(),
                 accept_key: None,
-                settings: Default::default(),
+                timing: Default::default(),
             }),
             ..Config::default()
         };

@@ -230,17 +230,17 @@ fn write_membership(out: &mut String, membership: &MembershipConfig) -> std::fmt
     writeln!(
         out,
         "membership heartbeat: {}",
-        format_interval(membership.settings.heartbeat)
+        format_interval(membership.timing.heartbeat)
     )?;
     writeln!(
         out,
         "membership timeout: {}",
-        format_interval(membership.settings.timeout)
+        format_interval(membership.timing.timeout)
     )?;
     writeln!(
         out,
         "membership port unreachable: {}",
-        if membership.settings.port_unreachable {
+        if membership.timing.port_unreachable {
             "on"
         } else {
             "off"

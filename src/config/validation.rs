@@ -104,7 +104,7 @@ fn group_service(config: &Config, spans: &Spans) -> Located<()> {
         }
     }
     if let (Some(membership), Some(at)) = (membership, spans.quorum) {
-        let settings = &membership.settings;
+        let settings = &membership.timing;
         let per_timeout = settings.timeout.as_nanos() / settings.heartbeat.as_nanos().max(1);
         if config.quorum.needed(membership.nodes.len()) >= 2
             && per_timeout < u128::from(MIN_HEARTBEATS_FOR_QUORUM)

@@ -102,11 +102,8 @@ fn service_changes(running: &ServiceConfig, new: &ServiceConfig) -> (Rows, Rows)
                 ("Port", old.port != new.port),
             ],
             vec![
-                (
-                    "Heartbeat",
-                    old.settings.heartbeat != new.settings.heartbeat,
-                ),
-                ("Timeout", old.settings.timeout != new.settings.timeout),
+                ("Heartbeat", old.timing.heartbeat != new.timing.heartbeat),
+                ("Timeout", old.timing.timeout != new.timing.timeout),
                 ("Key", old.key != new.key),
                 ("AcceptKey", old.accept_key != new.accept_key),
             ],
@@ -162,7 +159,7 @@ mod tests {
                 port: 4810,
                 key: "/etc/wackamole/cluster.key".into(),
                 accept_key: None,
-                settings: Timing::default(),
+                timing: Timing::default(),
             }),
             ..Config::default()
         }
@@ -210,7 +207,7 @@ mod tests {
     fn membership_timing_and_quorum_are_live() {
         let running = with_membership();
         let mut new = running.clone();
-        membership_of(&mut new).settings =
+        membership_of(&mut new).timing =
             Timing::new(Duration::from_millis(10), Duration::from_millis(100))
                 .expect("valid settings");
         new.quorum = Quorum::Majority;

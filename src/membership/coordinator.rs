@@ -83,8 +83,8 @@ impl Node {
             return true;
         }
         let since = waiting.unwrap_or(now);
-        let stable = self.growth.changed + self.settings.heartbeat * STABLE_HEARTBEATS;
-        let bound = since + self.settings.timeout;
+        let stable = self.growth.changed + self.timing.heartbeat * STABLE_HEARTBEATS;
+        let bound = since + self.timing.timeout;
         if !self.peers.expected(wanted, now) || now >= stable || now >= bound {
             return true;
         }

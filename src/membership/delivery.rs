@@ -69,7 +69,7 @@ impl Node {
 
     /// An early heartbeat to our coordinator: it shows what we lack.
     pub(super) fn nack(&mut self, coordinator: u8, now: Instant) {
-        let quiet = self.settings.heartbeat / 4;
+        let quiet = self.timing.heartbeat / 4;
         if self.last_nack.is_some_and(|t| now < t + quiet) {
             return;
         }

@@ -85,7 +85,7 @@ impl Node {
     /// our lease through it. An echo of another incarnation of ours, or of
     /// a time we have not reached, gives nothing.
     pub(super) fn take_echo(&mut self, from: u8, hb: &Heartbeat, now: Instant) {
-        let span = lease_span(self.settings.timeout);
+        let span = lease_span(self.timing.timeout);
         let until = hb
             .echo
             .filter(|e| e.in_view && e.incarnation == self.incarnation)
@@ -107,7 +107,7 @@ impl Node {
         if self.needed < 2 {
             return None;
         }
-        let span = promise_span(self.settings.timeout);
+        let span = promise_span(self.timing.timeout);
         self.peers
             .others()
             .filter(|&n| !self.holds_current(members, n))

@@ -169,7 +169,7 @@ impl Node {
         if self.links.count() < 2 {
             return;
         }
-        let timeout = self.settings.timeout;
+        let timeout = self.timing.timeout;
         let others: Vec<u8> = self.peers.others().collect();
         for node in others {
             for k in 0..self.links.count() {
@@ -197,7 +197,7 @@ impl Node {
         (0..self.links.count())
             .map(|k| LinkStatus {
                 addr: self.links.addr(k, node),
-                up: peer.heard(k, self.now, self.settings.timeout),
+                up: peer.heard(k, self.now, self.timing.timeout),
                 last_heard: peer.last_heard[k],
             })
             .collect()

@@ -53,7 +53,7 @@ pub struct Node {
     /// The key we send under, and the other one we accept, if any.
     keys: Keys,
     digest: [u8; 8],
-    pub(super) settings: Timing,
+    pub(super) timing: Timing,
     pub(super) incarnation: u64,
     /// Per destination: the counter of the next datagram to it (a
     /// receiver sees an unbroken series, so its replay window of 64 is
@@ -123,11 +123,11 @@ impl Node {
         nodes: Vec<SocketAddrV4>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Timing,
+        timing: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
-        Node::with_links(nodes, Vec::new(), me, keys, settings, incarnation, now)
+        Node::with_links(nodes, Vec::new(), me, keys, timing, incarnation, now)
     }
 
     /// As [`Node::new`], for nodes with an address on several links:
@@ -139,7 +139,7 @@ impl Node {
         more_links: Vec<Vec<SocketAddrV4>>,
         me: usize,
         keys: impl Into<Keys>,
-        settings: Timing,
+        timing: Timing,
         incarnation: u64,
         now: Instant,
     ) -> Result<Node, NodeError> {
@@ -159,15 +159,15 @@ impl Node {
             digest: links.digest(),
             links,
             link_changes: VecDeque::new(),
-            peers: Peers::new(nodes.len(), me, settings.timeout),
+            peers: Peers::new(nodes.len(), me, timing.timeout),
             nodes,
             me,
             keys: keys.into(),
-            settings,
+            timing,
             incarnation,
             counters: vec![0; count],
             phase: NodePhase::Undecided {
-                until: now + settings.timeout,
+                until: now + timing.timeout,
             },
             view: None,
             promise: None,
@@ -215,9 +215,9 @@ impl Node {
     }
 
     /// New timing settings (SIGHUP); they apply from now on.
-    pub fn set_settings(&mut self, settings: Timing) {
-        self.settings = settings;
-        self.peers.timeout = settings.timeout;
+    pub fn set_timing(&mut self, timing: Timing) {
+        self.timing = timing;
+        self.peers.timeout = timing.timeout;
     }
 
     /// New keys (SIGHUP, a step of a rotation): datagrams sent from now
@@ -271,7 +271,7 @@ impl Node {
         // A proposal's time-out passed while it waits for a member that
         // goes over elsewhere is looked at again at the next heartbeat.
         if let Some(p) = &self.proposal {
-            let expires = p.started + self.settings.timeout * 2;
+            let expires = p.started + self.timing.timeout * 2;
             if expires > self.now {
                 next = next.min(expires);
             }
@@ -449,7 +449,7 @@ impl Node {
         }
         self.now = now;
         let silent = now.saturating_duration_since(self.last_heartbeat);
-        if silent >= self.settings.timeout * 3 / 4 {
+        if silent >= self.timing.timeout * 3 / 4 {
             self.stall(now);
         }
         true
@@ -463,7 +463,7 @@ impl Node {
         self.waiting_proposals.clear();
         self.choice = None;
         self.phase = NodePhase::Undecided {
-            until: now + self.settings.timeout,
+            until: now + self.timing.timeout,
         };
         self.send_heartbeats(now);
     }
@@ -539,7 +539,7 @@ impl Node {
             self.send_heartbeat(to, &base);
         }
         self.last_heartbeat = now;
-        self.next_heartbeat = now + self.settings.heartbeat;
+        self.next_heartbeat = now + self.timing.heartbeat;
     }
 
     pub(super) fn send(&mut self, to: u8, body: &Body) {

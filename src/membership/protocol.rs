@@ -101,11 +101,11 @@ impl Node {
             peer.echo = None;
             peer.lease = None;
         }
-        if !peer.hears(now, self.settings.timeout) {
+        if !peer.hears(now, self.timing.timeout) {
             peer.heard_since = Some(now);
         }
         peer.bounce
-            .heard(header.incarnation, now, self.settings.timeout);
+            .heard(header.incarnation, now, self.timing.timeout);
         peer.last_heard = Some(now);
         self.heard_on_link(sender, link, now);
         let member = Member {
@@ -217,13 +217,13 @@ impl Node {
         let waiting = self.growth.observe(&wanted, now);
         if let Some(p) = &self.proposal {
             if p.members == wanted {
-                if now < p.started + self.settings.timeout * 2 {
+                if now < p.started + self.timing.timeout * 2 {
                     return;
                 }
                 let silent: Vec<u8> = p.missing().map(|m| m.node).collect();
                 for n in silent {
                     self.peers.get_mut(n).declined_until =
-                        Some(now + self.settings.timeout * DECLINE_TIMEOUTS);
+                        Some(now + self.timing.timeout * DECLINE_TIMEOUTS);
                 }
                 wanted = self.wanted(now);
             } else {
@@ -491,7 +491,7 @@ impl Node {
                     }
                     self.coordinator_heard(&mut v, pos, delivered, stable);
                 } else if v.sequencer.as_ref().is_some_and(|s| s.confirmed[pos])
-                    || now >= v.installed_at + self.settings.timeout * 2
+                    || now >= v.installed_at + self.timing.timeout * 2
                 {
                     // It had our view and lost it (it stepped back or
                     // stalled), or never took it: form the view again.

@@ -50,7 +50,7 @@ impl Cluster {
         Cluster::with_settings(n, Timing::default(), needed)
     }
 
-    pub(super) fn with_settings(n: usize, settings: Timing, needed: usize) -> Cluster {
+    pub(super) fn with_settings(n: usize, timing: Timing, needed: usize) -> Cluster {
         let start = Instant::now();
         let addrs: Vec<SocketAddrV4> = (0..n).map(address).collect();
         let nodes = (0..n)
@@ -59,7 +59,7 @@ impl Cluster {
                     addrs.clone(),
                     i,
                     key(),
-                    settings,
+                    timing,
                     INCARNATION + i as u64,
                     start,
                 )

@@ -221,7 +221,7 @@ impl Node {
     /// when the quote is not a datagram we sent that node lately, nothing
     /// happens.
     pub fn handle_unreachable(&mut self, to: SocketAddr, quoted: &[u8], now: Instant) {
-        if self.settings.port_unreachable && self.begin(now) {
+        if self.timing.port_unreachable && self.begin(now) {
             self.take_bounce(to, quoted, now);
             self.release_held_flush(now);
             self.update(now);
@@ -255,7 +255,7 @@ impl Node {
         {
             return;
         }
-        let timeout = self.settings.timeout;
+        let timeout = self.timing.timeout;
         let peer = self.peers.get_mut(node);
         let needed = (0..self.links.count())
             .filter(|&k| peer.links.heard(k, now, timeout))

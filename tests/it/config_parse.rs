@@ -558,7 +558,7 @@ Quorum = majority",
             port: 4811,
             key: PathBuf::from("/etc/wackamole/cluster.key"),
             accept_key: None,
-            settings: Timing {
+            timing: Timing {
                 heartbeat: Duration::from_millis(20),
                 timeout: Duration::from_secs(1),
                 port_unreachable: true,
@@ -599,9 +599,9 @@ fn membership_defaults() {
     assert_eq!(membership.port, config::DEFAULT_MEMBERSHIP_PORT);
     assert_eq!(membership.port, 4810);
     assert_eq!(membership.key, PathBuf::from("/k/cluster key"));
-    assert_eq!(membership.settings, Timing::default());
+    assert_eq!(membership.timing, Timing::default());
     assert_eq!(
-        membership.settings,
+        membership.timing,
         Timing {
             heartbeat: Duration::from_millis(20),
             timeout: Duration::from_millis(200),
@@ -623,7 +623,7 @@ fn membership_keywords_are_case_insensitive() {
     assert_eq!(membership.nodes, vec![node(1)]);
     assert_eq!(membership.port, 1);
     assert_eq!(
-        membership.settings,
+        membership.timing,
         Timing {
             heartbeat: Duration::from_millis(10),
             timeout: Duration::from_millis(30),
@@ -733,7 +733,7 @@ fn port_unreachable_is_on_unless_turned_off() {
         .membership()
         .cloned()
         .expect("a membership")
-        .settings
+        .timing
     };
     assert!(settings("").port_unreachable);
     assert!(settings("PortUnreachable = on").port_unreachable);

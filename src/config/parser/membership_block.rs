@@ -87,7 +87,7 @@ impl Parser<'_> {
             port: block.port.unwrap_or(DEFAULT_MEMBERSHIP_PORT),
             key,
             accept_key: block.accept_key.map(|(path, _)| path),
-            settings,
+            timing: settings,
         });
         Ok(())
     }

@@ -295,7 +295,7 @@ impl BuiltinService<ThreadLink> {
         let waker = waker(own).map_err(BuiltinError::Waker)?;
         let waker_addr = waker.local_addr().map_err(BuiltinError::Waker)?;
         let (commands, inbox) = mpsc::channel();
-        let lease = Arc::new(Lease::new(worker::lease_age(&membership.settings)));
+        let lease = Arc::new(Lease::new(worker::lease_age(&membership.timing)));
         let published = Arc::new(Mutex::new(None));
         let worker = NodeWorker {
             sockets,
@@ -305,7 +305,7 @@ impl BuiltinService<ThreadLink> {
                 more_links,
                 me,
                 keys: wire_keys,
-                settings: membership.settings,
+                timing: membership.timing,
                 quorum: 0,
             },
             commands: inbox,
@@ -480,7 +480,7 @@ impl<L: NodeLink> GroupService for BuiltinService<L> {
 
     fn reconfigure(&mut self, config: &Config) {
         if let ServiceConfig::Membership(membership) = &config.service {
-            self.link.command(NodeCommand::Timing(membership.settings));
+            self.link.command(NodeCommand::Timing(membership.timing));
         }
         if let Some(keys) = self.reloaded_keys.take() {
             self.change_keys(keys);

@@ -346,7 +346,7 @@ fn detached() -> (BuiltinService<Captured>, Captured) {
         port: port(3),
         key: "/nonexistent".into(),
         accept_key: None,
-        settings: membership::Timing::default(),
+        timing: membership::Timing::default(),
     };
     let link = Captured::default();
     let mut service = BuiltinService::new(

@@ -72,7 +72,7 @@ pub(super) struct NodeSetup {
     pub more_links: Vec<Vec<SocketAddrV4>>,
     pub me: usize,
     pub keys: Keys,
-    pub settings: Timing,
+    pub timing: Timing,
     /// Members a view needs (the quorum lease).
     pub quorum: usize,
 }
@@ -300,11 +300,11 @@ impl Driver {
                     self.publish_now = true;
                 }
                 NodeCommand::Multicast { view, payload } => self.multicast(view, payload, now),
-                NodeCommand::Timing(settings) => {
-                    self.w.setup.settings = settings;
-                    self.w.lease.set_max_age(lease_age(&settings));
+                NodeCommand::Timing(timing) => {
+                    self.w.setup.timing = timing;
+                    self.w.lease.set_max_age(lease_age(&timing));
                     if let Some(node) = &mut self.node {
-                        node.set_settings(settings);
+                        node.set_timing(timing);
                     }
                 }
                 NodeCommand::Keys(keys) => {
@@ -336,7 +336,7 @@ impl Driver {
             setup.more_links.clone(),
             setup.me,
             setup.keys.clone(),
-            setup.settings,
+            setup.timing,
             incarnation,
             now,
         ) {
