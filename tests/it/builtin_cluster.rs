@@ -23,7 +23,7 @@ use builtin_checks::{
     MIN_POLLS,
 };
 use builtin_status::ViewWatch;
-use cluster::{describe_exit, Capture, Waits, INTERFACE};
+use cluster::{describe_exit, Capture, Waits, INTERFACE, MIN_SWEEPS};
 use descriptors::Descriptors;
 use faults::Loss;
 use rng::Rng;
@@ -38,17 +38,6 @@ const EXIT: Duration = Duration::from_secs(10);
 /// How long the loss test keeps 10% loss on every link (seconds);
 /// `WACKAMOLE_LOSS_SECS` changes it.
 const LOSS_SECS: u64 = 60;
-/// How many sweeps a sampler of VIP owners must have made for its "never
-/// on two nodes" to mean anything; it samples on (within [`SETTLE`]) until
-/// it has, however slowly a loaded machine lets it.
-const MIN_SWEEPS: usize = 10;
-
-fn settled(tag: &str, spec: Spec, counts: &[usize]) -> BuiltinCluster {
-    let mut cluster = BuiltinCluster::new(tag, spec);
-    cluster.start_all();
-    cluster.wait_spread_as(counts, SETTLE);
-    cluster
-}
 
 #[test]
 fn five_nodes_settle_balanced_and_announce_every_vif() {
@@ -110,7 +99,7 @@ fn kill_and_take_over(cluster: &mut BuiltinCluster, victim: usize, survivors: &[
 
 #[test]
 fn killing_a_follower_then_the_leader_moves_their_vifs_to_the_survivors() {
-    let mut cluster = settled("bk", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = BuiltinCluster::new("bk", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     // A follower: not the first node of the view.
     kill_and_take_over(&mut cluster, 2, &[0, 1]);
     cluster.wait_spread_as(&[3, 3, 0], SETTLE);
@@ -191,7 +180,7 @@ fn assert_quiet_after_waking(
 
 #[test]
 fn a_node_frozen_past_the_time_out_drops_its_stale_vifs_before_anything_else() {
-    let mut cluster = settled("bz", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = BuiltinCluster::new("bz", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     let frozen = 1;
     let capture = cluster.capture();
     // First while idle: every announcement of the settle is over (each
@@ -256,7 +245,7 @@ fn sigterm_hands_its_vifs_over_without_waiting_for_the_time_out() {
 
 #[test]
 fn a_partition_by_link_down_heals_to_one_owner_per_vif() {
-    let mut cluster = settled("bp", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = BuiltinCluster::new("bp", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     let isolated = 2;
     cluster.link_down(isolated);
     // The connected pair covers everything in a view of its own.
@@ -287,7 +276,7 @@ fn ten_percent_loss_on_every_link_changes_no_view() {
     let secs = std::env::var("WACKAMOLE_LOSS_SECS")
         .map(|s| s.parse().expect("WACKAMOLE_LOSS_SECS: seconds"))
         .unwrap_or(LOSS_SECS);
-    let mut cluster = settled("bl", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = BuiltinCluster::new("bl", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     cluster.wait_view_of(&[0, 1, 2], SETTLE);
     let holders = cluster.holders();
     let before = view_ids(&mut cluster, &[0, 1, 2]);
@@ -394,7 +383,7 @@ fn a_node_with_the_wrong_key_is_kept_out_and_its_datagrams_refused() {
 fn under_a_majority_quorum_a_minority_partition_releases_everything() {
     let mut spec = Spec::new(5, 10);
     spec.quorum = "majority".into();
-    let mut cluster = settled("bq", spec, &[2; 5]);
+    let mut cluster = BuiltinCluster::new("bq", spec).settled(&[2; 5], SETTLE);
     cluster.wait_view_of(&[0, 1, 2, 3, 4], SETTLE);
     let split = Instant::now();
     for i in [3, 4] {
@@ -443,7 +432,7 @@ fn under_a_majority_quorum_a_minority_partition_releases_everything() {
 
 #[test]
 fn junk_and_replayed_datagrams_from_a_foreign_host_change_nothing() {
-    let mut cluster = settled("bj", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = BuiltinCluster::new("bj", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     cluster.wait_view_of(&[0, 1, 2], SETTLE);
     // Real datagrams of node 1, recorded on its bridge port, to replay.
     let recorder = cluster.hub().run(|| Sniffer::open(&port_name(1)));
@@ -517,7 +506,7 @@ fn junk_and_replayed_datagrams_from_a_foreign_host_change_nothing() {
 /// the order, so this is only about keeping the rule.
 #[test]
 fn the_membership_socket_is_numbered_above_every_packet_socket() {
-    let mut cluster = settled("bd", Spec::new(2, 2), &[1, 1]);
+    let mut cluster = BuiltinCluster::new("bd", Spec::new(2, 2)).settled(&[1, 1], SETTLE);
     for i in 0..2 {
         let pid = cluster.node(i).pid().expect("the node runs");
         let mut seen = Descriptors::default();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use builtin::{node_address, Spec};
 use builtin_checks::{assert_no_view_change, view_ids, MIN_POLLS};
 use builtin_status::ViewWatch;
-use cluster::Waits;
+use cluster::{Waits, MIN_SWEEPS};
 use links::{cut_in_turn, second_address, set_port, two_links};
 
 /// Bound for a cluster to settle after a start or a change.
@@ -21,9 +21,6 @@ const SETTLE: Duration = Duration::from_secs(30);
 /// How long the link-loss test keeps a link cut and the other lossy, in
 /// all (seconds); `WACKAMOLE_LINK_SECS` changes it.
 const LINK_SECS: u64 = 60;
-/// Sweeps a sampler must have made for "never on two nodes" to mean
-/// anything.
-const MIN_SWEEPS: usize = 10;
 /// Three nodes, two links. In turn: either link of each node cut, and
 /// each whole network down, with 10% loss on the other link all along;
 /// not one view change, no VIF moves, never a VIF on two nodes, and the

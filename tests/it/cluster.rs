@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use cluster::{describe_exit, node_address, vip, Capture, Cluster, Spec, Waits, INTERFACE};
+use cluster::{
+    describe_exit, node_address, vip, Capture, Cluster, Spec, Waits, INTERFACE, MIN_SWEEPS,
+};
 use descriptors::Descriptors;
 
 /// Bound for a cluster to settle after a start or a change: maturity (1 s)
@@ -20,18 +22,6 @@ const EXIT: Duration = Duration::from_secs(10);
 /// Bound for a gratuitous ARP to show once its VIP is up: generous, for
 /// a loaded machine.
 const ANNOUNCE: Duration = Duration::from_secs(20);
-/// How many sweeps a sampler of VIP owners must have made for its "never
-/// on two nodes" to mean anything; it samples on (within [`SETTLE`]) until
-/// it has, however slowly a loaded machine lets it.
-const MIN_SWEEPS: usize = 10;
-
-/// `nodes` nodes sharing `vifs` VIFs, all started, settled to `counts`.
-fn settled(tag: &str, spec: Spec, counts: &[usize]) -> Cluster {
-    let mut cluster = Cluster::new(tag, spec);
-    cluster.start_all();
-    cluster.wait_spread_as(counts, SETTLE);
-    cluster
-}
 
 /// Fails unless the bridge saw a gratuitous ARP, at or after `since`, for
 /// every VIP in `vips` from the MAC of the node now holding it.
@@ -74,7 +64,7 @@ fn three_nodes_share_six_vifs_and_announce_them() {
 
 #[test]
 fn a_killed_node_s_vifs_move_to_the_survivors_never_on_two_nodes() {
-    let mut cluster = settled("s2", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = Cluster::new("s2", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     let capture = Capture::start(&cluster);
     let sampler = cluster.observer().sample(Duration::from_millis(2));
     let victim = 1;
@@ -99,7 +89,7 @@ fn a_killed_node_s_vifs_move_to_the_survivors_never_on_two_nodes() {
 
 #[test]
 fn sigterm_releases_before_exit_and_the_survivors_take_over() {
-    let mut cluster = settled("s3", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = Cluster::new("s3", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     let capture = Capture::start(&cluster);
     let victim = 2;
     let orphans = cluster.holders()[victim].clone();
@@ -127,7 +117,7 @@ fn expected_listing(holders: &[Vec<Ipv4Addr>], vifs: usize) -> String {
 
 #[test]
 fn wackatrl_lists_fails_and_rejoins_and_balance_restores_two_each() {
-    let mut cluster = settled("s4", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = Cluster::new("s4", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     let holders = cluster.holders();
 
     let listing = cluster.ctl(0, &["-l"]);
@@ -228,7 +218,7 @@ fn a_preferred_vif_moves_to_its_node_when_it_joins() {
 
 #[test]
 fn after_a_partition_merges_every_vif_is_on_exactly_one_node() {
-    let mut cluster = settled("s6", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = Cluster::new("s6", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     cluster
         .spread()
         .partition(&[vec!["node0".into()], vec!["node1".into(), "node2".into()]]);
@@ -250,7 +240,7 @@ fn after_a_partition_merges_every_vif_is_on_exactly_one_node() {
 
 #[test]
 fn nodes_release_without_spread_and_reclaim_when_it_returns() {
-    let mut cluster = settled("s7", Spec::new(3, 6), &[2, 2, 2]);
+    let mut cluster = Cluster::new("s7", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     cluster.stop_spread();
     cluster.wait_all_released(SETTLE);
     for i in 0..3 {
@@ -331,7 +321,7 @@ fn hooks_run_once_per_event_with_the_event_in_their_environment() {
 
 #[test]
 fn sighup_applies_live_settings_and_refuses_a_changed_vif_list() {
-    let mut cluster = settled("hup", Spec::new(1, 2), &[2]);
+    let mut cluster = Cluster::new("hup", Spec::new(1, 2)).settled(&[2], SETTLE);
     let original = cluster.config_text(0);
 
     let slower = original.replace("\tInterval = 1s", "\tInterval = 2s");
@@ -437,7 +427,7 @@ fn session_and_packet_sockets(cluster: &mut Cluster, i: usize) -> Descriptors {
 /// when the packet socket is older than it.
 #[test]
 fn the_spread_session_is_numbered_above_every_packet_socket_also_after_a_reconnect() {
-    let mut cluster = settled("fd", Spec::new(1, 2), &[2]);
+    let mut cluster = Cluster::new("fd", Spec::new(1, 2)).settled(&[2], SETTLE);
     for moment in ["at start", "after a reconnect"] {
         if moment != "at start" {
             cluster.stop_spread();

@@ -13,14 +13,12 @@ use std::time::Duration;
 
 use builtin::{BuiltinCluster, Spec};
 use builtin_checks::{assert_no_view_change, view_ids, MIN_POLLS};
-use cluster::Waits;
+use cluster::{Waits, MIN_SWEEPS};
 use rotation::{heard_keys, own_keys, with_keys, Rotation};
 
 /// Bound for a cluster to settle, or a node to take a reload: maturity
 /// and a few balance rounds, with room for a loaded machine.
 const SETTLE: Duration = Duration::from_secs(30);
-/// How many sweeps the VIP sampler must have made to mean anything.
-const MIN_SWEEPS: usize = 10;
 const RUNNING: [usize; 3] = [0, 1, 2];
 const OUTSIDER: usize = 3;
 

@@ -48,6 +48,10 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_wackamole");
 pub const INTERFACE: &str = "wm0";
 /// The Spread group of every cluster.
 pub const GROUP: &str = "wmtest";
+/// How many sweeps a sampler of VIP owners must have made for its "never
+/// on two nodes" to mean anything; a test samples on (within its settle
+/// bound) until it has, however slowly a loaded machine lets it.
+pub const MIN_SWEEPS: usize = 10;
 /// Longest a poll sleeps between two looks.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -357,6 +361,14 @@ impl<B: Backend> Harness<B> {
 
     /// Node `i`'s JSON status; fails the test when it cannot be had
     /// within [`STATUS_PATIENCE`].
+    /// This cluster with every node started, once the nodes hold `counts`
+    /// VIPs (node by node) within `within`.
+    pub fn settled(mut self, counts: &[usize], within: Duration) -> Self {
+        self.start_all();
+        self.wait_spread_as(counts, within);
+        self
+    }
+
     pub fn status(&mut self, i: usize) -> Status {
         match patiently(STATUS_PATIENCE, || self.try_status(i)) {
             Ok(status) => status,
