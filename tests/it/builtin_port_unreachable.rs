@@ -26,19 +26,19 @@ const FAST: Duration = Duration::from_secs(1);
 fn cluster(tag: &str, port_unreachable: &str) -> BuiltinCluster {
     let mut spec = Spec::new(3, 6).timing("20ms", "2s");
     spec.membership_extra = format!("\tPortUnreachable = {port_unreachable}\n");
-    let mut cluster = BuiltinCluster::new(tag, spec);
-    cluster.start_all();
-    cluster.wait_spread_as(&[2, 2, 2], SETTLE);
+    let mut cluster = BuiltinCluster::new(tag, spec).settled(&[2, 2, 2], SETTLE);
     cluster.wait_view_of(&[0, 1, 2], SETTLE);
     cluster
 }
 
-/// kill -9 of node 2's daemon, its namespace left up: how long until
-/// every address it held is up on nodes 0 and 1.
-fn kill_daemon(cluster: &mut BuiltinCluster) -> Duration {
+/// A settled cluster with `PortUnreachable = <port_unreachable>`, then
+/// kill -9 of node 2's daemon, its namespace left up: the cluster and how
+/// long until every address node 2 held is up on nodes 0 and 1 (printed).
+fn kill_daemon(tag: &str, port_unreachable: &str) -> (BuiltinCluster, Duration) {
+    let mut cluster = cluster(tag, port_unreachable);
     let orphans = cluster.holders()[2].clone();
     assert!(!orphans.is_empty(), "node 2 held nothing");
-    let watch = takeover_watch(cluster, &orphans, &[0, 1], SETTLE);
+    let watch = takeover_watch(&mut cluster, &orphans, &[0, 1], SETTLE);
     let killed = Instant::now();
     cluster.signal(2, libc::SIGKILL);
     let Some(up) = watch.join().expect("watcher") else {
@@ -46,18 +46,18 @@ fn kill_daemon(cluster: &mut BuiltinCluster) -> Duration {
     };
     cluster.wait_exit(2, Duration::from_secs(10));
     cluster.wait_each_once_among(&[0, 1], SETTLE);
-    up - killed
+    let took = up - killed;
+    println!(
+        "kill -9 of a daemon, host alive, PortUnreachable {port_unreachable}, Timeout \
+         {TIMEOUT:?}: VIFs up elsewhere after {:.1} ms",
+        ms(took)
+    );
+    (cluster, took)
 }
 
 #[test]
 fn a_dead_daemon_on_a_live_host_is_taken_over_before_the_time_out() {
-    let mut cluster = cluster("pu", "on");
-    let took = kill_daemon(&mut cluster);
-    println!(
-        "kill -9 of a daemon, host alive, PortUnreachable on, Timeout {TIMEOUT:?}: VIFs up \
-         elsewhere after {:.1} ms",
-        ms(took)
-    );
+    let (mut cluster, took) = kill_daemon("pu", "on");
     if took >= FAST {
         cluster.fail(&format!(
             "the takeover took {took:?}: the port unreachable did not speed it up"
@@ -82,13 +82,7 @@ fn a_dead_daemon_on_a_live_host_is_taken_over_before_the_time_out() {
 
 #[test]
 fn with_port_unreachable_off_a_dead_daemon_waits_for_the_time_out() {
-    let mut cluster = cluster("pf", "off");
-    let took = kill_daemon(&mut cluster);
-    println!(
-        "kill -9 of a daemon, host alive, PortUnreachable off, Timeout {TIMEOUT:?}: VIFs up \
-         elsewhere after {:.1} ms",
-        ms(took)
-    );
+    let (mut cluster, took) = kill_daemon("pf", "off");
     // The last heartbeat came at most a heartbeat before the kill.
     if took < TIMEOUT - Duration::from_millis(40) {
         cluster.fail(&format!(
