@@ -38,7 +38,7 @@ fn kill_daemon(tag: &str, port_unreachable: &str) -> (BuiltinCluster, Duration) 
     let mut cluster = cluster(tag, port_unreachable);
     let orphans = cluster.holders()[2].clone();
     assert!(!orphans.is_empty(), "node 2 held nothing");
-    let watch = takeover_watch(&mut cluster, &orphans, &[0, 1], SETTLE);
+    let watch = takeover_watch(&cluster, &orphans, &[0, 1], SETTLE);
     let killed = Instant::now();
     cluster.signal(2, libc::SIGKILL);
     let Some(up) = watch.join().expect("watcher") else {
