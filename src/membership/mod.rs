@@ -54,7 +54,13 @@
 //! Conclusions that only speed convergence (a one-way link confirmed, a
 //! recently lost node forgotten, a decline expired, a hand-over or a move
 //! that lasted `Timeout`) wait for the next heartbeat, at most `Heartbeat`
-//! late.
+//! late. A heartbeat of the coordinator a node follows brings that node's
+//! next heartbeat forward to at once (unless it is due or was sent within
+//! `Heartbeat / 8`): the cluster's heartbeats then travel in one burst per
+//! period, and an idle node wakes a few times per period instead of once
+//! per peer. A heartbeat only ever comes earlier than `Heartbeat` after
+//! the last, so no rule that counts on one at least every `Heartbeat`
+//! (the failure detector, the lease, the stall) changes.
 //!
 //! # Identities
 //!

@@ -28,12 +28,14 @@ impl Node {
                     Refusal::BadMac => self.refusals.bad_mac += 1,
                     Refusal::Malformed => self.refusals.malformed += 1,
                 }
+                self.refused += 1;
                 return;
             }
         };
         let header = opened.header;
         if header.digest != self.digest() {
             self.refusals.wrong_cluster += 1;
+            self.refused += 1;
             return;
         }
         let sender = header.sender;
@@ -42,15 +44,18 @@ impl Node {
             || header.destination != self.me
         {
             self.refusals.misdirected += 1;
+            self.refused += 1;
             return;
         }
         let Some(link) = self.links.link_of(sender, from) else {
             self.peers.get_mut(sender).refusals.misdirected += 1;
+            self.refused += 1;
             return;
         };
         let peer = self.peers.get_mut(sender);
         if peer.departed.is_some_and(|gone| header.incarnation <= gone) {
             peer.refusals.old_incarnation += 1;
+            self.refused += 1;
             return;
         }
         match peer
@@ -60,6 +65,7 @@ impl Node {
             Ok(()) => {}
             Err(ReplayError::OldIncarnation { .. }) => {
                 peer.refusals.old_incarnation += 1;
+                self.refused += 1;
                 return;
             }
             Err(ReplayError::Duplicate { .. }) => {
@@ -73,6 +79,7 @@ impl Node {
             }
             Err(_) => {
                 peer.refusals.replayed += 1;
+                self.refused += 1;
                 return;
             }
         }
@@ -80,6 +87,7 @@ impl Node {
             Ok(b) if names_listed_nodes(&b, self.nodes.len()) => b,
             _ => {
                 peer.refusals.malformed += 1;
+                self.refused += 1;
                 return;
             }
         };
@@ -468,6 +476,7 @@ impl Node {
         let me = self.me;
         self.take_echo(from.node, &hb, now);
         self.peers.get_mut(from.node).heartbeat_heard(hb, me, now);
+        self.keep_pace(from.node, now);
         if restart {
             if let Some(p) = self.proposal.take() {
                 self.propose(p.members, now);

@@ -11,7 +11,20 @@
 //!   bridge; SIGTERM likewise; min/median/max over `WACKAMOLE_BENCH_RUNS`
 //!   runs (default 20) each;
 //! - idle CPU, memory (VmRSS) and datagrams and bytes per second sent by
-//!   each node over `WACKAMOLE_BENCH_IDLE_SECS` seconds (default 20).
+//!   each node of a 3-node cluster over `WACKAMOLE_BENCH_IDLE_SECS`
+//!   seconds (default 20);
+//! - at the defaults, the idle CPU per node by cluster size (time on a
+//!   core from the scheduler's accounting of each daemon, so the figure
+//!   holds on a loaded machine): the sizes of `WACKAMOLE_BENCH_IDLE_SIZES`
+//!   (default `3,8,16,32`), each idle for `WACKAMOLE_BENCH_IDLE_SECS`
+//!   seconds; the mean, lowest and highest node, the wake-ups per node and
+//!   the datagrams node 0 sends and receives.
+//!
+//! `WACKAMOLE_BENCH_IDLE_ONLY=1` measures only the idle figures;
+//! `WACKAMOLE_BENCH_BINARY=PATH` runs that build of the daemon instead of
+//! this one (to compare two builds on one machine);
+//! `WACKAMOLE_BENCH_IDLE_HOLD=SECS` prints the daemons' pids and waits
+//! that long before each size is measured (to attach `perf`).
 //!
 //! With `WACKAMOLE_BENCH_LOAD_SECS` set (`make bench-load`: 600), it
 //! measures only this instead: an idle 3-node cluster at the defaults
@@ -28,7 +41,7 @@ mod procfs;
 #[path = "../it/support/mod.rs"]
 mod support;
 
-use procfs::{on_cpu, status_kib};
+use procfs::{on_cpu, status_kib, wakeups};
 
 use support::{builtin, builtin_status, cluster, sniffer};
 
@@ -61,6 +74,7 @@ fn main() {
     }
     let runs = env_number("WACKAMOLE_BENCH_RUNS").unwrap_or(20) as usize;
     let idle = Duration::from_secs(env_number("WACKAMOLE_BENCH_IDLE_SECS").unwrap_or(20));
+    let idle_only = env_number("WACKAMOLE_BENCH_IDLE_ONLY").is_some_and(|n| n != 0);
     let (heartbeat, timeout) = (millis(DEFAULT_HEARTBEAT), millis(DEFAULT_TIMEOUT));
     for (name, heartbeat, timeout) in [
         ("defaults", heartbeat.as_str(), timeout.as_str()),
@@ -69,6 +83,9 @@ fn main() {
         let setting = format!("{name} (Heartbeat {heartbeat}, Timeout {timeout})");
         let spec = || Spec::new(NODES, NODES).timing(heartbeat, timeout);
         for fault in [Fault::Kill, Fault::HostDeath, Fault::Stop, Fault::Term] {
+            if idle_only {
+                break;
+            }
             let samples = takeovers(spec(), fault, runs);
             report(
                 &format!("{} to takeover, {setting}", fault.name()),
@@ -77,6 +94,36 @@ fn main() {
         }
         idle_figures(spec(), &setting, idle);
     }
+    for size in idle_sizes() {
+        idle_by_size(size, idle);
+    }
+}
+
+/// A cluster running `WACKAMOLE_BENCH_BINARY` when set (to compare
+/// builds), else the binary of this build.
+fn new_cluster(tag: &str, spec: Spec) -> BuiltinCluster {
+    let mut cluster = BuiltinCluster::new(tag, spec);
+    if let Ok(binary) = std::env::var("WACKAMOLE_BENCH_BINARY") {
+        cluster.binary = binary.into();
+    }
+    cluster
+}
+
+/// The cluster sizes of the idle figures by size.
+fn idle_sizes() -> Vec<usize> {
+    let text = std::env::var("WACKAMOLE_BENCH_IDLE_SIZES").unwrap_or_else(|_| "3,8,16,32".into());
+    text.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse()
+                .ok()
+                .filter(|&n| (2..=32).contains(&n))
+                .unwrap_or_else(|| {
+                    panic!("WACKAMOLE_BENCH_IDLE_SIZES: `{t}` is no cluster size (2 to 32)")
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +180,7 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
         Fault::Stop => "xs",
         Fault::Term => "xt",
     };
-    let mut cluster = BuiltinCluster::new(tag, spec);
+    let mut cluster = new_cluster(tag, spec);
     let capture = cluster.capture();
     let observer = cluster.observer();
     cluster.start_all();
@@ -213,29 +260,51 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
     samples
 }
 
-/// UDP datagrams from the membership port sent by `mac` and seen on
-/// `sniffer` until `deadline`: (count, bytes of UDP payload).
-fn count_datagrams(sniffer: &Sniffer, mac: [u8; 6], deadline: Instant) -> (u64, u64) {
-    let (mut count, mut bytes) = (0, 0);
-    while let Some(frame) = sniffer.next(deadline) {
+/// What a node's bridge port carried of the membership's datagrams.
+#[derive(Debug, Default, Clone, Copy)]
+struct Datagrams {
+    /// Sent by the node (from the membership port).
+    sent: u64,
+    /// Bytes of UDP payload of those.
+    sent_bytes: u64,
+    /// Sent to it (to the membership port).
+    received: u64,
+}
+
+/// The membership datagrams seen on `sniffer` with a kernel time stamp in
+/// `[from, until)`, from or to the node of `mac`. Frames queued before
+/// `from` are skipped; those stamped before `until` but read late still
+/// count (up to a second late).
+fn count_datagrams(sniffer: &Sniffer, mac: [u8; 6], from: Instant, until: Instant) -> Datagrams {
+    let mut seen = Datagrams::default();
+    while let Some(frame) = sniffer.next(until + Duration::from_secs(1)) {
+        if frame.at >= until {
+            break;
+        }
         let b = &frame.bytes;
-        if b.len() < 42 || frame.source() != mac || frame.ethertype() != 0x0800 || b[23] != 17 {
+        if frame.at < from || b.len() < 42 || frame.ethertype() != 0x0800 || b[23] != 17 {
             continue;
         }
         let ip = 14 + usize::from(b[14] & 0x0f) * 4;
         let Some(udp) = b.get(ip..ip + 8) else {
             continue;
         };
-        if u16::from_be_bytes([udp[0], udp[1]]) == PORT {
-            count += 1;
-            bytes += u64::from(u16::from_be_bytes([udp[4], udp[5]])).saturating_sub(8);
+        let (source_port, destination_port) = (
+            u16::from_be_bytes([udp[0], udp[1]]),
+            u16::from_be_bytes([udp[2], udp[3]]),
+        );
+        if frame.source() == mac && source_port == PORT {
+            seen.sent += 1;
+            seen.sent_bytes += u64::from(u16::from_be_bytes([udp[4], udp[5]])).saturating_sub(8);
+        } else if b[..6] == mac && destination_port == PORT {
+            seen.received += 1;
         }
     }
-    (count, bytes)
+    seen
 }
 
 fn idle_figures(spec: Spec, setting: &str, period: Duration) {
-    let mut cluster = BuiltinCluster::new("xi", spec);
+    let mut cluster = new_cluster("xi", spec);
     cluster.start_all();
     ready(&mut cluster);
     // Let the announcements finish first.
@@ -254,10 +323,10 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
     let before: Vec<Duration> = pids.iter().map(|&p| on_cpu(p)).collect();
     let started = Instant::now();
     let deadline = started + period;
-    let counts: Vec<(u64, u64)> = thread::scope(|scope| {
+    let counts: Vec<Datagrams> = thread::scope(|scope| {
         let counters: Vec<_> = sniffers
             .iter()
-            .map(|(s, mac)| scope.spawn(move || count_datagrams(s, *mac, deadline)))
+            .map(|(s, mac)| scope.spawn(move || count_datagrams(s, *mac, started, deadline)))
             .collect();
         counters
             .into_iter()
@@ -268,7 +337,9 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
     for i in 0..NODES {
         assert!(cluster.running(i));
         let cpu = on_cpu(pids[i]) - before[i];
-        let (datagrams, bytes) = counts[i];
+        let Datagrams {
+            sent, sent_bytes, ..
+        } = counts[i];
         println!(
             "idle node {i} of {NODES}, {setting}, over {:.0} s: CPU {:.2} ms/s ({:.3}%), \
              VmRSS {} KiB, {:.1} datagrams/s, {:.0} bytes/s of UDP payload",
@@ -276,14 +347,65 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
             ms(cpu) / elapsed,
             cpu.as_secs_f64() / elapsed * 100.0,
             status_kib(pids[i], "VmRSS"),
-            datagrams as f64 / elapsed,
-            bytes as f64 / elapsed
+            sent as f64 / period.as_secs_f64(),
+            sent_bytes as f64 / period.as_secs_f64()
         );
     }
 }
 
+/// An idle cluster of `size` nodes at the defaults: the CPU time of each
+/// daemon over `period` (mean, lowest and highest node), the wake-ups per
+/// node, and the datagrams node 0 sends and receives.
+fn idle_by_size(size: usize, period: Duration) {
+    let mut cluster = new_cluster("xn", Spec::new(size, size));
+    cluster.start_all();
+    let all: Vec<usize> = (0..size).collect();
+    cluster.wait_view_of(&all, SETTLE);
+    // Balanced: no engine traffic left but the idle cluster's.
+    cluster.wait_spread_as(&vec![1; size], SETTLE * 4);
+    thread::sleep(Duration::from_secs(2));
+    let pids: Vec<u32> = (0..size)
+        .map(|i| cluster.node(i).pid().expect("the node runs"))
+        .collect();
+    // Node 0's port only: a sniffer per node would load the machine with
+    // the square of the cluster's datagrams.
+    let sniffer = cluster.hub().run(|| Sniffer::open(&port_name(0)));
+    let mac = cluster.node(0).mac;
+    if let Some(hold) = env_number("WACKAMOLE_BENCH_IDLE_HOLD") {
+        eprintln!("{size} nodes, pids {pids:?}: measuring in {hold} s");
+        thread::sleep(Duration::from_secs(hold));
+    }
+    let before: Vec<Duration> = pids.iter().map(|&p| on_cpu(p)).collect();
+    let woken: u64 = pids.iter().map(|&p| wakeups(p)).sum();
+    let started = Instant::now();
+    let until = started + period;
+    let seen = count_datagrams(&sniffer, mac, started, until);
+    let elapsed = started.elapsed().as_secs_f64();
+    let woken = pids.iter().map(|&p| wakeups(p)).sum::<u64>() - woken;
+    let shares: Vec<f64> = (0..size)
+        .map(|i| {
+            assert!(cluster.running(i), "node {i} ended while idle");
+            (on_cpu(pids[i]) - before[i]).as_secs_f64() / elapsed * 100.0
+        })
+        .collect();
+    // Idle means no view change: every node is still in the one view.
+    cluster.wait_view_of(&all, SETTLE);
+    let mean = shares.iter().sum::<f64>() / size as f64;
+    let lowest = shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = shares.iter().copied().fold(0.0, f64::max);
+    let secs = period.as_secs_f64();
+    println!(
+        "idle CPU per node, {size} nodes at the defaults, over {elapsed:.0} s: mean {mean:.2}% \
+         of a core (lowest {lowest:.2}%, highest {highest:.2}%), {:.0} wake-ups/s per node; \
+         node 0 sends {:.0} and receives {:.0} datagrams/s",
+        woken as f64 / elapsed / size as f64,
+        seen.sent as f64 / secs,
+        seen.received as f64 / secs
+    );
+}
+
 fn under_load(period: Duration) {
-    let mut cluster = BuiltinCluster::new("xl", Spec::new(NODES, NODES));
+    let mut cluster = new_cluster("xl", Spec::new(NODES, NODES));
     cluster.start_all();
     ready(&mut cluster);
     let before: Vec<Option<String>> = (0..NODES).map(|i| cluster.status(i).view_id()).collect();

@@ -30,3 +30,22 @@ pub fn on_cpu(pid: u32) -> Duration {
         .sum();
     Duration::from_nanos(ns)
 }
+
+/// Voluntary context switches of every thread of `pid`: how often its
+/// threads slept and were woken.
+// Read by the builtin bench only; the daemon bench includes this file too.
+#[allow(dead_code)]
+pub fn wakeups(pid: u32) -> u64 {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+    tasks
+        .filter_map(|task| {
+            let text = std::fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+            text.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}

@@ -1246,3 +1246,108 @@ fn any_order_any_delay_keeps_properties_and_settles() {
         panic!("seed {seed}: {text}");
     }
 }
+
+/// Followers keep pace with their coordinator: nodes started at other
+/// phases of the heartbeat period end up sending each heartbeat within
+/// `Heartbeat / 8` after one of the coordinator's (so a node receives the
+/// cluster's heartbeats in one burst per period), and no node ever waits
+/// longer than `Heartbeat` between two of its heartbeats.
+#[test]
+fn followers_heartbeat_in_step_with_their_coordinator() {
+    let timing = Timing::default();
+    let period = timing.heartbeat;
+    let step = Duration::from_micros(250);
+    let key = Key::new(b"scenario cluster key, 32 bytes!!").expect("key is long enough");
+    let addrs: Vec<SocketAddrV4> = (0..3).map(address).collect();
+    let start = Instant::now();
+    // Three phases of the period.
+    let offsets = [0u64, 7, 13].map(Duration::from_millis);
+    let mut nodes: Vec<Option<Node>> = vec![None, None, None];
+    // When each node sent heartbeats, by node.
+    let mut ticks: Vec<Vec<Instant>> = vec![Vec::new(); 3];
+    let mut in_view = [false; 3];
+    let mut now = start;
+    let end = start + Duration::from_secs(2);
+    while now < end {
+        for i in 0..3 {
+            if nodes[i].is_none() && now >= start + offsets[i] {
+                let node = Node::new(
+                    addrs.clone(),
+                    i,
+                    key.clone(),
+                    timing,
+                    EPOCH_US + i as u64,
+                    now,
+                )
+                .expect("a valid cluster");
+                nodes[i] = Some(node);
+            }
+            if let Some(node) = nodes[i].as_mut() {
+                if node.poll_timeout().is_some_and(|at| at <= now) {
+                    node.handle_timeout(now);
+                }
+            }
+        }
+        // Deliver at once, until nothing more is sent.
+        loop {
+            let mut packets = Vec::new();
+            for i in 0..3 {
+                let Some(node) = nodes[i].as_mut() else {
+                    continue;
+                };
+                let mut heartbeat = false;
+                while let Some(t) = node.poll_transmit() {
+                    heartbeat |= t.bytes[3] == HEARTBEAT;
+                    packets.push((i, usize::from(t.to), t.bytes));
+                }
+                if heartbeat && ticks[i].last() != Some(&now) {
+                    ticks[i].push(now);
+                }
+                while let Some(event) = node.poll_event() {
+                    if let NodeEvent::View { members, .. } = event {
+                        in_view[i] = members.len() == 3;
+                    }
+                }
+            }
+            if packets.is_empty() {
+                break;
+            }
+            for (from, to, bytes) in packets {
+                if let Some(node) = nodes[to].as_mut() {
+                    node.handle_datagram(SocketAddr::V4(addrs[from]), &bytes, now);
+                }
+            }
+        }
+        now += step;
+    }
+    assert!(
+        in_view.iter().all(|&v| v),
+        "no view of all three: {in_view:?}"
+    );
+    for (i, sent) in ticks.iter().enumerate() {
+        for pair in sent.windows(2) {
+            assert!(
+                pair[1] - pair[0] <= period + step,
+                "node {i} waited {:?} between two heartbeats",
+                pair[1] - pair[0]
+            );
+        }
+    }
+    // Over the last second, every heartbeat of the followers comes within
+    // Heartbeat / 8 after one of the coordinator's.
+    let settled = start + Duration::from_secs(1);
+    for i in 1..3 {
+        for &t in ticks[i].iter().filter(|&&t| t >= settled) {
+            let lead = ticks[0]
+                .iter()
+                .rev()
+                .find(|&&c| c <= t)
+                .expect("node 0 ticks");
+            assert!(
+                t - *lead <= period / 8,
+                "node {i} sent a heartbeat {:?} after node 0's",
+                t - *lead
+            );
+        }
+    }
+}

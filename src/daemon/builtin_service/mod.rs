@@ -22,6 +22,7 @@
 //! each join has an epoch, and events of an earlier one are dropped.
 //! Every message is sent in agreed order, which is also reliable.
 
+mod batch;
 mod bounces;
 mod describe;
 mod limit;

@@ -43,12 +43,14 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::batch::{self, Inbox};
 use super::bounces::{self, Queued};
 use super::limit::{RefusalLog, Slot};
 use super::{NodeCommand, NodeReport};
 use crate::daemon::group::Reports;
 use crate::membership::{
-    wire::Keys, LinkChange, MulticastError, Node, NodeEvent, Status, Timing, ViewId,
+    wire::Keys, LinkChange, MulticastError, Node, NodeEvent, Refusals, Status, Timing, Transmit,
+    ViewId,
 };
 use crate::net::lease::Lease;
 use crate::{log, log_debug, log_error, log_notice, log_warning};
@@ -108,12 +110,18 @@ struct Driver {
     /// The last multicast came back at once: its view had ended.
     bounced: bool,
     refusals: RefusalLog,
+    /// The node's refusals as last logged: their total and the counts.
+    refused_seen: u64,
+    refusals_seen: Refusals,
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
     receive_errors: Slot,
     /// Bit `k`: the socket of link `k` reported an error (its error queue
     /// holds something).
     errors_queued: u8,
+    /// Where a read of the socket puts its datagrams.
+    inbox: Inbox,
+    /// Where an error queue's entry is read to.
     buffer: Vec<u8>,
     /// When the status was last published, and whether a view change
     /// since asks for it at once.
@@ -132,9 +140,12 @@ impl NodeWorker {
             in_view: false,
             bounced: false,
             refusals: RefusalLog::default(),
+            refused_seen: 0,
+            refusals_seen: Refusals::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
             errors_queued: 0,
+            inbox: Inbox::new(),
             buffer: vec![0; BUFFER],
             published_at: None,
             publish_now: true,
@@ -206,11 +217,13 @@ impl Driver {
         }
     }
 
-    /// Reads what the socket of `link` holds, until it would block.
+    /// Reads what the socket of `link` holds, until it would block: each
+    /// read takes every datagram queued (up to [`batch::SLOTS`]), the node
+    /// takes them one by one and settles once after each read.
     fn drain_link(&mut self, link: usize) {
-        for _ in 0..MAX_DRAIN {
-            let (len, from) = match self.w.sockets[link].recv_from(&mut self.buffer) {
-                Ok(got) => got,
+        for _ in 0..MAX_DRAIN / batch::SLOTS {
+            let count = match self.inbox.receive(&self.w.sockets[link]) {
+                Ok(count) => count,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 // An ICMP error for one of our datagrams: its details wait
@@ -230,21 +243,28 @@ impl Driver {
                     continue;
                 }
             };
-            if from == self.w.waker {
-                continue;
-            }
             let Some(node) = &mut self.node else {
                 continue;
             };
             let now = Instant::now();
-            let before = node.refusals();
-            node.handle_datagram(from, &self.buffer[..len], now);
-            let after = node.refusals();
-            if after != before {
-                for (level, line) in self.refusals.note(&before, &after, from, now) {
-                    log::emit(level, format_args!("{line}"));
+            for i in 0..count {
+                let (from, bytes) = self.inbox.datagram(i);
+                // Not IPv4 (never on these sockets), or a wake-up.
+                let Some(from) = from.filter(|&f| f != self.w.waker) else {
+                    continue;
+                };
+                node.take_datagram(from, bytes, now);
+                if node.refused_count() != self.refused_seen {
+                    self.refused_seen = node.refused_count();
+                    let after = node.refusals();
+                    for (level, line) in self.refusals.note(&self.refusals_seen, &after, from, now)
+                    {
+                        log::emit(level, format_args!("{line}"));
+                    }
+                    self.refusals_seen = after;
                 }
             }
+            node.settle(now);
         }
     }
 
@@ -343,6 +363,9 @@ impl Driver {
             Ok(mut node) => {
                 node.set_quorum(setup.quorum);
                 self.node = Some(node);
+                // A new node counts its refusals from zero.
+                self.refused_seen = 0;
+                self.refusals_seen = Refusals::default();
                 self.epoch = epoch;
                 self.out_of_view();
             }
@@ -459,28 +482,55 @@ impl Driver {
         }
     }
 
+    /// Sends what the node has to send: one call per link for all of it
+    /// (a heartbeat tick's datagrams to every peer go together).
     fn send_all(&mut self, node: &mut Node) {
+        let mut transmits = Vec::new();
         while let Some(transmit) = node.poll_transmit() {
-            let socket = &self.w.sockets[usize::from(transmit.link)];
-            let mut sent = socket.send_to(&transmit.bytes, transmit.addr);
-            if sent.as_ref().is_err_and(earlier_error) {
-                // The error of an earlier datagram over this link (its ICMP
-                // answer, or the host found unreachable on a cut link),
-                // handed to this send instead: its details wait on this
-                // socket's error queue, and this datagram was not sent yet.
-                self.errors_queued |= 1 << transmit.link;
-                sent = socket.send_to(&transmit.bytes, transmit.addr);
+            transmits.push(transmit);
+        }
+        for link in 0..self.w.sockets.len() {
+            let ours: Vec<&Transmit> = transmits
+                .iter()
+                .filter(|t| usize::from(t.link) == link)
+                .collect();
+            if ours.is_empty() {
+                continue;
             }
-            if let Err(err) = sent {
-                let slot = &mut self.send_errors[usize::from(transmit.to)];
-                if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now())
-                {
-                    log_warning!(
-                        "membership: cannot send to {to}: {err} ({count} failed sends since the \
-                         last such line)"
-                    );
+            let datagrams: Vec<(SocketAddrV4, &[u8])> =
+                ours.iter().map(|t| (t.addr, t.bytes.as_slice())).collect();
+            let mut failures = Vec::new();
+            batch::send_all(&self.w.sockets[link], &datagrams, |i, err| {
+                failures.push((i, err));
+            });
+            for (i, err) in failures {
+                let transmit = ours[i];
+                let mut sent = Err(err);
+                if sent.as_ref().is_err_and(earlier_error) {
+                    // The error of an earlier datagram over this link (its
+                    // ICMP answer, or the host found unreachable on a cut
+                    // link), handed to this send instead: its details wait
+                    // on this socket's error queue, and this datagram was
+                    // not sent yet.
+                    self.errors_queued |= 1 << link;
+                    sent = self.w.sockets[link]
+                        .send_to(&transmit.bytes, transmit.addr)
+                        .map(drop);
+                }
+                if let Err(err) = sent {
+                    self.note_send_error(transmit, &err);
                 }
             }
+        }
+    }
+
+    fn note_send_error(&mut self, transmit: &Transmit, err: &io::Error) {
+        let slot = &mut self.send_errors[usize::from(transmit.to)];
+        if let Some((count, to)) = slot.note(SocketAddr::V4(transmit.addr), Instant::now()) {
+            log_warning!(
+                "membership: cannot send to {to}: {err} ({count} failed sends since the last such \
+                 line)"
+            );
         }
     }
 }
