@@ -30,6 +30,17 @@
 //! below) is the only value from outside that must be fresh: the daemon
 //! passes the wall-clock time in microseconds at start.
 //!
+//! Datagrams read together may be handed over as a batch: each with
+//! [`Node::take_datagram`] (checked and handled by its rule), then one
+//! [`Node::settle`] (the choice, a proposal, the lease and the next
+//! deadline, once for all). That is what [`Node::handle_datagram`] does
+//! for one. The outcome is that of the datagrams arriving one after the
+//! other at one instant with the rules run only after the last, which is
+//! a schedule the rules allow anyway: they look at what the node has
+//! heard, not at how often they ran. The daemon's worker settles once per
+//! read of its socket, and the simulation reads in batches in half its
+//! runs.
+//!
 //! Events come in this shape: `Joined`, then any number of `View` and
 //! `Deliver`, then `Left`; after a `Left` not asked for (a stall, or a
 //! step back on a one-way link, below) a new `Joined` may follow.

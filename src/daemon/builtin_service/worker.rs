@@ -9,9 +9,11 @@
 //!    command by sending one byte to the first socket from its waker
 //!    socket;
 //! 2. reads *every* datagram already queued (non-blocking, until each
-//!    socket would block) and hands each to the node, then, for each
-//!    socket that reported an error, the ICMP errors queued for our datagrams
-//!    (a port unreachable goes to the node: see `bounces.rs`);
+//!    socket would block; up to 32 in one `recvmmsg`, see `batch.rs`),
+//!    hands each to the node and lets the node settle once per read, then,
+//!    for each socket that reported an error, the ICMP errors queued for
+//!    our datagrams (a port unreachable goes to the node: see
+//!    `bounces.rs`);
 //! 3. carries out the commands of the engine loop (join, leave,
 //!    multicast, settings, keys, status, stop);
 //! 4. only then fires the node's timers (`handle_timeout`).
@@ -23,7 +25,7 @@
 //! silent longer than its peers allow, and gives up its view at once.)
 //!
 //! Datagrams to send and events are taken out of the node after each
-//! step: datagrams go out at once (each over the socket of its link),
+//! step: datagrams go out at once (those of one link in one `sendmmsg`),
 //! events go to the engine loop tagged with the epoch of the join they
 //! belong to, and a link to a peer that goes silent or comes back is
 //! logged (once per change).
