@@ -548,6 +548,7 @@ pub mod wire;
 
 mod coordinator;
 mod delivery;
+mod heartbeats;
 mod lease;
 mod links;
 mod node;
