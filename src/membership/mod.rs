@@ -546,6 +546,8 @@
 
 pub mod wire;
 
+#[cfg(test)]
+mod batch_tests;
 mod coordinator;
 mod delivery;
 mod heartbeats;

@@ -43,6 +43,10 @@ pub(super) struct Cluster {
     pub(super) hosts_alive: bool,
     /// Bounces delivered so far.
     pub(super) bounces: usize,
+    /// Each node takes all that is queued for it in one batch and settles
+    /// once ([`Node::take_datagram`], [`Node::settle`]), as the daemon's
+    /// worker does with one read of its socket.
+    pub(super) batched: bool,
 }
 
 impl Cluster {
@@ -79,6 +83,7 @@ impl Cluster {
             queue: Vec::new(),
             hosts_alive: false,
             bounces: 0,
+            batched: false,
         };
         for i in 0..n {
             c.collect(i);
@@ -111,8 +116,40 @@ impl Cluster {
 
     pub(super) fn deliver_all(&mut self) {
         while !self.queue.is_empty() {
+            if self.batched {
+                self.deliver_batches();
+                continue;
+            }
             let (from, to, bytes) = self.queue.remove(0);
             self.receive(from, to, &bytes);
+        }
+    }
+
+    /// Every node with something queued takes all of it, then settles.
+    fn deliver_batches(&mut self) {
+        let queued = std::mem::take(&mut self.queue);
+        let now = self.now;
+        for to in 0..self.nodes.len() {
+            let mine: Vec<&Packet> = queued.iter().filter(|p| p.1 == to).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match self.nodes[to].as_mut() {
+                Some(node) => {
+                    for (from, _, bytes) in &mine {
+                        node.take_datagram(SocketAddr::V4(address(*from)), bytes, now);
+                    }
+                    node.settle(now);
+                }
+                None if self.hosts_alive => {
+                    for (from, _, bytes) in &mine {
+                        self.bounce(*from, to, bytes);
+                    }
+                    continue;
+                }
+                None => {}
+            }
+            self.collect(to);
         }
     }
 
