@@ -530,7 +530,8 @@ impl Node {
         // The same bytes over every link: the receiver takes the first
         // copy and drops the others as duplicates.
         let bytes = wire::encode(self.keys.current(), &header, body);
-        for link in 0..self.links.count() {
+        let last = self.links.count() - 1;
+        for link in 0..last {
             self.transmits.push_back(Transmit {
                 to,
                 link: link as u8,
@@ -538,6 +539,14 @@ impl Node {
                 bytes: bytes.clone(),
             });
         }
+        // The last link takes the bytes themselves (with one link, the
+        // only copy).
+        self.transmits.push_back(Transmit {
+            to,
+            link: last as u8,
+            addr: self.links.addr(last, to),
+            bytes,
+        });
     }
 
     /// Our multicasts of the view that ends, never delivered: dropped,
