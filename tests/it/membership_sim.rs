@@ -459,8 +459,14 @@ impl Run {
         else {
             return true;
         };
-        // A view change still follows a fault this long after it.
-        let window = 4 * self.net.settings.timeout.as_micros() as u64;
+        // A view change still follows a fault this long after it: a
+        // proposal under way when the fault ends waits up to two time-outs
+        // for a member the fault silenced, which is then left out for four
+        // (a declined node), and the next view waits up to one more for
+        // its wanted set. (Seed 13644: a one-way cut lost a FLUSH, and the
+        // merge that resolved the double holding it had caused came 5.7
+        // time-outs after the cut healed.)
+        let window = 8 * self.net.settings.timeout.as_micros() as u64;
         let recent = |at: u64| at > 0 && self.net.now.saturating_sub(at) <= window;
         // A failure or a join shortly before may still be working its way
         // through views, state exchanges and balancing rounds. (That a join
