@@ -68,75 +68,188 @@ pub mod vsync;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 
-/// Who holds the CPU gate: how many shared holders, and the thread of the
+/// Who holds a CPU gate: how many shared holders, and the thread of the
 /// exclusive one.
 struct Holders {
     shared: usize,
     exclusive: Option<ThreadId>,
 }
 
-static HOLDERS: Mutex<Holders> = Mutex::new(Holders {
-    shared: 0,
-    exclusive: None,
-});
-static CHANGED: Condvar = Condvar::new();
-
-fn holders() -> MutexGuard<'static, Holders> {
-    // The lock is held only to count, never across a test's code.
-    HOLDERS.lock().unwrap_or_else(PoisonError::into_inner)
+/// A readers-writer gate on the machine's CPUs, by thread: any number of
+/// shared holders, or one exclusive holder (which may also take shares
+/// on its own thread, counted as nothing).
+pub struct Gate {
+    holders: Mutex<Holders>,
+    changed: Condvar,
 }
+
+/// The gate every test of this binary passes: [`shared`] and
+/// [`exclusive`].
+static GATE: Gate = Gate::new();
 
 /// A share of the machine, held by a test whose timing matters (a
 /// namespace, a scratch directory); released on drop.
 #[must_use = "the share ends when the guard is dropped"]
-pub struct Shared {
+pub struct Shared<'g> {
+    gate: &'g Gate,
     counted: bool,
 }
 
 /// The whole machine, held by a simulation while it spreads its seeds over
 /// every core; released on drop.
 #[must_use = "the machine is given back when the guard is dropped"]
-pub struct Exclusive(());
+pub struct Exclusive<'g>(&'g Gate);
 
 /// Waits until no simulation holds the machine, then shares it.
-pub fn shared() -> Shared {
-    let me = thread::current().id();
-    let mut now = holders();
-    if now.exclusive == Some(me) {
-        return Shared { counted: false };
-    }
-    while now.exclusive.is_some() {
-        now = CHANGED.wait(now).unwrap_or_else(PoisonError::into_inner);
-    }
-    now.shared += 1;
-    Shared { counted: true }
+pub fn shared() -> Shared<'static> {
+    GATE.shared()
 }
 
 /// Waits until no other test holds the machine, shared or whole, then
 /// holds it alone.
-pub fn exclusive() -> Exclusive {
-    let me = thread::current().id();
-    let mut now = holders();
-    assert_ne!(now.exclusive, Some(me), "the machine is already held here");
-    while now.exclusive.is_some() || now.shared > 0 {
-        now = CHANGED.wait(now).unwrap_or_else(PoisonError::into_inner);
-    }
-    now.exclusive = Some(me);
-    Exclusive(())
+pub fn exclusive() -> Exclusive<'static> {
+    GATE.exclusive()
 }
 
-impl Drop for Shared {
+impl Gate {
+    pub const fn new() -> Gate {
+        Gate {
+            holders: Mutex::new(Holders {
+                shared: 0,
+                exclusive: None,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn holders(&self) -> MutexGuard<'_, Holders> {
+        // The lock is held only to count, never across a test's code.
+        self.holders.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until nobody holds the gate whole (but this thread), then
+    /// shares it.
+    pub fn shared(&self) -> Shared<'_> {
+        let me = thread::current().id();
+        let mut now = self.holders();
+        if now.exclusive == Some(me) {
+            return Shared {
+                gate: self,
+                counted: false,
+            };
+        }
+        while now.exclusive.is_some() {
+            now = self
+                .changed
+                .wait(now)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        now.shared += 1;
+        Shared {
+            gate: self,
+            counted: true,
+        }
+    }
+
+    /// Waits until nobody holds the gate, shared or whole, then holds it
+    /// alone.
+    pub fn exclusive(&self) -> Exclusive<'_> {
+        let me = thread::current().id();
+        let mut now = self.holders();
+        assert_ne!(now.exclusive, Some(me), "the machine is already held here");
+        while now.exclusive.is_some() || now.shared > 0 {
+            now = self
+                .changed
+                .wait(now)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        now.exclusive = Some(me);
+        Exclusive(self)
+    }
+}
+
+impl Drop for Shared<'_> {
     fn drop(&mut self) {
         if self.counted {
-            holders().shared -= 1;
-            CHANGED.notify_all();
+            self.gate.holders().shared -= 1;
+            self.gate.changed.notify_all();
         }
     }
 }
 
-impl Drop for Exclusive {
+impl Drop for Exclusive<'_> {
     fn drop(&mut self) {
-        holders().exclusive = None;
-        CHANGED.notify_all();
+        self.0.holders().exclusive = None;
+        self.0.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::Gate;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread;
+    use std::time::Duration;
+
+    /// How long a waiter is given to (wrongly) get in.
+    const GRACE: Duration = Duration::from_millis(100);
+
+    /// Runs `take` on another thread while `held` is alive: it must not
+    /// get in before `held` is dropped, and must once it is.
+    fn waits_for<H>(gate: &'static Gate, held: H, take: fn(&'static Gate)) {
+        let inside = AtomicBool::new(false);
+        thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                take(gate);
+                inside.store(true, Ordering::SeqCst);
+            });
+            thread::sleep(GRACE);
+            assert!(
+                !inside.load(Ordering::SeqCst),
+                "got in while the gate was held"
+            );
+            drop(held);
+            waiter
+                .join()
+                .expect("the waiter got in once the gate was free");
+        });
+        assert!(inside.load(Ordering::SeqCst));
+    }
+
+    fn leak() -> &'static Gate {
+        Box::leak(Box::new(Gate::new()))
+    }
+
+    #[test]
+    fn the_whole_machine_waits_for_every_share() {
+        let gate = leak();
+        let (a, b) = (gate.shared(), gate.shared());
+        waits_for(gate, (a, b), |g| drop(g.exclusive()));
+    }
+
+    #[test]
+    fn a_share_waits_for_the_whole_machine() {
+        let gate = leak();
+        let whole = gate.exclusive();
+        waits_for(gate, whole, |g| drop(g.shared()));
+    }
+
+    #[test]
+    fn shares_do_not_wait_for_each_other_and_the_holder_may_share() {
+        let gate = leak();
+        let first = gate.shared();
+        thread::scope(|scope| {
+            scope
+                .spawn(|| drop(gate.shared()))
+                .join()
+                .expect("a second share at once");
+        });
+        drop(first);
+        let whole = gate.exclusive();
+        // The simulation's own thread may take a share (a scratch
+        // directory) without waiting for itself.
+        drop(gate.shared());
+        drop(whole);
+        drop(gate.exclusive());
     }
 }

@@ -16,7 +16,7 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 pub struct Netns {
     name: String,
     /// Cluster tests time their daemons: no simulation runs meanwhile.
-    _cpu: super::Shared,
+    _cpu: super::Shared<'static>,
 }
 
 /// Runs `ip` with `args`; panics with its stderr when it fails, since a

@@ -13,7 +13,7 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 pub struct Scratch {
     dir: PathBuf,
     /// Tests that start processes time them: no simulation runs meanwhile.
-    _cpu: super::Shared,
+    _cpu: super::Shared<'static>,
 }
 
 impl Scratch {

@@ -211,8 +211,8 @@ impl Net {
     }
 
     /// A network of `links` links on which a crashed node's host lives
-    /// on half the time.
-    /// Half the seeds read in batches: up to a fifth of a heartbeat.
+    /// on half the time, and which, in half the seeds, delivers in
+    /// batches ([`Net::batch_us`] up to a fifth of a heartbeat).
     pub fn with_icmp(n: usize, links: usize, settings: Timing, seed: u64) -> Net {
         let mut net = Net {
             icmp: true,
