@@ -8,7 +8,7 @@
 /// named after the enum's name) that gives the variant a number names.
 /// The number of a variant is `variant as T`.
 ///
-/// ```ignore
+/// ```text
 /// wire_enum! {
 ///     /// A colour byte.
 ///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
