@@ -357,6 +357,7 @@ fn idle_figures(spec: Spec, setting: &str, period: Duration) {
 /// daemon over `period` (mean, lowest and highest node), the wake-ups per
 /// node, and the datagrams node 0 sends and receives.
 fn idle_by_size(size: usize, period: Duration) {
+    wait_for_neighbour_room(size);
     let mut cluster = new_cluster("xn", Spec::new(size, size));
     cluster.start_all();
     let all: Vec<usize> = (0..size).collect();
@@ -475,4 +476,44 @@ impl Drop for Burners {
             let _ = child.wait();
         }
     }
+}
+
+/// The kernel keeps one neighbour table for every namespace, and a cluster
+/// of `size` nodes fills `size × (size - 1)` entries of it: 992 at 32
+/// nodes, against a default limit (`gc_thresh3`) of 1,024. Past the limit
+/// a node's sends fail with "No buffer space available" and the cluster
+/// never forms. Waits (up to 30 s) until what earlier clusters left in the
+/// table is gone; says so when there is still no room.
+fn wait_for_neighbour_room(size: usize) {
+    let limit = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(1024);
+    // The bridge's and the hub's own few entries.
+    let needed = size * (size - 1) + 8;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let Some(entries) = neighbour_entries() else {
+            return;
+        };
+        if entries + needed <= limit {
+            return;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "warning: {entries} neighbour entries in use and {needed} wanted for {size} \
+                 nodes, over the kernel's limit of {limit} (gc_thresh3): the cluster may not form"
+            );
+            return;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Entries in the kernel's IPv4 neighbour table, all namespaces together
+/// (the first column of /proc/net/stat/arp_cache, in hexadecimal).
+fn neighbour_entries() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
+    let line = text.lines().nth(1)?;
+    usize::from_str_radix(line.split_whitespace().next()?, 16).ok()
 }
