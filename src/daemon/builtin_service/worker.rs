@@ -112,8 +112,7 @@ struct Driver {
     /// The last multicast came back at once: its view had ended.
     bounced: bool,
     refusals: RefusalLog,
-    /// The node's refusals as last logged: their total and the counts.
-    refused_seen: u64,
+    /// The node's refusals as last logged.
     refusals_seen: Refusals,
     /// Failed sends, by destination index.
     send_errors: Vec<Slot>,
@@ -142,7 +141,6 @@ impl NodeWorker {
             in_view: false,
             bounced: false,
             refusals: RefusalLog::default(),
-            refused_seen: 0,
             refusals_seen: Refusals::default(),
             send_errors: vec![Slot::default(); nodes],
             receive_errors: Slot::default(),
@@ -256,8 +254,7 @@ impl Driver {
                     continue;
                 };
                 node.take_datagram(from, bytes, now);
-                if node.refused_count() != self.refused_seen {
-                    self.refused_seen = node.refused_count();
+                if node.refused_count() != self.refusals_seen.total() {
                     let after = node.refusals();
                     for (level, line) in self.refusals.note(&self.refusals_seen, &after, from, now)
                     {
@@ -366,7 +363,6 @@ impl Driver {
                 node.set_quorum(setup.quorum);
                 self.node = Some(node);
                 // A new node counts its refusals from zero.
-                self.refused_seen = 0;
                 self.refusals_seen = Refusals::default();
                 self.epoch = epoch;
                 self.out_of_view();
