@@ -1,4 +1,4 @@
-//! What the engine simulation (`tests/engine_sim.rs`) checks of the
+//! What the engine simulation (`tests/it/engine_sim/`) checks of the
 //! handoff of a VIF between two live nodes: original nodes among ours,
 //! and no VIF up at two of our nodes of one connected group at once.
 //!
