@@ -18,12 +18,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use builtin::{node_address, port_name, BuiltinCluster, Spec, FOREIGN, PORT};
-use builtin_checks::{
-    assert_announced, assert_no_view_change, assert_node_states, ms, takeover_watch, view_ids,
-    MIN_POLLS,
-};
+use builtin_checks::{assert_no_view_change, assert_node_states, view_ids, MIN_POLLS};
 use builtin_status::ViewWatch;
-use cluster::{describe_exit, Capture, Waits, INTERFACE, MIN_SWEEPS};
+use cluster::{
+    assert_announced, describe_exit, ms, takeover_watch, Capture, Waits, INTERFACE, MIN_SWEEPS,
+};
 use descriptors::Descriptors;
 use faults::Loss;
 use rng::Rng;
@@ -60,48 +59,11 @@ fn five_nodes_settle_balanced_and_announce_every_vif() {
     }
 }
 
-/// The machine of `victim` is gone (its link deleted, and its daemon
-/// killed with -9 at once): its VIFs come up on the survivors, announced,
-/// never on two nodes. (The link goes first: a daemon killed on a host
-/// that lives on leaves its addresses configured there until their
-/// lifetime ends, and its host's port unreachable lets the survivors
-/// take them over within milliseconds, so they would be on two hosts
-/// for that while; tests/it/builtin_port_unreachable.rs covers that case.)
-fn kill_and_take_over(cluster: &mut BuiltinCluster, victim: usize, survivors: &[usize]) {
-    let capture = cluster.capture();
-    let sampler = cluster.observer().sample(Duration::from_millis(2));
-    let orphans = cluster.holders()[victim].clone();
-    assert!(!orphans.is_empty(), "node {victim} held nothing");
-    let watch = takeover_watch(cluster, &orphans, survivors, SETTLE);
-    // The sampler has seen the cluster before the kill.
-    assert!(
-        sampler.wait_sweeps(1, SETTLE) >= 1,
-        "the sampler never swept"
-    );
-    let killed = Instant::now();
-    cluster.cut(victim);
-    cluster.kill(victim);
-    let Some(up) = watch.join().expect("watcher") else {
-        cluster.fail(&format!("node {victim}'s VIFs {orphans:?} not taken over"));
-    };
-    let announced = assert_announced(cluster, &capture, &orphans, killed);
-    cluster.wait_each_once_among(survivors, SETTLE);
-    println!(
-        "kill -9 of node {victim}: its VIFs up elsewhere after {:.1} ms, announced after {:.1} ms",
-        ms(up - killed),
-        ms(announced - killed)
-    );
-    let report = sampler.finish_after(MIN_SWEEPS, SETTLE);
-    if report.sweeps < MIN_SWEEPS || !report.doubles.is_empty() {
-        cluster.fail(&format!("VIPs on two nodes at once: {report:?}"));
-    }
-}
-
 #[test]
 fn killing_a_follower_then_the_leader_moves_their_vifs_to_the_survivors() {
     let mut cluster = BuiltinCluster::new("bk", Spec::new(3, 6)).settled(&[2, 2, 2], SETTLE);
     // A follower: not the first node of the view.
-    kill_and_take_over(&mut cluster, 2, &[0, 1]);
+    cluster.kill_and_take_over(2, &[0, 1], SETTLE);
     cluster.wait_spread_as(&[3, 3, 0], SETTLE);
     // It comes back as a new incarnation and gets its share again.
     cluster.wire(2);
@@ -109,7 +71,7 @@ fn killing_a_follower_then_the_leader_moves_their_vifs_to_the_survivors() {
     cluster.wait_spread_as(&[2, 2, 2], SETTLE);
     cluster.wait_view_of(&[0, 1, 2], SETTLE);
     // The leader: node 0, first of every view it is in.
-    kill_and_take_over(&mut cluster, 0, &[1, 2]);
+    cluster.kill_and_take_over(0, &[1, 2], SETTLE);
     cluster.wait_spread_as(&[0, 3, 3], SETTLE);
     cluster.wait_view_of(&[1, 2], SETTLE);
 }

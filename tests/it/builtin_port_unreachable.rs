@@ -8,13 +8,12 @@
 //! The time-out is 2 s here, so that "well before the time-out" (1 s)
 //! cannot be met by the time-out itself, however loaded the machine.
 
-use crate::support::{builtin, builtin_checks, cluster};
+use crate::support::{builtin, cluster};
 
 use std::time::{Duration, Instant};
 
 use builtin::{BuiltinCluster, Spec};
-use builtin_checks::{ms, takeover_watch};
-use cluster::Waits;
+use cluster::{ms, takeover_watch, Waits};
 
 /// Bound for the cluster to settle after a start: the 2 s a new node
 /// listens first, maturity, balance rounds, and room for a loaded machine.

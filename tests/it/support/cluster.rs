@@ -16,17 +16,20 @@
 //!
 //! The parts, in cluster/: node.rs (one node and its daemon), spread.rs
 //! (the Spread test daemon), observe.rs (who holds which VIP), capture.rs
-//! (ARP on the bridge), wait.rs (the bounded waits, [`Waits`]).
+//! (ARP on the bridge), wait.rs (the bounded waits, [`Waits`]),
+//! takeover.rs (VIFs moving to the survivors, checked and timed).
 
 mod capture;
 mod node;
 mod observe;
 mod spread;
+mod takeover;
 mod wait;
 
 pub use capture::Capture;
 pub use node::{describe_exit, Node};
 pub use observe::{owners, Observer, Sampler};
+pub use takeover::{assert_announced, ms, takeover_watch};
 pub use wait::{patiently, Waits, STATUS_PATIENCE};
 
 use std::fmt::Write as _;
