@@ -47,7 +47,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 fn majority(nodes: usize, vifs: usize) -> Spec {
     let mut spec = Spec::new(nodes, vifs);
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     spec
 }
 

@@ -271,7 +271,7 @@ fn a_node_with_the_wrong_key_is_kept_out_and_its_datagrams_refused() {
     // Four listed nodes, a majority of three: the outsider alone never
     // has the quorum, so it holds nothing either.
     let mut spec = Spec::new(4, 6);
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     let mut cluster = BuiltinCluster::new("bw", spec);
     let outsider = 3;
     cluster.give_wrong_key(outsider);
@@ -344,7 +344,7 @@ fn a_node_with_the_wrong_key_is_kept_out_and_its_datagrams_refused() {
 #[test]
 fn under_a_majority_quorum_a_minority_partition_releases_everything() {
     let mut spec = Spec::new(5, 10);
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     let mut cluster = BuiltinCluster::new("bq", spec).settled(&[2; 5], SETTLE);
     cluster.wait_view_of(&[0, 1, 2, 3, 4], SETTLE);
     let split = Instant::now();
@@ -493,7 +493,7 @@ fn the_membership_socket_is_numbered_above_every_packet_socket() {
 /// node look dead) with `quorum`.
 fn cluster(tag: &str, nodes: usize, vifs: usize, quorum: &str) -> BuiltinCluster {
     let mut spec = Spec::new(nodes, vifs).timing("50ms", "1s");
-    spec.quorum = quorum.into();
+    spec.service.quorum = quorum.into();
     BuiltinCluster::new(tag, spec)
 }
 

@@ -78,7 +78,7 @@ fn a_cut_link_beside_a_lossy_one_changes_no_view() {
 #[test]
 fn both_links_cut_is_an_ordinary_failover() {
     let mut spec = Spec::new(3, 6);
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     let mut cluster = two_links("kb", spec);
     cluster.start_all();
     cluster.wait_spread_as(&[2, 2, 2], SETTLE);

@@ -24,7 +24,7 @@ const FAST: Duration = Duration::from_secs(1);
 
 fn cluster(tag: &str, port_unreachable: &str) -> BuiltinCluster {
     let mut spec = Spec::new(3, 6).timing("20ms", "2s");
-    spec.membership_extra = format!("\tPortUnreachable = {port_unreachable}\n");
+    spec.service.extra = format!("\tPortUnreachable = {port_unreachable}\n");
     let mut cluster = BuiltinCluster::new(tag, spec).settled(&[2, 2, 2], SETTLE);
     cluster.wait_view_of(&[0, 1, 2], SETTLE);
     cluster

@@ -45,7 +45,7 @@ const STALL_WATCH: Duration = Duration::from_secs(5);
 
 fn majority(nodes: usize, vifs: usize) -> Spec {
     let mut spec = Spec::new(nodes, vifs);
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     spec
 }
 

@@ -28,7 +28,7 @@ const OUTSIDER: usize = 3;
 /// dead (the bench rotates at the defaults).
 fn three_of_four(tag: &str) -> BuiltinCluster {
     let mut spec = Spec::new(4, 6).timing("50ms", "1s");
-    spec.quorum = "majority".into();
+    spec.service.quorum = "majority".into();
     let mut cluster = BuiltinCluster::new(tag, spec);
     for i in RUNNING {
         cluster.start(i);

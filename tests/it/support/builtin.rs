@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use crate::support::cluster::port_name;
-use crate::support::cluster::{Backend, Capture, Harness, Waits, BINARY};
+use crate::support::cluster::{self, Backend, Capture, Harness, Waits, BINARY};
 use crate::support::netns::{self, Netns};
 use crate::support::status::Status;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
@@ -46,48 +46,40 @@ pub fn vip(k: usize) -> Ipv4Addr {
 /// An address on the bridge that no node uses (a foreign host).
 pub const FOREIGN: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 250);
 
-/// What a cluster looks like.
+/// What a cluster looks like (`Spec::new(nodes, vifs)`: maturity 1 s, one
+/// acquisition per balance round every second, the [`Membership`]
+/// defaults).
+pub type Spec = cluster::Spec<Membership>;
+
+/// What every node's built-in membership is configured with.
 #[derive(Debug, Clone)]
-pub struct Spec {
-    pub nodes: usize,
-    pub vifs: usize,
+pub struct Membership {
     /// `Heartbeat` and `Timeout` of the `Membership` block.
     pub heartbeat: String,
     pub timeout: String,
     /// Lines added inside every node's `Membership` block.
-    pub membership_extra: String,
+    pub extra: String,
     /// `Quorum` of every node.
     pub quorum: String,
-    pub mature: String,
-    pub balance_interval: String,
-    pub acquisitions_per_round: String,
-    /// Lines appended to node i's configuration.
-    pub extra: Vec<String>,
+}
+
+impl Default for Membership {
+    /// The membership's default timings, no quorum.
+    fn default() -> Membership {
+        Membership {
+            heartbeat: millis(DEFAULT_HEARTBEAT),
+            timeout: millis(DEFAULT_TIMEOUT),
+            extra: String::new(),
+            quorum: "none".into(),
+        }
+    }
 }
 
 impl Spec {
-    /// `nodes` nodes sharing `vifs` VIFs at the membership's default
-    /// timings, no quorum, maturity 1 s, one acquisition per balance
-    /// round every second.
-    pub fn new(nodes: usize, vifs: usize) -> Spec {
-        Spec {
-            nodes,
-            vifs,
-            heartbeat: millis(DEFAULT_HEARTBEAT),
-            timeout: millis(DEFAULT_TIMEOUT),
-            membership_extra: String::new(),
-            quorum: "none".into(),
-            mature: "1s".into(),
-            balance_interval: "1s".into(),
-            acquisitions_per_round: "1".into(),
-            extra: vec![String::new(); nodes],
-        }
-    }
-
     /// The same at other membership timings.
     pub fn timing(mut self, heartbeat: &str, timeout: &str) -> Spec {
-        self.heartbeat = heartbeat.into();
-        self.timeout = timeout.into();
+        self.service.heartbeat = heartbeat.into();
+        self.service.timeout = timeout.into();
         self
     }
 }
@@ -183,11 +175,7 @@ impl BuiltinCluster {
 }
 
 impl Backend for Builtin {
-    type Spec = Spec;
-
-    fn shape(spec: &Spec) -> (usize, usize, &[String]) {
-        (spec.nodes, spec.vifs, &spec.extra)
-    }
+    type Service = Membership;
 
     fn node_address(i: usize) -> Ipv4Addr {
         node_address(i)
@@ -207,6 +195,7 @@ impl Backend for Builtin {
 
     fn default_config(cluster: &BuiltinCluster, i: usize) -> String {
         let spec = &cluster.spec;
+        let membership = &spec.service;
         let nodes: Vec<String> = (0..spec.nodes)
             .map(|n| node_address(n).to_string())
             .collect();
@@ -217,22 +206,17 @@ impl Backend for Builtin {
              \tKey = {key}\n\
              \tHeartbeat = {heartbeat}\n\
              \tTimeout = {timeout}\n\
-             {membership_extra}\
+             {extra}\
              }}\n\
              Quorum = {quorum}\n",
             nodes = nodes.join(" "),
             key = cluster.backend.key.display(),
-            heartbeat = spec.heartbeat,
-            timeout = spec.timeout,
-            membership_extra = spec.membership_extra,
-            quorum = spec.quorum,
+            heartbeat = membership.heartbeat,
+            timeout = membership.timeout,
+            extra = membership.extra,
+            quorum = membership.quorum,
         );
-        let timing = [
-            &spec.mature,
-            &spec.acquisitions_per_round,
-            &spec.balance_interval,
-        ];
-        cluster.config_with(i, &service, timing.map(String::as_str))
+        cluster.config_with(i, &service)
     }
 
     /// Asked on node `i`'s control socket.

@@ -70,9 +70,12 @@ pub fn vip(k: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, 1, (k + 1) as u8)
 }
 
-/// What a cluster looks like.
+/// What a cluster looks like: its size and what every node's engine is
+/// configured with, whatever the backend, and `service`, what the
+/// backend's group service needs on top ([`Backend::Service`]: nothing
+/// for Spread, the `Membership` block for the built-in membership).
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub struct Spec<S = ()> {
     pub nodes: usize,
     pub vifs: usize,
     /// `Mature` of every node.
@@ -83,12 +86,15 @@ pub struct Spec {
     pub acquisitions_per_round: String,
     /// Lines appended to node i's configuration (Prefer, Run, ...).
     pub extra: Vec<String>,
+    /// The group service's own settings, the same on every node.
+    pub service: S,
 }
 
-impl Spec {
+impl<S: Default> Spec<S> {
     /// `nodes` nodes sharing `vifs` VIFs, with short timers: maturity 1 s,
-    /// one acquisition per balance round every second.
-    pub fn new(nodes: usize, vifs: usize) -> Spec {
+    /// one acquisition per balance round every second; the group
+    /// service's defaults.
+    pub fn new(nodes: usize, vifs: usize) -> Spec<S> {
         Spec {
             nodes,
             vifs,
@@ -96,6 +102,7 @@ impl Spec {
             balance_interval: "1s".into(),
             acquisitions_per_round: "1".into(),
             extra: vec![String::new(); nodes],
+            service: S::default(),
         }
     }
 }
@@ -115,10 +122,9 @@ pub fn make_nodes(tag: &str, count: usize, dir: &Path, vips: &[Ipv4Addr]) -> (Ve
 /// daemon ([`Spread`]) or the built-in membership
 /// (`crate::support::builtin::Builtin`).
 pub trait Backend: Sized {
-    /// What a cluster of this backend looks like.
-    type Spec;
-    /// How many nodes and VIFs `spec` asks for, and each node's extra lines.
-    fn shape(spec: &Self::Spec) -> (usize, usize, &[String]);
+    /// What the group service needs in a [`Spec`], beside what every
+    /// cluster has.
+    type Service;
     /// Node `i`'s own address.
     fn node_address(i: usize) -> Ipv4Addr;
     /// VIF `k`'s address.
@@ -142,7 +148,7 @@ pub trait Backend: Sized {
 
 /// A running cluster on backend `B`; see the module documentation.
 pub struct Harness<B: Backend> {
-    pub spec: B::Spec,
+    pub spec: Spec<B::Service>,
     /// The program every node runs ([`BINARY`] unless changed).
     pub binary: PathBuf,
     pub(crate) nodes: Vec<Node>,
@@ -168,9 +174,13 @@ impl<B: Backend> Harness<B> {
     /// Builds the network (a hub with bridges `br0` and `br1`, every node
     /// wired to `br0`) around `backend`, made in the cluster's directory,
     /// and writes every node's configuration; no node runs yet.
-    pub(crate) fn assemble(tag: &str, spec: B::Spec, backend: impl FnOnce(&Scratch) -> B) -> Self {
-        let (nodes, vifs, extra) = B::shape(&spec);
-        assert_eq!(extra.len(), nodes, "one extra text per node");
+    pub(crate) fn assemble(
+        tag: &str,
+        spec: Spec<B::Service>,
+        backend: impl FnOnce(&Scratch) -> B,
+    ) -> Self {
+        let (nodes, vifs) = (spec.nodes, spec.vifs);
+        assert_eq!(spec.extra.len(), nodes, "one extra text per node");
         let dir = Scratch::new(tag);
         let hub = Netns::new(&format!("{tag}h"));
         for bridge in ["br0", "br1"] {
@@ -232,18 +242,23 @@ impl<B: Backend> Harness<B> {
         B::default_config(self, i)
     }
 
-    /// Node `i`'s configuration with the group service's `service` lines
-    /// and the engine's `timing` (see [`node_config`]).
-    pub(crate) fn config_with(&self, i: usize, service: &str, timing: [&str; 3]) -> String {
-        let extra = &B::shape(&self.spec).2[i];
-        let control = &self.nodes[i].control;
+    /// Node `i`'s configuration: the group service's `service` lines, then
+    /// the engine's timing and node `i`'s extra lines from the spec (see
+    /// [`node_config`]).
+    pub(crate) fn config_with(&self, i: usize, service: &str) -> String {
+        let spec = &self.spec;
+        let timing = [
+            &spec.mature,
+            &spec.acquisitions_per_round,
+            &spec.balance_interval,
+        ];
         node_config(
             service,
-            control,
+            &self.nodes[i].control,
             B::node_address(i),
-            timing,
+            timing.map(String::as_str),
             &self.vips,
-            extra,
+            &spec.extra[i],
         )
     }
 
@@ -425,11 +440,7 @@ impl Cluster {
 }
 
 impl Backend for Spread {
-    type Spec = Spec;
-
-    fn shape(spec: &Spec) -> (usize, usize, &[String]) {
-        (spec.nodes, spec.vifs, &spec.extra)
-    }
+    type Service = ();
 
     fn node_address(i: usize) -> Ipv4Addr {
         node_address(i)
@@ -447,19 +458,13 @@ impl Backend for Spread {
     }
 
     fn default_config(cluster: &Cluster, i: usize) -> String {
-        let spec = &cluster.spec;
         let service = format!(
             "Spread = {spread}\n\
              SpreadRetryInterval = 1s\n\
              Group = {GROUP}\n",
             spread = cluster.backend.path.display(),
         );
-        let timing = [
-            &spec.mature,
-            &spec.acquisitions_per_round,
-            &spec.balance_interval,
-        ];
-        cluster.config_with(i, &service, timing.map(String::as_str))
+        cluster.config_with(i, &service)
     }
 
     /// `wackatrl -l --json` of node `i`.
