@@ -1,11 +1,46 @@
 //! Our heartbeats: when they go (every `Heartbeat`, or at once to keep
-//! pace with the coordinator we follow) and what they say (module
-//! documentation, "Timing" and the HEARTBEAT layout).
+//! pace with the coordinator we follow), to whom (every peer, or in a
+//! quiet cluster of more than nine nodes a share of them in turn), and
+//! what they say (module documentation, "Timing", "Failure detector" and
+//! the HEARTBEAT layout).
 
 use std::time::Instant;
 
 use super::node::{Node, NodePhase};
-use super::wire::{Body, Heartbeat};
+use super::wire::{Body, Heartbeat, Relayed};
+
+/// Peers a quiet node heartbeats per period, at most (besides those that
+/// ask for an answer to every heartbeat).
+const FAN_OUT: usize = 8;
+
+/// Heartbeat periods a quiet node of a cluster of `nodes` takes to
+/// heartbeat every peer once: 1 up to nine nodes, 4 at 32.
+pub(super) fn spread(nodes: usize) -> u32 {
+    nodes.saturating_sub(1).div_ceil(FAN_OUT).max(1) as u32
+}
+
+/// Whom our heartbeats go to: every peer while what they say changes,
+/// and in a quiet cluster each peer once per `spread` periods, in turn.
+#[derive(Debug)]
+pub(super) struct Rotation {
+    /// Periods sent so far.
+    tick: u64,
+    /// What our heartbeats last said, besides their send time, echo and
+    /// relayed entries.
+    said: Option<Heartbeat>,
+    /// When that last changed.
+    changed_at: Instant,
+}
+
+impl Rotation {
+    pub(super) fn new(now: Instant) -> Rotation {
+        Rotation {
+            tick: 0,
+            said: None,
+            changed_at: now,
+        }
+    }
+}
 
 impl Node {
     /// The heartbeat period came round.
@@ -70,14 +105,88 @@ impl Node {
             max_ltime: self.max_ltime,
             sent: self.clock_us(now),
             echo: None,
+            wants_answers: self.needed > 1,
+            relayed: self.relayed(now),
         }
     }
 
-    /// Heartbeat to every other node; the period restarts.
+    /// Whom we heard directly less than `Timeout` ago, and how long ago:
+    /// what our heartbeats relay when peers are heartbeated in turn
+    /// (with a spread of 1, nothing: every node hears every other
+    /// directly each period).
+    fn relayed(&self, now: Instant) -> Relayed {
+        let mut relayed = Relayed::default();
+        if self.peers.spread == 1 {
+            return relayed;
+        }
+        for n in self.peers.others() {
+            let peer = self.peers.get(n);
+            if let (true, Some(incarnation), Some(at)) =
+                (self.peers.hears(n, now), peer.incarnation, peer.last_heard)
+            {
+                let age = now.saturating_duration_since(at);
+                if age < self.timing.timeout {
+                    relayed.insert(n, incarnation, age);
+                }
+            }
+        }
+        relayed
+    }
+
+    /// Takes what a heartbeat of `from` relays: the latest moment it
+    /// heard each node directly, for the incarnation we know.
+    pub(super) fn take_relayed(&mut self, from: u8, relayed: &Relayed, now: Instant) {
+        for (node, incarnation, age) in relayed.entries() {
+            if node == self.me || node == from || usize::from(node) >= self.nodes.len() {
+                continue;
+            }
+            let Some(at) = now.checked_sub(age) else {
+                continue;
+            };
+            let before = self.peers.hears(node, now);
+            let peer = self.peers.get_mut(node);
+            if peer.incarnation != Some(incarnation) || peer.relayed.is_some_and(|r| r >= at) {
+                continue;
+            }
+            peer.relayed = Some(at);
+            if !before && self.peers.hears(node, now) {
+                self.peers.get_mut(node).heard_since = Some(now);
+            }
+        }
+    }
+
+    /// Heartbeat to every peer whose turn it is; the period restarts.
+    /// Every peer's turn comes while what the heartbeat says changed less
+    /// than a round (`spread` periods) ago, and at every period for a
+    /// peer that asks for an answer to each; otherwise a peer's turn comes
+    /// once per round.
     pub(super) fn send_heartbeats(&mut self, now: Instant) {
         let base = self.heartbeat(now);
-        let others: Vec<u8> = self.peers.others().collect();
-        for to in others {
+        let gist = Heartbeat {
+            sent: 0,
+            relayed: Relayed::default(),
+            ..base.clone()
+        };
+        let rotation = &mut self.rotation;
+        if rotation.said.as_ref() != Some(&gist) {
+            rotation.said = Some(gist);
+            rotation.changed_at = now;
+        }
+        let spread = u64::from(self.peers.spread);
+        let round = self.timing.heartbeat * self.peers.spread;
+        let everyone = now < rotation.changed_at + round;
+        let tick = rotation.tick;
+        rotation.tick += 1;
+        let turns: Vec<u8> = self
+            .peers
+            .others()
+            .filter(|&to| {
+                everyone
+                    || (u64::from(to) + tick) % spread == 0
+                    || self.peers.get(to).wants_answers()
+            })
+            .collect();
+        for to in turns {
             self.send_heartbeat(to, &base);
         }
         self.last_heartbeat = now;

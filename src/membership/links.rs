@@ -162,14 +162,15 @@ impl Node {
         }
     }
 
-    /// Links to peers not heard over for a time-out are reported gone
-    /// (looked at every heartbeat: the failure detector does not wait for
-    /// this, only the log does).
+    /// Links to peers not heard over for the failure detector's window
+    /// (a time-out times the spread) are reported gone (looked at every
+    /// heartbeat: the failure detector does not wait for this, only the
+    /// log does).
     pub(super) fn check_links(&mut self, now: Instant) {
         if self.links.count() < 2 {
             return;
         }
-        let timeout = self.timing.timeout;
+        let timeout = self.peers.window();
         let others: Vec<u8> = self.peers.others().collect();
         for node in others {
             for k in 0..self.links.count() {
@@ -197,7 +198,7 @@ impl Node {
         (0..self.links.count())
             .map(|k| LinkStatus {
                 addr: self.links.addr(k, node),
-                up: peer.heard(k, self.now, self.timing.timeout),
+                up: peer.heard(k, self.now, self.peers.window()),
                 last_heard: peer.last_heard[k],
             })
             .collect()

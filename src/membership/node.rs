@@ -7,6 +7,7 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
 use super::coordinator::Growth;
+use super::heartbeats::{self, Rotation};
 use super::lease::HeldFlush;
 use super::links::{LinkChange, Links};
 use super::outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit, MAX_OUTGOING};
@@ -100,6 +101,8 @@ pub struct Node {
     pub(super) next_local: u32,
     pub(super) last_heartbeat: Instant,
     pub(super) next_heartbeat: Instant,
+    /// Whom our heartbeats go to.
+    pub(super) rotation: Rotation,
     pub(super) last_nack: Option<Instant>,
     /// `Joined` was given and no `Left` since.
     pub(super) joined: bool,
@@ -162,7 +165,7 @@ impl Node {
             digest: links.digest(),
             links,
             link_changes: VecDeque::new(),
-            peers: Peers::new(nodes.len(), me, timing.timeout),
+            peers: Peers::new(count, me, timing.timeout, heartbeats::spread(count)),
             nodes,
             me,
             keys: keys.into(),
@@ -193,6 +196,7 @@ impl Node {
             next_local: 1,
             last_heartbeat: now,
             next_heartbeat: now,
+            rotation: Rotation::new(now),
             last_nack: None,
             joined: false,
             now,

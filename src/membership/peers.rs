@@ -21,7 +21,12 @@ pub(super) struct Peer {
     pub incarnation: Option<u64>,
     /// The incarnation that said LEAVE (it and older ones are refused).
     pub departed: Option<u64>,
+    /// When a datagram of it last arrived here (directly).
     pub last_heard: Option<Instant>,
+    /// The latest moment another node heard its newest incarnation
+    /// directly, as that node's heartbeats relayed it (see "Failure
+    /// detector" in the module documentation).
+    pub relayed: Option<Instant>,
     /// Since when we hear this incarnation without interruption.
     pub heard_since: Option<Instant>,
     /// Its last heartbeat (of its newest incarnation).
@@ -84,10 +89,19 @@ impl Peer {
         }
     }
 
-    pub(super) fn hears(&self, now: Instant, timeout: Duration) -> bool {
+    /// We hear it: it is alive (heard, directly or as relayed, less than
+    /// `timeout` ago) and our link to it works (a datagram of it came
+    /// here less than `window` ago).
+    pub(super) fn hears(&self, now: Instant, timeout: Duration, window: Duration) -> bool {
         self.present()
             && self.bounce.suspected.is_none()
-            && self.last_heard.is_some_and(|t| now < t + timeout)
+            && self.last_heard.is_some_and(|t| now < t + window)
+            && self.freshest().is_some_and(|t| now < t + timeout)
+    }
+
+    /// The latest moment it was heard, here or, as relayed, elsewhere.
+    fn freshest(&self) -> Option<Instant> {
+        self.last_heard.max(self.relayed)
     }
 
     pub(super) fn member(&self, node: u8) -> Option<Member> {
@@ -100,12 +114,17 @@ impl Peer {
     /// The others (a one-way link confirmed, a lost node forgotten, a
     /// decline expired) only speed convergence and wait for our next
     /// heartbeat.
-    pub(super) fn expiry(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+    pub(super) fn expiry(&self, now: Instant, timeout: Duration, window: Duration) -> Option<Instant> {
         if self.bounce.suspected.is_some() {
             return None;
         }
-        let t = self.last_heard? + timeout;
+        let t = (self.last_heard? + window).min(self.freshest()? + timeout);
         (t > now).then_some(t)
+    }
+
+    /// Its last heartbeat asked for an answer to every heartbeat.
+    pub(super) fn wants_answers(&self) -> bool {
+        self.heartbeat.as_ref().is_some_and(|hb| hb.wants_answers)
     }
 }
 
@@ -114,6 +133,10 @@ impl Peer {
 pub(super) struct Peers {
     pub me: u8,
     pub timeout: Duration,
+    /// Heartbeat periods a quiet node takes to heartbeat every peer once
+    /// (see "Timing" in the module documentation): a link is taken for
+    /// cut after this many time-outs without a datagram over it.
+    pub spread: u32,
     pub list: Vec<Peer>,
 }
 
@@ -122,12 +145,19 @@ fn bit(node: u8) -> u32 {
 }
 
 impl Peers {
-    pub(super) fn new(count: usize, me: u8, timeout: Duration) -> Peers {
+    pub(super) fn new(count: usize, me: u8, timeout: Duration, spread: u32) -> Peers {
         Peers {
             me,
             timeout,
+            spread,
             list: (0..count).map(|_| Peer::default()).collect(),
         }
+    }
+
+    /// How long a link to a live node may be silent before we stop
+    /// hearing that node: `Timeout` times the spread.
+    pub(super) fn window(&self) -> Duration {
+        self.timeout * self.spread
     }
 
     pub(super) fn others(&self) -> impl Iterator<Item = u8> + '_ {
@@ -144,7 +174,7 @@ impl Peers {
     }
 
     pub(super) fn hears(&self, node: u8, now: Instant) -> bool {
-        node != self.me && self.get(node).hears(now, self.timeout)
+        node != self.me && self.get(node).hears(now, self.timeout, self.window())
     }
 
     /// Both ways: we hear it, and its last heartbeat says it hears us.
@@ -320,7 +350,7 @@ impl Peers {
 
     pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {
         self.others()
-            .filter_map(|n| self.get(n).expiry(now, self.timeout))
+            .filter_map(|n| self.get(n).expiry(now, self.timeout, self.window()))
             .min()
     }
 }

@@ -108,8 +108,11 @@ impl Node {
             peer.declined_until = None;
             peer.echo = None;
             peer.lease = None;
+            peer.relayed = None;
         }
-        if !peer.hears(now, self.timing.timeout) {
+        let window = self.peers.window();
+        let peer = self.peers.get_mut(sender);
+        if !peer.hears(now, self.timing.timeout, window) {
             peer.heard_since = Some(now);
         }
         peer.bounce
@@ -475,6 +478,7 @@ impl Node {
         });
         let me = self.me;
         self.take_echo(from.node, &hb, now);
+        self.take_relayed(from.node, &hb.relayed, now);
         self.peers.get_mut(from.node).heartbeat_heard(hb, me, now);
         self.keep_pace(from.node, now);
         if restart {
@@ -583,7 +587,11 @@ fn names_listed_nodes(body: &Body, count: usize) -> bool {
     };
     let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
     match body {
-        Body::Heartbeat(hb) => hb.choice.map_or(true, node) && hb.view.as_ref().map_or(true, view),
+        Body::Heartbeat(hb) => {
+            hb.choice.map_or(true, node)
+                && hb.view.as_ref().map_or(true, view)
+                && (count >= 32 || hb.relayed.nodes >> count == 0)
+        }
         Body::Propose {
             proposal,
             members: ms,

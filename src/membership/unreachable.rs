@@ -255,10 +255,10 @@ impl Node {
         {
             return;
         }
-        let timeout = self.timing.timeout;
+        let (timeout, window) = (self.timing.timeout, self.peers.window());
         let peer = self.peers.get_mut(node);
         let needed = (0..self.links.count())
-            .filter(|&k| peer.links.heard(k, now, timeout))
+            .filter(|&k| peer.links.heard(k, now, window))
             .fold(0u8, |bits, k| bits | 1 << k);
         match peer.bounce.take(h.counter, link, needed, now, timeout) {
             Verdict::Ignore => {}

@@ -14,6 +14,7 @@ mod tests;
 
 use std::fmt;
 use std::net::SocketAddrV4;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -24,9 +25,10 @@ pub use key::{Key, KeyError, KeyId, Keys, KEY_ID_LABEL};
 /// The first two bytes of every datagram ("WM").
 pub const MAGIC: u16 = 0x574D;
 /// The protocol version this node speaks. Version 2 added the send time
-/// and the echo to HEARTBEAT (the quorum lease); nodes of versions 1 and 2
+/// and the echo to HEARTBEAT (the quorum lease), version 3 its flags and
+/// what the sender relays of its own hearing; nodes of different versions
 /// refuse each other's datagrams.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Bytes before the body: magic, version, kind and [`Header`].
 pub const HEADER_LEN: usize = 30;
 /// Bytes of the HMAC-SHA256 tag that ends every datagram.
@@ -118,6 +120,59 @@ pub struct Heartbeat {
     pub sent: u64,
     /// What the sender last heard from the destination, if anything.
     pub echo: Option<Echo>,
+    /// The sender keeps a quorum lease: it wants an answer (an echo) to
+    /// every heartbeat, so every node heartbeats it every `Heartbeat`.
+    pub wants_answers: bool,
+    /// Whom the sender heard directly, and how long ago.
+    pub relayed: Relayed,
+}
+
+/// What a heartbeat passes on of its sender's own hearing: for each node
+/// the sender heard directly less than `Timeout` ago, that node's
+/// incarnation and how long before the heartbeat went (the failure
+/// detector's relayed evidence: "Failure detector" in the module
+/// documentation of [`crate::membership`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Relayed {
+    /// Bit `n`: an entry for node `n`.
+    pub nodes: u32,
+    /// The incarnation heard, by node (meaningful where the bit is set).
+    pub incarnations: [u64; MAX_NODES],
+    /// How long ago, by node, in [`RELAYED_AGE_UNIT`]s rounded up.
+    pub ages: [u16; MAX_NODES],
+}
+
+/// The unit of a relayed age: 100 µs (the longest age that travels is
+/// 65,535 units, about 6.5 s).
+pub const RELAYED_AGE_UNIT: Duration = Duration::from_micros(100);
+
+impl Relayed {
+    /// Notes that `node`'s `incarnation` was heard `age` before the
+    /// heartbeat goes. An age too long to travel is left out (it could
+    /// only say less).
+    pub fn insert(&mut self, node: u8, incarnation: u64, age: Duration) {
+        let unit = RELAYED_AGE_UNIT.as_micros();
+        let Ok(units) = u16::try_from(age.as_micros().div_ceil(unit)) else {
+            return;
+        };
+        let slot = usize::from(node);
+        if slot >= MAX_NODES {
+            return;
+        }
+        self.nodes |= 1 << slot;
+        self.incarnations[slot] = incarnation;
+        self.ages[slot] = units;
+    }
+
+    /// The entries in node order: node, incarnation, age.
+    pub fn entries(&self) -> impl Iterator<Item = (u8, u64, Duration)> + '_ {
+        (0..MAX_NODES)
+            .filter(|&n| self.nodes & (1 << n) != 0)
+            .map(|n| {
+                let age = RELAYED_AGE_UNIT * u32::from(self.ages[n]);
+                (n as u8, self.incarnations[n], age)
+            })
+    }
 }
 
 /// A heartbeat's answer to the heartbeats of its destination: the

@@ -3,8 +3,8 @@
 use crate::base::bytes::{self, ByteOrder, Faults, Short};
 
 use super::{
-    Body, Echo, Heartbeat, Kind, Member, Sequenced, ViewId, WireError, HEADER_LEN, MAX_LTIME,
-    MAX_NODES, MAX_PAYLOAD,
+    Body, Echo, Heartbeat, Kind, Member, Relayed, Sequenced, ViewId, WireError, HEADER_LEN,
+    MAX_LTIME, MAX_NODES, MAX_PAYLOAD,
 };
 
 const VIEW_ID_LEN: usize = 17;
@@ -12,7 +12,13 @@ const MEMBER_LEN: usize = 9;
 /// Bytes a message takes in a body besides its payload: seq, origin,
 /// local number and length.
 pub const MESSAGE_OVERHEAD: usize = 11;
-const HEARTBEAT_LEN: usize = 4 + 4 + 1 + VIEW_ID_LEN + 4 + 4 + 4 + 8 + 8 + ECHO_LEN;
+/// A heartbeat without relayed entries: up to the echo, then the flags
+/// and the bitmap of relayed entries.
+const HEARTBEAT_LEN: usize = 4 + 4 + 1 + VIEW_ID_LEN + 4 + 4 + 4 + 8 + 8 + ECHO_LEN + 1 + 4;
+/// A relayed entry: incarnation and age.
+const RELAYED_LEN: usize = 8 + 2;
+/// A heartbeat's flag: the sender wants an answer to every heartbeat.
+const WANTS_ANSWERS: u8 = 1;
 /// An echo: incarnation, send time, flag.
 const ECHO_LEN: usize = 8 + 8 + 1;
 /// How a heartbeat's choice "none" travels.
@@ -21,7 +27,7 @@ const NO_CHOICE: u8 = 0xFF;
 /// The encoded size of `body`.
 pub(super) fn len(body: &Body) -> usize {
     match body {
-        Body::Heartbeat(_) => HEARTBEAT_LEN,
+        Body::Heartbeat(h) => HEARTBEAT_LEN + h.relayed.nodes.count_ones() as usize * RELAYED_LEN,
         Body::Propose { members, .. } => VIEW_ID_LEN + members_len(members),
         Body::Flush { messages, .. } => 2 * VIEW_ID_LEN + 4 + 8 + messages_len(messages),
         Body::Install {
@@ -60,6 +66,12 @@ pub(super) fn write(out: &mut Vec<u8>, body: &Body) {
             out.extend_from_slice(&h.max_ltime.to_be_bytes());
             out.extend_from_slice(&h.sent.to_be_bytes());
             put_echo(out, h.echo);
+            out.push(if h.wants_answers { WANTS_ANSWERS } else { 0 });
+            out.extend_from_slice(&h.relayed.nodes.to_be_bytes());
+            for n in (0..MAX_NODES).filter(|&n| h.relayed.nodes & (1 << n) != 0) {
+                out.extend_from_slice(&h.relayed.incarnations[n].to_be_bytes());
+                out.extend_from_slice(&h.relayed.ages[n].to_be_bytes());
+            }
         }
         Body::Propose { proposal, members } => {
             put_view(out, proposal);
@@ -193,6 +205,12 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Body, WireError> {
             max_ltime: r.ltime("max ltime")?,
             sent: r.u64("send time")?,
             echo: r.echo()?,
+            wants_answers: match r.u8("flags")? {
+                0 => false,
+                WANTS_ANSWERS => true,
+                found => return Err(WireError::BadHeartbeatFlags { found }),
+            },
+            relayed: r.relayed()?,
         }),
         Kind::Propose => Body::Propose {
             proposal: r.view("proposal view id")?,
@@ -323,6 +341,21 @@ impl<'a> Reader<'a> {
                 in_view,
             })),
         }
+    }
+
+    /// A heartbeat's relayed entries: a bitmap, then an entry per bit.
+    fn relayed(&mut self) -> Result<Relayed, WireError> {
+        let mut relayed = Relayed {
+            nodes: self.u32("relayed bitmap")?,
+            ..Relayed::default()
+        };
+        let count = relayed.nodes.count_ones() as usize;
+        self.check_count(count, "relayed entries", RELAYED_LEN)?;
+        for n in (0..MAX_NODES).filter(|&n| relayed.nodes & (1 << n) != 0) {
+            relayed.incarnations[n] = self.u64("relayed incarnation")?;
+            relayed.ages[n] = self.u16("relayed age")?;
+        }
+        Ok(relayed)
     }
 
     /// A view id the kind cannot do without.

@@ -101,6 +101,11 @@ pub enum WireError {
     /// A heartbeat's echo of incarnation 0 (none) with a send time or flag
     /// set: a sender writes "no echo" as 17 zero bytes.
     BadNoEcho,
+    /// A heartbeat's flags with a bit set that no version defines.
+    BadHeartbeatFlags {
+        /// The flags byte.
+        found: u8,
+    },
     /// Bytes after the body's last field.
     TrailingBytes {
         /// The message kind.
@@ -204,6 +209,10 @@ impl fmt::Display for WireError {
             WireError::BadEchoFlag { found } => write!(
                 f,
                 "HEARTBEAT has an echo flag of {found}; only 0 and 1 are defined"
+            ),
+            WireError::BadHeartbeatFlags { found } => write!(
+                f,
+                "HEARTBEAT has flags {found:#04x}; only bit 0 (answers wanted) is defined"
             ),
             WireError::BadNoEcho => f.write_str(
                 "HEARTBEAT has an echo of incarnation 0 (none) with a send time or flag set",

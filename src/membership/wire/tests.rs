@@ -33,6 +33,15 @@ fn header() -> Header {
     }
 }
 
+/// Relayed entries: (node, incarnation, age in units).
+fn relayed(entries: &[(u8, u64, u16)]) -> Relayed {
+    let mut relayed = Relayed::default();
+    for &(node, incarnation, units) in entries {
+        relayed.insert(node, incarnation, RELAYED_AGE_UNIT * u32::from(units));
+    }
+    relayed
+}
+
 fn view(ltime: u64) -> ViewId {
     ViewId {
         ltime,
@@ -78,6 +87,8 @@ fn samples() -> Vec<Body> {
             max_ltime: 0,
             sent: 0,
             echo: None,
+            wants_answers: false,
+            relayed: Relayed::default(),
         }),
         Body::Heartbeat(Heartbeat {
             hears: u32::MAX,
@@ -94,6 +105,12 @@ fn samples() -> Vec<Body> {
                 sent: u64::MAX,
                 in_view: true,
             }),
+            wants_answers: true,
+            relayed: Relayed {
+                nodes: u32::MAX,
+                incarnations: [u64::MAX; 32],
+                ages: [u16::MAX; 32],
+            },
         }),
         Body::Heartbeat(Heartbeat {
             hears: 0b1011,
@@ -110,6 +127,8 @@ fn samples() -> Vec<Body> {
                 sent: 0,
                 in_view: false,
             }),
+            wants_answers: false,
+            relayed: relayed(&[(1, 7, 0), (3, 1, 1)]),
         }),
         Body::Propose {
             proposal: view(5),
@@ -244,8 +263,10 @@ fn heartbeat_is_laid_out_byte_for_byte() {
             sent: 0x0506,
             in_view: true,
         }),
+        wants_answers: true,
+        relayed: relayed(&[(1, 0x77, 0x0203), (4, 0x88, 0)]),
     });
-    let expected = hex("574D 02 01             // magic, version, kind
+    let expected = hex("574D 03 01             // magic, version, kind
          0102030405060708       // digest (offset 4)
          03 05                  // sender, destination (12, 13)
          1122334455667788       // incarnation (14)
@@ -257,8 +278,12 @@ fn heartbeat_is_laid_out_byte_for_byte() {
          0000000000000102                       // max ltime (68)
          0000000000000304                       // send time (76)
          0000000000001234 0000000000000506 01   // echo: incarnation, send time, flag (84)
-         510f8e78bed8b356d9fc1bb19e9482c5bad7a3ee3c83941005879058e3231b8b   // MAC (101)");
-    assert_eq!(expected.len(), 133);
+         01                                     // flags: answers wanted (101)
+         00000012                               // relayed bitmap: nodes 1 and 4 (102)
+         0000000000000077 0203                  // node 1: incarnation, age (106)
+         0000000000000088 0000                  // node 4 (116)
+         65438bd214dffab8179105104314f3cc3b3b21e9eccbd4e571102c8a3af6b7f7   // MAC (126)");
+    assert_eq!(expected.len(), 158);
     assert_eq!(encode(&key(), &header, &body), expected);
     let opened = open(&key(), &expected).expect("the expected datagram opens");
     assert_eq!(opened.header, header);
@@ -271,7 +296,7 @@ fn fixed_parts_have_the_documented_sizes() {
         assert_eq!(body_bytes(&body).len() + MIN_DATAGRAM, encoded_len(&body));
         encoded_len(&body) - MIN_DATAGRAM
     };
-    assert_eq!(empty(samples()[0].clone()), 71);
+    assert_eq!(empty(samples()[0].clone()), 76);
     assert_eq!(
         empty(Body::Propose {
             proposal: view(1),

@@ -73,13 +73,16 @@ fn datagram_length_bounds() {
 fn magic_and_version_are_checked_before_the_mac() {
     let key = key();
     let mut datagram = encode(&key, &header(), &Body::Leave);
-    assert_eq!(datagram[2], 2, "this release speaks version 2");
-    // A node of the release before (version 1) is refused by version.
-    datagram[2] = 1;
-    assert_eq!(
-        open(&key, &datagram),
-        Err(WireError::BadVersion { found: 1 })
-    );
+    assert_eq!(datagram[2], 3, "this release speaks version 3");
+    // Nodes of the releases before (versions 1 and 2) are refused by
+    // version.
+    for older in [1, 2] {
+        datagram[2] = older;
+        assert_eq!(
+            open(&key, &datagram),
+            Err(WireError::BadVersion { found: older })
+        );
+    }
     datagram[0] = b'S';
     assert_eq!(
         open(&key, &datagram),
@@ -281,7 +284,8 @@ fn view_ids_that_must_be_present_are() {
 fn echoes_decode_only_canonically() {
     let kind = Kind::Heartbeat.byte();
     let bytes = body_bytes(&samples()[0]);
-    let echo_at = bytes.len() - 17;
+    // Flags and an empty relayed bitmap follow the echo.
+    let echo_at = bytes.len() - 17 - 5;
     let mut with_time = bytes.clone();
     with_time[echo_at + 15] = 9;
     assert_eq!(decode_body(kind, &with_time), Err(WireError::BadNoEcho));
@@ -315,6 +319,49 @@ fn echoes_decode_only_canonically() {
     );
 }
 
+/// A heartbeat's flags define bit 0 only; its relayed bitmap announces
+/// entries that must all be there, and nothing may follow them.
+#[test]
+fn heartbeat_flags_and_relayed_entries_decode_only_canonically() {
+    let kind = Kind::Heartbeat.byte();
+    let bytes = body_bytes(&samples()[0]);
+    let flags_at = bytes.len() - 5;
+    for flags in 2..=u8::MAX {
+        let mut odd = bytes.clone();
+        odd[flags_at] = flags;
+        assert_eq!(
+            decode_body(kind, &odd),
+            Err(WireError::BadHeartbeatFlags { found: flags })
+        );
+    }
+    assert_eq!(
+        WireError::BadHeartbeatFlags { found: 6 }.to_string(),
+        "HEARTBEAT has flags 0x06; only bit 0 (answers wanted) is defined"
+    );
+    // Every node announced, but no entry follows.
+    let mut announced = bytes.clone();
+    announced[flags_at + 1..].copy_from_slice(&u32::MAX.to_be_bytes());
+    let (refusal, allocated) = allocations::during(|| decode_body(kind, &announced));
+    assert_eq!(allocated, 0);
+    assert_eq!(
+        refusal.expect_err("32 entries do not fit 0 bytes").to_string(),
+        "HEARTBEAT announces 32 relayed entries but only 0 bytes follow (each takes at least 10)"
+    );
+    // One entry announced, one given, then a stray byte.
+    let mut one = bytes.clone();
+    one[flags_at + 1..].copy_from_slice(&0b100u32.to_be_bytes());
+    one.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 3]);
+    match decode_body(kind, &one) {
+        Ok(Body::Heartbeat(hb)) => assert_eq!(
+            hb.relayed.entries().collect::<Vec<_>>(),
+            vec![(2, 9, RELAYED_AGE_UNIT * 3)]
+        ),
+        other => panic!("one entry decodes: {other:?}"),
+    }
+    one.push(0);
+    assert!(decode_body(kind, &one).is_err(), "a stray byte after the entries");
+}
+
 /// Found by fuzzing a node: a peer's max ltime of 2^64 - 1 made the
 /// node's next proposal overflow (`ltime + 1`), a panic in a debug build
 /// and a proposal of ltime 0 ("none") in a release build.
@@ -332,6 +379,8 @@ fn ltimes_beyond_the_limit_are_refused() {
             max_ltime,
             sent: 0,
             echo: None,
+            wants_answers: false,
+            relayed: Relayed::default(),
         }))
     };
     let kind = Kind::Heartbeat.byte();
