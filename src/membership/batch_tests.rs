@@ -7,50 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::testnet::{address, key, Cluster, INCARNATION, MS};
-use super::{Node, Timing, ViewId};
-
-/// The members of node `i`'s view, by node index.
-fn view_of(c: &Cluster, i: usize) -> Vec<u8> {
-    let status = c.node(i).status();
-    status
-        .view
-        .map(|(_, members)| members.iter().map(|m| m.node).collect())
-        .unwrap_or_default()
-}
-
-/// In one view of exactly `nodes`, other than `old`, at every one of them.
-fn agreed(c: &Cluster, nodes: &[u8], old: ViewId) -> Option<ViewId> {
-    let ids: Vec<ViewId> = nodes
-        .iter()
-        .map(|&i| {
-            let status = c.node(usize::from(i)).status();
-            match status.view {
-                Some((id, _)) if !status.flushing && id != old => {
-                    (view_of(c, usize::from(i)) == nodes).then_some(id)
-                }
-                _ => None,
-            }
-        })
-        .collect::<Option<_>>()?;
-    ids.iter().all(|id| *id == ids[0]).then_some(ids[0])
-}
-
-/// Runs until `nodes` agree on a view other than `old`: how long it took
-/// and the view.
-fn until_agreed(c: &mut Cluster, nodes: &[u8], old: ViewId) -> (Duration, ViewId) {
-    let from = c.now;
-    for _ in 0..2000 {
-        c.run(MS);
-        if let Some(id) = agreed(c, nodes, old) {
-            return (c.now - from, id);
-        }
-    }
-    panic!(
-        "no view of {nodes:?} within two seconds (batched: {})",
-        c.batched
-    );
-}
+use super::testnet::{address, key, until_agreed, Cluster, INCARNATION, MS};
+use super::{Node, Timing};
 
 /// In a settled 5-node cluster, node 4 crashes and then starts again: how
 /// long until the four survivors agree on a view without it, and how long

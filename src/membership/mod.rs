@@ -564,6 +564,8 @@ mod rotation_tests;
 mod status;
 #[cfg(test)]
 mod testnet;
+#[cfg(test)]
+mod turns_tests;
 mod unreachable;
 mod view_state;
 

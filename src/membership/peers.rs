@@ -114,7 +114,12 @@ impl Peer {
     /// The others (a one-way link confirmed, a lost node forgotten, a
     /// decline expired) only speed convergence and wait for our next
     /// heartbeat.
-    pub(super) fn expiry(&self, now: Instant, timeout: Duration, window: Duration) -> Option<Instant> {
+    pub(super) fn expiry(
+        &self,
+        now: Instant,
+        timeout: Duration,
+        window: Duration,
+    ) -> Option<Instant> {
         if self.bounce.suspected.is_some() {
             return None;
         }

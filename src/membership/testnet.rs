@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::wire::{Key, Kind};
-use super::{Node, NodeEvent, Timing};
+use super::{Node, NodeEvent, Timing, ViewId};
 
 pub(super) const MS: Duration = Duration::from_millis(1);
 pub(super) const INCARNATION: u64 = 1_800_000_000_000_000;
@@ -33,6 +33,9 @@ pub(super) struct Cluster {
     pub(super) cut: Vec<Vec<bool>>,
     /// Datagrams of this kind from a to b are lost: (a, b, kind).
     pub(super) drop: Option<(usize, usize, Kind)>,
+    /// Percent of all datagrams lost, drawn from a fixed sequence.
+    pub(super) loss: u64,
+    draws: u64,
     /// Every event, with its node and time.
     pub(super) events: Vec<(usize, Instant, NodeEvent)>,
     /// Every datagram sent (also those lost), with its time.
@@ -78,6 +81,8 @@ impl Cluster {
             nodes,
             cut: vec![vec![false; n]; n],
             drop: None,
+            loss: 0,
+            draws: 0x9E37_79B9_7F4A_7C15,
             events: Vec::new(),
             sent: Vec::new(),
             queue: Vec::new(),
@@ -102,9 +107,14 @@ impl Cluster {
         while let Some(t) = node.poll_transmit() {
             let to = usize::from(t.to);
             self.sent.push((self.now, (i, to, t.bytes.clone())));
+            // A xorshift sequence: the same losses in every run.
+            self.draws ^= self.draws << 13;
+            self.draws ^= self.draws >> 7;
+            self.draws ^= self.draws << 17;
             let dropped = self
                 .drop
-                .is_some_and(|(a, b, kind)| (a, b) == (i, to) && t.bytes[3] == kind.byte());
+                .is_some_and(|(a, b, kind)| (a, b) == (i, to) && t.bytes[3] == kind.byte())
+                || self.draws % 100 < self.loss;
             if !self.cut[i][to] && !dropped {
                 self.queue.push((i, to, t.bytes));
             }
@@ -239,4 +249,46 @@ impl Cluster {
             .find(|(t, (from, _, bytes))| *from == i && *t >= since && bytes[3] == kind.byte())
             .map(|(t, _)| *t)
     }
+}
+
+/// The members of node `i`'s view, by node index.
+pub(super) fn view_of(c: &Cluster, i: usize) -> Vec<u8> {
+    let status = c.node(i).status();
+    status
+        .view
+        .map(|(_, members)| members.iter().map(|m| m.node).collect())
+        .unwrap_or_default()
+}
+
+/// In one view of exactly `nodes`, other than `old`, at every one of them.
+pub(super) fn agreed(c: &Cluster, nodes: &[u8], old: ViewId) -> Option<ViewId> {
+    let ids: Vec<ViewId> = nodes
+        .iter()
+        .map(|&i| {
+            let status = c.node(usize::from(i)).status();
+            match status.view {
+                Some((id, _)) if !status.flushing && id != old => {
+                    (view_of(c, usize::from(i)) == nodes).then_some(id)
+                }
+                _ => None,
+            }
+        })
+        .collect::<Option<_>>()?;
+    ids.iter().all(|id| *id == ids[0]).then_some(ids[0])
+}
+
+/// Runs until `nodes` agree on a view other than `old`: how long it took
+/// and the view.
+pub(super) fn until_agreed(c: &mut Cluster, nodes: &[u8], old: ViewId) -> (Duration, ViewId) {
+    let from = c.now;
+    for _ in 0..2000 {
+        c.run(MS);
+        if let Some(id) = agreed(c, nodes, old) {
+            return (c.now - from, id);
+        }
+    }
+    panic!(
+        "no view of {nodes:?} within two seconds (batched: {})",
+        c.batched
+    );
 }

@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use wackamole::membership::wire::{Body, Echo, Heartbeat, Key};
+use wackamole::membership::wire::{Body, Echo, Heartbeat, Key, Relayed};
 use wackamole::membership::{MulticastError, Node, NodeEvent, Timing, ViewId};
 
 use super::rng::Rng;
@@ -130,6 +130,8 @@ pub fn heartbeat(hears: u32, echo: Option<Echo>) -> Body {
         max_ltime: 0,
         sent: 0,
         echo,
+        wants_answers: false,
+        relayed: Relayed::default(),
     })
 }
 

@@ -344,7 +344,9 @@ fn heartbeat_flags_and_relayed_entries_decode_only_canonically() {
     let (refusal, allocated) = allocations::during(|| decode_body(kind, &announced));
     assert_eq!(allocated, 0);
     assert_eq!(
-        refusal.expect_err("32 entries do not fit 0 bytes").to_string(),
+        refusal
+            .expect_err("32 entries do not fit 0 bytes")
+            .to_string(),
         "HEARTBEAT announces 32 relayed entries but only 0 bytes follow (each takes at least 10)"
     );
     // One entry announced, one given, then a stray byte.
@@ -359,7 +361,10 @@ fn heartbeat_flags_and_relayed_entries_decode_only_canonically() {
         other => panic!("one entry decodes: {other:?}"),
     }
     one.push(0);
-    assert!(decode_body(kind, &one).is_err(), "a stray byte after the entries");
+    assert!(
+        decode_body(kind, &one).is_err(),
+        "a stray byte after the entries"
+    );
 }
 
 /// Found by fuzzing a node: a peer's max ltime of 2^64 - 1 made the
