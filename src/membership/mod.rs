@@ -71,7 +71,13 @@
 //! period, and an idle node wakes a few times per period instead of once
 //! per peer. A heartbeat only ever comes earlier than `Heartbeat` after
 //! the last, so no rule that counts on one at least every `Heartbeat`
-//! (the failure detector, the lease, the stall) changes.
+//! (the failure detector, the lease, the stall) changes. In a cluster of
+//! more than nine nodes a quiet node heartbeats each peer only once per
+//! *round* of `spread` periods (at most eight peers a period; `spread` is
+//! 4 at 32 nodes), every peer while what its heartbeat says changes, and
+//! every period a peer that keeps a quorum lease: "Heartbeats in turn"
+//! in the documentation of `heartbeats.rs` gives the rule and why the
+//! failure detector and the lease keep their promises under it.
 //!
 //! # Identities
 //!
@@ -97,8 +103,8 @@
 //! ```text
 //! offset size field
 //!      0    2 magic 0x574D ("WM")
-//!      2    1 version (2; version 1 had no send time or echo in
-//!             HEARTBEAT)
+//!      2    1 version (3; version 1 had no send time or echo in
+//!             HEARTBEAT, version 2 no flags or relayed entries)
 //!      3    1 kind (1..=7, below)
 //!      4    8 cluster digest: first 8 bytes of SHA-256 over the configured
 //!             node list (each as 4 address bytes + 2 port bytes; with
@@ -142,7 +148,7 @@
 //!
 //! | kind | name | from → to | body |
 //! |---|---|---|---|
-//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); installed view id (none while flushing); delivered u32; sequenced u32; stable u32; max ltime u64; send time u64; echo (below) |
+//! | 1 | HEARTBEAT | every node → every other listed node, every `Heartbeat` (in turn in a quiet cluster of more than nine, see "Timing") | hears u32 bitmap; reach u32 bitmap; choice u8 (0xFF none); installed view id (none while flushing); delivered u32; sequenced u32; stable u32; max ltime u64; send time u64; echo (below); flags u8; relayed (below) |
 //! | 2 | PROPOSE | coordinator → each proposed member | proposal view id; count u8; count × member |
 //! | 3 | FLUSH | member → proposer | proposal view id; old view id; delivered u32; max ltime u64; count u16; count × message |
 //! | 4 | INSTALL | coordinator → each member | view id; count u8; count × member; old view id; cut u32; count u16; count × message |
@@ -156,10 +162,16 @@
 //! rest is 0 too), the send time u64 of the latest heartbeat the sender
 //! received from that incarnation, and a flag u8 (0 or 1; any other value
 //! is malformed): 1 if the sender *vouches* for the destination (see
-//! "Quorum lease"). Byte offsets of a HEARTBEAT: hears 30, reach 34,
-//! choice 38, view id 39, delivered 56, sequenced 60, stable 64, max ltime
-//! 68, send time 76, echo incarnation 84, echo send time 92, flag 100,
-//! MAC 101; 133 bytes in all.
+//! "Quorum lease"). The *flags* define bit 0 only (any other bit is
+//! malformed): the sender keeps a quorum lease and wants an answer to
+//! every heartbeat. *Relayed*: a u32 bitmap of listed nodes, then for
+//! each bit, in node order, the incarnation u64 and the age u16 (in units
+//! of 100 µs, rounded up) of the sender's latest direct datagram from that
+//! node (empty in clusters of nine nodes or fewer). Byte offsets of a
+//! HEARTBEAT: hears 30, reach 34, choice 38, view id 39, delivered 56,
+//! sequenced 60, stable 64, max ltime 68, send time 76, echo incarnation
+//! 84, echo send time 92, flag 100, flags 101, relayed bitmap 102,
+//! entries 106 (10 bytes each), MAC after them; 138 bytes with no entry.
 //!
 //! # Redundant links
 //!
@@ -195,6 +207,10 @@
 //!
 //! Node `a` *hears* `b` if an authenticated datagram of `b`'s newest
 //! incarnation arrived less than `Timeout` ago and `b` has not left.
+//! (With heartbeats in turn, more than nine nodes: `b` is heard, by `a`
+//! or by a peer whose heartbeat relays it, less than `Timeout` ago, and a
+//! datagram of `b` arrived at `a` less than `spread × Timeout` ago; see
+//! `heartbeats.rs`.)
 //! `a` *reaches* `b` if `a` hears `b` and `b`'s last heartbeat says it
 //! hears `a`: reach is the both-ways relation. Heartbeats carry both sets.
 //! `a` has *recently lost* `b` if it reaches `b` no more but a heartbeat
