@@ -223,13 +223,13 @@ impl Node {
             let Some(at) = now.checked_sub(age) else {
                 continue;
             };
-            let before = self.peers.hears(node, now);
+            let before = self.peers.hears_alone(node, now);
             let peer = self.peers.get_mut(node);
             if peer.incarnation != Some(incarnation) || peer.relayed.is_some_and(|r| r >= at) {
                 continue;
             }
             peer.relayed = Some(at);
-            if !before && self.peers.hears(node, now) {
+            if !before && self.peers.hears_alone(node, now) {
                 self.peers.get_mut(node).heard_since = Some(now);
             }
         }

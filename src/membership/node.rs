@@ -225,7 +225,7 @@ impl Node {
     /// New timing settings (SIGHUP); they apply from now on.
     pub fn set_timing(&mut self, timing: Timing) {
         self.timing = timing;
-        self.peers.timeout = timing.timeout;
+        self.peers.set_timeout(timing.timeout);
     }
 
     /// New keys (SIGHUP, a step of a rotation): datagrams sent from now

@@ -2,6 +2,7 @@
 //! heard last and when, their last heartbeat, and from that the failure
 //! detector and the choice of a coordinator (see the module documentation).
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::links::PeerLinks;
@@ -137,12 +138,17 @@ impl Peer {
 #[derive(Debug)]
 pub(super) struct Peers {
     pub me: u8,
-    pub timeout: Duration,
+    timeout: Duration,
     /// Heartbeat periods a quiet node takes to heartbeat every peer once
     /// (see "Timing" in the module documentation): a link is taken for
     /// cut after this many time-outs without a datagram over it.
     pub spread: u32,
-    pub list: Vec<Peer>,
+    /// `timeout` times `spread`.
+    window: Duration,
+    list: Vec<Peer>,
+    /// Whom we hear (a bit per node) at one instant, kept until a peer
+    /// or the time-out changes: the rules ask many times per input.
+    heard: Cell<Option<(Instant, u32)>>,
 }
 
 fn bit(node: u8) -> u32 {
@@ -155,14 +161,23 @@ impl Peers {
             me,
             timeout,
             spread,
+            window: timeout * spread,
             list: (0..count).map(|_| Peer::default()).collect(),
+            heard: Cell::new(None),
         }
+    }
+
+    /// A new `Timeout` (a reload).
+    pub(super) fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        self.window = timeout * self.spread;
+        self.heard.set(None);
     }
 
     /// How long a link to a live node may be silent before we stop
     /// hearing that node: `Timeout` times the spread.
     pub(super) fn window(&self) -> Duration {
-        self.timeout * self.spread
+        self.window
     }
 
     pub(super) fn others(&self) -> impl Iterator<Item = u8> + '_ {
@@ -175,11 +190,18 @@ impl Peers {
     }
 
     pub(super) fn get_mut(&mut self, node: u8) -> &mut Peer {
+        self.heard.set(None);
         &mut self.list[usize::from(node)]
     }
 
     pub(super) fn hears(&self, node: u8, now: Instant) -> bool {
-        node != self.me && self.get(node).hears(now, self.timeout, self.window())
+        self.hears_bitmap(now) & bit(node) != 0
+    }
+
+    /// As [`Peers::hears`], worked out for this node alone, without the
+    /// kept bitmap: for a caller that changes peers in between.
+    pub(super) fn hears_alone(&self, node: u8, now: Instant) -> bool {
+        node != self.me && self.get(node).hears(now, self.timeout, self.window)
     }
 
     /// Both ways: we hear it, and its last heartbeat says it hears us.
@@ -192,10 +214,19 @@ impl Peers {
                 .is_some_and(|hb| hb.hears & bit(self.me) != 0)
     }
 
+    /// Bit `n`: we hear node `n` (never ourselves).
     pub(super) fn hears_bitmap(&self, now: Instant) -> u32 {
-        self.others()
-            .filter(|&n| self.hears(n, now))
-            .fold(0, |acc, n| acc | bit(n))
+        if let Some((at, bits)) = self.heard.get() {
+            if at == now {
+                return bits;
+            }
+        }
+        let bits = self
+            .others()
+            .filter(|&n| self.get(n).hears(now, self.timeout, self.window))
+            .fold(0, |acc, n| acc | bit(n));
+        self.heard.set(Some((now, bits)));
+        bits
     }
 
     pub(super) fn reach_bitmap(&self, now: Instant) -> u32 {
@@ -355,7 +386,7 @@ impl Peers {
 
     pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {
         self.others()
-            .filter_map(|n| self.get(n).expiry(now, self.timeout, self.window()))
+            .filter_map(|n| self.get(n).expiry(now, self.timeout, self.window))
             .min()
     }
 }
