@@ -390,7 +390,8 @@
 //!    member of V delivered it, so below the count of `p` and `q` alike.
 //! 4. **Liveness** (argued, and measured by the simulation): once the
 //!    network is quiet and the nodes of a connected set all hear each
-//!    other, within `Timeout` every reach is exact, within a few
+//!    other, within `Timeout` (a cut link: `spread × Timeout`) every
+//!    reach is exact, within a few
 //!    heartbeats every node chooses the lowest node of the set (it is
 //!    eligible: nothing lower reaches it; a hand-over and a move end
 //!    within `Timeout` at the latest), which proposes exactly the set as
