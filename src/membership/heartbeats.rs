@@ -1,106 +1,14 @@
 //! Our heartbeats: when they go (every `Heartbeat`, or at once to keep
 //! pace with the coordinator we follow), to whom (every peer, or in a
-//! quiet cluster of more than nine nodes a share of them in turn), and
-//! what they say (module documentation, "Timing", "Failure detector" and
-//! the HEARTBEAT layout).
-//!
-//! # Heartbeats in turn
-//!
-//! Heartbeats from every node to every other each period cost n(n − 1)
-//! datagrams a period: at 32 nodes and the defaults, 3,100 a second in
-//! and out of each node. From ten nodes on, a quiet node sends at most
-//! eight a period:
-//!
-//! - The *spread* is `s = ⌈(n − 1) / 8⌉` periods: 1 up to nine nodes
-//!   (nothing below changes then, and heartbeats relay nothing), 2 up to
-//!   17, 4 at 32. Period `k` of a node goes to peer `p` when
-//!   `(p + k) mod s = 0`: each peer gets one heartbeat a *round* of `s`
-//!   periods.
-//! - Every peer gets the period's heartbeat while what it says (all but
-//!   the send time, the echo and the relayed entries) changed less than a
-//!   round ago. A change of choice, view, counts, hears or reach reaches
-//!   every peer in the next period and `s` times in a row, as with
-//!   heartbeats to everyone, so the rules that react to a peer's
-//!   heartbeat see it as soon as before.
-//! - A peer whose last heartbeat asks for answers (it keeps a quorum
-//!   lease) gets every period's heartbeat.
-//!
-//! The failure detector then takes evidence from two places. Each
-//! heartbeat relays, for every node its sender received a datagram from
-//! less than `Timeout` ago, that node's incarnation and how long ago:
-//! only what the sender received itself, one hop, so no evidence goes
-//! round and grows younger. Node `a` hears `b` when
-//!
-//! 1. `b` is *alive*: the latest datagram of `b`'s newest incarnation
-//!    received by `a`, or by a peer as its heartbeat to `a` relays, came
-//!    less than `Timeout` ago; and
-//! 2. the *link* works: a datagram of `b` reached `a` itself less than
-//!    `s × Timeout` ago (with several links, any of them).
-//!
-//! Why the failure detector keeps its promises:
-//!
-//! - **A crash, a stall, a partition.** Nothing of `b` is received on
-//!   our side after its last heartbeat, so (1) fails `Timeout` after the
-//!   last one any of us took, from `b`'s last period as before. A relayed
-//!   age leaves out the relay's transit (it is counted from our receipt
-//!   of the relay), so `b` looks younger by at most one transit: the only
-//!   delay relays add to a failover.
-//! - **Loss.** `b` reaches about eight nodes a period and each relays it,
-//!   so (1) fails on a live `b` only when all of that is lost for a whole
-//!   `Timeout`; (2) needs every direct heartbeat of `s × Timeout` lost, as
-//!   many (ten at the defaults) as one `Timeout` of heartbeats to everyone.
-//! - **A link cut between two live nodes** fails (2) only: it is noticed
-//!   after `s × Timeout` rather than `Timeout` (400 ms at 16 nodes, 800 ms
-//!   at 32, at the defaults). Until then what crosses that link (PROPOSE,
-//!   FLUSH, INSTALL, SEQUENCED) is lost and resent as under loss.
-//! - **Safety** never depended on the failure detector (module
-//!   documentation: any choice and any proposal yield valid views).
-//! - **The stall rule** counts our own periods: unchanged.
-//! - **The quorum lease** counts on echoes at most two periods late. A
-//!   node that keeps a lease asks for answers, so every node heartbeats
-//!   it every period, and "Quorum lease" holds word for word. A cluster
-//!   with a quorum pays the full cost for that.
-//! - **Forgery.** A relayed entry is authenticated with its datagram; a
-//!   peer holding the key could keep a dead node heard, as it could by
-//!   forging that node's heartbeats.
+//! quiet cluster of more than nine nodes a share of them in turn: see
+//! `turns.rs`), and what they say (module documentation, "Timing",
+//! "Failure detector" and the HEARTBEAT layout).
 
 use std::time::Instant;
 
 use super::node::{Node, NodePhase};
+use super::turns::turn_of;
 use super::wire::{Body, Heartbeat, Relayed};
-
-/// Peers a quiet node heartbeats per period, at most (besides those that
-/// ask for an answer to every heartbeat).
-const FAN_OUT: usize = 8;
-
-/// Heartbeat periods a quiet node of a cluster of `nodes` takes to
-/// heartbeat every peer once: 1 up to nine nodes, 4 at 32.
-pub(super) fn spread(nodes: usize) -> u32 {
-    nodes.saturating_sub(1).div_ceil(FAN_OUT).max(1) as u32
-}
-
-/// Whom our heartbeats go to: every peer while what they say changes,
-/// and in a quiet cluster each peer once per `spread` periods, in turn.
-#[derive(Debug)]
-pub(super) struct Rotation {
-    /// Periods sent so far.
-    tick: u64,
-    /// What our heartbeats last said, besides their send time, echo and
-    /// relayed entries.
-    said: Option<Heartbeat>,
-    /// When that last changed.
-    changed_at: Instant,
-}
-
-impl Rotation {
-    pub(super) fn new(now: Instant) -> Rotation {
-        Rotation {
-            tick: 0,
-            said: None,
-            changed_at: now,
-        }
-    }
-}
 
 impl Node {
     /// The heartbeat period came round.
@@ -235,6 +143,26 @@ impl Node {
         }
     }
 
+    /// A peer stopped hearing the nodes of `nodes` (a bit each): with
+    /// heartbeats in turn, those of them we still hear get a heartbeat
+    /// now rather than at their turn, so that a dead daemon's host
+    /// answers it with a port unreachable at once (see `unreachable.rs`).
+    /// With every peer heartbeated every period, nothing to do.
+    pub(super) fn check_on(&mut self, nodes: u32, now: Instant) {
+        if self.peers.spread == 1 || nodes == 0 {
+            return;
+        }
+        let base = self.heartbeat(now);
+        let heard: Vec<u8> = self
+            .peers
+            .others()
+            .filter(|&n| nodes & (1 << n) != 0 && self.peers.hears(n, now))
+            .collect();
+        for n in heard {
+            self.send_heartbeat(n, &base);
+        }
+    }
+
     /// Heartbeat to every peer whose turn it is; the period restarts.
     /// Every peer's turn comes while what the heartbeat says changed less
     /// than a round (`spread` periods) ago, and at every period for a
@@ -247,23 +175,14 @@ impl Node {
             relayed: Relayed::default(),
             ..base.clone()
         };
-        let rotation = &mut self.rotation;
-        if rotation.said.as_ref() != Some(&gist) {
-            rotation.said = Some(gist);
-            rotation.changed_at = now;
-        }
-        let spread = u64::from(self.peers.spread);
-        let round = self.timing.heartbeat * self.peers.spread;
-        let everyone = now < rotation.changed_at + round;
-        let tick = rotation.tick;
-        rotation.tick += 1;
+        let spread = self.peers.spread;
+        let round = self.timing.heartbeat * spread;
+        let (tick, everyone) = self.rotation.period(gist, now, round);
         let turns: Vec<u8> = self
             .peers
             .others()
             .filter(|&to| {
-                everyone
-                    || (u64::from(to) + tick) % spread == 0
-                    || self.peers.get(to).wants_answers()
+                everyone || turn_of(to, self.me, tick, spread) || self.peers.get(to).wants_answers()
             })
             .collect();
         for to in turns {

@@ -76,7 +76,7 @@
 //! *round* of `spread` periods (at most eight peers a period; `spread` is
 //! 4 at 32 nodes), every peer while what its heartbeat says changes, and
 //! every period a peer that keeps a quorum lease: "Heartbeats in turn"
-//! in the documentation of `heartbeats.rs` gives the rule and why the
+//! in the documentation of `turns.rs` gives the rule and why the
 //! failure detector and the lease keep their promises under it.
 //!
 //! # Identities
@@ -210,7 +210,7 @@
 //! (With heartbeats in turn, more than nine nodes: `b` is heard, by `a`
 //! or by a peer whose heartbeat relays it, less than `Timeout` ago, and a
 //! datagram of `b` arrived at `a` less than `spread × Timeout` ago; see
-//! `heartbeats.rs`.)
+//! `turns.rs`.)
 //! `a` *reaches* `b` if `a` hears `b` and `b`'s last heartbeat says it
 //! hears `a`: reach is the both-ways relation. Heartbeats carry both sets.
 //! `a` has *recently lost* `b` if it reaches `b` no more but a heartbeat
@@ -581,6 +581,7 @@ mod rotation_tests;
 mod status;
 #[cfg(test)]
 mod testnet;
+mod turns;
 #[cfg(test)]
 mod turns_tests;
 mod unreachable;

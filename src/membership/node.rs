@@ -7,13 +7,13 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
 use super::coordinator::Growth;
-use super::heartbeats::{self, Rotation};
 use super::lease::HeldFlush;
 use super::links::{LinkChange, Links};
 use super::outputs::{LeftReason, MulticastError, NodeError, NodeEvent, Transmit, MAX_OUTGOING};
 use super::peers::Peers;
 use super::proposal::Proposal;
 use super::status::{NodeState, NodeStatus, Refusals, Status};
+use super::turns::{self, Rotation};
 use super::view_state::ViewState;
 use super::wire::{self, Body, Header, Keys, Member, Sequenced, ViewId, MAX_NODES};
 use crate::base::membership_timing::Timing;
@@ -165,7 +165,7 @@ impl Node {
             digest: links.digest(),
             links,
             link_changes: VecDeque::new(),
-            peers: Peers::new(count, me, timing.timeout, heartbeats::spread(count)),
+            peers: Peers::new(count, me, timing.timeout, turns::spread(count)),
             nodes,
             me,
             keys: keys.into(),

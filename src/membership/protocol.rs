@@ -84,7 +84,7 @@ impl Node {
             }
         }
         let body = match wire::decode_body(opened.kind, opened.body) {
-            Ok(b) if names_listed_nodes(&b, self.nodes.len()) => b,
+            Ok(b) if b.names_listed_nodes(self.nodes.len()) => b,
             _ => {
                 peer.refusals.malformed += 1;
                 self.refused += 1;
@@ -479,7 +479,14 @@ impl Node {
         let me = self.me;
         self.take_echo(from.node, &hb, now);
         self.take_relayed(from.node, &hb.relayed, now);
+        let stopped_hearing = self
+            .peers
+            .get(from.node)
+            .heartbeat
+            .as_ref()
+            .map_or(0, |old| old.hears & !hb.hears);
         self.peers.get_mut(from.node).heartbeat_heard(hb, me, now);
+        self.check_on(stopped_hearing, now);
         self.keep_pace(from.node, now);
         if restart {
             if let Some(p) = self.proposal.take() {
@@ -574,41 +581,5 @@ impl Node {
         if let Some(body) = body {
             self.send(to, &body);
         }
-    }
-}
-
-/// Every node index in the body is a listed node, and member lists are
-/// in configured order without repeats (the codec cannot know the list).
-fn names_listed_nodes(body: &Body, count: usize) -> bool {
-    let node = |n: u8| usize::from(n) < count;
-    let view = |v: &ViewId| node(v.coordinator);
-    let members = |ms: &[Member]| {
-        ms.iter().all(|m| node(m.node)) && ms.windows(2).all(|w| w[0].node < w[1].node)
-    };
-    let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
-    match body {
-        Body::Heartbeat(hb) => {
-            hb.choice.map_or(true, node)
-                && hb.view.as_ref().map_or(true, view)
-                && (count >= 32 || hb.relayed.nodes >> count == 0)
-        }
-        Body::Propose {
-            proposal,
-            members: ms,
-        } => view(proposal) && members(ms),
-        Body::Flush {
-            proposal,
-            messages: ms,
-            ..
-        } => view(proposal) && messages(ms),
-        Body::Install {
-            view: v,
-            members: ms,
-            messages: msgs,
-            ..
-        } => view(v) && members(ms) && messages(msgs),
-        Body::Data { view: v, .. } => view(v),
-        Body::Sequenced { view: v, message } => view(v) && node(message.origin),
-        Body::Leave => true,
     }
 }

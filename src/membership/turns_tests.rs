@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use super::heartbeats::spread;
 use super::testnet::{agreed, until_agreed, Cluster, MS};
+use super::turns::spread;
 use super::wire::Kind;
 use super::{NodeEvent, Timing};
 
@@ -95,6 +95,42 @@ fn a_crash_in_a_cluster_of_32_is_noticed_within_the_time_out() {
         );
     }
     assert!(agreed(&c, &all_but(32, &[0, 7]), first).is_some());
+}
+
+/// A daemon that dies on a live host in a cluster of 32 is dropped within
+/// a heartbeat, as in a small cluster, though each peer heartbeats it
+/// only once a round: here it dies just after the coordinator's
+/// heartbeat to it, so the coordinator's own turn comes a round later;
+/// but the first peer whose heartbeat bounces says at once that it no
+/// longer hears it, and the coordinator then checks on it.
+#[test]
+fn a_dead_daemon_in_a_cluster_of_32_is_dropped_within_a_heartbeat() {
+    let mut c = Cluster::new(32, 0);
+    c.hosts_alive = true;
+    c.settle();
+    c.run(Duration::from_millis(500));
+    let old = c.node(1).status().view.expect("a view").0;
+    let sent_0_to_7 = |c: &Cluster| {
+        c.sent
+            .iter()
+            .filter(|(_, (a, b, bytes))| (*a, *b) == (0, 7) && bytes[3] == Kind::Heartbeat.byte())
+            .count()
+    };
+    let before = sent_0_to_7(&c);
+    for _ in 0..200 {
+        c.run(MS);
+        if sent_0_to_7(&c) > before {
+            break;
+        }
+    }
+    assert!(sent_0_to_7(&c) > before, "node 0 never heartbeated node 7");
+    c.nodes[7] = None;
+    let (took, _) = until_agreed(&mut c, &all_but(32, &[7]), old);
+    let heartbeat = Timing::default().heartbeat;
+    assert!(
+        took <= heartbeat + MS,
+        "node 7's dead daemon took {took:?} to drop"
+    );
 }
 
 /// With a tenth of all datagrams lost, a quiet cluster of 32 keeps its

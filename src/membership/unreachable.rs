@@ -271,6 +271,10 @@ impl Node {
                 if let Some(incarnation) = peer.incarnation {
                     peer.bounce.suspect(incarnation, now);
                     self.unreachable_suspicions += 1;
+                    // Our heartbeats say so at once, to every peer: with
+                    // heartbeats in turn most have not sent the dead
+                    // daemon anything yet, and this has them check it.
+                    self.next_heartbeat = now;
                 }
             }
         }

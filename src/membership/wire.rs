@@ -319,6 +319,43 @@ impl Body {
             Body::Leave => Kind::Leave,
         }
     }
+
+    /// Every node index in the body is one of `count` listed nodes, and
+    /// member lists are in configured order without repeats (decoding
+    /// cannot check this: it does not know the list).
+    pub fn names_listed_nodes(&self, count: usize) -> bool {
+        let node = |n: u8| usize::from(n) < count;
+        let view = |v: &ViewId| node(v.coordinator);
+        let members = |ms: &[Member]| {
+            ms.iter().all(|m| node(m.node)) && ms.windows(2).all(|w| w[0].node < w[1].node)
+        };
+        let messages = |ms: &[Sequenced]| ms.iter().all(|m| node(m.origin));
+        match self {
+            Body::Heartbeat(hb) => {
+                hb.choice.map_or(true, node)
+                    && hb.view.as_ref().map_or(true, view)
+                    && (count >= MAX_NODES || hb.relayed.nodes >> count == 0)
+            }
+            Body::Propose {
+                proposal,
+                members: ms,
+            } => view(proposal) && members(ms),
+            Body::Flush {
+                proposal,
+                messages: ms,
+                ..
+            } => view(proposal) && messages(ms),
+            Body::Install {
+                view: v,
+                members: ms,
+                messages: msgs,
+                ..
+            } => view(v) && members(ms) && messages(msgs),
+            Body::Data { view: v, .. } => view(v),
+            Body::Sequenced { view: v, message } => view(v) && node(message.origin),
+            Body::Leave => true,
+        }
+    }
 }
 
 /// Names the configured node list: the first 8 bytes of SHA-256 over each

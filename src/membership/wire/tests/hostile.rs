@@ -490,3 +490,20 @@ fn mangled_bodies_never_panic_and_decode_only_canonically() {
         }
     }
 }
+
+/// A relayed entry about a node beyond the cluster's list is refused
+/// with the rest of the body, as a choice of such a node is.
+#[test]
+fn relayed_entries_name_listed_nodes_only() {
+    let mut hb = match samples()[0].clone() {
+        Body::Heartbeat(hb) => hb,
+        other => panic!("a heartbeat sample: {other:?}"),
+    };
+    hb.relayed.insert(2, 9, RELAYED_AGE_UNIT);
+    assert!(Body::Heartbeat(hb.clone()).names_listed_nodes(3));
+    hb.relayed.insert(3, 9, RELAYED_AGE_UNIT);
+    assert!(!Body::Heartbeat(hb.clone()).names_listed_nodes(3));
+    assert!(Body::Heartbeat(hb.clone()).names_listed_nodes(4));
+    hb.relayed.insert(31, 9, RELAYED_AGE_UNIT);
+    assert!(Body::Heartbeat(hb).names_listed_nodes(MAX_NODES));
+}
