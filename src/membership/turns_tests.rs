@@ -110,12 +110,7 @@ fn a_dead_daemon_in_a_cluster_of_32_is_dropped_within_a_heartbeat() {
     c.settle();
     c.run(Duration::from_millis(500));
     let old = c.node(1).status().view.expect("a view").0;
-    let sent_0_to_7 = |c: &Cluster| {
-        c.sent
-            .iter()
-            .filter(|(_, (a, b, bytes))| (*a, *b) == (0, 7) && bytes[3] == Kind::Heartbeat.byte())
-            .count()
-    };
+    let sent_0_to_7 = |c: &Cluster| heartbeats(c, 0, 7, c.start);
     let before = sent_0_to_7(&c);
     for _ in 0..200 {
         c.run(MS);
