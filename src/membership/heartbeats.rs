@@ -122,8 +122,14 @@ impl Node {
     }
 
     /// Takes what a heartbeat of `from` relays: the latest moment it
-    /// heard each node directly, for the incarnation we know.
+    /// heard each node directly, for the incarnation we know. A node we
+    /// did not hear and hear now is heard since now. (Fresher evidence
+    /// only ever makes a node heard, and whether we hear one node does
+    /// not depend on another's: so whom we heard before is asked once,
+    /// and after only about the nodes we did not hear.)
     pub(super) fn take_relayed(&mut self, from: u8, relayed: &Relayed, now: Instant) {
+        let heard_before = self.peers.hears_bitmap(now);
+        let mut fresher_unheard = 0u32;
         for (node, incarnation, age) in relayed.entries() {
             if node == self.me || node == from || usize::from(node) >= self.nodes.len() {
                 continue;
@@ -131,13 +137,20 @@ impl Node {
             let Some(at) = now.checked_sub(age) else {
                 continue;
             };
-            let before = self.peers.hears_alone(node, now);
-            let peer = self.peers.get_mut(node);
+            let peer = self.peers.get(node);
             if peer.incarnation != Some(incarnation) || peer.relayed.is_some_and(|r| r >= at) {
                 continue;
             }
-            peer.relayed = Some(at);
-            if !before && self.peers.hears_alone(node, now) {
+            self.peers.get_mut(node).relayed = Some(at);
+            if heard_before & (1 << node) == 0 {
+                fresher_unheard |= 1 << node;
+            }
+        }
+        let mut rest = fresher_unheard;
+        while rest != 0 {
+            let node = rest.trailing_zeros() as u8;
+            rest &= rest - 1;
+            if self.peers.hears_alone(node, now) {
                 self.peers.get_mut(node).heard_since = Some(now);
             }
         }

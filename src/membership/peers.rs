@@ -326,20 +326,19 @@ impl Peers {
 
     /// As coordinator: the nodes we would put in our view besides us.
     pub(super) fn wanted(&self, now: Instant) -> Vec<Member> {
-        self.others()
-            .filter(|&n| {
-                let peer = self.get(n);
-                let follows = match peer.heartbeat.as_ref().and_then(|hb| hb.choice) {
-                    Some(c) if c == self.me => true,
-                    Some(c) if usize::from(c) < self.list.len() && c != n => {
-                        self.recently_lost(c, now)
-                    }
-                    _ => false,
-                };
-                self.reaches(n, now) && follows && peer.declined_until.map_or(true, |t| now >= t)
-            })
-            .filter_map(|n| self.get(n).member(n))
-            .collect()
+        // Room for us too: the caller adds us.
+        let mut wanted = Vec::with_capacity(self.list.len());
+        let peers = self.others().filter(|&n| {
+            let peer = self.get(n);
+            let follows = match peer.heartbeat.as_ref().and_then(|hb| hb.choice) {
+                Some(c) if c == self.me => true,
+                Some(c) if usize::from(c) < self.list.len() && c != n => self.recently_lost(c, now),
+                _ => false,
+            };
+            self.reaches(n, now) && follows && peer.declined_until.map_or(true, |t| now >= t)
+        });
+        wanted.extend(peers.filter_map(|n| self.get(n).member(n)));
+        wanted
     }
 
     /// `member`, which we still reach, has chosen a coordinator below us

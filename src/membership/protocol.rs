@@ -245,21 +245,20 @@ impl Node {
             }
         } else {
             let reform = std::mem::take(&mut self.reform);
-            let base: Vec<Member> = self
-                .view
-                .as_ref()
-                .map(|v| v.members.clone())
-                .unwrap_or_default();
             let ours = self.phase == NodePhase::Installed
                 && self.view.as_ref().is_some_and(|v| {
                     v.id.coordinator == self.me && v.id.incarnation == self.incarnation
                 });
-            if ours && base == wanted {
+            let base = self.view.as_ref().map_or(&[][..], |v| v.members.as_slice());
+            if ours && base == wanted.as_slice() {
                 if !reform {
                     return;
                 }
-            } else if !self.change_due(&base, &wanted, waiting, reform, now) {
-                return;
+            } else {
+                let base = base.to_vec();
+                if !self.change_due(&base, &wanted, waiting, reform, now) {
+                    return;
+                }
             }
         }
         self.propose(wanted, now);
@@ -267,9 +266,10 @@ impl Node {
 
     /// Our wanted set with us in it, in configured order.
     fn wanted(&self, now: Instant) -> Vec<Member> {
+        // The peers come in configured order: we go in our place.
         let mut wanted = self.peers.wanted(now);
-        wanted.push(self.member());
-        wanted.sort();
+        let me = self.member();
+        wanted.insert(wanted.partition_point(|m| *m < me), me);
         wanted
     }
 

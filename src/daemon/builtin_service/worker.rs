@@ -217,7 +217,7 @@ impl Driver {
         }
     }
 
-    /// Reads what the socket of `link` holds, until it would block: each
+    /// Reads what the socket of `link` holds, until it is empty: each
     /// read takes every datagram queued (up to [`batch::SLOTS`]), the node
     /// takes them one by one and settles once after each read.
     fn drain_link(&mut self, link: usize) {
@@ -264,6 +264,12 @@ impl Driver {
                 }
             }
             node.settle(now);
+            // The socket held fewer than a read takes: it is empty now
+            // (what arrives from here on wakes the next wait), and asking
+            // again would cost a call that finds nothing.
+            if count < batch::SLOTS {
+                return;
+            }
         }
     }
 
