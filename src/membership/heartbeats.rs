@@ -124,9 +124,8 @@ impl Node {
     /// Takes what a heartbeat of `from` relays: the latest moment it
     /// heard each node directly, for the incarnation we know. A node we
     /// did not hear and hear now is heard since now. (Fresher evidence
-    /// only ever makes a node heard, and whether we hear one node does
-    /// not depend on another's: so whom we heard before is asked once,
-    /// and after only about the nodes we did not hear.)
+    /// only ever makes a node heard: so whom we heard before is asked
+    /// once, and after only about the nodes we did not hear.)
     pub(super) fn take_relayed(&mut self, from: u8, relayed: &Relayed, now: Instant) {
         let heard_before = self.peers.hears_bitmap(now);
         let mut fresher_unheard = 0u32;
@@ -150,7 +149,7 @@ impl Node {
         while rest != 0 {
             let node = rest.trailing_zeros() as u8;
             rest &= rest - 1;
-            if self.peers.hears_alone(node, now) {
+            if self.peers.hears(node, now) {
                 self.peers.get_mut(node).heard_since = Some(now);
             }
         }

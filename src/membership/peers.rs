@@ -146,9 +146,13 @@ pub(super) struct Peers {
     /// `timeout` times `spread`.
     window: Duration,
     list: Vec<Peer>,
-    /// Whom we hear (a bit per node) at one instant, kept until a peer
-    /// or the time-out changes: the rules ask many times per input.
+    /// Whom we hear (a bit per node) at one instant, kept until the
+    /// instant or the time-out changes: the rules ask many times per
+    /// input. The bits of `changed` are worked out again first.
     heard: Cell<Option<(Instant, u32)>>,
+    /// Bit `n`: peer `n` may have changed since `heard` was worked out
+    /// (it was lent out mutably).
+    changed: Cell<u32>,
 }
 
 fn bit(node: u8) -> u32 {
@@ -164,6 +168,7 @@ impl Peers {
             window: timeout * spread,
             list: (0..count).map(|_| Peer::default()).collect(),
             heard: Cell::new(None),
+            changed: Cell::new(0),
         }
     }
 
@@ -190,18 +195,12 @@ impl Peers {
     }
 
     pub(super) fn get_mut(&mut self, node: u8) -> &mut Peer {
-        self.heard.set(None);
+        self.changed.set(self.changed.get() | bit(node));
         &mut self.list[usize::from(node)]
     }
 
     pub(super) fn hears(&self, node: u8, now: Instant) -> bool {
         self.hears_bitmap(now) & bit(node) != 0
-    }
-
-    /// As [`Peers::hears`], worked out for this node alone, without the
-    /// kept bitmap: for a caller that changes peers in between.
-    pub(super) fn hears_alone(&self, node: u8, now: Instant) -> bool {
-        node != self.me && self.get(node).hears(now, self.timeout, self.window)
     }
 
     /// Both ways: we hear it, and its last heartbeat says it hears us.
@@ -216,22 +215,36 @@ impl Peers {
 
     /// Bit `n`: we hear node `n` (never ourselves).
     pub(super) fn hears_bitmap(&self, now: Instant) -> u32 {
-        if let Some((at, bits)) = self.heard.get() {
-            if at == now {
-                return bits;
+        let changed = self.changed.replace(0);
+        let (mut bits, again) = match self.heard.get() {
+            Some((at, bits)) if at == now => (bits, changed),
+            _ => (0, u32::MAX),
+        };
+        if again == 0 {
+            return bits;
+        }
+        for n in self.others().filter(|&n| again & bit(n) != 0) {
+            if self.get(n).hears(now, self.timeout, self.window) {
+                bits |= bit(n);
+            } else {
+                bits &= !bit(n);
             }
         }
-        let bits = self
-            .others()
-            .filter(|&n| self.get(n).hears(now, self.timeout, self.window))
-            .fold(0, |acc, n| acc | bit(n));
         self.heard.set(Some((now, bits)));
         bits
     }
 
     pub(super) fn reach_bitmap(&self, now: Instant) -> u32 {
+        let heard = self.hears_bitmap(now);
         self.others()
-            .filter(|&n| self.reaches(n, now))
+            .filter(|&n| {
+                heard & bit(n) != 0
+                    && self
+                        .get(n)
+                        .heartbeat
+                        .as_ref()
+                        .is_some_and(|hb| hb.hears & bit(self.me) != 0)
+            })
             .fold(0, |acc, n| acc | bit(n))
     }
 
@@ -387,5 +400,43 @@ impl Peers {
         self.others()
             .filter_map(|n| self.get(n).expiry(now, self.timeout, self.window))
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whom we hear is kept for an instant, and a peer changed at that
+    /// same instant is worked out again: the kept bits never lag behind.
+    #[test]
+    fn the_kept_hearing_follows_each_change_at_one_instant() {
+        let timeout = Duration::from_millis(200);
+        let mut peers = Peers::new(4, 0, timeout, 2);
+        let start = Instant::now();
+        for n in 1..4 {
+            let peer = peers.get_mut(n);
+            peer.incarnation = Some(7);
+            peer.last_heard = Some(start);
+        }
+        let now = start + Duration::from_millis(10);
+        assert_eq!(peers.hears_bitmap(now), 0b1110);
+        // Gone silent long ago, at the same instant: no longer heard.
+        peers.get_mut(2).last_heard = Some(start - timeout * 3);
+        assert_eq!(peers.hears_bitmap(now), 0b1010);
+        assert!(!peers.hears(2, now));
+        // Relayed evidence alone keeps the node heard while the link's
+        // window (2 time-outs) holds.
+        peers.get_mut(2).last_heard = Some(now - timeout * 3 / 2);
+        assert_eq!(peers.hears_bitmap(now), 0b1010);
+        peers.get_mut(2).relayed = Some(now);
+        assert_eq!(peers.hears_bitmap(now), 0b1110);
+        // Later, everything is worked out again: node 2's link has been
+        // silent for longer than the window.
+        let later = start + Duration::from_millis(150);
+        assert_eq!(peers.hears_bitmap(later), 0b1010);
+        // A new time-out is taken at once.
+        peers.set_timeout(timeout * 2);
+        assert_eq!(peers.hears_bitmap(later), 0b1110);
     }
 }
