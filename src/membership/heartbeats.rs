@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::node::{Node, NodePhase};
-use super::turns::turn_of;
+use super::turns::{turn_of, Gist};
 use super::wire::{Body, Heartbeat, Relayed};
 
 impl Node {
@@ -182,14 +182,9 @@ impl Node {
     /// once per round.
     pub(super) fn send_heartbeats(&mut self, now: Instant) {
         let base = self.heartbeat(now);
-        let gist = Heartbeat {
-            sent: 0,
-            relayed: Relayed::default(),
-            ..base.clone()
-        };
         let spread = self.peers.spread;
         let round = self.timing.heartbeat * spread;
-        let (tick, everyone) = self.rotation.period(gist, now, round);
+        let (tick, everyone) = self.rotation.period(Gist::of(&base), now, round);
         let turns: Vec<u8> = self
             .peers
             .others()

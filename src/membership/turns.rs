@@ -72,7 +72,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::wire::Heartbeat;
+use super::wire::{Heartbeat, ViewId};
 
 /// Peers a quiet node heartbeats per period, at most (besides those that
 /// ask for an answer to every heartbeat).
@@ -84,15 +84,45 @@ pub(super) fn spread(nodes: usize) -> u32 {
     nodes.saturating_sub(1).div_ceil(FAN_OUT).max(1) as u32
 }
 
+/// What a heartbeat says besides its send time, echo and relayed
+/// entries: what makes every peer's turn come when it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Gist {
+    hears: u32,
+    reach: u32,
+    choice: Option<u8>,
+    view: Option<ViewId>,
+    delivered: u32,
+    sequenced: u32,
+    stable: u32,
+    max_ltime: u64,
+    wants_answers: bool,
+}
+
+impl Gist {
+    pub(super) fn of(heartbeat: &Heartbeat) -> Gist {
+        Gist {
+            hears: heartbeat.hears,
+            reach: heartbeat.reach,
+            choice: heartbeat.choice,
+            view: heartbeat.view,
+            delivered: heartbeat.delivered,
+            sequenced: heartbeat.sequenced,
+            stable: heartbeat.stable,
+            max_ltime: heartbeat.max_ltime,
+            wants_answers: heartbeat.wants_answers,
+        }
+    }
+}
+
 /// Whom our heartbeats go to: every peer while what they say changes,
 /// and in a quiet cluster each peer once per `spread` periods, in turn.
 #[derive(Debug)]
 pub(super) struct Rotation {
     /// Periods sent so far.
     tick: u64,
-    /// What our heartbeats last said, besides their send time, echo and
-    /// relayed entries.
-    said: Option<Heartbeat>,
+    /// What our heartbeats last said.
+    said: Option<Gist>,
     /// When that last changed.
     changed_at: Instant,
 }
@@ -106,12 +136,11 @@ impl Rotation {
         }
     }
 
-    /// A new period, whose heartbeat says `gist` (its send time, echo
-    /// and relayed entries left out): the period's number, and whether it
-    /// is every peer's turn (what the heartbeat says changed less than
-    /// `round` ago).
-    pub(super) fn period(&mut self, gist: Heartbeat, now: Instant, round: Duration) -> (u64, bool) {
-        if self.said.as_ref() != Some(&gist) {
+    /// A new period, whose heartbeat says `gist`: the period's number,
+    /// and whether it is every peer's turn (what the heartbeat says
+    /// changed less than `round` ago).
+    pub(super) fn period(&mut self, gist: Gist, now: Instant, round: Duration) -> (u64, bool) {
+        if self.said != Some(gist) {
             self.said = Some(gist);
             self.changed_at = now;
         }
