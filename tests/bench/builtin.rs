@@ -368,14 +368,15 @@ fn idle_by_size(size: usize, period: Duration) {
     let pids: Vec<u32> = (0..size)
         .map(|i| cluster.node(i).pid().expect("the node runs"))
         .collect();
-    // Node 0's port only: a sniffer per node would load the machine with
-    // the square of the cluster's datagrams.
-    let sniffer = cluster.hub().run(|| Sniffer::open(&port_name(0)));
-    let mac = cluster.node(0).mac;
     if let Some(hold) = env_number("WACKAMOLE_BENCH_IDLE_HOLD") {
         eprintln!("{size} nodes, pids {pids:?}: measuring in {hold} s");
         thread::sleep(Duration::from_secs(hold));
     }
+    // Node 0's port only: a sniffer per node would load the machine with
+    // the square of the cluster's datagrams. (Opened after the hold, so
+    // that the cluster is without it while held.)
+    let sniffer = cluster.hub().run(|| Sniffer::open(&port_name(0)));
+    let mac = cluster.node(0).mac;
     let before: Vec<Duration> = pids.iter().map(|&p| on_cpu(p)).collect();
     let woken: u64 = pids.iter().map(|&p| wakeups(p)).sum();
     let started = Instant::now();
