@@ -1,5 +1,7 @@
-//! The `wackatrl` side: connect, ask, read the reply within a time-out,
-//! and print the listing as the original tool does.
+//! The client side of the control socket: connect, ask, read the reply
+//! within a time-out; and render the listing as the original tool prints
+//! it. What the `wackatrl` command does with them is in
+//! [`wackatrl`](super::wackatrl).
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -27,21 +29,6 @@ const MAX_STATE_LEN: usize = 65_536 * VIF_LEN;
 const MAX_JSON_LEN: usize = 64 << 20;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 << 10;
-
-/// What `wackatrl` was asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// `-l`
-    List,
-    /// `-f`: simulate a failure, then list.
-    SimulateFailure,
-    /// `-s`: end the simulated failure, then list.
-    EndFailure,
-    /// `--metrics`: the status in the Prometheus text format.
-    Metrics,
-    /// `--watch`: every event, until the watch ends.
-    Watch,
-}
 
 /// A connection to a daemon's control socket.
 pub struct ControlClient {
@@ -120,7 +107,7 @@ impl ControlClient {
     }
 
     /// Request 3's reply as UTF-8 text, not yet checked.
-    fn json_text(&mut self) -> Result<String, ControlError> {
+    pub(super) fn json_text(&mut self) -> Result<String, ControlError> {
         self.send(RequestKind::JsonStatus)?;
         let len = decode_length(self.read_array("reading the JSON length")?, MAX_JSON_LEN)?;
         utf8(self.read_vec(len, "reading the JSON status")?)
@@ -272,26 +259,6 @@ pub fn health_marks(status: &JsonStatus) -> Vec<HealthMark> {
         .collect()
 }
 
-/// What the listing shows: from our JSON status, which carries IPv6
-/// addresses too; from the original state reply when the daemon does not
-/// answer request 3 (an original daemon, which has no IPv6 addresses).
-/// The JSON text is checked once, by the decoder; an answer that is not
-/// our document is an error, not a reason to ask again.
-fn listing(mut client: ControlClient, socket: &Path) -> Result<String, ControlError> {
-    match client.json_text() {
-        Ok(text) => {
-            let status = decode_status(&text)?;
-            Ok(render_marked(
-                &state_from_json(&status)?,
-                &health_marks(&status),
-            ))
-        }
-        Err(_) => Ok(render_listing(
-            &ControlClient::connect(socket, DEFAULT_TIMEOUT)?.state()?,
-        )),
-    }
-}
-
 /// Our JSON status from the text of a reply ([`JsonStatus::decode`]: no
 /// text can make it panic or loop).
 pub fn decode_status(text: &str) -> Result<JsonStatus, ControlError> {
@@ -323,37 +290,6 @@ pub fn state_from_json(status: &JsonStatus) -> Result<StateReply, ControlError> 
         });
     }
     Ok(StateReply { vifs })
-}
-
-/// What `wackatrl` does: act if asked to, then print the listing (or the
-/// JSON document with `json`, or the metrics) to `out`; or watch.
-pub fn run(
-    socket: &Path,
-    action: Action,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<(), ControlError> {
-    if action == Action::Watch {
-        return super::watch_client::watch(socket, json, out);
-    }
-    let mut client = ControlClient::connect(socket, DEFAULT_TIMEOUT)?;
-    match action {
-        Action::List | Action::Metrics | Action::Watch => {}
-        Action::SimulateFailure => client.simulate_failure()?,
-        Action::EndFailure => client.end_failure()?,
-    }
-    let text = if action == Action::Metrics {
-        super::metrics::render(&decode_status(&client.json_text()?)?)
-    } else if json {
-        client.json_status()? + "\n"
-    } else {
-        listing(client, socket)?
-    };
-    match out.write_all(text.as_bytes()) {
-        // The reader went away (`wackatrl -l | head`): nothing left to do.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        written => written.map_err(|e| ControlError::io("writing the listing", e)),
-    }
 }
 
 #[cfg(test)]

@@ -20,12 +20,18 @@
 //! ([`metrics`]) on the client's side. The JSON status document (its
 //! types, the grammar check a reply passes, the value tree and the
 //! decoder) is in [`json`].
+//!
+//! The tool's side: [`client`] holds a connection to the socket (the
+//! requests, their time-outs) and renders the listing, [`watch_client`]
+//! follows a watch over such a connection, and [`wackatrl`] is what the
+//! command does with the two.
 
 pub mod client;
 pub mod json;
 pub mod metrics;
 pub mod server;
 pub mod status_report;
+pub mod wackatrl;
 pub mod watch;
 pub mod watch_client;
 pub mod watchers;
@@ -35,11 +41,12 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use client::{render_listing, run, Action, ControlClient};
+pub use client::{render_listing, ControlClient};
 pub use server::{ControlHandle, ControlServer, Limits, Request, Responder};
 pub use status_report::{
     MemberStatus, QuorumStatus, ServiceStatus, StatusReport, TrackerStatus, VifStatus,
 };
+pub use wackatrl::{run, Action};
 pub use watch::{EndCause, MoveReason, RefusalReason, WatchEvent, WatchItem, WatchRecord};
 pub use watchers::{WatchLimits, Watchers};
 pub use wire::{AddressRecord, RequestKind, StateReply, VifRecord};

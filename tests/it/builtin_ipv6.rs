@@ -351,9 +351,9 @@ fn dual_stack_and_ipv6_only_vifs_fail_over_with_a_neighbour_advertisement() {
     );
     let mut listing = Vec::new();
     let control = cluster.dir().join(format!("node{holder}.sock"));
-    wackamole::control::client::run(
+    wackamole::control::run(
         &control,
-        wackamole::control::client::Action::List,
+        wackamole::control::Action::List,
         false,
         &mut listing,
     )

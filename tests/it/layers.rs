@@ -258,9 +258,6 @@ fn the_pure_layers_forbid_unsafe_code() {
 /// opened yet, each as its folder and its modules. The test fails when
 /// one is gone, so that its entry goes with it.
 const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
-    // `client::run` starts a watch (`watch_client`), which drives a
-    // `client::ControlClient`.
-    ("control", &["client", "watch_client"]),
     // `Node` keeps the state its jobs define (`Growth`, `Links`, `Peers`,
     // ...) and the job files add methods to `Node`: the engine's layout
     // (the state apart from the jobs) would open it.

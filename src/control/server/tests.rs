@@ -1,7 +1,8 @@
 use super::*;
-use crate::control::client::{self, Action, ControlClient};
+use crate::control::client::ControlClient;
 use crate::control::render_listing;
 use crate::control::status_report::tests::sample_status;
+use crate::control::wackatrl::{self, Action};
 use crate::control::watch::{EndCause, WatchEvent, WatchItem, WatchRecord};
 use crate::testutil::TempDir;
 use std::io::{BufRead, BufReader};
@@ -105,19 +106,19 @@ fn state_reply_is_the_byte_protocol() {
 fn wackatrl_lists_acts_and_prints_json() {
     let d = daemon(quick());
     let mut out = Vec::new();
-    client::run(&d.path, Action::List, false, &mut out).unwrap();
+    wackatrl::run(&d.path, Action::List, false, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         render_listing(&sample_status().state_reply())
     );
 
     let mut out = Vec::new();
-    client::run(&d.path, Action::SimulateFailure, false, &mut out).unwrap();
+    wackatrl::run(&d.path, Action::SimulateFailure, false, &mut out).unwrap();
     assert!(String::from_utf8(out)
         .unwrap()
         .starts_with("Owner: 192.168.1.10\n"));
     let mut out = Vec::new();
-    client::run(&d.path, Action::EndFailure, true, &mut out).unwrap();
+    wackatrl::run(&d.path, Action::EndFailure, true, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         sample_status().to_json() + "\n"
@@ -247,7 +248,7 @@ fn wackatrl(
     let path = path.to_path_buf();
     thread::spawn(move || {
         let mut out = Vec::new();
-        let outcome = client::run(&path, action, json, &mut out);
+        let outcome = wackatrl::run(&path, action, json, &mut out);
         (outcome, String::from_utf8(out).expect("UTF-8 output"))
     })
 }
