@@ -8,8 +8,9 @@
 //!    (`poll_timeout`) comes; the engine loop wakes it early for a
 //!    command by sending one byte to the first socket from its waker
 //!    socket;
-//! 2. reads *every* datagram already queued (non-blocking, until each
-//!    socket would block; up to 32 in one `recvmmsg`, see `batch.rs`),
+//! 2. reads *every* datagram already queued (non-blocking, up to 32 in
+//!    one `recvmmsg`, see `batch.rs`, until a read finds the socket
+//!    emptied or empty),
 //!    hands each to the node and lets the node settle once per read, then,
 //!    for each socket that reported an error, the ICMP errors queued for
 //!    our datagrams (a port unreachable goes to the node: see
@@ -210,7 +211,7 @@ impl Driver {
         }
     }
 
-    /// Reads what the sockets hold, until each would block.
+    /// Reads what the sockets hold, until each is empty.
     fn drain(&mut self) {
         for link in 0..self.w.sockets.len() {
             self.drain_link(link);
