@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use builtin::{millis, port_name, BuiltinCluster, Spec, PORT};
 use builtin_status::ViewWatch;
-use cluster::Waits;
+use cluster::{Observer, Waits};
 use sniffer::Sniffer;
 use wackamole::membership::{DEFAULT_HEARTBEAT, DEFAULT_TIMEOUT};
 
@@ -91,6 +91,7 @@ fn main() {
             let samples = takeovers(spec(), fault, runs);
             report(
                 &format!("{} to takeover, {setting}", fault.name()),
+                "VIFs up and announced",
                 &samples,
             );
         }
@@ -153,16 +154,41 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn report(what: &str, samples: &[Duration]) {
+/// `what`, timed until `until` (what the samples measure the end by).
+fn report(what: &str, until: &str, samples: &[Duration]) {
     let mut sorted = samples.to_vec();
     sorted.sort();
     let n = sorted.len();
     println!(
-        "{what}: VIFs up and announced, {n} runs: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        "{what}: {until}, {n} runs: min {:.1} ms, median {:.1} ms, max {:.1} ms",
         ms(sorted[0]),
         ms(sorted[n / 2]),
         ms(sorted[n - 1])
     );
+}
+
+/// When every VIF of `orphans` is up on one of `survivors`, asked over
+/// and over (each sweep asks every survivor's namespace in turn); `None`
+/// once `deadline` passes.
+fn taken_over(
+    observer: &Observer,
+    survivors: &[usize],
+    orphans: &[std::net::Ipv4Addr],
+    deadline: Instant,
+) -> Option<Instant> {
+    loop {
+        let holders: Vec<_> = survivors.iter().map(|&s| observer.on_node(s)).collect();
+        if orphans
+            .iter()
+            .all(|v| holders.iter().any(|h| h.contains(v)))
+        {
+            return Some(Instant::now());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_micros(100));
+    }
 }
 
 /// Every node in one view, each VIF on exactly one node, one each.
@@ -196,19 +222,7 @@ fn takeovers(spec: Spec, fault: Fault, runs: usize) -> Vec<Duration> {
         let watcher = {
             let (observer, orphans, survivors) =
                 (observer.clone(), orphans.clone(), survivors.clone());
-            thread::spawn(move || loop {
-                let holders: Vec<_> = survivors.iter().map(|&s| observer.on_node(s)).collect();
-                if orphans
-                    .iter()
-                    .all(|v| holders.iter().any(|h| h.contains(v)))
-                {
-                    return Some(Instant::now());
-                }
-                if Instant::now() >= deadline {
-                    return None;
-                }
-                thread::sleep(Duration::from_micros(100));
-            })
+            thread::spawn(move || taken_over(&observer, &survivors, &orphans, deadline))
         };
         let struck = Instant::now();
         if fault == Fault::HostDeath {
@@ -410,16 +424,10 @@ fn idle_by_size(size: usize, period: Duration) {
     if size >= 16 && runs > 0 {
         for fault in [Fault::Kill, Fault::HostDeath] {
             let samples = takeovers_in(&mut cluster, size, fault, runs);
-            let mut sorted = samples.clone();
-            sorted.sort();
-            let n = sorted.len();
-            println!(
-                "{} to takeover, {size} nodes at the defaults: VIFs up on a survivor, {n} runs: \
-                 min {:.1} ms, median {:.1} ms, max {:.1} ms",
-                fault.name(),
-                ms(sorted[0]),
-                ms(sorted[n / 2]),
-                ms(sorted[n - 1])
+            report(
+                &format!("{} to takeover, {size} nodes at the defaults", fault.name()),
+                "VIFs up on a survivor",
+                &samples,
             );
         }
     }
@@ -453,21 +461,12 @@ fn takeovers_in(
             cluster.link_down(victim);
         }
         cluster.signal(victim, libc::SIGKILL);
-        let up = loop {
-            let holders: Vec<_> = survivors.iter().map(|&s| observer.on_node(s)).collect();
-            if orphans
-                .iter()
-                .all(|v| holders.iter().any(|h| h.contains(v)))
-            {
-                break Instant::now();
-            }
-            if Instant::now() >= deadline {
-                cluster.fail(&format!(
-                    "{} of node {victim} of {size}: its VIFs {orphans:?} not taken over within \
-                     {TAKEOVER:?}",
-                    fault.name()
-                ));
-            }
+        let Some(up) = taken_over(&observer, &survivors, &orphans, deadline) else {
+            cluster.fail(&format!(
+                "{} of node {victim} of {size}: its VIFs {orphans:?} not taken over within \
+                 {TAKEOVER:?}",
+                fault.name()
+            ));
         };
         samples.push(up - struck);
         cluster.wait_exit(victim, Duration::from_secs(10));
