@@ -156,12 +156,15 @@ impl Node {
     }
 
     /// A peer stopped hearing the nodes of `nodes` (a bit each): with
-    /// heartbeats in turn, those of them we still hear get a heartbeat
-    /// now rather than at their turn, so that a dead daemon's host
-    /// answers it with a port unreachable at once (see `unreachable.rs`).
-    /// With every peer heartbeated every period, nothing to do.
+    /// heartbeats in turn, those of them we still hear get a probe now
+    /// rather than a heartbeat at their turn, so that a dead daemon's
+    /// host answers it with a port unreachable at once, and that one
+    /// bounce is enough (see `unreachable.rs`). Several peers that stop
+    /// hearing a node together cost it one probe, not one each. With
+    /// every peer heartbeated every period, or the rule off, nothing to
+    /// do.
     pub(super) fn check_on(&mut self, nodes: u32, now: Instant) {
-        if self.peers.spread == 1 || nodes == 0 {
+        if self.peers.spread == 1 || nodes == 0 || !self.timing.port_unreachable {
             return;
         }
         let base = self.heartbeat(now);
@@ -171,7 +174,7 @@ impl Node {
             .filter(|&n| nodes & (1 << n) != 0 && self.peers.hears(n, now))
             .collect();
         for n in heard {
-            self.send_heartbeat(n, &base);
+            self.send_probe(n, &base);
         }
     }
 

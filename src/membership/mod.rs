@@ -568,6 +568,8 @@ mod batch_tests;
 mod coordinator;
 mod delivery;
 mod heartbeats;
+#[cfg(test)]
+mod icmp_limit;
 mod lease;
 mod links;
 mod node;

@@ -1,11 +1,13 @@
 //! A few real nodes on a network that delivers at once what is not cut,
 //! with time moved by hand, for the unit tests of the lease and of the
 //! port unreachable rule. A node whose daemon is dead (`None`) may have a
-//! live host that bounces what is sent to it.
+//! live host that bounces what is sent to it, as sparingly as Linux does
+//! ([`IcmpLimit`]).
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use super::icmp_limit::IcmpLimit;
 use super::wire::{Key, Kind};
 use super::{Node, NodeEvent, Timing, ViewId};
 
@@ -46,6 +48,9 @@ pub(super) struct Cluster {
     pub(super) hosts_alive: bool,
     /// Bounces delivered so far.
     pub(super) bounces: usize,
+    /// What the dead daemons' hosts would have bounced but their kernels
+    /// held back.
+    pub(super) icmp: IcmpLimit,
     /// Each node takes all that is queued for it in one batch and settles
     /// once ([`Node::take_datagram`], [`Node::settle`]), as the daemon's
     /// worker does with one read of its socket.
@@ -88,6 +93,7 @@ impl Cluster {
             queue: Vec::new(),
             hosts_alive: false,
             bounces: 0,
+            icmp: IcmpLimit::default(),
             batched: false,
         };
         for i in 0..n {
@@ -176,8 +182,12 @@ impl Cluster {
     /// `about`'s host tells `to` that `quoted`, sent to it, found no
     /// socket.
     pub(super) fn bounce(&mut self, to: usize, about: usize, quoted: &[u8]) {
-        self.bounces += 1;
         let now = self.now;
+        let now_us = now.saturating_duration_since(self.start).as_micros() as u64;
+        if !self.icmp.allow(about, to, now_us) {
+            return;
+        }
+        self.bounces += 1;
         if let Some(node) = self.nodes[to].as_mut() {
             node.handle_unreachable(SocketAddr::V4(address(about)), quoted, now);
         }
@@ -191,17 +201,25 @@ impl Cluster {
             let next = self
                 .nodes
                 .iter()
-                .enumerate()
-                .filter_map(|(i, n)| n.as_ref()?.poll_timeout().map(|t| (t, i)))
+                .filter_map(|n| n.as_ref()?.poll_timeout())
                 .min();
             match next {
-                Some((t, i)) if t <= until => {
+                Some(t) if t <= until => {
                     self.now = self.now.max(t);
                     let now = self.now;
-                    if let Some(node) = self.nodes[i].as_mut() {
-                        node.handle_timeout(now);
+                    // Every node due at this instant acts before anything
+                    // it sends arrives, as on a real network: with
+                    // batches, what several nodes send one node at one
+                    // instant reaches it together.
+                    for i in 0..self.nodes.len() {
+                        let Some(node) = self.nodes[i].as_mut() else {
+                            continue;
+                        };
+                        if node.poll_timeout().is_some_and(|due| due <= now) {
+                            node.handle_timeout(now);
+                            self.collect(i);
+                        }
                     }
-                    self.collect(i);
                 }
                 _ => break,
             }

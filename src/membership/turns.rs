@@ -55,10 +55,13 @@
 //!   for up to a round. The first whose heartbeat bounces, once sure,
 //!   heartbeats every peer at once, saying it no longer hears that node;
 //!   a node that sees a peer stop hearing a node it still hears sends
-//!   that node a heartbeat at once, out of turn. So every node's own
-//!   heartbeat bounces within a heartbeat or so of the death, as in a
-//!   small cluster (`turns_tests.rs` shows the coordinator, whose turn
-//!   came just before the death, dropping the node within a heartbeat).
+//!   that node a probe at once, out of turn, one however many peers say
+//!   so, and suspects it on that probe's bounce alone. So every node's
+//!   own probe bounces within a heartbeat or so of the death, as in a
+//!   small cluster, within the six bounces the dead host's kernel
+//!   grants each peer (`turns_tests.rs` shows the coordinator, whose
+//!   turn came just before the death, dropping the node within a
+//!   heartbeat, with the kernel's limit modelled).
 //! - **Safety** never depended on the failure detector (module
 //!   documentation: any choice and any proposal yield valid views).
 //! - **The stall rule** counts our own periods: unchanged.

@@ -128,6 +128,38 @@ fn a_dead_daemon_in_a_cluster_of_32_is_dropped_within_a_heartbeat() {
     );
 }
 
+/// A dead daemon's host answers each peer with at most six port
+/// unreachables before its kernel holds back the rest (`IcmpLimit`), so
+/// what a peer sends the dead daemon must not outrun that: when several
+/// peers tell the coordinator at once that they stopped hearing it, the
+/// coordinator checks on it once, not once per peer, and the bounce of
+/// that check is enough. Whichever period of a round the daemon dies in
+/// (so whether the coordinator's own turn to heartbeat it comes first or
+/// not), in a cluster of 16 that reads its socket in batches as the
+/// daemon does, it is dropped within a heartbeat, well before the
+/// time-out.
+#[test]
+fn a_dead_daemon_is_dropped_within_a_heartbeat_whatever_its_kernel_holds_back() {
+    let heartbeat = Timing::default().heartbeat;
+    for (victim, offset) in [(11, 0), (11, 1), (11, 2), (11, 3), (6, 0), (6, 1)] {
+        let mut c = Cluster::new(16, 0);
+        c.hosts_alive = true;
+        c.batched = true;
+        c.settle();
+        c.run(Duration::from_millis(500) + heartbeat / 2 * offset);
+        let old = c.node(0).status().view.expect("a view").0;
+        c.nodes[victim] = None;
+        let (took, _) = until_agreed(&mut c, &all_but(16, &[victim]), old);
+        assert!(
+            took <= heartbeat + 2 * MS,
+            "killed {offset} half-periods on, node {victim}'s dead daemon took {took:?} to \
+             drop ({} bounces sent, {} held back by its kernel)",
+            c.bounces,
+            c.icmp.refused
+        );
+    }
+}
+
 /// With a tenth of all datagrams lost, a quiet cluster of 32 keeps its
 /// view: a node heartbeated directly only every fourth period is still
 /// heard through the peers that relay it (without them, two losses in a

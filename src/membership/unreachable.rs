@@ -17,7 +17,11 @@
 //!    it over that link. Anything else is ignored. The destination may
 //!    be the peer's address on any link: the same bytes go over each.
 //! 2. **Probe.** The first such bounce sends the peer a heartbeat at once
-//!    (the probe) and notes its counter.
+//!    (the probe) and notes its counter. With heartbeats in turn, the
+//!    heartbeat sent out of turn to a peer that another peer stopped
+//!    hearing (`turns.rs`) is a probe too: that peer's heartbeat, which
+//!    authenticates, already said something is wrong, so its bounce
+//!    alone is enough. While a probe is under way no other is sent.
 //! 3. **Confirm.** A bounce of the probe or of a later datagram over
 //!    every link on which the peer was heard within `Timeout` (the one
 //!    link of a cluster without links), with no datagram of the peer
@@ -45,9 +49,20 @@
 //! A host that dies, or a link that breaks, sends no ICMP message: those
 //! failures are found by `Timeout` as before. A host whose ICMP message
 //! quotes fewer bytes than the datagram (the minimum is 8) gives no proof
-//! and no speed-up. Linux quotes whole heartbeats, and rate-limits these
-//! messages per destination (a burst of six, then one a second by
-//! default), which is plenty for the two bounces the rule needs.
+//! and no speed-up. Linux quotes whole heartbeats.
+//!
+//! **Few bounces.** Linux also limits these messages per destination: a
+//! burst of six, then one a second (the `icmp_ratelimit` sysctl). So
+//! each datagram a peer sends a dead daemon spends one of the few
+//! bounces it will get, and the rule must be done within them: it needs
+//! two (the first and the probe's), or one when the probe was sent out
+//! of turn, and never sends a second probe while one is under way. With
+//! heartbeats in turn, several peers that stop hearing the dead daemon
+//! at one instant would otherwise each have the coordinator send it a
+//! heartbeat: six of those spent the burst before the probe went out,
+//! and the coordinator waited for `Timeout`. The tests' networks (the
+//! unit tests' and the packet simulation) hold bounces back as Linux
+//! does (`icmp_limit.rs`).
 //!
 //! **The threat.** ICMP is not authenticated: anyone who can send us an IP
 //! packet can send a port unreachable that names a peer's address and
@@ -59,8 +74,9 @@
 //!   among the last 64, and one quoted before cannot be quoted again.
 //! - An attacker who sees our datagrams to the peer (on the path, or on a
 //!   shared segment) can quote the last one and then our probe before the
-//!   peer's next datagram reaches us. The peer is then suspected although
-//!   it lives. That is exactly what losing the peer's datagrams to us for
+//!   peer's next datagram reaches us (or only a probe sent out of turn,
+//!   which a member's authenticated heartbeat caused). The peer is then
+//!   suspected although it lives. That is exactly what losing the peer's datagrams to us for
 //!   `Timeout` does, and the protocol is built for it: safety never rests
 //!   on the failure detector (any suspicion at all yields valid views),
 //!   the peer is dropped from the view, notices that it was left out
@@ -102,7 +118,7 @@ use std::time::{Duration, Instant};
 
 use super::links::MAX_LINKS;
 use super::node::Node;
-use super::wire;
+use super::wire::{self, Heartbeat};
 
 /// A bounce counts only for one of the last this many datagrams we sent
 /// to that node (about a second of heartbeats at the defaults): an old
@@ -213,6 +229,22 @@ impl Bounce {
 }
 
 impl Node {
+    /// Sends `node` a heartbeat now that is a probe: its bounce, or that
+    /// of any later datagram, over every link it is needed on, makes us
+    /// suspect `node`. Nothing is sent while a probe to it is under way:
+    /// each datagram to a dead daemon spends one of the few port
+    /// unreachables its kernel answers us with, and the probe's bounce
+    /// says all that another could.
+    pub(super) fn send_probe(&mut self, node: u8, base: &Heartbeat) {
+        let next = self.next_counter(node);
+        let bounce = &mut self.peers.get_mut(node).bounce;
+        if bounce.probe.is_some() {
+            return;
+        }
+        bounce.probing(next);
+        self.send_heartbeat(node, base);
+    }
+
     /// The host of `to` answered a datagram of ours with ICMP port
     /// unreachable; `quoted` is what the answer quotes of that datagram
     /// (the UDP payload, whole or cut short). `to` may be a node's address
@@ -263,9 +295,8 @@ impl Node {
         match peer.bounce.take(h.counter, link, needed, now, timeout) {
             Verdict::Ignore => {}
             Verdict::Probe => {
-                peer.bounce.probing(next);
                 let base = self.heartbeat(now);
-                self.send_heartbeat(node, &base);
+                self.send_probe(node, &base);
             }
             Verdict::Suspect => {
                 if let Some(incarnation) = peer.incarnation {

@@ -35,6 +35,19 @@ fn a_first_bounce_probes_and_a_bounce_of_the_probe_suspects() {
     assert_eq!(b.take(13, 0, 1, t0 + MS, TIMEOUT), Verdict::Ignore);
 }
 
+/// A probe sent out of turn, before any bounce (a peer stopped hearing
+/// the node): its bounce alone suspects; earlier datagrams' bounces that
+/// come first neither probe again nor suspect.
+#[test]
+fn a_probe_sent_before_any_bounce_needs_only_its_own() {
+    let t0 = Instant::now();
+    let mut b = Bounce::default();
+    b.probing(20);
+    assert_eq!(b.take(18, 0, 1, t0, TIMEOUT), Verdict::Ignore);
+    assert_eq!(b.take(19, 0, 1, t0, TIMEOUT), Verdict::Ignore);
+    assert_eq!(b.take(20, 0, 1, t0 + MS, TIMEOUT), Verdict::Suspect);
+}
+
 #[test]
 fn each_bounced_datagram_counts_once() {
     let (t0, mut b) = probed(10, 10);

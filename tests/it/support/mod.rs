@@ -48,6 +48,9 @@ pub mod cluster;
 pub mod descriptors;
 pub mod env;
 pub mod faults;
+// The library's model of Linux's ICMP limit, which its unit tests use too.
+#[path = "../../../src/membership/icmp_limit.rs"]
+pub mod icmp_limit;
 pub mod links;
 pub mod netns;
 pub mod promise_runs;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use wackamole::membership::wire::{Body, Echo, Heartbeat, Key, Relayed};
 use wackamole::membership::{MulticastError, Node, NodeEvent, Timing, ViewId};
 
+use super::icmp_limit::IcmpLimit;
 use super::rng::Rng;
 
 pub const PORT: u16 = 4810;
@@ -99,8 +100,11 @@ pub struct Net {
     pub batch_us: u64,
     pub rng: Rng,
     pub stats: NetStats,
-    /// A crashed node's host lives on half the time, and bounces.
+    /// A crashed node's host lives on half the time, and bounces, as
+    /// sparingly as Linux does.
     pub icmp: bool,
+    /// The bounces those hosts' kernels held back.
+    pub icmp_limit: IcmpLimit,
     /// `forged[a][b]`: until this time, every datagram from a to b is
     /// also answered by a forged port unreachable (b still gets it).
     pub forged: Vec<Vec<u64>>,
@@ -203,6 +207,7 @@ impl Net {
             rng: Rng(seed ^ 0x0005_eed0_f0e7),
             stats: NetStats::default(),
             icmp: false,
+            icmp_limit: IcmpLimit::default(),
             forged: vec![vec![0; n]; n],
             bounces: 0,
             forged_bounces: 0,
@@ -526,7 +531,15 @@ impl Net {
             SlotState::Down if self.slots[p.to].host_alive && !p.bounce => {
                 // The host's answer comes back over the same link (every
                 // link a datagram of ours came over bounces).
-                if !self.blocked[p.to][p.from] && !self.link_blocked[p.link][p.to][p.from] {
+                // Each address of the sender (one per link) is a
+                // destination of its own to the host's limit.
+                let address = p.link * self.slots.len() + p.from;
+                // The host spends a token whether the answer gets
+                // through or not.
+                if self.icmp_limit.allow(p.to, address, self.now)
+                    && !self.blocked[p.to][p.from]
+                    && !self.link_blocked[p.link][p.to][p.from]
+                {
                     let (lo, hi) = self.delay_us;
                     let at = self.now + self.rng.range(lo as usize, hi as usize) as u64;
                     self.push(at, p.to, p.from, p.link, p.bytes, true);
