@@ -178,21 +178,41 @@ impl Node {
         }
     }
 
+    /// The peers that read our heartbeats' delivery counters (a bit
+    /// each): our view's coordinator, or, if we are it, its members.
+    fn counters_read_by(&self) -> u32 {
+        let Some(view) = &self.view else {
+            return 0;
+        };
+        if view.id.coordinator != self.me {
+            return 1 << view.id.coordinator;
+        }
+        view.members
+            .iter()
+            .filter(|m| m.node != self.me)
+            .fold(0, |bits, m| bits | 1 << m.node)
+    }
+
     /// Heartbeat to every peer whose turn it is; the period restarts.
-    /// Every peer's turn comes while what the heartbeat says changed less
-    /// than a round (`spread` periods) ago, and at every period for a
-    /// peer that asks for an answer to each; otherwise a peer's turn comes
-    /// once per round.
+    /// Every peer's turn comes while what every peer reads of the
+    /// heartbeat changed less than a round (`spread` periods) ago; our
+    /// coordinator's (or, if we are it, our members') while the delivery
+    /// counters did; and at every period for a peer that asks for an
+    /// answer to each. Otherwise a peer's turn comes once per round.
     pub(super) fn send_heartbeats(&mut self, now: Instant) {
         let base = self.heartbeat(now);
         let spread = self.peers.spread;
         let round = self.timing.heartbeat * spread;
-        let (tick, everyone) = self.rotation.period(Gist::of(&base), now, round);
+        let (tick, extra) = self.rotation.period(Gist::of(&base), now, round);
+        let counters_for = self.counters_read_by();
         let turns: Vec<u8> = self
             .peers
             .others()
             .filter(|&to| {
-                everyone || turn_of(to, self.me, tick, spread) || self.peers.get(to).wants_answers()
+                extra.everyone
+                    || (extra.view && counters_for & (1 << to) != 0)
+                    || turn_of(to, self.me, tick, spread)
+                    || self.peers.get(to).wants_answers()
             })
             .collect();
         for to in turns {

@@ -13,12 +13,23 @@
 //!   `(p + m + k) mod s = 0`: each peer gets one heartbeat a *round* of
 //!   `s` periods, and when the nodes' periods line up, each node gets
 //!   heartbeats from an `s`-th of its peers each period.
-//! - Every peer gets the period's heartbeat while what it says (all but
-//!   the send time, the echo and the relayed entries) changed less than a
-//!   round ago. A change of choice, view, counts, hears or reach reaches
-//!   every peer in the next period and `s` times in a row, as with
-//!   heartbeats to everyone, so the rules that react to a peer's
-//!   heartbeat see it as soon as before.
+//! - Every peer gets the period's heartbeat while what every peer reads
+//!   of it (choice, view, hears, reach, the largest logical time, the
+//!   flags) changed less than a round ago. Such a change reaches every
+//!   peer in the next period and `s` times in a row, as with heartbeats
+//!   to everyone, so the rules that react to a peer's heartbeat see it as
+//!   soon as before.
+//! - The view's delivery counters (delivered, sequenced, stable) are read
+//!   only between a coordinator and its members: the coordinator reads
+//!   its members' to repair and to learn what is stable, a member its
+//!   coordinator's to learn what it lacks and may forget. While only they
+//!   changed less than a round ago, a member's heartbeat goes to its
+//!   coordinator every period and a coordinator's to every member, so
+//!   those pairs see each change as soon as before. Every message a view
+//!   delivers changes every member's counters; if that made every peer's
+//!   turn come, each message would cost a round of heartbeats from every
+//!   node to every other (some 4,000 datagrams at 32 nodes), and a state
+//!   exchange many of them.
 //! - A peer whose last heartbeat asks for answers (it keeps a quorum
 //!   lease) gets every period's heartbeat.
 //!
@@ -88,18 +99,21 @@ pub(super) fn spread(nodes: usize) -> u32 {
 }
 
 /// What a heartbeat says besides its send time, echo and relayed
-/// entries: what makes every peer's turn come when it changes.
+/// entries, in two parts: what every peer reads, and the counters of the
+/// view's delivery, which only a coordinator and its members read of each
+/// other (a coordinator its members' to repair and to learn what is
+/// stable, a member its coordinator's to learn what it lacks and may
+/// forget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Gist {
     hears: u32,
     reach: u32,
     choice: Option<u8>,
     view: Option<ViewId>,
-    delivered: u32,
-    sequenced: u32,
-    stable: u32,
     max_ltime: u64,
     wants_answers: bool,
+    /// `delivered`, `sequenced` and `stable`.
+    counters: (u32, u32, u32),
 }
 
 impl Gist {
@@ -109,25 +123,45 @@ impl Gist {
             reach: heartbeat.reach,
             choice: heartbeat.choice,
             view: heartbeat.view,
-            delivered: heartbeat.delivered,
-            sequenced: heartbeat.sequenced,
-            stable: heartbeat.stable,
             max_ltime: heartbeat.max_ltime,
             wants_answers: heartbeat.wants_answers,
+            counters: (heartbeat.delivered, heartbeat.sequenced, heartbeat.stable),
+        }
+    }
+
+    /// The gist without the delivery counters.
+    fn for_everyone(self) -> Gist {
+        Gist {
+            counters: (0, 0, 0),
+            ..self
         }
     }
 }
 
-/// Whom our heartbeats go to: every peer while what they say changes,
-/// and in a quiet cluster each peer once per `spread` periods, in turn.
+/// Whose turn a period is besides the peers of the rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Extra {
+    /// Every peer's: what every peer reads changed less than a round ago.
+    pub everyone: bool,
+    /// The node's coordinator's, or a coordinator's members': only the
+    /// delivery counters changed, less than a round ago.
+    pub view: bool,
+}
+
+/// Whom our heartbeats go to: every peer while what they all read
+/// changes, our coordinator or our members while only the delivery
+/// counters change, and in a quiet cluster each peer once per `spread`
+/// periods, in turn.
 #[derive(Debug)]
 pub(super) struct Rotation {
     /// Periods sent so far.
     tick: u64,
     /// What our heartbeats last said.
     said: Option<Gist>,
-    /// When that last changed.
+    /// When what every peer reads last changed.
     changed_at: Instant,
+    /// When the delivery counters last changed.
+    counted_at: Instant,
 }
 
 impl Rotation {
@@ -136,20 +170,30 @@ impl Rotation {
             tick: 0,
             said: None,
             changed_at: now,
+            counted_at: now,
         }
     }
 
     /// A new period, whose heartbeat says `gist`: the period's number,
-    /// and whether it is every peer's turn (what the heartbeat says
-    /// changed less than `round` ago).
-    pub(super) fn period(&mut self, gist: Gist, now: Instant, round: Duration) -> (u64, bool) {
+    /// and whose turn it is besides the rotation's (the changes less than
+    /// `round` ago).
+    pub(super) fn period(&mut self, gist: Gist, now: Instant, round: Duration) -> (u64, Extra) {
         if self.said != Some(gist) {
+            if self.said.map(Gist::for_everyone) != Some(gist.for_everyone()) {
+                self.changed_at = now;
+            }
+            if self.said.map(|s| s.counters) != Some(gist.counters) {
+                self.counted_at = now;
+            }
             self.said = Some(gist);
-            self.changed_at = now;
         }
         let tick = self.tick;
         self.tick += 1;
-        (tick, now < self.changed_at + round)
+        let extra = Extra {
+            everyone: now < self.changed_at + round,
+            view: now < self.counted_at + round,
+        };
+        (tick, extra)
     }
 }
 

@@ -160,6 +160,51 @@ fn a_dead_daemon_is_dropped_within_a_heartbeat_whatever_its_kernel_holds_back() 
     }
 }
 
+/// A message delivered in a quiet cluster of 32 changes every member's
+/// delivery counters, which only a coordinator and its members read of
+/// each other: a member then heartbeats its coordinator every period
+/// (so repair and stability keep their pace), but another member only at
+/// its turn, once a round, instead of every period for a round.
+#[test]
+fn a_delivered_message_costs_no_round_of_heartbeats_between_members() {
+    let mut c = Cluster::new(32, 0);
+    c.settle();
+    c.run(Duration::from_millis(500));
+    let (view, _) = c.node(5).status().view.expect("a view");
+    assert_eq!(view.coordinator, 0);
+    let since = c.now;
+    c.nodes[5]
+        .as_mut()
+        .expect("running")
+        .multicast(view, b"one message".to_vec(), since)
+        .expect("a view to multicast in");
+    c.collect(5);
+    let periods = 5;
+    c.run(Timing::default().heartbeat * periods);
+    for i in 0..32 {
+        let delivered = c.events.iter().any(|(n, t, e)| {
+            *n == i
+                && *t >= since
+                && matches!(e, NodeEvent::Deliver { payload, .. } if payload == b"one message")
+        });
+        assert!(delivered, "node {i} did not deliver the message");
+    }
+    for member in [13, 20, 31] {
+        let to_coordinator = heartbeats(&c, member, 0, since);
+        assert!(
+            to_coordinator >= periods as usize - 1,
+            "node {member} heartbeated its coordinator {to_coordinator} times in {periods} periods"
+        );
+        for other in [7, 26] {
+            let to_member = heartbeats(&c, member, other, since);
+            assert!(
+                to_member <= 2,
+                "node {member} heartbeated node {other} {to_member} times in {periods} periods"
+            );
+        }
+    }
+}
+
 /// With a tenth of all datagrams lost, a quiet cluster of 32 keeps its
 /// view: a node heartbeated directly only every fourth period is still
 /// heard through the peers that relay it (without them, two losses in a
