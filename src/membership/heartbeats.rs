@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::node::{Node, NodePhase};
+use super::peers::nodes_in;
 use super::turns::{turn_of, Gist};
 use super::wire::{Body, Heartbeat, Relayed};
 
@@ -145,10 +146,7 @@ impl Node {
                 fresher_unheard |= 1 << node;
             }
         }
-        let mut rest = fresher_unheard;
-        while rest != 0 {
-            let node = rest.trailing_zeros() as u8;
-            rest &= rest - 1;
+        for node in nodes_in(fresher_unheard) {
             if self.peers.hears(node, now) {
                 self.peers.get_mut(node).heard_since = Some(now);
             }
@@ -168,12 +166,8 @@ impl Node {
             return;
         }
         let base = self.heartbeat(now);
-        let heard: Vec<u8> = self
-            .peers
-            .others()
-            .filter(|&n| nodes & (1 << n) != 0 && self.peers.hears(n, now))
-            .collect();
-        for n in heard {
+        // Those we hear, as the heartbeat says.
+        for n in nodes_in(nodes & base.hears) {
             self.send_probe(n, &base);
         }
     }
@@ -205,18 +199,14 @@ impl Node {
         let round = self.timing.heartbeat * spread;
         let (tick, extra) = self.rotation.period(Gist::of(&base), now, round);
         let counters_for = self.counters_read_by();
-        let turns: Vec<u8> = self
-            .peers
-            .others()
-            .filter(|&to| {
-                extra.everyone
-                    || (extra.view && counters_for & (1 << to) != 0)
-                    || turn_of(to, self.me, tick, spread)
-                    || self.peers.get(to).wants_answers()
-            })
-            .collect();
-        for to in turns {
-            self.send_heartbeat(to, &base);
+        for to in self.peers.others() {
+            let turn = extra.everyone
+                || (extra.view && counters_for & (1 << to) != 0)
+                || turn_of(to, self.me, tick, spread)
+                || self.peers.get(to).wants_answers();
+            if turn {
+                self.send_heartbeat(to, &base);
+            }
         }
         self.last_heartbeat = now;
         self.next_heartbeat = now + self.timing.heartbeat;

@@ -171,8 +171,7 @@ impl Node {
             return;
         }
         let timeout = self.peers.window();
-        let others: Vec<u8> = self.peers.others().collect();
-        for node in others {
+        for node in self.peers.others() {
             for k in 0..self.links.count() {
                 let peer = &mut self.peers.get_mut(node).links;
                 if peer.up[k] && !peer.heard(k, now, timeout) {

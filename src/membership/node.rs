@@ -375,8 +375,7 @@ impl Node {
             return;
         }
         self.now = now;
-        let others: Vec<u8> = self.peers.others().collect();
-        for to in others {
+        for to in self.peers.others() {
             for _ in 0..LEAVE_COPIES {
                 self.send(to, &Body::Leave);
             }

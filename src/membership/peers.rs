@@ -159,6 +159,18 @@ fn bit(node: u8) -> u32 {
     1u32 << node
 }
 
+/// The nodes of a bitmap (bit `n` for node `n`), lowest first.
+pub(super) fn nodes_in(mut bits: u32) -> impl Iterator<Item = u8> {
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let node = bits.trailing_zeros() as u8;
+        bits &= bits - 1;
+        Some(node)
+    })
+}
+
 impl Peers {
     pub(super) fn new(count: usize, me: u8, timeout: Duration, spread: u32) -> Peers {
         Peers {
@@ -185,7 +197,9 @@ impl Peers {
         self.window
     }
 
-    pub(super) fn others(&self) -> impl Iterator<Item = u8> + '_ {
+    /// Every listed node but us. The iterator borrows nothing, so the
+    /// peers may change while it runs.
+    pub(super) fn others(&self) -> impl Iterator<Item = u8> {
         let me = self.me;
         (0..self.list.len() as u8).filter(move |&n| n != me)
     }
@@ -406,6 +420,14 @@ impl Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nodes_of_a_bitmap_come_lowest_first() {
+        assert_eq!(nodes_in(0).count(), 0);
+        let nodes: Vec<u8> = nodes_in(1 | 1 << 5 | 1 << 31).collect();
+        assert_eq!(nodes, [0, 5, 31]);
+        assert_eq!(nodes_in(u32::MAX).count(), 32);
+    }
 
     /// Whom we hear is kept for an instant, and a peer changed at that
     /// same instant is worked out again: the kept bits never lag behind.
