@@ -449,6 +449,12 @@ impl Node {
         }
     }
 
+    /// Whether our heartbeats go to our peers in turn (from ten nodes on)
+    /// rather than to each of them every period.
+    pub fn heartbeats_in_turn(&self) -> bool {
+        self.peers.spread > 1
+    }
+
     /// When we last sent our heartbeats. A node finds itself stalled
     /// once this is `3/4 × Timeout` old; a driver may use it to tell
     /// others (the announcer) how fresh our view is.

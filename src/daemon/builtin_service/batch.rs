@@ -1,12 +1,15 @@
 //! Datagrams in batches: one `recvmmsg` reads every datagram the socket
 //! holds (up to [`SLOTS`]) and one `sendmmsg` sends all a turn of the
 //! worker has to send (a heartbeat tick to every peer). At 32 nodes a node
-//! sends and receives some 1,500 heartbeats a second. Since followers send
+//! sends and receives some 390 heartbeats a second (1,550 with a quorum:
+//! see the membership's "Heartbeats in turn"). Since followers send
 //! in step with their coordinator (see the membership's "Timing"), they
 //! come in bursts, and one wake-up and one read take a burst: about 300
 //! wake-ups a second instead of one per datagram.
 //!
-//! Both keep what the worker did with one call per datagram: every
+//! `wait_readable` waits for the next datagram or error on any socket.
+//!
+//! Both batches keep what the worker did with one call per datagram: every
 //! datagram is read or sent in order, and an error belongs to the one
 //! datagram it concerns (the call stops there and is made again past it).
 
@@ -14,6 +17,7 @@ use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 /// Datagrams read by one call.
 pub(super) const SLOTS: usize = 32;
@@ -174,6 +178,45 @@ pub(super) fn send_all(
         failed(next, err);
         next += 1;
     }
+}
+
+/// Blocks until one of `sockets` is readable or reports an error, or
+/// `timeout` passes; bit `k` of the answer is set if the socket of link
+/// `k` reports an error (its error queue holds one).
+pub(super) fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<u8> {
+    let mut pollfds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|socket| libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let spec = libc::timespec {
+        // The type of tv_sec differs between C libraries and CPUs; a wait
+        // beyond 2^31 - 1 s (68 years) is cut to that, which fits all.
+        tv_sec: timeout.as_secs().try_into().unwrap_or(0x7fff_ffff),
+        // Below 10^9: fits every c_long.
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `pollfds.len()` valid pollfds and a valid timespec for the
+    // duration of the call; no signal mask is changed.
+    let rc = unsafe {
+        libc::ppoll(
+            pollfds.as_mut_ptr(),
+            pollfds.len() as libc::nfds_t,
+            &spec,
+            std::ptr::null(),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pollfds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.revents & libc::POLLERR != 0)
+        .fold(0, |bits, (k, _)| bits | 1 << k))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! 1. waits until a socket has a datagram or the node's next deadline
 //!    (`poll_timeout`) comes; the engine loop wakes it early for a
 //!    command by sending one byte to the first socket from its waker
-//!    socket;
+//!    socket. From ten nodes on, when the last turn read datagrams, it
+//!    first naps for a twentieth of a heartbeat (`NAP_PER_HEARTBEAT`;
+//!    1 ms at the defaults; never past the deadline);
 //! 2. reads *every* datagram already queued (non-blocking, up to 32 in
 //!    one `recvmmsg`, see `batch.rs`, until a read finds the socket
 //!    emptied or empty),
@@ -18,6 +20,18 @@
 //! 3. carries out the commands of the engine loop (join, leave,
 //!    multicast, settings, keys, status, stop);
 //! 4. only then fires the node's timers (`handle_timeout`).
+//!
+//! **The nap.** From ten nodes on, a quiet node gets about eight
+//! heartbeats a period, from peers whose periods line up only roughly,
+//! so they arrive over a millisecond or two; woken by each, it would read
+//! one or two at a time, and on a small machine a wake-up costs more than
+//! reading a datagram. Napping after a read lets the next ones gather, so
+//! a period's heartbeats are read in fewer wake-ups: at 32 nodes, on a
+//! two-core VM, an idle node's CPU fell by a fifth (0.92–1.04% of a core
+//! to 0.73–0.78%). The price is up to a nap's delay on a datagram that
+//! arrives during one, so on each step of a view change; below ten
+//! nodes, where a period brings one or two heartbeats and the failover
+//! figures matter most, there is no nap.
 //!
 //! The order of 2 before 4 is what a process that was stopped or starved
 //! for a while needs: when it runs again, what its peers said while it
@@ -41,7 +55,6 @@
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +80,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 const MAX_DRAIN: usize = 4096;
 /// Longest datagram the protocol sends, plus room to see a longer one.
 const BUFFER: usize = 65_536;
+/// A nap (module documentation, "The nap") lasts the heartbeat period
+/// divided by this.
+const NAP_PER_HEARTBEAT: u32 = 20;
 /// How stale the published status may grow while nothing changes.
 const STATUS_PERIOD: Duration = Duration::from_millis(250);
 
@@ -129,6 +145,8 @@ struct Driver {
     /// since asks for it at once.
     published_at: Option<Instant>,
     publish_now: bool,
+    /// The last turn read datagrams (see "The nap").
+    read_any: bool,
 }
 
 impl NodeWorker {
@@ -150,6 +168,7 @@ impl NodeWorker {
             buffer: vec![0; BUFFER],
             published_at: None,
             publish_now: true,
+            read_any: false,
         };
         driver.run();
     }
@@ -200,7 +219,11 @@ impl Driver {
         if wait.is_zero() {
             return;
         }
-        match wait_readable(&self.w.sockets, wait) {
+        let nap = self.nap().min(wait);
+        if !nap.is_zero() {
+            std::thread::sleep(nap);
+        }
+        match batch::wait_readable(&self.w.sockets, wait - nap) {
             Ok(errors) => self.errors_queued |= errors,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => {
@@ -208,6 +231,18 @@ impl Driver {
                 // Do not spin on a failing poll.
                 std::thread::sleep(Duration::from_millis(10));
             }
+        }
+    }
+
+    /// How long to nap before watching the sockets again (module
+    /// documentation, "The nap"): only after a turn that read datagrams,
+    /// in a cluster whose heartbeats go in turn.
+    fn nap(&mut self) -> Duration {
+        let in_turn = self.node.as_ref().is_some_and(Node::heartbeats_in_turn);
+        if std::mem::take(&mut self.read_any) && in_turn {
+            self.w.setup.timing.heartbeat / NAP_PER_HEARTBEAT
+        } else {
+            Duration::ZERO
         }
     }
 
@@ -224,7 +259,10 @@ impl Driver {
     fn drain_link(&mut self, link: usize) {
         for _ in 0..MAX_DRAIN / batch::SLOTS {
             let count = match self.inbox.receive(&self.w.sockets[link]) {
-                Ok(count) => count,
+                Ok(count) => {
+                    self.read_any = true;
+                    count
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 // An ICMP error for one of our datagrams: its details wait
@@ -549,43 +587,4 @@ fn earlier_error(err: &io::Error) -> bool {
         err.raw_os_error(),
         Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
     )
-}
-
-/// Blocks until one of `sockets` is readable or reports an error, or
-/// `timeout` passes; bit `k` of the answer is set if the socket of link
-/// `k` reports an error (its error queue holds one).
-fn wait_readable(sockets: &[UdpSocket], timeout: Duration) -> io::Result<u8> {
-    let mut pollfds: Vec<libc::pollfd> = sockets
-        .iter()
-        .map(|socket| libc::pollfd {
-            fd: socket.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let spec = libc::timespec {
-        // The type of tv_sec differs between C libraries and CPUs; a wait
-        // beyond 2^31 - 1 s (68 years) is cut to that, which fits all.
-        tv_sec: timeout.as_secs().try_into().unwrap_or(0x7fff_ffff),
-        // Below 10^9: fits every c_long.
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: `pollfds.len()` valid pollfds and a valid timespec for the
-    // duration of the call; no signal mask is changed.
-    let rc = unsafe {
-        libc::ppoll(
-            pollfds.as_mut_ptr(),
-            pollfds.len() as libc::nfds_t,
-            &spec,
-            std::ptr::null(),
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(pollfds
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.revents & libc::POLLERR != 0)
-        .fold(0, |bits, (k, _)| bits | 1 << k))
 }
