@@ -27,8 +27,10 @@
 //! one or two at a time, and on a small machine a wake-up costs more than
 //! reading a datagram. Napping after a read lets the next ones gather, so
 //! a period's heartbeats are read in fewer wake-ups: at 32 nodes, on a
-//! two-core VM, an idle node's CPU fell by a fifth (0.92–1.04% of a core
-//! to 0.73–0.78%). The price is up to a nap's delay on a datagram that
+//! two-core VM, a node's wake-ups fell from about 300 a second to 215
+//! and its idle CPU by a tenth to a fifth, and a view change, whose burst
+//! of datagrams kept both cores busy, ended sooner. The price is up to a
+//! nap's delay on a datagram that
 //! arrives during one, so on each step of a view change; below ten
 //! nodes, where a period brings one or two heartbeats and the failover
 //! figures matter most, there is no nap.
