@@ -30,10 +30,9 @@
 //! two-core VM, a node's wake-ups fell from about 300 a second to 215
 //! and its idle CPU by a tenth to a fifth, and a view change, whose burst
 //! of datagrams kept both cores busy, ended sooner. The price is up to a
-//! nap's delay on a datagram that
-//! arrives during one, so on each step of a view change; below ten
-//! nodes, where a period brings one or two heartbeats and the failover
-//! figures matter most, there is no nap.
+//! nap's delay on a datagram that arrives during one, so on each step of
+//! a view change; below ten nodes, where a period brings one or two
+//! heartbeats and the failover figures matter most, there is no nap.
 //!
 //! The order of 2 before 4 is what a process that was stopped or starved
 //! for a while needs: when it runs again, what its peers said while it
