@@ -181,10 +181,7 @@ impl Node {
         if view.id.coordinator != self.me {
             return 1 << view.id.coordinator;
         }
-        view.members
-            .iter()
-            .filter(|m| m.node != self.me)
-            .fold(0, |bits, m| bits | 1 << m.node)
+        view.member_bits() & !(1 << self.me)
     }
 
     /// Heartbeat to every peer whose turn it is; the period restarts.
@@ -201,7 +198,7 @@ impl Node {
         let counters_for = self.counters_read_by();
         for to in self.peers.others() {
             let turn = extra.everyone
-                || (extra.view && counters_for & (1 << to) != 0)
+                || (extra.counters && counters_for & (1 << to) != 0)
                 || turn_of(to, self.me, tick, spread)
                 || self.peers.get(to).wants_answers();
             if turn {

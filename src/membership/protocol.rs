@@ -567,9 +567,10 @@ impl Node {
             .heartbeat
             .as_ref()
             .map_or(0, |hb| hb.hears);
-        let members = self.view.as_ref().map_or(1 << self.me, |v| {
-            v.members.iter().fold(0u32, |acc, m| acc | 1 << m.node)
-        });
+        let members = self
+            .view
+            .as_ref()
+            .map_or(1 << self.me, ViewState::member_bits);
         hears & members == 0
     }
 

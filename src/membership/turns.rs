@@ -143,9 +143,9 @@ impl Gist {
 pub(super) struct Extra {
     /// Every peer's: what every peer reads changed less than a round ago.
     pub everyone: bool,
-    /// The node's coordinator's, or a coordinator's members': only the
-    /// delivery counters changed, less than a round ago.
-    pub view: bool,
+    /// The node's coordinator's, or a coordinator's members': the
+    /// delivery counters changed less than a round ago.
+    pub counters: bool,
 }
 
 /// Whom our heartbeats go to: every peer while what they all read
@@ -191,7 +191,7 @@ impl Rotation {
         self.tick += 1;
         let extra = Extra {
             everyone: now < self.changed_at + round,
-            view: now < self.counted_at + round,
+            counters: now < self.counted_at + round,
         };
         (tick, extra)
     }

@@ -91,6 +91,11 @@ impl ViewState {
         self.members.iter().copied().find(|m| m.node == node)
     }
 
+    /// The members' nodes, a bit each.
+    pub(super) fn member_bits(&self) -> u32 {
+        self.members.iter().fold(0, |bits, m| bits | 1 << m.node)
+    }
+
     /// Stores a received message; returns the messages now deliverable in
     /// order (and counts them delivered). `gap` is set when the message
     /// is beyond the next one expected.
